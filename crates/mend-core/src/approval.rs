@@ -1,0 +1,186 @@
+//! Approval requests: what a person sees when the loop cannot or may not go
+//! on by itself, and the decision that comes back.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Why a person is asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalKind {
+    /// A destructive call is about to run.
+    BeforeRun,
+    /// Healing could not, or may not, go on.
+    Escalation,
+}
+
+/// What an option does when chosen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "do", rename_all = "snake_case")]
+pub enum Choice {
+    /// Run the pending (destructive) call.
+    Run,
+    /// Try the current call once more.
+    Retry,
+    /// Run alternative `index` of the step.
+    Alternative {
+        /// Index into the step's alternatives.
+        index: usize,
+    },
+    /// Skip this step; the job goes on.
+    Skip,
+    /// Stop the job.
+    Abort,
+}
+
+/// One option of a request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalOption {
+    /// Stable id (`run`, `retry`, `alt-0`, `skip`, `abort`).
+    pub id: String,
+    /// Short label for a button.
+    pub label: String,
+    /// What choosing it does.
+    pub choice: Choice,
+    /// One sentence on the consequence.
+    #[serde(default)]
+    pub detail: String,
+}
+
+/// What happens when nobody answers in time. Never a silent "approved":
+/// taking the recommendation must be declared by the job's author.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnTimeout {
+    /// Leave the request pending; the run stops as waiting.
+    #[default]
+    Wait,
+    /// Abort the job.
+    Abort,
+    /// Skip the step.
+    Skip,
+    /// Take the recommended option (only where the job says so).
+    Recommended,
+}
+
+/// A request for a person's decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalRequest {
+    /// Unique id.
+    pub id: String,
+    /// The run that waits.
+    pub run_id: String,
+    /// The job's name.
+    pub job: String,
+    /// The step that waits.
+    pub step: String,
+    /// Why a person is asked.
+    pub kind: ApprovalKind,
+    /// One line.
+    pub title: String,
+    /// The error and context.
+    pub what_happened: String,
+    /// Why it happened and what the loop concluded.
+    pub diagnosis: String,
+    /// The id of the recommended option (always the first option).
+    pub recommended: String,
+    /// Why that option is recommended.
+    pub recommendation: String,
+    /// Options, recommended first.
+    pub options: Vec<ApprovalOption>,
+    /// The attempts made so far (action, outcome), redacted.
+    pub attempts: Vec<Value>,
+    /// When it was raised (ms since epoch).
+    pub created_ms: i64,
+    /// How long to wait for an answer, if bounded.
+    pub timeout_ms: Option<u64>,
+    /// What happens then.
+    pub on_timeout: OnTimeout,
+}
+
+impl ApprovalRequest {
+    /// An option by id.
+    pub fn option(&self, id: &str) -> Option<&ApprovalOption> {
+        self.options.iter().find(|o| o.id == id)
+    }
+}
+
+/// Who decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum DecidedBy {
+    /// A person (name if known).
+    Person {
+        /// Who.
+        #[serde(default)]
+        who: String,
+    },
+    /// A standing rule (`--approve recommended`, a remembered decision).
+    Policy {
+        /// Which rule.
+        rule: String,
+    },
+    /// Nobody answered in time; the timeout policy chose.
+    Timeout,
+}
+
+/// A decision on a request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    /// The chosen option's id.
+    pub option: String,
+    /// Free-text instructions from the person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<String>,
+    /// Who decided.
+    pub decided_by: DecidedBy,
+    /// When (ms since epoch).
+    pub decided_ms: i64,
+}
+
+/// What an approver answers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// A decision.
+    Decided(Decision),
+    /// No decision now: leave the request pending in the journal.
+    Pending,
+}
+
+/// Something that brings requests to a person (a terminal prompt, a popup)
+/// or answers them by a standing rule.
+#[async_trait]
+pub trait Approver: Send + Sync {
+    /// Waits for a decision. The request is already in the journal.
+    async fn decide(&self, request: &ApprovalRequest) -> Answer;
+}
+
+/// Answers every request the same way: for headless runs
+/// (`--approve recommended|abort|wait`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StandingApprover {
+    /// Take the recommended option.
+    Recommended,
+    /// Abort.
+    Abort,
+    /// Leave pending.
+    Wait,
+}
+
+#[async_trait]
+impl Approver for StandingApprover {
+    async fn decide(&self, request: &ApprovalRequest) -> Answer {
+        let (option, rule) = match self {
+            StandingApprover::Recommended => (request.recommended.clone(), "--approve recommended"),
+            StandingApprover::Abort => ("abort".to_owned(), "--approve abort"),
+            StandingApprover::Wait => return Answer::Pending,
+        };
+        Answer::Decided(Decision {
+            option,
+            instructions: None,
+            decided_by: DecidedBy::Policy { rule: rule.to_owned() },
+            decided_ms: crate::clock::now_ms(),
+        })
+    }
+}

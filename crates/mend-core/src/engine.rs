@@ -1,0 +1,859 @@
+//! The self-healing loop: DETECT → CLASSIFY → ATTEMPT FIX → ESCALATE →
+//! LEARN (metrics) → REPEAT, with every guardrail in code.
+//!
+//! The engine runs a [`Job`] step by step. A failed call is diagnosed by the
+//! layers in order; the first proposal that passes validation runs. Budgets
+//! (attempts per step and per job, wall clock, tokens), the no-repeat rule and
+//! the safety policy are checked here, never left to a layer. Every call,
+//! diagnosis, attempt, recovery, escalation and decision becomes a redacted
+//! [`Event`] in the [`Journal`]; a pending approval is durable before anyone
+//! waits on it.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::action::{Action, Diagnosis};
+use crate::approval::{
+    Answer, ApprovalKind, ApprovalOption, ApprovalRequest, Approver, Choice, DecidedBy, Decision, OnTimeout,
+};
+use crate::clock::{Clock, SystemClock};
+use crate::code::ErrorCode;
+use crate::diagnose::{DiagnosisContext, Diagnoser, PolicyDiagnoser};
+use crate::event::{Event, EventKind, Journal, JournalError, Level, Stats};
+use crate::job::{Call, Job, Step, expand};
+use crate::outcome::{Outcome, ToolError};
+use crate::redact::Redactor;
+use crate::report::{AttemptReport, EscalationReport, RunReport, RunStatus, StepReport, StepStatus, args_diff};
+use crate::safety::SafetyPolicy;
+use crate::tool::{CallContext, ToolRegistry};
+
+/// Sees every event as it happens (already redacted): the CLI's progress
+/// lines, the desktop's live view.
+pub trait Observer: Send + Sync {
+    /// One event.
+    fn on_event(&self, event: &Event);
+}
+
+/// The loop itself is broken (not a tool failure): the journal failed, or
+/// the job's safety rules do not compile.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The journal could not store an event or approval.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// The job's safety configuration is invalid.
+    #[error("safety policy: {0}")]
+    Safety(String),
+}
+
+/// Per-run inputs.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// The environment `${env:NAME}` reads and redaction learns secrets from.
+    pub env: Vec<(String, String)>,
+    /// A fixed run id (for tests); random otherwise.
+    pub run_id: Option<String>,
+}
+
+/// The engine: tools, diagnosis layers, journal, approver, clock.
+pub struct Engine {
+    registry: Arc<ToolRegistry>,
+    layers: Vec<Arc<dyn Diagnoser>>,
+    journal: Arc<dyn Journal>,
+    approver: Arc<dyn Approver>,
+    observer: Option<Arc<dyn Observer>>,
+    clock: Arc<dyn Clock>,
+    stats: Stats,
+}
+
+impl Engine {
+    /// An engine with the policy layer only and the system clock.
+    pub fn new(registry: Arc<ToolRegistry>, journal: Arc<dyn Journal>, approver: Arc<dyn Approver>) -> Self {
+        Engine {
+            registry,
+            layers: vec![Arc::new(PolicyDiagnoser)],
+            journal,
+            approver,
+            observer: None,
+            clock: Arc::new(SystemClock),
+            stats: Stats::default(),
+        }
+    }
+
+    /// Puts a layer before the existing ones (lessons go before the policy).
+    pub fn with_layer_first(mut self, layer: Arc<dyn Diagnoser>) -> Self {
+        self.layers.insert(0, layer);
+        self
+    }
+
+    /// Adds a layer after the existing ones (an LLM goes after the policy).
+    pub fn with_layer_last(mut self, layer: Arc<dyn Diagnoser>) -> Self {
+        self.layers.push(layer);
+        self
+    }
+
+    /// Uses another clock.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Sets the observer.
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Sets the measured success rates the policy orders by.
+    pub fn with_stats(mut self, stats: Stats) -> Self {
+        self.stats = stats;
+        self
+    }
+
+    /// The tool registry.
+    pub fn registry(&self) -> &ToolRegistry {
+        &self.registry
+    }
+
+    /// Runs a job to its end: success, failure, a person's refusal, or a
+    /// request left waiting.
+    pub async fn run(&self, job: &Job, opts: RunOptions) -> Result<RunReport, EngineError> {
+        let safety = SafetyPolicy::new(&job.safety).map_err(EngineError::Safety)?;
+        let redactor = Redactor::from_env(job.secrets.iter().map(String::as_str), &opts.env);
+        let run_id = opts.run_id.clone().unwrap_or_else(new_id);
+        let mut run = Run {
+            e: self,
+            job,
+            ctx: CallContext { base_dir: job.base_dir.clone(), run_id: run_id.clone() },
+            env: opts.env,
+            redactor,
+            safety,
+            started: Instant::now(),
+            started_ms: self.clock.now_ms(),
+            paused: Duration::ZERO,
+            attempts_used: 0,
+            tokens_used: 0,
+        };
+        run.emit(
+            Event::new(run.started_ms, &run_id, &job.name, EventKind::RunStarted, Level::Info, format!("run of `{}` started", job.name)),
+            json!({"steps": job.steps.len(), "budget": {"max_attempts": job.budget.max_attempts, "wall_clock_ms": job.budget.wall_clock_ms, "tokens": job.budget.tokens}}),
+        );
+
+        let mut steps = Vec::new();
+        let mut status = RunStatus::Succeeded;
+        for step in &job.steps {
+            if status != RunStatus::Succeeded {
+                steps.push(StepReport {
+                    name: step.name.clone(),
+                    status: StepStatus::NotRun,
+                    final_outcome: None,
+                    attempts: vec![],
+                    escalations: vec![],
+                    duration_ms: 0,
+                });
+                continue;
+            }
+            let rep = run.step(step).await?;
+            status = match rep.status {
+                s if s.is_ok() => RunStatus::Succeeded,
+                StepStatus::Failed if step.optional => RunStatus::Succeeded,
+                StepStatus::Waiting => RunStatus::Waiting,
+                StepStatus::Aborted => RunStatus::Aborted,
+                _ => RunStatus::Failed,
+            };
+            steps.push(rep);
+        }
+
+        let duration_ms = run.started.elapsed().as_millis() as u64;
+        let level = if status == RunStatus::Succeeded { Level::Info } else { Level::Error };
+        let ev = Event {
+            ok: Some(status == RunStatus::Succeeded),
+            duration_ms: Some(duration_ms),
+            tokens: Some(run.tokens_used),
+            ..run.event(EventKind::RunFinished, level, None, format!("run of `{}` {}", job.name, status.as_str()))
+        };
+        run.emit(ev, json!({"status": status, "attempts": run.attempts_used}));
+        self.journal.flush().await?;
+        Ok(RunReport {
+            run_id,
+            job: job.name.clone(),
+            status,
+            exit_code: status.exit_code(),
+            steps,
+            attempts: run.attempts_used,
+            tokens: run.tokens_used,
+            started_ms: run.started_ms,
+            duration_ms,
+        })
+    }
+}
+
+/// A random id: 16 hex digits.
+pub fn new_id() -> String {
+    format!("{:016x}", fastrand::u64(..))
+}
+
+/// Where the call being healed came from: the job's author, or the healer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Job,
+    Healer,
+}
+
+/// The call currently being healed.
+#[derive(Debug, Clone)]
+struct Current {
+    tool: String,
+    /// Expanded arguments.
+    args: Value,
+}
+
+/// What a request to a person resolved to.
+enum Resolution {
+    Chose(Choice, Decision),
+    Waiting,
+}
+
+struct Run<'a> {
+    e: &'a Engine,
+    job: &'a Job,
+    ctx: CallContext,
+    env: Vec<(String, String)>,
+    redactor: Redactor,
+    safety: SafetyPolicy,
+    started: Instant,
+    started_ms: i64,
+    /// Time spent waiting for people: not charged to the wall-clock budget.
+    paused: Duration,
+    attempts_used: u32,
+    tokens_used: u64,
+}
+
+/// Mutable healing state of one step.
+struct StepState {
+    rep: StepReport,
+    t0: Instant,
+    tried: HashSet<String>,
+    retries: HashMap<ErrorCode, u32>,
+    used_alternatives: HashSet<usize>,
+    verify_tried: bool,
+    /// Attempts since the last human "retry".
+    attempts: u32,
+}
+
+fn fingerprint(action: &str, tool: &str, args: &Value) -> String {
+    format!("{action}|{tool}|{args}")
+}
+
+impl Run<'_> {
+    fn event(&self, kind: EventKind, level: Level, step: Option<&str>, message: String) -> Event {
+        Event { step: step.map(str::to_owned), ..Event::new(self.e.clock.now_ms(), &self.ctx.run_id, &self.job.name, kind, level, message) }
+    }
+
+    /// Redacts and sends an event to the journal and the observer.
+    fn emit(&self, mut ev: Event, data: Value) {
+        ev.message = self.redactor.text(&ev.message);
+        ev.data = self.redactor.redacted(&data);
+        if let Some(o) = &self.e.observer {
+            o.on_event(&ev);
+        }
+        self.e.journal.record(ev);
+    }
+
+    fn elapsed_ms(&self) -> u64 {
+        self.started.elapsed().saturating_sub(self.paused).as_millis() as u64
+    }
+
+    fn expand(&self, call: &Call) -> Current {
+        Current { tool: call.tool.clone(), args: expand(&call.args, &self.env, &self.job.base_dir) }
+    }
+
+    fn render(&self, cur: &Current) -> String {
+        match self.e.registry.get(&cur.tool) {
+            Some(t) => self.redactor.text(&t.render(&cur.args)),
+            None => cur.tool.clone(),
+        }
+    }
+
+    /// Runs one call and journals it. An unknown tool or invalid arguments
+    /// become an `INVALID_ARGS` outcome, not a panic.
+    async fn call(&self, step: &Step, cur: &Current, purpose: &str) -> Outcome {
+        let t0 = Instant::now();
+        let outcome = match (self.e.registry.get(&cur.tool), self.e.registry.validate(&cur.tool, &cur.args)) {
+            (Some(tool), Ok(())) => tool.call(&cur.args, &self.ctx).await,
+            (_, Err(problems)) => {
+                let msg = problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ");
+                Outcome::failure(ToolError::new(ErrorCode::INVALID_ARGS, msg))
+            }
+            (None, Ok(())) => Outcome::failure(ToolError::new(ErrorCode::INTERNAL, "tool vanished")),
+        };
+        let mut outcome = outcome.timed(t0.elapsed().as_millis() as u64);
+        // A failed status without an error would stall diagnosis: make it explicit.
+        if !outcome.is_ok() && outcome.error.is_none() {
+            outcome.error = Some(ToolError::new(ErrorCode::INTERNAL, "the tool reported a failure without an error"));
+        }
+        let rendered = self.render(cur);
+        let (level, msg) = match &outcome.error {
+            Some(e) if !outcome.is_ok() => (Level::Warn, format!("{purpose} `{rendered}` failed: {} {}", e.code, e.message)),
+            _ => (Level::Info, format!("{purpose} `{rendered}` {}", outcome.status.as_str())),
+        };
+        let ev = Event {
+            tool: Some(cur.tool.clone()),
+            code: outcome.code().map(|c| c.to_string()),
+            ok: Some(outcome.is_ok()),
+            duration_ms: Some(outcome.duration_ms),
+            ..self.event(EventKind::Call, level, Some(&step.name), msg)
+        };
+        self.emit(ev, json!({"purpose": purpose, "args": cur.args, "outcome": outcome}));
+        outcome
+    }
+
+    fn redacted_outcome(&self, o: &Outcome) -> Outcome {
+        serde_json::to_value(o)
+            .ok()
+            .map(|v| self.redactor.redacted(&v))
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_else(|| o.clone())
+    }
+
+    async fn step(&mut self, step: &Step) -> Result<StepReport, EngineError> {
+        let mut st = StepState {
+            rep: StepReport {
+                name: step.name.clone(),
+                status: StepStatus::NotRun,
+                final_outcome: None,
+                attempts: vec![],
+                escalations: vec![],
+                duration_ms: 0,
+            },
+            t0: Instant::now(),
+            tried: HashSet::new(),
+            retries: HashMap::new(),
+            used_alternatives: HashSet::new(),
+            verify_tried: false,
+            attempts: 0,
+        };
+        let cur = self.expand(&step.call);
+        let ev = Event { tool: Some(cur.tool.clone()), ..self.event(EventKind::StepStarted, Level::Info, Some(&step.name), format!("step `{}`: {}", step.name, self.render(&cur))) };
+        self.emit(ev, Value::Null);
+
+        let status = self.heal(step, &mut st, cur).await?;
+        st.rep.status = status;
+        st.rep.duration_ms = st.t0.elapsed().as_millis() as u64;
+        let level = if status.is_ok() { Level::Info } else { Level::Error };
+        let ev = Event {
+            ok: Some(status.is_ok()),
+            duration_ms: Some(st.rep.duration_ms),
+            ..self.event(EventKind::StepFinished, level, Some(&step.name), format!("step `{}` {:?}", step.name, status).to_lowercase())
+        };
+        self.emit(ev, json!({"status": status, "attempts": st.rep.attempts.len()}));
+        Ok(st.rep)
+    }
+
+    /// The loop for one step. Returns how the step ended.
+    async fn heal(&mut self, step: &Step, st: &mut StepState, mut cur: Current) -> Result<StepStatus, EngineError> {
+        // Approval before the first call: the step asks for it, or the call is destructive.
+        if let Some(end) = self.gate(step, st, &cur, Origin::Job, step.needs_approval).await? {
+            return Ok(end);
+        }
+        let mut outcome = self.call(step, &cur, "call").await;
+        if outcome.is_ok() {
+            let status = if outcome.status == crate::Status::Partial { StepStatus::Partial } else { StepStatus::Succeeded };
+            st.rep.final_outcome = Some(self.redacted_outcome(&outcome));
+            return Ok(status);
+        }
+        let failure_t0 = Instant::now();
+        let first_code = outcome.code().cloned().unwrap_or(ErrorCode::INTERNAL);
+
+        loop {
+            let err = outcome.error.clone().unwrap_or_else(|| ToolError::new(ErrorCode::INTERNAL, "missing error"));
+            st.rep.final_outcome = Some(self.redacted_outcome(&outcome));
+
+            // Guardrails first: a budget that ran out goes straight to a person.
+            let exhausted = if st.attempts >= step.max_attempts {
+                Some(format!("the step's attempt budget is spent ({} of {})", st.attempts, step.max_attempts))
+            } else if self.attempts_used >= self.job.budget.max_attempts {
+                Some(format!("the job's attempt budget is spent ({} of {})", self.attempts_used, self.job.budget.max_attempts))
+            } else if self.elapsed_ms() >= self.job.budget.wall_clock_ms {
+                Some(format!("the job's wall-clock budget is spent ({} ms)", self.job.budget.wall_clock_ms))
+            } else {
+                None
+            };
+            let diagnosis = match &exhausted {
+                Some(why) => {
+                    let ev = Event { code: Some(err.code.to_string()), ..self.event(EventKind::Guardrail, Level::Warn, Some(&step.name), why.clone()) };
+                    self.emit(ev, json!({"guardrail": "budget"}));
+                    Diagnosis::new("guardrail", Action::Escalate, format!("{}: {}; {why}", err.code, err.message))
+                }
+                None => self.diagnose(step, st, &cur, &err).await?,
+            };
+
+            let action = diagnosis.action.clone();
+            let (next, origin, delay_ms) = match &action {
+                Action::Abort => {
+                    return Ok(StepStatus::Failed);
+                }
+                Action::Escalate | Action::AskUser { .. } => {
+                    let question = match &action {
+                        Action::AskUser { question } => Some(question.as_str()),
+                        _ => None,
+                    };
+                    match self.escalate(step, st, &cur, &err, &diagnosis, exhausted.is_some(), question).await? {
+                        Resolution::Waiting => return Ok(StepStatus::Waiting),
+                        Resolution::Chose(Choice::Abort, d) => {
+                            return Ok(if matches!(d.decided_by, DecidedBy::Person { .. }) { StepStatus::Aborted } else { StepStatus::Failed });
+                        }
+                        Resolution::Chose(Choice::Skip, _) => return Ok(StepStatus::Skipped),
+                        Resolution::Chose(Choice::Alternative { index }, _) => {
+                            let Some(alt) = step.alternatives.get(index) else { return Ok(StepStatus::Failed) };
+                            st.used_alternatives.insert(index);
+                            (self.expand(alt), Origin::Job, 0)
+                        }
+                        Resolution::Chose(Choice::Retry | Choice::Run, _) => {
+                            // A person granted another round: budgets of this step start over.
+                            st.attempts = 0;
+                            st.retries.clear();
+                            (cur.clone(), Origin::Job, 0)
+                        }
+                    }
+                }
+                Action::RetrySame { delay_ms } => {
+                    *st.retries.entry(err.code.clone()).or_default() += 1;
+                    (cur.clone(), Origin::Job, *delay_ms)
+                }
+                Action::RetryModified { args } => (Current { tool: cur.tool.clone(), args: args.clone() }, Origin::Healer, 0),
+                Action::UseAlternative { index } => {
+                    st.used_alternatives.insert(*index);
+                    (self.expand(&step.alternatives[*index]), Origin::Job, 0)
+                }
+                Action::VerifyState => {
+                    st.verify_tried = true;
+                    let Some(v) = &step.verify else { return Ok(StepStatus::Failed) };
+                    (self.expand(v), Origin::Job, 0)
+                }
+            };
+            let kind = if matches!(action, Action::Escalate | Action::AskUser { .. }) { "escalate" } else { action.kind() };
+            if !matches!(action, Action::RetrySame { .. }) {
+                st.tried.insert(fingerprint(action.kind(), &next.tool, &next.args));
+            }
+
+            // A healer-proposed call goes through the safety gate like any other.
+            if next.tool != cur.tool || next.args != cur.args {
+                if let Some(end) = self.gate(step, st, &next, origin, false).await? {
+                    return Ok(end);
+                }
+            }
+            if delay_ms > 0 {
+                self.e.clock.sleep(Duration::from_millis(delay_ms)).await;
+            }
+            let purpose = match kind {
+                "verify_state" => "verify",
+                "escalate" => "call (person's decision)",
+                _ => "attempt",
+            };
+            let result = self.call(step, &next, purpose).await;
+            st.attempts += 1;
+            self.attempts_used += 1;
+            let fixed = result.is_ok();
+            let n = st.rep.attempts.len() as u32 + 1;
+            st.rep.attempts.push(AttemptReport {
+                n,
+                action: kind.to_owned(),
+                layer: diagnosis.layer.clone(),
+                root_cause: self.redactor.text(&diagnosis.root_cause),
+                fixing: err.code.to_string(),
+                tool: next.tool.clone(),
+                args_diff: args_diff(&self.redactor.redacted(&cur.args), &self.redactor.redacted(&next.args)),
+                delay_ms,
+                outcome: self.redacted_outcome(&result),
+                duration_ms: result.duration_ms,
+            });
+            let ev = Event {
+                tool: Some(next.tool.clone()),
+                code: Some(err.code.to_string()),
+                action: Some(kind.to_owned()),
+                ok: Some(fixed),
+                duration_ms: Some(result.duration_ms),
+                ..self.event(
+                    EventKind::Attempt,
+                    if fixed { Level::Info } else { Level::Warn },
+                    Some(&step.name),
+                    format!("attempt {n} ({kind}, {}) {}", diagnosis.layer, if fixed { "fixed it" } else { "did not fix it" }),
+                )
+            };
+            self.emit(ev, json!({"layer": diagnosis.layer, "delay_ms": delay_ms, "attempt": st.rep.attempts.last()}));
+
+            if fixed {
+                let ttr = failure_t0.elapsed().as_millis() as u64;
+                let status = match (kind, result.status) {
+                    ("verify_state", _) => StepStatus::Verified,
+                    (_, crate::Status::Partial) => StepStatus::Partial,
+                    _ => StepStatus::Healed,
+                };
+                let ev = Event {
+                    tool: Some(step.call.tool.clone()),
+                    code: Some(first_code.to_string()),
+                    action: Some(kind.to_owned()),
+                    ok: Some(true),
+                    duration_ms: Some(ttr),
+                    ..self.event(
+                        EventKind::Recovery,
+                        Level::Info,
+                        Some(&step.name),
+                        format!("healed {first_code} in {} attempt(s), {ttr} ms", st.rep.attempts.len()),
+                    )
+                };
+                self.emit(ev, json!({"attempts": st.rep.attempts.len(), "ttr_ms": ttr, "final_action": kind, "layer": diagnosis.layer}));
+                st.rep.final_outcome = Some(self.redacted_outcome(&result));
+                return Ok(status);
+            }
+            if kind == "verify_state" {
+                // The goal does not hold: the original failure stands.
+                continue;
+            }
+            cur = next;
+            outcome = result;
+        }
+    }
+
+    /// Asks the layers in order; returns the first valid proposal, or an
+    /// escalation when none is. Rejected proposals are journaled with why.
+    async fn diagnose(&mut self, step: &Step, st: &StepState, cur: &Current, err: &ToolError) -> Result<Diagnosis, EngineError> {
+        let repairs = match self.e.registry.get(&cur.tool) {
+            Some(t) => t.repairs(&cur.args, err, &self.ctx).await,
+            None => vec![],
+        };
+        let untried_alternatives: Vec<usize> = (0..step.alternatives.len())
+            .filter(|i| !st.used_alternatives.contains(i))
+            .filter(|&i| {
+                let alt = self.expand(&step.alternatives[i]);
+                !st.tried.contains(&fingerprint("use_alternative", &alt.tool, &alt.args))
+            })
+            .collect();
+        let retries_for_code = st.retries.get(&err.code).copied().unwrap_or(0);
+        let mut rejected = Vec::new();
+        let mut chosen = None;
+        for layer in &self.e.layers {
+            let tokens_left = self.job.budget.tokens.saturating_sub(self.tokens_used);
+            if layer.uses_tokens() && tokens_left == 0 {
+                rejected.push(json!({"layer": layer.layer(), "reason": "token budget spent"}));
+                continue;
+            }
+            let cx = DiagnosisContext {
+                job: self.job,
+                step,
+                tool: &cur.tool,
+                args: &cur.args,
+                error: err,
+                attempts: &st.rep.attempts,
+                retries_for_code,
+                untried_alternatives: untried_alternatives.clone(),
+                verify_tried: st.verify_tried,
+                repairs: &repairs,
+                tried: &st.tried,
+                stats: &self.e.stats,
+                tokens_left,
+            };
+            let proposals = layer.diagnose(&cx).await;
+            for mut d in proposals {
+                self.tokens_used += d.tokens;
+                match self.validate(step, st, cur, err, &mut d, retries_for_code) {
+                    Ok(()) => {
+                        chosen = Some(d);
+                        break;
+                    }
+                    Err(reason) => rejected.push(json!({"layer": d.layer, "action": d.action.kind(), "reason": reason})),
+                }
+            }
+            if chosen.is_some() {
+                break;
+            }
+        }
+        let d = chosen.unwrap_or_else(|| {
+            Diagnosis::new(
+                "policy",
+                Action::Escalate,
+                format!("{}: {}; no automatic fix applies (retryable: {}, recoverable: {})", err.code, err.message, err.retryable, err.recoverable),
+            )
+        });
+        let ev = Event {
+            tool: Some(cur.tool.clone()),
+            code: Some(err.code.to_string()),
+            action: Some(d.action.kind().to_owned()),
+            tokens: (d.tokens > 0).then_some(d.tokens),
+            ..self.event(EventKind::Diagnosis, Level::Info, Some(&step.name), format!("{} → {} ({})", err.code, d.action.kind(), d.layer))
+        };
+        self.emit(ev, json!({"diagnosis": d, "rejected": rejected}));
+        Ok(d)
+    }
+
+    /// Code stays in charge: a proposal runs only if it fits the closed
+    /// action set's rules, the tool's schema and the no-repeat rule.
+    fn validate(&self, step: &Step, st: &StepState, cur: &Current, err: &ToolError, d: &mut Diagnosis, retries: u32) -> Result<(), String> {
+        match &mut d.action {
+            Action::RetrySame { delay_ms } => {
+                let retryable = err.retryable || step.retry.also_on.contains(&err.code);
+                if !retryable {
+                    return Err(format!("{} is not retryable: the same call will fail the same way", err.code));
+                }
+                if retries >= step.retry.max {
+                    return Err(format!("retry budget for {} spent ({} of {})", err.code, retries, step.retry.max));
+                }
+                if let Some(ra) = err.retry_after_ms() {
+                    *delay_ms = (*delay_ms).max(ra);
+                }
+                if *delay_ms > step.retry.max_delay_ms {
+                    return Err(format!("a wait of {delay_ms} ms is over the step's max_delay of {} ms", step.retry.max_delay_ms));
+                }
+                let left = self.job.budget.wall_clock_ms.saturating_sub(self.elapsed_ms());
+                if *delay_ms >= left {
+                    return Err(format!("a wait of {delay_ms} ms does not fit the {left} ms left of the wall-clock budget"));
+                }
+                Ok(())
+            }
+            Action::RetryModified { args } => {
+                if *args == cur.args {
+                    return Err("the modified arguments are the same as the failed ones".into());
+                }
+                self.e.registry.validate(&cur.tool, args).map_err(|p| {
+                    format!("arguments break the `{}` schema: {}", cur.tool, p.iter().map(|x| x.to_string()).collect::<Vec<_>>().join("; "))
+                })?;
+                if st.tried.contains(&fingerprint("retry_modified", &cur.tool, args)) {
+                    return Err("this exact change was already tried and failed".into());
+                }
+                Ok(())
+            }
+            Action::UseAlternative { index } => {
+                let Some(alt) = step.alternatives.get(*index) else {
+                    return Err(format!("the step has no alternative #{index}"));
+                };
+                if st.used_alternatives.contains(index) {
+                    return Err(format!("alternative #{index} was already tried"));
+                }
+                if self.e.registry.get(&alt.tool).is_none() {
+                    return Err(format!("alternative tool `{}` does not exist", alt.tool));
+                }
+                Ok(())
+            }
+            Action::VerifyState => {
+                if step.verify.is_none() {
+                    return Err("the step declares no verify call".into());
+                }
+                if st.verify_tried {
+                    return Err("the verify call already ran for this failure".into());
+                }
+                Ok(())
+            }
+            Action::AskUser { .. } | Action::Escalate | Action::Abort => Ok(()),
+        }
+    }
+
+    /// Asks for approval before a call runs when the step requires it or the
+    /// call is destructive. `None` means go ahead; `Some(status)` ends the step.
+    async fn gate(&mut self, step: &Step, st: &mut StepState, cur: &Current, origin: Origin, required: bool) -> Result<Option<StepStatus>, EngineError> {
+        let Some(tool) = self.e.registry.get(&cur.tool) else { return Ok(None) };
+        let rendered = tool.render(&cur.args);
+        let danger = self.safety.check(&cur.tool, &rendered, tool.effect(&cur.args));
+        if danger.is_none() && !required {
+            return Ok(None);
+        }
+        let shown = self.redactor.text(&rendered);
+        let why = match (&danger, origin) {
+            (Some(d), Origin::Job) => format!("The job runs a destructive call (rule: {}). Approval is required before it runs.", d.rule),
+            (Some(d), Origin::Healer) => format!("Healing proposes a destructive call (rule: {}) that the job did not declare.", d.rule),
+            (None, _) => "The step is marked `approval = \"required\"`.".to_owned(),
+        };
+        let run_opt = ApprovalOption { id: "run".into(), label: "Run it".into(), choice: Choice::Run, detail: format!("Run `{shown}` now.") };
+        let skip = ApprovalOption { id: "skip".into(), label: "Skip this step".into(), choice: Choice::Skip, detail: "The job goes on without it.".into() };
+        let abort = ApprovalOption { id: "abort".into(), label: "Abort the job".into(), choice: Choice::Abort, detail: "Nothing more runs.".into() };
+        let (options, recommendation) = match origin {
+            Origin::Job => (vec![run_opt, skip, abort], "The job's author declared this call; approve it if now is the right time.".to_owned()),
+            Origin::Healer => (vec![abort, skip, run_opt], "A destructive fix nobody declared should not run unreviewed.".to_owned()),
+        };
+        let req = self.request(step, st, ApprovalKind::BeforeRun, format!("Approve `{shown}`?"), format!("Step `{}` is about to run `{shown}`.", step.name), why, recommendation, options);
+        match self.ask(step, st, req).await? {
+            Resolution::Waiting => Ok(Some(StepStatus::Waiting)),
+            Resolution::Chose(Choice::Run | Choice::Retry, _) => Ok(None),
+            Resolution::Chose(Choice::Skip, _) => Ok(Some(StepStatus::Skipped)),
+            Resolution::Chose(Choice::Abort, d) => {
+                let ev = Event { code: Some("BLOCKED".into()), ..self.event(EventKind::Guardrail, Level::Warn, Some(&step.name), format!("`{shown}` was not approved")) };
+                self.emit(ev, json!({"guardrail": "approval", "rule": danger.map(|d| d.rule)}));
+                st.rep.final_outcome = Some(Outcome::failure(ToolError::new(ErrorCode::BLOCKED, format!("`{shown}` was not approved"))));
+                Ok(Some(if matches!(d.decided_by, DecidedBy::Person { .. }) { StepStatus::Aborted } else { StepStatus::Failed }))
+            }
+            Resolution::Chose(Choice::Alternative { .. }, _) => Ok(Some(StepStatus::Failed)),
+        }
+    }
+
+    /// Raises an escalation with the diagnosis, a recommendation and options.
+    #[allow(clippy::too_many_arguments)]
+    async fn escalate(
+        &mut self,
+        step: &Step,
+        st: &mut StepState,
+        cur: &Current,
+        err: &ToolError,
+        d: &Diagnosis,
+        exhausted: bool,
+        question: Option<&str>,
+    ) -> Result<Resolution, EngineError> {
+        let retryable = err.retryable || step.retry.also_on.contains(&err.code);
+        let mut options = vec![ApprovalOption {
+            id: "retry".into(),
+            label: "Retry now".into(),
+            choice: Choice::Retry,
+            detail: "Run the failed call again, with a fresh attempt budget for this step.".into(),
+        }];
+        let mut first_alt = None;
+        for (i, alt) in step.alternatives.iter().enumerate() {
+            if st.used_alternatives.contains(&i) {
+                continue;
+            }
+            first_alt.get_or_insert(format!("alt-{i}"));
+            let shown = self.render(&self.expand(alt));
+            options.push(ApprovalOption { id: format!("alt-{i}"), label: format!("Use alternative {}", i + 1), choice: Choice::Alternative { index: i }, detail: format!("Run `{shown}` instead.") });
+        }
+        options.push(ApprovalOption { id: "skip".into(), label: "Skip this step".into(), choice: Choice::Skip, detail: "The job goes on without it.".into() });
+        options.push(ApprovalOption { id: "abort".into(), label: "Abort the job".into(), choice: Choice::Abort, detail: "Nothing more runs.".into() });
+
+        let (recommended, recommendation) = if let Some(alt) = first_alt.filter(|_| err.recoverable) {
+            (alt, "A declared alternative has not been tried yet.".to_owned())
+        } else if retryable && exhausted {
+            ("retry".to_owned(), format!("{} is transient: the service may be back by now.", err.code))
+        } else if step.optional {
+            ("skip".to_owned(), "The step is optional; the job can finish without it.".to_owned())
+        } else {
+            ("abort".to_owned(), format!("{} will not go away by retrying: fix the cause, then re-run the job.", err.code))
+        };
+        // Recommended option first.
+        if let Some(pos) = options.iter().position(|o| o.id == recommended) {
+            let o = options.remove(pos);
+            options.insert(0, o);
+        }
+        let shown = self.render(cur);
+        let mut what = format!("`{shown}` failed with {}: {}", err.code, err.message);
+        for key in ["http_status", "exit_code", "stderr_tail"] {
+            if let Some(v) = err.hints.get(key) {
+                what.push_str(&format!("\n{key}: {}", v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())));
+            }
+        }
+        let mut diagnosis = format!("[{}] {}", d.layer, d.root_cause);
+        if let Some(q) = question {
+            diagnosis.push_str(&format!("\nQuestion: {q}"));
+        }
+        let title = if exhausted {
+            format!("{} › {}: still failing ({}) after {} attempt(s)", self.job.name, step.name, err.code, st.rep.attempts.len())
+        } else {
+            format!("{} › {}: {} needs a decision", self.job.name, step.name, err.code)
+        };
+        let req = self.request(step, st, ApprovalKind::Escalation, title, what, diagnosis, recommendation, options);
+        self.ask(step, st, req).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn request(
+        &self,
+        step: &Step,
+        st: &StepState,
+        kind: ApprovalKind,
+        title: String,
+        what_happened: String,
+        diagnosis: String,
+        recommendation: String,
+        options: Vec<ApprovalOption>,
+    ) -> ApprovalRequest {
+        let attempts = st
+            .rep
+            .attempts
+            .iter()
+            .map(|a| json!({"n": a.n, "action": a.action, "layer": a.layer, "status": a.outcome.status, "code": a.outcome.code(), "duration_ms": a.duration_ms}))
+            .collect();
+        ApprovalRequest {
+            id: new_id(),
+            run_id: self.ctx.run_id.clone(),
+            job: self.job.name.clone(),
+            step: step.name.clone(),
+            kind,
+            title: self.redactor.text(&title),
+            what_happened: self.redactor.text(&what_happened),
+            diagnosis: self.redactor.text(&diagnosis),
+            recommended: options.first().map(|o| o.id.clone()).unwrap_or_default(),
+            recommendation,
+            options,
+            attempts,
+            created_ms: self.e.clock.now_ms(),
+            timeout_ms: self.job.approval.timeout_ms,
+            on_timeout: self.job.approval.on_timeout,
+        }
+    }
+
+    /// Persists the request, waits for the approver (bounded by the job's
+    /// timeout) and journals the decision.
+    async fn ask(&mut self, step: &Step, st: &mut StepState, req: ApprovalRequest) -> Result<Resolution, EngineError> {
+        self.e.journal.save_approval(&req).await?;
+        let ev = self.event(EventKind::Escalation, Level::Warn, Some(&step.name), req.title.clone());
+        self.emit(ev, serde_json::to_value(&req).unwrap_or_default());
+        self.e.journal.flush().await?;
+
+        let t0 = Instant::now();
+        let answer = match req.timeout_ms {
+            Some(ms) => tokio::time::timeout(Duration::from_millis(ms), self.e.approver.decide(&req)).await.ok(),
+            None => Some(self.e.approver.decide(&req).await),
+        };
+        self.paused += t0.elapsed();
+
+        let decision = match answer {
+            Some(Answer::Decided(d)) if req.option(&d.option).is_some() => Some(d),
+            Some(Answer::Decided(d)) => {
+                let ev = self.event(EventKind::Guardrail, Level::Warn, Some(&step.name), format!("decision `{}` is not an option of request {}", d.option, req.id));
+                self.emit(ev, json!({"guardrail": "unknown_option"}));
+                None
+            }
+            Some(Answer::Pending) => None,
+            None => {
+                let option = match req.on_timeout {
+                    OnTimeout::Wait => None,
+                    OnTimeout::Abort => Some("abort".to_owned()),
+                    OnTimeout::Skip => Some("skip".to_owned()),
+                    OnTimeout::Recommended => Some(req.recommended.clone()),
+                };
+                let ev = self.event(
+                    EventKind::Guardrail,
+                    Level::Warn,
+                    Some(&step.name),
+                    format!("nobody answered request {} in {} ms: on_timeout = {:?}", req.id, req.timeout_ms.unwrap_or(0), req.on_timeout).to_lowercase(),
+                );
+                self.emit(ev, json!({"guardrail": "approval_timeout", "request": req.id}));
+                option.map(|option| Decision { option, instructions: None, decided_by: DecidedBy::Timeout, decided_ms: self.e.clock.now_ms() })
+            }
+        };
+        let mut esc = EscalationReport { request_id: req.id.clone(), title: req.title.clone(), recommended: req.recommended.clone(), decision: None };
+        let Some(mut decision) = decision else {
+            st.rep.escalations.push(esc);
+            return Ok(Resolution::Waiting);
+        };
+        decision.instructions = decision.instructions.map(|i| self.redactor.text(&i));
+        self.e.journal.resolve_approval(&req.id, &decision).await?;
+        let Some(option) = req.option(&decision.option) else { return Ok(Resolution::Waiting) };
+        let who = match &decision.decided_by {
+            DecidedBy::Person { who } if who.is_empty() => "a person".to_owned(),
+            DecidedBy::Person { who } => who.clone(),
+            DecidedBy::Policy { rule } => format!("policy {rule}"),
+            DecidedBy::Timeout => "timeout".to_owned(),
+        };
+        let ev = Event {
+            action: Some(decision.option.clone()),
+            ok: Some(!matches!(option.choice, Choice::Abort)),
+            duration_ms: Some(t0.elapsed().as_millis() as u64),
+            ..self.event(EventKind::Decision, Level::Info, Some(&step.name), format!("{who} chose `{}` ({})", option.id, option.label))
+        };
+        self.emit(ev, json!({"request": req.id, "decision": decision, "recommended": req.recommended, "kind": req.kind}));
+        self.e.journal.flush().await?;
+        esc.decision = Some(decision.clone());
+        st.rep.escalations.push(esc);
+        Ok(Resolution::Chose(option.choice.clone(), decision))
+    }
+}

@@ -1,0 +1,203 @@
+//! The run report: what `mend run --json` prints and the desktop shows.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::approval::Decision;
+use crate::outcome::Outcome;
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Every required step succeeded (healed or not).
+    Succeeded,
+    /// A required step failed and could not be healed.
+    Failed,
+    /// A person refused to go on.
+    Aborted,
+    /// A request waits for a person; the run stopped there.
+    Waiting,
+}
+
+impl RunStatus {
+    /// The documented process exit code: 0 succeeded, 1 failed, 3 waiting
+    /// for or refused by a person. (2 is bad input, decided before a run.)
+    pub fn exit_code(self) -> i32 {
+        match self {
+            RunStatus::Succeeded => 0,
+            RunStatus::Failed => 1,
+            RunStatus::Aborted | RunStatus::Waiting => 3,
+        }
+    }
+
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Aborted => "aborted",
+            RunStatus::Waiting => "waiting",
+        }
+    }
+}
+
+/// How a step ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    /// The first call succeeded.
+    Succeeded,
+    /// A failure was healed.
+    Healed,
+    /// The call failed but its goal was verified to hold.
+    Verified,
+    /// Only part of the work was done (e.g. a chunk of a large file).
+    Partial,
+    /// Skipped by a decision.
+    Skipped,
+    /// Failed.
+    Failed,
+    /// Stopped by a person's refusal.
+    Aborted,
+    /// Waiting for a person.
+    Waiting,
+    /// Not reached.
+    NotRun,
+}
+
+impl StepStatus {
+    /// Whether the job can go on after it.
+    pub fn is_ok(self) -> bool {
+        matches!(self, StepStatus::Succeeded | StepStatus::Healed | StepStatus::Verified | StepStatus::Partial | StepStatus::Skipped)
+    }
+}
+
+/// One changed argument.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArgChange {
+    /// JSON pointer.
+    pub path: String,
+    /// Before (null when added).
+    pub before: Value,
+    /// After (null when removed).
+    pub after: Value,
+}
+
+/// The arguments that differ between two calls.
+pub fn args_diff(before: &Value, after: &Value) -> Vec<ArgChange> {
+    let mut out = Vec::new();
+    diff_into("", before, after, &mut out);
+    out
+}
+
+fn diff_into(path: &str, a: &Value, b: &Value, out: &mut Vec<ArgChange>) {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for k in keys {
+                let p = format!("{path}/{}", k.replace('~', "~0").replace('/', "~1"));
+                diff_into(&p, x.get(k).unwrap_or(&Value::Null), y.get(k).unwrap_or(&Value::Null), out);
+            }
+        }
+        _ if a != b => out.push(ArgChange { path: path.to_owned(), before: a.clone(), after: b.clone() }),
+        _ => {}
+    }
+}
+
+/// One healing attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttemptReport {
+    /// 1-based within the step.
+    pub n: u32,
+    /// The action.
+    pub action: String,
+    /// The layer that proposed it.
+    pub layer: String,
+    /// The diagnosis' root cause.
+    pub root_cause: String,
+    /// The code it tried to fix.
+    pub fixing: String,
+    /// The tool it ran.
+    pub tool: String,
+    /// What it changed against the call that failed.
+    pub args_diff: Vec<ArgChange>,
+    /// The wait before it.
+    pub delay_ms: u64,
+    /// What it got (redacted).
+    pub outcome: Outcome,
+    /// How long the call took.
+    pub duration_ms: u64,
+}
+
+/// One request to a person and its answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EscalationReport {
+    /// Request id.
+    pub request_id: String,
+    /// Title.
+    pub title: String,
+    /// The recommended option.
+    pub recommended: String,
+    /// The decision, unless still pending.
+    pub decision: Option<Decision>,
+}
+
+/// One step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepReport {
+    /// Name.
+    pub name: String,
+    /// How it ended.
+    pub status: StepStatus,
+    /// The last outcome (redacted).
+    pub final_outcome: Option<Outcome>,
+    /// Every healing attempt.
+    pub attempts: Vec<AttemptReport>,
+    /// Every request to a person.
+    pub escalations: Vec<EscalationReport>,
+    /// Wall time, including waits.
+    pub duration_ms: u64,
+}
+
+/// A whole run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    /// Run id.
+    pub run_id: String,
+    /// Job name.
+    pub job: String,
+    /// How it ended.
+    pub status: RunStatus,
+    /// Process exit code for it.
+    pub exit_code: i32,
+    /// Steps in order (not-run steps included).
+    pub steps: Vec<StepReport>,
+    /// Healing attempts across steps.
+    pub attempts: u32,
+    /// LLM tokens spent.
+    pub tokens: u64,
+    /// When it began (ms since epoch).
+    pub started_ms: i64,
+    /// Wall time.
+    pub duration_ms: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn diff_lists_changed_added_and_removed_paths() {
+        let a = json!({"path": "/a", "opts": {"n": 1, "x": true}, "same": 1});
+        let b = json!({"path": "/b", "opts": {"n": 2}, "same": 1, "new": "v"});
+        let d = args_diff(&a, &b);
+        let paths: Vec<&str> = d.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(paths, vec!["/new", "/opts/n", "/opts/x", "/path"]);
+        assert_eq!(d[0].before, Value::Null);
+        assert_eq!(d[2].after, Value::Null);
+    }
+}

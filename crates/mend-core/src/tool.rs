@@ -1,0 +1,157 @@
+//! The tool trait and the registry that holds tools by name with the JSON
+//! schema of their arguments.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::outcome::{Outcome, ToolError};
+
+/// What a call does to the world, as the tool itself judges from its arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    /// Only reads.
+    ReadOnly,
+    /// Changes something that can be changed back.
+    Mutating,
+    /// Deletes or overwrites what cannot be brought back: needs approval first.
+    Destructive,
+}
+
+/// What a call knows about where it runs.
+#[derive(Debug, Clone, Default)]
+pub struct CallContext {
+    /// Relative paths (fs paths, exec cwd) resolve against this: the job file's folder.
+    pub base_dir: PathBuf,
+    /// The run this call belongs to.
+    pub run_id: String,
+}
+
+/// A changed set of arguments that a tool proposes for its own failure: a
+/// longer timeout, a path found by searching, a bounded chunk.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Repair {
+    /// The complete new arguments.
+    pub args: Value,
+    /// Why this might work, for a person.
+    pub reason: String,
+}
+
+/// A tool: a named, schema-described capability that turns every failure
+/// into an [`Outcome`] with a stable code. Implementations never panic and
+/// never return a Rust error for a failure of the world.
+#[async_trait]
+pub trait Tool: Send + Sync {
+    /// The name jobs use (`exec`, `http`, `fs`).
+    fn name(&self) -> &str;
+    /// One line for `mend tools`.
+    fn description(&self) -> &str;
+    /// JSON schema (draft 2020-12) of the arguments.
+    fn schema(&self) -> Value;
+    /// One line that says what the call does (`GET http://…`, `rm -rf /tmp/x`):
+    /// shown to people and matched by the safety policy.
+    fn render(&self, args: &Value) -> String;
+    /// What the call does to the world.
+    fn effect(&self, args: &Value) -> Effect;
+    /// Runs the call.
+    async fn call(&self, args: &Value, ctx: &CallContext) -> Outcome;
+    /// Argument changes that may fix `error`, best first. The tool may look
+    /// at the world to find them (e.g. search for a missing path).
+    async fn repairs(&self, _args: &Value, _error: &ToolError, _ctx: &CallContext) -> Vec<Repair> {
+        Vec::new()
+    }
+}
+
+/// One problem with a call's arguments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ArgProblem {
+    /// JSON pointer into the arguments (`""` is the whole object).
+    pub pointer: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for ArgProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.pointer.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "at {}: {}", self.pointer, self.message)
+        }
+    }
+}
+
+struct Entry {
+    tool: Arc<dyn Tool>,
+    validator: jsonschema::Validator,
+}
+
+/// The tools a run may call, by name.
+#[derive(Default)]
+pub struct ToolRegistry {
+    tools: BTreeMap<String, Entry>,
+}
+
+impl std::fmt::Debug for ToolRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.tools.keys()).finish()
+    }
+}
+
+impl ToolRegistry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers a tool. Fails if its schema is not a valid JSON schema or the
+    /// name is taken.
+    pub fn register(&mut self, tool: Arc<dyn Tool>) -> Result<(), String> {
+        let name = tool.name().to_owned();
+        if self.tools.contains_key(&name) {
+            return Err(format!("tool `{name}` is registered twice"));
+        }
+        let validator = jsonschema::validator_for(&tool.schema())
+            .map_err(|e| format!("tool `{name}` has an invalid argument schema: {e}"))?;
+        self.tools.insert(name, Entry { tool, validator });
+        Ok(())
+    }
+
+    /// A tool by name.
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Tool>> {
+        self.tools.get(name).map(|e| &e.tool)
+    }
+
+    /// Every tool name, sorted.
+    pub fn names(&self) -> Vec<&str> {
+        self.tools.keys().map(String::as_str).collect()
+    }
+
+    /// Every tool, sorted by name.
+    pub fn tools(&self) -> impl Iterator<Item = &Arc<dyn Tool>> {
+        self.tools.values().map(|e| &e.tool)
+    }
+
+    /// Checks arguments against the tool's schema. Values are masked in the
+    /// messages so a secret in an argument never reaches an error text.
+    pub fn validate(&self, name: &str, args: &Value) -> Result<(), Vec<ArgProblem>> {
+        let Some(entry) = self.tools.get(name) else {
+            let known = self.names().join(", ");
+            return Err(vec![ArgProblem {
+                pointer: String::new(),
+                message: format!("no tool named `{name}` (known: {known})"),
+            }]);
+        };
+        let problems: Vec<ArgProblem> = entry
+            .validator
+            .iter_errors(args)
+            .map(|e| ArgProblem { pointer: e.instance_path().to_string(), message: e.masked().to_string() })
+            .collect();
+        if problems.is_empty() { Ok(()) } else { Err(problems) }
+    }
+}
