@@ -1,1 +1,134 @@
-fn main(){}
+//! `mend`: the healing engine on the command line, for scripts, CI and
+//! servers. Runs job files with healing, shows the journal's logs and
+//! metrics, lists pending approvals, codes and tools.
+//!
+//! Exit codes: 0 success, 1 the job failed, 2 bad input (a job file or
+//! flag), 3 waiting for or refused by a person, 4 Mend itself failed.
+
+mod demo;
+mod print;
+mod query;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Exit code: the job succeeded.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: bad input.
+pub const EXIT_BAD_INPUT: u8 = 2;
+/// Exit code: Mend itself failed (journal, internal error).
+pub const EXIT_INTERNAL: u8 = 4;
+
+#[derive(Parser)]
+#[command(name = "mend", version, about = "Run automation jobs inside a self-healing loop")]
+struct Cli {
+    /// Where the journal lives (default: the OS data directory, e.g. ~/.local/share/mend).
+    #[arg(long, global = true, env = "MEND_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+/// How approvals are answered when no person is at a terminal.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ApproveMode {
+    /// Ask on the terminal (the default when stdin is a terminal).
+    Ask,
+    /// Take the recommended option.
+    Recommended,
+    /// Abort the job.
+    Abort,
+    /// Leave the request pending in the journal and stop (exit 3).
+    Wait,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a job file with healing.
+    Run {
+        /// The job file (TOML).
+        job: PathBuf,
+        /// Print a machine-readable report on stdout (progress still goes to stderr).
+        #[arg(long)]
+        json: bool,
+        /// How to answer approvals. Default: ask on a terminal, wait otherwise.
+        #[arg(long, value_enum)]
+        approve: Option<ApproveMode>,
+        /// No progress lines.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Check job files without running them.
+    Check {
+        /// Job files.
+        #[arg(required = true)]
+        jobs: Vec<PathBuf>,
+    },
+    /// Run the bundled demo job against its own flaky loopback service.
+    Demo {
+        /// Print a machine-readable report on stdout.
+        #[arg(long)]
+        json: bool,
+        /// How to answer approvals. Default: ask on a terminal, wait otherwise.
+        #[arg(long, value_enum)]
+        approve: Option<ApproveMode>,
+        /// Where the demo's files go (default: a fresh temporary folder).
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+    },
+    /// Show journal events.
+    Logs(query::LogsArgs),
+    /// Show healing metrics from the journal.
+    Metrics(query::MetricsArgs),
+    /// Approval requests.
+    Approvals {
+        #[command(subcommand)]
+        cmd: query::ApprovalsCmd,
+    },
+    /// List the error codes with their meaning and default policy.
+    Codes {
+        /// As the markdown table of docs/error-codes.md.
+        #[arg(long)]
+        markdown: bool,
+    },
+    /// List the tools and their argument schemas.
+    Tools {
+        /// Full JSON schemas.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The data directory: the flag, `MEND_DATA_DIR`, or the OS default.
+fn data_dir(flag: Option<PathBuf>) -> PathBuf {
+    flag.or_else(|| directories::ProjectDirs::from("", "", "mend").map(|d| d.data_dir().to_path_buf()))
+        .unwrap_or_else(|| PathBuf::from(".mend"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let dir = data_dir(cli.data_dir);
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("mend: cannot start the runtime: {e}");
+            return ExitCode::from(EXIT_INTERNAL);
+        }
+    };
+    let code = rt.block_on(async move {
+        match cli.cmd {
+            Cmd::Run { job, json, approve, quiet } => run::run_file(&dir, &job, json, approve, quiet).await,
+            Cmd::Check { jobs } => run::check(&jobs),
+            Cmd::Demo { json, approve, workdir } => demo::demo(&dir, json, approve, workdir).await,
+            Cmd::Logs(a) => query::logs(&dir, a),
+            Cmd::Metrics(a) => query::metrics(&dir, a),
+            Cmd::Approvals { cmd } => query::approvals(&dir, cmd),
+            Cmd::Codes { markdown } => query::codes(markdown),
+            Cmd::Tools { json } => query::tools(json),
+        }
+    });
+    ExitCode::from(code)
+}

@@ -52,16 +52,12 @@ impl Action {
 
     /// Whether the action runs a call itself (as opposed to asking or stopping).
     pub fn runs_a_call(&self) -> bool {
-        matches!(
-            self,
-            Action::RetrySame { .. } | Action::RetryModified { .. } | Action::UseAlternative { .. } | Action::VerifyState
-        )
+        matches!(self, Action::RetrySame { .. } | Action::RetryModified { .. } | Action::UseAlternative { .. } | Action::VerifyState)
     }
 }
 
 /// The names of every action, in the order of the design.
-pub const ACTION_KINDS: &[&str] =
-    &["retry_same", "retry_modified", "use_alternative", "verify_state", "ask_user", "escalate", "abort"];
+pub const ACTION_KINDS: &[&str] = &["retry_same", "retry_modified", "use_alternative", "verify_state", "ask_user", "escalate", "abort"];
 
 /// A diagnosis: why the call failed and the one action to take.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

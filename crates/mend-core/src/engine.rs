@@ -16,12 +16,10 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::action::{Action, Diagnosis};
-use crate::approval::{
-    Answer, ApprovalKind, ApprovalOption, ApprovalRequest, Approver, Choice, DecidedBy, Decision, OnTimeout,
-};
+use crate::approval::{Answer, ApprovalKind, ApprovalOption, ApprovalRequest, Approver, Choice, DecidedBy, Decision, OnTimeout};
 use crate::clock::{Clock, SystemClock};
 use crate::code::ErrorCode;
-use crate::diagnose::{DiagnosisContext, Diagnoser, PolicyDiagnoser};
+use crate::diagnose::{Diagnoser, DiagnosisContext, PolicyDiagnoser};
 use crate::event::{Event, EventKind, Journal, JournalError, Level, Stats};
 use crate::job::{Call, Job, Step, expand};
 use crate::outcome::{Outcome, ToolError};
@@ -242,6 +240,8 @@ struct StepState {
     verify_tried: bool,
     /// Attempts since the last human "retry".
     attempts: u32,
+    /// The step's first call failed (so it needed healing).
+    failed_first: bool,
 }
 
 fn fingerprint(action: &str, tool: &str, args: &Value) -> String {
@@ -335,9 +335,13 @@ impl Run<'_> {
             used_alternatives: HashSet::new(),
             verify_tried: false,
             attempts: 0,
+            failed_first: false,
         };
         let cur = self.expand(&step.call);
-        let ev = Event { tool: Some(cur.tool.clone()), ..self.event(EventKind::StepStarted, Level::Info, Some(&step.name), format!("step `{}`: {}", step.name, self.render(&cur))) };
+        let ev = Event {
+            tool: Some(cur.tool.clone()),
+            ..self.event(EventKind::StepStarted, Level::Info, Some(&step.name), format!("step `{}`: {}", step.name, self.render(&cur)))
+        };
         self.emit(ev, Value::Null);
 
         let status = self.heal(step, &mut st, cur).await?;
@@ -349,7 +353,9 @@ impl Run<'_> {
             duration_ms: Some(st.rep.duration_ms),
             ..self.event(EventKind::StepFinished, level, Some(&step.name), format!("step `{}` {:?}", step.name, status).to_lowercase())
         };
-        self.emit(ev, json!({"status": status, "attempts": st.rep.attempts.len()}));
+        let person =
+            st.rep.escalations.iter().any(|e| matches!(e.decision.as_ref().map(|d| &d.decided_by), Some(DecidedBy::Person { .. })));
+        self.emit(ev, json!({"status": status, "attempts": st.rep.attempts.len(), "failed_first": st.failed_first, "person": person}));
         Ok(st.rep)
     }
 
@@ -365,6 +371,7 @@ impl Run<'_> {
             st.rep.final_outcome = Some(self.redacted_outcome(&outcome));
             return Ok(status);
         }
+        st.failed_first = true;
         let failure_t0 = Instant::now();
         let first_code = outcome.code().cloned().unwrap_or(ErrorCode::INTERNAL);
 
@@ -384,7 +391,10 @@ impl Run<'_> {
             };
             let diagnosis = match &exhausted {
                 Some(why) => {
-                    let ev = Event { code: Some(err.code.to_string()), ..self.event(EventKind::Guardrail, Level::Warn, Some(&step.name), why.clone()) };
+                    let ev = Event {
+                        code: Some(err.code.to_string()),
+                        ..self.event(EventKind::Guardrail, Level::Warn, Some(&step.name), why.clone())
+                    };
                     self.emit(ev, json!({"guardrail": "budget"}));
                     Diagnosis::new("guardrail", Action::Escalate, format!("{}: {}; {why}", err.code, err.message))
                 }
@@ -404,7 +414,11 @@ impl Run<'_> {
                     match self.escalate(step, st, &cur, &err, &diagnosis, exhausted.is_some(), question).await? {
                         Resolution::Waiting => return Ok(StepStatus::Waiting),
                         Resolution::Chose(Choice::Abort, d) => {
-                            return Ok(if matches!(d.decided_by, DecidedBy::Person { .. }) { StepStatus::Aborted } else { StepStatus::Failed });
+                            return Ok(if matches!(d.decided_by, DecidedBy::Person { .. }) {
+                                StepStatus::Aborted
+                            } else {
+                                StepStatus::Failed
+                            });
                         }
                         Resolution::Chose(Choice::Skip, _) => return Ok(StepStatus::Skipped),
                         Resolution::Chose(Choice::Alternative { index }, _) => {
@@ -576,7 +590,10 @@ impl Run<'_> {
             Diagnosis::new(
                 "policy",
                 Action::Escalate,
-                format!("{}: {}; no automatic fix applies (retryable: {}, recoverable: {})", err.code, err.message, err.retryable, err.recoverable),
+                format!(
+                    "{}: {}; no automatic fix applies (retryable: {}, recoverable: {})",
+                    err.code, err.message, err.retryable, err.recoverable
+                ),
             )
         });
         let ev = Event {
@@ -653,7 +670,14 @@ impl Run<'_> {
 
     /// Asks for approval before a call runs when the step requires it or the
     /// call is destructive. `None` means go ahead; `Some(status)` ends the step.
-    async fn gate(&mut self, step: &Step, st: &mut StepState, cur: &Current, origin: Origin, required: bool) -> Result<Option<StepStatus>, EngineError> {
+    async fn gate(
+        &mut self,
+        step: &Step,
+        st: &mut StepState,
+        cur: &Current,
+        origin: Origin,
+        required: bool,
+    ) -> Result<Option<StepStatus>, EngineError> {
         let Some(tool) = self.e.registry.get(&cur.tool) else { return Ok(None) };
         let rendered = tool.render(&cur.args);
         let danger = self.safety.check(&cur.tool, &rendered, tool.effect(&cur.args));
@@ -666,20 +690,45 @@ impl Run<'_> {
             (Some(d), Origin::Healer) => format!("Healing proposes a destructive call (rule: {}) that the job did not declare.", d.rule),
             (None, _) => "The step is marked `approval = \"required\"`.".to_owned(),
         };
-        let run_opt = ApprovalOption { id: "run".into(), label: "Run it".into(), choice: Choice::Run, detail: format!("Run `{shown}` now.") };
-        let skip = ApprovalOption { id: "skip".into(), label: "Skip this step".into(), choice: Choice::Skip, detail: "The job goes on without it.".into() };
-        let abort = ApprovalOption { id: "abort".into(), label: "Abort the job".into(), choice: Choice::Abort, detail: "Nothing more runs.".into() };
+        let run_opt =
+            ApprovalOption { id: "run".into(), label: "Run it".into(), choice: Choice::Run, detail: format!("Run `{shown}` now.") };
+        let skip = ApprovalOption {
+            id: "skip".into(),
+            label: "Skip this step".into(),
+            choice: Choice::Skip,
+            detail: "The job goes on without it.".into(),
+        };
+        let abort = ApprovalOption {
+            id: "abort".into(),
+            label: "Abort the job".into(),
+            choice: Choice::Abort,
+            detail: "Nothing more runs.".into(),
+        };
         let (options, recommendation) = match origin {
-            Origin::Job => (vec![run_opt, skip, abort], "The job's author declared this call; approve it if now is the right time.".to_owned()),
+            Origin::Job => {
+                (vec![run_opt, skip, abort], "The job's author declared this call; approve it if now is the right time.".to_owned())
+            }
             Origin::Healer => (vec![abort, skip, run_opt], "A destructive fix nobody declared should not run unreviewed.".to_owned()),
         };
-        let req = self.request(step, st, ApprovalKind::BeforeRun, format!("Approve `{shown}`?"), format!("Step `{}` is about to run `{shown}`.", step.name), why, recommendation, options);
+        let req = self.request(
+            step,
+            st,
+            ApprovalKind::BeforeRun,
+            format!("Approve `{shown}`?"),
+            format!("Step `{}` is about to run `{shown}`.", step.name),
+            why,
+            recommendation,
+            options,
+        );
         match self.ask(step, st, req).await? {
             Resolution::Waiting => Ok(Some(StepStatus::Waiting)),
             Resolution::Chose(Choice::Run | Choice::Retry, _) => Ok(None),
             Resolution::Chose(Choice::Skip, _) => Ok(Some(StepStatus::Skipped)),
             Resolution::Chose(Choice::Abort, d) => {
-                let ev = Event { code: Some("BLOCKED".into()), ..self.event(EventKind::Guardrail, Level::Warn, Some(&step.name), format!("`{shown}` was not approved")) };
+                let ev = Event {
+                    code: Some("BLOCKED".into()),
+                    ..self.event(EventKind::Guardrail, Level::Warn, Some(&step.name), format!("`{shown}` was not approved"))
+                };
                 self.emit(ev, json!({"guardrail": "approval", "rule": danger.map(|d| d.rule)}));
                 st.rep.final_outcome = Some(Outcome::failure(ToolError::new(ErrorCode::BLOCKED, format!("`{shown}` was not approved"))));
                 Ok(Some(if matches!(d.decided_by, DecidedBy::Person { .. }) { StepStatus::Aborted } else { StepStatus::Failed }))
@@ -714,10 +763,25 @@ impl Run<'_> {
             }
             first_alt.get_or_insert(format!("alt-{i}"));
             let shown = self.render(&self.expand(alt));
-            options.push(ApprovalOption { id: format!("alt-{i}"), label: format!("Use alternative {}", i + 1), choice: Choice::Alternative { index: i }, detail: format!("Run `{shown}` instead.") });
+            options.push(ApprovalOption {
+                id: format!("alt-{i}"),
+                label: format!("Use alternative {}", i + 1),
+                choice: Choice::Alternative { index: i },
+                detail: format!("Run `{shown}` instead."),
+            });
         }
-        options.push(ApprovalOption { id: "skip".into(), label: "Skip this step".into(), choice: Choice::Skip, detail: "The job goes on without it.".into() });
-        options.push(ApprovalOption { id: "abort".into(), label: "Abort the job".into(), choice: Choice::Abort, detail: "Nothing more runs.".into() });
+        options.push(ApprovalOption {
+            id: "skip".into(),
+            label: "Skip this step".into(),
+            choice: Choice::Skip,
+            detail: "The job goes on without it.".into(),
+        });
+        options.push(ApprovalOption {
+            id: "abort".into(),
+            label: "Abort the job".into(),
+            choice: Choice::Abort,
+            detail: "Nothing more runs.".into(),
+        });
 
         let (recommended, recommendation) = if let Some(alt) = first_alt.filter(|_| err.recoverable) {
             (alt, "A declared alternative has not been tried yet.".to_owned())
@@ -808,7 +872,12 @@ impl Run<'_> {
         let decision = match answer {
             Some(Answer::Decided(d)) if req.option(&d.option).is_some() => Some(d),
             Some(Answer::Decided(d)) => {
-                let ev = self.event(EventKind::Guardrail, Level::Warn, Some(&step.name), format!("decision `{}` is not an option of request {}", d.option, req.id));
+                let ev = self.event(
+                    EventKind::Guardrail,
+                    Level::Warn,
+                    Some(&step.name),
+                    format!("decision `{}` is not an option of request {}", d.option, req.id),
+                );
                 self.emit(ev, json!({"guardrail": "unknown_option"}));
                 None
             }
@@ -824,13 +893,20 @@ impl Run<'_> {
                     EventKind::Guardrail,
                     Level::Warn,
                     Some(&step.name),
-                    format!("nobody answered request {} in {} ms: on_timeout = {:?}", req.id, req.timeout_ms.unwrap_or(0), req.on_timeout).to_lowercase(),
+                    format!("nobody answered request {} in {} ms: on_timeout = {:?}", req.id, req.timeout_ms.unwrap_or(0), req.on_timeout)
+                        .to_lowercase(),
                 );
                 self.emit(ev, json!({"guardrail": "approval_timeout", "request": req.id}));
-                option.map(|option| Decision { option, instructions: None, decided_by: DecidedBy::Timeout, decided_ms: self.e.clock.now_ms() })
+                option.map(|option| Decision {
+                    option,
+                    instructions: None,
+                    decided_by: DecidedBy::Timeout,
+                    decided_ms: self.e.clock.now_ms(),
+                })
             }
         };
-        let mut esc = EscalationReport { request_id: req.id.clone(), title: req.title.clone(), recommended: req.recommended.clone(), decision: None };
+        let mut esc =
+            EscalationReport { request_id: req.id.clone(), title: req.title.clone(), recommended: req.recommended.clone(), decision: None };
         let Some(mut decision) = decision else {
             st.rep.escalations.push(esc);
             return Ok(Resolution::Waiting);

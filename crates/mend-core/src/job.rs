@@ -294,13 +294,7 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     fn err(&mut self, span: Range<usize>, field: impl Into<String>, message: impl Into<String>) {
         let (line, column) = line_col(self.text, span.start);
-        self.errors.push(JobError {
-            file: self.file.to_owned(),
-            line,
-            column,
-            field: field.into(),
-            message: message.into(),
-        });
+        self.errors.push(JobError { file: self.file.to_owned(), line, column, field: field.into(), message: message.into() });
     }
 
     fn duration(&mut self, d: &Option<Spanned<DurationText>>, field: &str) -> Option<u64> {
@@ -336,13 +330,7 @@ impl Job {
     pub fn parse(text: &str, file: &str, base_dir: &Path) -> Result<Job, JobErrors> {
         let raw: RawJob = toml::from_str(text).map_err(|e| {
             let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
-            JobErrors(vec![JobError {
-                file: file.to_owned(),
-                line,
-                column,
-                field: String::new(),
-                message: e.message().trim().to_owned(),
-            }])
+            JobErrors(vec![JobError { file: file.to_owned(), line, column, field: String::new(), message: e.message().trim().to_owned() }])
         })?;
         let mut cx = Ctx { file, text, errors: Vec::new() };
 
@@ -363,10 +351,8 @@ impl Job {
             wall_clock_ms: cx.duration(&raw.budget.wall_clock, "budget.wall_clock").unwrap_or(Budget::default().wall_clock_ms),
             tokens: raw.budget.tokens.unwrap_or(Budget::default().tokens),
         };
-        let approval = ApprovalPolicy {
-            timeout_ms: cx.duration(&raw.approval.timeout, "approval.timeout"),
-            on_timeout: raw.approval.on_timeout,
-        };
+        let approval =
+            ApprovalPolicy { timeout_ms: cx.duration(&raw.approval.timeout, "approval.timeout"), on_timeout: raw.approval.on_timeout };
         let safety = match &raw.safety {
             Some(s) => {
                 if let Err(e) = SafetyPolicy::new(s.get_ref()) {
@@ -394,8 +380,7 @@ impl Job {
                 cx.err(sp, format!("steps[{i}].name"), format!("two steps are named `{name}`"));
             }
             let call = cx.call(&rs.tool, &rs.args, span.clone());
-            let alternatives =
-                rs.alternatives.iter().map(|a| cx.call(&a.get_ref().tool, &a.get_ref().args, a.span())).collect();
+            let alternatives = rs.alternatives.iter().map(|a| cx.call(&a.get_ref().tool, &a.get_ref().args, a.span())).collect();
             let verify = rs.verify.as_ref().map(|v| cx.call(&v.get_ref().tool, &v.get_ref().args, v.span()));
             let mut retry = RetryPolicy::default();
             if let Some(m) = rs.retry.max {
@@ -460,7 +445,9 @@ impl Job {
             }
             for (field, call) in calls {
                 let err = |f: String, m: String| JobError { file: file.to_owned(), line: call.line, column: 1, field: f, message: m };
-                if let Err(problems) = registry.validate(&call.tool, &call.args) {
+                // Templates are checked as they will run: expanded.
+                let expanded = expand(&call.args, env, &self.base_dir);
+                if let Err(problems) = registry.validate(&call.tool, &expanded) {
                     for p in problems {
                         let f = if registry.get(&call.tool).is_none() {
                             format!("{field}.tool")

@@ -172,10 +172,7 @@ mod tests {
 
     #[test]
     fn failure_json_is_flat_like_the_design() {
-        let o = Outcome::failure(
-            ToolError::new(ErrorCode::CONNECTION_REFUSED, "API server unreachable")
-                .hint("retry_after_ms", 2000),
-        );
+        let o = Outcome::failure(ToolError::new(ErrorCode::CONNECTION_REFUSED, "API server unreachable").hint("retry_after_ms", 2000));
         let v = serde_json::to_value(&o).unwrap();
         assert_eq!(v["status"], "error");
         assert_eq!(v["code"], "CONNECTION_REFUSED");

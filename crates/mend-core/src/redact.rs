@@ -54,11 +54,8 @@ impl Redactor {
         K: Into<String>,
         V: Into<String>,
     {
-        let mut values: Vec<(String, String)> = secrets
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .filter(|(_, v)| v.len() >= 4)
-            .collect();
+        let mut values: Vec<(String, String)> =
+            secrets.into_iter().map(|(k, v)| (k.into(), v.into())).filter(|(_, v)| v.len() >= 4).collect();
         values.sort_by(|a, b| b.1.len().cmp(&a.1.len()));
         let pat = |p: &str| Regex::new(p).expect("built-in redaction pattern compiles");
         let patterns = vec![

@@ -65,11 +65,7 @@ impl Default for SafetyPolicy {
 }
 
 fn compile(p: &str) -> Result<Regex, String> {
-    regex::RegexBuilder::new(p)
-        .case_insensitive(true)
-        .size_limit(1 << 20)
-        .build()
-        .map_err(|e| format!("bad pattern `{p}`: {e}"))
+    regex::RegexBuilder::new(p).case_insensitive(true).size_limit(1 << 20).build().map_err(|e| format!("bad pattern `{p}`: {e}"))
 }
 
 impl SafetyPolicy {

@@ -78,11 +78,7 @@ pub struct ArgProblem {
 
 impl std::fmt::Display for ArgProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.pointer.is_empty() {
-            write!(f, "{}", self.message)
-        } else {
-            write!(f, "at {}: {}", self.pointer, self.message)
-        }
+        if self.pointer.is_empty() { write!(f, "{}", self.message) } else { write!(f, "at {}: {}", self.pointer, self.message) }
     }
 }
 
@@ -116,8 +112,8 @@ impl ToolRegistry {
         if self.tools.contains_key(&name) {
             return Err(format!("tool `{name}` is registered twice"));
         }
-        let validator = jsonschema::validator_for(&tool.schema())
-            .map_err(|e| format!("tool `{name}` has an invalid argument schema: {e}"))?;
+        let validator =
+            jsonschema::validator_for(&tool.schema()).map_err(|e| format!("tool `{name}` has an invalid argument schema: {e}"))?;
         self.tools.insert(name, Entry { tool, validator });
         Ok(())
     }
@@ -142,10 +138,7 @@ impl ToolRegistry {
     pub fn validate(&self, name: &str, args: &Value) -> Result<(), Vec<ArgProblem>> {
         let Some(entry) = self.tools.get(name) else {
             let known = self.names().join(", ");
-            return Err(vec![ArgProblem {
-                pointer: String::new(),
-                message: format!("no tool named `{name}` (known: {known})"),
-            }]);
+            return Err(vec![ArgProblem { pointer: String::new(), message: format!("no tool named `{name}` (known: {known})") }]);
         };
         let problems: Vec<ArgProblem> = entry
             .validator

@@ -1,1 +1,171 @@
-//! stub
+//! Mend's journal: every call, outcome, diagnosis, attempt, recovery,
+//! escalation and decision, in one SQLite file.
+//!
+//! One writer thread owns the write connection and commits events in
+//! batches (WAL, `synchronous=NORMAL`; `FULL` for a batch that holds an
+//! approval). The writer also keeps hourly rollups up to date in the same
+//! transaction, so `mend metrics` reads a few hundred rows however many
+//! million events there are. Readers open their own connections
+//! ([`reader::Reader`]). Only this crate writes SQL.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
+
+use async_trait::async_trait;
+use mend_core::approval::{ApprovalRequest, Decision};
+use mend_core::event::{Event, Journal, JournalError};
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+pub mod reader;
+mod schema;
+mod writer;
+
+pub use reader::{LogFilter, Metrics, Reader};
+
+/// The journal file's name inside the data directory.
+pub const FILE_NAME: &str = "journal.sqlite3";
+
+/// Errors of the journal crate.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// SQLite failed.
+    #[error("{path}: {source}")]
+    Sqlite {
+        /// The database file.
+        path: String,
+        /// What SQLite said.
+        source: rusqlite::Error,
+    },
+    /// The schema could not be brought up to date.
+    #[error("{path}: migrating the schema: {source}")]
+    Migration {
+        /// The database file.
+        path: String,
+        /// What went wrong.
+        source: rusqlite_migration::Error,
+    },
+    /// A stored row could not be decoded.
+    #[error("{path}: bad row: {message}")]
+    Decode {
+        /// The database file.
+        path: String,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+pub(crate) enum Cmd {
+    Event(Box<Event>),
+    SaveApproval(Box<ApprovalRequest>, oneshot::Sender<Result<(), String>>),
+    Resolve(String, Box<Decision>, oneshot::Sender<Result<(), String>>),
+    Flush(oneshot::Sender<Result<(), String>>),
+}
+
+/// The writing side: a cheap handle to the writer thread.
+pub struct SqliteJournal {
+    path: PathBuf,
+    // A std mutex: only taken to send or on drop, never across an await.
+    tx: Mutex<Option<mpsc::Sender<Cmd>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    /// The first write failure, reported by the next flush.
+    failed: Arc<Mutex<Option<String>>>,
+}
+
+/// Opens (creating if needed) a connection with the journal's pragmas and
+/// the schema migrated to the latest version.
+pub fn open(path: &Path) -> Result<Connection, Error> {
+    let p = path.display().to_string();
+    let sql = |source| Error::Sqlite { path: p.clone(), source };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let mut conn = Connection::open(path).map_err(sql)?;
+    conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
+    conn.pragma_update(None, "synchronous", "NORMAL").map_err(sql)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(sql)?;
+    schema::migrations().to_latest(&mut conn).map_err(|source| Error::Migration { path: p.clone(), source })?;
+    Ok(conn)
+}
+
+impl SqliteJournal {
+    /// Opens the journal at `path` and starts its writer thread.
+    pub fn open(path: &Path) -> Result<SqliteJournal, Error> {
+        let conn = open(path)?;
+        let (tx, rx) = mpsc::channel();
+        let failed = Arc::new(Mutex::new(None));
+        let f = failed.clone();
+        let p = path.display().to_string();
+        let writer = std::thread::Builder::new()
+            .name("mend-journal".into())
+            .spawn(move || writer::run(conn, rx, f, p))
+            .map_err(|e| Error::Decode { path: path.display().to_string(), message: format!("cannot start the writer: {e}") })?;
+        Ok(SqliteJournal { path: path.to_path_buf(), tx: Mutex::new(Some(tx)), writer: Mutex::new(Some(writer)), failed })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn send(&self, cmd: Cmd) -> Result<(), String> {
+        let guard = self.tx.lock().map_err(|e| e.to_string())?;
+        match guard.as_ref() {
+            Some(tx) => tx.send(cmd).map_err(|_| "the journal writer stopped".to_owned()),
+            None => Err("the journal is closed".to_owned()),
+        }
+    }
+
+    async fn round_trip(&self, make: impl FnOnce(oneshot::Sender<Result<(), String>>) -> Cmd) -> Result<(), JournalError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(make(tx)).map_err(JournalError)?;
+        rx.await.map_err(|_| JournalError("the journal writer stopped".into()))?.map_err(JournalError)
+    }
+
+    /// Stops the writer after it has written everything queued.
+    pub fn close(&self) {
+        if let Ok(mut tx) = self.tx.lock() {
+            tx.take();
+        }
+        if let Some(h) = self.writer.lock().ok().and_then(|mut w| w.take()) {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for SqliteJournal {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+#[async_trait]
+impl Journal for SqliteJournal {
+    fn record(&self, event: Event) {
+        if let Err(e) = self.send(Cmd::Event(Box::new(event)))
+            && let Ok(mut f) = self.failed.lock()
+        {
+            f.get_or_insert(e);
+        }
+    }
+
+    async fn flush(&self) -> Result<(), JournalError> {
+        self.round_trip(Cmd::Flush).await?;
+        match self.failed.lock().map_err(|e| JournalError(e.to_string()))?.clone() {
+            Some(e) => Err(JournalError(e)),
+            None => Ok(()),
+        }
+    }
+
+    async fn save_approval(&self, request: &ApprovalRequest) -> Result<(), JournalError> {
+        let r = Box::new(request.clone());
+        self.round_trip(|tx| Cmd::SaveApproval(r, tx)).await
+    }
+
+    async fn resolve_approval(&self, id: &str, decision: &Decision) -> Result<(), JournalError> {
+        let d = Box::new(decision.clone());
+        let id = id.to_owned();
+        self.round_trip(|tx| Cmd::Resolve(id, d, tx)).await
+    }
+}

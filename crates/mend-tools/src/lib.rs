@@ -1,1 +1,47 @@
-//! stub
+//! Real tools for Mend. Each runs the real thing (a child process, an HTTP
+//! request, the file system) and maps every real failure to a stable
+//! [`ErrorCode`](mend_core::ErrorCode) at the tool layer, so the loop never
+//! parses prose.
+//!
+//! - [`exec::ExecTool`]: programs and shell scripts, with timeouts that kill
+//!   the whole process group.
+//! - [`http::HttpTool`]: HTTP requests, including errors hidden in a 200.
+//! - [`fs::FsTool`]: read (ranges), atomic write, edit, list, find, mkdir, remove.
+
+use std::sync::Arc;
+
+use mend_core::tool::ToolRegistry;
+
+pub mod exec;
+pub mod fs;
+pub mod http;
+
+/// A registry with every built-in tool.
+pub fn default_registry() -> ToolRegistry {
+    let mut r = ToolRegistry::new();
+    // The built-in schemas are tested to compile; registration cannot fail.
+    for t in [Arc::new(exec::ExecTool::default()) as _, Arc::new(http::HttpTool::default()) as _, Arc::new(fs::FsTool::default()) as _] {
+        r.register(t).expect("built-in tool registers");
+    }
+    r
+}
+
+/// Milliseconds of a duration since `t0`.
+pub(crate) fn ms_since(t0: std::time::Instant) -> u64 {
+    t0.elapsed().as_millis() as u64
+}
+
+/// The last `n` characters of a string (on a char boundary).
+pub(crate) fn tail(s: &str, n: usize) -> String {
+    let count = s.chars().count();
+    if count <= n { s.to_owned() } else { s.chars().skip(count - n).collect() }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn default_registry_has_every_tool() {
+        let r = super::default_registry();
+        assert_eq!(r.names(), vec!["exec", "fs", "http"]);
+    }
+}

@@ -1,0 +1,66 @@
+//! Human progress lines on stderr, from the engine's events.
+
+use std::io::Write;
+
+use mend_core::engine::Observer;
+use mend_core::event::{Event, EventKind};
+use mend_core::report::{RunReport, StepStatus};
+
+/// Prints one line per step, failure, healing attempt and decision.
+pub struct Progress;
+
+impl Progress {
+    /// A printer on stderr.
+    pub fn new() -> Self {
+        Progress
+    }
+}
+
+fn s<'a>(v: &'a serde_json::Value, p: &str) -> &'a str {
+    v.pointer(p).and_then(|x| x.as_str()).unwrap_or("")
+}
+
+impl Observer for Progress {
+    fn on_event(&self, e: &Event) {
+        let line = match e.kind {
+            EventKind::StepStarted => format!("▶ {}", e.message.trim_start_matches("step ")),
+            EventKind::Call if e.ok == Some(false) => {
+                format!("  ✗ {} {} ({} ms)", e.code.as_deref().unwrap_or(""), s(&e.data, "/outcome/message"), e.duration_ms.unwrap_or(0))
+            }
+            EventKind::Diagnosis => {
+                let d = &e.data["diagnosis"];
+                let delay = d.get("delay_ms").and_then(|x| x.as_u64()).map(|ms| format!(" in {ms} ms")).unwrap_or_default();
+                format!("  ↻ {}{delay} [{}] {}", e.action.as_deref().unwrap_or(""), s(d, "/layer"), s(d, "/root_cause"))
+            }
+            EventKind::Attempt if e.ok == Some(true) => format!("  ✓ {}", e.message),
+            EventKind::Recovery => format!("  ✔ {}", e.message),
+            EventKind::Guardrail => format!("  ⛔ {}", e.message),
+            EventKind::Escalation => format!("  ⚠ waiting for a person: {}", e.message),
+            EventKind::Decision => format!("  → {}", e.message),
+            EventKind::StepFinished if e.ok == Some(false) => format!("  ✘ {}", e.message),
+            _ => return,
+        };
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    }
+}
+
+/// The closing summary on stderr.
+pub fn summary(r: &RunReport) {
+    let mut err = std::io::stderr().lock();
+    let healed = r.steps.iter().filter(|s| matches!(s.status, StepStatus::Healed | StepStatus::Verified)).count();
+    let _ = writeln!(
+        err,
+        "\n{} `{}` {} in {} ms — {} step(s), {} healed, {} healing attempt(s); run {}",
+        if r.exit_code == 0 { "✔" } else { "✘" },
+        r.job,
+        r.status.as_str(),
+        r.duration_ms,
+        r.steps.len(),
+        healed,
+        r.attempts,
+        r.run_id
+    );
+    for st in &r.steps {
+        let _ = writeln!(err, "   {:<10} {} ({} attempt(s))", format!("{:?}", st.status).to_lowercase(), st.name, st.attempts.len());
+    }
+}

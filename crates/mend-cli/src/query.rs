@@ -1,0 +1,294 @@
+//! `mend logs`, `mend metrics`, `mend approvals`, `mend codes`, `mend tools`.
+
+use std::path::Path;
+
+use clap::{Args, Subcommand};
+use mend_core::event::{EventKind, Level};
+use mend_core::job::parse_duration_ms;
+use mend_journal::{LogFilter, Reader};
+
+use crate::{EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK};
+
+/// `mend logs` flags.
+#[derive(Args)]
+pub struct LogsArgs {
+    /// At least this level: debug, info, warn, error.
+    #[arg(long)]
+    level: Option<String>,
+    /// Only events newer than this (e.g. 30m, 24h, 7d).
+    #[arg(long)]
+    since: Option<String>,
+    /// Only this tool.
+    #[arg(long)]
+    tool: Option<String>,
+    /// Only this error code.
+    #[arg(long)]
+    code: Option<String>,
+    /// Only this run id.
+    #[arg(long)]
+    run: Option<String>,
+    /// Only this job.
+    #[arg(long)]
+    job: Option<String>,
+    /// Only this kind (call, diagnosis, attempt, recovery, escalation, decision, …).
+    #[arg(long)]
+    kind: Option<String>,
+    /// Text the message or data contains.
+    #[arg(long)]
+    grep: Option<String>,
+    /// The newest N events (0 = all).
+    #[arg(long, default_value_t = 200)]
+    limit: usize,
+    /// One JSON object per line.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `mend metrics` flags.
+#[derive(Args)]
+pub struct MetricsArgs {
+    /// Only the last span of time (e.g. 24h, 7d); default: everything.
+    #[arg(long)]
+    since: Option<String>,
+    /// JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `mend approvals` subcommands.
+#[derive(Subcommand)]
+pub enum ApprovalsCmd {
+    /// Requests waiting for a decision.
+    List {
+        /// JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One request in full, with its decision.
+    Show {
+        /// Request id.
+        id: String,
+    },
+}
+
+fn since_ms(s: &Option<String>) -> Result<Option<i64>, String> {
+    match s {
+        None => Ok(None),
+        Some(s) => parse_duration_ms(s).map(|d| Some(mend_core::clock::now_ms() - d as i64)).map_err(|e| format!("--since: {e}")),
+    }
+}
+
+fn open(dir: &Path) -> Result<Reader, u8> {
+    Reader::open(&dir.join(mend_journal::FILE_NAME)).map_err(|e| {
+        eprintln!("mend: {e}");
+        EXIT_INTERNAL
+    })
+}
+
+fn fmt_ts(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64);
+    let s = httpdate::fmt_http_date(t);
+    // "Sun, 22 Nov 2026 17:05:26 GMT" → "22 Nov 17:05:26"
+    s.split_whitespace().skip(1).take(4).enumerate().filter(|(i, _)| *i != 2).map(|(_, p)| p).collect::<Vec<_>>().join(" ")
+}
+
+/// `mend logs`.
+pub fn logs(dir: &Path, a: LogsArgs) -> u8 {
+    let min_level = match a.level.as_deref().map(|l| Level::parse(l).ok_or(l)) {
+        Some(Err(l)) => {
+            eprintln!("mend: --level: `{l}` is not debug, info, warn or error");
+            return EXIT_BAD_INPUT;
+        }
+        Some(Ok(l)) => Some(l),
+        None => None,
+    };
+    let kind = match &a.kind {
+        Some(k) => match serde_json::from_value::<EventKind>(serde_json::Value::String(k.clone())) {
+            Ok(k) => Some(k),
+            Err(_) => {
+                eprintln!("mend: --kind: `{k}` is not an event kind");
+                return EXIT_BAD_INPUT;
+            }
+        },
+        None => None,
+    };
+    let since = match since_ms(&a.since) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("mend: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let r = match open(dir) {
+        Ok(r) => r,
+        Err(c) => return c,
+    };
+    let f =
+        LogFilter { min_level, since_ms: since, tool: a.tool, code: a.code, run_id: a.run, job: a.job, kind, text: a.grep, limit: a.limit };
+    let events = match r.logs(&f) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("mend: {e}");
+            return EXIT_INTERNAL;
+        }
+    };
+    for e in events {
+        if a.json {
+            println!("{}", serde_json::to_string(&e).unwrap_or_default());
+        } else {
+            println!(
+                "{} {:<5} {:<13} {:<16} {}",
+                fmt_ts(e.ts_ms),
+                e.level.as_str(),
+                e.kind.as_str(),
+                e.step.as_deref().unwrap_or("-"),
+                e.message
+            );
+        }
+    }
+    EXIT_OK
+}
+
+/// `mend metrics`.
+pub fn metrics(dir: &Path, a: MetricsArgs) -> u8 {
+    let since = match since_ms(&a.since) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("mend: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let r = match open(dir) {
+        Ok(r) => r,
+        Err(c) => return c,
+    };
+    let m = match r.metrics(since) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("mend: {e}");
+            return EXIT_INTERNAL;
+        }
+    };
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&m).unwrap_or_default());
+        return EXIT_OK;
+    }
+    let runs: Vec<String> = m.runs.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    println!("Runs:        {}", if runs.is_empty() { "none".into() } else { runs.join(", ") });
+    println!("Calls:       {} ({} failed)", m.calls, m.failed_calls);
+    println!(
+        "Healing:     {} of {} failing steps healed without a person ({:.0}%), {} with a person",
+        m.healing.autonomous,
+        m.healing.failed_first,
+        m.healing.autonomous_rate * 100.0,
+        m.healing.with_person
+    );
+    println!(
+        "Recovery:    {} recoveries, {:.1} attempts each, time to recover p50 {} ms, p95 {} ms, max {} ms",
+        m.recovery.recovered, m.recovery.attempts_avg, m.recovery.ttr_p50_ms, m.recovery.ttr_p95_ms, m.recovery.ttr_max_ms
+    );
+    let opts: Vec<String> = m.escalations.by_option.iter().map(|(o, n)| format!("{o}: {n}")).collect();
+    let who: Vec<String> = m.escalations.by_decider.iter().map(|(o, n)| format!("{o}: {n}")).collect();
+    println!(
+        "Escalations: {} raised, {} pending, {} took the recommendation; answers {} ; by {} ; decision p50 {} ms",
+        m.escalations.raised,
+        m.escalations.pending,
+        m.escalations.took_recommended,
+        if opts.is_empty() { "-".into() } else { opts.join(", ") },
+        if who.is_empty() { "-".into() } else { who.join(", ") },
+        m.escalations.decide_p50_ms
+    );
+    println!("Tokens:      {}", m.tokens);
+    if !m.by_code_action.is_empty() {
+        println!("\n{:<24} {:<16} {:>8} {:>8} {:>7} {:>9}", "error code", "action", "attempts", "fixed", "rate", "avg ms");
+        for x in &m.by_code_action {
+            println!("{:<24} {:<16} {:>8} {:>8} {:>6.0}% {:>9.1}", x.code, x.action, x.attempts, x.successes, x.rate * 100.0, x.avg_ms);
+        }
+    }
+    if !m.top_failing.is_empty() {
+        println!(
+            "\nTop failing: {}",
+            m.top_failing.iter().map(|f| format!("{} {} ×{}", f.tool, f.code, f.calls)).collect::<Vec<_>>().join(", ")
+        );
+    }
+    EXIT_OK
+}
+
+/// `mend approvals`.
+pub fn approvals(dir: &Path, cmd: ApprovalsCmd) -> u8 {
+    let r = match open(dir) {
+        Ok(r) => r,
+        Err(c) => return c,
+    };
+    match cmd {
+        ApprovalsCmd::List { json } => match r.pending_approvals() {
+            Ok(list) => {
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&list).unwrap_or_default());
+                } else if list.is_empty() {
+                    println!("No approval requests are waiting.");
+                } else {
+                    for q in list {
+                        println!("{}  {}  {}  (recommended: {})", q.id, fmt_ts(q.created_ms), q.title, q.recommended);
+                    }
+                }
+                EXIT_OK
+            }
+            Err(e) => {
+                eprintln!("mend: {e}");
+                EXIT_INTERNAL
+            }
+        },
+        ApprovalsCmd::Show { id } => match r.approval(&id) {
+            Ok(Some((req, dec))) => {
+                println!("{}", serde_json::to_string_pretty(&serde_json::json!({"request": req, "decision": dec})).unwrap_or_default());
+                EXIT_OK
+            }
+            Ok(None) => {
+                eprintln!("mend: no approval request `{id}`");
+                EXIT_BAD_INPUT
+            }
+            Err(e) => {
+                eprintln!("mend: {e}");
+                EXIT_INTERNAL
+            }
+        },
+    }
+}
+
+/// `mend codes`.
+pub fn codes(markdown: bool) -> u8 {
+    if markdown {
+        print!("{}", mend_core::code::markdown_table());
+        return EXIT_OK;
+    }
+    for i in mend_core::code::KNOWN {
+        println!(
+            "{:<24} retryable={:<5} recoverable={:<5} {:?}\n    {}\n    policy: {}",
+            i.code,
+            i.retryable,
+            i.recoverable,
+            i.severity,
+            i.meaning,
+            i.policy.describe()
+        );
+    }
+    EXIT_OK
+}
+
+/// `mend tools`.
+pub fn tools(json: bool) -> u8 {
+    let r = mend_tools::default_registry();
+    if json {
+        let all: serde_json::Map<String, serde_json::Value> =
+            r.tools().map(|t| (t.name().to_owned(), serde_json::json!({"description": t.description(), "schema": t.schema()}))).collect();
+        println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
+    } else {
+        for t in r.tools() {
+            let props = t.schema()["properties"].as_object().map(|p| p.keys().cloned().collect::<Vec<_>>().join(", ")).unwrap_or_default();
+            println!("{:<6} {}\n       args: {props}", t.name(), t.description());
+        }
+    }
+    EXIT_OK
+}

@@ -1,0 +1,187 @@
+//! `mend run` and `mend check`: load a job file, run it with healing, report.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use mend_core::approval::{Answer, ApprovalRequest, Approver, DecidedBy, Decision, StandingApprover};
+use mend_core::clock::now_ms;
+use mend_core::engine::{Engine, RunOptions};
+use mend_core::job::Job;
+use mend_core::report::RunReport;
+use mend_journal::{Reader, SqliteJournal};
+
+use crate::print::Progress;
+use crate::{ApproveMode, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK};
+
+/// Job files larger than this are refused (a job is a few kilobytes).
+const MAX_JOB_BYTES: u64 = 4 << 20;
+
+/// Reads and checks a job file. Errors name the file, line and field.
+pub fn load(path: &Path, env: &[(String, String)]) -> Result<Job, String> {
+    let shown = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
+    if meta.len() > MAX_JOB_BYTES {
+        return Err(format!("{shown}: {} bytes is too large for a job file (limit {MAX_JOB_BYTES})", meta.len()));
+    }
+    let bytes = std::fs::read(path).map_err(|e| format!("{shown}: {e}"))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let (line, col) = mend_core::job::line_col(&String::from_utf8_lossy(&e.as_bytes()[..e.utf8_error().valid_up_to()]), usize::MAX);
+        format!("{shown}:{line}:{col}: the file is not UTF-8 text")
+    })?;
+    let base = path.parent().map(Path::to_path_buf).filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| PathBuf::from("."));
+    let base = std::fs::canonicalize(&base).unwrap_or(base);
+    let job = Job::parse(&text, &shown, &base).map_err(|e| e.to_string())?;
+    job.check(&shown, &mend_tools::default_registry(), env).map_err(|e| e.to_string())?;
+    Ok(job)
+}
+
+/// `mend check`.
+pub fn check(paths: &[PathBuf]) -> u8 {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let mut bad = false;
+    for p in paths {
+        match load(p, &env) {
+            Ok(job) => println!("{}: ok ({} steps)", p.display(), job.steps.len()),
+            Err(e) => {
+                eprintln!("{e}");
+                bad = true;
+            }
+        }
+    }
+    if bad { EXIT_BAD_INPUT } else { EXIT_OK }
+}
+
+/// Asks on the terminal: the recommended option first, Enter takes it.
+pub struct TerminalApprover;
+
+#[async_trait]
+impl Approver for TerminalApprover {
+    async fn decide(&self, req: &ApprovalRequest) -> Answer {
+        let req = req.clone();
+        tokio::task::spawn_blocking(move || ask_blocking(&req)).await.unwrap_or(Answer::Pending)
+    }
+}
+
+fn ask_blocking(req: &ApprovalRequest) -> Answer {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "\n┌─ APPROVAL NEEDED ─ {}", req.title);
+    let _ = writeln!(err, "│ What happened: {}", req.what_happened.replace('\n', "\n│   "));
+    let _ = writeln!(err, "│ Diagnosis:     {}", req.diagnosis.replace('\n', "\n│   "));
+    let _ = writeln!(err, "│ Recommended:   {}", req.recommendation);
+    if !req.attempts.is_empty() {
+        let _ = writeln!(err, "│ Attempts so far: {}", req.attempts.len());
+        for a in &req.attempts {
+            let _ = writeln!(
+                err,
+                "│   #{} {} [{}] → {} {}",
+                a["n"],
+                a["action"].as_str().unwrap_or(""),
+                a["layer"].as_str().unwrap_or(""),
+                a["status"].as_str().unwrap_or(""),
+                a["code"].as_str().unwrap_or("")
+            );
+        }
+    }
+    for (i, o) in req.options.iter().enumerate() {
+        let mark = if o.id == req.recommended { "  ← recommended" } else { "" };
+        let _ = writeln!(err, "│  {}) {}{mark}\n│     {}", i + 1, o.label, o.detail);
+    }
+    let stdin = std::io::stdin();
+    loop {
+        let _ = write!(err, "└─ Enter = 1, a number to choose (text after it is kept as instructions), w = leave waiting: ");
+        let _ = err.flush();
+        let mut line = String::new();
+        match stdin.lock().read_line(&mut line) {
+            Ok(0) | Err(_) => return Answer::Pending,
+            Ok(_) => {}
+        }
+        let line = line.trim();
+        if line.eq_ignore_ascii_case("w") {
+            return Answer::Pending;
+        }
+        let (num, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+        let idx = if num.is_empty() { Some(0) } else { num.parse::<usize>().ok().and_then(|n| n.checked_sub(1)) };
+        match idx.and_then(|i| req.options.get(i)) {
+            Some(o) => {
+                return Answer::Decided(Decision {
+                    option: o.id.clone(),
+                    instructions: (!rest.trim().is_empty()).then(|| rest.trim().to_owned()),
+                    decided_by: DecidedBy::Person { who: std::env::var("USER").unwrap_or_default() },
+                    decided_ms: now_ms(),
+                });
+            }
+            None => {
+                let _ = writeln!(err, "   `{line}` is not an option (1-{}).", req.options.len());
+            }
+        }
+    }
+}
+
+/// The approver for a mode: ask on a terminal; otherwise wait (nothing is
+/// approved silently).
+pub fn approver(mode: Option<ApproveMode>) -> Arc<dyn Approver> {
+    let mode = mode.unwrap_or(if std::io::stdin().is_terminal() { ApproveMode::Ask } else { ApproveMode::Wait });
+    match mode {
+        ApproveMode::Ask => Arc::new(TerminalApprover),
+        ApproveMode::Recommended => Arc::new(StandingApprover::Recommended),
+        ApproveMode::Abort => Arc::new(StandingApprover::Abort),
+        ApproveMode::Wait => Arc::new(StandingApprover::Wait),
+    }
+}
+
+/// Runs a checked job with the journal in `data_dir`; prints progress and
+/// the report. Returns the exit code.
+pub async fn execute(data_dir: &Path, job: &Job, env: Vec<(String, String)>, json: bool, approve: Option<ApproveMode>, quiet: bool) -> u8 {
+    let path = data_dir.join(mend_journal::FILE_NAME);
+    let journal = match SqliteJournal::open(&path) {
+        Ok(j) => Arc::new(j),
+        Err(e) => {
+            eprintln!("mend: cannot open the journal: {e}");
+            return EXIT_INTERNAL;
+        }
+    };
+    let stats = Reader::open(&path).and_then(|r| r.stats()).unwrap_or_default();
+    let mut engine = Engine::new(Arc::new(mend_tools::default_registry()), journal.clone(), approver(approve)).with_stats(stats);
+    if !quiet {
+        engine = engine.with_observer(Arc::new(Progress::new()));
+    }
+    let report = engine.run(job, RunOptions { env, run_id: None }).await;
+    journal.close();
+    match report {
+        Ok(r) => {
+            print_report(&r, json, quiet);
+            r.exit_code as u8
+        }
+        Err(e) => {
+            eprintln!("mend: {e}");
+            EXIT_INTERNAL
+        }
+    }
+}
+
+fn print_report(r: &RunReport, json: bool, quiet: bool) {
+    if json {
+        match serde_json::to_string_pretty(r) {
+            Ok(s) => println!("{s}"),
+            Err(e) => eprintln!("mend: cannot print the report: {e}"),
+        }
+    }
+    if !quiet {
+        crate::print::summary(r);
+    }
+}
+
+/// `mend run`.
+pub async fn run_file(data_dir: &Path, path: &Path, json: bool, approve: Option<ApproveMode>, quiet: bool) -> u8 {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let job = match load(path, &env) {
+        Ok(j) => j,
+        Err(e) => {
+            eprintln!("{e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    execute(data_dir, &job, env, json, approve, quiet).await
+}

@@ -1,0 +1,406 @@
+//! Reading the journal: logs, metrics, the policy's success rates, and
+//! pending approvals. Each [`Reader`] has its own connection.
+
+use std::path::Path;
+
+use mend_core::approval::{ApprovalRequest, Decision};
+use mend_core::event::{Event, EventKind, Level, Stats};
+use rusqlite::{Connection, OptionalExtension, params_from_iter, types::Value as Sql};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::Error;
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// A read connection.
+pub struct Reader {
+    conn: Connection,
+    path: String,
+}
+
+/// What `mend logs` filters by. Every field is optional.
+#[derive(Debug, Clone, Default)]
+pub struct LogFilter {
+    /// At least this level.
+    pub min_level: Option<Level>,
+    /// At or after this time (ms since epoch).
+    pub since_ms: Option<i64>,
+    /// Only this tool.
+    pub tool: Option<String>,
+    /// Only this error code.
+    pub code: Option<String>,
+    /// Only this run.
+    pub run_id: Option<String>,
+    /// Only this job.
+    pub job: Option<String>,
+    /// Only this kind.
+    pub kind: Option<EventKind>,
+    /// The message or data contains this text (case-insensitive).
+    pub text: Option<String>,
+    /// The newest this many (in time order).
+    pub limit: usize,
+}
+
+/// Success of one (error code × action).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ActionRate {
+    /// The error code being fixed.
+    pub code: String,
+    /// The action.
+    pub action: String,
+    /// Attempts.
+    pub attempts: i64,
+    /// Attempts that fixed it.
+    pub successes: i64,
+    /// successes / attempts.
+    pub rate: f64,
+    /// Mean duration of the attempt's call.
+    pub avg_ms: f64,
+}
+
+/// Recoveries and how long they took.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct Recovery {
+    /// Failures healed.
+    pub recovered: i64,
+    /// Mean healing attempts per recovery.
+    pub attempts_avg: f64,
+    /// Time to recover, median.
+    pub ttr_p50_ms: i64,
+    /// Time to recover, 95th percentile.
+    pub ttr_p95_ms: i64,
+    /// Time to recover, worst.
+    pub ttr_max_ms: i64,
+}
+
+/// Steps whose first call failed, and how they ended.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct Healing {
+    /// Steps run.
+    pub steps: i64,
+    /// Steps whose first call failed.
+    pub failed_first: i64,
+    /// Of those, healed (or verified) without a person.
+    pub autonomous: i64,
+    /// Of those, healed or finished after a person decided.
+    pub with_person: i64,
+    /// autonomous / failed_first.
+    pub autonomous_rate: f64,
+}
+
+/// Escalations and their answers.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct Escalations {
+    /// Requests raised.
+    pub raised: i64,
+    /// Requests still pending now.
+    pub pending: i64,
+    /// Decisions by option id.
+    pub by_option: Vec<(String, i64)>,
+    /// Decisions by who decided (person, policy, timeout).
+    pub by_decider: Vec<(String, i64)>,
+    /// Decisions that took the recommended option.
+    pub took_recommended: i64,
+    /// Median time to a decision.
+    pub decide_p50_ms: i64,
+}
+
+/// Failing calls by tool and code.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Failing {
+    /// Tool.
+    pub tool: String,
+    /// Code.
+    pub code: String,
+    /// Failed calls.
+    pub calls: i64,
+}
+
+/// Everything `mend metrics` shows.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct Metrics {
+    /// Window start (ms since epoch), rounded down to the hour for rollups.
+    pub since_ms: Option<i64>,
+    /// Runs by status.
+    pub runs: Vec<(String, i64)>,
+    /// Tool calls made.
+    pub calls: i64,
+    /// Tool calls that failed.
+    pub failed_calls: i64,
+    /// Steps and healing.
+    pub healing: Healing,
+    /// Success per code × action, most attempts first.
+    pub by_code_action: Vec<ActionRate>,
+    /// Recoveries.
+    pub recovery: Recovery,
+    /// Escalations.
+    pub escalations: Escalations,
+    /// Top failing tools and codes.
+    pub top_failing: Vec<Failing>,
+    /// LLM tokens spent.
+    pub tokens: i64,
+}
+
+fn percentile(sorted: &[i64], p: f64) -> i64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+impl Reader {
+    /// Opens a reader (creating and migrating the file if needed).
+    pub fn open(path: &Path) -> Result<Reader, Error> {
+        Ok(Reader { conn: crate::open(path)?, path: path.display().to_string() })
+    }
+
+    fn err(&self, source: rusqlite::Error) -> Error {
+        Error::Sqlite { path: self.path.clone(), source }
+    }
+
+    /// Events matching a filter, oldest first.
+    pub fn logs(&self, f: &LogFilter) -> Result<Vec<Event>, Error> {
+        let mut sql = String::from(
+            "SELECT ts_ms, run_id, job, step, kind, level, tool, code, action, ok, duration_ms, tokens, message, data FROM events WHERE 1=1",
+        );
+        let mut args: Vec<Sql> = Vec::new();
+        if let Some(l) = f.min_level {
+            let allowed: Vec<&str> =
+                [Level::Debug, Level::Info, Level::Warn, Level::Error].into_iter().filter(|x| *x >= l).map(Level::as_str).collect();
+            sql.push_str(&format!(" AND level IN ({})", allowed.iter().map(|a| format!("'{a}'")).collect::<Vec<_>>().join(",")));
+        }
+        let mut eq = |col: &str, v: &Option<String>| {
+            if let Some(v) = v {
+                sql.push_str(&format!(" AND {col} = ?"));
+                args.push(Sql::Text(v.clone()));
+            }
+        };
+        eq("tool", &f.tool);
+        eq("code", &f.code);
+        eq("run_id", &f.run_id);
+        eq("job", &f.job);
+        eq("kind", &f.kind.map(|k| k.as_str().to_owned()));
+        if let Some(s) = f.since_ms {
+            sql.push_str(" AND ts_ms >= ?");
+            args.push(Sql::Integer(s));
+        }
+        if let Some(t) = &f.text {
+            sql.push_str(" AND (message LIKE ? ESCAPE '\\' OR data LIKE ? ESCAPE '\\')");
+            let like = format!("%{}%", t.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+            args.push(Sql::Text(like.clone()));
+            args.push(Sql::Text(like));
+        }
+        sql.push_str(" ORDER BY id DESC LIMIT ?");
+        args.push(Sql::Integer(if f.limit == 0 { i64::MAX } else { f.limit as i64 }));
+        let mut st = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map(params_from_iter(args), |r| {
+                let kind: String = r.get(4)?;
+                let level: String = r.get(5)?;
+                let data: Option<String> = r.get(13)?;
+                Ok(Event {
+                    ts_ms: r.get(0)?,
+                    run_id: r.get(1)?,
+                    job: r.get(2)?,
+                    step: r.get(3)?,
+                    kind: serde_json::from_value(Value::String(kind)).unwrap_or(EventKind::Call),
+                    level: Level::parse(&level).unwrap_or(Level::Info),
+                    tool: r.get(6)?,
+                    code: r.get(7)?,
+                    action: r.get(8)?,
+                    ok: r.get(9)?,
+                    duration_ms: r.get::<_, Option<i64>>(10)?.map(|d| d.max(0) as u64),
+                    tokens: r.get::<_, Option<i64>>(11)?.map(|d| d.max(0) as u64),
+                    message: r.get(12)?,
+                    data: data.and_then(|d| serde_json::from_str(&d).ok()).unwrap_or(Value::Null),
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out: Vec<Event> = rows.collect::<Result<_, _>>().map_err(|e| self.err(e))?;
+        out.reverse();
+        Ok(out)
+    }
+
+    /// Measured success per (code, action), for the policy's ordering.
+    pub fn stats(&self) -> Result<Stats, Error> {
+        let mut st = self
+            .conn
+            .prepare("SELECT code, action, SUM(successes), SUM(attempts) FROM rollup_attempts GROUP BY code, action")
+            .map_err(|e| self.err(e))?;
+        let mut stats = Stats::default();
+        let rows = st
+            .query_map([], |r| Ok(((r.get::<_, String>(0)?, r.get::<_, String>(1)?), (r.get::<_, i64>(2)?, r.get::<_, i64>(3)?))))
+            .map_err(|e| self.err(e))?;
+        for row in rows {
+            let (k, (ok, n)) = row.map_err(|e| self.err(e))?;
+            stats.by_code_action.insert(k, (ok.max(0) as u64, n.max(0) as u64));
+        }
+        Ok(stats)
+    }
+
+    /// The dashboard numbers since a time (hour resolution for rollups).
+    pub fn metrics(&self, since_ms: Option<i64>) -> Result<Metrics, Error> {
+        let since = since_ms.unwrap_or(i64::MIN);
+        let hour = since.div_euclid(HOUR_MS);
+        let c = &self.conn;
+        let e = |x| self.err(x);
+        let mut m = Metrics { since_ms, ..Default::default() };
+
+        let mut st = c
+            .prepare(
+                "SELECT code, action, SUM(attempts), SUM(successes), SUM(total_ms) FROM rollup_attempts WHERE hour >= ?1
+                 GROUP BY code, action ORDER BY SUM(attempts) DESC, code, action",
+            )
+            .map_err(e)?;
+        m.by_code_action = st
+            .query_map([hour], |r| {
+                let n: i64 = r.get(2)?;
+                let ok: i64 = r.get(3)?;
+                let ms: i64 = r.get(4)?;
+                Ok(ActionRate {
+                    code: r.get(0)?,
+                    action: r.get(1)?,
+                    attempts: n,
+                    successes: ok,
+                    rate: if n > 0 { ok as f64 / n as f64 } else { 0.0 },
+                    avg_ms: if n > 0 { ms as f64 / n as f64 } else { 0.0 },
+                })
+            })
+            .map_err(e)?
+            .collect::<Result<_, _>>()
+            .map_err(e)?;
+
+        let (calls, failed): (i64, i64) = c
+            .query_row(
+                "SELECT COALESCE(SUM(calls), 0), COALESCE(SUM(CASE WHEN code <> '' THEN calls ELSE 0 END), 0) FROM rollup_calls WHERE hour >= ?1",
+                [hour],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(e)?;
+        m.calls = calls;
+        m.failed_calls = failed;
+        let mut st = c
+            .prepare(
+                "SELECT tool, code, SUM(calls) AS n FROM rollup_calls WHERE hour >= ?1 AND code <> ''
+                 GROUP BY tool, code ORDER BY n DESC, tool, code LIMIT 10",
+            )
+            .map_err(e)?;
+        m.top_failing = st
+            .query_map([hour], |r| Ok(Failing { tool: r.get(0)?, code: r.get(1)?, calls: r.get(2)? }))
+            .map_err(e)?
+            .collect::<Result<_, _>>()
+            .map_err(e)?;
+
+        let mut st = c
+            .prepare(
+                "SELECT status, failed_first, person, SUM(steps) FROM rollup_steps WHERE hour >= ?1 GROUP BY status, failed_first, person",
+            )
+            .map_err(e)?;
+        let rows: Vec<(String, bool, bool, i64)> =
+            st.query_map([hour], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).map_err(e)?.collect::<Result<_, _>>().map_err(e)?;
+        for (status, ff, person, n) in rows {
+            m.healing.steps += n;
+            if ff {
+                m.healing.failed_first += n;
+                let fixed = matches!(status.as_str(), "healed" | "verified" | "partial");
+                if fixed && !person {
+                    m.healing.autonomous += n;
+                } else if person {
+                    m.healing.with_person += n;
+                }
+            }
+        }
+        if m.healing.failed_first > 0 {
+            m.healing.autonomous_rate = m.healing.autonomous as f64 / m.healing.failed_first as f64;
+        }
+
+        let mut st = c.prepare("SELECT duration_ms FROM events WHERE kind = 'recovery' AND ts_ms >= ?1 ORDER BY duration_ms").map_err(e)?;
+        let ttr: Vec<i64> = st
+            .query_map([since], |r| r.get::<_, Option<i64>>(0).map(|x| x.unwrap_or(0)))
+            .map_err(e)?
+            .collect::<Result<_, _>>()
+            .map_err(e)?;
+        let attempts_sum: i64 = c
+            .query_row(
+                "SELECT COALESCE(SUM(json_extract(data, '$.attempts')), 0) FROM events WHERE kind = 'recovery' AND ts_ms >= ?1",
+                [since],
+                |r| r.get(0),
+            )
+            .map_err(e)?;
+        m.recovery = Recovery {
+            recovered: ttr.len() as i64,
+            attempts_avg: if ttr.is_empty() { 0.0 } else { attempts_sum as f64 / ttr.len() as f64 },
+            ttr_p50_ms: percentile(&ttr, 0.5),
+            ttr_p95_ms: percentile(&ttr, 0.95),
+            ttr_max_ms: ttr.last().copied().unwrap_or(0),
+        };
+
+        m.escalations.raised =
+            c.query_row("SELECT COUNT(*) FROM events WHERE kind = 'escalation' AND ts_ms >= ?1", [since], |r| r.get(0)).map_err(e)?;
+        m.escalations.pending = c.query_row("SELECT COUNT(*) FROM approvals WHERE state = 'pending'", [], |r| r.get(0)).map_err(e)?;
+        let mut st = c
+            .prepare(
+                "SELECT action, duration_ms, json_extract(data, '$.decision.decided_by.by'), json_extract(data, '$.recommended')
+                 FROM events WHERE kind = 'decision' AND ts_ms >= ?1",
+            )
+            .map_err(e)?;
+        let rows: Vec<(Option<String>, Option<i64>, Option<String>, Option<String>)> =
+            st.query_map([since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).map_err(e)?.collect::<Result<_, _>>().map_err(e)?;
+        let mut by_option = std::collections::BTreeMap::new();
+        let mut by_decider = std::collections::BTreeMap::new();
+        let mut waits = Vec::new();
+        for (opt, ms, who, rec) in rows {
+            let opt = opt.unwrap_or_default();
+            if rec.as_deref() == Some(opt.as_str()) {
+                m.escalations.took_recommended += 1;
+            }
+            *by_option.entry(opt).or_insert(0) += 1;
+            *by_decider.entry(who.unwrap_or_default()).or_insert(0) += 1;
+            waits.push(ms.unwrap_or(0));
+        }
+        waits.sort_unstable();
+        m.escalations.by_option = by_option.into_iter().collect();
+        m.escalations.by_decider = by_decider.into_iter().collect();
+        m.escalations.decide_p50_ms = percentile(&waits, 0.5);
+
+        let mut st =
+            c.prepare("SELECT COALESCE(status, 'running'), COUNT(*) FROM runs WHERE started_ms >= ?1 GROUP BY 1 ORDER BY 1").map_err(e)?;
+        m.runs = st.query_map([since], |r| Ok((r.get(0)?, r.get(1)?))).map_err(e)?.collect::<Result<_, _>>().map_err(e)?;
+        m.tokens = c.query_row("SELECT COALESCE(SUM(tokens), 0) FROM rollup_tokens WHERE hour >= ?1", [hour], |r| r.get(0)).map_err(e)?;
+        Ok(m)
+    }
+
+    /// Approval requests waiting for a decision, oldest first.
+    pub fn pending_approvals(&self) -> Result<Vec<ApprovalRequest>, Error> {
+        let mut st =
+            self.conn.prepare("SELECT request FROM approvals WHERE state = 'pending' ORDER BY created_ms").map_err(|e| self.err(e))?;
+        let rows: Vec<String> =
+            st.query_map([], |r| r.get(0)).map_err(|e| self.err(e))?.collect::<Result<_, _>>().map_err(|e| self.err(e))?;
+        rows.iter()
+            .map(|j| {
+                serde_json::from_str(j).map_err(|e| Error::Decode { path: self.path.clone(), message: format!("approval request: {e}") })
+            })
+            .collect()
+    }
+
+    /// One approval request and its decision, if any.
+    pub fn approval(&self, id: &str) -> Result<Option<(ApprovalRequest, Option<Decision>)>, Error> {
+        let row: Option<(String, Option<String>)> = self
+            .conn
+            .query_row("SELECT request, decision FROM approvals WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let Some((req, dec)) = row else { return Ok(None) };
+        let decode = |m: String| Error::Decode { path: self.path.clone(), message: m };
+        let req = serde_json::from_str(&req).map_err(|e| decode(format!("approval request {id}: {e}")))?;
+        let dec = dec.map(|d| serde_json::from_str(&d)).transpose().map_err(|e| decode(format!("decision {id}: {e}")))?;
+        Ok(Some((req, dec)))
+    }
+
+    /// Number of events stored.
+    pub fn event_count(&self) -> Result<i64, Error> {
+        self.conn.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0)).map_err(|e| self.err(e))
+    }
+}

@@ -1,0 +1,100 @@
+//! The SQL schema: a versioned contract, migrated forward with
+//! rusqlite_migration. Never edit a released migration; add one.
+
+use rusqlite_migration::{M, Migrations};
+
+/// Every migration in order.
+pub(crate) fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(
+        r#"
+CREATE TABLE events (
+    id          INTEGER PRIMARY KEY,
+    ts_ms       INTEGER NOT NULL,
+    run_id      TEXT NOT NULL,
+    job         TEXT NOT NULL,
+    step        TEXT,
+    kind        TEXT NOT NULL,
+    level       TEXT NOT NULL,
+    tool        TEXT,
+    code        TEXT,
+    action      TEXT,
+    ok          INTEGER,
+    duration_ms INTEGER,
+    tokens      INTEGER,
+    message     TEXT NOT NULL,
+    data        TEXT
+);
+CREATE INDEX events_ts ON events(ts_ms);
+CREATE INDEX events_run ON events(run_id, id);
+-- Escalations, decisions and recoveries are few: a partial index keeps
+-- their queries fast without slowing the ingest of calls and attempts.
+CREATE INDEX events_rare ON events(kind, ts_ms, duration_ms, action)
+    WHERE kind IN ('recovery', 'escalation', 'decision', 'run_finished');
+
+CREATE TABLE runs (
+    run_id      TEXT PRIMARY KEY,
+    job         TEXT NOT NULL,
+    started_ms  INTEGER NOT NULL,
+    finished_ms INTEGER,
+    status      TEXT,
+    attempts    INTEGER,
+    tokens      INTEGER
+) WITHOUT ROWID;
+
+CREATE TABLE approvals (
+    id          TEXT PRIMARY KEY,
+    run_id      TEXT NOT NULL,
+    job         TEXT NOT NULL,
+    step        TEXT NOT NULL,
+    created_ms  INTEGER NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('pending', 'decided')),
+    request     TEXT NOT NULL,
+    decision    TEXT,
+    decided_ms  INTEGER
+) WITHOUT ROWID;
+CREATE INDEX approvals_state ON approvals(state, created_ms);
+
+-- Hourly rollups, kept by the writer in the same transaction as the events.
+CREATE TABLE rollup_attempts (
+    hour      INTEGER NOT NULL,
+    code      TEXT NOT NULL,
+    action    TEXT NOT NULL,
+    attempts  INTEGER NOT NULL,
+    successes INTEGER NOT NULL,
+    total_ms  INTEGER NOT NULL,
+    PRIMARY KEY (hour, code, action)
+) WITHOUT ROWID;
+
+CREATE TABLE rollup_calls (
+    hour     INTEGER NOT NULL,
+    tool     TEXT NOT NULL,
+    code     TEXT NOT NULL,  -- '' for successful calls
+    calls    INTEGER NOT NULL,
+    total_ms INTEGER NOT NULL,
+    PRIMARY KEY (hour, tool, code)
+) WITHOUT ROWID;
+
+CREATE TABLE rollup_steps (
+    hour         INTEGER NOT NULL,
+    status       TEXT NOT NULL,
+    failed_first INTEGER NOT NULL,
+    person       INTEGER NOT NULL,
+    steps        INTEGER NOT NULL,
+    PRIMARY KEY (hour, status, failed_first, person)
+) WITHOUT ROWID;
+
+CREATE TABLE rollup_tokens (
+    hour   INTEGER NOT NULL PRIMARY KEY,
+    tokens INTEGER NOT NULL
+) WITHOUT ROWID;
+"#,
+    )])
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn migrations_are_valid() {
+        super::migrations().validate().unwrap();
+    }
+}

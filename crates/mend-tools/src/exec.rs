@@ -1,0 +1,355 @@
+//! `exec`: run a program (or a `/bin/sh -c` script) with arguments, working
+//! directory, environment, standard input, a timeout and an output cap.
+//!
+//! The child runs in its own process group; on timeout the whole group is
+//! killed, so nothing it started is left behind. Spawn failures, exit codes,
+//! signals and well-known stderr messages become error codes.
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use mend_core::tool::{CallContext, Effect, Repair, Tool};
+use mend_core::{ErrorCode, Outcome, ToolError};
+use serde_json::{Value, json};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::process::Command;
+
+use crate::{ms_since, tail};
+
+/// Default timeout of a call.
+pub const DEFAULT_TIMEOUT_MS: u64 = 60_000;
+/// Default cap on each of stdout and stderr.
+pub const DEFAULT_MAX_OUTPUT: u64 = 1 << 20;
+/// The longest timeout a repair proposes.
+const MAX_REPAIR_TIMEOUT_MS: u64 = 10 * 60_000;
+
+/// The `exec` tool.
+#[derive(Debug, Default, Clone)]
+pub struct ExecTool;
+
+/// Well-known messages in a failed command's output, most specific first.
+const PATTERNS: &[(&str, &[&str])] = &[
+    ("COMMAND_NOT_FOUND", &["command not found", "no such command", "executable file not found"]),
+    ("CONNECTION_REFUSED", &["connection refused", "econnrefused", "could not connect to server", "failed to connect"]),
+    (
+        "DNS_FAILURE",
+        &[
+            "could not resolve host",
+            "name or service not known",
+            "no such host",
+            "temporary failure in name resolution",
+            "nodename nor servname",
+            "getaddrinfo",
+        ],
+    ),
+    ("TLS_FAILURE", &["certificate verify failed", "ssl certificate problem", "tls handshake", "x509:"]),
+    ("CONNECTION_RESET", &["connection reset", "broken pipe", "econnreset"]),
+    ("TIMEOUT", &["timed out", "timeout expired", "deadline exceeded", "etimedout"]),
+    ("RATE_LIMITED", &["too many requests", "rate limit", "429"]),
+    ("UNAUTHORIZED", &["unauthorized", "authentication failed", "invalid credentials", "401"]),
+    ("PERMISSION_DENIED", &["permission denied", "operation not permitted", "access denied", "eacces", "eperm"]),
+    ("NO_SPACE", &["no space left on device", "disk quota exceeded"]),
+    ("ALREADY_EXISTS", &["already exists", "file exists", "eexist"]),
+    ("NOT_FOUND", &["no such file or directory", "not found", "does not exist", "enoent"]),
+    ("SERVER_ERROR", &["internal server error", "503 service unavailable", "502 bad gateway"]),
+];
+
+/// The code for a failed command's output, if a known message is in it.
+pub fn classify_output(text: &str) -> Option<ErrorCode> {
+    let lower = text.to_lowercase();
+    PATTERNS.iter().find(|(_, needles)| needles.iter().any(|n| lower.contains(n))).and_then(|(code, _)| ErrorCode::parse(code).ok())
+}
+
+fn quote(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c)) {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+fn str_arg<'a>(args: &'a Value, key: &str) -> Option<&'a str> {
+    args.get(key).and_then(Value::as_str)
+}
+
+async fn read_capped<R: AsyncRead + Unpin>(mut r: R, cap: u64) -> (Vec<u8>, u64) {
+    let mut kept = Vec::new();
+    let mut total = 0u64;
+    let mut buf = [0u8; 8192];
+    loop {
+        match r.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                total += n as u64;
+                let room = cap.saturating_sub(kept.len() as u64) as usize;
+                kept.extend_from_slice(&buf[..n.min(room)]);
+            }
+        }
+    }
+    (kept, total)
+}
+
+fn text_of(bytes: &[u8]) -> (String, bool) {
+    let binary = bytes.contains(&0) || std::str::from_utf8(bytes).is_err();
+    (String::from_utf8_lossy(bytes).into_owned(), binary)
+}
+
+fn kill_group(pgid: Option<u32>) {
+    if let Some(pid) = pgid.and_then(|p| i32::try_from(p).ok()) {
+        // The group may be gone already; that is fine.
+        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+    }
+}
+
+#[async_trait]
+impl Tool for ExecTool {
+    fn name(&self) -> &str {
+        "exec"
+    }
+
+    fn description(&self) -> &str {
+        "Run a program with arguments (or a /bin/sh script) with a timeout that kills its whole process group"
+    }
+
+    fn schema(&self) -> Value {
+        json!({
+            "type": "object",
+            "properties": {
+                "program": {"type": "string", "minLength": 1, "description": "program name (PATH lookup) or path"},
+                "args": {"type": "array", "items": {"type": "string"}},
+                "shell": {"type": "string", "minLength": 1, "description": "a script for /bin/sh -c (instead of program)"},
+                "cwd": {"type": "string", "description": "working directory; relative to the job file"},
+                "env": {"type": "object", "additionalProperties": {"type": "string"}},
+                "clear_env": {"type": "boolean", "description": "start from an empty environment"},
+                "stdin": {"type": "string"},
+                "timeout_ms": {"type": "integer", "minimum": 1},
+                "max_output_bytes": {"type": "integer", "minimum": 1}
+            },
+            "additionalProperties": false,
+            "oneOf": [{"required": ["program"]}, {"required": ["shell"]}]
+        })
+    }
+
+    fn render(&self, args: &Value) -> String {
+        if let Some(script) = str_arg(args, "shell") {
+            return script.to_owned();
+        }
+        let mut parts = vec![quote(str_arg(args, "program").unwrap_or("?"))];
+        if let Some(a) = args.get("args").and_then(Value::as_array) {
+            parts.extend(a.iter().map(|x| quote(x.as_str().unwrap_or(""))));
+        }
+        parts.join(" ")
+    }
+
+    fn effect(&self, _args: &Value) -> Effect {
+        Effect::Mutating
+    }
+
+    async fn call(&self, args: &Value, ctx: &CallContext) -> Outcome {
+        let t0 = Instant::now();
+        let timeout_ms = args.get("timeout_ms").and_then(Value::as_u64).unwrap_or(DEFAULT_TIMEOUT_MS);
+        let cap = args.get("max_output_bytes").and_then(Value::as_u64).unwrap_or(DEFAULT_MAX_OUTPUT);
+
+        let mut cmd = match (str_arg(args, "shell"), str_arg(args, "program")) {
+            (Some(script), _) => {
+                let mut c = Command::new("/bin/sh");
+                c.arg("-c").arg(script);
+                c
+            }
+            (None, Some(p)) => {
+                let mut c = Command::new(p);
+                if let Some(a) = args.get("args").and_then(Value::as_array) {
+                    c.args(a.iter().filter_map(Value::as_str));
+                }
+                c
+            }
+            (None, None) => return Outcome::failure(ToolError::new(ErrorCode::INVALID_ARGS, "give `program` or `shell`")),
+        };
+        let cwd = match str_arg(args, "cwd") {
+            Some(d) => ctx.base_dir.join(d),
+            None => ctx.base_dir.clone(),
+        };
+        if !cwd.as_os_str().is_empty() {
+            if !cwd.is_dir() {
+                return Outcome::failure(
+                    ToolError::new(ErrorCode::NOT_FOUND, format!("working directory {} does not exist", cwd.display()))
+                        .hint("missing", "cwd")
+                        .hint("path", cwd.display().to_string()),
+                );
+            }
+            cmd.current_dir(&cwd);
+        }
+        if args.get("clear_env").and_then(Value::as_bool).unwrap_or(false) {
+            cmd.env_clear();
+        }
+        if let Some(env) = args.get("env").and_then(Value::as_object) {
+            for (k, v) in env {
+                cmd.env(k, v.as_str().unwrap_or(""));
+            }
+        }
+        let stdin_text = str_arg(args, "stdin").map(str::to_owned);
+        cmd.stdin(if stdin_text.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+
+        let what = self.render(args);
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                let code = match e.kind() {
+                    std::io::ErrorKind::NotFound => ErrorCode::COMMAND_NOT_FOUND,
+                    std::io::ErrorKind::PermissionDenied => ErrorCode::PERMISSION_DENIED,
+                    _ => ErrorCode::SPAWN_FAILED,
+                };
+                return Outcome::failure(ToolError::new(code, format!("could not start `{what}`: {e}"))).timed(ms_since(t0));
+            }
+        };
+        let pgid = child.id();
+        if let (Some(text), Some(mut stdin)) = (stdin_text, child.stdin.take()) {
+            tokio::spawn(async move {
+                let _ = stdin.write_all(text.as_bytes()).await;
+            });
+        }
+        let out_task = child.stdout.take().map(|s| tokio::spawn(read_capped(s, cap)));
+        let err_task = child.stderr.take().map(|s| tokio::spawn(read_capped(s, cap)));
+
+        let status = tokio::select! {
+            s = child.wait() => Some(s),
+            _ = tokio::time::sleep(Duration::from_millis(timeout_ms)) => None,
+        };
+        let timed_out = status.is_none();
+        let status = match status {
+            Some(s) => s,
+            None => {
+                kill_group(pgid);
+                child.wait().await
+            }
+        };
+        // Whatever the command left running in its group still holds the
+        // pipes: give it a moment, then end it, so no orphan outlives the step.
+        let mut orphans_killed = false;
+        let collect = async {
+            let o = match out_task {
+                Some(t) => t.await.unwrap_or_default(),
+                None => Default::default(),
+            };
+            let e = match err_task {
+                Some(t) => t.await.unwrap_or_default(),
+                None => Default::default(),
+            };
+            (o, e)
+        };
+        tokio::pin!(collect);
+        let ((out, out_total), (err, err_total)) = match tokio::time::timeout(Duration::from_millis(250), &mut collect).await {
+            Ok(r) => r,
+            Err(_) => {
+                orphans_killed = true;
+                kill_group(pgid);
+                collect.await
+            }
+        };
+        let (stdout, out_bin) = text_of(&out);
+        let (stderr, err_bin) = text_of(&err);
+        let exit_code = status.as_ref().ok().and_then(|s| s.code());
+        let signal = status.as_ref().ok().and_then(|s| s.signal());
+        let mut output = json!({
+            "exit_code": exit_code,
+            "stdout": stdout,
+            "stderr": stderr,
+            "stdout_bytes": out_total,
+            "stderr_bytes": err_total,
+        });
+        if out_total > cap || err_total > cap {
+            output["truncated"] = json!(true);
+        }
+        if out_bin || err_bin {
+            output["binary"] = json!(true);
+        }
+        if orphans_killed {
+            output["orphans_killed"] = json!(true);
+        }
+        let elapsed = ms_since(t0);
+
+        if timed_out {
+            let e = ToolError::new(ErrorCode::TIMEOUT, format!("`{what}` did not finish in {timeout_ms} ms; its process group was killed"))
+                .hint("timeout_ms", timeout_ms);
+            return Outcome::failure_with(e, output).timed(elapsed);
+        }
+        let status = match status {
+            Ok(s) => s,
+            Err(e) => return Outcome::failure(ToolError::new(ErrorCode::IO_ERROR, format!("waiting for `{what}`: {e}"))).timed(elapsed),
+        };
+        if status.success() {
+            return Outcome { output, ..Outcome::success(Value::Null) }.timed(elapsed);
+        }
+        let err_tail = tail(&stderr, 500);
+        let code = if let Some(sig) = signal {
+            let e = ToolError::new(ErrorCode::KILLED_BY_SIGNAL, format!("`{what}` was killed by signal {sig}")).hint("signal", sig);
+            return Outcome::failure_with(e, output).timed(elapsed);
+        } else if exit_code == Some(127) && str_arg(args, "shell").is_some() {
+            ErrorCode::COMMAND_NOT_FOUND
+        } else if exit_code == Some(126) && str_arg(args, "shell").is_some() {
+            ErrorCode::PERMISSION_DENIED
+        } else {
+            classify_output(&format!("{}\n{}", err_tail, tail(&stdout, 500))).unwrap_or(ErrorCode::NON_ZERO_EXIT)
+        };
+        let first_line = err_tail.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_owned();
+        let msg = if first_line.is_empty() {
+            format!("`{what}` exited with {}", exit_code.unwrap_or(-1))
+        } else {
+            format!("`{what}` exited with {}: {first_line}", exit_code.unwrap_or(-1))
+        };
+        let mut e = ToolError::new(code, msg).hint("exit_code", exit_code.unwrap_or(-1));
+        if !err_tail.is_empty() {
+            e = e.hint("stderr_tail", err_tail);
+        }
+        Outcome::failure_with(e, output).timed(elapsed)
+    }
+
+    async fn repairs(&self, args: &Value, error: &ToolError, _ctx: &CallContext) -> Vec<Repair> {
+        if error.code != ErrorCode::TIMEOUT {
+            return vec![];
+        }
+        let now = args.get("timeout_ms").and_then(Value::as_u64).unwrap_or(DEFAULT_TIMEOUT_MS);
+        if now >= MAX_REPAIR_TIMEOUT_MS {
+            return vec![];
+        }
+        let mut a = args.clone();
+        let longer = (now * 2).min(MAX_REPAIR_TIMEOUT_MS);
+        a["timeout_ms"] = json!(longer);
+        vec![Repair { args: a, reason: format!("give it a longer timeout ({now} → {longer} ms)") }]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stderr_patterns_map_to_codes() {
+        let cases = [
+            ("curl: (7) Failed to connect to localhost port 1: Connection refused", "CONNECTION_REFUSED"),
+            ("ssh: Could not resolve hostname db: Name or service not known", "DNS_FAILURE"),
+            ("mkdir: cannot create directory 'x': File exists", "ALREADY_EXISTS"),
+            ("cat: /nope: No such file or directory", "NOT_FOUND"),
+            ("touch: cannot touch '/root/x': Permission denied", "PERMISSION_DENIED"),
+            ("sh: 1: frobnicate: command not found", "COMMAND_NOT_FOUND"),
+            ("write error: No space left on device", "NO_SPACE"),
+        ];
+        for (text, code) in cases {
+            assert_eq!(classify_output(text).map(|c| c.to_string()).as_deref(), Some(code), "{text}");
+        }
+        assert_eq!(classify_output("something odd happened"), None);
+    }
+
+    #[test]
+    fn render_quotes_arguments() {
+        let t = ExecTool;
+        assert_eq!(t.render(&json!({"program": "rm", "args": ["-rf", "/tmp/a b"]})), "rm -rf '/tmp/a b'");
+        assert_eq!(t.render(&json!({"shell": "echo hi | wc -c"})), "echo hi | wc -c");
+    }
+}
