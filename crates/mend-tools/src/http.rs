@@ -37,6 +37,13 @@ impl Default for HttpTool {
     }
 }
 
+impl HttpTool {
+    /// A tool on a given client (a custom resolver, proxy or TLS roots).
+    pub fn with_client(client: reqwest::Client) -> Self {
+        HttpTool { client }
+    }
+}
+
 /// Parses a `Retry-After` value (delta-seconds or an HTTP-date) into
 /// milliseconds from `now`.
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<u64> {

@@ -1,0 +1,295 @@
+//! Each tool against the real thing: a loopback HTTP server that fails on
+//! script, real child processes, real files.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use mend_core::tool::{CallContext, Effect, Tool};
+use mend_core::{ErrorCode, Outcome, Status};
+use mend_faults::{FaultServer, Reply, Script, closed_port};
+use mend_tools::exec::ExecTool;
+use mend_tools::fs::FsTool;
+use mend_tools::http::HttpTool;
+use serde_json::{Value, json};
+
+fn ctx(dir: &Path) -> CallContext {
+    CallContext { base_dir: dir.to_path_buf(), run_id: "test".into() }
+}
+
+fn code(o: &Outcome) -> String {
+    o.code().map(|c| c.to_string()).unwrap_or_else(|| "-".into())
+}
+
+// ---- http -----------------------------------------------------------------
+
+#[tokio::test]
+async fn http_failures_map_to_codes() {
+    let date = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(3));
+    let server = FaultServer::start([
+        ("/ok", Script::new().always(Reply::json(200, r#"{"data": 1}"#))),
+        ("/busy", Script::new().always(Reply::status(503, "busy"))),
+        ("/limited", Script::new().always(Reply::status(429, "slow").header("Retry-After", "2"))),
+        ("/limited-date", Script::new().always(Reply::status(429, "slow").header("Retry-After", &date))),
+        ("/auth", Script::new().always(Reply::status(401, ""))),
+        ("/forbidden", Script::new().always(Reply::status(403, ""))),
+        ("/missing", Script::new().always(Reply::status(404, ""))),
+        ("/exists", Script::new().always(Reply::json(409, r#"{"message": "user already exists"}"#))),
+        ("/conflict", Script::new().always(Reply::status(409, "version mismatch"))),
+        ("/big", Script::new().always(Reply::status(413, ""))),
+        ("/bad", Script::new().always(Reply::status(422, "field x"))),
+        ("/stall", Script::new().always(Reply::ok("late").after_ms(3000))),
+        ("/drop", Script::new().always(Reply::Drop)),
+        ("/hidden", Script::new().always(Reply::json(200, r#"{"error": {"message": "quota exceeded"}}"#))),
+        ("/pointer", Script::new().always(Reply::json(200, r#"{"result": {"failed": "disk full"}}"#))),
+        ("/expect", Script::new().always(Reply::json(200, r#"{"state": "queued"}"#))),
+        ("/notjson", Script::new().always(Reply::ok("<html>oops</html>"))),
+    ])
+    .await
+    .unwrap();
+    let dead = format!("http://127.0.0.1:{}/x", closed_port());
+    // (url, extra args, status, code)
+    let rows: Vec<(String, Value, Status, &str)> = vec![
+        (server.url("/ok"), json!({}), Status::Success, "-"),
+        (server.url("/busy"), json!({}), Status::Error, "SERVER_ERROR"),
+        (server.url("/limited"), json!({}), Status::Error, "RATE_LIMITED"),
+        (server.url("/limited-date"), json!({}), Status::Error, "RATE_LIMITED"),
+        (server.url("/auth"), json!({}), Status::Error, "UNAUTHORIZED"),
+        (server.url("/forbidden"), json!({}), Status::Error, "PERMISSION_DENIED"),
+        (server.url("/missing"), json!({}), Status::Error, "NOT_FOUND"),
+        (server.url("/exists"), json!({"method": "POST", "json": {"name": "a"}}), Status::Error, "ALREADY_EXISTS"),
+        (server.url("/conflict"), json!({"method": "PUT", "body": "x"}), Status::Error, "CONFLICT"),
+        (server.url("/big"), json!({"method": "POST", "body": "x"}), Status::Error, "TOO_LARGE"),
+        (server.url("/bad"), json!({}), Status::Error, "INVALID_ARGS"),
+        (server.url("/stall"), json!({"timeout_ms": 200}), Status::Timeout, "TIMEOUT"),
+        (server.url("/drop"), json!({}), Status::Error, "CONNECTION_RESET"),
+        (server.url("/hidden"), json!({}), Status::Error, "REMOTE_ERROR"),
+        (server.url("/pointer"), json!({"error_pointer": "/result/failed"}), Status::Error, "REMOTE_ERROR"),
+        (server.url("/expect"), json!({"expect": {"pointer": "/state", "equals": "done"}}), Status::Error, "REMOTE_ERROR"),
+        (server.url("/notjson"), json!({"expect": {"pointer": "/state", "equals": "done"}}), Status::Error, "INVALID_RESPONSE"),
+        (dead, json!({}), Status::Error, "CONNECTION_REFUSED"),
+    ];
+    let tool = HttpTool::default();
+    let cx = ctx(Path::new("."));
+    for (url, extra, status, want) in rows {
+        let mut args = json!({"url": url});
+        if let Value::Object(m) = extra {
+            args.as_object_mut().unwrap().extend(m);
+        }
+        let o = tool.call(&args, &cx).await;
+        assert_eq!((o.status, code(&o).as_str()), (status, want), "{url}: {o:?}");
+    }
+
+    let o = tool.call(&json!({"url": server.url("/limited")}), &cx).await;
+    assert_eq!(o.error.as_ref().unwrap().retry_after_ms(), Some(2000));
+    assert!(o.error.as_ref().unwrap().retryable);
+    let o = tool.call(&json!({"url": server.url("/limited-date")}), &cx).await;
+    let ra = o.error.as_ref().unwrap().retry_after_ms().unwrap();
+    assert!((1000..=3000).contains(&ra), "HTTP-date Retry-After gave {ra} ms");
+    let o = tool.call(&json!({"url": server.url("/busy")}), &cx).await;
+    assert_eq!(o.error.as_ref().unwrap().hints["http_status"], 503);
+    let o = tool.call(&json!({"url": server.url("/ok")}), &cx).await;
+    assert_eq!(o.output["body"]["data"], 1);
+}
+
+#[tokio::test]
+async fn http_tls_failure_is_tls_failure() {
+    // A server that answers a TLS ClientHello with plain HTTP.
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        while let Ok((mut s, _)) = l.accept().await {
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").await;
+        }
+    });
+    let o = HttpTool::default().call(&json!({"url": format!("https://{addr}/"), "timeout_ms": 2000}), &ctx(Path::new("."))).await;
+    assert_eq!(code(&o), "TLS_FAILURE", "{o:?}");
+}
+
+#[tokio::test]
+async fn http_dns_failure_is_dns_failure() {
+    // No query leaves the machine: the resolver fails the way getaddrinfo does.
+    struct NoDns;
+    impl reqwest::dns::Resolve for NoDns {
+        fn resolve(&self, _: reqwest::dns::Name) -> reqwest::dns::Resolving {
+            Box::pin(async {
+                Err(Box::new(std::io::Error::other("failed to lookup address information: Name or service not known")) as _)
+            })
+        }
+    }
+    let client = reqwest::Client::builder().dns_resolver(std::sync::Arc::new(NoDns)).build().unwrap();
+    let o = HttpTool::with_client(client).call(&json!({"url": "http://db.internal.example/x"}), &ctx(Path::new("."))).await;
+    assert_eq!(code(&o), "DNS_FAILURE", "{o:?}");
+}
+
+#[tokio::test]
+async fn http_timeout_repair_doubles_the_timeout() {
+    let t = HttpTool::default();
+    let e = mend_core::ToolError::new(ErrorCode::TIMEOUT, "slow");
+    let r = t.repairs(&json!({"url": "http://x", "timeout_ms": 300}), &e, &ctx(Path::new("."))).await;
+    assert_eq!(r[0].args["timeout_ms"], 600);
+    assert_eq!(t.effect(&json!({"url": "http://x"})), Effect::ReadOnly);
+    assert_eq!(t.render(&json!({"url": "http://x", "method": "DELETE"})), "DELETE http://x");
+}
+
+// ---- exec -----------------------------------------------------------------
+
+async fn exec(args: Value, dir: &Path) -> Outcome {
+    ExecTool.call(&args, &ctx(dir)).await
+}
+
+#[tokio::test]
+async fn exec_failures_map_to_codes() {
+    let d = tempfile::tempdir().unwrap();
+    let script = d.path().join("not-executable.sh");
+    std::fs::write(&script, "#!/bin/sh\necho hi\n").unwrap();
+    let rows: Vec<(Value, Status, &str)> = vec![
+        (json!({"program": "echo", "args": ["hi"]}), Status::Success, "-"),
+        (json!({"program": "definitely-not-a-program-xyz"}), Status::Error, "COMMAND_NOT_FOUND"),
+        (json!({"shell": "definitely-not-a-program-xyz"}), Status::Error, "COMMAND_NOT_FOUND"),
+        (json!({"program": script.display().to_string()}), Status::Error, "PERMISSION_DENIED"),
+        (json!({"shell": "exit 3"}), Status::Error, "NON_ZERO_EXIT"),
+        (json!({"shell": "echo 'connect to 10.0.0.1 port 5432: Connection refused' >&2; exit 2"}), Status::Error, "CONNECTION_REFUSED"),
+        (json!({"shell": "mkdir x && mkdir x"}), Status::Error, "ALREADY_EXISTS"),
+        (json!({"shell": "cat /no/such/file"}), Status::Error, "NOT_FOUND"),
+        (json!({"shell": "kill -9 $$"}), Status::Error, "KILLED_BY_SIGNAL"),
+        (json!({"program": "true", "cwd": "no-such-dir"}), Status::Error, "NOT_FOUND"),
+        (json!({"program": "sleep", "args": ["5"], "timeout_ms": 150}), Status::Timeout, "TIMEOUT"),
+    ];
+    for (args, status, want) in rows {
+        let o = exec(args.clone(), d.path()).await;
+        assert_eq!((o.status, code(&o).as_str()), (status, want), "{args}: {o:?}");
+    }
+    let o = exec(json!({"shell": "exit 3"}), d.path()).await;
+    assert_eq!(o.error.unwrap().hints["exit_code"], 3);
+}
+
+fn alive(pid: i32) -> bool {
+    // A killed child nobody reaps stays a zombie (state Z): that is dead.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+#[tokio::test]
+async fn exec_timeout_kills_the_whole_process_group() {
+    let d = tempfile::tempdir().unwrap();
+    let o = exec(json!({"shell": "sleep 30 & echo $! > bg.pid; sleep 30", "timeout_ms": 300}), d.path()).await;
+    assert_eq!(o.status, Status::Timeout);
+    let pid: i32 = std::fs::read_to_string(d.path().join("bg.pid")).unwrap().trim().parse().unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!alive(pid), "background child {pid} outlived the timeout");
+}
+
+#[tokio::test]
+async fn exec_leftover_background_processes_are_ended() {
+    let d = tempfile::tempdir().unwrap();
+    let o = exec(json!({"shell": "sleep 30 & echo $! > bg.pid; echo done"}), d.path()).await;
+    assert_eq!(o.status, Status::Success);
+    assert_eq!(o.output["orphans_killed"], true);
+    let pid: i32 = std::fs::read_to_string(d.path().join("bg.pid")).unwrap().trim().parse().unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!alive(pid), "orphan {pid} outlived the step");
+}
+
+#[tokio::test]
+async fn exec_caps_output_reads_stdin_and_flags_binary() {
+    let d = tempfile::tempdir().unwrap();
+    let o = exec(json!({"shell": "head -c 100000 /dev/zero | tr '\\0' a", "max_output_bytes": 1000}), d.path()).await;
+    assert_eq!(o.status, Status::Success);
+    assert_eq!(o.output["stdout"].as_str().unwrap().len(), 1000);
+    assert_eq!(o.output["stdout_bytes"], 100000);
+    assert_eq!(o.output["truncated"], true);
+    let o = exec(json!({"program": "cat", "stdin": "hello"}), d.path()).await;
+    assert_eq!(o.output["stdout"], "hello");
+    let o = exec(json!({"shell": "printf 'a\\000b\\377'"}), d.path()).await;
+    assert_eq!(o.output["binary"], true);
+    let o = exec(json!({"program": "sh", "args": ["-c", "echo $FOO"], "env": {"FOO": "bar"}}), d.path()).await;
+    assert_eq!(o.output["stdout"], "bar\n");
+}
+
+// ---- fs -------------------------------------------------------------------
+
+async fn fs(args: Value, dir: &Path) -> Outcome {
+    FsTool.call(&args, &ctx(dir)).await
+}
+
+#[tokio::test]
+async fn fs_missing_path_is_found_by_searching() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join("data/2026")).unwrap();
+    std::fs::write(d.path().join("data/2026/report.csv"), "a,b\n").unwrap();
+    let args = json!({"op": "read", "path": "data/report.csv"});
+    let o = fs(args.clone(), d.path()).await;
+    assert_eq!(code(&o), "NOT_FOUND");
+    let err = o.error.unwrap();
+    assert_eq!(err.hints["missing"], "path");
+    let repairs = FsTool.repairs(&args, &err, &ctx(d.path())).await;
+    assert_eq!(repairs[0].args["path"], "data/2026/report.csv", "{repairs:?}");
+    // A typo in the name is found too.
+    let args = json!({"op": "read", "path": "data/2026/reprot.csv"});
+    let err = fs(args.clone(), d.path()).await.error.unwrap();
+    let repairs = FsTool.repairs(&args, &err, &ctx(d.path())).await;
+    assert_eq!(repairs[0].args["path"], "data/2026/report.csv");
+    // Nothing alike: no repair.
+    let args = json!({"op": "read", "path": "data/zzz-unrelated.bin"});
+    let err = fs(args.clone(), d.path()).await.error.unwrap();
+    assert!(FsTool.repairs(&args, &err, &ctx(d.path())).await.is_empty());
+}
+
+#[tokio::test]
+async fn fs_huge_file_is_too_large_and_read_in_a_chunk() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("big.log"), vec![b'x'; 3 << 20]).unwrap();
+    let args = json!({"op": "read", "path": "big.log"});
+    let o = fs(args.clone(), d.path()).await;
+    assert_eq!(code(&o), "TOO_LARGE");
+    let err = o.error.unwrap();
+    assert_eq!(err.hints["size"], 3 << 20);
+    let repairs = FsTool.repairs(&args, &err, &ctx(d.path())).await;
+    let o = fs(repairs[0].args.clone(), d.path()).await;
+    assert_eq!(o.status, Status::Partial);
+    assert_eq!(o.output["bytes"], 1 << 20);
+    assert_eq!(o.error.unwrap().hints["next_offset"], 1 << 20);
+}
+
+#[tokio::test]
+async fn fs_write_edit_list_find_mkdir_remove() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    assert!(fs(json!({"op": "write", "path": "a/b.txt", "content": "one two"}), p).await.status == Status::Error);
+    assert_eq!(fs(json!({"op": "write", "path": "a/b.txt", "content": "one two", "create_dirs": true}), p).await.status, Status::Success);
+    assert_eq!(code(&fs(json!({"op": "write", "path": "a/b.txt", "content": "x", "overwrite": false}), p).await), "ALREADY_EXISTS");
+    assert_eq!(fs(json!({"op": "edit", "path": "a/b.txt", "old": "two", "new": "2"}), p).await.status, Status::Success);
+    assert_eq!(std::fs::read_to_string(p.join("a/b.txt")).unwrap(), "one 2");
+    let o = fs(json!({"op": "edit", "path": "a/b.txt", "old": "three", "new": "3"}), p).await;
+    assert_eq!(code(&o), "NOT_FOUND");
+    assert_eq!(o.error.unwrap().hints["missing"], "text");
+    let o = fs(json!({"op": "list", "path": "a"}), p).await;
+    assert_eq!(o.output["entries"][0]["name"], "b.txt");
+    let o = fs(json!({"op": "find", "path": ".", "pattern": "*.txt"}), p).await;
+    assert_eq!(o.output["matches"].as_array().unwrap().len(), 1);
+    assert_eq!(code(&fs(json!({"op": "mkdir", "path": "a"}), p).await), "ALREADY_EXISTS");
+    assert_eq!(fs(json!({"op": "mkdir", "path": "a", "exist_ok": true}), p).await.status, Status::Success);
+    assert_eq!(FsTool.effect(&json!({"op": "remove", "path": "a"})), Effect::Destructive);
+    assert_eq!(code(&fs(json!({"op": "remove", "path": "a"}), p).await), "INVALID_ARGS");
+    assert_eq!(fs(json!({"op": "remove", "path": "a", "recursive": true}), p).await.status, Status::Success);
+    assert!(!p.join("a").exists());
+    assert_eq!(code(&fs(json!({"op": "read", "path": "."}), p).await), "INVALID_ARGS");
+}
+
+#[tokio::test]
+async fn fs_unreadable_file_is_permission_denied() {
+    if nix::unistd::geteuid().is_root() {
+        // Root reads everything; the end-to-end suite runs this case as `nobody`.
+        eprintln!("running as root: covered by tests/e2e permission_denied_as_nobody");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("secret.txt");
+    std::fs::write(&f, "x").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o000)).unwrap();
+    assert_eq!(code(&fs(json!({"op": "read", "path": "secret.txt"}), d.path()).await), "PERMISSION_DENIED");
+}
