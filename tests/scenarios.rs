@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use mend_core::action::{Action, Diagnosis};
 use mend_core::approval::{Answer, ApprovalRequest, Approver, StandingApprover};
-use mend_core::diagnose::{DiagnosisContext, Diagnoser};
+use mend_core::diagnose::{Diagnoser, DiagnosisContext};
 use mend_core::event::{EventKind, Stats};
 use mend_core::report::{RunStatus, StepStatus};
 use mend_faults::{FaultServer, Reply, Script, closed_port};
@@ -418,9 +418,13 @@ impl Diagnoser for Stubborn {
 
 #[tokio::test]
 async fn proposals_are_validated_and_never_repeated() {
-    let server = FaultServer::start([("/busy", Script::new().then(3, Reply::status(503, "busy")).always(Reply::ok("fine")))]).await.unwrap();
+    let server =
+        FaultServer::start([("/busy", Script::new().then(3, Reply::status(503, "busy")).always(Reply::ok("fine")))]).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let job = format!("name = \"t\"\n[[steps]]\ntool = \"http\"\nargs = {{ url = \"{}\" }}\nretry = {{ base = \"10ms\" }}\n", server.url("/busy"));
+    let job = format!(
+        "name = \"t\"\n[[steps]]\ntool = \"http\"\nargs = {{ url = \"{}\" }}\nretry = {{ base = \"10ms\" }}\n",
+        server.url("/busy")
+    );
     let mut setup = Setup::new(Arc::new(StandingApprover::Abort));
     setup.layers.push(Arc::new(Stubborn));
     let ran = run_job(dir.path(), &job, setup).await;
@@ -526,9 +530,13 @@ async fn secrets_never_reach_the_journal_or_the_report() {
 
 #[tokio::test]
 async fn metrics_and_logs_read_back_what_happened() {
-    let server = FaultServer::start([("/flaky", Script::new().then(1, Reply::status(503, "busy")).always(Reply::ok("fine")))]).await.unwrap();
+    let server =
+        FaultServer::start([("/flaky", Script::new().then(1, Reply::status(503, "busy")).always(Reply::ok("fine")))]).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let job = format!("name = \"t\"\n[[steps]]\ntool = \"http\"\nargs = {{ url = \"{}\" }}\nretry = {{ base = \"10ms\" }}\n", server.url("/flaky"));
+    let job = format!(
+        "name = \"t\"\n[[steps]]\ntool = \"http\"\nargs = {{ url = \"{}\" }}\nretry = {{ base = \"10ms\" }}\n",
+        server.url("/flaky")
+    );
     let ran = run_job(dir.path(), &job, Setup::new(Arc::new(StandingApprover::Abort))).await;
     let r = Reader::open(&ran.journal).unwrap();
     let m = r.metrics(None).unwrap();

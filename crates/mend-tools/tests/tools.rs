@@ -112,9 +112,7 @@ async fn http_dns_failure_is_dns_failure() {
     struct NoDns;
     impl reqwest::dns::Resolve for NoDns {
         fn resolve(&self, _: reqwest::dns::Name) -> reqwest::dns::Resolving {
-            Box::pin(async {
-                Err(Box::new(std::io::Error::other("failed to lookup address information: Name or service not known")) as _)
-            })
+            Box::pin(async { Err(Box::new(std::io::Error::other("failed to lookup address information: Name or service not known")) as _) })
         }
     }
     let client = reqwest::Client::builder().dns_resolver(std::sync::Arc::new(NoDns)).build().unwrap();

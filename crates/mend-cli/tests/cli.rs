@@ -1,0 +1,231 @@
+//! The real `mend` binary, end to end: runs job files against a loopback
+//! fault server, reads the journal back, survives a crash while a request
+//! waits, and reports bad input with its place.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use mend_faults::{FaultServer, Reply, Script};
+use serde_json::Value;
+
+fn mend(data: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mend"));
+    c.env("MEND_DATA_DIR", data).env_remove("RUST_LOG");
+    c
+}
+
+fn run(cmd: &mut Command) -> (i32, String, String) {
+    let Output { status, stdout, stderr } = cmd.output().unwrap();
+    (status.code().unwrap_or(-1), String::from_utf8_lossy(&stdout).into_owned(), String::from_utf8_lossy(&stderr).into_owned())
+}
+
+#[tokio::test]
+async fn run_heals_and_reports_json() {
+    let server =
+        FaultServer::start([("/flaky", Script::new().then(2, Reply::status(503, "busy")).always(Reply::json(200, r#"{"n": 1}"#)))])
+            .await
+            .unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let job = d.path().join("sync.toml");
+    std::fs::write(
+        &job,
+        format!(
+            "name = \"sync\"\n[[steps]]\nname = \"pull\"\ntool = \"http\"\nargs = {{ url = \"{}\" }}\nretry = {{ base = \"20ms\" }}\n",
+            server.url("/flaky")
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = tokio::task::spawn_blocking({
+        let d = d.path().to_path_buf();
+        let job = job.clone();
+        move || run(mend(&d.join("data")).arg("run").arg(&job).arg("--json"))
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["status"], "succeeded");
+    assert_eq!(report["steps"][0]["status"], "healed");
+    let attempts = report["steps"][0]["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2);
+    assert_eq!(attempts[0]["action"], "retry_same");
+    assert_eq!(attempts[0]["fixing"], "SERVER_ERROR");
+    assert!(attempts[1]["duration_ms"].is_u64());
+    assert!(err.contains("▶") && err.contains("healed SERVER_ERROR"), "progress lines on stderr: {err}");
+
+    // The journal has it all, and the readers agree with the report.
+    let data = d.path().join("data");
+    let (code, out, _) = run(mend(&data).args(["logs", "--json", "--kind", "attempt"]));
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().count(), 2);
+    let (code, out, _) = run(mend(&data).args(["metrics", "--json"]));
+    assert_eq!(code, 0);
+    let m: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(m["by_code_action"][0]["attempts"], 2);
+    assert_eq!(m["by_code_action"][0]["successes"], 1);
+    assert_eq!(m["recovery"]["recovered"], 1);
+    let (code, out, _) = run(mend(&data).args(["logs", "--code", "SERVER_ERROR", "--level", "warn"]));
+    assert_eq!(code, 0);
+    assert!(out.lines().count() >= 2, "{out}");
+    let (code, out, _) = run(mend(&data).args(["metrics"]));
+    assert_eq!(code, 0);
+    assert!(out.contains("SERVER_ERROR") && out.contains("retry_same"), "{out}");
+}
+
+#[test]
+fn bad_job_files_name_file_line_and_field() {
+    let d = tempfile::tempdir().unwrap();
+    let cases = [
+        ("syntax.toml", "name = \"x\"\n[[steps]]\ntool = \"exec\"\nargs = { program = \"true\" \n", "syntax.toml:4:"),
+        ("field.toml", "name = \"x\"\n[[steps]]\ntool = \"exec\"\nargz = {}\n", "field.toml:4:1: unknown field `argz`"),
+        ("schema.toml", "name = \"x\"\n\n[[steps]]\ntool = \"http\"\nargs = { url = \"ftp://x\" }\n", "schema.toml:5:1: steps[0].args.url"),
+        ("tool.toml", "name = \"x\"\n[[steps]]\ntool = \"teleport\"\n", "steps[0].tool: no tool named `teleport`"),
+        (
+            "env.toml",
+            "name = \"x\"\n[[steps]]\ntool = \"exec\"\nargs = { program = \"${env:MEND_NOT_SET_ANYWHERE}\" }\n",
+            "MEND_NOT_SET_ANYWHERE",
+        ),
+    ];
+    for (file, text, want) in cases {
+        std::fs::write(d.path().join(file), text).unwrap();
+        let (code, _, err) = run(mend(&d.path().join("data")).arg("run").arg(d.path().join(file)));
+        assert_eq!(code, 2, "{file}: {err}");
+        assert!(err.contains(want), "{file}: want `{want}` in: {err}");
+    }
+    std::fs::write(d.path().join("bin.toml"), [0xffu8, 0xfe, 0x00, 0x41]).unwrap();
+    let (code, _, err) = run(mend(&d.path().join("data")).arg("check").arg(d.path().join("bin.toml")));
+    assert_eq!(code, 2);
+    assert!(err.contains("bin.toml:1:1: the file is not UTF-8"), "{err}");
+    let (code, _, err) = run(mend(&d.path().join("data")).arg("run").arg(d.path().join("missing.toml")));
+    assert_eq!(code, 2);
+    assert!(err.contains("missing.toml"), "{err}");
+}
+
+#[test]
+fn waiting_requests_survive_a_crash() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    std::fs::create_dir_all(d.path().join("precious")).unwrap();
+    let job = d.path().join("wipe.toml");
+    std::fs::write(&job, "name = \"wipe\"\n[[steps]]\ntool = \"exec\"\nargs = { program = \"rm\", args = [\"-rf\", \"precious\"] }\n")
+        .unwrap();
+    // Asked on stdin, which nobody answers; then the process dies hard.
+    let mut child = mend(&data)
+        .arg("run")
+        .arg(&job)
+        .args(["--approve", "ask"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    let pending = loop {
+        let (_, out, _) = run(mend(&data).args(["approvals", "list", "--json"]));
+        let list: Value = serde_json::from_str(&out).unwrap_or(Value::Null);
+        if list.as_array().is_some_and(|a| !a.is_empty()) {
+            break list;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "no pending request appeared");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(d.path().join("precious").exists(), "nothing ran before approval");
+    let (_, out, _) = run(mend(&data).args(["approvals", "list", "--json"]));
+    let after: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(after, pending, "the pending request is intact after the crash");
+    assert_eq!(after[0]["options"][0]["id"], "run");
+    assert_eq!(after[0]["recommended"], "run");
+    let id = after[0]["id"].as_str().unwrap();
+    let (code, out, _) = run(mend(&data).args(["approvals", "show", id]));
+    assert_eq!(code, 0);
+    assert!(out.contains("rm -rf precious"), "{out}");
+}
+
+#[test]
+fn approvals_are_answered_on_the_terminal() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join("precious")).unwrap();
+    let job = d.path().join("wipe.toml");
+    std::fs::write(&job, "name = \"wipe\"\n[[steps]]\ntool = \"exec\"\nargs = { program = \"rm\", args = [\"-rf\", \"precious\"] }\n[[steps]]\ntool = \"exec\"\nargs = { program = \"true\" }\n").unwrap();
+    let mut child = mend(&d.path().join("data"))
+        .arg("run")
+        .arg(&job)
+        .args(["--approve", "ask", "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Option 2 is "skip", with instructions after it.
+    child.stdin.take().unwrap().write_all(b"2 not during business hours\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("APPROVAL NEEDED") && err.contains("← recommended"), "{err}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["steps"][0]["status"], "skipped");
+    assert_eq!(report["steps"][1]["status"], "succeeded");
+    let decision = &report["steps"][0]["escalations"][0]["decision"];
+    assert_eq!(decision["option"], "skip");
+    assert_eq!(decision["instructions"], "not during business hours");
+    assert_eq!(decision["decided_by"]["by"], "person");
+    assert!(d.path().join("precious").exists());
+}
+
+#[test]
+fn no_terminal_means_wait_and_exit_3() {
+    let d = tempfile::tempdir().unwrap();
+    let job = d.path().join("j.toml");
+    std::fs::write(&job, "name = \"j\"\n[[steps]]\ntool = \"exec\"\nargs = { shell = \"exit 1\" }\n").unwrap();
+    let (code, _, err) = run(mend(&d.path().join("data")).arg("run").arg(&job).stdin(Stdio::null()));
+    assert_eq!(code, 3, "{err}");
+    let (code, _, err) = run(mend(&d.path().join("data")).arg("run").arg(&job).args(["--approve", "abort"]));
+    assert_eq!(code, 1, "a standing abort is a failure, not a person's refusal: {err}");
+}
+
+#[test]
+fn permission_denied_as_nobody() {
+    let d = tempfile::tempdir().unwrap();
+    let secret = d.path().join("secret.txt");
+    std::fs::write(&secret, "x").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    let job = d.path().join("j.toml");
+    std::fs::write(&job, "name = \"j\"\n[[steps]]\ntool = \"fs\"\nargs = { op = \"read\", path = \"secret.txt\" }\n").unwrap();
+    let data = d.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    for p in [d.path(), &data, &job] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let root = nix::unistd::geteuid().is_root();
+    let mut cmd = if root {
+        // Root reads everything: drop to `nobody` for this run.
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_mend")]).env("MEND_DATA_DIR", &data);
+        c
+    } else {
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o000)).unwrap();
+        mend(&data)
+    };
+    let (code, out, err) = run(cmd.arg("run").arg(&job).args(["--json", "--approve", "abort"]));
+    assert_eq!(code, 1, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["steps"][0]["final_outcome"]["code"], "PERMISSION_DENIED", "{out}");
+    assert_eq!(report["steps"][0]["attempts"].as_array().unwrap().len(), 0, "not retried");
+}
+
+#[test]
+fn the_demo_heals_every_step() {
+    let d = tempfile::tempdir().unwrap();
+    let (code, out, err) =
+        run(mend(&d.path().join("data")).args(["demo", "--json", "--approve", "recommended", "--workdir"]).arg(d.path().join("w")));
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let statuses: Vec<&str> = report["steps"].as_array().unwrap().iter().map(|s| s["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["healed", "healed", "healed", "healed", "verified", "succeeded"]);
+    assert!(!d.path().join("w/staging").exists(), "the approved cleanup ran");
+}
