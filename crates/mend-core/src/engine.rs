@@ -455,10 +455,10 @@ impl Run<'_> {
             }
 
             // A healer-proposed call goes through the safety gate like any other.
-            if next.tool != cur.tool || next.args != cur.args {
-                if let Some(end) = self.gate(step, st, &next, origin, false).await? {
-                    return Ok(end);
-                }
+            if (next.tool != cur.tool || next.args != cur.args)
+                && let Some(end) = self.gate(step, st, &next, origin, false).await?
+            {
+                return Ok(end);
             }
             if delay_ms > 0 {
                 self.e.clock.sleep(Duration::from_millis(delay_ms)).await;

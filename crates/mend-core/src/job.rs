@@ -269,7 +269,7 @@ pub fn parse_duration_ms(s: &str) -> Result<u64, String> {
         u => return Err(format!("unknown duration unit `{u}` in `{s}` (use ms, s, m, h, d)")),
     };
     let ms = n * mult;
-    if !ms.is_finite() || ms < 0.0 || ms > 1e15 {
+    if !ms.is_finite() || !(0.0..=1e15).contains(&ms) {
         return Err(format!("`{s}` is out of range"));
     }
     Ok(ms as u64)

@@ -56,7 +56,7 @@ impl Redactor {
     {
         let mut values: Vec<(String, String)> =
             secrets.into_iter().map(|(k, v)| (k.into(), v.into())).filter(|(_, v)| v.len() >= 4).collect();
-        values.sort_by(|a, b| b.1.len().cmp(&a.1.len()));
+        values.sort_by_key(|v| std::cmp::Reverse(v.1.len()));
         let pat = |p: &str| Regex::new(p).expect("built-in redaction pattern compiles");
         let patterns = vec![
             (pat(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{8,}"), "$1 [REDACTED]"),

@@ -13,6 +13,9 @@ use crate::Error;
 
 const HOUR_MS: i64 = 3_600_000;
 
+/// A decision row: option, wait, who decided, what was recommended.
+type DecisionRow = (Option<String>, Option<i64>, Option<String>, Option<String>);
+
 /// A read connection.
 pub struct Reader {
     conn: Connection,
@@ -346,7 +349,7 @@ impl Reader {
                  FROM events WHERE kind = 'decision' AND ts_ms >= ?1",
             )
             .map_err(e)?;
-        let rows: Vec<(Option<String>, Option<i64>, Option<String>, Option<String>)> =
+        let rows: Vec<DecisionRow> =
             st.query_map([since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).map_err(e)?.collect::<Result<_, _>>().map_err(e)?;
         let mut by_option = std::collections::BTreeMap::new();
         let mut by_decider = std::collections::BTreeMap::new();

@@ -20,7 +20,7 @@ pub mod http;
 pub fn default_registry() -> ToolRegistry {
     let mut r = ToolRegistry::new();
     // The built-in schemas are tested to compile; registration cannot fail.
-    for t in [Arc::new(exec::ExecTool::default()) as _, Arc::new(http::HttpTool::default()) as _, Arc::new(fs::FsTool::default()) as _] {
+    for t in [Arc::new(exec::ExecTool) as _, Arc::new(http::HttpTool::default()) as _, Arc::new(fs::FsTool) as _] {
         r.register(t).expect("built-in tool registers");
     }
     r
