@@ -254,9 +254,10 @@ impl Run<'_> {
     }
 
     /// Redacts and sends an event to the journal and the observer.
-    fn emit(&self, mut ev: Event, data: Value) {
+    fn emit(&self, mut ev: Event, mut data: Value) {
         ev.message = self.redactor.text(&ev.message);
-        ev.data = self.redactor.redacted(&data);
+        self.redactor.value(&mut data);
+        ev.data = data;
         if let Some(o) = &self.e.observer {
             o.on_event(&ev);
         }
@@ -312,11 +313,15 @@ impl Run<'_> {
     }
 
     fn redacted_outcome(&self, o: &Outcome) -> Outcome {
-        serde_json::to_value(o)
-            .ok()
-            .map(|v| self.redactor.redacted(&v))
-            .and_then(|v| serde_json::from_value(v).ok())
-            .unwrap_or_else(|| o.clone())
+        let mut o = o.clone();
+        self.redactor.value(&mut o.output);
+        if let Some(e) = &mut o.error {
+            e.message = self.redactor.text(&e.message);
+            for v in e.hints.values_mut() {
+                self.redactor.value(v);
+            }
+        }
+        o
     }
 
     async fn step(&mut self, step: &Step) -> Result<StepReport, EngineError> {

@@ -288,10 +288,16 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 struct Ctx<'a> {
     file: &'a str,
     text: &'a str,
+    /// Byte offset of each line's start, for line numbers without rescanning.
+    lines: Vec<usize>,
     errors: Vec<JobError>,
 }
 
 impl Ctx<'_> {
+    fn line_of(&self, offset: usize) -> usize {
+        self.lines.partition_point(|&start| start <= offset)
+    }
+
     fn err(&mut self, span: Range<usize>, field: impl Into<String>, message: impl Into<String>) {
         let (line, column) = line_col(self.text, span.start);
         self.errors.push(JobError { file: self.file.to_owned(), line, column, field: field.into(), message: message.into() });
@@ -318,8 +324,7 @@ impl Ctx<'_> {
             Some(a) => serde_json::to_value(a.get_ref()).unwrap_or(Value::Null),
             None => Value::Object(Default::default()),
         };
-        let (line, _) = line_col(self.text, at);
-        Call { tool: tool.get_ref().clone(), args, line }
+        Call { tool: tool.get_ref().clone(), args, line: self.line_of(at) }
     }
 }
 
@@ -332,7 +337,8 @@ impl Job {
             let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
             JobErrors(vec![JobError { file: file.to_owned(), line, column, field: String::new(), message: e.message().trim().to_owned() }])
         })?;
-        let mut cx = Ctx { file, text, errors: Vec::new() };
+        let lines = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        let mut cx = Ctx { file, text, lines, errors: Vec::new() };
 
         if let Some(v) = &raw.version
             && *v.get_ref() != FORMAT_VERSION

@@ -36,6 +36,9 @@ pub struct Redactor {
     /// (name, value) of secret values to replace, longest first.
     values: Vec<(String, String)>,
     patterns: Vec<(Regex, &'static str)>,
+    /// All patterns at once: one pass tells whether any applies (most
+    /// strings hold no secret, and this keeps redaction off the hot path).
+    any: regex::RegexSet,
 }
 
 impl Default for Redactor {
@@ -73,7 +76,8 @@ impl Redactor {
             ),
             (pat(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+):[^/\s@]+@"), "$1:[REDACTED]@"),
         ];
-        Redactor { values, patterns }
+        let any = regex::RegexSet::new(patterns.iter().map(|(r, _)| r.as_str())).expect("built-in redaction patterns compile");
+        Redactor { values, patterns, any }
     }
 
     /// A redactor for these environment variable names (their current values
@@ -94,6 +98,9 @@ impl Redactor {
             if out.contains(value.as_str()) {
                 out = out.replace(value.as_str(), &format!("[REDACTED:{name}]"));
             }
+        }
+        if !self.any.is_match(&out) {
+            return out;
         }
         for (re, with) in &self.patterns {
             if re.is_match(&out) {

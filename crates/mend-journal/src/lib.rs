@@ -24,6 +24,9 @@ mod writer;
 
 pub use reader::{LogFilter, Metrics, Reader};
 
+/// Commands queued for the writer before senders wait.
+const QUEUE: usize = 16_384;
+
 /// The journal file's name inside the data directory.
 pub const FILE_NAME: &str = "journal.sqlite3";
 
@@ -67,7 +70,7 @@ pub(crate) enum Cmd {
 pub struct SqliteJournal {
     path: PathBuf,
     // A std mutex: only taken to send or on drop, never across an await.
-    tx: Mutex<Option<mpsc::Sender<Cmd>>>,
+    tx: Mutex<Option<mpsc::SyncSender<Cmd>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     /// The first write failure, reported by the next flush.
     failed: Arc<Mutex<Option<String>>>,
@@ -84,6 +87,10 @@ pub fn open(path: &Path) -> Result<Connection, Error> {
     let mut conn = Connection::open(path).map_err(sql)?;
     conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
     conn.pragma_update(None, "synchronous", "NORMAL").map_err(sql)?;
+    // 16 MiB of page cache keeps the indexes' hot pages in memory at millions of rows.
+    conn.pragma_update(None, "cache_size", -16_384).map_err(sql)?;
+    // Checkpoint every 64 MiB of WAL instead of every 4 MiB: fewer copies and fsyncs under load.
+    conn.pragma_update(None, "wal_autocheckpoint", 16_384).map_err(sql)?;
     conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(sql)?;
     schema::migrations().to_latest(&mut conn).map_err(|source| Error::Migration { path: p.clone(), source })?;
     Ok(conn)
@@ -93,7 +100,9 @@ impl SqliteJournal {
     /// Opens the journal at `path` and starts its writer thread.
     pub fn open(path: &Path) -> Result<SqliteJournal, Error> {
         let conn = open(path)?;
-        let (tx, rx) = mpsc::channel();
+        // Bounded: a writer that falls behind slows the senders down
+        // (backpressure) instead of letting memory grow without limit.
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
         let failed = Arc::new(Mutex::new(None));
         let f = failed.clone();
         let p = path.display().to_string();

@@ -13,9 +13,6 @@ use crate::Error;
 
 const HOUR_MS: i64 = 3_600_000;
 
-/// A decision row: option, wait, who decided, what was recommended.
-type DecisionRow = (Option<String>, Option<i64>, Option<String>, Option<String>);
-
 /// A read connection.
 pub struct Reader {
     conn: Connection,
@@ -182,9 +179,17 @@ impl Reader {
         };
         eq("tool", &f.tool);
         eq("code", &f.code);
-        eq("run_id", &f.run_id);
         eq("job", &f.job);
         eq("kind", &f.kind.map(|k| k.as_str().to_owned()));
+        if let Some(run) = &f.run_id {
+            // No index on run_id (it would slow every insert): the run's time
+            // window from `runs` narrows the scan to the ts index.
+            sql.push_str(
+                " AND run_id = ? AND ts_ms >= COALESCE((SELECT started_ms FROM runs WHERE run_id = ?), 0)
+                  AND ts_ms <= COALESCE((SELECT finished_ms FROM runs WHERE run_id = ?), 9223372036854775807)",
+            );
+            args.extend([Sql::Text(run.clone()), Sql::Text(run.clone()), Sql::Text(run.clone())]);
+        }
         if let Some(s) = f.since_ms {
             sql.push_str(" AND ts_ms >= ?");
             args.push(Sql::Integer(s));
@@ -319,22 +324,29 @@ impl Reader {
             m.healing.autonomous_rate = m.healing.autonomous as f64 / m.healing.failed_first as f64;
         }
 
-        let mut st = c.prepare("SELECT duration_ms FROM events WHERE kind = 'recovery' AND ts_ms >= ?1 ORDER BY duration_ms").map_err(e)?;
-        let ttr: Vec<i64> = st
-            .query_map([since], |r| r.get::<_, Option<i64>>(0).map(|x| x.unwrap_or(0)))
-            .map_err(e)?
-            .collect::<Result<_, _>>()
-            .map_err(e)?;
-        let attempts_sum: i64 = c
+        // Percentiles need the raw durations: an index-only scan of a partial index.
+        let durations = |kind: &str| -> Result<Vec<i64>, Error> {
+            let sql = format!("SELECT duration_ms FROM events WHERE kind = '{kind}' AND ts_ms >= ?1");
+            let mut st = c.prepare(&sql).map_err(e)?;
+            let mut v: Vec<i64> = st
+                .query_map([since], |r| r.get::<_, Option<i64>>(0).map(|x| x.unwrap_or(0)))
+                .map_err(e)?
+                .collect::<Result<_, _>>()
+                .map_err(e)?;
+            v.sort_unstable();
+            Ok(v)
+        };
+        let ttr = durations("recovery")?;
+        let (recovered, attempts_sum): (i64, i64) = c
             .query_row(
-                "SELECT COALESCE(SUM(json_extract(data, '$.attempts')), 0) FROM events WHERE kind = 'recovery' AND ts_ms >= ?1",
-                [since],
-                |r| r.get(0),
+                "SELECT COALESCE(SUM(recoveries), 0), COALESCE(SUM(attempts), 0) FROM rollup_recoveries WHERE hour >= ?1",
+                [hour],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .map_err(e)?;
         m.recovery = Recovery {
-            recovered: ttr.len() as i64,
-            attempts_avg: if ttr.is_empty() { 0.0 } else { attempts_sum as f64 / ttr.len() as f64 },
+            recovered,
+            attempts_avg: if recovered == 0 { 0.0 } else { attempts_sum as f64 / recovered as f64 },
             ttr_p50_ms: percentile(&ttr, 0.5),
             ttr_p95_ms: percentile(&ttr, 0.95),
             ttr_max_ms: ttr.last().copied().unwrap_or(0),
@@ -343,30 +355,19 @@ impl Reader {
         m.escalations.raised =
             c.query_row("SELECT COUNT(*) FROM events WHERE kind = 'escalation' AND ts_ms >= ?1", [since], |r| r.get(0)).map_err(e)?;
         m.escalations.pending = c.query_row("SELECT COUNT(*) FROM approvals WHERE state = 'pending'", [], |r| r.get(0)).map_err(e)?;
-        let mut st = c
-            .prepare(
-                "SELECT action, duration_ms, json_extract(data, '$.decision.decided_by.by'), json_extract(data, '$.recommended')
-                 FROM events WHERE kind = 'decision' AND ts_ms >= ?1",
-            )
+        let group = |col: &str| -> Result<Vec<(String, i64)>, Error> {
+            let sql = format!("SELECT {col}, SUM(decisions) FROM rollup_decisions WHERE hour >= ?1 GROUP BY {col} ORDER BY {col}");
+            let mut st = c.prepare(&sql).map_err(e)?;
+            st.query_map([hour], |r| Ok((r.get(0)?, r.get(1)?))).map_err(e)?.collect::<Result<_, _>>().map_err(e)
+        };
+        m.escalations.by_option = group("option")?;
+        m.escalations.by_decider = group("decider")?;
+        m.escalations.took_recommended = c
+            .query_row("SELECT COALESCE(SUM(decisions), 0) FROM rollup_decisions WHERE hour >= ?1 AND recommended = 1", [hour], |r| {
+                r.get(0)
+            })
             .map_err(e)?;
-        let rows: Vec<DecisionRow> =
-            st.query_map([since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).map_err(e)?.collect::<Result<_, _>>().map_err(e)?;
-        let mut by_option = std::collections::BTreeMap::new();
-        let mut by_decider = std::collections::BTreeMap::new();
-        let mut waits = Vec::new();
-        for (opt, ms, who, rec) in rows {
-            let opt = opt.unwrap_or_default();
-            if rec.as_deref() == Some(opt.as_str()) {
-                m.escalations.took_recommended += 1;
-            }
-            *by_option.entry(opt).or_insert(0) += 1;
-            *by_decider.entry(who.unwrap_or_default()).or_insert(0) += 1;
-            waits.push(ms.unwrap_or(0));
-        }
-        waits.sort_unstable();
-        m.escalations.by_option = by_option.into_iter().collect();
-        m.escalations.by_decider = by_decider.into_iter().collect();
-        m.escalations.decide_p50_ms = percentile(&waits, 0.5);
+        m.escalations.decide_p50_ms = percentile(&durations("decision")?, 0.5);
 
         let mut st =
             c.prepare("SELECT COALESCE(status, 'running'), COUNT(*) FROM runs WHERE started_ms >= ?1 GROUP BY 1 ORDER BY 1").map_err(e)?;

@@ -2,11 +2,10 @@
 //! keeps the rollups current.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, LazyLock, Mutex, mpsc};
 
 use mend_core::event::{Event, EventKind};
-use rusqlite::{Connection, Transaction, params};
-use tokio::sync::oneshot;
+use rusqlite::{Connection, ToSql, Transaction, params, params_from_iter};
 
 use crate::Cmd;
 
@@ -14,41 +13,54 @@ use crate::Cmd;
 const BATCH: usize = 8192;
 const HOUR_MS: i64 = 3_600_000;
 
-type Ack = oneshot::Sender<Result<(), String>>;
-
 #[derive(Default)]
-struct Rollups {
+struct Rollups<'a> {
     /// (hour, code, action) → (attempts, successes, total_ms)
-    attempts: HashMap<(i64, String, String), (i64, i64, i64)>,
+    attempts: HashMap<(i64, &'a str, &'a str), (i64, i64, i64)>,
     /// (hour, tool, code) → (calls, total_ms)
-    calls: HashMap<(i64, String, String), (i64, i64)>,
+    calls: HashMap<(i64, &'a str, &'a str), (i64, i64)>,
     /// (hour, status, failed_first, person) → steps
-    steps: HashMap<(i64, String, bool, bool), i64>,
+    steps: HashMap<(i64, &'a str, bool, bool), i64>,
+    /// (hour, code) → (recoveries, attempts)
+    recoveries: HashMap<(i64, &'a str), (i64, i64)>,
+    /// (hour, option, decider, took the recommendation) → decisions
+    decisions: HashMap<(i64, &'a str, &'a str, bool), i64>,
     /// hour → tokens
     tokens: HashMap<i64, i64>,
 }
 
-impl Rollups {
-    fn add(&mut self, e: &Event) {
+impl<'a> Rollups<'a> {
+    fn add(&mut self, e: &'a Event) {
         let hour = e.ts_ms.div_euclid(HOUR_MS);
         let ms = e.duration_ms.unwrap_or(0) as i64;
         match e.kind {
             EventKind::Attempt => {
-                let k = (hour, e.code.clone().unwrap_or_default(), e.action.clone().unwrap_or_default());
+                let k = (hour, e.code.as_deref().unwrap_or(""), e.action.as_deref().unwrap_or(""));
                 let v = self.attempts.entry(k).or_default();
                 v.0 += 1;
                 v.1 += i64::from(e.ok == Some(true));
                 v.2 += ms;
             }
             EventKind::Call => {
-                let k = (hour, e.tool.clone().unwrap_or_default(), e.code.clone().unwrap_or_default());
+                let k = (hour, e.tool.as_deref().unwrap_or(""), e.code.as_deref().unwrap_or(""));
                 let v = self.calls.entry(k).or_default();
                 v.0 += 1;
                 v.1 += ms;
             }
+            EventKind::Recovery => {
+                let v = self.recoveries.entry((hour, e.code.as_deref().unwrap_or(""))).or_default();
+                v.0 += 1;
+                v.1 += e.data.get("attempts").and_then(|a| a.as_i64()).unwrap_or(0);
+            }
+            EventKind::Decision => {
+                let option = e.action.as_deref().unwrap_or("");
+                let decider = e.data.pointer("/decision/decided_by/by").and_then(|s| s.as_str()).unwrap_or("");
+                let rec = e.data.get("recommended").and_then(|s| s.as_str()) == Some(option);
+                *self.decisions.entry((hour, option, decider, rec)).or_default() += 1;
+            }
             EventKind::StepFinished => {
                 let d = &e.data;
-                let status = d.get("status").and_then(|s| s.as_str()).unwrap_or("").to_owned();
+                let status = d.get("status").and_then(|s| s.as_str()).unwrap_or("");
                 let ff = d.get("failed_first").and_then(|s| s.as_bool()).unwrap_or(false);
                 let person = d.get("person").and_then(|s| s.as_bool()).unwrap_or(false);
                 *self.steps.entry((hour, status, ff, person)).or_default() += 1;
@@ -83,6 +95,20 @@ impl Rollups {
             st.execute(params![h, s, ff, p, n])?;
         }
         let mut st = tx.prepare_cached(
+            "INSERT INTO rollup_recoveries (hour, code, recoveries, attempts) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (hour, code) DO UPDATE SET recoveries = recoveries + ?3, attempts = attempts + ?4",
+        )?;
+        for ((h, c), (n, a)) in &self.recoveries {
+            st.execute(params![h, c, n, a])?;
+        }
+        let mut st = tx.prepare_cached(
+            "INSERT INTO rollup_decisions (hour, option, decider, recommended, decisions) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (hour, option, decider, recommended) DO UPDATE SET decisions = decisions + ?5",
+        )?;
+        for ((h, o, d, r), n) in &self.decisions {
+            st.execute(params![h, o, d, r, n])?;
+        }
+        let mut st = tx.prepare_cached(
             "INSERT INTO rollup_tokens (hour, tokens) VALUES (?1, ?2) ON CONFLICT (hour) DO UPDATE SET tokens = tokens + ?2",
         )?;
         for (h, t) in &self.tokens {
@@ -92,94 +118,140 @@ impl Rollups {
     }
 }
 
-fn insert_event(tx: &Transaction, e: &Event) -> rusqlite::Result<()> {
-    let mut st = tx.prepare_cached(
-        "INSERT INTO events (ts_ms, run_id, job, step, kind, level, tool, code, action, ok, duration_ms, tokens, message, data)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-    )?;
-    let data = if e.data.is_null() { None } else { Some(e.data.to_string()) };
-    st.execute(params![
-        e.ts_ms,
-        e.run_id,
-        e.job,
-        e.step,
-        e.kind.as_str(),
-        e.level.as_str(),
-        e.tool,
-        e.code,
-        e.action,
-        e.ok,
-        e.duration_ms.map(|d| d as i64),
-        e.tokens.map(|t| t as i64),
-        e.message,
-        data,
-    ])?;
-    match e.kind {
-        EventKind::RunStarted => {
-            tx.prepare_cached("INSERT OR IGNORE INTO runs (run_id, job, started_ms) VALUES (?1, ?2, ?3)")?
-                .execute(params![e.run_id, e.job, e.ts_ms])?;
+/// Rows per multi-row INSERT: one statement step per 16 events instead of 16.
+const ROWS: usize = 16;
+
+fn insert_sql(rows: usize) -> String {
+    let one = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    format!(
+        "INSERT INTO events (ts_ms, run_id, job, step, kind, level, tool, code, action, ok, duration_ms, tokens, message, data) VALUES {}",
+        vec![one; rows].join(", ")
+    )
+}
+
+static INSERT_MANY: LazyLock<String> = LazyLock::new(|| insert_sql(ROWS));
+static INSERT_ONE: LazyLock<String> = LazyLock::new(|| insert_sql(1));
+
+/// Inserts events in order, `ROWS` at a time, and keeps `runs` current.
+fn insert_events(tx: &Transaction, events: &[&Event]) -> rusqlite::Result<()> {
+    for chunk in events.chunks(ROWS) {
+        let data: Vec<Option<String>> = chunk.iter().map(|e| (!e.data.is_null()).then(|| e.data.to_string())).collect();
+        let nums: Vec<(Option<i64>, Option<i64>)> =
+            chunk.iter().map(|e| (e.duration_ms.map(|d| d as i64), e.tokens.map(|t| t as i64))).collect();
+        let labels: Vec<(&str, &str)> = chunk.iter().map(|e| (e.kind.as_str(), e.level.as_str())).collect();
+        let mut values: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * 14);
+        for (i, e) in chunk.iter().enumerate() {
+            values.extend_from_slice(&[
+                &e.ts_ms as &dyn ToSql,
+                &e.run_id,
+                &e.job,
+                &e.step,
+                &labels[i].0,
+                &labels[i].1,
+                &e.tool,
+                &e.code,
+                &e.action,
+                &e.ok,
+                &nums[i].0,
+                &nums[i].1,
+                &e.message,
+                &data[i],
+            ]);
         }
-        EventKind::RunFinished => {
-            let status = e.data.get("status").and_then(|s| s.as_str()).unwrap_or("");
-            let attempts = e.data.get("attempts").and_then(|s| s.as_i64());
-            tx.prepare_cached(
-                "INSERT INTO runs (run_id, job, started_ms, finished_ms, status, attempts, tokens) VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (run_id) DO UPDATE SET finished_ms = ?3, status = ?4, attempts = ?5, tokens = ?6",
-            )?
-            .execute(params![e.run_id, e.job, e.ts_ms, status, attempts, e.tokens.map(|t| t as i64)])?;
+        if chunk.len() == ROWS {
+            tx.prepare_cached(&INSERT_MANY)?.execute(params_from_iter(values))?;
+        } else {
+            let mut st = tx.prepare_cached(&INSERT_ONE)?;
+            for row in values.chunks(14) {
+                st.execute(params_from_iter(row.iter()))?;
+            }
         }
-        _ => {}
+    }
+    for e in events {
+        match e.kind {
+            EventKind::RunStarted => {
+                tx.prepare_cached("INSERT OR IGNORE INTO runs (run_id, job, started_ms) VALUES (?1, ?2, ?3)")?
+                    .execute(params![e.run_id, e.job, e.ts_ms])?;
+            }
+            EventKind::RunFinished => {
+                let status = e.data.get("status").and_then(|s| s.as_str()).unwrap_or("");
+                let attempts = e.data.get("attempts").and_then(|s| s.as_i64());
+                tx.prepare_cached(
+                    "INSERT INTO runs (run_id, job, started_ms, finished_ms, status, attempts, tokens) VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (run_id) DO UPDATE SET finished_ms = ?3, status = ?4, attempts = ?5, tokens = ?6",
+                )?
+                .execute(params![e.run_id, e.job, e.ts_ms, status, attempts, e.tokens.map(|t| t as i64)])?;
+            }
+            _ => {}
+        }
     }
     Ok(())
 }
 
-/// Applies one batch in one transaction. Returns the acks to answer.
-fn apply(conn: &mut Connection, batch: &mut Vec<Cmd>) -> (rusqlite::Result<()>, Vec<Ack>) {
-    let mut acks = Vec::new();
+/// Applies one batch in one transaction and answers whoever waits on it.
+fn apply(conn: &mut Connection, batch: &mut Vec<Cmd>, path: &str) -> Result<(), String> {
     let durable = batch.iter().any(|c| matches!(c, Cmd::SaveApproval(..) | Cmd::Resolve(..)));
+    let mut unknown: Vec<usize> = Vec::new();
     let result = (|| {
         if durable {
             conn.pragma_update(None, "synchronous", "FULL")?;
         }
         let tx = conn.transaction()?;
         let mut rollups = Rollups::default();
-        for cmd in batch.drain(..) {
+        // Events go in runs between the other commands, so ids keep the order.
+        let mut pending: Vec<&Event> = Vec::new();
+        for (i, cmd) in batch.iter().enumerate() {
+            if !matches!(cmd, Cmd::Event(_)) && !pending.is_empty() {
+                insert_events(&tx, &pending)?;
+                pending.clear();
+            }
             match cmd {
                 Cmd::Event(e) => {
-                    insert_event(&tx, &e)?;
-                    rollups.add(&e);
+                    pending.push(e);
+                    rollups.add(e);
                 }
-                Cmd::SaveApproval(r, ack) => {
-                    let json = serde_json::to_string(&*r).unwrap_or_default();
+                Cmd::SaveApproval(r, _) => {
+                    let json = serde_json::to_string(&**r).unwrap_or_default();
                     tx.prepare_cached(
                         "INSERT INTO approvals (id, run_id, job, step, created_ms, state, request) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6)
                          ON CONFLICT (id) DO UPDATE SET request = ?6",
                     )?
                     .execute(params![r.id, r.run_id, r.job, r.step, r.created_ms, json])?;
-                    acks.push(ack);
                 }
-                Cmd::Resolve(id, d, ack) => {
-                    let json = serde_json::to_string(&*d).unwrap_or_default();
+                Cmd::Resolve(id, d, _) => {
+                    let json = serde_json::to_string(&**d).unwrap_or_default();
                     let n = tx
                         .prepare_cached("UPDATE approvals SET state = 'decided', decision = ?2, decided_ms = ?3 WHERE id = ?1")?
                         .execute(params![id, json, d.decided_ms])?;
                     if n == 0 {
-                        let _ = ack.send(Err(format!("no approval request {id}")));
-                    } else {
-                        acks.push(ack);
+                        unknown.push(i);
                     }
                 }
-                Cmd::Flush(ack) => acks.push(ack),
+                Cmd::Flush(_) => {}
             }
         }
+        insert_events(&tx, &pending)?;
         rollups.write(&tx)?;
         tx.commit()?;
         if durable {
             conn.pragma_update(None, "synchronous", "NORMAL")?;
         }
-        Ok(())
+        Ok::<(), rusqlite::Error>(())
     })();
-    (result, acks)
+    let reply = result.map_err(|e| format!("{path}: {e}"));
+    for (i, cmd) in batch.drain(..).enumerate() {
+        let ack = match cmd {
+            Cmd::Event(_) => continue,
+            Cmd::SaveApproval(_, ack) | Cmd::Flush(ack) => ack,
+            Cmd::Resolve(id, _, ack) if unknown.contains(&i) => {
+                let _ = ack.send(Err(format!("no approval request {id}")));
+                continue;
+            }
+            Cmd::Resolve(_, _, ack) => ack,
+        };
+        let _ = ack.send(reply.clone());
+    }
+    reply
 }
 
 pub(crate) fn run(mut conn: Connection, rx: mpsc::Receiver<Cmd>, failed: Arc<Mutex<Option<String>>>, path: String) {
@@ -192,16 +264,11 @@ pub(crate) fn run(mut conn: Connection, rx: mpsc::Receiver<Cmd>, failed: Arc<Mut
                 Err(_) => break,
             }
         }
-        let (result, acks) = apply(&mut conn, &mut batch);
-        let reply = result.map_err(|e| format!("{path}: {e}"));
-        if let Err(e) = &reply {
+        if let Err(e) = apply(&mut conn, &mut batch, &path) {
             eprintln!("mend: journal write failed: {e}");
             if let Ok(mut f) = failed.lock() {
-                f.get_or_insert(e.clone());
+                f.get_or_insert(e);
             }
-        }
-        for ack in acks {
-            let _ = ack.send(reply.clone());
         }
     }
     // Channel closed: everything queued was written above.

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs every check and test on a fresh Debian/Ubuntu machine: installs what
+# is missing first. Used by CI (.ci/run) and by developers alike.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need() { command -v "$1" >/dev/null 2>&1; }
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+
+missing=()
+need cc || missing+=(build-essential)
+need pkg-config || missing+=(pkg-config)
+need setpriv || missing+=(util-linux)
+if [ ${#missing[@]} -gt 0 ]; then
+  $SUDO apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+if ! need cargo; then
+  echo "Rust (cargo) is required: https://rustup.rs" >&2
+  exit 2
+fi
+export CARGO_TERM_COLOR=never
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo doc"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked -q
+echo "== cargo test"
+cargo test --workspace --all-targets --locked

@@ -1,0 +1,318 @@
+//! `cargo bench -p mend-tests --bench healing`: the numbers in BENCHMARKS.md.
+//!
+//! - loop overhead on a successful in-process call, and on `exec true`
+//!   against spawning it directly (ratio);
+//! - journal ingest rate (events/s) into a real SQLite file;
+//! - the metrics query over a million events.
+//!
+//! Prints a markdown table. Sizes shrink with `MEND_BENCH_QUICK=1`, and when
+//! run by `cargo test` (no `--bench` flag) as a smoke test of the harness.
+//! `MEND_BENCH_ONLY=call,exec,ingest` runs only those sections (ingest
+//! includes the metrics query).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use mend_core::approval::StandingApprover;
+use mend_core::engine::{Engine, RunOptions};
+use mend_core::event::{Event, EventKind, Journal, Level};
+use mend_core::job::Job;
+use mend_core::tool::{CallContext, Effect, Tool, ToolRegistry};
+use mend_core::{Outcome, ToolError};
+use mend_journal::{Reader, SqliteJournal};
+use serde_json::{Value, json};
+
+struct Noop;
+
+#[async_trait]
+impl Tool for Noop {
+    fn name(&self) -> &str {
+        "noop"
+    }
+    fn description(&self) -> &str {
+        "does nothing"
+    }
+    fn schema(&self) -> Value {
+        json!({"type": "object"})
+    }
+    fn render(&self, _: &Value) -> String {
+        "noop".into()
+    }
+    fn effect(&self, _: &Value) -> Effect {
+        Effect::ReadOnly
+    }
+    async fn call(&self, _: &Value, _: &CallContext) -> Outcome {
+        Outcome::success(json!({"ok": true}))
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+fn job_of(steps: usize, tool: &str, args: &str) -> String {
+    let mut s = String::from("name = \"bench\"\n[budget]\nwall_clock = \"1h\"\n");
+    for i in 0..steps {
+        s.push_str(&format!("[[steps]]\nname = \"s{i}\"\ntool = \"{tool}\"\nargs = {args}\n"));
+    }
+    s
+}
+
+async fn engine_per_step(dir: &Path, registry: Arc<ToolRegistry>, text: &str, steps: usize, sqlite: bool) -> f64 {
+    let job = Job::parse(text, "bench.toml", dir).unwrap();
+    let sq = sqlite.then(|| Arc::new(SqliteJournal::open(&dir.join("bench.sqlite3")).unwrap()));
+    let journal: Arc<dyn Journal> = match &sq {
+        Some(j) => j.clone(),
+        None => Arc::new(mend_core::event::MemoryJournal::default()),
+    };
+    let engine = Engine::new(registry, journal, Arc::new(StandingApprover::Abort));
+    let t0 = Instant::now();
+    let r = engine.run(&job, RunOptions::default()).await.unwrap();
+    let dt = t0.elapsed();
+    assert_eq!(r.exit_code, 0);
+    if let Some(j) = sq {
+        j.close();
+    }
+    dt.as_secs_f64() * 1e6 / steps as f64
+}
+
+fn synthetic(i: u64, t0: i64) -> Event {
+    // A realistic mix: mostly calls, some diagnoses, attempts, recoveries,
+    // a few escalations and decisions, over 30 days.
+    let codes = ["CONNECTION_REFUSED", "TIMEOUT", "RATE_LIMITED", "SERVER_ERROR", "NOT_FOUND", "ALREADY_EXISTS"];
+    let actions = ["retry_same", "retry_modified", "use_alternative", "verify_state"];
+    let tools = ["http", "exec", "fs"];
+    let ts = t0 + (i as i64 * 2_592_000_000 / 1_000_000);
+    let r = i % 20;
+    let (kind, ok) = match r {
+        0..=9 => (EventKind::Call, r != 0),
+        10 | 11 => (EventKind::Diagnosis, true),
+        12 | 13 => (EventKind::Attempt, r == 12),
+        14 => (EventKind::Recovery, true),
+        15 | 16 => (EventKind::StepFinished, true),
+        17 => (EventKind::StepStarted, true),
+        18 => (if i % 200 == 18 { EventKind::Escalation } else { EventKind::Call }, true),
+        _ => (if i % 200 == 19 { EventKind::Decision } else { EventKind::Call }, true),
+    };
+    let code = codes[(i / 20) as usize % codes.len()];
+    let data = match kind {
+        EventKind::StepFinished => {
+            json!({"status": if ok { "healed" } else { "failed" }, "attempts": 1, "failed_first": i.is_multiple_of(3), "person": false})
+        }
+        EventKind::Recovery => json!({"attempts": 1 + i % 3, "ttr_ms": i % 900}),
+        EventKind::Decision => {
+            json!({"decision": {"option": "retry", "decided_by": {"by": "person", "who": "ada"}}, "recommended": "retry"})
+        }
+        _ => json!({"args": {"url": "http://127.0.0.1:8080/x"}, "outcome": {"status": if ok {"success"} else {"error"}}}),
+    };
+    Event {
+        ts_ms: ts,
+        run_id: format!("run{}", i / 50),
+        job: "sync".into(),
+        step: Some(format!("s{}", i % 7)),
+        kind,
+        level: if ok { Level::Info } else { Level::Warn },
+        tool: Some(tools[(i % 3) as usize].into()),
+        code: (!ok || matches!(kind, EventKind::Attempt | EventKind::Recovery | EventKind::Diagnosis)).then(|| code.into()),
+        action: matches!(kind, EventKind::Attempt | EventKind::Recovery | EventKind::Decision)
+            .then(|| actions[(i / 7) as usize % actions.len()].into()),
+        ok: Some(ok),
+        duration_ms: Some(i % 900),
+        tokens: None,
+        message: format!("event {i}"),
+        data,
+    }
+}
+
+fn main() {
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    let quick = smoke || std::env::var_os("MEND_BENCH_QUICK").is_some();
+    let only = std::env::var("MEND_BENCH_ONLY").unwrap_or_default();
+    let run = |section: &str| only.is_empty() || only.split(',').any(|s| s == section);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut rows: Vec<(String, String, String)> = Vec::new();
+
+    // 1. In-process call: direct vs through the loop (journal included).
+    if run("call") {
+        let n = if smoke {
+            300
+        } else if quick {
+            2_000
+        } else {
+            20_000
+        };
+        let mut reg = ToolRegistry::new();
+        reg.register(Arc::new(Noop)).unwrap();
+        let reg = Arc::new(reg);
+        let direct = rt.block_on(async {
+            let cx = CallContext::default();
+            let mut v = Vec::new();
+            for _ in 0..5 {
+                let t0 = Instant::now();
+                for _ in 0..n {
+                    std::hint::black_box(Noop.call(&json!({}), &cx).await);
+                }
+                v.push(t0.elapsed().as_secs_f64() * 1e6 / n as f64);
+            }
+            median(v)
+        });
+        let text = job_of(n, "noop", "{}");
+        let looped = rt.block_on(async {
+            let mut v = Vec::new();
+            for i in 0..3 {
+                let d = dir.path().join(format!("noop{i}"));
+                std::fs::create_dir_all(&d).unwrap();
+                v.push(engine_per_step(&d, reg.clone(), &text, n, true).await);
+            }
+            median(v)
+        });
+        rows.push(("in-process call, direct".into(), format!("{direct:.2} µs"), format!("{n} calls, median of 5")));
+        rows.push((
+            "in-process call through the loop".into(),
+            format!("{looped:.1} µs"),
+            format!("one step each, 3 events journaled per step; overhead {:.1} µs/step", looped - direct),
+        ));
+    }
+
+    // 2. exec true: spawned directly vs through the loop.
+    if run("exec") {
+        let n = if smoke {
+            20
+        } else if quick {
+            100
+        } else {
+            500
+        };
+        let registry = Arc::new(mend_tools::default_registry());
+        // The fair baseline captures the output, as the tool must.
+        let spawn = rt.block_on(async {
+            let mut v = Vec::new();
+            for _ in 0..3 {
+                let t0 = Instant::now();
+                for _ in 0..n {
+                    let o = tokio::process::Command::new("true").stdin(std::process::Stdio::null()).output().await.unwrap();
+                    assert!(o.status.success());
+                }
+                v.push(t0.elapsed().as_secs_f64() * 1e6 / n as f64);
+            }
+            median(v)
+        });
+        let tool_direct = rt.block_on(async {
+            let exec = registry.get("exec").unwrap().clone();
+            let cx = CallContext::default();
+            let args = json!({"program": "true"});
+            let mut v = Vec::new();
+            for _ in 0..3 {
+                let t0 = Instant::now();
+                for _ in 0..n {
+                    assert!(exec.call(&args, &cx).await.is_ok());
+                }
+                v.push(t0.elapsed().as_secs_f64() * 1e6 / n as f64);
+            }
+            median(v)
+        });
+        let text = job_of(n, "exec", "{ program = \"true\" }");
+        let looped_exec = rt.block_on(async {
+            let mut v = Vec::new();
+            for i in 0..3 {
+                let d = dir.path().join(format!("exec{i}"));
+                std::fs::create_dir_all(&d).unwrap();
+                v.push(engine_per_step(&d, registry.clone(), &text, n, true).await);
+            }
+            median(v)
+        });
+        let looped_mem = rt.block_on(async {
+            let mut v = Vec::new();
+            for i in 0..3 {
+                let d = dir.path().join(format!("execm{i}"));
+                std::fs::create_dir_all(&d).unwrap();
+                v.push(engine_per_step(&d, registry.clone(), &text, n, false).await);
+            }
+            median(v)
+        });
+        rows.push(("`true` spawned directly, output captured".into(), format!("{spawn:.0} µs"), format!("{n} spawns, median of 3")));
+        rows.push((
+            "`exec` tool called directly".into(),
+            format!("{tool_direct:.0} µs"),
+            format!("own process group, capped pipes; ratio {:.3}", tool_direct / spawn),
+        ));
+        rows.push((
+            "`exec true` through the loop, in-memory journal".into(),
+            format!("{looped_mem:.0} µs"),
+            format!("ratio {:.3}: the loop without SQLite", looped_mem / spawn),
+        ));
+        rows.push((
+            "`exec true` through the loop".into(),
+            format!("{looped_exec:.0} µs"),
+            format!("ratio {:.3} (target ≤ 1.05)", looped_exec / spawn),
+        ));
+    }
+
+    // 3. Journal ingest.
+    if run("ingest") {
+        let total: u64 = if smoke {
+            20_000
+        } else if quick {
+            100_000
+        } else {
+            1_000_000
+        };
+        let t0_ms = mend_core::clock::now_ms() - 2_592_000_000;
+        let path = dir.path().join("million.sqlite3");
+        let events: Vec<Event> = (0..total).map(|i| synthetic(i, t0_ms)).collect();
+        let ingest = rt.block_on(async {
+            let j = SqliteJournal::open(&path).unwrap();
+            let t0 = Instant::now();
+            for e in events {
+                j.record(e);
+            }
+            j.flush().await.unwrap();
+            let dt = t0.elapsed();
+            j.close();
+            dt
+        });
+        let rate = total as f64 / ingest.as_secs_f64();
+        rows.push((
+            "journal ingest".into(),
+            format!("{:.0}k events/s", rate / 1000.0),
+            format!("{total} events in {:.2} s, WAL, batched", ingest.as_secs_f64()),
+        ));
+
+        // 4. Metrics over the million.
+        let reader = Reader::open(&path).unwrap();
+        assert_eq!(reader.event_count().unwrap() as u64, total);
+        let mut times = Vec::new();
+        for _ in 0..9 {
+            let t0 = Instant::now();
+            let m = reader.metrics(None).unwrap();
+            times.push(t0.elapsed().as_secs_f64() * 1e3);
+            std::hint::black_box(m);
+        }
+        let all = median(times.clone());
+        let max = times.iter().cloned().fold(0.0, f64::max);
+        let mut times = Vec::new();
+        for _ in 0..9 {
+            let t0 = Instant::now();
+            std::hint::black_box(reader.metrics(Some(mend_core::clock::now_ms() - 7 * 86_400_000)).unwrap());
+            times.push(t0.elapsed().as_secs_f64() * 1e3);
+        }
+        let week = median(times);
+        rows.push((
+            "metrics, all time".into(),
+            format!("{all:.1} ms"),
+            format!("{total} events; median of 9, worst {max:.1} ms (target < 100 ms)"),
+        ));
+        rows.push(("metrics, last 7 days".into(), format!("{week:.1} ms"), "median of 9".into()));
+    }
+    let _ = Duration::ZERO;
+    let _ = ToolError::new(mend_core::ErrorCode::INTERNAL, "");
+
+    println!("| measure | result | notes |\n| --- | --- | --- |");
+    for (a, b, c) in rows {
+        println!("| {a} | {b} | {c} |");
+    }
+}
