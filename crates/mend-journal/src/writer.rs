@@ -11,6 +11,10 @@ use crate::Cmd;
 
 /// Largest batch committed at once.
 const BATCH: usize = 8192;
+/// How long trickling events wait to share a commit.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(5);
+/// Fewer queued commands than this is a trickle, worth waiting for company.
+const TRICKLE: usize = 256;
 const HOUR_MS: i64 = 3_600_000;
 
 #[derive(Default)]
@@ -257,10 +261,24 @@ fn apply(conn: &mut Connection, batch: &mut Vec<Cmd>, path: &str) -> Result<(), 
 pub(crate) fn run(mut conn: Connection, rx: mpsc::Receiver<Cmd>, failed: Arc<Mutex<Option<String>>>, path: String) {
     let mut batch = Vec::with_capacity(BATCH);
     while let Ok(first) = rx.recv() {
+        // Group commit: when events trickle in (a run in progress), the
+        // writer sleeps LINGER so a few milliseconds of events share one
+        // commit; it sleeps rather than waiting on the channel so senders
+        // never pay for waking it. Under load the queue is already full and
+        // nothing waits. A flush or an approval never waits.
+        let mut urgent = !matches!(first, Cmd::Event(_));
+        let mut lingered = false;
         batch.push(first);
         while batch.len() < BATCH {
             match rx.try_recv() {
-                Ok(c) => batch.push(c),
+                Ok(c) => {
+                    urgent |= !matches!(c, Cmd::Event(_));
+                    batch.push(c);
+                }
+                Err(mpsc::TryRecvError::Empty) if !urgent && !lingered && batch.len() < TRICKLE => {
+                    std::thread::sleep(LINGER);
+                    lingered = true;
+                }
                 Err(_) => break,
             }
         }
