@@ -11,6 +11,10 @@ missing=()
 need cc || missing+=(build-essential)
 need pkg-config || missing+=(pkg-config)
 need setpriv || missing+=(util-linux)
+# The desktop shell (Tauri 2) builds against WebKitGTK.
+for pkg in libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+done
 if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"

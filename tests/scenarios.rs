@@ -552,3 +552,20 @@ async fn metrics_and_logs_read_back_what_happened() {
     let stats = r.stats().unwrap();
     assert_eq!(stats.by_code_action[&("SERVER_ERROR".to_owned(), "retry_same".to_owned())], (1, 1));
 }
+
+#[tokio::test]
+async fn a_standing_rule_cannot_retry_forever() {
+    // Always failing, transient: the recommendation is "retry" once, then not.
+    let server = FaultServer::start([("/down", Script::new().always(Reply::status(503, "down")))]).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let job = format!(
+        "name = \"t\"\n[[steps]]\ntool = \"http\"\nargs = {{ url = \"{}\" }}\nretry = {{ max = 1, base = \"10ms\" }}\nmax_attempts = 2\n",
+        server.url("/down")
+    );
+    let ran = tokio::time::timeout(Duration::from_secs(30), run_job(dir.path(), &job, Setup::new(Arc::new(StandingApprover::Recommended))))
+        .await
+        .expect("the run must end");
+    assert_eq!(ran.report.status, RunStatus::Failed);
+    let decisions: Vec<&str> = ran.report.steps[0].escalations.iter().map(|e| e.decision.as_ref().unwrap().option.as_str()).collect();
+    assert_eq!(decisions, ["retry", "abort"]);
+}

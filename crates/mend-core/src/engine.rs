@@ -788,9 +788,17 @@ impl Run<'_> {
             detail: "Nothing more runs.".into(),
         });
 
+        // A standing rule or a timeout may grant one more round per step,
+        // never an endless loop of them: after that only a person can.
+        let auto_retried = st
+            .rep
+            .escalations
+            .iter()
+            .filter_map(|e| e.decision.as_ref())
+            .any(|d| d.option == "retry" && !matches!(d.decided_by, DecidedBy::Person { .. }));
         let (recommended, recommendation) = if let Some(alt) = first_alt.filter(|_| err.recoverable) {
             (alt, "A declared alternative has not been tried yet.".to_owned())
-        } else if retryable && exhausted {
+        } else if retryable && (exhausted || st.retries.get(&err.code).copied().unwrap_or(0) >= step.retry.max) && !auto_retried {
             ("retry".to_owned(), format!("{} is transient: the service may be back by now.", err.code))
         } else if step.optional {
             ("skip".to_owned(), "The step is optional; the job can finish without it.".to_owned())
