@@ -108,7 +108,18 @@ fn data_dir(flag: Option<PathBuf>) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".mend"))
 }
 
+/// Output piped into `head` must end the process quietly, as for any Unix
+/// tool, not panic in `println!`: restore the default SIGPIPE action.
+#[allow(unsafe_code)]
+fn default_sigpipe() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: called first thing in main, before any other thread exists;
+    // SIG_DFL installs no Rust handler.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+}
+
 fn main() -> ExitCode {
+    default_sigpipe();
     let cli = Cli::parse();
     let dir = data_dir(cli.data_dir);
     let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
@@ -123,9 +134,9 @@ fn main() -> ExitCode {
             Cmd::Run { job, json, approve, quiet } => run::run_file(&dir, &job, json, approve, quiet).await,
             Cmd::Check { jobs } => run::check(&jobs),
             Cmd::Demo { json, approve, workdir } => demo::demo(&dir, json, approve, workdir).await,
-            Cmd::Logs(a) => query::logs(&dir, a),
-            Cmd::Metrics(a) => query::metrics(&dir, a),
-            Cmd::Approvals { cmd } => query::approvals(&dir, cmd),
+            Cmd::Logs(a) => query::exit(query::logs(&dir, a)),
+            Cmd::Metrics(a) => query::exit(query::metrics(&dir, a)),
+            Cmd::Approvals { cmd } => query::exit(query::approvals(&dir, cmd)),
             Cmd::Codes { markdown } => query::codes(markdown),
             Cmd::Tools { json } => query::tools(json),
         }

@@ -71,18 +71,37 @@ pub enum ApprovalsCmd {
     },
 }
 
-fn since_ms(s: &Option<String>) -> Result<Option<i64>, String> {
-    match s {
-        None => Ok(None),
-        Some(s) => parse_duration_ms(s).map(|d| Some(mend_core::clock::now_ms() - d as i64)).map_err(|e| format!("--since: {e}")),
+/// Why a command failed: the exit code and the message for stderr.
+pub struct Fail(pub u8, pub String);
+
+fn bad(msg: impl std::fmt::Display) -> Fail {
+    Fail(EXIT_BAD_INPUT, msg.to_string())
+}
+
+fn internal(msg: impl std::fmt::Display) -> Fail {
+    Fail(EXIT_INTERNAL, msg.to_string())
+}
+
+/// Prints a failure and gives the exit code.
+pub fn exit(r: Result<(), Fail>) -> u8 {
+    match r {
+        Ok(()) => EXIT_OK,
+        Err(Fail(code, msg)) => {
+            eprintln!("mend: {msg}");
+            code
+        }
     }
 }
 
-fn open(dir: &Path) -> Result<Reader, u8> {
-    Reader::open(&dir.join(mend_journal::FILE_NAME)).map_err(|e| {
-        eprintln!("mend: {e}");
-        EXIT_INTERNAL
-    })
+fn since_ms(s: &Option<String>) -> Result<Option<i64>, Fail> {
+    match s {
+        None => Ok(None),
+        Some(s) => parse_duration_ms(s).map(|d| Some(mend_core::clock::now_ms() - d as i64)).map_err(|e| bad(format!("--since: {e}"))),
+    }
+}
+
+fn open(dir: &Path) -> Result<Reader, Fail> {
+    Reader::open(&dir.join(mend_journal::FILE_NAME)).map_err(internal)
 }
 
 fn fmt_ts(ms: i64) -> String {
@@ -94,46 +113,23 @@ fn fmt_ts(ms: i64) -> String {
 }
 
 /// `mend logs`.
-pub fn logs(dir: &Path, a: LogsArgs) -> u8 {
-    let min_level = match a.level.as_deref().map(|l| Level::parse(l).ok_or(l)) {
-        Some(Err(l)) => {
-            eprintln!("mend: --level: `{l}` is not debug, info, warn or error");
-            return EXIT_BAD_INPUT;
-        }
-        Some(Ok(l)) => Some(l),
+pub fn logs(dir: &Path, a: LogsArgs) -> Result<(), Fail> {
+    let min_level = match a.level.as_deref() {
+        Some(l) => Some(Level::parse(l).ok_or_else(|| bad(format!("--level: `{l}` is not debug, info, warn or error")))?),
         None => None,
     };
     let kind = match &a.kind {
-        Some(k) => match serde_json::from_value::<EventKind>(serde_json::Value::String(k.clone())) {
-            Ok(k) => Some(k),
-            Err(_) => {
-                eprintln!("mend: --kind: `{k}` is not an event kind");
-                return EXIT_BAD_INPUT;
-            }
-        },
+        Some(k) => Some(
+            serde_json::from_value::<EventKind>(serde_json::Value::String(k.clone()))
+                .map_err(|_| bad(format!("--kind: `{k}` is not an event kind")))?,
+        ),
         None => None,
     };
-    let since = match since_ms(&a.since) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("mend: {e}");
-            return EXIT_BAD_INPUT;
-        }
-    };
-    let r = match open(dir) {
-        Ok(r) => r,
-        Err(c) => return c,
-    };
+    let since = since_ms(&a.since)?;
+    let r = open(dir)?;
     let f =
         LogFilter { min_level, since_ms: since, tool: a.tool, code: a.code, run_id: a.run, job: a.job, kind, text: a.grep, limit: a.limit };
-    let events = match r.logs(&f) {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("mend: {e}");
-            return EXIT_INTERNAL;
-        }
-    };
-    for e in events {
+    for e in r.logs(&f).map_err(internal)? {
         if a.json {
             println!("{}", serde_json::to_string(&e).unwrap_or_default());
         } else {
@@ -147,32 +143,16 @@ pub fn logs(dir: &Path, a: LogsArgs) -> u8 {
             );
         }
     }
-    EXIT_OK
+    Ok(())
 }
 
 /// `mend metrics`.
-pub fn metrics(dir: &Path, a: MetricsArgs) -> u8 {
-    let since = match since_ms(&a.since) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("mend: {e}");
-            return EXIT_BAD_INPUT;
-        }
-    };
-    let r = match open(dir) {
-        Ok(r) => r,
-        Err(c) => return c,
-    };
-    let m = match r.metrics(since) {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!("mend: {e}");
-            return EXIT_INTERNAL;
-        }
-    };
+pub fn metrics(dir: &Path, a: MetricsArgs) -> Result<(), Fail> {
+    let since = since_ms(&a.since)?;
+    let m = open(dir)?.metrics(since).map_err(internal)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&m).unwrap_or_default());
-        return EXIT_OK;
+        return Ok(());
     }
     let runs: Vec<String> = m.runs.iter().map(|(s, n)| format!("{n} {s}")).collect();
     println!("Runs:        {}", if runs.is_empty() { "none".into() } else { runs.join(", ") });
@@ -188,15 +168,16 @@ pub fn metrics(dir: &Path, a: MetricsArgs) -> u8 {
         "Recovery:    {} recoveries, {:.1} attempts each, time to recover p50 {} ms, p95 {} ms, max {} ms",
         m.recovery.recovered, m.recovery.attempts_avg, m.recovery.ttr_p50_ms, m.recovery.ttr_p95_ms, m.recovery.ttr_max_ms
     );
-    let opts: Vec<String> = m.escalations.by_option.iter().map(|(o, n)| format!("{o}: {n}")).collect();
-    let who: Vec<String> = m.escalations.by_decider.iter().map(|(o, n)| format!("{o}: {n}")).collect();
+    let list = |v: &[(String, i64)]| {
+        if v.is_empty() { "-".to_owned() } else { v.iter().map(|(o, n)| format!("{o} {n}")).collect::<Vec<_>>().join(", ") }
+    };
     println!(
-        "Escalations: {} raised, {} pending, {} took the recommendation; answers {} ; by {} ; decision p50 {} ms",
+        "Escalations: {} raised, {} pending, {} took the recommendation; answers: {}; decided by: {}; decision p50 {} ms",
         m.escalations.raised,
         m.escalations.pending,
         m.escalations.took_recommended,
-        if opts.is_empty() { "-".into() } else { opts.join(", ") },
-        if who.is_empty() { "-".into() } else { who.join(", ") },
+        list(&m.escalations.by_option),
+        list(&m.escalations.by_decider),
         m.escalations.decide_p50_ms
     );
     println!("Tokens:      {}", m.tokens);
@@ -212,49 +193,31 @@ pub fn metrics(dir: &Path, a: MetricsArgs) -> u8 {
             m.top_failing.iter().map(|f| format!("{} {} ×{}", f.tool, f.code, f.calls)).collect::<Vec<_>>().join(", ")
         );
     }
-    EXIT_OK
+    Ok(())
 }
 
 /// `mend approvals`.
-pub fn approvals(dir: &Path, cmd: ApprovalsCmd) -> u8 {
-    let r = match open(dir) {
-        Ok(r) => r,
-        Err(c) => return c,
-    };
+pub fn approvals(dir: &Path, cmd: ApprovalsCmd) -> Result<(), Fail> {
+    let r = open(dir)?;
     match cmd {
-        ApprovalsCmd::List { json } => match r.pending_approvals() {
-            Ok(list) => {
-                if json {
-                    println!("{}", serde_json::to_string_pretty(&list).unwrap_or_default());
-                } else if list.is_empty() {
-                    println!("No approval requests are waiting.");
-                } else {
-                    for q in list {
-                        println!("{}  {}  {}  (recommended: {})", q.id, fmt_ts(q.created_ms), q.title, q.recommended);
-                    }
+        ApprovalsCmd::List { json } => {
+            let list = r.pending_approvals().map_err(internal)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list).unwrap_or_default());
+            } else if list.is_empty() {
+                println!("No approval requests are waiting.");
+            } else {
+                for q in list {
+                    println!("{}  {}  {}  (recommended: {})", q.id, fmt_ts(q.created_ms), q.title, q.recommended);
                 }
-                EXIT_OK
             }
-            Err(e) => {
-                eprintln!("mend: {e}");
-                EXIT_INTERNAL
-            }
-        },
-        ApprovalsCmd::Show { id } => match r.approval(&id) {
-            Ok(Some((req, dec))) => {
-                println!("{}", serde_json::to_string_pretty(&serde_json::json!({"request": req, "decision": dec})).unwrap_or_default());
-                EXIT_OK
-            }
-            Ok(None) => {
-                eprintln!("mend: no approval request `{id}`");
-                EXIT_BAD_INPUT
-            }
-            Err(e) => {
-                eprintln!("mend: {e}");
-                EXIT_INTERNAL
-            }
-        },
+        }
+        ApprovalsCmd::Show { id } => {
+            let (req, dec) = r.approval(&id).map_err(internal)?.ok_or_else(|| bad(format!("no approval request `{id}`")))?;
+            println!("{}", serde_json::to_string_pretty(&serde_json::json!({"request": req, "decision": dec})).unwrap_or_default());
+        }
     }
+    Ok(())
 }
 
 /// `mend codes`.

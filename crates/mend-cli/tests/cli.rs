@@ -229,3 +229,15 @@ fn the_demo_heals_every_step() {
     assert_eq!(statuses, ["healed", "healed", "healed", "healed", "verified", "succeeded"]);
     assert!(!d.path().join("w/staging").exists(), "the approved cleanup ran");
 }
+
+#[test]
+fn output_into_a_closed_pipe_does_not_panic() {
+    let d = tempfile::tempdir().unwrap();
+    let mut child = mend(&d.path().join("data")).arg("codes").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    drop(child.stdout.take()); // like `mend codes | head -0`
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), Some(13), "ended by SIGPIPE like any Unix tool");
+}

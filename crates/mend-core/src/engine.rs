@@ -144,14 +144,7 @@ impl Engine {
         let mut status = RunStatus::Succeeded;
         for step in &job.steps {
             if status != RunStatus::Succeeded {
-                steps.push(StepReport {
-                    name: step.name.clone(),
-                    status: StepStatus::NotRun,
-                    final_outcome: None,
-                    attempts: vec![],
-                    escalations: vec![],
-                    duration_ms: 0,
-                });
+                steps.push(StepReport::not_run(&step.name));
                 continue;
             }
             let rep = run.step(step).await?;
@@ -326,14 +319,7 @@ impl Run<'_> {
 
     async fn step(&mut self, step: &Step) -> Result<StepReport, EngineError> {
         let mut st = StepState {
-            rep: StepReport {
-                name: step.name.clone(),
-                status: StepStatus::NotRun,
-                final_outcome: None,
-                attempts: vec![],
-                escalations: vec![],
-                duration_ms: 0,
-            },
+            rep: StepReport::not_run(&step.name),
             t0: Instant::now(),
             tried: HashSet::new(),
             retries: HashMap::new(),

@@ -162,6 +162,20 @@ pub struct StepReport {
     pub duration_ms: u64,
 }
 
+impl StepReport {
+    /// A step that has not run (yet).
+    pub fn not_run(name: &str) -> Self {
+        StepReport {
+            name: name.to_owned(),
+            status: StepStatus::NotRun,
+            final_outcome: None,
+            attempts: vec![],
+            escalations: vec![],
+            duration_ms: 0,
+        }
+    }
+}
+
 /// A whole run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {

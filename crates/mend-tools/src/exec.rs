@@ -311,17 +311,7 @@ impl Tool for ExecTool {
     }
 
     async fn repairs(&self, args: &Value, error: &ToolError, _ctx: &CallContext) -> Vec<Repair> {
-        if error.code != ErrorCode::TIMEOUT {
-            return vec![];
-        }
-        let now = args.get("timeout_ms").and_then(Value::as_u64).unwrap_or(DEFAULT_TIMEOUT_MS);
-        if now >= MAX_REPAIR_TIMEOUT_MS {
-            return vec![];
-        }
-        let mut a = args.clone();
-        let longer = (now * 2).min(MAX_REPAIR_TIMEOUT_MS);
-        a["timeout_ms"] = json!(longer);
-        vec![Repair { args: a, reason: format!("give it a longer timeout ({now} → {longer} ms)") }]
+        crate::longer_timeout(args, error, DEFAULT_TIMEOUT_MS, MAX_REPAIR_TIMEOUT_MS)
     }
 }
 

@@ -322,17 +322,7 @@ impl Tool for HttpTool {
     }
 
     async fn repairs(&self, args: &Value, error: &ToolError, _ctx: &CallContext) -> Vec<Repair> {
-        if error.code != ErrorCode::TIMEOUT {
-            return vec![];
-        }
-        let now = args.get("timeout_ms").and_then(Value::as_u64).unwrap_or(DEFAULT_TIMEOUT_MS);
-        if now >= MAX_REPAIR_TIMEOUT_MS {
-            return vec![];
-        }
-        let longer = (now * 2).min(MAX_REPAIR_TIMEOUT_MS);
-        let mut a = args.clone();
-        a["timeout_ms"] = json!(longer);
-        vec![Repair { args: a, reason: format!("give the server a longer timeout ({now} → {longer} ms)") }]
+        crate::longer_timeout(args, error, DEFAULT_TIMEOUT_MS, MAX_REPAIR_TIMEOUT_MS)
     }
 }
 

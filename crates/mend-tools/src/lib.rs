@@ -26,6 +26,27 @@ pub fn default_registry() -> ToolRegistry {
     r
 }
 
+/// The repair for a `TIMEOUT`: the same call with `timeout_ms` doubled
+/// (from `default_ms` when unset), up to `max_ms`; nothing past that.
+pub(crate) fn longer_timeout(
+    args: &serde_json::Value,
+    error: &mend_core::ToolError,
+    default_ms: u64,
+    max_ms: u64,
+) -> Vec<mend_core::tool::Repair> {
+    if error.code != mend_core::ErrorCode::TIMEOUT {
+        return vec![];
+    }
+    let now = args.get("timeout_ms").and_then(serde_json::Value::as_u64).unwrap_or(default_ms);
+    if now >= max_ms {
+        return vec![];
+    }
+    let longer = (now * 2).min(max_ms);
+    let mut a = args.clone();
+    a["timeout_ms"] = serde_json::json!(longer);
+    vec![mend_core::tool::Repair { args: a, reason: format!("give it a longer timeout ({now} → {longer} ms)") }]
+}
+
 /// Milliseconds of a duration since `t0`.
 pub(crate) fn ms_since(t0: std::time::Instant) -> u64 {
     t0.elapsed().as_millis() as u64
