@@ -569,3 +569,40 @@ async fn a_standing_rule_cannot_retry_forever() {
     let decisions: Vec<&str> = ran.report.steps[0].escalations.iter().map(|e| e.decision.as_ref().unwrap().option.as_str()).collect();
     assert_eq!(decisions, ["retry", "abort"]);
 }
+
+#[tokio::test]
+async fn a_timed_out_post_is_verified_before_it_is_sent_again() {
+    let server = FaultServer::start([
+        ("/orders", Script::new().always(Reply::json(201, r#"{"id": 42}"#).after_ms(1000))),
+        ("/orders/42", Script::new().always(Reply::json(200, r#"{"id": 42}"#))),
+    ])
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let job = format!(
+        "name = \"t\"\n[[steps]]\ntool = \"http\"\nargs = {{ url = \"{}\", method = \"POST\", json = {{ sku = \"A-1\" }}, timeout_ms = 150 }}\nverify = {{ tool = \"http\", args = {{ url = \"{}\" }} }}\n",
+        server.url("/orders"),
+        server.url("/orders/42")
+    );
+    let ran = run_job(dir.path(), &job, Setup::new(Arc::new(StandingApprover::Abort))).await;
+    assert_eq!(ran.report.steps[0].status, StepStatus::Verified);
+    assert_eq!(ran.actions(0), ["verify_state"]);
+    assert_eq!(server.hits("/orders"), 1, "the order was not placed twice");
+}
+
+#[tokio::test]
+async fn a_step_wall_clock_stops_healing() {
+    let server = FaultServer::start([("/down", Script::new().always(Reply::status(503, "down")))]).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Backoff delays are recorded at full length; the step's 300 ms budget
+    // cannot hold a 2 s wait, so it escalates instead of sleeping.
+    let job = format!(
+        "name = \"t\"\n[[steps]]\ntool = \"http\"\nargs = {{ url = \"{}\" }}\nwall_clock = \"300ms\"\nretry = {{ base = \"2s\", max = 5 }}\n",
+        server.url("/down")
+    );
+    let ran = run_job(dir.path(), &job, Setup::new(Arc::new(StandingApprover::Abort))).await;
+    assert_eq!(ran.report.status, RunStatus::Failed);
+    assert!(ran.sleeps.is_empty(), "{:?}", ran.sleeps);
+    let diag = &ran.kind(EventKind::Diagnosis)[0].data;
+    assert!(diag["rejected"].to_string().contains("wall-clock"), "{diag}");
+}

@@ -16,7 +16,7 @@ use crate::event::Stats;
 use crate::job::{Job, Step};
 use crate::outcome::{Severity, ToolError};
 use crate::report::AttemptReport;
-use crate::tool::Repair;
+use crate::tool::{Effect, Repair};
 
 /// Everything a layer may look at.
 #[derive(Debug)]
@@ -29,6 +29,8 @@ pub struct DiagnosisContext<'a> {
     pub tool: &'a str,
     /// Its arguments, expanded (not redacted: layers run in-process).
     pub args: &'a Value,
+    /// What the call does to the world, as its tool judges.
+    pub effect: Effect,
     /// The failure.
     pub error: &'a ToolError,
     /// Attempts already made for this step.
@@ -95,8 +97,16 @@ impl Diagnoser for PolicyDiagnoser {
         let retryable = err.retryable || cx.step.retry.also_on.contains(&err.code);
         let mut out = Vec::new();
 
-        if matches!(info.policy, DefaultPolicy::Verify) && cx.step.verify.is_some() && !cx.verify_tried {
-            out.push(d(Action::VerifyState, format!("{cause}; the goal may already hold, so check it")));
+        // A call that changes the world and broke off mid-way may have done
+        // its work: check before sending it again (no double POST).
+        let maybe_done = cx.effect != Effect::ReadOnly && matches!(err.code.as_str(), "TIMEOUT" | "CONNECTION_RESET");
+        if (matches!(info.policy, DefaultPolicy::Verify) || maybe_done) && cx.step.verify.is_some() && !cx.verify_tried {
+            let why = if maybe_done {
+                "the call may have done its work before it broke off, so check first"
+            } else {
+                "the goal may already hold, so check it"
+            };
+            out.push(d(Action::VerifyState, format!("{cause}; {why}")));
         }
         let repairs_first = matches!(info.policy, DefaultPolicy::PathSearch | DefaultPolicy::Chunked | DefaultPolicy::LongerTimeout);
         let repairs = cx.repairs.iter().map(|r| d(Action::RetryModified { args: r.args.clone() }, format!("{cause}; {}", r.reason)));
@@ -114,10 +124,10 @@ impl Diagnoser for PolicyDiagnoser {
         if !repairs_first {
             out.extend(repairs);
         }
-        if err.recoverable || retryable {
-            for &i in &cx.untried_alternatives {
-                out.push(d(Action::UseAlternative { index: i }, format!("{cause}; the step declares an alternative")));
-            }
+        // The job's author declared the alternatives for this step: they are
+        // worth a try for any failure that is not critical.
+        for &i in &cx.untried_alternatives {
+            out.push(d(Action::UseAlternative { index: i }, format!("{cause}; the step declares an alternative")));
         }
 
         // Where several actions apply, the best measured one goes first;
@@ -158,6 +168,7 @@ mod tests {
             verify: Some(Call::new("http", json!({"url": "http://x/health"}))),
             retry: RetryPolicy::default(),
             max_attempts: 6,
+            wall_clock_ms: None,
             needs_approval: false,
             optional: false,
         }
@@ -172,6 +183,7 @@ mod tests {
             step: &job.steps[0],
             tool: "http",
             args: &job.steps[0].call.args,
+            effect: Effect::ReadOnly,
             error: &err,
             attempts: &[],
             retries_for_code: 0,
@@ -189,7 +201,7 @@ mod tests {
     async fn each_code_family_gets_its_policy() {
         assert_eq!(run(ErrorCode::CONNECTION_REFUSED, Stats::default(), &[]).await, ["retry_same", "use_alternative"]);
         assert_eq!(run(ErrorCode::ALREADY_EXISTS, Stats::default(), &[]).await, ["verify_state", "use_alternative"]);
-        assert!(run(ErrorCode::UNAUTHORIZED, Stats::default(), &[]).await.is_empty());
+        assert_eq!(run(ErrorCode::UNAUTHORIZED, Stats::default(), &[]).await, ["use_alternative"]);
         assert_eq!(run(ErrorCode::BLOCKED, Stats::default(), &[]).await, ["escalate"]);
         let r = [Repair { args: json!({"url": "http://x", "timeout_ms": 2}), reason: "longer".into() }];
         assert_eq!(run(ErrorCode::TIMEOUT, Stats::default(), &r).await, ["retry_modified", "retry_same", "use_alternative"]);

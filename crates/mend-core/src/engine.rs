@@ -26,7 +26,7 @@ use crate::outcome::{Outcome, ToolError};
 use crate::redact::Redactor;
 use crate::report::{AttemptReport, EscalationReport, RunReport, RunStatus, StepReport, StepStatus, args_diff};
 use crate::safety::SafetyPolicy;
-use crate::tool::{CallContext, ToolRegistry};
+use crate::tool::{CallContext, Effect, ToolRegistry};
 
 /// Sees every event as it happens (already redacted): the CLI's progress
 /// lines, the desktop's live view.
@@ -235,6 +235,14 @@ struct StepState {
     attempts: u32,
     /// The step's first call failed (so it needed healing).
     failed_first: bool,
+    /// Time this step spent waiting for people.
+    paused: Duration,
+}
+
+impl StepState {
+    fn elapsed_ms(&self) -> u64 {
+        self.t0.elapsed().saturating_sub(self.paused).as_millis() as u64
+    }
 }
 
 fn fingerprint(action: &str, tool: &str, args: &Value) -> String {
@@ -327,6 +335,7 @@ impl Run<'_> {
             verify_tried: false,
             attempts: 0,
             failed_first: false,
+            paused: Duration::ZERO,
         };
         let cur = self.expand(&step.call);
         let ev = Event {
@@ -378,7 +387,9 @@ impl Run<'_> {
             } else if self.elapsed_ms() >= self.job.budget.wall_clock_ms {
                 Some(format!("the job's wall-clock budget is spent ({} ms)", self.job.budget.wall_clock_ms))
             } else {
-                None
+                step.wall_clock_ms
+                    .filter(|&l| st.elapsed_ms() >= l)
+                    .map(|limit| format!("the step's wall-clock budget is spent ({limit} ms)"))
             };
             let diagnosis = match &exhausted {
                 Some(why) => {
@@ -539,6 +550,7 @@ impl Run<'_> {
             })
             .collect();
         let retries_for_code = st.retries.get(&err.code).copied().unwrap_or(0);
+        let effect = self.e.registry.get(&cur.tool).map(|t| t.effect(&cur.args)).unwrap_or(Effect::Mutating);
         let mut rejected = Vec::new();
         let mut chosen = None;
         for layer in &self.e.layers {
@@ -552,6 +564,7 @@ impl Run<'_> {
                 step,
                 tool: &cur.tool,
                 args: &cur.args,
+                effect,
                 error: err,
                 attempts: &st.rep.attempts,
                 retries_for_code,
@@ -616,7 +629,10 @@ impl Run<'_> {
                 if *delay_ms > step.retry.max_delay_ms {
                     return Err(format!("a wait of {delay_ms} ms is over the step's max_delay of {} ms", step.retry.max_delay_ms));
                 }
-                let left = self.job.budget.wall_clock_ms.saturating_sub(self.elapsed_ms());
+                let mut left = self.job.budget.wall_clock_ms.saturating_sub(self.elapsed_ms());
+                if let Some(limit) = step.wall_clock_ms {
+                    left = left.min(limit.saturating_sub(st.elapsed_ms()));
+                }
                 if *delay_ms >= left {
                     return Err(format!("a wait of {delay_ms} ms does not fit the {left} ms left of the wall-clock budget"));
                 }
@@ -782,7 +798,7 @@ impl Run<'_> {
             .iter()
             .filter_map(|e| e.decision.as_ref())
             .any(|d| d.option == "retry" && !matches!(d.decided_by, DecidedBy::Person { .. }));
-        let (recommended, recommendation) = if let Some(alt) = first_alt.filter(|_| err.recoverable) {
+        let (recommended, recommendation) = if let Some(alt) = first_alt {
             (alt, "A declared alternative has not been tried yet.".to_owned())
         } else if retryable && (exhausted || st.retries.get(&err.code).copied().unwrap_or(0) >= step.retry.max) && !auto_retried {
             ("retry".to_owned(), format!("{} is transient: the service may be back by now.", err.code))
@@ -867,6 +883,7 @@ impl Run<'_> {
             None => Some(self.e.approver.decide(&req).await),
         };
         self.paused += t0.elapsed();
+        st.paused += t0.elapsed();
 
         let decision = match answer {
             Some(Answer::Decided(d)) if req.option(&d.option).is_some() => Some(d),

@@ -119,6 +119,9 @@ pub struct Step {
     pub retry: RetryPolicy,
     /// Healing attempts allowed for this step.
     pub max_attempts: u32,
+    /// Wall-clock budget of the step, its call and all its healing
+    /// (excluding time waiting for a person).
+    pub wall_clock_ms: Option<u64>,
     /// Always ask a person before the call runs.
     pub needs_approval: bool,
     /// A failure of this step does not fail the job.
@@ -222,6 +225,7 @@ struct RawStep {
     #[serde(default)]
     retry: RawRetry,
     max_attempts: Option<u32>,
+    wall_clock: Option<Spanned<DurationText>>,
     #[serde(default)]
     approval: Option<Spanned<String>>,
     #[serde(default)]
@@ -399,6 +403,7 @@ impl Job {
                 retry.max_delay_ms = b;
             }
             retry.also_on = rs.retry.on.clone();
+            let wall_clock_ms = cx.duration(&rs.wall_clock, &format!("steps[{i}].wall_clock"));
             let needs_approval = match &rs.approval {
                 None => false,
                 Some(a) => match a.get_ref().as_str() {
@@ -417,6 +422,7 @@ impl Job {
                 verify,
                 retry,
                 max_attempts: rs.max_attempts.unwrap_or(6),
+                wall_clock_ms,
                 needs_approval,
                 optional: rs.optional,
             });
@@ -552,6 +558,7 @@ wall_clock = "2m"
 [[steps]]
 name = "fetch"
 tool = "http"
+wall_clock = "10s"
 args = { url = "http://127.0.0.1:1/x", timeout_ms = 500 }
 retry = { max = 5, base = "50ms", on = ["NON_ZERO_EXIT"] }
 
@@ -578,7 +585,9 @@ verify = { tool = "exec", args = { program = "test" } }
         assert_eq!(s.retry.base_ms, 50);
         assert_eq!(s.retry.also_on, vec![ErrorCode::NON_ZERO_EXIT]);
         assert_eq!(s.alternatives[0].args["url"], "http://127.0.0.1:2/x");
-        assert_eq!(s.call.line, 9);
+        assert_eq!(s.call.line, 10);
+        assert_eq!(s.wall_clock_ms, Some(10_000));
+        assert_eq!(job.steps[1].wall_clock_ms, None);
         assert_eq!(job.steps[1].name, "step-2");
         assert!(job.steps[1].needs_approval);
         assert!(job.steps[1].verify.is_some());

@@ -1,6 +1,8 @@
 //! Secret redaction: applied to every event, report line and (later) lesson
 //! and prompt before it leaves the engine.
 
+use std::sync::LazyLock;
+
 use regex::Regex;
 use serde_json::Value;
 
@@ -35,11 +37,32 @@ const SECRET_KEYS: &[&str] = &[
 pub struct Redactor {
     /// (name, value) of secret values to replace, longest first.
     values: Vec<(String, String)>,
-    patterns: Vec<(Regex, &'static str)>,
-    /// All patterns at once: one pass tells whether any applies (most
-    /// strings hold no secret, and this keeps redaction off the hot path).
-    any: regex::RegexSet,
 }
+
+/// The built-in token patterns with their replacements, and all of them as
+/// one set: one pass tells whether any applies (most strings hold no
+/// secret, and this keeps redaction off the hot path). Compiled once per
+/// process, not per run.
+static PATTERNS: LazyLock<(Vec<(Regex, &'static str)>, regex::RegexSet)> = LazyLock::new(|| {
+    let pat = |p: &str| Regex::new(p).expect("built-in redaction pattern compiles");
+    let patterns = vec![
+        (pat(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{8,}"), "$1 [REDACTED]"),
+        (pat(r"\bsk-[A-Za-z0-9_-]{16,}"), REDACTED),
+        (pat(r"\b(ghp|gho|ghs|ghu|ghr)_[A-Za-z0-9]{20,}"), REDACTED),
+        (pat(r"\bgithub_pat_[A-Za-z0-9_]{20,}"), REDACTED),
+        (pat(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"), REDACTED),
+        (pat(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"), REDACTED),
+        (pat(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), REDACTED),
+        (pat(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)"), REDACTED),
+        (
+            pat(r#"(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key)(["']?\s*[=:]\s*["']?)[^\s"'&,;]{3,}"#),
+            "$1$2[REDACTED]",
+        ),
+        (pat(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+):[^/\s@]+@"), "$1:[REDACTED]@"),
+    ];
+    let any = regex::RegexSet::new(patterns.iter().map(|(r, _)| r.as_str())).expect("built-in redaction patterns compile");
+    (patterns, any)
+});
 
 impl Default for Redactor {
     fn default() -> Self {
@@ -60,24 +83,7 @@ impl Redactor {
         let mut values: Vec<(String, String)> =
             secrets.into_iter().map(|(k, v)| (k.into(), v.into())).filter(|(_, v)| v.len() >= 4).collect();
         values.sort_by_key(|v| std::cmp::Reverse(v.1.len()));
-        let pat = |p: &str| Regex::new(p).expect("built-in redaction pattern compiles");
-        let patterns = vec![
-            (pat(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{8,}"), "$1 [REDACTED]"),
-            (pat(r"\bsk-[A-Za-z0-9_-]{16,}"), REDACTED),
-            (pat(r"\b(ghp|gho|ghs|ghu|ghr)_[A-Za-z0-9]{20,}"), REDACTED),
-            (pat(r"\bgithub_pat_[A-Za-z0-9_]{20,}"), REDACTED),
-            (pat(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"), REDACTED),
-            (pat(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"), REDACTED),
-            (pat(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), REDACTED),
-            (pat(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)"), REDACTED),
-            (
-                pat(r#"(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key)(["']?\s*[=:]\s*["']?)[^\s"'&,;]{3,}"#),
-                "$1$2[REDACTED]",
-            ),
-            (pat(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+):[^/\s@]+@"), "$1:[REDACTED]@"),
-        ];
-        let any = regex::RegexSet::new(patterns.iter().map(|(r, _)| r.as_str())).expect("built-in redaction patterns compile");
-        Redactor { values, patterns, any }
+        Redactor { values }
     }
 
     /// A redactor for these environment variable names (their current values
@@ -99,10 +105,11 @@ impl Redactor {
                 out = out.replace(value.as_str(), &format!("[REDACTED:{name}]"));
             }
         }
-        if !self.any.is_match(&out) {
+        let (patterns, any) = &*PATTERNS;
+        if !any.is_match(&out) {
             return out;
         }
-        for (re, with) in &self.patterns {
+        for (re, with) in patterns {
             if re.is_match(&out) {
                 out = re.replace_all(&out, *with).into_owned();
             }

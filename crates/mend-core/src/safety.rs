@@ -1,6 +1,8 @@
 //! The safety policy: which calls are destructive and need a person's
 //! approval *before* they run, whatever proposed them.
 
+use std::sync::LazyLock;
+
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
@@ -64,6 +66,11 @@ impl Default for SafetyPolicy {
     }
 }
 
+/// The built-in patterns, compiled once per process (a `Regex` clone is cheap).
+static BUILT_IN: LazyLock<Vec<(String, Regex)>> = LazyLock::new(|| {
+    DEFAULT_PATTERNS.iter().map(|(name, p)| ((*name).to_owned(), compile(p).expect("built-in safety pattern compiles"))).collect()
+});
+
 fn compile(p: &str) -> Result<Regex, String> {
     regex::RegexBuilder::new(p).case_insensitive(true).size_limit(1 << 20).build().map_err(|e| format!("bad pattern `{p}`: {e}"))
 }
@@ -71,10 +78,7 @@ fn compile(p: &str) -> Result<Regex, String> {
 impl SafetyPolicy {
     /// Compiles the built-in patterns plus a job's own.
     pub fn new(cfg: &SafetyConfig) -> Result<Self, String> {
-        let mut patterns = Vec::new();
-        for (name, p) in DEFAULT_PATTERNS {
-            patterns.push(((*name).to_owned(), compile(p)?));
-        }
+        let mut patterns = BUILT_IN.clone();
         for p in &cfg.destructive {
             patterns.push((p.clone(), compile(p)?));
         }
