@@ -3,7 +3,8 @@
 //! metrics, lists pending approvals, codes and tools.
 //!
 //! Exit codes: 0 success, 1 the job failed, 2 bad input (a job file or
-//! flag), 3 waiting for or refused by a person, 4 Mend itself failed.
+//! flag), 3 waiting for or refused by a person, 4 Mend itself failed,
+//! 130 interrupted.
 
 mod demo;
 mod print;
@@ -21,6 +22,8 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_BAD_INPUT: u8 = 2;
 /// Exit code: Mend itself failed (journal, internal error).
 pub const EXIT_INTERNAL: u8 = 4;
+/// Exit code: interrupted (Ctrl-C), as shells report SIGINT.
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 #[derive(Parser)]
 #[command(name = "mend", version, about = "Run automation jobs inside a self-healing loop")]
@@ -141,5 +144,7 @@ fn main() -> ExitCode {
             Cmd::Tools { json } => query::tools(json),
         }
     });
+    // A terminal prompt may still be blocked reading stdin: do not wait for it.
+    rt.shutdown_timeout(std::time::Duration::from_millis(200));
     ExitCode::from(code)
 }

@@ -8,12 +8,13 @@ use async_trait::async_trait;
 use mend_core::approval::{Answer, ApprovalRequest, Approver, DecidedBy, Decision, StandingApprover};
 use mend_core::clock::now_ms;
 use mend_core::engine::{Engine, RunOptions};
+use mend_core::event::{Event, EventKind, Journal, Level};
 use mend_core::job::Job;
 use mend_core::report::RunReport;
 use mend_journal::{Reader, SqliteJournal};
 
 use crate::print::Progress;
-use crate::{ApproveMode, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK};
+use crate::{ApproveMode, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK};
 
 /// Job files larger than this are refused (a job is a few kilobytes).
 const MAX_JOB_BYTES: u64 = 4 << 20;
@@ -147,7 +148,25 @@ pub async fn execute(data_dir: &Path, job: &Job, env: Vec<(String, String)>, jso
     if !quiet {
         engine = engine.with_observer(Arc::new(Progress::new()));
     }
-    let report = engine.run(job, RunOptions { env, run_id: None }).await;
+    let run_id = mend_core::engine::new_id();
+    let run = engine.run(job, RunOptions { env, run_id: Some(run_id.clone()) });
+    let report = tokio::select! {
+        r = run => r,
+        _ = tokio::signal::ctrl_c() => {
+            // The run is dropped (a running command's process group is
+            // killed with it); everything journaled so far is kept, and the
+            // run is closed as interrupted. Pending approvals stay pending.
+            let ev = Event {
+                ok: Some(false),
+                data: serde_json::json!({"status": "interrupted"}),
+                ..Event::new(now_ms(), &run_id, &job.name, EventKind::RunFinished, Level::Error, format!("run of `{}` interrupted", job.name))
+            };
+            journal.record(ev);
+            journal.close();
+            eprintln!("\nmend: interrupted; the journal has every event of run {run_id} up to now");
+            return EXIT_INTERRUPTED;
+        }
+    };
     journal.close();
     match report {
         Ok(r) => {

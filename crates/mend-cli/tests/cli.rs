@@ -241,3 +241,31 @@ fn output_into_a_closed_pipe_does_not_panic() {
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(out.status.signal(), Some(13), "ended by SIGPIPE like any Unix tool");
 }
+
+#[test]
+fn ctrl_c_ends_the_run_its_processes_and_keeps_the_journal() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    let job = d.path().join("slow.toml");
+    std::fs::write(&job, "name = \"slow\"\n[[steps]]\ntool = \"exec\"\nargs = { shell = \"sleep 60 & echo $! > bg.pid; sleep 60\" }\n")
+        .unwrap();
+    let mut child = mend(&data).arg("run").arg(&job).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let pidfile = d.path().join("bg.pid");
+    let t0 = Instant::now();
+    while std::fs::read_to_string(&pidfile).map(|s| s.trim().is_empty()).unwrap_or(true) {
+        assert!(t0.elapsed() < Duration::from_secs(20), "the step never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    let bg: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let state = std::fs::read_to_string(format!("/proc/{bg}/stat")).unwrap_or_default();
+    assert!(state.is_empty() || state.rsplit(')').next().unwrap().trim_start().starts_with('Z'), "background child {bg} survived: {state}");
+    let (_, out, _) = run(mend(&data).args(["logs", "--json", "--kind", "run_finished"]));
+    let last: Value = serde_json::from_str(out.lines().last().expect("a run_finished event")).unwrap();
+    assert_eq!(last["data"]["status"], "interrupted");
+    let (_, out, _) = run(mend(&data).args(["logs", "--json", "--kind", "step_started"]));
+    assert_eq!(out.lines().count(), 1, "events before the interrupt are kept");
+}

@@ -103,6 +103,21 @@ fn kill_group(pgid: Option<u32>) {
     }
 }
 
+/// Kills a process group when dropped, unless disarmed.
+struct GroupGuard(Option<u32>);
+
+impl GroupGuard {
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        kill_group(self.0);
+    }
+}
+
 #[async_trait]
 impl Tool for ExecTool {
     fn name(&self) -> &str {
@@ -209,6 +224,9 @@ impl Tool for ExecTool {
             }
         };
         let pgid = child.id();
+        // If this call is abandoned mid-way (the run is interrupted), the
+        // whole group goes with it, not only the direct child.
+        let mut guard = GroupGuard(pgid);
         if let (Some(text), Some(mut stdin)) = (stdin_text, child.stdin.take()) {
             tokio::spawn(async move {
                 let _ = stdin.write_all(text.as_bytes()).await;
@@ -252,6 +270,7 @@ impl Tool for ExecTool {
                 collect.await
             }
         };
+        guard.disarm();
         let (stdout, out_bin) = text_of(&out);
         let (stderr, err_bin) = text_of(&err);
         let exit_code = status.as_ref().ok().and_then(|s| s.code());
