@@ -249,7 +249,7 @@ fn ctrl_c_ends_the_run_its_processes_and_keeps_the_journal() {
     let job = d.path().join("slow.toml");
     std::fs::write(&job, "name = \"slow\"\n[[steps]]\ntool = \"exec\"\nargs = { shell = \"sleep 60 & echo $! > bg.pid; sleep 60\" }\n")
         .unwrap();
-    let mut child = mend(&data).arg("run").arg(&job).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let child = mend(&data).arg("run").arg(&job).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     let pidfile = d.path().join("bg.pid");
     let t0 = Instant::now();
     while std::fs::read_to_string(&pidfile).map(|s| s.trim().is_empty()).unwrap_or(true) {
