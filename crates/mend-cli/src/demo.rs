@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use mend_core::config::Config;
 use mend_faults::{FaultServer, Reply, Script, closed_port};
 
 use crate::{ApproveMode, EXIT_BAD_INPUT, EXIT_INTERNAL};
@@ -39,7 +40,7 @@ pub fn prepare(dir: &Path) -> std::io::Result<PathBuf> {
 }
 
 /// `mend demo`.
-pub async fn demo(data_dir: &Path, json: bool, approve: Option<ApproveMode>, workdir: Option<PathBuf>) -> u8 {
+pub async fn demo(data_dir: &Path, config: &Config, json: bool, approve: Option<ApproveMode>, workdir: Option<PathBuf>) -> u8 {
     let tmp;
     let dir = match workdir {
         Some(d) => d,
@@ -72,7 +73,7 @@ pub async fn demo(data_dir: &Path, json: bool, approve: Option<ApproveMode>, wor
     env.push(("MEND_DEMO_URL".into(), server.url("")));
     env.push(("MEND_DEMO_DEAD".into(), format!("http://127.0.0.1:{}", closed_port())));
     eprintln!("Demo service on {} — work folder {}\n", server.url(""), dir.display());
-    let job = match crate::run::load(&job_path, &env) {
+    let job = match crate::run::load(&job_path, config, &env) {
         Ok(j) => j,
         Err(e) => {
             eprintln!("{e}");

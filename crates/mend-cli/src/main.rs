@@ -31,6 +31,9 @@ struct Cli {
     /// Where the journal lives (default: the OS data directory, e.g. ~/.local/share/mend).
     #[arg(long, global = true, env = "MEND_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Defaults for every job (default: the OS config directory's mend/config.toml, if present).
+    #[arg(long, global = true, env = "MEND_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -125,6 +128,13 @@ fn main() -> ExitCode {
     default_sigpipe();
     let cli = Cli::parse();
     let dir = data_dir(cli.data_dir);
+    let config = match run::config(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -134,9 +144,9 @@ fn main() -> ExitCode {
     };
     let code = rt.block_on(async move {
         match cli.cmd {
-            Cmd::Run { job, json, approve, quiet } => run::run_file(&dir, &job, json, approve, quiet).await,
-            Cmd::Check { jobs } => run::check(&jobs),
-            Cmd::Demo { json, approve, workdir } => demo::demo(&dir, json, approve, workdir).await,
+            Cmd::Run { job, json, approve, quiet } => run::run_file(&dir, &config, &job, json, approve, quiet).await,
+            Cmd::Check { jobs } => run::check(&config, &jobs),
+            Cmd::Demo { json, approve, workdir } => demo::demo(&dir, &config, json, approve, workdir).await,
             Cmd::Logs(a) => query::exit(query::logs(&dir, a)),
             Cmd::Metrics(a) => query::exit(query::metrics(&dir, a)),
             Cmd::Approvals { cmd } => query::exit(query::approvals(&dir, cmd)),

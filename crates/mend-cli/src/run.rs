@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use mend_core::approval::{Answer, ApprovalRequest, Approver, DecidedBy, Decision, StandingApprover};
 use mend_core::clock::now_ms;
+use mend_core::config::Config;
 use mend_core::engine::{Engine, RunOptions};
 use mend_core::event::{Event, EventKind, Journal, Level};
 use mend_core::job::Job;
@@ -19,8 +20,26 @@ use crate::{ApproveMode, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_O
 /// Job files larger than this are refused (a job is a few kilobytes).
 const MAX_JOB_BYTES: u64 = 4 << 20;
 
+/// Reads the config file: `path` if given (it must exist), else the OS
+/// config directory's `mend/config.toml` if present, else the defaults.
+pub fn config(path: Option<&Path>) -> Result<Config, String> {
+    let (path, required) = match path {
+        Some(p) => (p.to_path_buf(), true),
+        None => match directories::ProjectDirs::from("", "", "mend") {
+            Some(d) => (d.config_dir().join("config.toml"), false),
+            None => return Ok(Config::default()),
+        },
+    };
+    if !required && !path.exists() {
+        return Ok(Config::default());
+    }
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{shown}: {e}"))?;
+    Config::parse(&text, &shown).map_err(|e| e.to_string())
+}
+
 /// Reads and checks a job file. Errors name the file, line and field.
-pub fn load(path: &Path, env: &[(String, String)]) -> Result<Job, String> {
+pub fn load(path: &Path, config: &Config, env: &[(String, String)]) -> Result<Job, String> {
     let shown = path.display().to_string();
     let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
     if meta.len() > MAX_JOB_BYTES {
@@ -33,17 +52,17 @@ pub fn load(path: &Path, env: &[(String, String)]) -> Result<Job, String> {
     })?;
     let base = path.parent().map(Path::to_path_buf).filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| PathBuf::from("."));
     let base = std::fs::canonicalize(&base).unwrap_or(base);
-    let job = Job::parse(&text, &shown, &base).map_err(|e| e.to_string())?;
+    let job = Job::parse_with(&text, &shown, &base, config).map_err(|e| e.to_string())?;
     job.check(&shown, &mend_tools::default_registry(), env).map_err(|e| e.to_string())?;
     Ok(job)
 }
 
 /// `mend check`.
-pub fn check(paths: &[PathBuf]) -> u8 {
+pub fn check(config: &Config, paths: &[PathBuf]) -> u8 {
     let env: Vec<(String, String)> = std::env::vars().collect();
     let mut bad = false;
     for p in paths {
-        match load(p, &env) {
+        match load(p, config, &env) {
             Ok(job) => println!("{}: ok ({} steps)", p.display(), job.steps.len()),
             Err(e) => {
                 eprintln!("{e}");
@@ -193,9 +212,9 @@ fn print_report(r: &RunReport, json: bool, quiet: bool) {
 }
 
 /// `mend run`.
-pub async fn run_file(data_dir: &Path, path: &Path, json: bool, approve: Option<ApproveMode>, quiet: bool) -> u8 {
+pub async fn run_file(data_dir: &Path, config: &Config, path: &Path, json: bool, approve: Option<ApproveMode>, quiet: bool) -> u8 {
     let env: Vec<(String, String)> = std::env::vars().collect();
-    let job = match load(path, &env) {
+    let job = match load(path, config, &env) {
         Ok(j) => j,
         Err(e) => {
             eprintln!("{e}");

@@ -12,7 +12,8 @@ use serde_json::Value;
 
 fn mend(data: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_mend"));
-    c.env("MEND_DATA_DIR", data).env_remove("RUST_LOG");
+    // Hermetic: no user config file from the machine running the tests.
+    c.env("MEND_DATA_DIR", data).env("XDG_CONFIG_HOME", data.join("no-config")).env_remove("MEND_CONFIG");
     c
 }
 
@@ -268,4 +269,38 @@ fn ctrl_c_ends_the_run_its_processes_and_keeps_the_journal() {
     assert_eq!(last["data"]["status"], "interrupted");
     let (_, out, _) = run(mend(&data).args(["logs", "--json", "--kind", "step_started"]));
     assert_eq!(out.lines().count(), 1, "events before the interrupt are kept");
+}
+
+#[test]
+fn the_config_file_adds_rules_to_every_job() {
+    let d = tempfile::tempdir().unwrap();
+    let config = d.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "secrets = [\"MEND_CFG_SECRET\"]\n[safety]\ndestructive = ['\\bpurge\\b']\n[approval]\non_timeout = \"abort\"\n",
+    )
+    .unwrap();
+    let job = d.path().join("j.toml");
+    std::fs::write(&job, "name = \"j\"\n[[steps]]\ntool = \"exec\"\nargs = { shell = \"echo purge ${env:MEND_CFG_SECRET} > purged\" }\n")
+        .unwrap();
+    let (code, out, err) = run(mend(&d.path().join("data"))
+        .arg("--config")
+        .arg(&config)
+        .env("MEND_CFG_SECRET", "hunter2-but-longer")
+        .arg("run")
+        .arg(&job)
+        .args(["--json", "--approve", "abort"]));
+    assert_eq!(code, 1, "{err}");
+    assert!(!d.path().join("purged").exists(), "the config's destructive pattern held the call");
+    assert!(out.contains("not approved"), "{out}");
+    let (_, logs, _) = run(mend(&d.path().join("data")).args(["logs", "--json"]));
+    assert!(!logs.contains("hunter2-but-longer") && !err.contains("hunter2-but-longer"), "the config's secret is redacted");
+
+    std::fs::write(&config, "[approval]\ntimeout = \"whenever\"\n").unwrap();
+    let (code, _, err) = run(mend(&d.path().join("data")).arg("--config").arg(&config).arg("check").arg(&job));
+    assert_eq!(code, 2);
+    assert!(err.contains("config.toml:2:11: approval.timeout"), "{err}");
+    let (code, _, err) = run(mend(&d.path().join("data")).arg("--config").arg(d.path().join("nope.toml")).arg("check").arg(&job));
+    assert_eq!(code, 2);
+    assert!(err.contains("nope.toml"), "{err}");
 }

@@ -14,6 +14,7 @@ use toml::Spanned;
 
 use crate::approval::OnTimeout;
 use crate::code::ErrorCode;
+use crate::config::Config;
 use crate::safety::{SafetyConfig, SafetyPolicy};
 use crate::tool::ToolRegistry;
 
@@ -208,8 +209,7 @@ struct RawBudget {
 #[serde(deny_unknown_fields)]
 struct RawApproval {
     timeout: Option<Spanned<DurationText>>,
-    #[serde(default)]
-    on_timeout: OnTimeout,
+    on_timeout: Option<OnTimeout>,
 }
 
 #[derive(Deserialize)]
@@ -337,6 +337,11 @@ impl Job {
     /// where relative paths resolve. The tool calls are not checked here:
     /// see [`Job::check`].
     pub fn parse(text: &str, file: &str, base_dir: &Path) -> Result<Job, JobErrors> {
+        Job::parse_with(text, file, base_dir, &Config::default())
+    }
+
+    /// Like [`Job::parse`], starting from the user's [`Config`] defaults.
+    pub fn parse_with(text: &str, file: &str, base_dir: &Path, defaults: &Config) -> Result<Job, JobErrors> {
         let raw: RawJob = toml::from_str(text).map_err(|e| {
             let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
             JobErrors(vec![JobError { file: file.to_owned(), line, column, field: String::new(), message: e.message().trim().to_owned() }])
@@ -361,8 +366,10 @@ impl Job {
             wall_clock_ms: cx.duration(&raw.budget.wall_clock, "budget.wall_clock").unwrap_or(Budget::default().wall_clock_ms),
             tokens: raw.budget.tokens.unwrap_or(Budget::default().tokens),
         };
-        let approval =
-            ApprovalPolicy { timeout_ms: cx.duration(&raw.approval.timeout, "approval.timeout"), on_timeout: raw.approval.on_timeout };
+        let approval = ApprovalPolicy {
+            timeout_ms: cx.duration(&raw.approval.timeout, "approval.timeout").or(defaults.approval_timeout_ms),
+            on_timeout: raw.approval.on_timeout.or(defaults.on_timeout).unwrap_or_default(),
+        };
         let safety = match &raw.safety {
             Some(s) => {
                 if let Err(e) = SafetyPolicy::new(s.get_ref()) {
@@ -372,6 +379,14 @@ impl Job {
             }
             None => SafetyConfig::default(),
         };
+        // The user's defaults add to the job's own rules.
+        let safety = SafetyConfig {
+            destructive: defaults.safety.destructive.iter().chain(&safety.destructive).cloned().collect(),
+            allow: defaults.safety.allow.iter().chain(&safety.allow).cloned().collect(),
+            delete_hosts: safety.delete_hosts.or_else(|| defaults.safety.delete_hosts.clone()),
+        };
+        let mut secrets = defaults.secrets.clone();
+        secrets.extend(raw.secrets.iter().filter(|s| !defaults.secrets.contains(s)).cloned());
 
         let mut steps = Vec::new();
         for (i, rs) in raw.steps.iter().enumerate() {
@@ -438,7 +453,7 @@ impl Job {
             budget,
             approval,
             safety,
-            secrets: raw.secrets,
+            secrets,
             steps,
         })
     }

@@ -17,6 +17,7 @@ pub mod action;
 pub mod approval;
 pub mod clock;
 pub mod code;
+pub mod config;
 pub mod diagnose;
 pub mod engine;
 pub mod event;
