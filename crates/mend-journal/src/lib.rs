@@ -69,10 +69,16 @@ pub(crate) enum Cmd {
 /// The writing side: a cheap handle to the writer thread.
 pub struct SqliteJournal {
     path: PathBuf,
-    // A std mutex: only taken to send or on drop, never across an await.
+    // A std mutex: only taken to send or to close, never across an await.
+    // When the bounded queue is full the send waits for the writer: that is
+    // the backpressure, and it lasts as long as one batch commit.
     tx: Mutex<Option<mpsc::SyncSender<Cmd>>>,
+    // A std mutex: taken once, to join the writer on close.
     writer: Mutex<Option<JoinHandle<()>>>,
-    /// The first write failure, reported by the next flush.
+    /// The writer thread, to wake it early when someone waits on a commit.
+    thread: std::thread::Thread,
+    /// The first write failure, reported by the next flush. A std mutex:
+    /// held only to read or set the string.
     failed: Arc<Mutex<Option<String>>>,
 }
 
@@ -110,7 +116,8 @@ impl SqliteJournal {
             .name("mend-journal".into())
             .spawn(move || writer::run(conn, rx, f, p))
             .map_err(|e| Error::Decode { path: path.display().to_string(), message: format!("cannot start the writer: {e}") })?;
-        Ok(SqliteJournal { path: path.to_path_buf(), tx: Mutex::new(Some(tx)), writer: Mutex::new(Some(writer)), failed })
+        let thread = writer.thread().clone();
+        Ok(SqliteJournal { path: path.to_path_buf(), tx: Mutex::new(Some(tx)), writer: Mutex::new(Some(writer)), thread, failed })
     }
 
     /// The database file.
@@ -129,6 +136,8 @@ impl SqliteJournal {
     async fn round_trip(&self, make: impl FnOnce(oneshot::Sender<Result<(), String>>) -> Cmd) -> Result<(), JournalError> {
         let (tx, rx) = oneshot::channel();
         self.send(make(tx)).map_err(JournalError)?;
+        // Someone waits on this commit: cut the writer's linger short.
+        self.thread.unpark();
         rx.await.map_err(|_| JournalError("the journal writer stopped".into()))?.map_err(JournalError)
     }
 

@@ -262,10 +262,10 @@ pub(crate) fn run(mut conn: Connection, rx: mpsc::Receiver<Cmd>, failed: Arc<Mut
     let mut batch = Vec::with_capacity(BATCH);
     while let Ok(first) = rx.recv() {
         // Group commit: when events trickle in (a run in progress), the
-        // writer sleeps LINGER so a few milliseconds of events share one
-        // commit; it sleeps rather than waiting on the channel so senders
-        // never pay for waking it. Under load the queue is already full and
-        // nothing waits. A flush or an approval never waits.
+        // writer parks for LINGER so a few milliseconds of events share one
+        // commit; it parks rather than waiting on the channel so plain
+        // events never pay for waking it. Under load the queue is already
+        // full and nothing waits. A flush or an approval unparks it.
         let mut urgent = !matches!(first, Cmd::Event(_));
         let mut lingered = false;
         batch.push(first);
@@ -276,7 +276,8 @@ pub(crate) fn run(mut conn: Connection, rx: mpsc::Receiver<Cmd>, failed: Arc<Mut
                     batch.push(c);
                 }
                 Err(mpsc::TryRecvError::Empty) if !urgent && !lingered && batch.len() < TRICKLE => {
-                    std::thread::sleep(LINGER);
+                    // Woken early (unpark) by a flush or an approval.
+                    std::thread::park_timeout(LINGER);
                     lingered = true;
                 }
                 Err(_) => break,
