@@ -59,7 +59,7 @@ pub async fn run_job(dir: &Path, text: &str, setup: Setup) -> Ran {
     for l in setup.layers {
         engine = engine.with_layer_first(l);
     }
-    let report = engine.run(&job, RunOptions { env, run_id: None }).await.unwrap();
+    let report = engine.run(&job, RunOptions { env, ..Default::default() }).await.unwrap();
     journal.close();
     let events = Reader::open(&path).unwrap().logs(&LogFilter::default()).unwrap();
     Ran { report, events, sleeps: clock.sleeps(), journal: path }

@@ -80,5 +80,5 @@ pub async fn demo(data_dir: &Path, config: &Config, json: bool, approve: Option<
             return EXIT_BAD_INPUT;
         }
     };
-    crate::run::execute(data_dir, &job, env, json, approve, false).await
+    crate::run::execute(data_dir, &job, env, Some(&job_path), None, crate::run::Output { json, approve, quiet: false }).await
 }

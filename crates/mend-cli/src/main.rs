@@ -144,11 +144,14 @@ fn main() -> ExitCode {
     };
     let code = rt.block_on(async move {
         match cli.cmd {
-            Cmd::Run { job, json, approve, quiet } => run::run_file(&dir, &config, &job, json, approve, quiet).await,
+            Cmd::Run { job, json, approve, quiet } => run::run_file(&dir, &config, &job, run::Output { json, approve, quiet }).await,
             Cmd::Check { jobs } => run::check(&config, &jobs),
             Cmd::Demo { json, approve, workdir } => demo::demo(&dir, &config, json, approve, workdir).await,
             Cmd::Logs(a) => query::exit(query::logs(&dir, a)),
             Cmd::Metrics(a) => query::exit(query::metrics(&dir, a)),
+            Cmd::Approvals { cmd: query::ApprovalsCmd::Decide { id, option, note, no_resume, json, approve } } => {
+                run::decide(&dir, &config, &id, &option, note, !no_resume, run::Output { json, approve, quiet: false }).await
+            }
             Cmd::Approvals { cmd } => query::exit(query::approvals(&dir, cmd)),
             Cmd::Codes { markdown } => query::codes(markdown),
             Cmd::Tools { json } => query::tools(json),

@@ -69,6 +69,25 @@ pub enum ApprovalsCmd {
         /// Request id.
         id: String,
     },
+    /// Decide a waiting request and resume its run from that step.
+    Decide {
+        /// Request id.
+        id: String,
+        /// The option's id (`run`, `retry`, `alt-0`, `skip`, `abort`, …).
+        option: String,
+        /// Instructions kept with the decision.
+        #[arg(long)]
+        note: Option<String>,
+        /// Record the decision only; do not resume the run.
+        #[arg(long)]
+        no_resume: bool,
+        /// Print the resumed run's JSON report on stdout.
+        #[arg(long)]
+        json: bool,
+        /// How later approvals in the resumed run are answered.
+        #[arg(long, value_enum)]
+        approve: Option<crate::ApproveMode>,
+    },
 }
 
 /// Why a command failed: the exit code and the message for stderr.
@@ -216,6 +235,7 @@ pub fn approvals(dir: &Path, cmd: ApprovalsCmd) -> Result<(), Fail> {
             let (req, dec) = r.approval(&id).map_err(internal)?.ok_or_else(|| bad(format!("no approval request `{id}`")))?;
             println!("{}", serde_json::to_string_pretty(&serde_json::json!({"request": req, "decision": dec})).unwrap_or_default());
         }
+        ApprovalsCmd::Decide { .. } => return Err(internal("`decide` runs through run::decide")),
     }
     Ok(())
 }

@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use mend_core::approval::{Answer, ApprovalRequest, Approver, DecidedBy, Decision, StandingApprover};
+use mend_core::approval::{Answer, ApprovalRequest, Approver, Choice, DecidedBy, Decision, StandingApprover};
 use mend_core::clock::now_ms;
 use mend_core::config::Config;
-use mend_core::engine::{Engine, RunOptions};
+use mend_core::engine::{Engine, Resume, RunOptions};
 use mend_core::event::{Event, EventKind, Journal, Level};
 use mend_core::job::Job;
 use mend_core::report::RunReport;
@@ -151,9 +151,29 @@ pub fn approver(mode: Option<ApproveMode>) -> Arc<dyn Approver> {
     }
 }
 
+/// How a run reports and answers approvals.
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    /// Print the JSON report on stdout.
+    pub json: bool,
+    /// How approvals are answered.
+    pub approve: Option<ApproveMode>,
+    /// No progress lines.
+    pub quiet: bool,
+}
+
 /// Runs a checked job with the journal in `data_dir`; prints progress and
-/// the report. Returns the exit code.
-pub async fn execute(data_dir: &Path, job: &Job, env: Vec<(String, String)>, json: bool, approve: Option<ApproveMode>, quiet: bool) -> u8 {
+/// the report. `job_path` is journaled so a waiting run can be resumed;
+/// `resume` goes on with one. Returns the exit code.
+pub async fn execute(
+    data_dir: &Path,
+    job: &Job,
+    env: Vec<(String, String)>,
+    job_path: Option<&Path>,
+    resume: Option<Resume>,
+    out: Output,
+) -> u8 {
+    let Output { json, approve, quiet } = out;
     let path = data_dir.join(mend_journal::FILE_NAME);
     let journal = match SqliteJournal::open(&path) {
         Ok(j) => Arc::new(j),
@@ -168,7 +188,9 @@ pub async fn execute(data_dir: &Path, job: &Job, env: Vec<(String, String)>, jso
         engine = engine.with_observer(Arc::new(Progress::new()));
     }
     let run_id = mend_core::engine::new_id();
-    let run = engine.run(job, RunOptions { env, run_id: Some(run_id.clone()) });
+    let run_id = resume.as_ref().map(|r| r.request.run_id.clone()).unwrap_or(run_id);
+    let job_path = job_path.map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string());
+    let run = engine.run(job, RunOptions { env, run_id: Some(run_id.clone()), job_path, resume });
     let report = tokio::select! {
         r = run => r,
         _ = tokio::signal::ctrl_c() => {
@@ -212,7 +234,7 @@ fn print_report(r: &RunReport, json: bool, quiet: bool) {
 }
 
 /// `mend run`.
-pub async fn run_file(data_dir: &Path, config: &Config, path: &Path, json: bool, approve: Option<ApproveMode>, quiet: bool) -> u8 {
+pub async fn run_file(data_dir: &Path, config: &Config, path: &Path, out: Output) -> u8 {
     let env: Vec<(String, String)> = std::env::vars().collect();
     let job = match load(path, config, &env) {
         Ok(j) => j,
@@ -221,5 +243,88 @@ pub async fn run_file(data_dir: &Path, config: &Config, path: &Path, json: bool,
             return EXIT_BAD_INPUT;
         }
     };
-    execute(data_dir, &job, env, json, approve, quiet).await
+    execute(data_dir, &job, env, Some(path), None, out).await
+}
+
+/// `mend approvals decide`: records a person's decision on a waiting
+/// request and, unless told not to, resumes its run from that step.
+pub async fn decide(data_dir: &Path, config: &Config, id: &str, option: &str, note: Option<String>, resume: bool, out: Output) -> u8 {
+    let path = data_dir.join(mend_journal::FILE_NAME);
+    let fail = |code: u8, msg: String| {
+        eprintln!("mend: {msg}");
+        code
+    };
+    let reader = match Reader::open(&path) {
+        Ok(r) => r,
+        Err(e) => return fail(EXIT_INTERNAL, e.to_string()),
+    };
+    let (request, earlier) = match reader.approval(id) {
+        Ok(Some(x)) => x,
+        Ok(None) => return fail(EXIT_BAD_INPUT, format!("no approval request `{id}` (see `mend approvals list`)")),
+        Err(e) => return fail(EXIT_INTERNAL, e.to_string()),
+    };
+    if let Some(d) = earlier {
+        return fail(EXIT_BAD_INPUT, format!("request {id} was already decided: `{}` at {}", d.option, d.decided_ms));
+    }
+    let Some(chosen) = request.option(option) else {
+        let ids: Vec<&str> = request.options.iter().map(|o| o.id.as_str()).collect();
+        return fail(EXIT_BAD_INPUT, format!("`{option}` is not an option of request {id}; choose one of: {}", ids.join(", ")));
+    };
+    let decision = Decision {
+        option: chosen.id.clone(),
+        instructions: note,
+        decided_by: DecidedBy::Person { who: std::env::var("USER").unwrap_or_default() },
+        decided_ms: now_ms(),
+    };
+    {
+        let journal = match SqliteJournal::open(&path) {
+            Ok(j) => j,
+            Err(e) => return fail(EXIT_INTERNAL, e.to_string()),
+        };
+        if let Err(e) = journal.resolve_approval(id, &decision).await {
+            return fail(EXIT_INTERNAL, e.to_string());
+        }
+        let ev = Event {
+            action: Some(decision.option.clone()),
+            ok: Some(chosen.choice != Choice::Abort),
+            duration_ms: Some((decision.decided_ms - request.created_ms).max(0) as u64),
+            ..Event::new(
+                decision.decided_ms,
+                &request.run_id,
+                &request.job,
+                EventKind::Decision,
+                Level::Info,
+                format!("a person chose `{}` ({}) from the command line", chosen.id, chosen.label),
+            )
+        };
+        let ev = Event {
+            step: Some(request.step.clone()),
+            data: serde_json::json!({"request": id, "decision": decision, "recommended": request.recommended, "kind": request.kind}),
+            ..ev
+        };
+        journal.record(ev);
+        if let Err(e) = journal.flush().await {
+            return fail(EXIT_INTERNAL, e.to_string());
+        }
+        journal.close();
+    }
+    eprintln!("Decided: `{}` on {} ({}).", chosen.id, id, request.title);
+    if !resume {
+        return EXIT_OK;
+    }
+    let job_path = match reader.run_job_path(&request.run_id) {
+        Ok(Some(p)) => PathBuf::from(p),
+        Ok(None) => {
+            eprintln!("The run's job file is not in the journal: run the job again with `mend run`.");
+            return EXIT_OK;
+        }
+        Err(e) => return fail(EXIT_INTERNAL, e.to_string()),
+    };
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let job = match load(&job_path, config, &env) {
+        Ok(j) => j,
+        Err(e) => return fail(EXIT_BAD_INPUT, format!("cannot resume run {}: {e}", request.run_id)),
+    };
+    eprintln!("Resuming run {} of `{}` at step `{}`.\n", request.run_id, job.name, request.step);
+    execute(data_dir, &job, env, Some(&job_path), Some(Resume { request, decision }), out).await
 }

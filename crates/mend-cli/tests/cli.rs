@@ -304,3 +304,106 @@ fn the_config_file_adds_rules_to_every_job() {
     assert_eq!(code, 2);
     assert!(err.contains("nope.toml"), "{err}");
 }
+
+fn pending_ids(data: &Path) -> Vec<String> {
+    let (_, out, _) = run(mend(data).args(["approvals", "list", "--json"]));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    v.as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect()
+}
+
+#[test]
+fn a_waiting_run_is_decided_and_resumed_from_the_command_line() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    std::fs::create_dir_all(d.path().join("old")).unwrap();
+    let job = d.path().join("clean.toml");
+    std::fs::write(
+        &job,
+        "name = \"clean\"\n[[steps]]\nname = \"prep\"\ntool = \"exec\"\nargs = { shell = \"echo run >> prep.log\" }\n[[steps]]\nname = \"wipe\"\ntool = \"exec\"\nargs = { program = \"rm\", args = [\"-rf\", \"old\"] }\n[[steps]]\nname = \"after\"\ntool = \"exec\"\nargs = { shell = \"touch done\" }\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(mend(&data).arg("run").arg(&job).args(["--approve", "wait"]));
+    assert_eq!(code, 3, "{err}");
+    let ids = pending_ids(&data);
+    assert_eq!(ids.len(), 1);
+
+    // Bad decisions are refused with what would be valid.
+    let (code, _, err) = run(mend(&data).args(["approvals", "decide", &ids[0], "yolo"]));
+    assert_eq!(code, 2);
+    assert!(err.contains("run, skip, abort"), "{err}");
+    let (code, _, _) = run(mend(&data).args(["approvals", "decide", "no-such-id", "run"]));
+    assert_eq!(code, 2);
+
+    let (code, out, err) = run(mend(&data).args(["approvals", "decide", &ids[0], "run", "--note", "after hours", "--json"]));
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let statuses: Vec<&str> = report["steps"].as_array().unwrap().iter().map(|s| s["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["not_run", "succeeded", "succeeded"], "resumed at the waiting step");
+    assert!(!d.path().join("old").exists() && d.path().join("done").exists());
+    assert_eq!(std::fs::read_to_string(d.path().join("prep.log")).unwrap(), "run\n", "earlier steps are not run again");
+    assert!(pending_ids(&data).is_empty());
+    let (code, _, err) = run(mend(&data).args(["approvals", "decide", &ids[0], "run"]));
+    assert_eq!(code, 2, "deciding twice is refused");
+    assert!(err.contains("already decided"), "{err}");
+    let (_, out, _) = run(mend(&data).args(["approvals", "show", &ids[0]]));
+    let shown: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(shown["decision"]["instructions"], "after hours");
+    assert_eq!(shown["decision"]["decided_by"]["by"], "person");
+    let (_, out, _) = run(mend(&data).args(["metrics", "--json"]));
+    let m: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(m["runs"], serde_json::json!([["succeeded", 1]]), "one run, finished after the resume");
+    assert_eq!(m["escalations"]["by_decider"], serde_json::json!([["person", 1]]));
+}
+
+#[test]
+fn deciding_abort_or_skip_resumes_accordingly() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    std::fs::create_dir_all(d.path().join("keep")).unwrap();
+    let job = d.path().join("j.toml");
+    std::fs::write(
+        &job,
+        "name = \"j\"\n[[steps]]\nname = \"check\"\ntool = \"exec\"\nargs = { shell = \"exit 1\" }\n[[steps]]\nname = \"wipe\"\ntool = \"exec\"\nargs = { shell = \"rm -rf keep\" }\n",
+    )
+    .unwrap();
+    run(mend(&data).arg("run").arg(&job).args(["--approve", "wait"]));
+    let ids = pending_ids(&data);
+    // The failing step is skipped; the next one asks before it deletes.
+    let (code, _, err) = run(mend(&data).args(["approvals", "decide", &ids[0], "skip", "--approve", "wait"]));
+    assert_eq!(code, 3, "{err}");
+    let ids = pending_ids(&data);
+    assert_eq!(ids.len(), 1);
+    let (code, _, err) = run(mend(&data).args(["approvals", "decide", &ids[0], "abort"]));
+    assert_eq!(code, 3, "a person's refusal: {err}");
+    assert!(d.path().join("keep").exists());
+    assert!(pending_ids(&data).is_empty());
+}
+
+#[test]
+fn an_approval_holds_only_for_the_call_that_was_shown() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    std::fs::create_dir_all(d.path().join("a")).unwrap();
+    std::fs::create_dir_all(d.path().join("b")).unwrap();
+    let job = d.path().join("j.toml");
+    std::fs::write(
+        &job,
+        "name = \"j\"\n[[steps]]\nname = \"wipe\"\ntool = \"exec\"\nargs = { program = \"rm\", args = [\"-rf\", \"a\"] }\n",
+    )
+    .unwrap();
+    run(mend(&data).arg("run").arg(&job).args(["--approve", "wait"]));
+    let ids = pending_ids(&data);
+    // The job file changes while the request waits.
+    std::fs::write(
+        &job,
+        "name = \"j\"\n[[steps]]\nname = \"wipe\"\ntool = \"exec\"\nargs = { program = \"rm\", args = [\"-rf\", \"b\"] }\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(mend(&data).args(["approvals", "decide", &ids[0], "run", "--approve", "wait"]));
+    assert_eq!(code, 3, "the changed call is asked about again: {err}");
+    assert!(d.path().join("a").exists() && d.path().join("b").exists());
+    let again = pending_ids(&data);
+    assert_eq!(again.len(), 1);
+    let (_, out, _) = run(mend(&data).args(["approvals", "show", &again[0]]));
+    assert!(out.contains("rm -rf b"), "{out}");
+}

@@ -97,6 +97,10 @@ pub struct ApprovalRequest {
     pub timeout_ms: Option<u64>,
     /// What happens then.
     pub on_timeout: OnTimeout,
+    /// For a request before a call runs: the call as shown (redacted). A
+    /// resumed run runs it only if the job still renders it the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call: Option<String>,
 }
 
 impl ApprovalRequest {

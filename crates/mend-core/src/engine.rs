@@ -45,6 +45,9 @@ pub enum EngineError {
     /// The job's safety configuration is invalid.
     #[error("safety policy: {0}")]
     Safety(String),
+    /// A run cannot be resumed as asked.
+    #[error("cannot resume: {0}")]
+    Resume(String),
 }
 
 /// Per-run inputs.
@@ -54,6 +57,39 @@ pub struct RunOptions {
     pub env: Vec<(String, String)>,
     /// A fixed run id (for tests); random otherwise.
     pub run_id: Option<String>,
+    /// The job file, journaled so a waiting run can be resumed later.
+    pub job_path: Option<String>,
+    /// Go on with a run that stopped waiting for a person.
+    pub resume: Option<Resume>,
+}
+
+/// Where a resumed run picks up: the step a decided request was about.
+///
+/// The run keeps its id; steps before that one are not run again. The
+/// decision applies as it would have live: `run` runs the approved call (if
+/// the job still renders it the same; otherwise it asks again), `retry`
+/// starts the step afresh, `alt-N` starts it on that alternative, `skip`
+/// skips it, `abort` ends the run.
+#[derive(Debug, Clone)]
+pub struct Resume {
+    /// The request.
+    pub request: ApprovalRequest,
+    /// The decision on it, already journaled.
+    pub decision: Decision,
+}
+
+/// How a step begins.
+enum Entry {
+    /// Its own call, through the safety gate.
+    Fresh,
+    /// Its own call, already approved for exactly this rendered form.
+    Approved(String),
+    /// Declared alternative N.
+    Alternative(usize),
+    /// Not at all.
+    Skip,
+    /// The run ends here (by a person's decision, or not).
+    Abort(bool),
 }
 
 /// The engine: tools, diagnosis layers, journal, approver, clock.
@@ -121,7 +157,26 @@ impl Engine {
     pub async fn run(&self, job: &Job, opts: RunOptions) -> Result<RunReport, EngineError> {
         let safety = SafetyPolicy::new(&job.safety).map_err(EngineError::Safety)?;
         let redactor = Redactor::from_env(job.secrets.iter().map(String::as_str), &opts.env);
-        let run_id = opts.run_id.clone().unwrap_or_else(new_id);
+        let start = match &opts.resume {
+            Some(r) => job
+                .steps
+                .iter()
+                .position(|s| s.name == r.request.step)
+                .ok_or_else(|| EngineError::Resume(format!("the job has no step `{}` any more", r.request.step)))?,
+            None => 0,
+        };
+        let entry = match &opts.resume {
+            None => Entry::Fresh,
+            Some(r) => match r.request.option(&r.decision.option).map(|o| &o.choice) {
+                Some(Choice::Run) => Entry::Approved(r.request.call.clone().unwrap_or_default()),
+                Some(Choice::Retry) => Entry::Fresh,
+                Some(Choice::Alternative { index }) => Entry::Alternative(*index),
+                Some(Choice::Skip) => Entry::Skip,
+                Some(Choice::Abort) => Entry::Abort(matches!(r.decision.decided_by, DecidedBy::Person { .. })),
+                None => return Err(EngineError::Resume(format!("`{}` is not an option of request {}", r.decision.option, r.request.id))),
+            },
+        };
+        let run_id = opts.resume.as_ref().map(|r| r.request.run_id.clone()).or(opts.run_id.clone()).unwrap_or_else(new_id);
         let mut run = Run {
             e: self,
             job,
@@ -137,17 +192,25 @@ impl Engine {
         };
         run.emit(
             Event::new(run.started_ms, &run_id, &job.name, EventKind::RunStarted, Level::Info, format!("run of `{}` started", job.name)),
-            json!({"steps": job.steps.len(), "budget": {"max_attempts": job.budget.max_attempts, "wall_clock_ms": job.budget.wall_clock_ms, "tokens": job.budget.tokens}}),
+            json!({
+                "steps": job.steps.len(),
+                "budget": {"max_attempts": job.budget.max_attempts, "wall_clock_ms": job.budget.wall_clock_ms, "tokens": job.budget.tokens},
+                "job_path": opts.job_path,
+                "resumed_from": opts.resume.as_ref().map(|r| &r.request.id),
+                "start_step": job.steps.get(start).map(|s| &s.name),
+            }),
         );
 
         let mut steps = Vec::new();
         let mut status = RunStatus::Succeeded;
-        for step in &job.steps {
-            if status != RunStatus::Succeeded {
+        let mut entry = Some(entry);
+        for (i, step) in job.steps.iter().enumerate() {
+            // Before a resumed step: those ran in the run's first part.
+            if status != RunStatus::Succeeded || i < start {
                 steps.push(StepReport::not_run(&step.name));
                 continue;
             }
-            let rep = run.step(step).await?;
+            let rep = run.step(step, entry.take().unwrap_or(Entry::Fresh)).await?;
             status = match rep.status {
                 s if s.is_ok() => RunStatus::Succeeded,
                 StepStatus::Failed if step.optional => RunStatus::Succeeded,
@@ -325,7 +388,7 @@ impl Run<'_> {
         o
     }
 
-    async fn step(&mut self, step: &Step) -> Result<StepReport, EngineError> {
+    async fn step(&mut self, step: &Step, entry: Entry) -> Result<StepReport, EngineError> {
         let mut st = StepState {
             rep: StepReport::not_run(&step.name),
             t0: Instant::now(),
@@ -337,14 +400,36 @@ impl Run<'_> {
             failed_first: false,
             paused: Duration::ZERO,
         };
-        let cur = self.expand(&step.call);
+        let mut cur = self.expand(&step.call);
+        let mut approved = false;
+        let early = match entry {
+            Entry::Fresh => None,
+            Entry::Approved(call) => {
+                // The approval holds for exactly the call that was shown.
+                approved = call == self.render(&cur);
+                None
+            }
+            Entry::Alternative(i) => match step.alternatives.get(i) {
+                Some(alt) => {
+                    st.used_alternatives.insert(i);
+                    cur = self.expand(alt);
+                    None
+                }
+                None => Some(StepStatus::Failed),
+            },
+            Entry::Skip => Some(StepStatus::Skipped),
+            Entry::Abort(person) => Some(if person { StepStatus::Aborted } else { StepStatus::Failed }),
+        };
         let ev = Event {
             tool: Some(cur.tool.clone()),
             ..self.event(EventKind::StepStarted, Level::Info, Some(&step.name), format!("step `{}`: {}", step.name, self.render(&cur)))
         };
         self.emit(ev, Value::Null);
 
-        let status = self.heal(step, &mut st, cur).await?;
+        let status = match early {
+            Some(s) => s,
+            None => self.heal(step, &mut st, cur, approved).await?,
+        };
         st.rep.status = status;
         st.rep.duration_ms = st.t0.elapsed().as_millis() as u64;
         let level = if status.is_ok() { Level::Info } else { Level::Error };
@@ -360,9 +445,9 @@ impl Run<'_> {
     }
 
     /// The loop for one step. Returns how the step ended.
-    async fn heal(&mut self, step: &Step, st: &mut StepState, mut cur: Current) -> Result<StepStatus, EngineError> {
+    async fn heal(&mut self, step: &Step, st: &mut StepState, mut cur: Current, approved: bool) -> Result<StepStatus, EngineError> {
         // Approval before the first call: the step asks for it, or the call is destructive.
-        if let Some(end) = self.gate(step, st, &cur, Origin::Job, step.needs_approval).await? {
+        if !approved && let Some(end) = self.gate(step, st, &cur, Origin::Job, step.needs_approval).await? {
             return Ok(end);
         }
         let mut outcome = self.call(step, &cur, "call").await;
@@ -717,7 +802,7 @@ impl Run<'_> {
             }
             Origin::Healer => (vec![abort, skip, run_opt], "A destructive fix nobody declared should not run unreviewed.".to_owned()),
         };
-        let req = self.request(
+        let mut req = self.request(
             step,
             st,
             ApprovalKind::BeforeRun,
@@ -727,6 +812,7 @@ impl Run<'_> {
             recommendation,
             options,
         );
+        req.call = Some(shown.clone());
         match self.ask(step, st, req).await? {
             Resolution::Waiting => Ok(Some(StepStatus::Waiting)),
             Resolution::Chose(Choice::Run | Choice::Retry, _) => Ok(None),
@@ -866,6 +952,7 @@ impl Run<'_> {
             created_ms: self.e.clock.now_ms(),
             timeout_ms: self.job.approval.timeout_ms,
             on_timeout: self.job.approval.on_timeout,
+            call: None,
         }
     }
 

@@ -403,6 +403,15 @@ impl Reader {
         Ok(Some((req, dec)))
     }
 
+    /// The job file a run was started from, if it was journaled.
+    pub fn run_job_path(&self, run_id: &str) -> Result<Option<String>, Error> {
+        self.conn
+            .query_row("SELECT job_path FROM runs WHERE run_id = ?1", [run_id], |r| r.get::<_, Option<String>>(0))
+            .optional()
+            .map(Option::flatten)
+            .map_err(|e| self.err(e))
+    }
+
     /// Number of events stored.
     pub fn event_count(&self) -> Result<i64, Error> {
         self.conn.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0)).map_err(|e| self.err(e))

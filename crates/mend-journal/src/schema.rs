@@ -3,10 +3,14 @@
 
 use rusqlite_migration::{M, Migrations};
 
+/// The schema version `migrations()` brings a database to.
+pub(crate) const VERSION: usize = 2;
+
 /// Every migration in order.
 pub(crate) fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(
-        r#"
+    Migrations::new(vec![
+        M::up(
+            r#"
 CREATE TABLE events (
     id          INTEGER PRIMARY KEY,
     ts_ms       INTEGER NOT NULL,
@@ -107,7 +111,10 @@ CREATE TABLE rollup_tokens (
     tokens INTEGER NOT NULL
 ) WITHOUT ROWID;
 "#,
-    )])
+        ),
+        // 2: the job file of each run, so a run waiting for a person can be resumed.
+        M::up("ALTER TABLE runs ADD COLUMN job_path TEXT;"),
+    ])
 }
 
 #[cfg(test)]
@@ -115,5 +122,13 @@ mod tests {
     #[test]
     fn migrations_are_valid() {
         super::migrations().validate().unwrap();
+    }
+
+    #[test]
+    fn version_matches_the_migrations() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        super::migrations().to_latest(&mut conn).unwrap();
+        let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(v, super::VERSION as i64);
     }
 }

@@ -174,8 +174,13 @@ fn insert_events(tx: &Transaction, events: &[&Event]) -> rusqlite::Result<()> {
     for e in events {
         match e.kind {
             EventKind::RunStarted => {
-                tx.prepare_cached("INSERT OR IGNORE INTO runs (run_id, job, started_ms) VALUES (?1, ?2, ?3)")?
-                    .execute(params![e.run_id, e.job, e.ts_ms])?;
+                // A resumed run keeps its first start; a job path is kept once known.
+                let path = e.data.get("job_path").and_then(|p| p.as_str());
+                tx.prepare_cached(
+                    "INSERT INTO runs (run_id, job, started_ms, job_path) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (run_id) DO UPDATE SET job_path = COALESCE(?4, job_path), finished_ms = NULL, status = NULL",
+                )?
+                .execute(params![e.run_id, e.job, e.ts_ms, path])?;
             }
             EventKind::RunFinished => {
                 let status = e.data.get("status").and_then(|s| s.as_str()).unwrap_or("");

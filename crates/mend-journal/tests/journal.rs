@@ -30,6 +30,7 @@ fn request(id: &str) -> ApprovalRequest {
         created_ms: 5,
         timeout_ms: None,
         on_timeout: OnTimeout::Wait,
+        call: None,
     }
 }
 
@@ -90,4 +91,27 @@ async fn log_filters_narrow_the_events() {
     let newest = r.logs(&LogFilter { limit: 3, ..Default::default() }).unwrap();
     assert_eq!(newest.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(), ["e37", "e38", "e39"]);
     assert_eq!(r.event_count().unwrap(), 40);
+}
+
+#[test]
+fn concurrent_first_opens_migrate_once() {
+    // Regression: a `mend run` and a `mend approvals list` opening a fresh
+    // journal at the same moment both applied migration 2 and one failed.
+    for round in 0..5 {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join(format!("j{round}.sqlite3"));
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
+        let handles: Vec<_> = (0..6)
+            .map(|_| {
+                let (path, barrier) = (path.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    mend_journal::open(&path).map(|_| ()).map_err(|e| e.to_string())
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap().unwrap();
+        }
+    }
 }
