@@ -84,6 +84,13 @@ pub struct SqliteJournal {
 
 /// Opens (creating if needed) a connection with the journal's pragmas and
 /// the schema migrated to the latest version.
+///
+/// Setting up a file (switching it to WAL, migrating the schema) takes a
+/// lock file beside the database, so processes that open the same journal
+/// at the same moment (a `mend run` and a `mend approvals list`) set it up
+/// one at a time: SQLite answers "database is locked" at once, without
+/// waiting, to two connections racing to change the journal mode or both
+/// reading then writing the schema version. An up-to-date file takes no lock.
 pub fn open(path: &Path) -> Result<Connection, Error> {
     let p = path.display().to_string();
     let sql = |source| Error::Sqlite { path: p.clone(), source };
@@ -93,45 +100,46 @@ pub fn open(path: &Path) -> Result<Connection, Error> {
     let mut conn = Connection::open(path).map_err(sql)?;
     // First, so every later statement waits for other processes' locks.
     conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(sql)?;
-    conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
+    if !ready(&conn).map_err(sql)? {
+        let _lock = SetupLock::take(path);
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
+        schema::migrations().to_latest(&mut conn).map_err(|source| Error::Migration { path: p.clone(), source })?;
+    }
     conn.pragma_update(None, "synchronous", "NORMAL").map_err(sql)?;
     // 16 MiB of page cache keeps the indexes' hot pages in memory at millions of rows.
     conn.pragma_update(None, "cache_size", -16_384).map_err(sql)?;
     // Checkpoint every 64 MiB of WAL instead of every 4 MiB: fewer copies and fsyncs under load.
     conn.pragma_update(None, "wal_autocheckpoint", 16_384).map_err(sql)?;
-    migrate(&mut conn, path).map_err(|e| match e {
-        MigrateError::Sqlite(source) => Error::Migration { path: p.clone(), source },
-        MigrateError::Lock(e) => Error::Decode { path: p.clone(), message: format!("locking for the schema migration: {e}") },
-    })?;
     Ok(conn)
 }
 
-enum MigrateError {
-    Sqlite(rusqlite_migration::Error),
-    Lock(std::io::Error),
+/// Whether the file is already in WAL mode with the current schema.
+fn ready(conn: &Connection) -> rusqlite::Result<bool> {
+    let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    Ok(mode.eq_ignore_ascii_case("wal") && version == schema::VERSION as i64)
 }
 
-/// Brings the schema up to date. rusqlite_migration reads the version
-/// before its transaction, so two processes opening a fresh or older file
-/// at once could both apply the same step: a lock file beside the database
-/// makes migrations one at a time across processes. The common case (the
-/// schema is current) takes no lock.
-fn migrate(conn: &mut Connection, path: &Path) -> Result<(), MigrateError> {
-    let migrations = schema::migrations();
-    let current = |conn: &Connection| -> Result<bool, MigrateError> {
-        let have: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(|e| MigrateError::Sqlite(e.into()))?;
-        Ok(have == schema::VERSION as i64)
-    };
-    if current(conn)? {
-        return Ok(());
+/// An exclusive advisory lock on `<journal>.setup-lock`, released on drop.
+/// Where the lock file cannot be made (a read-only folder), setup goes on
+/// without it and SQLite's own locking decides.
+struct SetupLock(Option<std::fs::File>);
+
+impl SetupLock {
+    fn take(path: &Path) -> SetupLock {
+        let mut lock_path = path.as_os_str().to_owned();
+        lock_path.push(".setup-lock");
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).ok();
+        SetupLock(file.filter(|f| f.lock().is_ok()))
     }
-    let mut lock_path = path.as_os_str().to_owned();
-    lock_path.push(".migrate-lock");
-    let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(MigrateError::Lock)?;
-    lock.lock().map_err(MigrateError::Lock)?;
-    let result = migrations.to_latest(conn).map_err(MigrateError::Sqlite);
-    let _ = lock.unlock();
-    result
+}
+
+impl Drop for SetupLock {
+    fn drop(&mut self) {
+        if let Some(f) = &self.0 {
+            let _ = f.unlock();
+        }
+    }
 }
 
 impl SqliteJournal {
