@@ -89,6 +89,15 @@ enum Cmd {
     Logs(query::LogsArgs),
     /// Show healing metrics from the journal.
     Metrics(query::MetricsArgs),
+    /// Recent runs, newest first, with requests still waiting.
+    Runs {
+        /// The newest N (0 = all).
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Approval requests.
     Approvals {
         #[command(subcommand)]
@@ -149,6 +158,7 @@ fn main() -> ExitCode {
             Cmd::Demo { json, approve, workdir } => demo::demo(&dir, &config, json, approve, workdir).await,
             Cmd::Logs(a) => query::exit(query::logs(&dir, a)),
             Cmd::Metrics(a) => query::exit(query::metrics(&dir, a)),
+            Cmd::Runs { limit, json } => query::exit(query::runs(&dir, limit, json)),
             Cmd::Approvals { cmd: query::ApprovalsCmd::Decide { id, option, note, no_resume, json, approve } } => {
                 run::decide(&dir, &config, &id, &option, note, !no_resume, run::Output { json, approve, quiet: false }).await
             }

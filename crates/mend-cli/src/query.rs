@@ -215,6 +215,25 @@ pub fn metrics(dir: &Path, a: MetricsArgs) -> Result<(), Fail> {
     Ok(())
 }
 
+/// `mend runs`.
+pub fn runs(dir: &Path, limit: usize, json: bool) -> Result<(), Fail> {
+    let rows = open(dir)?.runs(limit).map_err(internal)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+        return Ok(());
+    }
+    if rows.is_empty() {
+        println!("No runs yet.");
+    }
+    for r in rows {
+        let took = r.finished_ms.map(|f| format!("{} ms", f - r.started_ms)).unwrap_or_else(|| "-".into());
+        let waiting =
+            if r.pending_approvals > 0 { format!("  ⚠ {} waiting (mend approvals list)", r.pending_approvals) } else { String::new() };
+        println!("{}  {}  {:<11} {:<20} {:>9}  {} attempt(s){waiting}", r.run_id, fmt_ts(r.started_ms), r.status, r.job, took, r.attempts);
+    }
+    Ok(())
+}
+
 /// `mend approvals`.
 pub fn approvals(dir: &Path, cmd: ApprovalsCmd) -> Result<(), Fail> {
     let r = open(dir)?;

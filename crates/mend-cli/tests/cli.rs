@@ -416,3 +416,27 @@ fn an_approval_holds_only_for_the_call_that_was_shown() {
     let (_, out, _) = run(mend(&data).args(["approvals", "show", &again[0]]));
     assert!(out.contains("rm -rf b"), "{out}");
 }
+
+#[test]
+fn runs_lists_runs_with_their_waiting_requests() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    let ok = d.path().join("ok.toml");
+    std::fs::write(&ok, "name = \"fine\"\n[[steps]]\ntool = \"exec\"\nargs = { program = \"true\" }\n").unwrap();
+    let wait = d.path().join("wait.toml");
+    std::fs::write(&wait, "name = \"stuck\"\n[[steps]]\ntool = \"exec\"\nargs = { shell = \"exit 1\" }\n").unwrap();
+    assert_eq!(run(mend(&data).arg("run").arg(&ok)).0, 0);
+    assert_eq!(run(mend(&data).arg("run").arg(&wait).args(["--approve", "wait"])).0, 3);
+    let (code, out, _) = run(mend(&data).args(["runs", "--json"]));
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let rows: Vec<(&str, &str, i64)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["job"].as_str().unwrap(), r["status"].as_str().unwrap(), r["pending_approvals"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(rows, [("stuck", "waiting", 1), ("fine", "succeeded", 0)]);
+    let (_, text, _) = run(mend(&data).arg("runs"));
+    assert!(text.contains("1 waiting"), "{text}");
+}

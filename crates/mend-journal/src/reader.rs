@@ -117,6 +117,27 @@ pub struct Failing {
     pub calls: i64,
 }
 
+/// One run, as `mend runs` lists it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RunRow {
+    /// Run id.
+    pub run_id: String,
+    /// Job name.
+    pub job: String,
+    /// When it started (ms since epoch).
+    pub started_ms: i64,
+    /// When it ended, if it did.
+    pub finished_ms: Option<i64>,
+    /// succeeded, failed, aborted, waiting, interrupted, or running.
+    pub status: String,
+    /// Healing attempts.
+    pub attempts: i64,
+    /// The job file.
+    pub job_path: Option<String>,
+    /// Requests of this run still waiting for a person.
+    pub pending_approvals: i64,
+}
+
 /// Everything `mend metrics` shows.
 #[derive(Debug, Clone, Serialize, PartialEq, Default)]
 pub struct Metrics {
@@ -410,6 +431,33 @@ impl Reader {
             .optional()
             .map(Option::flatten)
             .map_err(|e| self.err(e))
+    }
+
+    /// The newest runs first, with how many of their requests still wait.
+    pub fn runs(&self, limit: usize) -> Result<Vec<RunRow>, Error> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT r.run_id, r.job, r.started_ms, r.finished_ms, r.status, r.attempts, r.job_path,
+                        (SELECT COUNT(*) FROM approvals a WHERE a.run_id = r.run_id AND a.state = 'pending')
+                 FROM runs r ORDER BY r.started_ms DESC LIMIT ?1",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([if limit == 0 { i64::MAX } else { limit as i64 }], |r| {
+                Ok(RunRow {
+                    run_id: r.get(0)?,
+                    job: r.get(1)?,
+                    started_ms: r.get(2)?,
+                    finished_ms: r.get(3)?,
+                    status: r.get::<_, Option<String>>(4)?.unwrap_or_else(|| "running".into()),
+                    attempts: r.get::<_, Option<i64>>(5)?.unwrap_or(0),
+                    job_path: r.get(6)?,
+                    pending_approvals: r.get(7)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
 
     /// Number of events stored.
