@@ -6,6 +6,7 @@
 //! flag), 3 waiting for or refused by a person, 4 Mend itself failed,
 //! 130 interrupted.
 
+mod daemon;
 mod demo;
 mod print;
 mod query;
@@ -85,6 +86,18 @@ enum Cmd {
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
+    /// Run the job files of a folder on their schedules, until stopped.
+    Daemon {
+        /// The folder of job files (each with a `schedule`).
+        #[arg(long)]
+        jobs: PathBuf,
+        /// How approvals are answered (default: wait, leaving them pending).
+        #[arg(long, value_enum)]
+        approve: Option<ApproveMode>,
+        /// Stop after this many runs (for tests and one-off catch-ups).
+        #[arg(long)]
+        max_runs: Option<usize>,
+    },
     /// Show journal events.
     Logs(query::LogsArgs),
     /// Show healing metrics from the journal.
@@ -156,6 +169,7 @@ fn main() -> ExitCode {
             Cmd::Run { job, json, approve, quiet } => run::run_file(&dir, &config, &job, run::Output { json, approve, quiet }).await,
             Cmd::Check { jobs } => run::check(&config, &jobs),
             Cmd::Demo { json, approve, workdir } => demo::demo(&dir, &config, json, approve, workdir).await,
+            Cmd::Daemon { jobs, approve, max_runs } => daemon::daemon(&dir, &config, &jobs, approve, max_runs).await,
             Cmd::Logs(a) => query::exit(query::logs(&dir, a)),
             Cmd::Metrics(a) => query::exit(query::metrics(&dir, a)),
             Cmd::Runs { limit, json } => query::exit(query::runs(&dir, limit, json)),

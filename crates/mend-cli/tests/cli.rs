@@ -440,3 +440,29 @@ fn runs_lists_runs_with_their_waiting_requests() {
     let (_, text, _) = run(mend(&data).arg("runs"));
     assert!(text.contains("1 waiting"), "{text}");
 }
+
+#[test]
+fn the_daemon_runs_a_folder_of_jobs_on_their_schedules() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    let jobs = d.path().join("jobs");
+    std::fs::create_dir_all(&jobs).unwrap();
+    std::fs::write(
+        jobs.join("tick.toml"),
+        "name = \"tick\"\nschedule = \"every 1s\"\n[[steps]]\ntool = \"exec\"\nargs = { shell = \"echo tick >> ticks\" }\n",
+    )
+    .unwrap();
+    std::fs::write(jobs.join("broken.toml"), "name = \"broken\"\nschedule = \"sometimes\"\n[[steps]]\ntool = \"exec\"\n").unwrap();
+    std::fs::write(jobs.join("manual.toml"), "name = \"manual\"\n[[steps]]\ntool = \"exec\"\nargs = { program = \"true\" }\n").unwrap();
+    let t0 = Instant::now();
+    let (code, _, err) = run(mend(&data).args(["daemon", "--max-runs", "2", "--jobs"]).arg(&jobs));
+    assert_eq!(code, 0, "{err}");
+    assert!(t0.elapsed() >= Duration::from_millis(1900), "an interval job first runs one interval after start");
+    assert_eq!(std::fs::read_to_string(jobs.join("ticks")).unwrap(), "tick\ntick\n");
+    assert!(err.contains("broken.toml:2:12: schedule:"), "{err}");
+    assert!(err.contains("manual.toml has no `schedule`"), "{err}");
+    let (_, out, _) = run(mend(&data).args(["runs", "--json"]));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 2);
+    assert!(v.as_array().unwrap().iter().all(|r| r["status"] == "succeeded" && r["job"] == "tick"));
+}

@@ -156,6 +156,7 @@ mod tests {
             approval: Default::default(),
             safety: Default::default(),
             secrets: vec![],
+            schedule: None,
             steps: vec![step],
         }
     }

@@ -16,6 +16,7 @@ use crate::approval::OnTimeout;
 use crate::code::ErrorCode;
 use crate::config::Config;
 use crate::safety::{SafetyConfig, SafetyPolicy};
+use crate::schedule::Schedule;
 use crate::tool::ToolRegistry;
 
 /// The job format version this build reads.
@@ -172,6 +173,8 @@ pub struct Job {
     pub safety: SafetyConfig,
     /// Environment variables whose values are secrets.
     pub secrets: Vec<String>,
+    /// When the job runs by itself (`mend daemon`), if ever.
+    pub schedule: Option<Schedule>,
     /// Steps in order.
     pub steps: Vec<Step>,
 }
@@ -185,6 +188,7 @@ struct RawJob {
     name: Spanned<String>,
     #[serde(default)]
     description: String,
+    schedule: Option<Spanned<String>>,
     #[serde(default)]
     budget: RawBudget,
     #[serde(default)]
@@ -357,6 +361,16 @@ impl Job {
         if raw.name.get_ref().trim().is_empty() {
             cx.err(raw.name.span(), "name", "the job needs a name");
         }
+        let schedule = match &raw.schedule {
+            Some(s) => match Schedule::parse(s.get_ref()) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    cx.err(s.span(), "schedule", e);
+                    None
+                }
+            },
+            None => None,
+        };
         if raw.steps.is_empty() {
             cx.err(0..0, "steps", "the job has no steps: add at least one [[steps]] table");
         }
@@ -454,6 +468,7 @@ impl Job {
             approval,
             safety,
             secrets,
+            schedule,
             steps,
         })
     }
@@ -635,6 +650,8 @@ verify = { tool = "exec", args = { program = "test" } }
         assert_eq!(e.line, 6);
         let e = first_error("name = \"x\"\n");
         assert_eq!(e.field, "steps");
+        let e = first_error("name = \"x\"\nschedule = \"sometimes\"\n[[steps]]\ntool='exec'\n");
+        assert_eq!((e.field.as_str(), e.line), ("schedule", 2));
         let e = first_error("name = \"x\"\n[safety]\ndestructive = [\"(\"]\n[[steps]]\ntool='exec'\n");
         assert_eq!(e.field, "safety");
     }

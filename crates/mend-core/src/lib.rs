@@ -26,6 +26,7 @@ pub mod outcome;
 pub mod redact;
 pub mod report;
 pub mod safety;
+pub mod schedule;
 pub mod tool;
 
 pub use action::{Action, Diagnosis};

@@ -32,6 +32,8 @@ const PIECES: &[&str] = &[
     "é\r\n",
     "\"\"\"\n",
     "= =\n",
+    "schedule = \"every 1s\"\n",
+    "schedule = \"* * 31 2 *\"\n",
 ];
 
 fn job_text() -> impl Strategy<Value = String> {
