@@ -173,9 +173,11 @@ fn main() -> ExitCode {
             Cmd::Logs(a) => query::exit(query::logs(&dir, a)),
             Cmd::Metrics(a) => query::exit(query::metrics(&dir, a)),
             Cmd::Runs { limit, json } => query::exit(query::runs(&dir, limit, json)),
-            Cmd::Approvals { cmd: query::ApprovalsCmd::Decide { id, option, note, no_resume, json, approve } } => {
-                run::decide(&dir, &config, &id, &option, note, !no_resume, run::Output { json, approve, quiet: false }).await
+            Cmd::Approvals { cmd: query::ApprovalsCmd::Decide { id, option, note, no_resume, json, approve, remember } } => {
+                let out = run::Output { json, approve, quiet: false };
+                run::decide(&dir, &config, run::DecideArgs { id: &id, option: &option, note, resume: !no_resume, remember }, out).await
             }
+            Cmd::Approvals { cmd: query::ApprovalsCmd::Forget { id } } => run::forget(&dir, &id).await,
             Cmd::Approvals { cmd } => query::exit(query::approvals(&dir, cmd)),
             Cmd::Codes { markdown } => query::codes(markdown),
             Cmd::Tools { json } => query::tools(json),

@@ -87,7 +87,35 @@ pub enum ApprovalsCmd {
         /// How later approvals in the resumed run are answered.
         #[arg(long, value_enum)]
         approve: Option<crate::ApproveMode>,
+        /// Remember this decision for later requests: of this job, of this
+        /// step, for this failure on this tool, or always.
+        #[arg(long, value_enum)]
+        remember: Option<RememberScope>,
     },
+    /// Remembered decisions.
+    Rules {
+        /// JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget a remembered decision.
+    Forget {
+        /// The rule's id (see `mend approvals rules`).
+        id: String,
+    },
+}
+
+/// What a remembered decision applies to.
+#[derive(Clone, Copy, Debug, clap::ValueEnum, PartialEq, Eq)]
+pub enum RememberScope {
+    /// Requests of this job.
+    Job,
+    /// Requests of this job's step.
+    Step,
+    /// This failure (error code) on this tool, in any job.
+    Failure,
+    /// Every request of this kind.
+    Always,
 }
 
 /// Why a command failed: the exit code and the message for stderr.
@@ -254,7 +282,19 @@ pub fn approvals(dir: &Path, cmd: ApprovalsCmd) -> Result<(), Fail> {
             let (req, dec) = r.approval(&id).map_err(internal)?.ok_or_else(|| bad(format!("no approval request `{id}`")))?;
             println!("{}", serde_json::to_string_pretty(&serde_json::json!({"request": req, "decision": dec})).unwrap_or_default());
         }
-        ApprovalsCmd::Decide { .. } => return Err(internal("`decide` runs through run::decide")),
+        ApprovalsCmd::Decide { .. } | ApprovalsCmd::Forget { .. } => return Err(internal("handled in main")),
+        ApprovalsCmd::Rules { json } => {
+            let rules = r.rules().map_err(internal)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rules).unwrap_or_default());
+            } else if rules.is_empty() {
+                println!("No remembered decisions.");
+            } else {
+                for rule in rules {
+                    println!("{}  {}  {}", rule.id, fmt_ts(rule.created_ms), rule.describe());
+                }
+            }
+        }
     }
     Ok(())
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use mend_core::approval::{Answer, ApprovalRequest, Approver, Choice, DecidedBy, Decision, StandingApprover};
+use mend_core::approval::{Answer, ApprovalRequest, Approver, Choice, DecidedBy, Decision, DecisionRule, RuleScope, StandingApprover};
 use mend_core::clock::now_ms;
 use mend_core::config::Config;
 use mend_core::engine::{Engine, Resume, RunOptions};
@@ -15,6 +15,7 @@ use mend_core::report::RunReport;
 use mend_journal::{Reader, SqliteJournal};
 
 use crate::print::Progress;
+use crate::query::RememberScope;
 use crate::{ApproveMode, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK};
 
 /// Job files larger than this are refused (a job is a few kilobytes).
@@ -182,8 +183,12 @@ pub async fn execute(
             return EXIT_INTERNAL;
         }
     };
-    let stats = Reader::open(&path).and_then(|r| r.stats()).unwrap_or_default();
-    let mut engine = Engine::new(Arc::new(mend_tools::default_registry()), journal.clone(), approver(approve)).with_stats(stats);
+    let (stats, rules) = match Reader::open(&path) {
+        Ok(r) => (r.stats().unwrap_or_default(), r.rules().unwrap_or_default()),
+        Err(_) => Default::default(),
+    };
+    let mut engine =
+        Engine::new(Arc::new(mend_tools::default_registry()), journal.clone(), approver(approve)).with_stats(stats).with_rules(rules);
     if !quiet {
         engine = engine.with_observer(Arc::new(Progress::new()));
     }
@@ -246,9 +251,48 @@ pub async fn run_file(data_dir: &Path, config: &Config, path: &Path, out: Output
     execute(data_dir, &job, env, Some(path), None, out).await
 }
 
+/// What `mend approvals decide` was asked.
+pub struct DecideArgs<'a> {
+    /// The request.
+    pub id: &'a str,
+    /// The chosen option.
+    pub option: &'a str,
+    /// Instructions.
+    pub note: Option<String>,
+    /// Resume the run afterwards.
+    pub resume: bool,
+    /// Remember the decision for later requests.
+    pub remember: Option<RememberScope>,
+}
+
+/// `mend approvals forget`.
+pub async fn forget(data_dir: &Path, id: &str) -> u8 {
+    let journal = match SqliteJournal::open(&data_dir.join(mend_journal::FILE_NAME)) {
+        Ok(j) => j,
+        Err(e) => {
+            eprintln!("mend: {e}");
+            return EXIT_INTERNAL;
+        }
+    };
+    let r = journal.delete_rule(id).await;
+    journal.close();
+    match r {
+        Ok(()) => {
+            eprintln!("Forgot {id}.");
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("mend: {e}");
+            EXIT_BAD_INPUT
+        }
+    }
+}
+
 /// `mend approvals decide`: records a person's decision on a waiting
-/// request and, unless told not to, resumes its run from that step.
-pub async fn decide(data_dir: &Path, config: &Config, id: &str, option: &str, note: Option<String>, resume: bool, out: Output) -> u8 {
+/// request, remembers it if asked, and, unless told not to, resumes its run
+/// from that step.
+pub async fn decide(data_dir: &Path, config: &Config, args: DecideArgs<'_>, out: Output) -> u8 {
+    let DecideArgs { id, option, note, resume, remember } = args;
     let path = data_dir.join(mend_journal::FILE_NAME);
     let fail = |code: u8, msg: String| {
         eprintln!("mend: {msg}");
@@ -270,6 +314,28 @@ pub async fn decide(data_dir: &Path, config: &Config, id: &str, option: &str, no
         let ids: Vec<&str> = request.options.iter().map(|o| o.id.as_str()).collect();
         return fail(EXIT_BAD_INPUT, format!("`{option}` is not an option of request {id}; choose one of: {}", ids.join(", ")));
     };
+    let rule = match remember {
+        None => None,
+        Some(scope) => {
+            let scope = match scope {
+                RememberScope::Job => RuleScope::Job { job: request.job.clone(), step: None },
+                RememberScope::Step => RuleScope::Job { job: request.job.clone(), step: Some(request.step.clone()) },
+                RememberScope::Always => RuleScope::Always,
+                RememberScope::Failure => match (&request.tool, &request.code) {
+                    (Some(tool), Some(code)) => RuleScope::Failure { tool: tool.clone(), code: code.clone() },
+                    _ => return fail(EXIT_BAD_INPUT, format!("request {id} is not about a failure: remember it for the job or the step")),
+                },
+            };
+            Some(DecisionRule {
+                id: format!("rule-{}", mend_core::engine::new_id()),
+                scope,
+                kind: request.kind,
+                option: chosen.id.clone(),
+                created_ms: now_ms(),
+                note: note.clone(),
+            })
+        }
+    };
     let decision = Decision {
         option: chosen.id.clone(),
         instructions: note,
@@ -283,6 +349,12 @@ pub async fn decide(data_dir: &Path, config: &Config, id: &str, option: &str, no
         };
         if let Err(e) = journal.resolve_approval(id, &decision).await {
             return fail(EXIT_INTERNAL, e.to_string());
+        }
+        if let Some(rule) = &rule {
+            if let Err(e) = journal.save_rule(rule).await {
+                return fail(EXIT_INTERNAL, e.to_string());
+            }
+            eprintln!("Remembered as {}: {}.", rule.id, rule.describe());
         }
         let ev = Event {
             action: Some(decision.option.clone()),

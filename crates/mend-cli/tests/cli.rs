@@ -466,3 +466,42 @@ fn the_daemon_runs_a_folder_of_jobs_on_their_schedules() {
     assert_eq!(v.as_array().unwrap().len(), 2);
     assert!(v.as_array().unwrap().iter().all(|r| r["status"] == "succeeded" && r["job"] == "tick"));
 }
+
+#[test]
+fn a_remembered_decision_answers_later_requests_until_forgotten() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    let job = d.path().join("j.toml");
+    std::fs::write(
+        &job,
+        "name = \"lint\"\n[[steps]]\nname = \"lint\"\ntool = \"exec\"\nargs = { shell = \"echo style >&2; exit 1\" }\n[[steps]]\nname = \"after\"\ntool = \"exec\"\nargs = { shell = \"echo ran >> after.log\" }\n",
+    )
+    .unwrap();
+    assert_eq!(run(mend(&data).arg("run").arg(&job).args(["--approve", "wait"])).0, 3);
+    let ids = pending_ids(&data);
+    let (code, _, err) =
+        run(mend(&data).args(["approvals", "decide", &ids[0], "skip", "--remember", "failure", "--note", "lint is advisory"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("NON_ZERO_EXIT on exec"), "{err}");
+
+    // The next run meets the same failure: answered without asking, and the journal says so.
+    let (code, out, err) = run(mend(&data).arg("run").arg(&job).args(["--approve", "wait", "--json"]));
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["steps"][0]["status"], "skipped");
+    let by = &report["steps"][0]["escalations"][0]["decision"]["decided_by"];
+    assert_eq!(by["by"], "policy");
+    assert!(by["rule"].as_str().unwrap().starts_with("remembered rule-"), "{by}");
+    assert!(pending_ids(&data).is_empty());
+    assert_eq!(std::fs::read_to_string(d.path().join("after.log")).unwrap(), "ran\nran\n");
+
+    let (_, out, _) = run(mend(&data).args(["approvals", "rules", "--json"]));
+    let rules: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(rules.as_array().unwrap().len(), 1);
+    assert_eq!(rules[0]["scope"], "failure");
+    assert_eq!(rules[0]["code"], "NON_ZERO_EXIT");
+    let rule_id = rules[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(run(mend(&data).args(["approvals", "forget", &rule_id])).0, 0);
+    assert_eq!(run(mend(&data).args(["approvals", "forget", &rule_id])).0, 2, "forgetting twice is an error");
+    assert_eq!(run(mend(&data).arg("run").arg(&job).args(["--approve", "wait"])).0, 3, "asked again once forgotten");
+}

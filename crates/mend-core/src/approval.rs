@@ -101,6 +101,84 @@ pub struct ApprovalRequest {
     /// resumed run runs it only if the job still renders it the same.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call: Option<String>,
+    /// The tool of the call the request is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    /// The failure's code (escalations only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+}
+
+/// Where a remembered decision applies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "scope", rename_all = "snake_case")]
+pub enum RuleScope {
+    /// Requests of one job (and one step, when given).
+    Job {
+        /// The job's name.
+        job: String,
+        /// The step's name; every step when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<String>,
+    },
+    /// This failure (code) on this tool, in any job.
+    Failure {
+        /// The tool.
+        tool: String,
+        /// The error code.
+        code: String,
+    },
+    /// Every request of this kind.
+    Always,
+}
+
+/// A decision a person asked to be remembered: later requests it matches
+/// are answered with the same option, without asking, and the journal says so.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionRule {
+    /// Stable id (to list and forget it).
+    pub id: String,
+    /// Where it applies.
+    #[serde(flatten)]
+    pub scope: RuleScope,
+    /// Which requests: before a call runs, or escalations.
+    pub kind: ApprovalKind,
+    /// The option it chooses (a request without that option is still asked).
+    pub option: String,
+    /// When it was made (ms since epoch).
+    pub created_ms: i64,
+    /// Why, in the person's words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl DecisionRule {
+    /// Whether the rule answers this request.
+    pub fn matches(&self, req: &ApprovalRequest) -> bool {
+        if self.kind != req.kind || req.option(&self.option).is_none() {
+            return false;
+        }
+        match &self.scope {
+            RuleScope::Job { job, step } => *job == req.job && step.as_ref().is_none_or(|s| *s == req.step),
+            RuleScope::Failure { tool, code } => req.tool.as_ref() == Some(tool) && req.code.as_ref() == Some(code),
+            RuleScope::Always => true,
+        }
+    }
+
+    /// One line for a person.
+    pub fn describe(&self) -> String {
+        let scope = match &self.scope {
+            RuleScope::Job { job, step: Some(step) } => format!("job `{job}`, step `{step}`"),
+            RuleScope::Job { job, step: None } => format!("job `{job}`"),
+            RuleScope::Failure { tool, code } => format!("{code} on {tool}"),
+            RuleScope::Always => "always".to_owned(),
+        };
+        let kind = match self.kind {
+            ApprovalKind::BeforeRun => "before a call runs",
+            ApprovalKind::Escalation => "escalations",
+        };
+        format!("{scope}, {kind}: `{}`", self.option)
+    }
 }
 
 impl ApprovalRequest {
@@ -186,5 +264,59 @@ impl Approver for StandingApprover {
             decided_by: DecidedBy::Policy { rule: rule.to_owned() },
             decided_ms: crate::clock::now_ms(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(kind: ApprovalKind, tool: &str, code: Option<&str>) -> ApprovalRequest {
+        let opt = |id: &str| ApprovalOption { id: id.into(), label: id.into(), choice: Choice::Skip, detail: String::new() };
+        ApprovalRequest {
+            id: "q".into(),
+            run_id: "r".into(),
+            job: "sync".into(),
+            step: "pull".into(),
+            kind,
+            title: String::new(),
+            what_happened: String::new(),
+            diagnosis: String::new(),
+            recommended: "skip".into(),
+            recommendation: String::new(),
+            options: vec![opt("skip"), opt("abort")],
+            attempts: vec![],
+            created_ms: 0,
+            timeout_ms: None,
+            on_timeout: OnTimeout::Wait,
+            call: None,
+            tool: Some(tool.into()),
+            code: code.map(Into::into),
+        }
+    }
+
+    fn rule(scope: RuleScope, option: &str) -> DecisionRule {
+        DecisionRule { id: "rule-1".into(), scope, kind: ApprovalKind::Escalation, option: option.into(), created_ms: 0, note: None }
+    }
+
+    #[test]
+    fn rules_match_by_scope_kind_and_option() {
+        let q = req(ApprovalKind::Escalation, "http", Some("TIMEOUT"));
+        assert!(rule(RuleScope::Always, "skip").matches(&q));
+        assert!(!rule(RuleScope::Always, "run").matches(&q), "an option the request lacks never matches");
+        assert!(rule(RuleScope::Job { job: "sync".into(), step: None }, "skip").matches(&q));
+        assert!(rule(RuleScope::Job { job: "sync".into(), step: Some("pull".into()) }, "skip").matches(&q));
+        assert!(!rule(RuleScope::Job { job: "sync".into(), step: Some("push".into()) }, "skip").matches(&q));
+        assert!(!rule(RuleScope::Job { job: "other".into(), step: None }, "skip").matches(&q));
+        assert!(rule(RuleScope::Failure { tool: "http".into(), code: "TIMEOUT".into() }, "skip").matches(&q));
+        assert!(!rule(RuleScope::Failure { tool: "exec".into(), code: "TIMEOUT".into() }, "skip").matches(&q));
+        let before = req(ApprovalKind::BeforeRun, "http", None);
+        assert!(!rule(RuleScope::Always, "skip").matches(&before), "an escalation rule does not approve a call");
+        let json = serde_json::to_value(rule(RuleScope::Failure { tool: "http".into(), code: "TIMEOUT".into() }, "skip")).unwrap();
+        assert_eq!(json["scope"], "failure");
+        assert_eq!(
+            serde_json::from_value::<DecisionRule>(json).unwrap().scope,
+            RuleScope::Failure { tool: "http".into(), code: "TIMEOUT".into() }
+        );
     }
 }

@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::action::{Action, Diagnosis};
-use crate::approval::{Answer, ApprovalKind, ApprovalOption, ApprovalRequest, Approver, Choice, DecidedBy, Decision, OnTimeout};
+use crate::approval::{
+    Answer, ApprovalKind, ApprovalOption, ApprovalRequest, Approver, Choice, DecidedBy, Decision, DecisionRule, OnTimeout,
+};
 use crate::clock::{Clock, SystemClock};
 use crate::code::ErrorCode;
 use crate::diagnose::{Diagnoser, DiagnosisContext, PolicyDiagnoser};
@@ -101,6 +103,8 @@ pub struct Engine {
     observer: Option<Arc<dyn Observer>>,
     clock: Arc<dyn Clock>,
     stats: Stats,
+    /// Remembered decisions, consulted before asking anyone.
+    rules: Vec<DecisionRule>,
 }
 
 impl Engine {
@@ -114,6 +118,7 @@ impl Engine {
             observer: None,
             clock: Arc::new(SystemClock),
             stats: Stats::default(),
+            rules: Vec::new(),
         }
     }
 
@@ -144,6 +149,12 @@ impl Engine {
     /// Sets the measured success rates the policy orders by.
     pub fn with_stats(mut self, stats: Stats) -> Self {
         self.stats = stats;
+        self
+    }
+
+    /// Sets the remembered decisions.
+    pub fn with_rules(mut self, rules: Vec<DecisionRule>) -> Self {
+        self.rules = rules;
         self
     }
 
@@ -813,6 +824,7 @@ impl Run<'_> {
             options,
         );
         req.call = Some(shown.clone());
+        req.tool = Some(cur.tool.clone());
         match self.ask(step, st, req).await? {
             Resolution::Waiting => Ok(Some(StepStatus::Waiting)),
             Resolution::Chose(Choice::Run | Choice::Retry, _) => Ok(None),
@@ -914,7 +926,9 @@ impl Run<'_> {
         } else {
             format!("{} › {}: {} needs a decision", self.job.name, step.name, err.code)
         };
-        let req = self.request(step, st, ApprovalKind::Escalation, title, what, diagnosis, recommendation, options);
+        let mut req = self.request(step, st, ApprovalKind::Escalation, title, what, diagnosis, recommendation, options);
+        req.tool = Some(cur.tool.clone());
+        req.code = Some(err.code.to_string());
         self.ask(step, st, req).await
     }
 
@@ -953,6 +967,8 @@ impl Run<'_> {
             timeout_ms: self.job.approval.timeout_ms,
             on_timeout: self.job.approval.on_timeout,
             call: None,
+            tool: None,
+            code: None,
         }
     }
 
@@ -965,9 +981,17 @@ impl Run<'_> {
         self.e.journal.flush().await?;
 
         let t0 = Instant::now();
-        let answer = match req.timeout_ms {
-            Some(ms) => tokio::time::timeout(Duration::from_millis(ms), self.e.approver.decide(&req)).await.ok(),
-            None => Some(self.e.approver.decide(&req).await),
+        let remembered = self.e.rules.iter().find(|r| r.matches(&req));
+        let answer = match (remembered, req.timeout_ms) {
+            // A remembered decision answers without asking; the journal says which.
+            (Some(rule), _) => Some(Answer::Decided(Decision {
+                option: rule.option.clone(),
+                instructions: rule.note.clone(),
+                decided_by: DecidedBy::Policy { rule: format!("remembered {} ({})", rule.id, rule.describe()) },
+                decided_ms: self.e.clock.now_ms(),
+            })),
+            (None, Some(ms)) => tokio::time::timeout(Duration::from_millis(ms), self.e.approver.decide(&req)).await.ok(),
+            (None, None) => Some(self.e.approver.decide(&req).await),
         };
         self.paused += t0.elapsed();
         st.paused += t0.elapsed();

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 
 use async_trait::async_trait;
-use mend_core::approval::{ApprovalRequest, Decision};
+use mend_core::approval::{ApprovalRequest, Decision, DecisionRule};
 use mend_core::event::{Event, Journal, JournalError};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
@@ -64,6 +64,8 @@ pub(crate) enum Cmd {
     SaveApproval(Box<ApprovalRequest>, oneshot::Sender<Result<(), String>>),
     Resolve(String, Box<Decision>, oneshot::Sender<Result<(), String>>),
     Flush(oneshot::Sender<Result<(), String>>),
+    SaveRule(Box<DecisionRule>, oneshot::Sender<Result<(), String>>),
+    DeleteRule(String, oneshot::Sender<Result<(), String>>),
 }
 
 /// The writing side: a cheap handle to the writer thread.
@@ -179,6 +181,18 @@ impl SqliteJournal {
         // Someone waits on this commit: cut the writer's linger short.
         self.thread.unpark();
         rx.await.map_err(|_| JournalError("the journal writer stopped".into()))?.map_err(JournalError)
+    }
+
+    /// Stores a decision to remember.
+    pub async fn save_rule(&self, rule: &DecisionRule) -> Result<(), JournalError> {
+        let r = Box::new(rule.clone());
+        self.round_trip(|tx| Cmd::SaveRule(r, tx)).await
+    }
+
+    /// Forgets a remembered decision; an unknown id is an error.
+    pub async fn delete_rule(&self, id: &str) -> Result<(), JournalError> {
+        let id = id.to_owned();
+        self.round_trip(|tx| Cmd::DeleteRule(id, tx)).await
     }
 
     /// Stops the writer after it has written everything queued.

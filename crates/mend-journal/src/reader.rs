@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use mend_core::approval::{ApprovalRequest, Decision};
+use mend_core::approval::{ApprovalRequest, Decision, DecisionRule};
 use mend_core::event::{Event, EventKind, Level, Stats};
 use rusqlite::{Connection, OptionalExtension, params_from_iter, types::Value as Sql};
 use serde::Serialize;
@@ -458,6 +458,18 @@ impl Reader {
             })
             .map_err(|e| self.err(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Remembered decisions, oldest first.
+    pub fn rules(&self) -> Result<Vec<DecisionRule>, Error> {
+        let mut st = self.conn.prepare("SELECT rule FROM rules ORDER BY created_ms, id").map_err(|e| self.err(e))?;
+        let rows: Vec<String> =
+            st.query_map([], |r| r.get(0)).map_err(|e| self.err(e))?.collect::<Result<_, _>>().map_err(|e| self.err(e))?;
+        rows.iter()
+            .map(|j| {
+                serde_json::from_str(j).map_err(|e| Error::Decode { path: self.path.clone(), message: format!("remembered decision: {e}") })
+            })
+            .collect()
     }
 
     /// Number of events stored.

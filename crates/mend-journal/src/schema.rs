@@ -4,7 +4,7 @@
 use rusqlite_migration::{M, Migrations};
 
 /// The schema version `migrations()` brings a database to.
-pub(crate) const VERSION: usize = 2;
+pub(crate) const VERSION: usize = 3;
 
 /// Every migration in order.
 pub(crate) fn migrations() -> Migrations<'static> {
@@ -114,6 +114,14 @@ CREATE TABLE rollup_tokens (
         ),
         // 2: the job file of each run, so a run waiting for a person can be resumed.
         M::up("ALTER TABLE runs ADD COLUMN job_path TEXT;"),
+        // 3: decisions people asked to remember.
+        M::up(
+            "CREATE TABLE rules (
+                id         TEXT PRIMARY KEY,
+                created_ms INTEGER NOT NULL,
+                rule       TEXT NOT NULL
+            ) WITHOUT ROWID;",
+        ),
     ])
 }
 

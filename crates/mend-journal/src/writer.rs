@@ -199,7 +199,7 @@ fn insert_events(tx: &Transaction, events: &[&Event]) -> rusqlite::Result<()> {
 
 /// Applies one batch in one transaction and answers whoever waits on it.
 fn apply(conn: &mut Connection, batch: &mut Vec<Cmd>, path: &str) -> Result<(), String> {
-    let durable = batch.iter().any(|c| matches!(c, Cmd::SaveApproval(..) | Cmd::Resolve(..)));
+    let durable = batch.iter().any(|c| matches!(c, Cmd::SaveApproval(..) | Cmd::Resolve(..) | Cmd::SaveRule(..) | Cmd::DeleteRule(..)));
     let mut unknown: Vec<usize> = Vec::new();
     let result = (|| {
         if durable {
@@ -237,6 +237,18 @@ fn apply(conn: &mut Connection, batch: &mut Vec<Cmd>, path: &str) -> Result<(), 
                     }
                 }
                 Cmd::Flush(_) => {}
+                Cmd::SaveRule(r, _) => {
+                    let json = serde_json::to_string(&**r).unwrap_or_default();
+                    tx.prepare_cached(
+                        "INSERT INTO rules (id, created_ms, rule) VALUES (?1, ?2, ?3) ON CONFLICT (id) DO UPDATE SET rule = ?3",
+                    )?
+                    .execute(params![r.id, r.created_ms, json])?;
+                }
+                Cmd::DeleteRule(id, _) => {
+                    if tx.prepare_cached("DELETE FROM rules WHERE id = ?1")?.execute([id])? == 0 {
+                        unknown.push(i);
+                    }
+                }
             }
         }
         insert_events(&tx, &pending)?;
@@ -251,12 +263,16 @@ fn apply(conn: &mut Connection, batch: &mut Vec<Cmd>, path: &str) -> Result<(), 
     for (i, cmd) in batch.drain(..).enumerate() {
         let ack = match cmd {
             Cmd::Event(_) => continue,
-            Cmd::SaveApproval(_, ack) | Cmd::Flush(ack) => ack,
+            Cmd::SaveApproval(_, ack) | Cmd::Flush(ack) | Cmd::SaveRule(_, ack) => ack,
             Cmd::Resolve(id, _, ack) if unknown.contains(&i) => {
                 let _ = ack.send(Err(format!("no approval request {id}")));
                 continue;
             }
-            Cmd::Resolve(_, _, ack) => ack,
+            Cmd::DeleteRule(id, ack) if unknown.contains(&i) => {
+                let _ = ack.send(Err(format!("no remembered decision {id}")));
+                continue;
+            }
+            Cmd::Resolve(_, _, ack) | Cmd::DeleteRule(_, ack) => ack,
         };
         let _ = ack.send(reply.clone());
     }

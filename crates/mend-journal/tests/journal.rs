@@ -31,6 +31,8 @@ fn request(id: &str) -> ApprovalRequest {
         timeout_ms: None,
         on_timeout: OnTimeout::Wait,
         call: None,
+        tool: None,
+        code: None,
     }
 }
 
