@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use query::ApprovalsCmd;
 
 /// Exit code: the job succeeded.
 pub const EXIT_OK: u8 = 0;
@@ -173,12 +174,16 @@ fn main() -> ExitCode {
             Cmd::Logs(a) => query::exit(query::logs(&dir, a)),
             Cmd::Metrics(a) => query::exit(query::metrics(&dir, a)),
             Cmd::Runs { limit, json } => query::exit(query::runs(&dir, limit, json)),
-            Cmd::Approvals { cmd: query::ApprovalsCmd::Decide { id, option, note, no_resume, json, approve, remember } } => {
-                let out = run::Output { json, approve, quiet: false };
-                run::decide(&dir, &config, run::DecideArgs { id: &id, option: &option, note, resume: !no_resume, remember }, out).await
-            }
-            Cmd::Approvals { cmd: query::ApprovalsCmd::Forget { id } } => run::forget(&dir, &id).await,
-            Cmd::Approvals { cmd } => query::exit(query::approvals(&dir, cmd)),
+            Cmd::Approvals { cmd } => match cmd {
+                ApprovalsCmd::List { json } => query::exit(query::approvals_list(&dir, json)),
+                ApprovalsCmd::Show { id } => query::exit(query::approval_show(&dir, &id)),
+                ApprovalsCmd::Rules { json } => query::exit(query::rules(&dir, json)),
+                ApprovalsCmd::Forget { id } => run::forget(&dir, &id).await,
+                ApprovalsCmd::Decide { id, option, note, no_resume, json, approve, remember } => {
+                    let out = run::Output { json, approve, quiet: false };
+                    run::decide(&dir, &config, run::DecideArgs { id: &id, option: &option, note, resume: !no_resume, remember }, out).await
+                }
+            },
             Cmd::Codes { markdown } => query::codes(markdown),
             Cmd::Tools { json } => query::tools(json),
         }

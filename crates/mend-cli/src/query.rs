@@ -262,38 +262,38 @@ pub fn runs(dir: &Path, limit: usize, json: bool) -> Result<(), Fail> {
     Ok(())
 }
 
-/// `mend approvals`.
-pub fn approvals(dir: &Path, cmd: ApprovalsCmd) -> Result<(), Fail> {
-    let r = open(dir)?;
-    match cmd {
-        ApprovalsCmd::List { json } => {
-            let list = r.pending_approvals().map_err(internal)?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&list).unwrap_or_default());
-            } else if list.is_empty() {
-                println!("No approval requests are waiting.");
-            } else {
-                for q in list {
-                    println!("{}  {}  {}  (recommended: {})", q.id, fmt_ts(q.created_ms), q.title, q.recommended);
-                }
-            }
+/// `mend approvals list`.
+pub fn approvals_list(dir: &Path, json: bool) -> Result<(), Fail> {
+    let list = open(dir)?.pending_approvals().map_err(internal)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&list).unwrap_or_default());
+    } else if list.is_empty() {
+        println!("No approval requests are waiting.");
+    } else {
+        for q in list {
+            println!("{}  {}  {}  (recommended: {})", q.id, fmt_ts(q.created_ms), q.title, q.recommended);
         }
-        ApprovalsCmd::Show { id } => {
-            let (req, dec) = r.approval(&id).map_err(internal)?.ok_or_else(|| bad(format!("no approval request `{id}`")))?;
-            println!("{}", serde_json::to_string_pretty(&serde_json::json!({"request": req, "decision": dec})).unwrap_or_default());
-        }
-        ApprovalsCmd::Decide { .. } | ApprovalsCmd::Forget { .. } => return Err(internal("handled in main")),
-        ApprovalsCmd::Rules { json } => {
-            let rules = r.rules().map_err(internal)?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&rules).unwrap_or_default());
-            } else if rules.is_empty() {
-                println!("No remembered decisions.");
-            } else {
-                for rule in rules {
-                    println!("{}  {}  {}", rule.id, fmt_ts(rule.created_ms), rule.describe());
-                }
-            }
+    }
+    Ok(())
+}
+
+/// `mend approvals show`.
+pub fn approval_show(dir: &Path, id: &str) -> Result<(), Fail> {
+    let (req, dec) = open(dir)?.approval(id).map_err(internal)?.ok_or_else(|| bad(format!("no approval request `{id}`")))?;
+    println!("{}", serde_json::to_string_pretty(&serde_json::json!({"request": req, "decision": dec})).unwrap_or_default());
+    Ok(())
+}
+
+/// `mend approvals rules`.
+pub fn rules(dir: &Path, json: bool) -> Result<(), Fail> {
+    let rules = open(dir)?.rules().map_err(internal)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rules).unwrap_or_default());
+    } else if rules.is_empty() {
+        println!("No remembered decisions.");
+    } else {
+        for rule in rules {
+            println!("{}  {}  {}", rule.id, fmt_ts(rule.created_ms), rule.describe());
         }
     }
     Ok(())
