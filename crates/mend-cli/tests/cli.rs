@@ -205,8 +205,17 @@ fn permission_denied_as_nobody() {
     let mut cmd = if root {
         // Root reads everything: drop to `nobody` for this run.
         std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+        // `nobody` may not reach the build folder (a checkout under /root):
+        // run a copy of the binary from the world-readable temp folder.
+        let bin = d.path().join("mend");
+        std::fs::copy(env!("CARGO_BIN_EXE_mend"), &bin).unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
         let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_mend")]).env("MEND_DATA_DIR", &data);
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&bin)
+            .env("MEND_DATA_DIR", &data)
+            .env("XDG_CONFIG_HOME", d.path().join("no-config"))
+            .env_remove("MEND_CONFIG");
         c
     } else {
         std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o000)).unwrap();
