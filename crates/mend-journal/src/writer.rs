@@ -12,7 +12,7 @@ use crate::Cmd;
 /// Largest batch committed at once.
 const BATCH: usize = 8192;
 /// How long trickling events wait to share a commit.
-const LINGER: std::time::Duration = std::time::Duration::from_millis(5);
+const LINGER: std::time::Duration = std::time::Duration::from_millis(20);
 /// Fewer queued commands than this is a trickle, worth waiting for company.
 const TRICKLE: usize = 256;
 const HOUR_MS: i64 = 3_600_000;
