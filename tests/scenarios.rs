@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use mend_core::action::{Action, Diagnosis};
 use mend_core::approval::{Answer, ApprovalRequest, Approver, StandingApprover};
 use mend_core::diagnose::{Diagnoser, DiagnosisContext};
-use mend_core::event::{EventKind, Stats};
+use mend_core::event::EventKind;
 use mend_core::report::{RunStatus, StepStatus};
 use mend_faults::{FaultServer, Reply, Script, closed_port};
 use mend_journal::Reader;
@@ -457,7 +457,6 @@ async fn measured_success_picks_the_better_action_first() {
     // The same job without the history retries first.
     let ran = run_job(tempfile::tempdir().unwrap().path(), &job, Setup::new(Arc::new(StandingApprover::Abort))).await;
     assert_eq!(ran.actions(0)[0], "retry_same");
-    let _ = Stats::default();
 }
 
 /// Never answers.

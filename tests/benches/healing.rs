@@ -12,15 +12,15 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use async_trait::async_trait;
+use mend_core::Outcome;
 use mend_core::approval::StandingApprover;
 use mend_core::engine::{Engine, RunOptions};
 use mend_core::event::{Event, EventKind, Journal, Level};
 use mend_core::job::Job;
 use mend_core::tool::{CallContext, Effect, Tool, ToolRegistry};
-use mend_core::{Outcome, ToolError};
 use mend_journal::{Reader, SqliteJournal};
 use serde_json::{Value, json};
 
@@ -300,8 +300,6 @@ fn main() {
         ));
         rows.push(("metrics, last 7 days".into(), format!("{week:.1} ms"), "median of 9".into()));
     }
-    let _ = Duration::ZERO;
-    let _ = ToolError::new(mend_core::ErrorCode::INTERNAL, "");
 
     println!("| measure | result | notes |\n| --- | --- | --- |");
     for (a, b, c) in rows {

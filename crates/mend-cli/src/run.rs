@@ -192,8 +192,8 @@ pub async fn execute(
     if !quiet {
         engine = engine.with_observer(Arc::new(Progress::new()));
     }
-    let run_id = mend_core::engine::new_id();
-    let run_id = resume.as_ref().map(|r| r.request.run_id.clone()).unwrap_or(run_id);
+    // A resumed run keeps its id.
+    let run_id = resume.as_ref().map(|r| r.request.run_id.clone()).unwrap_or_else(mend_core::engine::new_id);
     let job_path = job_path.map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string());
     let run = engine.run(job, RunOptions { env, run_id: Some(run_id.clone()), job_path, resume });
     let report = tokio::select! {
