@@ -181,7 +181,13 @@ fn main() -> ExitCode {
                 ApprovalsCmd::Forget { id } => run::forget(&dir, &id).await,
                 ApprovalsCmd::Decide { id, option, note, no_resume, json, approve, remember } => {
                     let out = run::Output { json, approve, quiet: false };
-                    run::decide(&dir, &config, run::DecideArgs { id: &id, option: &option, note, resume: !no_resume, remember }, out).await
+                    run::decide(
+                        &dir,
+                        &config,
+                        run::DecideArgs { id: &id, option: &option, note, resume: !no_resume, remember: remember.map(Into::into) },
+                        out,
+                    )
+                    .await
                 }
             },
             Cmd::Codes { markdown } => query::codes(markdown),

@@ -118,6 +118,17 @@ pub enum RememberScope {
     Always,
 }
 
+impl From<RememberScope> for mend_agent::Remember {
+    fn from(s: RememberScope) -> Self {
+        match s {
+            RememberScope::Job => mend_agent::Remember::Job,
+            RememberScope::Step => mend_agent::Remember::Step,
+            RememberScope::Failure => mend_agent::Remember::Failure,
+            RememberScope::Always => mend_agent::Remember::Always,
+        }
+    }
+}
+
 /// Why a command failed: the exit code and the message for stderr.
 pub struct Fail(pub u8, pub String);
 

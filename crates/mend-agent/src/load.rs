@@ -1,0 +1,47 @@
+//! The user config and job files: read, parsed and checked, with errors that
+//! name the file, line and field.
+
+use std::path::{Path, PathBuf};
+
+use mend_core::config::Config;
+use mend_core::job::Job;
+
+/// Job files larger than this are refused (a job is a few kilobytes).
+pub const MAX_JOB_BYTES: u64 = 4 << 20;
+
+/// Reads the config file: `path` if given (it must exist), else the OS
+/// config directory's `mend/config.toml` if present, else the defaults.
+pub fn config(path: Option<&Path>) -> Result<Config, String> {
+    let (path, required) = match path {
+        Some(p) => (p.to_path_buf(), true),
+        None => match directories::ProjectDirs::from("", "", "mend") {
+            Some(d) => (d.config_dir().join("config.toml"), false),
+            None => return Ok(Config::default()),
+        },
+    };
+    if !required && !path.exists() {
+        return Ok(Config::default());
+    }
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{shown}: {e}"))?;
+    Config::parse(&text, &shown).map_err(|e| e.to_string())
+}
+
+/// Reads and checks a job file.
+pub fn job(path: &Path, config: &Config, env: &[(String, String)]) -> Result<Job, String> {
+    let shown = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
+    if meta.len() > MAX_JOB_BYTES {
+        return Err(format!("{shown}: {} bytes is too large for a job file (limit {MAX_JOB_BYTES})", meta.len()));
+    }
+    let bytes = std::fs::read(path).map_err(|e| format!("{shown}: {e}"))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let (line, col) = mend_core::job::line_col(&String::from_utf8_lossy(&e.as_bytes()[..e.utf8_error().valid_up_to()]), usize::MAX);
+        format!("{shown}:{line}:{col}: the file is not UTF-8 text")
+    })?;
+    let base = path.parent().map(Path::to_path_buf).filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| PathBuf::from("."));
+    let base = std::fs::canonicalize(&base).unwrap_or(base);
+    let job = Job::parse_with(&text, &shown, &base, config).map_err(|e| e.to_string())?;
+    job.check(&shown, &mend_tools::default_registry(), env).map_err(|e| e.to_string())?;
+    Ok(job)
+}
