@@ -11,8 +11,11 @@ missing=()
 need cc || missing+=(build-essential)
 need pkg-config || missing+=(pkg-config)
 need setpriv || missing+=(util-linux)
-# The desktop shell (Tauri 2) builds against WebKitGTK.
-for pkg in libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev; do
+# The desktop shell (Tauri 2) builds against WebKitGTK; the browser tests
+# drive Debian's Chromium; the end-to-end tests run the real app under Xvfb
+# through WebKitWebDriver.
+for pkg in libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev \
+  chromium xvfb webkit2gtk-driver imagemagick; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -23,7 +26,14 @@ if ! need cargo; then
   echo "Rust (cargo) is required: https://rustup.rs" >&2
   exit 2
 fi
+if ! need node || ! need npm; then
+  echo "Node.js 20+ and npm are required for the desktop UI" >&2
+  exit 2
+fi
 export CARGO_TERM_COLOR=never
+
+echo "== ui: npm ci, type check, build"
+(cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -33,3 +43,7 @@ echo "== cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked -q
 echo "== cargo test"
 cargo test --workspace --all-targets --locked
+echo "== ui: browser tests (Chromium, mockIPC)"
+(cd ui && npm test --silent)
+echo "== desktop: end to end in the real app (Xvfb, tauri-driver)"
+./scripts/e2e.sh

@@ -1,43 +1,212 @@
 //! Mend's desktop shell. Thin on purpose: commands are a few lines that call
-//! the engine's crates, grouped one module per screen and registered in one
-//! place ([`setup`]). The builder is generic over the runtime so tests
-//! drive it with `tauri::test::mock_builder()`.
+//! the [`desk::Desk`] (the background agent over `mend-agent`), grouped one
+//! module per screen and registered in one place ([`setup`]). The builder
+//! is generic over the runtime so tests drive it with
+//! `tauri::test::mock_builder()`.
 //!
-//! Today it opens the main window with the journal's summary; the approval
-//! popup, runs view and the background agent come with issue 3.
+//! The app keeps running with its window closed (tray icon); Quit from the
+//! tray stops the runs cleanly, leaving requests that wait for a person
+//! pending in the journal — they pop up again at the next start.
 
-use std::path::PathBuf;
+use std::path::Path;
+use std::sync::Arc;
 
-use tauri::{Builder, Runtime};
+use mend_core::approval::ApprovalRequest;
+use serde_json::Value;
+use tauri::menu::{Menu, MenuItem};
+use tauri::tray::TrayIconBuilder;
+use tauri::{AppHandle, Builder, Emitter, Manager, Runtime, WebviewUrl, WebviewWindowBuilder, WindowEvent};
 
+pub mod approvals;
+pub mod desk;
+pub mod ipc;
 pub mod overview;
+pub mod runs;
+pub mod settings;
+pub mod timing;
 
-/// Where the desktop app keeps its journal: `MEND_DATA_DIR` or the OS default,
-/// the same as the `mend` command line.
-pub fn data_dir() -> PathBuf {
-    std::env::var_os("MEND_DATA_DIR")
-        .map(PathBuf::from)
-        .or_else(|| directories::ProjectDirs::from("", "", "mend").map(|d| d.data_dir().to_path_buf()))
-        .unwrap_or_else(|| PathBuf::from(".mend"))
-}
+use desk::{Desk, Paths, Shell};
 
-/// Shared state of the shell.
-pub struct AppState {
-    /// The data directory (journal lives here).
-    pub data_dir: PathBuf,
-}
+/// The approval popup's window label.
+pub const POPUP: &str = "approval";
 
-/// Registers the state and every command on a builder (the real one, or
+/// Registers the desk and every command on a builder (the real one, or
 /// `tauri::test::mock_builder()` in tests).
-pub fn setup<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R> {
-    builder.manage(state).invoke_handler(tauri::generate_handler![overview::overview])
+pub fn setup<R: Runtime>(builder: Builder<R>, desk: Arc<Desk>) -> Builder<R> {
+    builder.manage(desk).invoke_handler(tauri::generate_handler![
+        overview::overview,
+        runs::runs_list,
+        runs::run_events,
+        runs::jobs_list,
+        runs::job_start,
+        runs::demo_start,
+        runs::run_cancel,
+        runs::run_rerun,
+        runs::job_open,
+        approvals::approvals_pending,
+        approvals::approval_get,
+        approvals::approval_decide,
+        approvals::approval_defer,
+        approvals::approvals_show,
+        approvals::rules_list,
+        approvals::rule_forget,
+        approvals::ui_painted,
+        settings::settings_get,
+        settings::settings_autostart,
+    ])
+}
+
+/// The window system, for the desk.
+pub struct TauriShell<R: Runtime>(pub AppHandle<R>);
+
+impl<R: Runtime> Shell for TauriShell<R> {
+    fn emit(&self, event: &str, payload: Value) {
+        let _ = self.0.emit(event, payload);
+    }
+
+    fn approval_raised(&self, request: &ApprovalRequest) {
+        let app = self.0.clone();
+        let _ = self.0.run_on_main_thread(move || show_popup(&app));
+        let _ = self.0.emit("approval", request);
+        if let Some(n) = self.0.try_state::<tauri_plugin_notification::Notification<R>>() {
+            // Without a notification daemon (a bare X server) this fails; the popup is enough.
+            let _ = n.builder().title(format!("Mend: {}", request.title)).body(request.recommendation.clone()).show();
+        }
+    }
+
+    fn hide_popup(&self) {
+        if let Some(w) = self.0.get_webview_window(POPUP) {
+            let _ = w.hide();
+        }
+    }
+
+    fn open_path(&self, path: &Path) -> Result<(), String> {
+        let opener = self.0.try_state::<tauri_plugin_opener::Opener<R>>().ok_or("opening files is not available here")?;
+        opener.open_path(path.display().to_string(), None::<&str>).map_err(|e| e.to_string())
+    }
+}
+
+/// Opens the always-on-top approval popup, or shows and focuses it.
+pub fn show_popup<R: Runtime>(app: &AppHandle<R>) {
+    if let Some(w) = app.get_webview_window(POPUP) {
+        let _ = w.show();
+        let _ = w.unminimize();
+        let _ = w.set_focus();
+        return;
+    }
+    let built = WebviewWindowBuilder::new(app, POPUP, WebviewUrl::App("approval.html".into()))
+        .title("Mend — a decision is needed")
+        .inner_size(560.0, 640.0)
+        .min_inner_size(420.0, 420.0)
+        .always_on_top(true)
+        .focused(true)
+        .center()
+        .build();
+    if let Err(e) = built {
+        eprintln!("mend-desktop: cannot open the approval window: {e}");
+    }
+}
+
+fn show_main<R: Runtime>(app: &AppHandle<R>) {
+    if let Some(w) = app.get_webview_window("main") {
+        let _ = w.show();
+        let _ = w.unminimize();
+        let _ = w.set_focus();
+    }
+}
+
+fn quit<R: Runtime>(app: &AppHandle<R>) {
+    let desk = app.state::<Arc<Desk>>().inner().clone();
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        desk.shutdown().await;
+        app.exit(0);
+    });
+}
+
+fn tray<R: Runtime>(app: &tauri::App<R>) -> tauri::Result<()> {
+    let show = MenuItem::with_id(app, "show", "Show Mend", true, None::<&str>)?;
+    let approvals = MenuItem::with_id(app, "approvals", "Decisions waiting…", true, None::<&str>)?;
+    let quit_item = MenuItem::with_id(app, "quit", "Quit Mend", true, None::<&str>)?;
+    let menu = Menu::with_items(app, &[&show, &approvals, &quit_item])?;
+    let mut tray = TrayIconBuilder::with_id("mend").tooltip("Mend").menu(&menu).on_menu_event(|app, e| match e.id.as_ref() {
+        "show" => show_main(app),
+        "approvals" => show_popup(app),
+        "quit" => quit(app),
+        _ => {}
+    });
+    if let Some(icon) = app.default_window_icon() {
+        tray = tray.icon(icon.clone());
+    }
+    tray.build(app)?;
+    Ok(())
 }
 
 /// Runs the desktop app.
 pub fn run() {
-    let app = setup(Builder::default(), AppState { data_dir: data_dir() }).run(tauri::generate_context!("../tauri.conf.json"));
-    if let Err(e) = app {
-        eprintln!("mend-desktop: {e}");
-        std::process::exit(1);
-    }
+    timing::process_started();
+    let config = match mend_agent::load::config(std::env::var_os("MEND_CONFIG").as_deref().map(Path::new)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("mend-desktop: {e}");
+            std::process::exit(2);
+        }
+    };
+    let desk = match Desk::open(&Paths::from_env(), config) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("mend-desktop: {e}");
+            std::process::exit(1);
+        }
+    };
+    let builder = Builder::default()
+        // First: a second launch focuses this one and exits.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| show_main(app)))
+        .plugin(tauri_plugin_window_state::Builder::new().build())
+        .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, Some(vec!["--hidden"])));
+    let started = std::env::args().any(|a| a == "--hidden");
+    let app = setup(builder, desk.clone())
+        .setup(move |app| {
+            desk.attach(Arc::new(TauriShell(app.handle().clone())));
+            if let Err(e) = tray(app) {
+                eprintln!("mend-desktop: no tray icon: {e}");
+            }
+            if started && let Some(w) = app.get_webview_window("main") {
+                let _ = w.hide();
+            }
+            desk.raise_pending();
+            tauri::async_runtime::spawn(desk.clone().schedule());
+            let d = desk.clone();
+            tauri::async_runtime::spawn(async move {
+                if let Err(e) = d.first_start().await {
+                    eprintln!("mend-desktop: the demo did not start: {e}");
+                }
+            });
+            Ok(())
+        })
+        .on_window_event(|window, event| {
+            // Closing the main window hides it; jobs go on (Quit is in the tray).
+            if let WindowEvent::CloseRequested { api, .. } = event
+                && window.label() == "main"
+            {
+                let _ = window.hide();
+                api.prevent_close();
+            }
+        })
+        .build(tauri::generate_context!("../tauri.conf.json"));
+    let app = match app {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("mend-desktop: {e}");
+            std::process::exit(1);
+        }
+    };
+    app.run(|_app, event| {
+        if let tauri::RunEvent::ExitRequested { code: None, api, .. } = event {
+            // The last window closed: keep running in the tray.
+            api.prevent_exit();
+        }
+    });
 }

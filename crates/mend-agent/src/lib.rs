@@ -51,6 +51,7 @@ impl From<mend_core::event::JournalError> for AgentError {
 }
 
 /// Where a remembered decision applies, as a person picks it.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Remember {

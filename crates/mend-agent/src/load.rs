@@ -6,6 +6,12 @@ use std::path::{Path, PathBuf};
 use mend_core::config::Config;
 use mend_core::job::Job;
 
+/// The data directory when none is given: the OS's (`~/.local/share/mend`
+/// on Linux), the same for the command line and the desktop app.
+pub fn default_data_dir() -> PathBuf {
+    directories::ProjectDirs::from("", "", "mend").map(|d| d.data_dir().to_path_buf()).unwrap_or_else(|| PathBuf::from(".mend"))
+}
+
 /// Job files larger than this are refused (a job is a few kilobytes).
 pub const MAX_JOB_BYTES: u64 = 4 << 20;
 

@@ -133,8 +133,7 @@ enum Cmd {
 
 /// The data directory: the flag, `MEND_DATA_DIR`, or the OS default.
 fn data_dir(flag: Option<PathBuf>) -> PathBuf {
-    flag.or_else(|| directories::ProjectDirs::from("", "", "mend").map(|d| d.data_dir().to_path_buf()))
-        .unwrap_or_else(|| PathBuf::from(".mend"))
+    flag.unwrap_or_else(mend_agent::load::default_data_dir)
 }
 
 /// Output piped into `head` must end the process quietly, as for any Unix

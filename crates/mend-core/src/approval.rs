@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Why a person is asked.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ApprovalKind {
@@ -16,6 +17,7 @@ pub enum ApprovalKind {
 }
 
 /// What an option does when chosen.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "do", rename_all = "snake_case")]
 pub enum Choice {
@@ -35,6 +37,7 @@ pub enum Choice {
 }
 
 /// One option of a request.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApprovalOption {
     /// Stable id (`run`, `retry`, `alt-0`, `skip`, `abort`).
@@ -50,6 +53,7 @@ pub struct ApprovalOption {
 
 /// What happens when nobody answers in time. Never a silent "approved":
 /// taking the recommendation must be declared by the job's author.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OnTimeout {
@@ -65,6 +69,7 @@ pub enum OnTimeout {
 }
 
 /// A request for a person's decision.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApprovalRequest {
     /// Unique id.
@@ -92,8 +97,10 @@ pub struct ApprovalRequest {
     /// The attempts made so far (action, outcome), redacted.
     pub attempts: Vec<Value>,
     /// When it was raised (ms since epoch).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub created_ms: i64,
     /// How long to wait for an answer, if bounded.
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub timeout_ms: Option<u64>,
     /// What happens then.
     pub on_timeout: OnTimeout,
@@ -110,6 +117,7 @@ pub struct ApprovalRequest {
 }
 
 /// Where a remembered decision applies.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "scope", rename_all = "snake_case")]
 pub enum RuleScope {
@@ -134,6 +142,7 @@ pub enum RuleScope {
 
 /// A decision a person asked to be remembered: later requests it matches
 /// are answered with the same option, without asking, and the journal says so.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DecisionRule {
     /// Stable id (to list and forget it).
@@ -146,6 +155,7 @@ pub struct DecisionRule {
     /// The option it chooses (a request without that option is still asked).
     pub option: String,
     /// When it was made (ms since epoch).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub created_ms: i64,
     /// Why, in the person's words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -189,6 +199,7 @@ impl ApprovalRequest {
 }
 
 /// Who decided.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "by", rename_all = "snake_case")]
 pub enum DecidedBy {
@@ -208,6 +219,7 @@ pub enum DecidedBy {
 }
 
 /// A decision on a request.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
     /// The chosen option's id.
@@ -218,6 +230,7 @@ pub struct Decision {
     /// Who decided.
     pub decided_by: DecidedBy,
     /// When (ms since epoch).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub decided_ms: i64,
 }
 

@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::approval::{ApprovalRequest, Decision};
 
 /// What an event records.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
@@ -57,6 +58,7 @@ impl EventKind {
 }
 
 /// Event level, for filtering logs.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
@@ -94,9 +96,11 @@ impl Level {
 }
 
 /// One journal event. Everything in it is already redacted.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// When (ms since epoch).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub ts_ms: i64,
     /// The run.
     pub run_id: String,
@@ -123,9 +127,11 @@ pub struct Event {
     pub ok: Option<bool>,
     /// How long it took.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub duration_ms: Option<u64>,
     /// LLM tokens spent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub tokens: Option<u64>,
     /// One line for a person.
     pub message: String,

@@ -118,6 +118,7 @@ pub struct Failing {
 }
 
 /// One run, as `mend runs` lists it.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RunRow {
     /// Run id.
@@ -125,16 +126,20 @@ pub struct RunRow {
     /// Job name.
     pub job: String,
     /// When it started (ms since epoch).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub started_ms: i64,
     /// When it ended, if it did.
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub finished_ms: Option<i64>,
     /// succeeded, failed, aborted, waiting, interrupted, or running.
     pub status: String,
     /// Healing attempts.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub attempts: i64,
     /// The job file.
     pub job_path: Option<String>,
     /// Requests of this run still waiting for a person.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub pending_approvals: i64,
 }
 

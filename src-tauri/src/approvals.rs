@@ -1,0 +1,63 @@
+//! The approval popup: the requests waiting for a person, deciding one
+//! (optionally remembered), deferring, and the remembered decisions.
+
+use std::sync::Arc;
+
+use mend_core::approval::DecisionRule;
+use tauri::{State, Webview};
+
+use crate::desk::Desk;
+use crate::ipc::{ApprovalStatus, DecideInput, DecideResult, Pending};
+
+/// Requests waiting for a person, oldest first (the journal is the truth:
+/// requests from before a restart are here too).
+#[tauri::command]
+pub fn approvals_pending(desk: State<'_, Arc<Desk>>) -> Result<Vec<Pending>, String> {
+    let pending = desk.agent().reader().and_then(|r| Ok(r.pending_approvals()?)).map_err(|e| e.to_string())?;
+    Ok(pending.into_iter().map(|request| Pending { live: desk.is_waiting_on(&request.id), request }).collect())
+}
+
+/// One request and how it was decided.
+#[tauri::command]
+pub fn approval_get(desk: State<'_, Arc<Desk>>, id: String) -> Result<ApprovalStatus, String> {
+    let found = desk.agent().reader().and_then(|r| Ok(r.approval(&id)?)).map_err(|e| e.to_string())?;
+    let (request, decision) = found.ok_or_else(|| format!("no approval request `{id}`"))?;
+    Ok(ApprovalStatus { request, decision })
+}
+
+/// A person's decision.
+#[tauri::command]
+pub async fn approval_decide(desk: State<'_, Arc<Desk>>, input: DecideInput) -> Result<DecideResult, String> {
+    desk.inner().decide(input).await
+}
+
+/// Hides the popup; the requests stay pending.
+#[tauri::command]
+pub fn approval_defer(desk: State<'_, Arc<Desk>>) {
+    desk.shell().hide_popup();
+}
+
+/// Opens (or focuses) the approval popup.
+#[tauri::command]
+pub fn approvals_show<R: tauri::Runtime>(app: tauri::AppHandle<R>) {
+    let handle = app.clone();
+    let _ = app.run_on_main_thread(move || crate::show_popup(&handle));
+}
+
+/// Remembered decisions.
+#[tauri::command]
+pub fn rules_list(desk: State<'_, Arc<Desk>>) -> Result<Vec<DecisionRule>, String> {
+    desk.agent().reader().and_then(|r| Ok(r.rules()?)).map_err(|e| e.to_string())
+}
+
+/// Forgets a remembered decision.
+#[tauri::command]
+pub async fn rule_forget(desk: State<'_, Arc<Desk>>, id: String) -> Result<(), String> {
+    desk.agent().forget(&id).await.map_err(|e| e.to_string())
+}
+
+/// A window painted (for the benchmarks; a no-op otherwise).
+#[tauri::command]
+pub fn ui_painted<R: tauri::Runtime>(desk: State<'_, Arc<Desk>>, webview: Webview<R>, request: Option<String>) {
+    desk.timing.painted(webview.label(), request.as_deref());
+}

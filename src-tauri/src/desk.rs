@@ -1,0 +1,514 @@
+//! The desk: the desktop app's background agent. It owns the journal (one
+//! [`Agent`]), the live runs, the requests a run is waiting on, the jobs
+//! folder and its schedule, and the demo service. Commands are thin calls
+//! into it; it reaches the window only through the [`Shell`] trait, so it
+//! runs the same under `tauri::test::mock_builder()`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use mend_agent::folder::JobFolder;
+use mend_agent::{Agent, AgentError, DecideArgs, Ended, RunSpec, rule_for};
+use mend_core::approval::{Answer, ApprovalRequest, Approver, DecidedBy, Decision, DecisionRule};
+use mend_core::clock::now_ms;
+use mend_core::config::Config;
+use mend_core::engine::{Observer, Resume, new_id};
+use mend_core::event::{Event, EventKind};
+use mend_core::job::Job;
+use mend_faults::FaultServer;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+use crate::ipc::{DecideInput, DecideResult, JobEntry, JobsView};
+use crate::timing::Timing;
+
+/// What the desk needs from the window system.
+pub trait Shell: Send + Sync {
+    /// Sends an event to every window.
+    fn emit(&self, event: &str, payload: Value);
+    /// A request waits for a person: open or focus the approval popup and
+    /// show an OS notification.
+    fn approval_raised(&self, request: &ApprovalRequest);
+    /// Hides the approval popup (the person deferred).
+    fn hide_popup(&self);
+    /// Opens a file with the system's default program.
+    fn open_path(&self, path: &Path) -> Result<(), String>;
+}
+
+/// The shell before the window exists, and in tests that do not need one.
+struct NoShell;
+
+impl Shell for NoShell {
+    fn emit(&self, _: &str, _: Value) {}
+    fn approval_raised(&self, _: &ApprovalRequest) {}
+    fn hide_popup(&self) {}
+    fn open_path(&self, _: &Path) -> Result<(), String> {
+        Err("no window".into())
+    }
+}
+
+/// The demo's service and the environment its job needs.
+type Demo = (FaultServer, Vec<(String, String)>);
+
+struct Live {
+    job: String,
+    job_path: Option<PathBuf>,
+    cancel: Option<oneshot::Sender<()>>,
+}
+
+struct Waiter {
+    request: ApprovalRequest,
+    tx: oneshot::Sender<Decision>,
+}
+
+/// The desktop app's background agent.
+pub struct Desk {
+    agent: Agent,
+    config: Config,
+    env: Vec<(String, String)>,
+    jobs_dir: PathBuf,
+    shell: OnceLock<Arc<dyn Shell>>,
+    /// Runs of this process, by run id. A std mutex: held for map edits
+    /// only, never across an await.
+    live: Mutex<HashMap<String, Live>>,
+    /// Requests a run of this process waits on, by request id (std mutex,
+    /// as above).
+    waiters: Mutex<HashMap<String, Waiter>>,
+    /// The jobs folder (std mutex, as above).
+    folder: Mutex<JobFolder>,
+    /// The demo's service and its environment, started on first use
+    /// (a Tokio mutex: starting the server awaits).
+    demo: tokio::sync::Mutex<Option<Demo>>,
+    /// Startup and latency marks for the benchmarks.
+    pub timing: Timing,
+}
+
+/// Where the desktop keeps things.
+pub struct Paths {
+    /// The journal and the demo's work folder live here.
+    pub data_dir: PathBuf,
+    /// The folder of job files the app runs on their schedules.
+    pub jobs_dir: PathBuf,
+}
+
+impl Paths {
+    /// `MEND_DATA_DIR` or the OS data directory; `MEND_JOBS_DIR` or
+    /// `jobs/` inside the data directory.
+    pub fn from_env() -> Paths {
+        let data_dir = std::env::var_os("MEND_DATA_DIR").map(PathBuf::from).unwrap_or_else(mend_agent::load::default_data_dir);
+        let jobs_dir = std::env::var_os("MEND_JOBS_DIR").map(PathBuf::from).unwrap_or_else(|| data_dir.join("jobs"));
+        Paths { data_dir, jobs_dir }
+    }
+}
+
+impl Desk {
+    /// Opens the journal and the jobs folder (created if missing).
+    pub fn open(paths: &Paths, config: Config) -> Result<Arc<Desk>, AgentError> {
+        let agent = Agent::open(&paths.data_dir)?;
+        std::fs::create_dir_all(&paths.jobs_dir).map_err(|e| AgentError::Internal(format!("{}: {e}", paths.jobs_dir.display())))?;
+        Ok(Arc::new(Desk {
+            agent,
+            config,
+            env: std::env::vars().collect(),
+            jobs_dir: paths.jobs_dir.clone(),
+            shell: OnceLock::new(),
+            live: Mutex::new(HashMap::new()),
+            waiters: Mutex::new(HashMap::new()),
+            folder: Mutex::new(JobFolder::new(&paths.jobs_dir)),
+            demo: tokio::sync::Mutex::new(None),
+            timing: Timing::from_env(),
+        }))
+    }
+
+    /// Connects the window system (once).
+    pub fn attach(&self, shell: Arc<dyn Shell>) {
+        let _ = self.shell.set(shell);
+    }
+
+    pub(crate) fn shell(&self) -> &dyn Shell {
+        match self.shell.get() {
+            Some(s) => s.as_ref(),
+            None => &NoShell,
+        }
+    }
+
+    /// The agent (journal and tools).
+    pub fn agent(&self) -> &Agent {
+        &self.agent
+    }
+
+    /// The jobs folder.
+    pub fn jobs_dir(&self) -> &Path {
+        &self.jobs_dir
+    }
+
+    /// Whether a run of this process is going on.
+    pub fn is_live(&self, run_id: &str) -> bool {
+        self.live.lock().is_ok_and(|l| l.contains_key(run_id))
+    }
+
+    /// Whether a run of this process is waiting on this request.
+    pub fn is_waiting_on(&self, request_id: &str) -> bool {
+        self.waiters.lock().is_ok_and(|w| w.contains_key(request_id))
+    }
+
+    /// Loads and checks a job file (the demo's gets its service).
+    pub async fn load(&self, path: &Path) -> Result<(Job, Vec<(String, String)>), String> {
+        let extra = if self.is_demo(path) { self.demo_env().await? } else { Vec::new() };
+        let mut env = self.env.clone();
+        env.extend(extra.iter().cloned());
+        let job = mend_agent::load::job(path, &self.config, &env)?;
+        Ok((job, extra))
+    }
+
+    fn demo_dir(&self) -> PathBuf {
+        self.agent.data_dir().join("demo")
+    }
+
+    fn is_demo(&self, path: &Path) -> bool {
+        let dir = std::fs::canonicalize(self.demo_dir()).unwrap_or_else(|_| self.demo_dir());
+        std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()).starts_with(dir)
+    }
+
+    async fn demo_env(&self) -> Result<Vec<(String, String)>, String> {
+        let mut demo = self.demo.lock().await;
+        if demo.is_none() {
+            let server = mend_agent::demo::server().await.map_err(|e| format!("cannot start the demo service: {e}"))?;
+            let env = mend_agent::demo::env(&server);
+            *demo = Some((server, env));
+        }
+        Ok(demo.as_ref().map(|(_, env)| env.clone()).unwrap_or_default())
+    }
+
+    /// Lays out the demo's work folder and starts the demo job.
+    pub async fn start_demo(self: &Arc<Self>) -> Result<String, String> {
+        let path = mend_agent::demo::prepare(&self.demo_dir()).map_err(|e| format!("{}: {e}", self.demo_dir().display()))?;
+        let (job, extra) = self.load(&path).await?;
+        Ok(self.start(job, Some(path), extra, None))
+    }
+
+    /// A fresh install (no run in the journal, demo never shown): starts the
+    /// demo so a newcomer sees healing in the first minute.
+    pub async fn first_start(self: &Arc<Self>) -> Result<Option<String>, String> {
+        let marker = self.agent.data_dir().join("demo-shown");
+        let empty = self.agent.reader().map_err(|e| e.to_string())?.runs(1).map_err(|e| e.to_string())?.is_empty();
+        if marker.exists() || !empty || std::env::var_os("MEND_NO_DEMO").is_some() {
+            return Ok(None);
+        }
+        std::fs::write(&marker, b"").map_err(|e| format!("{}: {e}", marker.display()))?;
+        self.start_demo().await.map(Some)
+    }
+
+    /// Starts a job file by path.
+    pub async fn start_path(self: &Arc<Self>, path: &Path) -> Result<String, String> {
+        let (job, extra) = self.load(path).await?;
+        Ok(self.start(job, Some(path.to_path_buf()), extra, None))
+    }
+
+    /// Starts a run in the background; returns its id at once.
+    pub fn start(
+        self: &Arc<Self>,
+        job: Job,
+        job_path: Option<PathBuf>,
+        extra_env: Vec<(String, String)>,
+        resume: Option<Resume>,
+    ) -> String {
+        let run_id = resume.as_ref().map(|r| r.request.run_id.clone()).unwrap_or_else(new_id);
+        let (cancel_tx, cancel_rx) = oneshot::channel::<()>();
+        if let Ok(mut live) = self.live.lock() {
+            live.insert(run_id.clone(), Live { job: job.name.clone(), job_path: job_path.clone(), cancel: Some(cancel_tx) });
+        }
+        let desk = self.clone();
+        let id = run_id.clone();
+        tauri::async_runtime::spawn(async move {
+            let approver: Arc<dyn Approver> = Arc::new(PopupApprover { desk: desk.clone() });
+            let observer: Arc<dyn Observer> = Arc::new(UiObserver { desk: desk.clone() });
+            // Cancelled when the sender fires; a dropped sender never cancels.
+            let cancel = async move {
+                if cancel_rx.await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            };
+            let mut env = desk.env.clone();
+            env.extend(extra_env);
+            let spec = RunSpec { job: &job, env, job_path: job_path.as_deref(), resume, run_id: Some(id.clone()) };
+            let ended = desk.agent.execute(spec, approver, Some(observer), cancel).await;
+            if let Ok(mut live) = desk.live.lock() {
+                live.remove(&id);
+            }
+            let status = match &ended {
+                Ok(Ended::Finished(r)) => json!({"run_id": id, "status": r.status, "exit_code": r.exit_code}),
+                Ok(Ended::Interrupted { .. }) => json!({"run_id": id, "status": "interrupted"}),
+                Err(e) => json!({"run_id": id, "status": "failed", "error": e.to_string()}),
+            };
+            desk.shell().emit("run-ended", status);
+        });
+        self.shell().emit("run-started", json!({"run_id": run_id}));
+        run_id
+    }
+
+    /// Cancels a live run (its command's process group is killed; pending
+    /// requests stay pending).
+    pub fn cancel(&self, run_id: &str) -> Result<(), String> {
+        let tx = self.live.lock().ok().and_then(|mut l| l.get_mut(run_id).and_then(|r| r.cancel.take()));
+        match tx {
+            Some(tx) => {
+                let _ = tx.send(());
+                Ok(())
+            }
+            None => Err(format!("run {run_id} is not running")),
+        }
+    }
+
+    /// Runs a past run's job file again, as a new run.
+    pub async fn rerun(self: &Arc<Self>, run_id: &str) -> Result<String, String> {
+        let path = self
+            .agent
+            .reader()
+            .map_err(|e| e.to_string())?
+            .run_job_path(run_id)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("run {run_id} has no job file in the journal"))?;
+        self.start_path(Path::new(&path)).await
+    }
+
+    /// A person's decision, from any of the app's windows. A request a run
+    /// of this process waits on is answered on its channel (the engine
+    /// journals it and goes on); any other pending request (from before a
+    /// restart, or another process) is journaled here and its run resumed.
+    /// A remembered decision is stored and answers the other waiting
+    /// requests it matches.
+    pub async fn decide(self: &Arc<Self>, input: DecideInput) -> Result<DecideResult, String> {
+        self.timing.clicked(&input.id, input.clicked_ms);
+        let who = std::env::var("USER").unwrap_or_default();
+        let waiter = self.waiters.lock().map_err(|e| e.to_string())?.remove(&input.id);
+        let (rule, resumed) = match waiter {
+            Some(Waiter { request, tx }) => {
+                let rule = match input.remember {
+                    Some(scope) => Some(rule_for(&request, &input.option, scope, input.note.clone()).map_err(|e| e.to_string())?),
+                    None => None,
+                };
+                if request.option(&input.option).is_none() {
+                    // Put it back: the request is still waiting.
+                    self.waiters.lock().map_err(|e| e.to_string())?.insert(input.id.clone(), Waiter { request, tx });
+                    return Err(format!("`{}` is not an option of request {}", input.option, input.id));
+                }
+                if let Some(rule) = &rule {
+                    self.agent.save_rule(rule).await.map_err(|e| e.to_string())?;
+                }
+                let decision = Decision {
+                    option: input.option.clone(),
+                    instructions: input.note.clone(),
+                    decided_by: DecidedBy::Person { who },
+                    decided_ms: now_ms(),
+                };
+                if tx.send(decision).is_err() {
+                    return Err(format!("the run waiting on {} has stopped; decide again to resume it", input.id));
+                }
+                (rule, true)
+            }
+            None => {
+                let args = DecideArgs {
+                    id: input.id.clone(),
+                    option: input.option.clone(),
+                    note: input.note.clone(),
+                    remember: input.remember,
+                    who,
+                    via: "in the desktop app",
+                };
+                let decided = self.agent.decide(args).await.map_err(|e| e.to_string())?;
+                let resumed = self.resume(decided.request, decided.decision).await;
+                (decided.rule, resumed.is_ok())
+            }
+        };
+        let applied = match &rule {
+            Some(rule) => self.apply_rule(rule),
+            None => Vec::new(),
+        };
+        self.shell().emit("approvals-changed", json!({"decided": input.id, "applied": applied}));
+        Ok(DecideResult { resumed, rule, also_decided: applied })
+    }
+
+    async fn resume(self: &Arc<Self>, request: ApprovalRequest, decision: Decision) -> Result<String, String> {
+        let path = self
+            .agent
+            .reader()
+            .map_err(|e| e.to_string())?
+            .run_job_path(&request.run_id)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("run {} has no job file in the journal", request.run_id))?;
+        let (job, extra) = self.load(Path::new(&path)).await?;
+        Ok(self.start(job, Some(PathBuf::from(path)), extra, Some(Resume { request, decision })))
+    }
+
+    /// Answers the waiting requests a new rule matches; returns their ids.
+    fn apply_rule(&self, rule: &DecisionRule) -> Vec<String> {
+        let Ok(mut waiters) = self.waiters.lock() else { return Vec::new() };
+        let ids: Vec<String> = waiters.iter().filter(|(_, w)| rule.matches(&w.request)).map(|(id, _)| id.clone()).collect();
+        for id in &ids {
+            if let Some(w) = waiters.remove(id) {
+                let _ = w.tx.send(Decision {
+                    option: rule.option.clone(),
+                    instructions: rule.note.clone(),
+                    decided_by: DecidedBy::Policy { rule: format!("remembered {} ({})", rule.id, rule.describe()) },
+                    decided_ms: now_ms(),
+                });
+            }
+        }
+        ids
+    }
+
+    /// The jobs folder, re-read.
+    pub fn jobs(&self) -> JobsView {
+        let Ok(mut folder) = self.folder.lock() else {
+            return JobsView {
+                dir: self.jobs_dir.display().to_string(),
+                jobs: Vec::new(),
+                error: Some("the folder state is poisoned".into()),
+            };
+        };
+        let error = folder.scan(&self.config, &self.env, now_ms()).err().map(|e| format!("{}: {e}", self.jobs_dir.display()));
+        let running: Vec<PathBuf> = self.live.lock().map(|l| l.values().filter_map(|r| r.job_path.clone()).collect()).unwrap_or_default();
+        let jobs = folder
+            .entries()
+            .map(|(path, e)| JobEntry {
+                path: path.display().to_string(),
+                name: e.job.as_ref().map(|j| j.name.clone()).unwrap_or_else(|_| file_stem(path)),
+                description: e.job.as_ref().ok().map(|j| j.description.clone()).filter(|d| !d.is_empty()),
+                steps: e.job.as_ref().map(|j| j.steps.len()).unwrap_or(0),
+                schedule: e.job.as_ref().ok().and_then(|j| j.schedule.as_ref()).map(|s| s.to_string()),
+                next_ms: e.next_ms,
+                error: e.job.as_ref().err().cloned(),
+                running: running.iter().any(|p| p == path),
+            })
+            .collect();
+        JobsView { dir: self.jobs_dir.display().to_string(), jobs, error }
+    }
+
+    /// Runs the jobs folder's schedules until the app quits: one start per
+    /// due tick, never two runs of one file at once.
+    pub async fn schedule(self: Arc<Self>) {
+        loop {
+            let due = {
+                let Ok(mut folder) = self.folder.lock() else { return };
+                let changed = folder.scan(&self.config, &self.env, now_ms()).map(|c| !c.is_empty()).unwrap_or(false);
+                if changed {
+                    self.shell().emit("jobs-changed", Value::Null);
+                }
+                let mut due = Vec::new();
+                while let Some(d) = folder.take_due(now_ms()) {
+                    due.push(d);
+                }
+                due
+            };
+            for (path, job) in due {
+                let busy = self.live.lock().is_ok_and(|l| l.values().any(|r| r.job_path.as_deref() == Some(path.as_path())));
+                if !busy {
+                    self.start(job, Some(path), Vec::new(), None);
+                }
+            }
+            let wait = self
+                .folder
+                .lock()
+                .ok()
+                .and_then(|f| f.next_due())
+                .map(|n| Duration::from_millis((n - now_ms()).max(0) as u64))
+                .unwrap_or(Duration::from_secs(2))
+                .min(Duration::from_secs(2));
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Pops up the requests left pending by an earlier session.
+    pub fn raise_pending(&self) {
+        let pending = self.agent.reader().and_then(|r| r.pending_approvals().map_err(Into::into)).unwrap_or_default();
+        if let Some(first) = pending.first() {
+            self.shell().approval_raised(first);
+        }
+    }
+
+    /// Stops cleanly: cancels live runs (a request a run waits on stays
+    /// pending in the journal and pops up after the next start), waits a
+    /// moment for them to journal it, and closes the journal.
+    pub async fn shutdown(&self) {
+        let senders: Vec<oneshot::Sender<()>> =
+            self.live.lock().map(|mut l| l.values_mut().filter_map(|r| r.cancel.take()).collect()).unwrap_or_default();
+        for tx in senders {
+            let _ = tx.send(());
+        }
+        for _ in 0..150 {
+            if self.live.lock().map(|l| l.is_empty()).unwrap_or(true) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.agent.close();
+    }
+
+    /// The jobs of the live runs, by run id.
+    pub fn live_jobs(&self) -> Vec<(String, String)> {
+        self.live.lock().map(|l| l.iter().map(|(id, r)| (id.clone(), r.job.clone())).collect()).unwrap_or_default()
+    }
+}
+
+fn file_stem(path: &Path) -> String {
+    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// Asks through the approval popup: the request goes on a channel keyed by
+/// its id (it is already in the journal), the popup opens, and the run
+/// waits for [`Desk::decide`].
+struct PopupApprover {
+    desk: Arc<Desk>,
+}
+
+/// Removes a waiter when its run stops waiting (timeout, cancel, quit).
+struct WaiterGuard<'a> {
+    desk: &'a Desk,
+    id: String,
+}
+
+impl Drop for WaiterGuard<'_> {
+    fn drop(&mut self) {
+        let gone = self.desk.waiters.lock().ok().and_then(|mut w| w.remove(&self.id)).is_some();
+        if gone {
+            self.desk.shell().emit("approvals-changed", json!({"stopped_waiting": self.id}));
+        }
+    }
+}
+
+#[async_trait]
+impl Approver for PopupApprover {
+    async fn decide(&self, request: &ApprovalRequest) -> Answer {
+        let (tx, rx) = oneshot::channel();
+        if let Ok(mut w) = self.desk.waiters.lock() {
+            w.insert(request.id.clone(), Waiter { request: request.clone(), tx });
+        }
+        let _guard = WaiterGuard { desk: &self.desk, id: request.id.clone() };
+        self.desk.timing.escalated(&request.id);
+        self.desk.shell().approval_raised(request);
+        match rx.await {
+            Ok(d) => Answer::Decided(d),
+            Err(_) => Answer::Pending,
+        }
+    }
+}
+
+/// Forwards every event to the windows (the runs view is live).
+struct UiObserver {
+    desk: Arc<Desk>,
+}
+
+impl Observer for UiObserver {
+    fn on_event(&self, event: &Event) {
+        if event.kind == EventKind::Decision
+            && let Some(id) = event.data.get("request").and_then(Value::as_str)
+        {
+            self.desk.timing.resumed(id, event.ts_ms);
+        }
+        self.desk.shell().emit("run-event", serde_json::to_value(event).unwrap_or_default());
+    }
+}

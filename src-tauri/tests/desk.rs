@@ -1,0 +1,291 @@
+//! The desktop shell's commands through `tauri::test::mock_builder()` (no
+//! display): real journal, real jobs folder, real child processes. The
+//! window system is a recording [`Shell`].
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mend_core::approval::ApprovalRequest;
+use mend_core::config::Config;
+use mend_desktop::desk::{Desk, Paths, Shell};
+use serde_json::{Value, json};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder, mock_context, noop_assets};
+use tauri::webview::InvokeRequest;
+use tauri::{App, WebviewWindow};
+
+#[derive(Default)]
+struct Recorder {
+    raised: Mutex<Vec<String>>,
+    events: Mutex<Vec<(String, Value)>>,
+}
+
+impl Shell for Recorder {
+    fn emit(&self, event: &str, payload: Value) {
+        self.events.lock().unwrap().push((event.to_owned(), payload));
+    }
+    fn approval_raised(&self, request: &ApprovalRequest) {
+        self.raised.lock().unwrap().push(request.id.clone());
+    }
+    fn hide_popup(&self) {}
+    fn open_path(&self, path: &Path) -> Result<(), String> {
+        Err(format!("not here: {}", path.display()))
+    }
+}
+
+struct Fixture {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    desk: Arc<Desk>,
+    shell: Arc<Recorder>,
+    _app: App<MockRuntime>,
+    window: WebviewWindow<MockRuntime>,
+}
+
+fn fixture_at(root: &Path, tmp: Option<tempfile::TempDir>) -> Fixture {
+    let paths = Paths { data_dir: root.join("data"), jobs_dir: root.join("jobs") };
+    let desk = Desk::open(&paths, Config::default()).unwrap();
+    let shell = Arc::new(Recorder::default());
+    desk.attach(shell.clone());
+    let app = mend_desktop::setup(mock_builder(), desk.clone()).build(mock_context(noop_assets())).unwrap();
+    let window = tauri::WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();
+    Fixture { root: root.to_path_buf(), _tmp: tmp.unwrap_or_else(|| tempfile::tempdir().unwrap()), desk, shell, _app: app, window }
+}
+
+fn fixture() -> Fixture {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_path_buf();
+    fixture_at(&root, Some(tmp))
+}
+
+impl Fixture {
+    fn call(&self, cmd: &str, args: Value) -> Result<Value, Value> {
+        let req = InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            url: "tauri://localhost".parse().unwrap(),
+            body: InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        };
+        get_ipc_response(&self.window, req).map(|b| b.deserialize::<Value>().unwrap())
+    }
+
+    fn job(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.root.join("jobs").join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn wait_for(&self, what: &str, mut f: impl FnMut(&Fixture) -> bool) {
+        let t0 = Instant::now();
+        while !f(self) {
+            assert!(t0.elapsed() < Duration::from_secs(20), "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    fn run_status(&self, run_id: &str) -> String {
+        let runs = self.call("runs_list", json!({})).unwrap();
+        runs.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["run_id"] == run_id)
+            .map(|r| r["status"].as_str().unwrap().to_owned())
+            .unwrap_or_default()
+    }
+
+    fn events(&self, run_id: &str) -> Vec<Value> {
+        self.call("run_events", json!({"runId": run_id})).unwrap().as_array().unwrap().clone()
+    }
+}
+
+/// A job whose second step waits for a person before deleting a folder.
+fn destructive_job(dir: &Path) -> String {
+    std::fs::create_dir_all(dir.join("staging")).unwrap();
+    format!(
+        "version = 1\nname = \"cleanup\"\n[[steps]]\nname = \"hello\"\ntool = \"exec\"\nargs = {{ program = \"true\" }}\n\
+         [[steps]]\nname = \"clean\"\ntool = \"exec\"\nargs = {{ program = \"rm\", args = [\"-rf\", \"{}\"] }}\n",
+        dir.join("staging").display()
+    )
+}
+
+#[test]
+fn a_decision_in_the_popup_resumes_the_waiting_run() {
+    let f = fixture();
+    let path = f.job("cleanup.toml", &destructive_job(&f.root));
+    let run_id = f.call("job_start", json!({"path": path})).unwrap().as_str().unwrap().to_owned();
+    f.wait_for("the request", |f| !f.shell.raised.lock().unwrap().is_empty());
+    let pending = f.call("approvals_pending", json!({})).unwrap();
+    assert_eq!(pending.as_array().unwrap().len(), 1);
+    assert_eq!(pending[0]["live"], true, "a run of this app waits on it");
+    let req = &pending[0]["request"];
+    assert_eq!(req["run_id"], run_id.as_str());
+    assert_eq!(req["options"][0]["id"], req["recommended"], "the recommended option comes first");
+    assert_eq!(f.run_status(&run_id), "running");
+
+    let out = f.call("approval_decide", json!({"input": {"id": req["id"], "option": "run", "note": "it is only scratch"}})).unwrap();
+    assert_eq!(out["resumed"], true);
+    f.wait_for("the run to finish", |f| f.run_status(&run_id) == "succeeded");
+    assert!(!f.root.join("staging").exists(), "the approved command ran");
+    let events = f.events(&run_id);
+    let decision = events.iter().find(|e| e["kind"] == "decision").expect("a decision event");
+    assert_eq!(decision["data"]["decision"]["option"], "run");
+    assert_eq!(decision["data"]["decision"]["instructions"], "it is only scratch");
+    assert_eq!(decision["data"]["decision"]["decided_by"]["by"], "person");
+    assert!(f.call("approvals_pending", json!({})).unwrap().as_array().unwrap().is_empty());
+    // The windows heard about it all.
+    let names: Vec<String> = f.shell.events.lock().unwrap().iter().map(|(n, _)| n.clone()).collect();
+    for n in ["run-started", "run-event", "approvals-changed", "run-ended"] {
+        assert!(names.iter().any(|x| x == n), "no `{n}` event in {names:?}");
+    }
+}
+
+#[test]
+fn a_wrong_option_is_refused_and_the_request_keeps_waiting() {
+    let f = fixture();
+    let path = f.job("cleanup.toml", &destructive_job(&f.root));
+    f.call("job_start", json!({"path": path})).unwrap();
+    f.wait_for("the request", |f| !f.shell.raised.lock().unwrap().is_empty());
+    let id = f.shell.raised.lock().unwrap()[0].clone();
+    let err = f.call("approval_decide", json!({"input": {"id": id, "option": "explode"}})).unwrap_err();
+    assert!(err.as_str().unwrap().contains("`explode` is not an option"), "{err}");
+    assert!(f.desk.is_waiting_on(&id));
+    let out = f.call("approval_decide", json!({"input": {"id": id, "option": "skip"}})).unwrap();
+    assert_eq!(out["resumed"], true);
+    assert!(f.root.join("staging").exists(), "skipped, so nothing was deleted");
+}
+
+#[test]
+fn a_pending_request_survives_quit_and_resumes_after_the_next_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_path_buf();
+    let (run_id, id) = {
+        let f = fixture_at(&root, None);
+        let path = f.job("cleanup.toml", &destructive_job(&root));
+        let run_id = f.call("job_start", json!({"path": path})).unwrap().as_str().unwrap().to_owned();
+        f.wait_for("the request", |f| !f.shell.raised.lock().unwrap().is_empty());
+        let id = f.shell.raised.lock().unwrap()[0].clone();
+        // Quit from the tray: the run stops, the request stays pending.
+        tauri::async_runtime::block_on(f.desk.shutdown());
+        (run_id, id)
+    };
+    let f = fixture_at(&root, None);
+    f.desk.raise_pending();
+    assert_eq!(*f.shell.raised.lock().unwrap(), vec![id.clone()], "pending requests pop up again on start");
+    let pending = f.call("approvals_pending", json!({})).unwrap();
+    assert_eq!(pending[0]["live"], false);
+    assert_eq!(f.run_status(&run_id), "interrupted");
+
+    let out = f.call("approval_decide", json!({"input": {"id": id, "option": "run"}})).unwrap();
+    assert_eq!(out["resumed"], true);
+    f.wait_for("the resumed run", |f| f.run_status(&run_id) == "succeeded");
+    assert!(!root.join("staging").exists());
+    let events = f.events(&run_id);
+    let hello_calls = events.iter().filter(|e| e["kind"] == "call" && e["step"] == "hello").count();
+    assert_eq!(hello_calls, 1, "the resumed run does not run the earlier step again");
+    let decision = events.iter().find(|e| e["kind"] == "decision").unwrap();
+    assert!(decision["message"].as_str().unwrap().contains("in the desktop app"), "{decision}");
+}
+
+#[test]
+fn a_remembered_decision_answers_the_next_request_without_a_popup() {
+    let f = fixture();
+    let path = f.job("cleanup.toml", &destructive_job(&f.root));
+    f.call("job_start", json!({"path": path})).unwrap();
+    f.wait_for("the request", |f| f.shell.raised.lock().unwrap().len() == 1);
+    let id = f.shell.raised.lock().unwrap()[0].clone();
+    let out = f.call("approval_decide", json!({"input": {"id": id, "option": "skip", "remember": "step"}})).unwrap();
+    assert_eq!(out["rule"]["option"], "skip");
+    assert!(out["rule"].to_string().contains(r#""step":"clean""#), "{out}");
+    let rules = f.call("rules_list", json!({})).unwrap();
+    assert_eq!(rules.as_array().unwrap().len(), 1);
+    f.wait_for("the first run to end", |f| f.desk.live_jobs().is_empty());
+
+    let second = f.call("job_start", json!({"path": path})).unwrap().as_str().unwrap().to_owned();
+    f.wait_for("the second run", |f| f.run_status(&second) == "succeeded");
+    assert_eq!(f.shell.raised.lock().unwrap().len(), 1, "no popup the second time");
+    let decision = f.events(&second).into_iter().find(|e| e["kind"] == "decision").unwrap();
+    assert_eq!(decision["data"]["decision"]["decided_by"]["by"], "policy");
+    assert!(decision["data"]["decision"]["decided_by"]["rule"].as_str().unwrap().contains("remembered"), "{decision}");
+
+    // Forgotten, it asks again.
+    f.call("rule_forget", json!({"id": out["rule"]["id"]})).unwrap();
+    f.call("job_start", json!({"path": path})).unwrap();
+    f.wait_for("a new request", |f| f.shell.raised.lock().unwrap().len() == 2);
+}
+
+#[test]
+fn a_timed_out_request_follows_the_jobs_policy_and_the_windows_hear_of_it() {
+    let f = fixture();
+    let text = destructive_job(&f.root) + "[approval]\ntimeout = \"300ms\"\non_timeout = \"skip\"\n";
+    let path = f.job("cleanup.toml", &text);
+    let run_id = f.call("job_start", json!({"path": path})).unwrap().as_str().unwrap().to_owned();
+    f.wait_for("the run to end", |f| f.run_status(&run_id) == "succeeded");
+    assert!(f.root.join("staging").exists(), "skipped by the timeout policy");
+    let decision = f.events(&run_id).into_iter().find(|e| e["kind"] == "decision").unwrap();
+    assert_eq!(decision["data"]["decision"]["decided_by"]["by"], "timeout");
+    assert!(!f.desk.is_waiting_on(&f.shell.raised.lock().unwrap()[0]));
+    let stopped = f.shell.events.lock().unwrap().iter().any(|(n, p)| n == "approvals-changed" && p.get("stopped_waiting").is_some());
+    assert!(stopped, "the popup is told the request stopped waiting");
+}
+
+#[test]
+fn cancel_stops_a_live_run_and_rerun_starts_it_again() {
+    let f = fixture();
+    let path = f.job(
+        "sleepy.toml",
+        "version = 1\nname = \"sleepy\"\n[[steps]]\nname = \"nap\"\ntool = \"exec\"\nargs = { program = \"sleep\", args = [\"30\"] }\n",
+    );
+    let run_id = f.call("job_start", json!({"path": path})).unwrap().as_str().unwrap().to_owned();
+    f.wait_for("the command to start", |f| f.events(&run_id).iter().any(|e| e["kind"] == "step_started"));
+    f.call("run_cancel", json!({"runId": run_id})).unwrap();
+    f.wait_for("the run to stop", |f| f.run_status(&run_id) == "interrupted");
+    let err = f.call("run_cancel", json!({"runId": run_id})).unwrap_err();
+    assert!(err.as_str().unwrap().contains("is not running"));
+    let again = f.call("run_rerun", json!({"runId": run_id})).unwrap().as_str().unwrap().to_owned();
+    assert_ne!(again, run_id);
+    f.wait_for("the new run", |f| f.run_status(&again) == "running");
+    f.call("run_cancel", json!({"runId": again})).unwrap();
+}
+
+#[test]
+fn the_jobs_folder_lists_files_with_their_errors_and_runs_schedules() {
+    let f = fixture();
+    f.job(
+        "tick.toml",
+        "version = 1\nname = \"tick\"\nschedule = \"every 1s\"\n[[steps]]\nname = \"s\"\ntool = \"exec\"\nargs = { program = \"true\" }\n",
+    );
+    f.job("broken.toml", "version = 1\nname = \"broken\"\n[[steps]]\nname = \"s\"\ntool = \"htp\"\n");
+    let jobs = f.call("jobs_list", json!({})).unwrap();
+    let list = jobs["jobs"].as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0]["name"], "broken");
+    assert!(list[0]["error"].as_str().unwrap().contains("broken.toml:5"), "{}", list[0]);
+    assert_eq!(list[1]["name"], "tick");
+    assert_eq!(list[1]["schedule"], "every 1 s");
+    let err = f.call("job_start", json!({"path": list[0]["path"]})).unwrap_err();
+    assert!(err.as_str().unwrap().contains("broken.toml:5"), "{err}");
+
+    tauri::async_runtime::spawn(f.desk.clone().schedule());
+    f.wait_for("a scheduled run", |f| {
+        let runs = f.call("runs_list", json!({})).unwrap();
+        runs.as_array().unwrap().iter().any(|r| r["job"] == "tick" && r["status"] == "succeeded")
+    });
+}
+
+#[test]
+fn first_start_runs_the_demo_once_and_it_ends_with_one_request() {
+    let f = fixture();
+    let run_id = tauri::async_runtime::block_on(f.desk.first_start()).unwrap().expect("the demo starts on a fresh install");
+    f.wait_for("the demo's request", |f| !f.shell.raised.lock().unwrap().is_empty());
+    let events = f.events(&run_id);
+    assert!(events.iter().filter(|e| e["kind"] == "recovery").count() >= 3, "the demo heals on its way: {events:#?}");
+    f.call("approval_decide", json!({"input": {"id": f.shell.raised.lock().unwrap()[0], "option": "skip"}})).unwrap();
+    f.wait_for("the demo to finish", |f| f.run_status(&run_id) == "succeeded");
+    assert_eq!(tauri::async_runtime::block_on(f.desk.first_start()).unwrap(), None, "only once");
+    let overview = f.call("overview", json!({})).unwrap();
+    assert!(overview["healed"].as_i64().unwrap() >= 3, "{overview}");
+}

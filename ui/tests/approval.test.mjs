@@ -1,0 +1,138 @@
+// The approval popup in a real browser against the built UI: what it shows,
+// the keyboard, remembered decisions, the queue, and a timeout notice.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { browser, calls, open, request, serve, shot } from "./support.mjs";
+
+let srv, b;
+before(async () => {
+  srv = await serve();
+  b = await browser();
+});
+after(async () => {
+  await b?.close();
+  srv?.close();
+});
+
+const popup = (state, opts) => open(b, srv.url, "approval.html", state, { size: { width: 560, height: 680 }, ...opts });
+
+test("the recommended option comes first, marked, with the diagnosis and attempts", async () => {
+  const p = await popup({ pending: [{ request: request(), live: true }] });
+  await p.waitForSelector("main.approval");
+  const options = await p.$$eval(".option", (els) => els.map((e) => [e.dataset.option, e.classList.contains("recommended"), e.querySelector("kbd").textContent]));
+  assert.deepEqual(options, [
+    ["skip", true, "Enter"],
+    ["run", false, "2"],
+    ["abort", false, "3"],
+  ]);
+  assert.match(await p.textContent(".option.recommended"), /Recommended/);
+  assert.match(await p.textContent("main"), /matches the destructive pattern/);
+  assert.match(await p.textContent("main"), /Destructive calls wait for a person/);
+  assert.match(await p.textContent(".attempts summary"), /2 attempts so far/);
+  await p.click(".attempts summary");
+  assert.match(await p.textContent(".attempts ol"), /retry_same/);
+  // Painted marks are reported for the popup-latency benchmark.
+  await p.waitForFunction(() => window.__mend.calls.some((c) => c.cmd === "ui_painted"));
+  assert.equal((await calls(p, "ui_painted"))[0].request, "req-1");
+  await shot(p, "approval-popup.png");
+  assert.deepEqual(p.errors, []);
+});
+
+test("Enter takes the recommended option and the instructions go with it", async () => {
+  const p = await popup({ pending: [{ request: request(), live: true }] });
+  await p.waitForSelector("main.approval");
+  await p.fill("textarea", "staging is rebuilt nightly");
+  await p.keyboard.press("Control+Enter");
+  await p.waitForSelector(".notice.ok");
+  const [d] = await calls(p, "approval_decide");
+  assert.equal(d.input.id, "req-1");
+  assert.equal(d.input.option, "skip");
+  assert.equal(d.input.note, "staging is rebuilt nightly");
+  assert.equal(d.input.remember, null);
+  assert.ok(d.input.clicked_ms > 0);
+  assert.match(await p.textContent(".notice.ok"), /Decided: Skip this step/);
+  // The queue is empty: the popup says so and hides itself.
+  await p.waitForFunction(() => window.__mend.calls.some((c) => c.cmd === "approval_defer"), null, { timeout: 5000 });
+});
+
+test("digits pick the other options; Esc defers without deciding", async () => {
+  const p = await popup({ pending: [{ request: request(), live: true }, { request: request({ id: "req-2", title: "Second" }), live: false }] });
+  await p.waitForSelector("main.approval");
+  assert.match(await p.textContent(".approval header"), /1 of 2 waiting/);
+  await p.keyboard.press("3");
+  await p.waitForSelector('main.approval[data-request="req-2"]');
+  assert.equal((await calls(p, "approval_decide"))[0].input.option, "abort");
+  // The second came from an earlier session: the popup says deciding resumes it.
+  assert.match(await p.textContent(".approval header"), /from an earlier session/);
+  await p.keyboard.press("Escape");
+  assert.equal((await calls(p, "approval_defer")).length, 1);
+  assert.equal((await calls(p, "approval_decide")).length, 1);
+  // A digit with no option is ignored.
+  await p.keyboard.press("9");
+  assert.equal((await calls(p, "approval_decide")).length, 1);
+});
+
+test("remember this decision sends the scope; the rule also answers matching requests", async () => {
+  const p = await popup({
+    pending: [
+      { request: request({ kind: "escalation", code: "HTTP_503", recommended: "retry", options: [{ id: "retry", label: "Retry", choice: { do: "retry" }, detail: "Once more." }, { id: "skip", label: "Skip", choice: { do: "skip" }, detail: "" }] }), live: true },
+      { request: request({ id: "req-2" }), live: true },
+      { request: request({ id: "req-3", job: "other-job", title: "Other job's request" }), live: true },
+    ],
+  });
+  await p.waitForSelector("main.approval");
+  await p.selectOption("select", "job");
+  await p.click('.option[data-option="skip"]');
+  await p.waitForSelector('main.approval[data-request="req-3"]');
+  const [d] = await calls(p, "approval_decide");
+  assert.equal(d.input.remember, "job");
+  assert.match(await p.textContent(".notice.ok"), /also answered 1 other request/);
+  // Typing in the instructions does not trigger shortcuts.
+  await p.click("textarea");
+  await p.keyboard.press("2");
+  assert.equal((await calls(p, "approval_decide")).length, 1);
+  assert.equal(await p.inputValue("textarea"), "2");
+});
+
+test("the failure scope is offered only for a failure on a tool", async () => {
+  const p = await popup({ pending: [{ request: request({ tool: null, code: null }), live: true }] });
+  await p.waitForSelector("main.approval");
+  assert.equal(await p.$eval('option[value="failure"]', (o) => o.disabled), true);
+  const q = await popup({ pending: [{ request: request({ code: "NON_ZERO_EXIT" }), live: true }] });
+  await q.waitForSelector("main.approval");
+  assert.equal(await q.$eval('option[value="failure"]', (o) => o.disabled), false);
+});
+
+test("a request answered by the timeout policy leaves with a word on what happened", async () => {
+  const p = await popup({ pending: [{ request: request({ timeout_ms: 30000, on_timeout: "skip" }), live: true }] });
+  await p.waitForSelector("main.approval");
+  assert.match(await p.textContent(".meta"), /then skip after 30 s/);
+  await p.evaluate(() => {
+    window.__mend.state.pending = [];
+    return window.__mend.emit("run-event", {
+      ts_ms: Date.now(), run_id: "run-1", job: "nightly-sync", step: "clean-staging", kind: "decision", level: "info",
+      message: "timeout chose `skip`", data: { request: "req-1", decision: { option: "skip", decided_by: { by: "timeout" }, decided_ms: Date.now() } },
+    });
+  });
+  await p.waitForSelector(".notice.warn");
+  assert.match(await p.textContent(".notice.warn"), /Nobody answered in time: the job's policy chose “skip”/);
+  await p.waitForSelector(".popup-empty");
+});
+
+test("an error from the shell is shown, and the request stays", async () => {
+  const p = await popup({ pending: [{ request: request({ options: [...request().options] }), live: true }] });
+  await p.waitForSelector("main.approval");
+  await p.evaluate(() => (window.__mend.state.pending = []));
+  await p.keyboard.press("Enter");
+  await p.waitForSelector(".notice.error");
+  assert.match(await p.textContent(".notice.error"), /no approval request `req-1`/);
+  assert.equal(await p.getAttribute("main.approval", "data-request"), "req-1");
+});
+
+test("the popup in the dark theme", async () => {
+  const p = await popup({ pending: [{ request: request(), live: true }] }, { dark: true });
+  await p.waitForSelector("main.approval");
+  const bg = await p.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  assert.equal(bg, "rgb(20, 23, 28)");
+  await shot(p, "approval-popup-dark.png");
+});

@@ -1,0 +1,60 @@
+// Browser-test harness: @tauri-apps/api's mockIPC stands in for the Rust
+// shell. Tests set `window.__mend.state` and read `window.__mend.calls`;
+// `window.__mend.emit(name, payload)` sends an event as the shell would.
+import { emit } from "@tauri-apps/api/event";
+import { mockIPC } from "@tauri-apps/api/mocks";
+
+type Call = { cmd: string; args: any };
+const mend = {
+  state: {} as Record<string, any>,
+  calls: [] as Call[],
+  emit: (name: string, payload: unknown) => emit(name, payload),
+};
+(window as any).__mend = mend;
+
+mockIPC(
+  (cmd, args: any) => {
+    mend.calls.push({ cmd, args });
+    const s = mend.state;
+    switch (cmd) {
+      case "overview":
+        return s.overview ?? { version: "0.1.0", journal: "/tmp/journal.sqlite3", calls: 0, healed: 0, pending_approvals: 0, live_runs: 0 };
+      case "runs_list":
+        return s.runs ?? [];
+      case "run_events":
+        return (s.events ?? {})[args.runId] ?? [];
+      case "jobs_list":
+        return s.jobs ?? { dir: "/tmp/jobs", jobs: [], error: null };
+      case "settings_get":
+        return s.settings ?? { version: "0.1.0", journal: "/tmp/j", jobs_dir: "/tmp/jobs", autostart: false, autostart_available: true };
+      case "approvals_pending":
+        return s.pending ?? [];
+      case "approval_decide": {
+        const input = args.input;
+        const pending = (s.pending ?? []) as any[];
+        const req = pending.find((p) => p.request.id === input.id)?.request;
+        if (!req) throw `no approval request \`${input.id}\``;
+        if (!req.options.some((o: any) => o.id === input.option)) throw `\`${input.option}\` is not an option of request ${input.id}`;
+        // A remembered rule answers the other waiting requests of the same job.
+        const also = input.remember === "job" ? pending.filter((p) => p.request.id !== input.id && p.request.job === req.job).map((p) => p.request.id) : [];
+        s.pending = pending.filter((p) => p.request.id !== input.id && !also.includes(p.request.id));
+        const rule = input.remember ? { id: "rule-1", scope: { scope: input.remember }, kind: req.kind, option: input.option, created_ms: Date.now(), note: input.note } : null;
+        return { resumed: true, rule, also_decided: also };
+      }
+      case "job_start":
+      case "demo_start":
+      case "run_rerun":
+        return "run-new";
+      case "run_cancel":
+      case "job_open":
+      case "approval_defer":
+      case "approvals_show":
+      case "ui_painted":
+      case "settings_autostart":
+        return null;
+      default:
+        throw `unknown command ${cmd}`;
+    }
+  },
+  { shouldMockEvents: true },
+);

@@ -1,0 +1,121 @@
+// The main window's runs view in a real browser against the built UI: the
+// healing timeline of a run, live events, run actions, and empty states.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { browser, calls, open, serve, shot } from "./support.mjs";
+
+let srv, b;
+before(async () => {
+  srv = await serve();
+  b = await browser();
+});
+after(async () => {
+  await b?.close();
+  srv?.close();
+});
+
+const t0 = Date.now() - 60_000;
+const ev = (dt, kind, over = {}) => ({ ts_ms: t0 + dt, run_id: "run-1", job: "nightly-sync", kind, level: "info", message: kind, ...over });
+
+const runs = [
+  { run_id: "run-1", job: "nightly-sync", started_ms: t0, finished_ms: t0 + 5200, status: "succeeded", attempts: 3, job_path: "/jobs/nightly.toml", pending_approvals: 0 },
+  { run_id: "run-0", job: "backup", started_ms: t0 - 3_600_000, finished_ms: null, status: "waiting", attempts: 0, job_path: "/jobs/backup.toml", pending_approvals: 1 },
+];
+const events = {
+  "run-1": [
+    ev(0, "run_started"),
+    ev(10, "step_started", { step: "fetch" }),
+    ev(40, "call", { step: "fetch", tool: "http", ok: false, code: "HTTP_503", duration_ms: 30, data: { outcome: { message: "503 upstream busy" } } }),
+    ev(41, "diagnosis", { step: "fetch", code: "HTTP_503", action: "retry_same", data: { diagnosis: { action: "retry_same", layer: "policy", root_cause: "the service is overloaded; it usually recovers" } } }),
+    ev(600, "attempt", { step: "fetch", tool: "http", code: "HTTP_503", action: "retry_same", ok: false, duration_ms: 20, data: { layer: "policy", delay_ms: 500, attempt: { n: 1, args_diff: [], outcome: { code: "HTTP_503", message: "503 again" } } } }),
+    ev(1700, "attempt", { step: "fetch", tool: "http", code: "HTTP_503", action: "modify_args", ok: true, duration_ms: 25, data: { layer: "lesson", delay_ms: 1000, attempt: { n: 2, args_diff: [{ path: "/timeout_ms", before: 2000, after: 4000 }], outcome: { status: "success" } } } }),
+    ev(1701, "recovery", { step: "fetch", code: "HTTP_503", ok: true, duration_ms: 1660, data: { attempts: 2 } }),
+    ev(1702, "step_finished", { step: "fetch", ok: true, duration_ms: 1692, data: { status: "healed" } }),
+    ev(1710, "step_started", { step: "report" }),
+    ev(1800, "call", { step: "report", tool: "http", ok: true, duration_ms: 90 }),
+    ev(1801, "step_finished", { step: "report", ok: true, duration_ms: 91, data: { status: "succeeded" } }),
+  ],
+};
+const jobs = {
+  dir: "/home/me/.local/share/mend/jobs",
+  jobs: [
+    { path: "/jobs/nightly.toml", name: "nightly-sync", description: null, steps: 2, schedule: "every 900 s", next_ms: Date.now() + 600_000, error: null, running: false },
+    { path: "/jobs/broken.toml", name: "broken", description: null, steps: 0, schedule: null, next_ms: null, error: "/jobs/broken.toml:4:1: steps[0].tool: unknown tool `htp`", running: false },
+  ],
+  error: null,
+};
+const state = () => ({ runs, events, jobs, overview: { version: "0.1.0", journal: "/j", calls: 42, healed: 7, pending_approvals: 1, live_runs: 0 } });
+
+test("a run's steps show every healing attempt as a timeline", async () => {
+  const p = await open(b, srv.url, "index.html", state());
+  await p.waitForSelector('.detail[data-run="run-1"]');
+  const attempts = await p.$$eval('.step[data-step="fetch"] .tl.attempt', (els) => els.map((e) => e.textContent));
+  assert.equal(attempts.length, 2);
+  assert.match(attempts[0], /Attempt 1: retry_same.*policy.*did not fix it.*after waiting 500 ms/);
+  assert.match(attempts[0], /HTTP_503: 503 again/);
+  assert.match(attempts[1], /Attempt 2: modify_args.*lesson.*fixed it/);
+  assert.match(attempts[1], /changed timeout_ms: 2000 → 4000/);
+  assert.match(await p.textContent('.step[data-step="fetch"]'), /Diagnosis: HTTP_503 → retry_same/);
+  assert.match(await p.textContent('.step[data-step="fetch"]'), /Healed HTTP_503 in 2 attempt\(s\), 1\.7 s/);
+  // A step that went well shows no timeline, just its status.
+  assert.equal(await p.$$eval('.step[data-step="report"] .timeline', (e) => e.length), 0);
+  assert.match(await p.textContent(".stats"), /42 calls.*7 healed by themselves/);
+  assert.match(await p.textContent(".stats"), /1 decision waiting/);
+  // Jobs: a broken file says where it is broken; a scheduled one when it runs next.
+  assert.match(await p.textContent(".job.broken"), /broken\.toml:4:1: steps\[0\]\.tool/);
+  assert.match(await p.textContent(".jobs"), /every 900 s · next/);
+  await shot(p, "runs.png");
+  assert.deepEqual(p.errors, []);
+});
+
+test("events stream into the open run as they happen", async () => {
+  const p = await open(b, srv.url, "index.html", state());
+  await p.waitForSelector('.detail[data-run="run-1"]');
+  await p.evaluate((e) => window.__mend.emit("run-event", e), ev(2000, "guardrail", { step: "report", level: "warn", message: "attempt budget of the step reached" }));
+  await p.waitForSelector('.step[data-step="report"] .tl.guardrail');
+  assert.match(await p.textContent('.step[data-step="report"]'), /Guardrail: attempt budget of the step reached/);
+});
+
+test("start, re-run, cancel and open go to the shell", async () => {
+  const live = { ...runs[0], status: "running", finished_ms: null };
+  const p = await open(b, srv.url, "index.html", { ...state(), runs: [live] });
+  await p.waitForSelector('.detail[data-run="run-1"]');
+  await p.click("text=Cancel");
+  assert.deepEqual(await calls(p, "run_cancel"), [{ runId: "run-1" }]);
+  await p.click("text=Open job file");
+  assert.deepEqual(await calls(p, "job_open"), [{ path: "/jobs/nightly.toml" }]);
+  await p.click('.job:not(.broken):not(.demo) button');
+  assert.deepEqual(await calls(p, "job_start"), [{ path: "/jobs/nightly.toml" }]);
+  assert.equal(await p.$eval(".job.broken button", (b) => b.disabled), true);
+  await p.click("text=1 decision waiting");
+  assert.equal((await calls(p, "approvals_show")).length, 1);
+
+  const q = await open(b, srv.url, "index.html", state());
+  await q.waitForSelector('.detail[data-run="run-1"]');
+  await q.click("text=Re-run");
+  assert.deepEqual(await calls(q, "run_rerun"), [{ runId: "run-1" }]);
+  await q.click('button.run[data-run="run-0"]');
+  await q.waitForSelector('.detail[data-run="run-0"]');
+  await q.click(".detail-head >> text=Decide (1)");
+  assert.equal((await calls(q, "approvals_show")).length, 1);
+});
+
+test("a fresh install shows empty states and offers the demo", async () => {
+  const p = await open(b, srv.url, "index.html", {});
+  await p.waitForSelector(".state.empty");
+  assert.match(await p.textContent(".state.empty"), /Nothing has run yet/);
+  assert.match(await p.textContent(".jobs"), /No job files yet/);
+  await p.click(".state.empty button");
+  assert.equal((await calls(p, "demo_start")).length, 1);
+  await shot(p, "runs-empty.png");
+});
+
+test("the runs view in the dark theme", async () => {
+  const p = await open(b, srv.url, "index.html", state(), { dark: true });
+  await p.waitForSelector('.detail[data-run="run-1"]');
+  assert.equal(await p.evaluate(() => getComputedStyle(document.body).backgroundColor), "rgb(20, 23, 28)");
+  await shot(p, "runs-dark.png");
+  // The theme toggle overrides the system's.
+  await p.click("button.icon");
+  assert.equal(await p.evaluate(() => getComputedStyle(document.body).backgroundColor), "rgb(246, 247, 249)");
+});
