@@ -183,9 +183,12 @@ function RunDetail({ run, evs, onToast }: { run: RunRow; evs: Event[]; onToast: 
                 </div>
                 {trouble && (
                   <ol class="timeline">
-                    {s.events.map((e, i) => (
-                      <TimelineItem key={i} e={e} />
-                    ))}
+                    {s.events
+                      // After the first call, each attempt row carries its call's outcome.
+                      .filter((e, i) => e.kind !== "call" || s.events.findIndex((x) => x.kind === "call") === i)
+                      .map((e, i) => (
+                        <TimelineItem key={i} e={e} />
+                      ))}
                   </ol>
                 )}
               </li>

@@ -41,7 +41,12 @@ async function until(what, f, timeout = 60_000) {
   throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ""}`);
 }
 
-const find = async (css) => (await wd("POST", "/element", { using: "css selector", value: css }))["element-6066-11e4-a52f-4a8e2ef20ae6"];
+async function find(css) {
+  const v = await wd("POST", "/element", { using: "css selector", value: css });
+  const id = v?.["element-6066-11e4-a52e-4f735466cecf"] ?? v?.ELEMENT;
+  if (!id) throw new Error(`no element for ${css}: ${JSON.stringify(v)}`);
+  return id;
+}
 const text = async (css) => wd("GET", `/element/${await find(css)}/text`);
 const js = (script, args = []) => wd("POST", "/execute/sync", { script, args });
 
@@ -50,14 +55,17 @@ async function shot(name) {
   await writeFile(join(shots, name), Buffer.from(await wd("GET", "/screenshot"), "base64"));
 }
 
-async function switchTo(wanted) {
-  return until(`the ${wanted} window`, async () => {
+/** Switches to the main window (`main`) or the approval popup (`approval`). */
+async function switchTo(which) {
+  const seen = new Set();
+  return until(`the ${which} window`, async () => {
     for (const h of await wd("GET", "/window/handles")) {
       await wd("POST", "/window", { handle: h });
       const url = await wd("GET", "/url");
-      if (url.includes(wanted)) return h;
+      seen.add(url);
+      if (url.includes("approval.html") === (which === "approval")) return h;
     }
-    return null;
+    throw new Error(`windows seen: ${[...seen].join(", ")}`);
   });
 }
 
@@ -81,11 +89,11 @@ after(async () => {
 
 test("first start: the demo heals, escalates, a decision in the popup finishes it, the journal shows it", async () => {
   // The main window opens on the demo's run.
-  await switchTo("index.html");
+  await switchTo("main");
   await until("the demo run in the runs list", async () => (await text(".runs")).includes("demo"));
 
   // The demo heals on its way and ends with one request: the popup opens.
-  await switchTo("approval.html");
+  await switchTo("approval");
   await until("the request in the popup", async () => (await text("main.approval h1")).length > 0);
   const title = await text("main.approval h1");
   assert.match(title, /rm -rf staging/);
@@ -101,10 +109,11 @@ test("first start: the demo heals, escalates, a decision in the popup finishes i
   await until("the popup's confirmation", async () => (await text(".notice.ok")).includes("Decided"));
 
   // The job completes.
-  await switchTo("index.html");
+  await switchTo("main");
   await until("the demo to succeed", async () => /succeeded/.test(await text("button.run.selected")), 30_000);
   const detail = await text(".detail");
-  assert.match(detail, /Healed HTTP_503/);
+  assert.match(detail, /Healed SERVER_ERROR/);
+  assert.match(detail, /Healed RATE_LIMITED/);
   assert.match(detail, /Decision:/);
   await shot("e2e-runs.png");
 
