@@ -11,6 +11,7 @@ missing=()
 need cc || missing+=(build-essential)
 need pkg-config || missing+=(pkg-config)
 need setpriv || missing+=(util-linux)
+need curl || missing+=(curl)
 # The desktop shell (Tauri 2) builds against WebKitGTK; the browser tests
 # drive Debian's Chromium; the end-to-end tests run the real app under Xvfb
 # through WebKitWebDriver.

@@ -41,7 +41,7 @@ pub fn approval_defer(desk: State<'_, Arc<Desk>>) {
 #[tauri::command]
 pub fn approvals_show<R: tauri::Runtime>(app: tauri::AppHandle<R>) {
     let handle = app.clone();
-    let _ = app.run_on_main_thread(move || crate::show_popup(&handle));
+    let _ = app.run_on_main_thread(move || crate::show_popup(&handle, None));
 }
 
 /// Remembered decisions.

@@ -61,7 +61,7 @@ struct Live {
 
 struct Waiter {
     request: ApprovalRequest,
-    tx: oneshot::Sender<Decision>,
+    tx: oneshot::Sender<Answer>,
 }
 
 /// The desktop app's background agent.
@@ -92,16 +92,6 @@ pub struct Paths {
     pub data_dir: PathBuf,
     /// The folder of job files the app runs on their schedules.
     pub jobs_dir: PathBuf,
-}
-
-impl Paths {
-    /// `MEND_DATA_DIR` or the OS data directory; `MEND_JOBS_DIR` or
-    /// `jobs/` inside the data directory.
-    pub fn from_env() -> Paths {
-        let data_dir = std::env::var_os("MEND_DATA_DIR").map(PathBuf::from).unwrap_or_else(mend_agent::load::default_data_dir);
-        let jobs_dir = std::env::var_os("MEND_JOBS_DIR").map(PathBuf::from).unwrap_or_else(|| data_dir.join("jobs"));
-        Paths { data_dir, jobs_dir }
-    }
 }
 
 impl Desk {
@@ -195,7 +185,7 @@ impl Desk {
     pub async fn first_start(self: &Arc<Self>) -> Result<Option<String>, String> {
         let marker = self.agent.data_dir().join("demo-shown");
         let empty = self.agent.reader().map_err(|e| e.to_string())?.runs(1).map_err(|e| e.to_string())?.is_empty();
-        if marker.exists() || !empty || std::env::var_os("MEND_NO_DEMO").is_some() {
+        if marker.exists() || !empty {
             return Ok(None);
         }
         std::fs::write(&marker, b"").map_err(|e| format!("{}: {e}", marker.display()))?;
@@ -305,7 +295,7 @@ impl Desk {
                     decided_by: DecidedBy::Person { who },
                     decided_ms: now_ms(),
                 };
-                if tx.send(decision).is_err() {
+                if tx.send(Answer::Decided(decision)).is_err() {
                     return Err(format!("the run waiting on {} has stopped; decide again to resume it", input.id));
                 }
                 (rule, true)
@@ -350,15 +340,33 @@ impl Desk {
         let ids: Vec<String> = waiters.iter().filter(|(_, w)| rule.matches(&w.request)).map(|(id, _)| id.clone()).collect();
         for id in &ids {
             if let Some(w) = waiters.remove(id) {
-                let _ = w.tx.send(Decision {
+                let _ = w.tx.send(Answer::Decided(Decision {
                     option: rule.option.clone(),
                     instructions: rule.note.clone(),
                     decided_by: DecidedBy::Policy { rule: format!("remembered {} ({})", rule.id, rule.describe()) },
                     decided_ms: now_ms(),
-                });
+                }));
             }
         }
         ids
+    }
+
+    /// Hands a waiting run the decision someone else journaled for its
+    /// request (`mend approvals decide` from a terminal).
+    pub fn sync_waiters(&self) {
+        let ids: Vec<String> = self.waiters.lock().map(|w| w.keys().cloned().collect()).unwrap_or_default();
+        if ids.is_empty() {
+            return;
+        }
+        let Ok(reader) = self.agent.reader() else { return };
+        for id in ids {
+            if let Ok(Some((_, Some(decision)))) = reader.approval(&id)
+                && let Some(w) = self.waiters.lock().ok().and_then(|mut w| w.remove(&id))
+            {
+                let _ = w.tx.send(Answer::Recorded(decision));
+                self.shell().emit("approvals-changed", json!({"decided": id}));
+            }
+        }
     }
 
     /// The jobs folder, re-read.
@@ -388,8 +396,9 @@ impl Desk {
         JobsView { dir: self.jobs_dir.display().to_string(), jobs, error }
     }
 
-    /// Runs the jobs folder's schedules until the app quits: one start per
-    /// due tick, never two runs of one file at once.
+    /// Runs the jobs folder's schedules until the app quits (one start per
+    /// due tick, never two runs of one file at once), and once a second
+    /// hands waiting runs the decisions made elsewhere.
     pub async fn schedule(self: Arc<Self>) {
         loop {
             let due = {
@@ -404,6 +413,7 @@ impl Desk {
                 }
                 due
             };
+            self.sync_waiters();
             for (path, job) in due {
                 let busy = self.live.lock().is_ok_and(|l| l.values().any(|r| r.job_path.as_deref() == Some(path.as_path())));
                 if !busy {
@@ -416,8 +426,8 @@ impl Desk {
                 .ok()
                 .and_then(|f| f.next_due())
                 .map(|n| Duration::from_millis((n - now_ms()).max(0) as u64))
-                .unwrap_or(Duration::from_secs(2))
-                .min(Duration::from_secs(2));
+                .unwrap_or(Duration::from_secs(1))
+                .min(Duration::from_secs(1));
             tokio::time::sleep(wait).await;
         }
     }
@@ -490,10 +500,7 @@ impl Approver for PopupApprover {
         let _guard = WaiterGuard { desk: &self.desk, id: request.id.clone() };
         self.desk.timing.escalated(&request.id);
         self.desk.shell().approval_raised(request);
-        match rx.await {
-            Ok(d) => Answer::Decided(d),
-            Err(_) => Answer::Pending,
-        }
+        rx.await.unwrap_or(Answer::Pending)
     }
 }
 

@@ -15,7 +15,7 @@ use mend_core::approval::ApprovalRequest;
 use serde_json::Value;
 use tauri::menu::{Menu, MenuItem};
 use tauri::tray::TrayIconBuilder;
-use tauri::{AppHandle, Builder, Emitter, Manager, Runtime, WebviewUrl, WebviewWindowBuilder, WindowEvent};
+use tauri::{AppHandle, Builder, Emitter, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
 
 pub mod approvals;
 pub mod desk;
@@ -66,7 +66,10 @@ impl<R: Runtime> Shell for TauriShell<R> {
 
     fn approval_raised(&self, request: &ApprovalRequest) {
         let app = self.0.clone();
-        let _ = self.0.run_on_main_thread(move || show_popup(&app));
+        // The request rides along into a new window, so its first paint needs
+        // no IPC round trip.
+        let first = serde_json::to_string(&ipc::Pending { request: request.clone(), live: true }).unwrap_or_else(|_| "null".into());
+        let _ = self.0.run_on_main_thread(move || show_popup(&app, Some(first)));
         let _ = self.0.emit("approval", request);
         if let Some(n) = self.0.try_state::<tauri_plugin_notification::Notification<R>>() {
             // Without a notification daemon (a bare X server) this fails; the popup is enough.
@@ -75,8 +78,9 @@ impl<R: Runtime> Shell for TauriShell<R> {
     }
 
     fn hide_popup(&self) {
+        // Closed, not hidden: a hidden web view keeps a WebKit process alive.
         if let Some(w) = self.0.get_webview_window(POPUP) {
-            let _ = w.hide();
+            let _ = w.close();
         }
     }
 
@@ -87,7 +91,9 @@ impl<R: Runtime> Shell for TauriShell<R> {
 }
 
 /// Opens the always-on-top approval popup, or shows and focuses it.
-pub fn show_popup<R: Runtime>(app: &AppHandle<R>) {
+/// `first` is the JSON of the request a new window shows before it has
+/// read the whole queue.
+pub fn show_popup<R: Runtime>(app: &AppHandle<R>, first: Option<String>) {
     if let Some(w) = app.get_webview_window(POPUP) {
         let _ = w.show();
         let _ = w.unminimize();
@@ -95,6 +101,7 @@ pub fn show_popup<R: Runtime>(app: &AppHandle<R>) {
         return;
     }
     let built = WebviewWindowBuilder::new(app, POPUP, WebviewUrl::App("approval.html".into()))
+        .initialization_script(format!("window.__MEND_FIRST__ = {};", first.as_deref().unwrap_or("null")))
         .title("Mend — a decision is needed")
         .inner_size(560.0, 640.0)
         .min_inner_size(420.0, 420.0)
@@ -107,11 +114,18 @@ pub fn show_popup<R: Runtime>(app: &AppHandle<R>) {
     }
 }
 
-fn show_main<R: Runtime>(app: &AppHandle<R>) {
+/// Shows the main window, creating it if it was closed to the tray.
+pub fn show_main<R: Runtime>(app: &AppHandle<R>) {
     if let Some(w) = app.get_webview_window("main") {
         let _ = w.show();
         let _ = w.unminimize();
         let _ = w.set_focus();
+        return;
+    }
+    let Some(config) = app.config().app.windows.iter().find(|w| w.label == "main").cloned() else { return };
+    let built = WebviewWindowBuilder::from_config(app, &config).and_then(|b| b.build());
+    if let Err(e) = built {
+        eprintln!("mend-desktop: cannot open the main window: {e}");
     }
 }
 
@@ -131,7 +145,7 @@ fn tray<R: Runtime>(app: &tauri::App<R>) -> tauri::Result<()> {
     let menu = Menu::with_items(app, &[&show, &approvals, &quit_item])?;
     let mut tray = TrayIconBuilder::with_id("mend").tooltip("Mend").menu(&menu).on_menu_event(|app, e| match e.id.as_ref() {
         "show" => show_main(app),
-        "approvals" => show_popup(app),
+        "approvals" => show_popup(app, None),
         "quit" => quit(app),
         _ => {}
     });
@@ -142,17 +156,41 @@ fn tray<R: Runtime>(app: &tauri::App<R>) -> tauri::Result<()> {
     Ok(())
 }
 
+/// The desktop app's command line.
+#[derive(Debug, clap::Parser)]
+#[command(name = "mend-desktop", version, about = "Mend's desktop app: jobs that heal themselves, and a popup when they cannot.")]
+pub struct Args {
+    /// Where the journal lives [default: MEND_DATA_DIR or the OS data directory].
+    #[arg(long, env = "MEND_DATA_DIR")]
+    pub data_dir: Option<std::path::PathBuf>,
+    /// The folder of job files run on their schedules [default: MEND_JOBS_DIR or DATA_DIR/jobs].
+    #[arg(long, env = "MEND_JOBS_DIR")]
+    pub jobs_dir: Option<std::path::PathBuf>,
+    /// The config file [default: MEND_CONFIG or the OS config directory's mend/config.toml].
+    #[arg(long, env = "MEND_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
+    /// Start in the tray, window hidden (what start at login uses).
+    #[arg(long)]
+    pub hidden: bool,
+    /// Do not run the demo on a fresh install.
+    #[arg(long, env = "MEND_NO_DEMO")]
+    pub no_demo: bool,
+}
+
 /// Runs the desktop app.
 pub fn run() {
     timing::process_started();
-    let config = match mend_agent::load::config(std::env::var_os("MEND_CONFIG").as_deref().map(Path::new)) {
+    let args = <Args as clap::Parser>::parse();
+    let config = match mend_agent::load::config(args.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("mend-desktop: {e}");
             std::process::exit(2);
         }
     };
-    let desk = match Desk::open(&Paths::from_env(), config) {
+    let data_dir = args.data_dir.clone().unwrap_or_else(mend_agent::load::default_data_dir);
+    let jobs_dir = args.jobs_dir.clone().unwrap_or_else(|| data_dir.join("jobs"));
+    let desk = match Desk::open(&Paths { data_dir, jobs_dir }, config) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("mend-desktop: {e}");
@@ -166,34 +204,28 @@ pub fn run() {
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, Some(vec!["--hidden"])));
-    let started = std::env::args().any(|a| a == "--hidden");
+    let (hidden, no_demo) = (args.hidden, args.no_demo);
     let app = setup(builder, desk.clone())
         .setup(move |app| {
             desk.attach(Arc::new(TauriShell(app.handle().clone())));
             if let Err(e) = tray(app) {
                 eprintln!("mend-desktop: no tray icon: {e}");
             }
-            if started && let Some(w) = app.get_webview_window("main") {
-                let _ = w.hide();
+            if !hidden {
+                show_main(app.handle());
             }
             desk.raise_pending();
             tauri::async_runtime::spawn(desk.clone().schedule());
             let d = desk.clone();
             tauri::async_runtime::spawn(async move {
+                if no_demo {
+                    return;
+                }
                 if let Err(e) = d.first_start().await {
                     eprintln!("mend-desktop: the demo did not start: {e}");
                 }
             });
             Ok(())
-        })
-        .on_window_event(|window, event| {
-            // Closing the main window hides it; jobs go on (Quit is in the tray).
-            if let WindowEvent::CloseRequested { api, .. } = event
-                && window.label() == "main"
-            {
-                let _ = window.hide();
-                api.prevent_close();
-            }
         })
         .build(tauri::generate_context!("../tauri.conf.json"));
     let app = match app {
@@ -204,8 +236,10 @@ pub fn run() {
         }
     };
     app.run(|_app, event| {
+        // Closing a window destroys its web view (its WebKit process ends, so
+        // the app idles small in the tray); the agent and its jobs go on, and
+        // the tray brings the window back. Quit is in the tray.
         if let tauri::RunEvent::ExitRequested { code: None, api, .. } = event {
-            // The last window closed: keep running in the tray.
             api.prevent_exit();
         }
     });

@@ -62,7 +62,7 @@ impl Timing {
         let since_escalation = request
             .and_then(|id| self.marks.lock().ok().and_then(|mut m| m.get_mut(id).and_then(|e| e.0.take())))
             .map(|t| t.elapsed().as_secs_f64() * 1000.0);
-        self.write(json!({"mark": "painted", "window": window, "request": request, "ms_since_start": since_start, "ms_since_escalation": since_escalation}));
+        self.write(json!({"mark": "painted", "epoch_ms": now_ms(), "window": window, "request": request, "ms_since_start": since_start, "ms_since_escalation": since_escalation}));
     }
 
     /// A person clicked an option (`clicked_ms` is the window's clock).

@@ -191,6 +191,34 @@ fn a_pending_request_survives_quit_and_resumes_after_the_next_start() {
 }
 
 #[test]
+fn a_decision_from_the_command_line_goes_to_the_run_the_app_is_waiting_on() {
+    let f = fixture();
+    let path = f.job("cleanup.toml", &destructive_job(&f.root));
+    let run_id = f.call("job_start", json!({"path": path})).unwrap().as_str().unwrap().to_owned();
+    f.wait_for("the request", |f| !f.shell.raised.lock().unwrap().is_empty());
+    let id = f.shell.raised.lock().unwrap()[0].clone();
+    // Another process (`mend approvals decide`) journals a decision.
+    let cli = mend_agent::Agent::open(&f.root.join("data")).unwrap();
+    let args = mend_agent::DecideArgs {
+        id: id.clone(),
+        option: "run".into(),
+        note: None,
+        remember: None,
+        who: "ops".into(),
+        via: "from the command line",
+    };
+    tauri::async_runtime::block_on(cli.decide(args)).unwrap();
+    cli.close();
+    assert_eq!(f.run_status(&run_id), "running", "so the command line does not resume it too");
+    f.desk.sync_waiters();
+    f.wait_for("the run to go on", |f| f.run_status(&run_id) == "succeeded");
+    assert!(!f.root.join("staging").exists());
+    let decisions: Vec<Value> = f.events(&run_id).into_iter().filter(|e| e["kind"] == "decision").collect();
+    assert_eq!(decisions.len(), 1, "journaled once: {decisions:#?}");
+    assert!(decisions[0]["message"].as_str().unwrap().contains("from the command line"));
+}
+
+#[test]
 fn a_remembered_decision_answers_the_next_request_without_a_popup() {
     let f = fixture();
     let path = f.job("cleanup.toml", &destructive_job(&f.root));

@@ -45,7 +45,12 @@ function Attempts({ r }: { r: ApprovalRequest }) {
 }
 
 function Popup() {
-  const [queue, setQueue] = useState<Pending[] | null>(null);
+  // A new popup window is handed the request that opened it, so it paints
+  // before the queue is read.
+  const [queue, setQueue] = useState<Pending[] | null>(() => {
+    const first = (window as { __MEND_FIRST__?: Pending | null }).__MEND_FIRST__;
+    return first ? [first] : null;
+  });
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<Notice | null>(null);
   const [note, setNote] = useState("");

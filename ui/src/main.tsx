@@ -4,7 +4,7 @@ import { render } from "preact";
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { api, errorText, events } from "./api";
 import { afterPaint, ago, applyTheme, clock, duration, toggleTheme } from "./format";
-import type { Event, JobsView, Overview, RunRow, Settings } from "./ipc";
+import type { DecisionRule, Event, JobsView, Overview, RunRow, Settings } from "./ipc";
 import "./style.css";
 
 type Toast = { tone: "ok" | "error"; text: string } | null;
@@ -257,6 +257,54 @@ function Jobs({ jobs, onStart, onToast }: { jobs: JobsView | null; onStart: (id:
   );
 }
 
+/** A remembered decision in words (the same as `mend approvals rules`). */
+export function describeRule(r: DecisionRule): string {
+  const scope =
+    r.scope === "job" ? (r.step ? `job ${r.job}, step ${r.step}` : `job ${r.job}`) : r.scope === "failure" ? `${r.code} on ${r.tool}` : "every job";
+  return `${scope}, ${r.kind === "before_run" ? "before a call runs" : "when healing stops"}`;
+}
+
+function Rules({ onToast }: { onToast: (t: Toast) => void }) {
+  const [rules, setRules] = useState<DecisionRule[] | null>(null);
+  const load = useCallback(() => api.rules().then(setRules, (e) => onToast({ tone: "error", text: errorText(e) })), []);
+  useEffect(() => {
+    load();
+    const off = events.approvalsChanged(load);
+    return () => {
+      off.then((f) => f());
+    };
+  }, []);
+  if (!rules || rules.length === 0) return null;
+  return (
+    <section class="panel rules">
+      <h3>Remembered decisions</h3>
+      <ul>
+        {rules.map((r) => (
+          <li key={r.id} class="rule" data-rule={r.id}>
+            <div class="job-row">
+              <span>
+                <b>{r.option}</b> <span class="muted">for {describeRule(r)}</span>
+              </span>
+              <button
+                title="Ask again next time"
+                onClick={() =>
+                  api.forgetRule(r.id).then(
+                    () => (load(), onToast({ tone: "ok", text: "Forgotten: Mend will ask again." })),
+                    (e) => onToast({ tone: "error", text: errorText(e) }),
+                  )
+                }
+              >
+                Forget
+              </button>
+            </div>
+            {r.note && <span class="sub muted">“{r.note}”</span>}
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
 function App() {
   const [overview, setOverview] = useState<Overview | null>(null);
   const [runs, setRuns] = useState<RunRow[] | null>(null);
@@ -404,6 +452,7 @@ function App() {
               </ul>
             )}
           </section>
+          <Rules onToast={setToast} />
         </aside>
         <main>
           {run ? (

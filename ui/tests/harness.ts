@@ -25,6 +25,11 @@ mockIPC(
         return (s.events ?? {})[args.runId] ?? [];
       case "jobs_list":
         return s.jobs ?? { dir: "/tmp/jobs", jobs: [], error: null };
+      case "rules_list":
+        return s.rules ?? [];
+      case "rule_forget":
+        s.rules = (s.rules ?? []).filter((r: any) => r.id !== args.id);
+        return null;
       case "settings_get":
         return s.settings ?? { version: "0.1.0", journal: "/tmp/j", jobs_dir: "/tmp/jobs", autostart: false, autostart_available: true };
       case "approvals_pending":
@@ -38,7 +43,7 @@ mockIPC(
         // A remembered rule answers the other waiting requests of the same job.
         const also = input.remember === "job" ? pending.filter((p) => p.request.id !== input.id && p.request.job === req.job).map((p) => p.request.id) : [];
         s.pending = pending.filter((p) => p.request.id !== input.id && !also.includes(p.request.id));
-        const rule = input.remember ? { id: "rule-1", scope: { scope: input.remember }, kind: req.kind, option: input.option, created_ms: Date.now(), note: input.note } : null;
+        const rule = input.remember ? { id: "rule-1", scope: input.remember === "failure" ? "failure" : input.remember === "always" ? "always" : "job", job: req.job, step: input.remember === "step" ? req.step : null, kind: req.kind, option: input.option, created_ms: Date.now(), note: input.note } : null;
         return { resumed: true, rule, also_decided: also };
       }
       case "job_start":

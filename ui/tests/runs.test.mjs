@@ -100,6 +100,23 @@ test("start, re-run, cancel and open go to the shell", async () => {
   assert.equal((await calls(q, "approvals_show")).length, 1);
 });
 
+test("remembered decisions are listed in words and can be forgotten", async () => {
+  const rules = [
+    { id: "rule-a", scope: "job", job: "nightly-sync", step: "clean", kind: "before_run", option: "skip", created_ms: t0, note: "rebuilt nightly" },
+    { id: "rule-b", scope: "failure", tool: "http", code: "RATE_LIMITED", kind: "escalation", option: "retry", created_ms: t0 },
+  ];
+  const p = await open(b, srv.url, "index.html", { ...state(), rules });
+  await p.waitForSelector(".rules");
+  const rows = await p.$$eval(".rule", (els) => els.map((e) => e.textContent));
+  assert.match(rows[0], /skip for job nightly-sync, step clean, before a call runs/);
+  assert.match(rows[0], /“rebuilt nightly”/);
+  assert.match(rows[1], /retry for RATE_LIMITED on http, when healing stops/);
+  await p.click('.rule[data-rule="rule-a"] button');
+  assert.deepEqual(await calls(p, "rule_forget"), [{ id: "rule-a" }]);
+  await p.waitForFunction(() => document.querySelectorAll(".rule").length === 1);
+  await shot(p, "runs-rules.png");
+});
+
 test("a fresh install shows empty states and offers the demo", async () => {
   const p = await open(b, srv.url, "index.html", {});
   await p.waitForSelector(".state.empty");

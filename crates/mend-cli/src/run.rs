@@ -277,6 +277,16 @@ async fn decide_with(agent: &Agent, config: &Config, args: DecideArgs<'_>, out: 
     if !resume {
         return EXIT_OK;
     }
+    // A run still going on (the desktop app waits on this request) picks
+    // the decision up from the journal itself: never run it twice.
+    if agent.reader().ok().and_then(|r| r.run_status(&request.run_id).ok().flatten()).as_deref() == Some("running") {
+        eprintln!(
+            "Run {} is still going on in another process (the desktop app): it goes on with this decision. \
+             (If that process is gone, run the job again.)",
+            request.run_id
+        );
+        return EXIT_OK;
+    }
     let env: Vec<(String, String)> = std::env::vars().collect();
     let (job, job_path) = match agent.resume_target(&request, config, &env) {
         Ok(x) => x,

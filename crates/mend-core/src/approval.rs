@@ -239,6 +239,10 @@ pub struct Decision {
 pub enum Answer {
     /// A decision.
     Decided(Decision),
+    /// A decision already journaled by whoever made it (another process,
+    /// e.g. `mend approvals decide` while the desktop app waits): the run
+    /// goes on with it without journaling it twice.
+    Recorded(Decision),
     /// No decision now: leave the request pending in the journal.
     Pending,
 }

@@ -996,9 +996,10 @@ impl Run<'_> {
         self.paused += t0.elapsed();
         st.paused += t0.elapsed();
 
+        let recorded = matches!(answer, Some(Answer::Recorded(_)));
         let decision = match answer {
-            Some(Answer::Decided(d)) if req.option(&d.option).is_some() => Some(d),
-            Some(Answer::Decided(d)) => {
+            Some(Answer::Decided(d) | Answer::Recorded(d)) if req.option(&d.option).is_some() => Some(d),
+            Some(Answer::Decided(d) | Answer::Recorded(d)) => {
                 let ev = self.event(
                     EventKind::Guardrail,
                     Level::Warn,
@@ -1039,8 +1040,13 @@ impl Run<'_> {
             return Ok(Resolution::Waiting);
         };
         decision.instructions = decision.instructions.map(|i| self.redactor.text(&i));
-        self.e.journal.resolve_approval(&req.id, &decision).await?;
         let Some(option) = req.option(&decision.option) else { return Ok(Resolution::Waiting) };
+        if recorded {
+            esc.decision = Some(decision.clone());
+            st.rep.escalations.push(esc);
+            return Ok(Resolution::Chose(option.choice.clone(), decision));
+        }
+        self.e.journal.resolve_approval(&req.id, &decision).await?;
         let who = match &decision.decided_by {
             DecidedBy::Person { who } if who.is_empty() => "a person".to_owned(),
             DecidedBy::Person { who } => who.clone(),

@@ -465,6 +465,16 @@ impl Reader {
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
 
+    /// One run's status (`running` until its end is journaled), if known.
+    pub fn run_status(&self, run_id: &str) -> Result<Option<String>, Error> {
+        let mut st = self.conn.prepare("SELECT status FROM runs WHERE run_id = ?1").map_err(|e| self.err(e))?;
+        let mut rows = st.query_map([run_id], |r| r.get::<_, Option<String>>(0)).map_err(|e| self.err(e))?;
+        match rows.next() {
+            Some(r) => Ok(Some(r.map_err(|e| self.err(e))?.unwrap_or_else(|| "running".into()))),
+            None => Ok(None),
+        }
+    }
+
     /// Remembered decisions, oldest first.
     pub fn rules(&self) -> Result<Vec<DecisionRule>, Error> {
         let mut st = self.conn.prepare("SELECT rule FROM rules ORDER BY created_ms, id").map_err(|e| self.err(e))?;
