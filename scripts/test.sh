@@ -16,7 +16,7 @@ need curl || missing+=(curl)
 # drive Debian's Chromium; the end-to-end tests run the real app under Xvfb
 # through WebKitWebDriver.
 for pkg in libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev \
-  chromium xvfb webkit2gtk-driver imagemagick; do
+  chromium xvfb webkit2gtk-driver; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
