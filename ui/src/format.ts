@@ -24,18 +24,18 @@ export function duration(ms: number | null | undefined): string {
   return `${m} min ${s} s`;
 }
 
-/** The theme: the system's unless the person picked one. */
+const systemDark = matchMedia("(prefers-color-scheme: dark)");
+
+/** The theme: the person's pick, else the system's (followed as it changes). */
 export function applyTheme(): void {
   const saved = localStorage.getItem("mend-theme");
-  if (saved === "light" || saved === "dark") document.documentElement.dataset.theme = saved;
-  else delete document.documentElement.dataset.theme;
+  const dark = saved === "dark" || (saved !== "light" && systemDark.matches);
+  document.documentElement.dataset.theme = dark ? "dark" : "light";
 }
+systemDark.addEventListener("change", applyTheme);
 
 export function toggleTheme(): void {
-  const dark =
-    document.documentElement.dataset.theme === "dark" ||
-    (!document.documentElement.dataset.theme && matchMedia("(prefers-color-scheme: dark)").matches);
-  localStorage.setItem("mend-theme", dark ? "light" : "dark");
+  localStorage.setItem("mend-theme", document.documentElement.dataset.theme === "dark" ? "light" : "dark");
   applyTheme();
 }
 

@@ -12,59 +12,23 @@ import { spawn } from "node:child_process";
 import { mkdtemp, readFile, readdir, writeFile, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { click, launch, quit, sleep, switchTo, until } from "./webdriver.mjs";
 
-const driver = process.env.MEND_E2E_DRIVER;
 const app = process.env.MEND_E2E_APP;
 const log = process.env.MEND_BENCH_LOG;
 const rounds = Number(process.env.MEND_BENCH_ROUNDS ?? 5);
-let session;
-
-async function wd(method, path, body) {
-  const res = await fetch(`${driver}/session${session ? `/${session}` : ""}${path}`, {
-    method,
-    headers: { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = await res.json();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json.value)}`);
-  return json.value;
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function marks() {
   const text = await readFile(log, "utf8").catch(() => "");
   return text.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
 }
 
-async function until(what, f, timeout = 30_000) {
-  const t0 = Date.now();
-  while (Date.now() - t0 < timeout) {
-    const v = await f();
-    if (v) return v;
-    await sleep(25);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+/** A mark the app wrote, waited for. */
+const mark = (what, f) => until(what, async () => (await marks()).find(f), 30_000, 25);
 
-async function launch(args) {
+async function start(args) {
   await writeFile(log, "");
-  session = undefined;
-  const t0 = Date.now();
-  const s = await fetch(`${driver}/session`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ capabilities: { alwaysMatch: { "tauri:options": { application: app, args } } } }),
-  }).then((r) => r.json());
-  session = s.value?.sessionId;
-  if (!session) throw new Error(JSON.stringify(s));
-  return t0;
-}
-
-async function quit() {
-  await wd("DELETE", "").catch(() => {});
-  session = undefined;
-  await sleep(300);
+  return launch(app, args);
 }
 
 /** RSS and PSS (kB) of the process whose command line holds `marker`, and its descendants. */
@@ -96,23 +60,13 @@ async function memory(marker) {
   return { rss_mb: rss / 1024, pss_mb: pss / 1024, app_rss_mb: app / 1024, processes: tree.size };
 }
 
-async function switchTo(which) {
-  return until(`the ${which} window`, async () => {
-    for (const h of await wd("GET", "/window/handles")) {
-      await wd("POST", "/window", { handle: h });
-      if ((await wd("GET", "/url")).includes("approval.html") === (which === "approval")) return h;
-    }
-    return null;
-  });
-}
-
 const results = [];
 for (let i = 0; i < rounds; i++) {
   const dir = await mkdtemp(join(tmpdir(), "mend-bench-"));
   const r = {};
   // Cold start and idle memory, window shown.
-  let t0 = await launch(["--data-dir", join(dir, "a"), "--no-demo"]);
-  const paint = await until("first paint", async () => (await marks()).find((m) => m.mark === "painted" && m.window === "main"));
+  const t0 = await start(["--data-dir", join(dir, "a"), "--no-demo"]);
+  const paint = await mark("first paint", (m) => m.mark === "painted" && m.window === "main");
   r.cold_start_ms = paint.epoch_ms - t0;
   r.main_to_paint_ms = paint.ms_since_start;
   await sleep(4000);
@@ -131,19 +85,17 @@ for (let i = 0; i < rounds; i++) {
     join(dir, "jobs", "ask.toml"),
     `version = 1\nname = "ask"\nschedule = "every 3s"\n[[steps]]\nname = "clean"\ntool = "exec"\nargs = { program = "rm", args = ["-rf", "${join(dir, "scratch")}"] }\n`,
   );
-  await launch(["--data-dir", join(dir, "c"), "--jobs-dir", join(dir, "jobs"), "--no-demo"]);
-  const first = await until("the popup", async () => (await marks()).find((m) => m.mark === "painted" && m.window === "approval" && m.ms_since_escalation != null));
+  await start(["--data-dir", join(dir, "c"), "--jobs-dir", join(dir, "jobs"), "--no-demo"]);
+  const first = await mark("the popup", (m) => m.mark === "painted" && m.window === "approval" && m.ms_since_escalation != null);
   r.popup_new_window_ms = first.ms_since_escalation;
   await switchTo("approval");
-  await until("the option", async () => {
-    const v = await wd("POST", "/element", { using: "css selector", value: ".option.recommended" }).catch(() => null);
-    return v && Object.values(v)[0];
-  }).then((el) => wd("POST", `/element/${el}/click`, {}));
-  const resumed = await until("the resume", async () => (await marks()).find((m) => m.mark === "resumed"));
+  await until("the option", () => click(".option.recommended").then(() => true));
+  const resumed = await mark("the resume", (m) => m.mark === "resumed");
   r.click_to_resume_ms = resumed.ms_click_to_resume;
   // The next run asks again (the popup closed after the decision).
-  const second = await until("the second popup", async () =>
-    (await marks()).find((m) => m.mark === "painted" && m.window === "approval" && m.ms_since_escalation != null && m.request !== first.request),
+  const second = await mark(
+    "the second popup",
+    (m) => m.mark === "painted" && m.window === "approval" && m.ms_since_escalation != null && m.request !== first.request,
   );
   r.popup_again_ms = second.ms_since_escalation;
   await quit();
