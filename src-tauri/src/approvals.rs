@@ -34,7 +34,7 @@ pub async fn approval_decide(desk: State<'_, Arc<Desk>>, input: DecideInput) -> 
 /// Hides the popup; the requests stay pending.
 #[tauri::command]
 pub fn approval_defer(desk: State<'_, Arc<Desk>>) {
-    desk.shell().hide_popup();
+    desk.defer();
 }
 
 /// Opens (or focuses) the approval popup.
@@ -58,6 +58,7 @@ pub async fn rule_forget(desk: State<'_, Arc<Desk>>, id: String) -> Result<(), S
 
 /// A window painted (for the benchmarks; a no-op otherwise).
 #[tauri::command]
-pub fn ui_painted<R: tauri::Runtime>(desk: State<'_, Arc<Desk>>, webview: Webview<R>, request: Option<String>) {
-    desk.timing.painted(webview.label(), request.as_deref());
+/// `page_ms` is the page's own time since its navigation started.
+pub fn ui_painted<R: tauri::Runtime>(desk: State<'_, Arc<Desk>>, webview: Webview<R>, request: Option<String>, page_ms: Option<f64>) {
+    desk.timing.painted(webview.label(), request.as_deref(), page_ms);
 }

@@ -32,8 +32,13 @@ pub trait Shell: Send + Sync {
     /// A request waits for a person: open or focus the approval popup and
     /// show an OS notification.
     fn approval_raised(&self, request: &ApprovalRequest);
-    /// Hides the approval popup (the person deferred).
-    fn hide_popup(&self);
+    /// Puts the approval popup away (the person deferred, or decided the
+    /// last request): hidden while runs go on, closed when none does.
+    fn hide_popup(&self, close: bool);
+    /// The number of live runs changed: while runs go on, a hidden popup
+    /// is kept ready so an escalation only has to show it; with none, a
+    /// hidden popup is closed (its WebKit process ends).
+    fn runs_changed(&self, live: usize);
     /// Opens a file with the system's default program.
     fn open_path(&self, path: &Path) -> Result<(), String>;
 }
@@ -44,7 +49,8 @@ struct NoShell;
 impl Shell for NoShell {
     fn emit(&self, _: &str, _: Value) {}
     fn approval_raised(&self, _: &ApprovalRequest) {}
-    fn hide_popup(&self) {}
+    fn hide_popup(&self, _: bool) {}
+    fn runs_changed(&self, _: usize) {}
     fn open_path(&self, _: &Path) -> Result<(), String> {
         Err("no window".into())
     }
@@ -208,9 +214,11 @@ impl Desk {
     ) -> String {
         let run_id = resume.as_ref().map(|r| r.request.run_id.clone()).unwrap_or_else(new_id);
         let (cancel_tx, cancel_rx) = oneshot::channel::<()>();
-        if let Ok(mut live) = self.live.lock() {
+        let live = self.live.lock().map(|mut live| {
             live.insert(run_id.clone(), Live { job: job.name.clone(), job_path: job_path.clone(), cancel: Some(cancel_tx) });
-        }
+            live.len()
+        });
+        self.shell().runs_changed(live.unwrap_or(1));
         let desk = self.clone();
         let id = run_id.clone();
         tauri::async_runtime::spawn(async move {
@@ -226,9 +234,11 @@ impl Desk {
             env.extend(extra_env);
             let spec = RunSpec { job: &job, env, job_path: job_path.as_deref(), resume, run_id: Some(id.clone()) };
             let ended = desk.agent.execute(spec, approver, Some(observer), cancel).await;
-            if let Ok(mut live) = desk.live.lock() {
+            let live = desk.live.lock().map(|mut live| {
                 live.remove(&id);
-            }
+                live.len()
+            });
+            desk.shell().runs_changed(live.unwrap_or(0));
             let status = match &ended {
                 Ok(Ended::Finished(r)) => json!({"run_id": id, "status": r.status, "exit_code": r.exit_code}),
                 Ok(Ended::Interrupted { .. }) => json!({"run_id": id, "status": "interrupted"}),
@@ -456,6 +466,13 @@ impl Desk {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         self.agent.close();
+    }
+
+    /// Puts the popup away: hidden while runs go on (ready for the next
+    /// request), closed otherwise.
+    pub fn defer(&self) {
+        let idle = self.live.lock().map(|l| l.is_empty()).unwrap_or(true);
+        self.shell().hide_popup(idle);
     }
 
     /// The jobs of the live runs, by run id.

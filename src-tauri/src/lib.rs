@@ -77,11 +77,21 @@ impl<R: Runtime> Shell for TauriShell<R> {
         }
     }
 
-    fn hide_popup(&self) {
-        // Closed, not hidden: a hidden web view keeps a WebKit process alive.
+    fn hide_popup(&self, close: bool) {
         if let Some(w) = self.0.get_webview_window(POPUP) {
-            let _ = w.close();
+            let _ = if close { w.close() } else { w.hide() };
         }
+    }
+
+    fn runs_changed(&self, live: usize) {
+        let app = self.0.clone();
+        let _ = self.0.run_on_main_thread(move || match app.get_webview_window(POPUP) {
+            None if live > 0 => build_popup(&app, None, false),
+            Some(w) if live == 0 && !w.is_visible().unwrap_or(true) => {
+                let _ = w.close();
+            }
+            _ => {}
+        });
     }
 
     fn open_path(&self, path: &Path) -> Result<(), String> {
@@ -100,13 +110,18 @@ pub fn show_popup<R: Runtime>(app: &AppHandle<R>, first: Option<String>) {
         let _ = w.set_focus();
         return;
     }
+    build_popup(app, first, true);
+}
+
+fn build_popup<R: Runtime>(app: &AppHandle<R>, first: Option<String>, visible: bool) {
     let built = WebviewWindowBuilder::new(app, POPUP, WebviewUrl::App("approval.html".into()))
         .initialization_script(format!("window.__MEND_FIRST__ = {};", first.as_deref().unwrap_or("null")))
         .title("Mend — a decision is needed")
         .inner_size(560.0, 640.0)
         .min_inner_size(420.0, 420.0)
         .always_on_top(true)
-        .focused(true)
+        .visible(visible)
+        .focused(visible)
         .center()
         .build();
     if let Err(e) = built {
@@ -200,7 +215,14 @@ pub fn run() {
     let builder = Builder::default()
         // First: a second launch focuses this one and exits.
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| show_main(app)))
-        .plugin(tauri_plugin_window_state::Builder::new().build())
+        // The main window's size and place; the popup is centred each time,
+        // and visibility is the app's to decide.
+        .plugin(
+            tauri_plugin_window_state::Builder::new()
+                .with_state_flags(tauri_plugin_window_state::StateFlags::all() - tauri_plugin_window_state::StateFlags::VISIBLE)
+                .with_denylist(&[POPUP])
+                .build(),
+        )
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, Some(vec!["--hidden"])));

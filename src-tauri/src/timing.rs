@@ -54,7 +54,7 @@ impl Timing {
     }
 
     /// A window painted; for the popup, `request` is what it shows.
-    pub fn painted(&self, window: &str, request: Option<&str>) {
+    pub fn painted(&self, window: &str, request: Option<&str>, page_ms: Option<f64>) {
         if self.file.is_none() {
             return;
         }
@@ -62,7 +62,7 @@ impl Timing {
         let since_escalation = request
             .and_then(|id| self.marks.lock().ok().and_then(|mut m| m.get_mut(id).and_then(|e| e.0.take())))
             .map(|t| t.elapsed().as_secs_f64() * 1000.0);
-        self.write(json!({"mark": "painted", "epoch_ms": now_ms(), "window": window, "request": request, "ms_since_start": since_start, "ms_since_escalation": since_escalation}));
+        self.write(json!({"mark": "painted", "epoch_ms": now_ms(), "window": window, "request": request, "ms_since_start": since_start, "ms_since_escalation": since_escalation, "page_ms": page_ms}));
     }
 
     /// A person clicked an option (`clicked_ms` is the window's clock).

@@ -19,6 +19,7 @@ use tauri::{App, WebviewWindow};
 struct Recorder {
     raised: Mutex<Vec<String>>,
     events: Mutex<Vec<(String, Value)>>,
+    live_counts: Mutex<Vec<usize>>,
 }
 
 impl Shell for Recorder {
@@ -28,7 +29,10 @@ impl Shell for Recorder {
     fn approval_raised(&self, request: &ApprovalRequest) {
         self.raised.lock().unwrap().push(request.id.clone());
     }
-    fn hide_popup(&self) {}
+    fn hide_popup(&self, _: bool) {}
+    fn runs_changed(&self, live: usize) {
+        self.live_counts.lock().unwrap().push(live);
+    }
     fn open_path(&self, path: &Path) -> Result<(), String> {
         Err(format!("not here: {}", path.display()))
     }
@@ -136,6 +140,8 @@ fn a_decision_in_the_popup_resumes_the_waiting_run() {
     assert_eq!(decision["data"]["decision"]["instructions"], "it is only scratch");
     assert_eq!(decision["data"]["decision"]["decided_by"]["by"], "person");
     assert!(f.call("approvals_pending", json!({})).unwrap().as_array().unwrap().is_empty());
+    // The popup was kept ready while the run went on, and let go after.
+    assert_eq!(*f.shell.live_counts.lock().unwrap(), vec![1, 0]);
     // The windows heard about it all.
     let names: Vec<String> = f.shell.events.lock().unwrap().iter().map(|(n, _)| n.clone()).collect();
     for n in ["run-started", "run-event", "approvals-changed", "run-ended"] {

@@ -33,7 +33,7 @@ export const api = {
   showApprovals: () => invoke<void>("approvals_show"),
   rules: () => invoke<DecisionRule[]>("rules_list"),
   forgetRule: (id: string) => invoke<void>("rule_forget", { id }),
-  painted: (request?: string) => invoke<void>("ui_painted", { request: request ?? null }),
+  painted: (request?: string) => invoke<void>("ui_painted", { request: request ?? null, pageMs: performance.now() }),
   settings: () => invoke<Settings>("settings_get"),
   setAutostart: (enabled: boolean) => invoke<void>("settings_autostart", { enabled }),
 };
