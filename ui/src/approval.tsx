@@ -74,7 +74,11 @@ function Popup() {
   useEffect(() => {
     load();
     const offs = [
-      events.approval(() => load()),
+      // The event carries the request: show it at once, then read the queue.
+      events.approval((r: ApprovalRequest) => {
+        setQueue((q) => (q?.some((p) => p.request.id === r.id) ? q : [...(q ?? []), { request: r, live: true }]));
+        load();
+      }),
       events.approvalsChanged(() => load()),
       events.runEvent((e: Event) => onRunEvent(e)),
     ];

@@ -129,6 +129,18 @@ test("an error from the shell is shown, and the request stays", async () => {
   assert.equal(await p.getAttribute("main.approval", "data-request"), "req-1");
 });
 
+test("a request announced while the popup is open shows up at once", async () => {
+  const p = await popup({ pending: [] });
+  await p.waitForSelector(".popup-empty");
+  await p.evaluate((r) => {
+    window.__mend.state.pending = [{ request: r, live: true }];
+    return window.__mend.emit("approval", r);
+  }, request({ id: "req-9", title: "Announced" }));
+  await p.waitForSelector('main.approval[data-request="req-9"]');
+  assert.equal(await p.textContent("main.approval h1"), "Announced");
+  await p.waitForFunction(() => window.__mend.calls.some((c) => c.cmd === "ui_painted" && c.args.request === "req-9"));
+});
+
 test("the popup in the dark theme", async () => {
   const p = await popup({ pending: [{ request: request(), live: true }] }, { dark: true });
   await p.waitForSelector("main.approval");
