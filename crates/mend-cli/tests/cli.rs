@@ -514,3 +514,41 @@ fn a_remembered_decision_answers_later_requests_until_forgotten() {
     assert_eq!(run(mend(&data).args(["approvals", "forget", &rule_id])).0, 2, "forgetting twice is an error");
     assert_eq!(run(mend(&data).arg("run").arg(&job).args(["--approve", "wait"])).0, 3, "asked again once forgotten");
 }
+
+#[test]
+fn deciding_a_request_another_process_waits_on_does_not_run_it_twice() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    std::fs::create_dir_all(d.path().join("old")).unwrap();
+    let job = d.path().join("wipe.toml");
+    std::fs::write(
+        &job,
+        "name = \"wipe\"\n[[steps]]\nname = \"wipe\"\ntool = \"exec\"\nargs = { program = \"rm\", args = [\"-rf\", \"old\"] }\n",
+    )
+    .unwrap();
+    // A run waiting on its prompt (as the desktop app waits on its popup).
+    let mut asking = mend(&data)
+        .arg("run")
+        .arg(&job)
+        .args(["--approve", "ask", "-q"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    let id = loop {
+        if let Some(id) = pending_ids(&data).pop() {
+            break id;
+        }
+        assert!(t0.elapsed() < std::time::Duration::from_secs(20), "no request");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let (code, out, err) = run(mend(&data).args(["approvals", "decide", &id, "run"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("still going on in another process"), "{err}");
+    assert!(out.is_empty(), "no second run: {out}");
+    assert!(d.path().join("old").exists(), "the command did not run from here");
+    drop(asking.stdin.take());
+    asking.wait().unwrap();
+}
