@@ -1,0 +1,322 @@
+//! Edits by splicing: one lesson or section changes, every other byte of the
+//! file stays as it was (line endings, spacing, comments, tables, code).
+
+use crate::{Memory, NewLesson, parse};
+
+/// Why an edit cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EditError {
+    /// No lesson has this id.
+    #[error("no lesson `{0}` in the memory file")]
+    NoLesson(String),
+    /// No section has this title.
+    #[error("no section `{0}` in the memory file")]
+    NoSection(String),
+    /// The id is taken.
+    #[error("a lesson `{0}` already exists")]
+    Exists(String),
+    /// The text is empty.
+    #[error("a lesson needs text")]
+    Empty,
+}
+
+/// One change to the file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Edit {
+    /// Append a lesson to a section (created at the end if missing).
+    Add {
+        /// The section's title.
+        section: String,
+        /// The lesson.
+        lesson: NewLesson,
+    },
+    /// Replace a lesson, in place.
+    Replace {
+        /// Its id.
+        id: String,
+        /// The new lesson.
+        lesson: NewLesson,
+    },
+    /// Delete a lesson.
+    Delete {
+        /// Its id.
+        id: String,
+    },
+    /// Delete a section and its lessons.
+    DeleteSection {
+        /// Its title.
+        title: String,
+    },
+}
+
+impl Edit {
+    /// The lesson the edit is about, if one.
+    pub fn lesson_id(&self) -> Option<&str> {
+        match self {
+            Edit::Replace { id, .. } | Edit::Delete { id } => Some(id),
+            Edit::Add { lesson, .. } => lesson.id.as_deref(),
+            Edit::DeleteSection { .. } => None,
+        }
+    }
+}
+
+/// The file's line ending: CRLF if its first line ends so.
+fn eol(text: &str) -> &'static str {
+    match text.find('\n') {
+        Some(i) if i > 0 && text.as_bytes()[i - 1] == b'\r' => "\r\n",
+        _ => "\n",
+    }
+}
+
+/// A lesson in the file's convention, without a trailing line ending.
+pub fn render(lesson: &NewLesson, eol: &str) -> String {
+    let mut out = String::from("- ");
+    let text = lesson.text.trim();
+    out.push_str(&text.lines().map(str::trim_end).collect::<Vec<_>>().join(&format!("{eol}  ")));
+    let w = &lesson.when;
+    if !w.is_empty() {
+        let mut parts = Vec::new();
+        if let Some(t) = &w.tool {
+            parts.push(format!("`{t}`"));
+        }
+        if let Some(c) = &w.code {
+            parts.push(format!("`{c}`"));
+        }
+        parts.extend(w.matches.iter().map(|m| format!("\"{}\"", m.replace('"', "'"))));
+        out.push_str(&format!("{eol}  - when: {}", parts.join(" ")));
+    }
+    if let Some(f) = &lesson.fix {
+        match &f.args {
+            Some(a) => out.push_str(&format!("{eol}  - fix: {} `{a}`", f.action)),
+            None => out.push_str(&format!("{eol}  - fix: {}", f.action)),
+        }
+    }
+    let p = &lesson.provenance;
+    if p.seen > 0 || p.last.is_some() || p.outcome.is_some() || p.failures > 0 {
+        let mut parts = vec![p.seen.to_string()];
+        if let Some(l) = &p.last {
+            parts.push(format!("last: {l}"));
+        }
+        if let Some(o) = &p.outcome {
+            parts.push(format!("outcome: {o}"));
+        }
+        if p.failures > 0 {
+            parts.push(format!("failures: {}", p.failures));
+        }
+        out.push_str(&format!("{eol}  - seen: {}", parts.join(" · ")));
+    }
+    if let Some(id) = &lesson.id {
+        out.push_str(&format!("{eol}  - id: {id}"));
+    }
+    out
+}
+
+/// Applies an edit to the text; returns the new text.
+pub fn apply(text: &str, edit: &Edit) -> Result<String, EditError> {
+    let memory = parse(text);
+    let nl = eol(text);
+    match edit {
+        Edit::Add { section, lesson } => {
+            if lesson.text.trim().is_empty() {
+                return Err(EditError::Empty);
+            }
+            if let Some(id) = &lesson.id
+                && memory.lesson(id).is_some()
+            {
+                return Err(EditError::Exists(id.clone()));
+            }
+            Ok(add(text, &memory, section, &render(lesson, nl), nl))
+        }
+        Edit::Replace { id, lesson } => {
+            if lesson.text.trim().is_empty() {
+                return Err(EditError::Empty);
+            }
+            let old = memory.lesson(id).ok_or_else(|| EditError::NoLesson(id.clone()))?;
+            let mut lesson = lesson.clone();
+            // A lesson that had no id keeps being found by the one it was given.
+            lesson.id.get_or_insert_with(|| id.clone());
+            let indent = line_indent(text, old.range.start);
+            let body = render(&lesson, nl).replace(nl, &format!("{nl}{indent}"));
+            Ok(splice(text, old.range.clone(), &body))
+        }
+        Edit::Delete { id } => {
+            let old = memory.lesson(id).ok_or_else(|| EditError::NoLesson(id.clone()))?;
+            Ok(splice(text, whole_lines(text, old.range.clone()), ""))
+        }
+        Edit::DeleteSection { title } => {
+            let s = memory.sections.iter().find(|s| !s.title.is_empty() && s.title.eq_ignore_ascii_case(title.trim()));
+            let s = s.ok_or_else(|| EditError::NoSection(title.clone()))?;
+            Ok(splice(text, s.range.clone(), ""))
+        }
+    }
+}
+
+/// A line that starts a list item.
+fn is_item(line: &str) -> bool {
+    let t = line.trim_start();
+    t.starts_with("- ") || t.starts_with("* ") || t.starts_with("+ ") || t == "-" || {
+        let d = t.bytes().take_while(u8::is_ascii_digit).count();
+        d > 0 && (t[d..].starts_with(". ") || t[d..].starts_with(") "))
+    }
+}
+
+fn splice(text: &str, range: std::ops::Range<usize>, with: &str) -> String {
+    let mut out = String::with_capacity(text.len() + with.len());
+    out.push_str(&text[..range.start]);
+    out.push_str(with);
+    out.push_str(&text[range.end..]);
+    out
+}
+
+/// The indentation before `at` on its line (a lesson inside an indented list).
+fn line_indent(text: &str, at: usize) -> &str {
+    let start = text[..at].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    &text[start..at]
+}
+
+/// A lesson's range widened to whole lines (its indentation and line ending).
+fn whole_lines(text: &str, range: std::ops::Range<usize>) -> std::ops::Range<usize> {
+    let start = text[..range.start].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let end = text[range.end..].find('\n').map(|i| range.end + i + 1).unwrap_or(text.len());
+    start..end
+}
+
+fn add(text: &str, memory: &Memory, section: &str, item: &str, nl: &str) -> String {
+    match memory.sections.iter().find(|s| s.title.eq_ignore_ascii_case(section.trim())) {
+        Some(s) => {
+            // After the section's last lesson, or after its heading.
+            let at = match s.lessons.last() {
+                Some(l) => whole_lines(text, l.range.clone()).end,
+                None => text[s.heading.end..].find('\n').map(|i| s.heading.end + i + 1).unwrap_or(text.len()),
+            };
+            let mut insert = String::new();
+            if at > 0 && !text[..at].ends_with('\n') {
+                insert.push_str(nl);
+            }
+            if s.lessons.is_empty() {
+                insert.push_str(nl);
+            }
+            insert.push_str(item);
+            insert.push_str(nl);
+            // Text right after that is not a blank line, a list item or a
+            // heading would be read as part of the new lesson (a lazy
+            // continuation line): keep it apart with a blank line.
+            let next = text[at..].lines().next().unwrap_or("");
+            let apart = next.trim().is_empty() || next.trim_start().starts_with('#') || is_item(next);
+            if at < text.len() && (s.lessons.is_empty() || !apart) && !text[at..].starts_with(['\n', '\r']) {
+                insert.push_str(nl);
+            }
+            splice(text, at..at, &insert)
+        }
+        None => {
+            let mut insert = String::new();
+            if !text.is_empty() && !text.ends_with('\n') {
+                insert.push_str(nl);
+            }
+            if !text.is_empty() && !text.ends_with(&format!("{nl}{nl}")) && !text.ends_with("\n\n") {
+                insert.push_str(nl);
+            }
+            insert.push_str(&format!("## {}{nl}{nl}{item}{nl}", section.trim()));
+            splice(text, text.len()..text.len(), &insert)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Fix, Provenance, When};
+
+    /// A file with odd formatting: CRLF, nested lists, code blocks, a
+    /// table, HTML comments, non-ASCII, a lesson list inside a section with
+    /// other prose, trailing spaces.
+    const ODD: &str = "# Mémoire\r\n\r\n<!-- keep this comment -->\r\nIntro with *emphasis*  \r\n\r\n## http\r\n\r\n| code | meaning |\r\n|---|---|\r\n| 429 | slow down |\r\n\r\n- Café API: wait for Retry-After — then retry.\r\n  - when: `http` `RATE_LIMITED` \"café.example\"\r\n  - fix: retry_same\r\n  - seen: 3 · last: 2026-11-01 · outcome: healed\r\n  - id: cafe\r\n- Nested notes stay:\r\n  - a sub point\r\n    - deeper ✓\r\n\r\n```sh\r\n- not a lesson\r\n```\r\n\r\n## exec 🛠\r\n\r\n1. `make` needs gcc\r\n2. Flaky disk:\r\n   retry later\r\n\r\n<!-- trailing comment -->\r\n";
+
+    #[test]
+    fn the_odd_file_parses_as_written() {
+        let m = parse(ODD);
+        assert!(m.problems.is_empty(), "{:?}", m.problems);
+        let titles: Vec<&str> = m.sections.iter().map(|s| s.title.as_str()).collect();
+        assert_eq!(titles, ["http", "exec 🛠"]);
+        let texts: Vec<&str> = m.lessons().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts.len(), 4, "{texts:?}");
+        assert_eq!(texts[0], "Café API: wait for Retry-After — then retry.");
+        assert!(texts[1].starts_with("Nested notes stay:") && texts[1].contains("deeper ✓"));
+        assert_eq!(m.lesson("cafe").unwrap().when.matches, ["café.example"]);
+    }
+
+    /// Everything outside `range` of `before` is byte-identical in `after`.
+    fn only_changed(before: &str, after: &str, range: std::ops::Range<usize>) {
+        assert_eq!(&after.as_bytes()[..range.start], &before.as_bytes()[..range.start], "bytes before the edit changed");
+        let tail = before.len() - range.end;
+        assert_eq!(&after.as_bytes()[after.len() - tail..], &before.as_bytes()[range.end..], "bytes after the edit changed");
+    }
+
+    #[test]
+    fn replacing_a_lesson_changes_its_bytes_only() {
+        let m = parse(ODD);
+        let old = m.lesson("cafe").unwrap();
+        let mut new = NewLesson::from(old);
+        new.provenance.seen = 4;
+        new.provenance.last = Some("2026-11-22".into());
+        let after = apply(ODD, &Edit::Replace { id: "cafe".into(), lesson: new }).unwrap();
+        only_changed(ODD, &after, old.range.clone());
+        assert!(after.contains("  - seen: 4 · last: 2026-11-22 · outcome: healed\r\n"), "CRLF kept inside the lesson");
+        let again = parse(&after);
+        assert_eq!(again.lesson("cafe").unwrap().provenance.seen, 4);
+        assert_eq!(again.lessons().count(), 4);
+    }
+
+    #[test]
+    fn deleting_a_lesson_removes_its_lines_only() {
+        let m = parse(ODD);
+        let l = m.lessons().find(|l| l.text.starts_with("`make`")).unwrap();
+        let after = apply(ODD, &Edit::Delete { id: l.id.clone() }).unwrap();
+        let lines = whole_lines(ODD, l.range.clone());
+        assert_eq!(after, format!("{}{}", &ODD[..lines.start], &ODD[lines.end..]));
+        assert_eq!(parse(&after).lessons().count(), 3);
+    }
+
+    #[test]
+    fn adding_a_lesson_inserts_only_its_bytes() {
+        let lesson = NewLesson {
+            id: Some("gcc".into()),
+            text: "Install build-essential when `cc` is missing".into(),
+            when: When { tool: Some("exec".into()), code: Some("COMMAND_NOT_FOUND".into()), matches: vec![] },
+            fix: Some(Fix { action: "ask_user".into(), args: None }),
+            provenance: Provenance { seen: 1, ..Default::default() },
+        };
+        let after = apply(ODD, &Edit::Add { section: "exec 🛠".into(), lesson: lesson.clone() }).unwrap();
+        let m = parse(&after);
+        assert_eq!(m.lesson("gcc").unwrap().section, "exec 🛠");
+        assert_eq!(m.lesson("gcc").unwrap().fix.as_ref().unwrap().action, "ask_user");
+        // Removing what was added gives the original back, byte for byte.
+        assert_eq!(apply(&after, &Edit::Delete { id: "gcc".into() }).unwrap(), ODD);
+        // A new section goes at the end.
+        let after = apply(ODD, &Edit::Add { section: "fs".into(), lesson }).unwrap();
+        assert!(after.starts_with(ODD));
+        assert!(after.ends_with("\r\n## fs\r\n\r\n- Install build-essential when `cc` is missing\r\n  - when: `exec` `COMMAND_NOT_FOUND`\r\n  - fix: ask_user\r\n  - seen: 1\r\n  - id: gcc\r\n"));
+        assert_eq!(parse(&after).section("fs").unwrap().lessons.len(), 1);
+        assert_eq!(apply(ODD, &Edit::Add { section: "x".into(), lesson: NewLesson::default() }), Err(EditError::Empty));
+    }
+
+    #[test]
+    fn deleting_a_section_removes_its_bytes_only() {
+        let m = parse(ODD);
+        let s = m.section("exec 🛠").unwrap();
+        let after = apply(ODD, &Edit::DeleteSection { title: "EXEC 🛠".into() }).unwrap();
+        assert_eq!(after, format!("{}{}", &ODD[..s.range.start], &ODD[s.range.end..]));
+        assert!(matches!(apply(ODD, &Edit::DeleteSection { title: "nope".into() }), Err(EditError::NoSection(_))));
+    }
+
+    #[test]
+    fn a_lesson_without_an_id_keeps_its_derived_one_when_edited() {
+        let text = "## exec\n\n- hand written\n- another\n";
+        let id = parse(text).lessons().next().unwrap().id.clone();
+        let after =
+            apply(text, &Edit::Replace { id: id.clone(), lesson: NewLesson { text: "hand written, edited".into(), ..Default::default() } })
+                .unwrap();
+        assert_eq!(after, format!("## exec\n\n- hand written, edited\n  - id: {id}\n- another\n"));
+        assert_eq!(parse(&after).lesson(&id).unwrap().text, "hand written, edited");
+    }
+}

@@ -1,0 +1,276 @@
+//! The memory file on disk: atomic writes (temp file, fsync, rename, fsync
+//! of the folder) and no lost updates. An edit names the version of the file
+//! it was made on; if the file changed since, the edit is merged when the
+//! lesson it touches is the same in both versions (or it adds a lesson), and
+//! refused with both versions otherwise — never silently overwritten.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::edit::{Edit, EditError, apply};
+use crate::{Memory, parse};
+
+/// A version of the file: a hash of its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Version(pub u64);
+
+impl Version {
+    /// The version of these bytes.
+    pub fn of(text: &str) -> Version {
+        // FNV-1a: fast, stable across runs and platforms.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in text.bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        Version(h)
+    }
+}
+
+/// The file changed under an edit that cannot be merged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    /// The file as it is now.
+    pub theirs: String,
+    /// The file as the edit would have made it from the version it was based on.
+    pub ours: String,
+    /// Why it cannot be merged.
+    pub reason: String,
+}
+
+/// Why a write did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Reading or writing the file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The edit itself is wrong.
+    #[error(transparent)]
+    Edit(#[from] EditError),
+    /// The file changed since the edit's version, in the same place.
+    #[error("{}: the file changed since it was read: {}", .path, .conflict.reason)]
+    Conflict {
+        /// The file.
+        path: String,
+        /// Both versions.
+        conflict: Box<Conflict>,
+    },
+    /// The file is not UTF-8.
+    #[error("{path}:{line}: the file is not UTF-8 text")]
+    NotUtf8 {
+        /// The file.
+        path: String,
+        /// The first bad line.
+        line: usize,
+    },
+}
+
+/// What a write did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written {
+    /// Applied to the version it was based on.
+    Applied(Version),
+    /// The file had changed elsewhere; the edit touched a different lesson
+    /// and was applied on top.
+    Merged(Version),
+}
+
+impl Written {
+    /// The file's version after the write.
+    pub fn version(&self) -> Version {
+        match self {
+            Written::Applied(v) | Written::Merged(v) => *v,
+        }
+    }
+}
+
+/// The memory file.
+#[derive(Debug, Clone)]
+pub struct Store {
+    path: PathBuf,
+}
+
+impl Store {
+    /// The file at `path` (it need not exist yet).
+    pub fn new(path: impl Into<PathBuf>) -> Store {
+        Store { path: path.into() }
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn io(&self, source: std::io::Error) -> StoreError {
+        StoreError::Io { path: self.path.display().to_string(), source }
+    }
+
+    /// Reads the file (a missing file is empty).
+    pub fn read(&self) -> Result<String, StoreError> {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => String::from_utf8(bytes).map_err(|e| {
+                let line = crate::line_of(&String::from_utf8_lossy(&e.as_bytes()[..e.utf8_error().valid_up_to()]), usize::MAX);
+                StoreError::NotUtf8 { path: self.path.display().to_string(), line }
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+            Err(e) => Err(self.io(e)),
+        }
+    }
+
+    /// Reads and parses the file, with its version.
+    pub fn load(&self) -> Result<(Memory, String, Version), StoreError> {
+        let text = self.read()?;
+        let v = Version::of(&text);
+        Ok((parse(&text), text, v))
+    }
+
+    /// Applies `edit`, made on `base` (the text it was read as), to the file.
+    pub fn apply(&self, base: &str, edit: &Edit) -> Result<Written, StoreError> {
+        let current = self.read()?;
+        if current == base {
+            let new = apply(&current, edit)?;
+            self.write(&new)?;
+            return Ok(Written::Applied(Version::of(&new)));
+        }
+        let ours = apply(base, edit)?;
+        let conflict = |reason: String| StoreError::Conflict {
+            path: self.path.display().to_string(),
+            conflict: Box::new(Conflict { theirs: current.clone(), ours: ours.clone(), reason }),
+        };
+        // Merge only when what the edit touches is the same in both versions.
+        let (old, now) = (parse(base), parse(&current));
+        match edit {
+            Edit::Add { lesson, .. } => {
+                if let Some(id) = &lesson.id
+                    && now.lesson(id).is_some()
+                {
+                    return Err(conflict(format!("lesson `{id}` was added elsewhere too")));
+                }
+            }
+            Edit::Replace { id, .. } | Edit::Delete { id } => {
+                let before = old.lesson(id).map(|l| &base[l.range.clone()]);
+                let after = now.lesson(id).map(|l| &current[l.range.clone()]);
+                if before != after {
+                    return Err(conflict(format!("lesson `{id}` was changed elsewhere")));
+                }
+            }
+            Edit::DeleteSection { title } => {
+                let before = old.section(title).map(|s| &base[s.range.clone()]);
+                let after = now.section(title).map(|s| &current[s.range.clone()]);
+                if before != after {
+                    return Err(conflict(format!("section `{title}` was changed elsewhere")));
+                }
+            }
+        }
+        let new = apply(&current, edit)?;
+        self.write(&new)?;
+        Ok(Written::Merged(Version::of(&new)))
+    }
+
+    /// Replaces the whole file (the raw editor), refused if it changed since `base`.
+    pub fn replace_all(&self, base: &str, text: &str) -> Result<Version, StoreError> {
+        let current = self.read()?;
+        if current != base {
+            return Err(StoreError::Conflict {
+                path: self.path.display().to_string(),
+                conflict: Box::new(Conflict { theirs: current, ours: text.to_owned(), reason: "the whole file was edited".into() }),
+            });
+        }
+        self.write(text)?;
+        Ok(Version::of(text))
+    }
+
+    /// Atomic write: a temp file beside the target, fsync, rename, fsync the folder.
+    fn write(&self, text: &str) -> Result<(), StoreError> {
+        let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(|e| self.io(e))?;
+        let name = self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "MEMORY.md".into());
+        let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        let result = (|| {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &self.path)?;
+            std::fs::File::open(dir)?.sync_all()
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result.map_err(|e| self.io(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::NewLesson;
+
+    const FILE: &str = "## http\n\n- one\n  - id: one\n- two\n  - id: two\n";
+
+    fn lesson(id: &str, text: &str) -> NewLesson {
+        NewLesson { id: Some(id.into()), text: text.into(), ..Default::default() }
+    }
+
+    #[test]
+    fn an_edit_on_the_current_version_is_applied_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("memory/MEMORY.md"));
+        assert_eq!(store.read().unwrap(), "", "a missing file is empty");
+        store.replace_all("", FILE).unwrap();
+        let w = store.apply(FILE, &Edit::Replace { id: "one".into(), lesson: lesson("one", "uno") }).unwrap();
+        let text = store.read().unwrap();
+        assert_eq!(w, Written::Applied(Version::of(&text)));
+        assert_eq!(text, "## http\n\n- uno\n  - id: one\n- two\n  - id: two\n");
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("memory")).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert_eq!(leftovers.len(), 1, "no temp files left: {leftovers:?}");
+    }
+
+    #[test]
+    fn an_edit_of_another_lesson_is_merged_over_a_change_made_elsewhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("MEMORY.md"));
+        store.replace_all("", FILE).unwrap();
+        // Another editor changes lesson two.
+        let theirs = FILE.replace("- two", "- two, edited in vim");
+        std::fs::write(store.path(), &theirs).unwrap();
+        // The app, still on the old version, edits lesson one: both survive.
+        let w = store.apply(FILE, &Edit::Replace { id: "one".into(), lesson: lesson("one", "uno") }).unwrap();
+        assert!(matches!(w, Written::Merged(_)));
+        let text = store.read().unwrap();
+        assert!(text.contains("- uno") && text.contains("- two, edited in vim"), "{text}");
+        // Adding a lesson merges too.
+        store.apply(FILE, &Edit::Add { section: "http".into(), lesson: lesson("three", "tres") }).unwrap();
+        let m = parse(&store.read().unwrap());
+        assert_eq!(m.lessons().map(|l| l.id.as_str()).collect::<Vec<_>>(), ["one", "two", "three"]);
+    }
+
+    #[test]
+    fn an_edit_of_a_lesson_changed_elsewhere_is_a_conflict_and_loses_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("MEMORY.md"));
+        store.replace_all("", FILE).unwrap();
+        let theirs = FILE.replace("- one", "- one, edited in vim");
+        std::fs::write(store.path(), &theirs).unwrap();
+        let err = store.apply(FILE, &Edit::Replace { id: "one".into(), lesson: lesson("one", "uno") }).unwrap_err();
+        let StoreError::Conflict { conflict, .. } = err else { panic!("{err}") };
+        assert_eq!(conflict.theirs, theirs);
+        assert!(conflict.ours.contains("- uno"));
+        assert_eq!(store.read().unwrap(), theirs, "the file was not touched");
+        // Deleting it is a conflict too; so is a whole-file save.
+        assert!(matches!(store.apply(FILE, &Edit::Delete { id: "one".into() }), Err(StoreError::Conflict { .. })));
+        assert!(matches!(store.replace_all(FILE, "x"), Err(StoreError::Conflict { .. })));
+    }
+
+    #[test]
+    fn a_file_that_is_not_utf8_is_refused_with_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("MEMORY.md"));
+        std::fs::write(store.path(), b"## ok\n\n- fine\n- bad \xff here\n").unwrap();
+        let err = store.load().unwrap_err().to_string();
+        assert!(err.ends_with("MEMORY.md:4: the file is not UTF-8 text"), "{err}");
+    }
+}
