@@ -13,6 +13,7 @@
 //!   changed, and is a [`store::Conflict`] otherwise.
 
 pub mod edit;
+pub mod index;
 pub mod store;
 
 mod parse;
