@@ -8,6 +8,7 @@
 
 mod daemon;
 mod demo;
+mod memory;
 mod print;
 mod query;
 mod run;
@@ -117,6 +118,8 @@ enum Cmd {
         #[command(subcommand)]
         cmd: query::ApprovalsCmd,
     },
+    /// The memory file's lessons: search, add, edit, rm, reindex, check.
+    Memory(memory::MemoryArgs),
     /// List the error codes with their meaning and default policy.
     Codes {
         /// As the markdown table of docs/error-codes.md.
@@ -189,6 +192,7 @@ fn main() -> ExitCode {
                     .await
                 }
             },
+            Cmd::Memory(a) => query::exit(memory::memory(&dir, a)),
             Cmd::Codes { markdown } => query::codes(markdown),
             Cmd::Tools { json } => query::tools(json),
         }

@@ -552,3 +552,76 @@ fn deciding_a_request_another_process_waits_on_does_not_run_it_twice() {
     drop(asking.stdin.take());
     asking.wait().unwrap();
 }
+
+#[test]
+fn memory_lessons_are_added_searched_edited_checked_and_removed() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    let m = |args: &[&str]| run(mend(&data).arg("memory").args(args));
+    // First use writes the starter lessons.
+    let (code, out, err) = m(&["search", "rate limit"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("http-rate-limit (HTTP services:"), "{out}");
+    let (code, _, err) = m(&[
+        "add",
+        "--section",
+        "shop API",
+        "--id",
+        "shop-5xx",
+        "--text",
+        "The shop API returns 502 during its nightly deploy",
+        "--tool",
+        "http",
+        "--code",
+        "server_error",
+        "--match",
+        "api.shop.example",
+        "--fix",
+        "retry_same",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = m(&["search", "nightly deploy", "--json"]);
+    let first: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(first["id"], "shop-5xx");
+    assert_eq!(first["when"]["code"], "SERVER_ERROR");
+    let (code, _, err) = m(&["edit", "shop-5xx", "--fix", "use_alternative"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(std::fs::read_to_string(data.join("MEMORY.md")).unwrap().contains("  - fix: use_alternative\n  - id: shop-5xx\n"));
+    let (code, _, _) = m(&["check"]);
+    assert_eq!(code, 0);
+    // A contradiction is found, with the line.
+    m(&[
+        "add",
+        "--section",
+        "shop API",
+        "--text",
+        "retry it",
+        "--tool",
+        "http",
+        "--code",
+        "SERVER_ERROR",
+        "--match",
+        "api.shop.example",
+        "--fix",
+        "retry_same",
+    ]);
+    let (code, out, _) = m(&["check"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("MEMORY.md:") && out.contains("contradicts lesson shop-5xx"), "{out}");
+    // An edit made in another editor shows up in search.
+    let file = data.join("MEMORY.md");
+    let text = std::fs::read_to_string(&file).unwrap().replace("nightly deploy", "weekly migration");
+    std::fs::write(&file, text).unwrap();
+    let (_, out, _) = m(&["search", "weekly migration"]);
+    assert!(out.starts_with("shop-5xx"), "{out}");
+    // Bad input names what is wrong.
+    let (code, _, err) = m(&["add", "--section", "x", "--text", "t", "--fix", "retrry"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown action `retrry`"), "{err}");
+    let (code, _, err) = m(&["rm", "nope"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no lesson `nope`"), "{err}");
+    let (code, _, _) = m(&["rm", "shop-5xx"]);
+    assert_eq!(code, 0);
+    assert!(!std::fs::read_to_string(&file).unwrap().contains("shop-5xx"));
+}

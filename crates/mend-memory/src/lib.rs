@@ -24,6 +24,10 @@ use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
+/// The starter lessons shipped with Mend (`memory/MEMORY.md`), written to
+/// a new memory file.
+pub const STARTER: &str = include_str!("../../../memory/MEMORY.md");
+
 /// The recovery actions a lesson may name as its fix (the engine's closed set).
 pub const ACTIONS: &[&str] = &["retry_same", "retry_modified", "use_alternative", "verify_state", "ask_user", "escalate", "abort"];
 
