@@ -50,7 +50,7 @@ pub struct LessonArgs {
 /// `mend memory` subcommands.
 #[derive(Subcommand)]
 pub enum MemoryCmd {
-    /// Search the lessons (typos tolerated); matches are shown in [brackets].
+    /// Search the lessons (typos tolerated); matches are shown in square brackets.
     Search {
         /// Words to look for (empty: every lesson the filters allow).
         #[arg(default_value = "")]
