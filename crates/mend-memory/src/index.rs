@@ -13,7 +13,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use tantivy::collector::TopDocs;
-use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, TermQuery};
+use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, Occur, Query, QueryParser, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TEXT, Value};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
@@ -231,10 +231,21 @@ impl LessonIndex {
     /// typos tolerated), within `filter`.
     pub fn search(&self, query: &str, filter: &Filter, limit: usize) -> Result<Vec<Hit>, IndexError> {
         let searcher = self.reader.searcher();
-        let mut parser = QueryParser::for_index(&self.index, vec![self.f.text, self.f.section, self.f.failure]);
-        parser.set_field_boost(self.f.failure, 2.0);
-        parser.set_field_fuzzy(self.f.text, true, 1, true);
-        let text_query: Box<dyn Query> = if query.trim().is_empty() { Box::new(AllQuery) } else { parser.parse_query_lenient(query).0 };
+        let fields = vec![self.f.text, self.f.section, self.f.failure];
+        let mut exact = QueryParser::for_index(&self.index, fields.clone());
+        exact.set_field_boost(self.f.failure, 2.0);
+        let mut fuzzy = QueryParser::for_index(&self.index, fields);
+        fuzzy.set_field_fuzzy(self.f.text, true, 1, true);
+        // Exact words score by BM25 and rank first; words within one typo
+        // (a constant score) still match.
+        let text_query: Box<dyn Query> = if query.trim().is_empty() {
+            Box::new(AllQuery)
+        } else {
+            Box::new(BooleanQuery::new(vec![
+                (Occur::Should, Box::new(BoostQuery::new(exact.parse_query_lenient(query).0, 2.0)) as Box<dyn Query>),
+                (Occur::Should, fuzzy.parse_query_lenient(query).0),
+            ]))
+        };
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, text_query.box_clone())];
         if let Some(t) = &filter.tool {
             let term = Term::from_field_text(self.f.tool, &t.to_ascii_lowercase());

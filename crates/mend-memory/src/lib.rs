@@ -15,6 +15,7 @@
 pub mod edit;
 pub mod index;
 pub mod store;
+pub mod synth;
 
 mod parse;
 

@@ -3,7 +3,7 @@
 
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
-use crate::{ACTIONS, Fix, Lesson, Memory, Problem, Provenance, Section, When, line_of};
+use crate::{ACTIONS, Fix, Lesson, Memory, Problem, Provenance, Section, When};
 
 /// Parses the file. Never fails: what cannot be understood is a [`Problem`].
 pub fn parse(text: &str) -> Memory {
@@ -52,9 +52,12 @@ pub fn parse(text: &str) -> Memory {
         let title = if *h2 { title.clone() } else { String::new() };
         sections.push(Section { title, range: *start..end, heading: heading.clone(), lessons: Vec::new() });
     }
+    // Items come in file order: count lines as we go (not from the start each time).
+    let (mut at, mut line) = (0usize, 1usize);
     for range in items {
         let Some(section) = sections.iter_mut().rev().find(|s| s.range.start <= range.start) else { continue };
-        let line = line_of(text, range.start);
+        line += text.as_bytes()[at..range.start].iter().filter(|&&b| b == b'\n').count();
+        at = range.start;
         let lesson = lesson(&text[range.clone()], &section.title, range, line, &mut problems);
         section.lessons.push(lesson);
     }

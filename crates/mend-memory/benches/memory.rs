@@ -1,0 +1,81 @@
+//! Memory benchmarks (BENCHMARKS.md): file load, index build at 10k and
+//! 50k lessons, search latency at 50k (median, p99), and the time from an
+//! edit to the lesson being searchable. `cargo bench -p mend-memory`;
+//! under `cargo test` it runs small as a smoke test.
+
+use std::time::{Duration, Instant};
+
+use mend_memory::edit::Edit;
+use mend_memory::index::{Filter, LessonIndex};
+use mend_memory::store::Store;
+use mend_memory::{NewLesson, synth};
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn pct(xs: &mut [f64], p: f64) -> f64 {
+    xs.sort_by(|a, b| a.total_cmp(b));
+    xs[((xs.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn main() {
+    let bench = std::env::args().any(|a| a == "--bench");
+    let sizes: &[usize] = if bench { &[10_000, 50_000] } else { &[500] };
+    println!("| measure | result |\n| --- | --- |");
+    for &n in sizes {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("MEMORY.md"));
+        let text = synth::memory_file(n);
+        store.replace_all("", &text).unwrap();
+        let t0 = Instant::now();
+        let (m, text, v) = store.load().unwrap();
+        let load = t0.elapsed();
+        assert_eq!(m.lessons().count(), n);
+        let t0 = Instant::now();
+        let (mut idx, rebuilt) = LessonIndex::open(&dir.path().join("index"), &m, v.0).unwrap();
+        let build = t0.elapsed();
+        assert!(rebuilt);
+        println!("| {n} lessons: load and parse the file ({} KB) | {:.1} ms |", text.len() / 1024, ms(load));
+        println!("| {n} lessons: build the index | {:.0} ms |", ms(build));
+        if n != *sizes.last().unwrap() {
+            continue;
+        }
+        let queries = ["nightly deploy", "lesson 4242", "warehouse token quota", "certificat", "backup mirror busy", "RATE_LIMITED"];
+        let mut times = Vec::new();
+        for round in 0..if bench { 200 } else { 5 } {
+            for q in queries {
+                let filter = if round % 2 == 0 { Filter::default() } else { Filter { tool: Some("http".into()), code: None } };
+                let t0 = Instant::now();
+                let hits = idx.search(q, &filter, 10).unwrap();
+                times.push(ms(t0.elapsed()));
+                assert!(round % 2 == 1 || !hits.is_empty(), "{q}");
+            }
+        }
+        println!("| {n} lessons: search, median of {} | {:.2} ms |", times.len(), pct(&mut times, 0.5));
+        println!("| {n} lessons: search, p99 | {:.2} ms |", pct(&mut times, 0.99));
+        // Edit → searchable: write the file, re-read, sync the index, search.
+        let mut edits = Vec::new();
+        let mut cur = text;
+        let mut cur_m = m;
+        for k in 0..if bench { 10 } else { 2 } {
+            let id = format!("L{}", 100 + k * 7);
+            let word = format!("zebra{k}");
+            let lesson = NewLesson { text: format!("edited {word}"), ..NewLesson::from(cur_m.lesson(&id).unwrap()) };
+            let t0 = Instant::now();
+            let written = store.apply(&cur, &Edit::Replace { id: id.clone(), lesson }).unwrap();
+            let (new_m, new_text, _) = store.load().unwrap();
+            idx.sync(&cur_m, &new_m, written.version().0).unwrap();
+            let hits = idx.search(&word, &Filter::default(), 1).unwrap();
+            edits.push(ms(t0.elapsed()));
+            assert_eq!(hits[0].id, id);
+            cur = new_text;
+            cur_m = new_m;
+        }
+        println!(
+            "| {n} lessons: edit → searchable (write, parse, re-index one, search), median of {} | {:.0} ms |",
+            edits.len(),
+            pct(&mut edits, 0.5)
+        );
+    }
+}
