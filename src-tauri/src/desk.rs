@@ -265,14 +265,8 @@ impl Desk {
 
     /// Runs a past run's job file again, as a new run.
     pub async fn rerun(self: &Arc<Self>, run_id: &str) -> Result<String, String> {
-        let path = self
-            .agent
-            .reader()
-            .map_err(|e| e.to_string())?
-            .run_job_path(run_id)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("run {run_id} has no job file in the journal"))?;
-        self.start_path(Path::new(&path)).await
+        let path = self.agent.run_job_path(run_id).map_err(|e| e.to_string())?;
+        self.start_path(&path).await
     }
 
     /// A person's decision, from any of the app's windows. A request a run
@@ -333,15 +327,9 @@ impl Desk {
     }
 
     async fn resume(self: &Arc<Self>, request: ApprovalRequest, decision: Decision) -> Result<String, String> {
-        let path = self
-            .agent
-            .reader()
-            .map_err(|e| e.to_string())?
-            .run_job_path(&request.run_id)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("run {} has no job file in the journal", request.run_id))?;
-        let (job, extra) = self.load(Path::new(&path)).await?;
-        Ok(self.start(job, Some(PathBuf::from(path)), extra, Some(Resume { request, decision })))
+        let path = self.agent.run_job_path(&request.run_id).map_err(|e| e.to_string())?;
+        let (job, extra) = self.load(&path).await?;
+        Ok(self.start(job, Some(path), extra, Some(Resume { request, decision })))
     }
 
     /// Answers the waiting requests a new rule matches; returns their ids.

@@ -104,13 +104,10 @@ impl<R: Runtime> Shell for TauriShell<R> {
 /// `first` is the JSON of the request a new window shows before it has
 /// read the whole queue.
 pub fn show_popup<R: Runtime>(app: &AppHandle<R>, first: Option<String>) {
-    if let Some(w) = app.get_webview_window(POPUP) {
-        let _ = w.show();
-        let _ = w.unminimize();
-        let _ = w.set_focus();
-        return;
+    match app.get_webview_window(POPUP) {
+        Some(w) => bring_forward(&w),
+        None => build_popup(app, first, true),
     }
-    build_popup(app, first, true);
 }
 
 fn build_popup<R: Runtime>(app: &AppHandle<R>, first: Option<String>, visible: bool) {
@@ -129,13 +126,16 @@ fn build_popup<R: Runtime>(app: &AppHandle<R>, first: Option<String>, visible: b
     }
 }
 
+fn bring_forward<R: Runtime>(w: &tauri::WebviewWindow<R>) {
+    let _ = w.show();
+    let _ = w.unminimize();
+    let _ = w.set_focus();
+}
+
 /// Shows the main window, creating it if it was closed to the tray.
 pub fn show_main<R: Runtime>(app: &AppHandle<R>) {
     if let Some(w) = app.get_webview_window("main") {
-        let _ = w.show();
-        let _ = w.unminimize();
-        let _ = w.set_focus();
-        return;
+        return bring_forward(&w);
     }
     let Some(config) = app.config().app.windows.iter().find(|w| w.label == "main").cloned() else { return };
     let built = WebviewWindowBuilder::from_config(app, &config).and_then(|b| b.build());

@@ -200,24 +200,18 @@ impl Agent {
         if let Some(d) = earlier {
             return Err(AgentError::BadInput(format!("request {} was already decided: `{}` at {}", args.id, d.option, d.decided_ms)));
         }
+        let chosen = check_option(&request, &args.option)?;
+        let rule = args.remember.map(|scope| rule_for(&request, &args.option, scope, args.note.clone())).transpose()?;
         let decision = Decision {
             option: args.option.clone(),
             instructions: args.note.clone(),
             decided_by: DecidedBy::Person { who: args.who.clone() },
             decided_ms: now_ms(),
         };
-        let rule = match args.remember {
-            Some(scope) => Some(rule_for(&request, &args.option, scope, args.note.clone())?),
-            None => {
-                check_option(&request, &args.option)?;
-                None
-            }
-        };
         self.journal.resolve_approval(&args.id, &decision).await?;
         if let Some(rule) = &rule {
             self.save_rule(rule).await?;
         }
-        let chosen = check_option(&request, &args.option)?;
         let ev = Event {
             action: Some(decision.option.clone()),
             ok: Some(chosen.choice != Choice::Abort),
@@ -248,6 +242,14 @@ impl Agent {
         self.journal.delete_rule(id).await.map_err(|e| AgentError::BadInput(e.to_string()))
     }
 
+    /// The job file a run was started from, as journaled.
+    pub fn run_job_path(&self, run_id: &str) -> Result<PathBuf, AgentError> {
+        self.reader()?
+            .run_job_path(run_id)?
+            .map(PathBuf::from)
+            .ok_or_else(|| AgentError::BadInput(format!("run {run_id} has no job file in the journal: run the job again")))
+    }
+
     /// The job a decided request resumes: its run's journaled job file,
     /// loaded again (a changed file is checked again).
     pub fn resume_target(
@@ -256,11 +258,7 @@ impl Agent {
         config: &Config,
         env: &[(String, String)],
     ) -> Result<(Job, PathBuf), AgentError> {
-        let path = self
-            .reader()?
-            .run_job_path(&request.run_id)?
-            .ok_or_else(|| AgentError::BadInput(format!("run {} has no job file in the journal: run the job again", request.run_id)))?;
-        let path = PathBuf::from(path);
+        let path = self.run_job_path(&request.run_id)?;
         let job = load::job(&path, config, env).map_err(|e| AgentError::BadInput(format!("cannot resume run {}: {e}", request.run_id)))?;
         Ok((job, path))
     }

@@ -13,6 +13,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use mend_agent::RunSpec;
 use mend_agent::folder::{Change, JobFolder};
 use mend_core::clock::now_ms;
 use mend_core::config::Config;
@@ -45,7 +46,8 @@ pub async fn daemon(data_dir: &Path, config: &Config, dir: &Path, approve: Optio
         let now = now_ms();
         if let Some((path, job)) = folder.take_due(now) {
             eprintln!("mend daemon: running `{}` ({})", job.name, path.display());
-            let code = execute(data_dir, &job, env.clone(), Some(&path), None, Output { json: false, approve, quiet: false }).await;
+            let spec = RunSpec { job: &job, env: env.clone(), job_path: Some(&path), resume: None, run_id: None };
+            let code = execute(data_dir, spec, Output { json: false, approve, quiet: false }).await;
             eprintln!("mend daemon: `{}` ended with exit code {code}", job.name);
             if code == crate::EXIT_INTERRUPTED {
                 return code;

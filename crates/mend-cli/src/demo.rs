@@ -48,5 +48,6 @@ pub async fn demo(data_dir: &Path, config: &Config, json: bool, approve: Option<
             return EXIT_BAD_INPUT;
         }
     };
-    crate::run::execute(data_dir, &job, env, Some(&job_path), None, crate::run::Output { json, approve, quiet: false }).await
+    let spec = mend_agent::RunSpec { job: &job, env, job_path: Some(&job_path), resume: None, run_id: None };
+    crate::run::execute(data_dir, spec, crate::run::Output { json, approve, quiet: false }).await
 }

@@ -183,8 +183,8 @@ pub fn memory(data_dir: &Path, args: MemoryArgs) -> Result<(), Fail> {
         }
         MemoryCmd::Rm { id } => Edit::Delete { id },
     };
-    let written = store.apply(&text, &edit).map_err(store_err)?;
-    let (new, _, new_version) = store.load().map_err(store_err)?;
+    let (written, new_text) = store.apply(&text, &edit).map_err(store_err)?;
+    let (new, new_version) = (mend_memory::parse(&new_text), written.version());
     let (mut idx, rebuilt) = open_index(data_dir, &memory, version)?;
     if !rebuilt {
         idx.sync(&memory, &new, new_version.0).map_err(|e| Fail(crate::EXIT_INTERNAL, e.to_string()))?;

@@ -132,16 +132,10 @@ pub struct Output {
 }
 
 /// Runs a checked job with the journal in `data_dir`; prints progress and
-/// the report. `job_path` is journaled so a waiting run can be resumed;
-/// `resume` goes on with one. Ctrl-C interrupts. Returns the exit code.
-pub async fn execute(
-    data_dir: &Path,
-    job: &Job,
-    env: Vec<(String, String)>,
-    job_path: Option<&Path>,
-    resume: Option<Resume>,
-    out: Output,
-) -> u8 {
+/// the report. The spec's `job_path` is journaled so a waiting run can be
+/// resumed; its `resume` goes on with one. Ctrl-C interrupts. Returns the
+/// exit code.
+pub async fn execute(data_dir: &Path, spec: RunSpec<'_>, out: Output) -> u8 {
     let agent = match Agent::open(data_dir) {
         Ok(a) => a,
         Err(e) => {
@@ -149,23 +143,15 @@ pub async fn execute(
             return EXIT_INTERNAL;
         }
     };
-    let code = execute_with(&agent, job, env, job_path, resume, out).await;
+    let code = execute_with(&agent, spec, out).await;
     agent.close();
     code
 }
 
 /// [`execute`] with an open agent.
-pub async fn execute_with(
-    agent: &Agent,
-    job: &Job,
-    env: Vec<(String, String)>,
-    job_path: Option<&Path>,
-    resume: Option<Resume>,
-    out: Output,
-) -> u8 {
+pub async fn execute_with(agent: &Agent, spec: RunSpec<'_>, out: Output) -> u8 {
     let Output { json, approve, quiet } = out;
     let observer: Option<Arc<dyn Observer>> = if quiet { None } else { Some(Arc::new(Progress::new())) };
-    let spec = RunSpec { job, env, job_path, resume, run_id: None };
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -207,7 +193,7 @@ pub async fn run_file(data_dir: &Path, config: &Config, path: &Path, out: Output
             return EXIT_BAD_INPUT;
         }
     };
-    execute(data_dir, &job, env, Some(path), None, out).await
+    execute(data_dir, RunSpec { job: &job, env, job_path: Some(path), resume: None, run_id: None }, out).await
 }
 
 /// What `mend approvals decide` was asked.
@@ -293,5 +279,6 @@ async fn decide_with(agent: &Agent, config: &Config, args: DecideArgs<'_>, out: 
         Err(e) => return agent_fail(e),
     };
     eprintln!("Resuming run {} of `{}` at step `{}`.\n", request.run_id, job.name, request.step);
-    execute_with(agent, &job, env, Some(&job_path), Some(Resume { request, decision }), out).await
+    let resume = Some(Resume { request, decision });
+    execute_with(agent, RunSpec { job: &job, env, job_path: Some(&job_path), resume, run_id: None }, out).await
 }

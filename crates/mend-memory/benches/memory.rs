@@ -63,8 +63,8 @@ fn main() {
             let word = format!("zebra{k}");
             let lesson = NewLesson { text: format!("edited {word}"), ..NewLesson::from(cur_m.lesson(&id).unwrap()) };
             let t0 = Instant::now();
-            let written = store.apply(&cur, &Edit::Replace { id: id.clone(), lesson }).unwrap();
-            let (new_m, new_text, _) = store.load().unwrap();
+            let (written, new_text) = store.apply(&cur, &Edit::Replace { id: id.clone(), lesson }).unwrap();
+            let new_m = mend_memory::parse(&new_text);
             idx.sync(&cur_m, &new_m, written.version().0).unwrap();
             let hits = idx.search(&word, &Filter::default(), 1).unwrap();
             edits.push(ms(t0.elapsed()));
@@ -73,7 +73,7 @@ fn main() {
             cur_m = new_m;
         }
         println!(
-            "| {n} lessons: edit → searchable (write, parse, re-index one, search), median of {} | {:.0} ms |",
+            "| {n} lessons: edit → searchable (atomic write, parse, re-index one, search), median of {} | {:.0} ms |",
             edits.len(),
             pct(&mut edits, 0.5)
         );

@@ -128,13 +128,14 @@ impl Store {
         Ok((parse(&text), text, v))
     }
 
-    /// Applies `edit`, made on `base` (the text it was read as), to the file.
-    pub fn apply(&self, base: &str, edit: &Edit) -> Result<Written, StoreError> {
+    /// Applies `edit`, made on `base` (the text it was read as), to the
+    /// file; returns what happened and the file's new text.
+    pub fn apply(&self, base: &str, edit: &Edit) -> Result<(Written, String), StoreError> {
         let current = self.read()?;
         if current == base {
             let new = apply(&current, edit)?;
             self.write(&new)?;
-            return Ok(Written::Applied(Version::of(&new)));
+            return Ok((Written::Applied(Version::of(&new)), new));
         }
         let ours = apply(base, edit)?;
         let conflict = |reason: String| StoreError::Conflict {
@@ -168,7 +169,7 @@ impl Store {
         }
         let new = apply(&current, edit)?;
         self.write(&new)?;
-        Ok(Written::Merged(Version::of(&new)))
+        Ok((Written::Merged(Version::of(&new)), new))
     }
 
     /// Replaces the whole file (the raw editor), refused if it changed since `base`.
@@ -221,9 +222,10 @@ mod tests {
         let store = Store::new(dir.path().join("memory/MEMORY.md"));
         assert_eq!(store.read().unwrap(), "", "a missing file is empty");
         store.replace_all("", FILE).unwrap();
-        let w = store.apply(FILE, &Edit::Replace { id: "one".into(), lesson: lesson("one", "uno") }).unwrap();
+        let (w, returned) = store.apply(FILE, &Edit::Replace { id: "one".into(), lesson: lesson("one", "uno") }).unwrap();
         let text = store.read().unwrap();
         assert_eq!(w, Written::Applied(Version::of(&text)));
+        assert_eq!(returned, text);
         assert_eq!(text, "## http\n\n- uno\n  - id: one\n- two\n  - id: two\n");
         let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("memory")).unwrap().flatten().map(|e| e.file_name()).collect();
         assert_eq!(leftovers.len(), 1, "no temp files left: {leftovers:?}");
@@ -238,7 +240,7 @@ mod tests {
         let theirs = FILE.replace("- two", "- two, edited in vim");
         std::fs::write(store.path(), &theirs).unwrap();
         // The app, still on the old version, edits lesson one: both survive.
-        let w = store.apply(FILE, &Edit::Replace { id: "one".into(), lesson: lesson("one", "uno") }).unwrap();
+        let (w, _) = store.apply(FILE, &Edit::Replace { id: "one".into(), lesson: lesson("one", "uno") }).unwrap();
         assert!(matches!(w, Written::Merged(_)));
         let text = store.read().unwrap();
         assert!(text.contains("- uno") && text.contains("- two, edited in vim"), "{text}");
