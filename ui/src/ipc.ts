@@ -105,7 +105,12 @@ tool?: string | null,
 /**
  * The failure's code (escalations only).
  */
-code?: string | null, };
+code?: string | null, 
+/**
+ * What the failed call was about (escalations only; see
+ * [`crate::lesson::subject_of`]): a person's choice is learned for it.
+ */
+subject?: string | null, };
 
 export type RuleScope = { "scope": "job", 
 /**
@@ -191,7 +196,7 @@ who: string, } | { "by": "policy",
  */
 rule: string, } | { "by": "timeout" };
 
-export type EventKind = "run_started" | "run_finished" | "step_started" | "step_finished" | "call" | "diagnosis" | "attempt" | "recovery" | "guardrail" | "escalation" | "decision";
+export type EventKind = "run_started" | "run_finished" | "step_started" | "step_finished" | "call" | "diagnosis" | "attempt" | "recovery" | "guardrail" | "escalation" | "decision" | "lesson";
 
 export type Level = "debug" | "info" | "warn" | "error";
 

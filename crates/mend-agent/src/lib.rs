@@ -7,6 +7,8 @@
 //!   with an approver and an observer, can be cancelled, records a person's
 //!   decision and finds what a decided request resumes.
 //! - [`folder`]: a folder of job files and their schedules.
+//! - [`memory`]: the memory file, indexed and watched, which the engine asks
+//!   for lessons; [`learn`]: what a run and a person's decisions teach it.
 //! - [`demo`]: the bundled demo job and its flaky loopback service.
 
 use std::future::Future;
@@ -25,7 +27,11 @@ use mend_journal::{Reader, SqliteJournal};
 
 pub mod demo;
 pub mod folder;
+pub mod learn;
 pub mod load;
+pub mod memory;
+
+use memory::Lessons;
 
 /// A bad request or a broken journal, with a message for a person.
 #[derive(Debug, thiserror::Error)]
@@ -124,14 +130,41 @@ pub struct Agent {
     data_dir: PathBuf,
     journal: Arc<SqliteJournal>,
     registry: Arc<ToolRegistry>,
+    lessons: Result<Arc<Lessons>, String>,
 }
 
 impl Agent {
-    /// Opens (creating if needed) the journal in `data_dir`.
+    /// Opens (creating if needed) the journal in `data_dir` and the memory
+    /// file `MEMORY.md` there (created with the starter lessons).
     pub fn open(data_dir: &Path) -> Result<Agent, AgentError> {
+        Self::open_with(data_dir, None)
+    }
+
+    /// Opens the journal in `data_dir` and the memory file `memory` (default
+    /// `MEMORY.md` in `data_dir`). A memory file that cannot be read does not
+    /// stop jobs from running: they run without lessons and
+    /// [`memory_error`](Self::memory_error) says why.
+    pub fn open_with(data_dir: &Path, memory: Option<&Path>) -> Result<Agent, AgentError> {
         std::fs::create_dir_all(data_dir).map_err(|e| AgentError::Internal(format!("{}: {e}", data_dir.display())))?;
         let journal = SqliteJournal::open(&data_dir.join(mend_journal::FILE_NAME))?;
-        Ok(Agent { data_dir: data_dir.to_path_buf(), journal: Arc::new(journal), registry: Arc::new(mend_tools::default_registry()) })
+        let path = memory.map(Path::to_path_buf).unwrap_or_else(|| Lessons::default_path(data_dir));
+        let lessons = Lessons::open(&path, &Lessons::index_dir(data_dir)).map(Arc::new).map_err(|e| e.to_string());
+        Ok(Agent {
+            data_dir: data_dir.to_path_buf(),
+            journal: Arc::new(journal),
+            registry: Arc::new(mend_tools::default_registry()),
+            lessons,
+        })
+    }
+
+    /// The memory, unless its file could not be read.
+    pub fn lessons(&self) -> Option<&Arc<Lessons>> {
+        self.lessons.as_ref().ok()
+    }
+
+    /// Why the memory file could not be read, if it could not.
+    pub fn memory_error(&self) -> Option<&str> {
+        self.lessons.as_ref().err().map(String::as_str)
     }
 
     /// The data directory.
@@ -167,6 +200,9 @@ impl Agent {
         let mut engine = Engine::new(self.registry.clone(), self.journal.clone(), approver).with_stats(stats).with_rules(rules);
         if let Some(o) = observer.clone() {
             engine = engine.with_observer(o);
+        }
+        if let Some(l) = self.lessons() {
+            engine = engine.with_lessons(l.clone()).with_learner(Arc::new(learn::MemoryLearner(l.clone())));
         }
         let RunSpec { job, env, job_path, resume, run_id } = spec;
         let run_id = resume.as_ref().map(|r| r.request.run_id.clone()).or(run_id).unwrap_or_else(mend_core::engine::new_id);
@@ -229,6 +265,21 @@ impl Agent {
         };
         self.journal.record(ev);
         self.journal.flush().await?;
+        // What the person chose is learned for that failure.
+        if let Some(lessons) = self.lessons() {
+            let redactor = learn::redactor(&[], &std::env::vars().collect::<Vec<_>>());
+            let pair = [(request.clone(), decision.clone())];
+            for n in learn::write(lessons, |m, today| learn::from_run(m, &RunReport::empty(), &pair, today, &redactor)) {
+                let ev = Event {
+                    action: Some(n.change.clone()),
+                    step: Some(request.step.clone()),
+                    data: serde_json::json!({"lesson": n.id, "change": n.change}),
+                    ..Event::new(now_ms(), &request.run_id, &request.job, EventKind::Lesson, Level::Info, n.message)
+                };
+                self.journal.record(ev);
+            }
+            self.journal.flush().await?;
+        }
         Ok(Decided { request, decision, rule })
     }
 

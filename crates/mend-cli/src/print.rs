@@ -37,6 +37,7 @@ impl Observer for Progress {
             EventKind::Guardrail => format!("  ⛔ {}", e.message),
             EventKind::Escalation => format!("  ⚠ waiting for a person: {}", e.message),
             EventKind::Decision => format!("  → {}", e.message),
+            EventKind::Lesson => format!("  ✎ {}", e.message),
             EventKind::StepFinished if e.ok == Some(false) => format!("  ✘ {}", e.message),
             _ => return,
         };

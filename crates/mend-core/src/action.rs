@@ -72,11 +72,14 @@ pub struct Diagnosis {
     /// Tokens the diagnosis cost (0 for code-only layers).
     #[serde(default)]
     pub tokens: u64,
+    /// The lesson it applies, when a lesson proposed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lesson: Option<String>,
 }
 
 impl Diagnosis {
     /// A diagnosis from a layer.
     pub fn new(layer: &str, action: Action, root_cause: impl Into<String>) -> Self {
-        Diagnosis { action, root_cause: root_cause.into(), layer: layer.to_owned(), tokens: 0 }
+        Diagnosis { action, root_cause: root_cause.into(), layer: layer.to_owned(), tokens: 0, lesson: None }
     }
 }

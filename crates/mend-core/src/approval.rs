@@ -114,6 +114,10 @@ pub struct ApprovalRequest {
     /// The failure's code (escalations only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
+    /// What the failed call was about (escalations only; see
+    /// [`crate::lesson::subject_of`]): a person's choice is learned for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
 }
 
 /// Where a remembered decision applies.
@@ -309,6 +313,7 @@ mod tests {
             call: None,
             tool: Some(tool.into()),
             code: code.map(Into::into),
+            subject: None,
         }
     }
 

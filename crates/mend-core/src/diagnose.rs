@@ -14,6 +14,7 @@ use crate::action::{Action, Diagnosis};
 use crate::code::DefaultPolicy;
 use crate::event::Stats;
 use crate::job::{Job, Step};
+use crate::lesson::LessonMatch;
 use crate::outcome::{Severity, ToolError};
 use crate::report::AttemptReport;
 use crate::tool::{Effect, Repair};
@@ -49,6 +50,9 @@ pub struct DiagnosisContext<'a> {
     pub stats: &'a Stats,
     /// LLM tokens left in the job's budget.
     pub tokens_left: u64,
+    /// Lessons the memory found for this failure, best first (top-k, never
+    /// the whole file).
+    pub lessons: &'a [LessonMatch],
 }
 
 /// A diagnosis layer.
@@ -194,6 +198,7 @@ mod tests {
             tried: &tried,
             stats: &stats,
             tokens_left: 0,
+            lessons: &[],
         };
         PolicyDiagnoser.diagnose(&cx).await.into_iter().map(|d| d.action.kind().to_owned()).collect()
     }

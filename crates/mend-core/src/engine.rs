@@ -24,9 +24,10 @@ use crate::code::ErrorCode;
 use crate::diagnose::{Diagnoser, DiagnosisContext, PolicyDiagnoser};
 use crate::event::{Event, EventKind, Journal, JournalError, Level, Stats};
 use crate::job::{Call, Job, Step, expand};
+use crate::lesson::{FailureQuery, Learner, LessonDiagnoser, LessonMatch, LessonSource, TOP_K, subject_of};
 use crate::outcome::{Outcome, ToolError};
 use crate::redact::Redactor;
-use crate::report::{AttemptReport, EscalationReport, RunReport, RunStatus, StepReport, StepStatus, args_diff};
+use crate::report::{AttemptReport, EscalationReport, FailureReport, RunReport, RunStatus, StepReport, StepStatus, args_diff};
 use crate::safety::SafetyPolicy;
 use crate::tool::{CallContext, Effect, ToolRegistry};
 
@@ -105,6 +106,10 @@ pub struct Engine {
     stats: Stats,
     /// Remembered decisions, consulted before asking anyone.
     rules: Vec<DecisionRule>,
+    /// The memory's lessons, looked up once per diagnosis.
+    lessons: Option<Arc<dyn LessonSource>>,
+    /// What learns from each run.
+    learner: Option<Arc<dyn Learner>>,
 }
 
 impl Engine {
@@ -119,7 +124,23 @@ impl Engine {
             clock: Arc::new(SystemClock),
             stats: Stats::default(),
             rules: Vec::new(),
+            lessons: None,
+            learner: None,
         }
+    }
+
+    /// Learns from every run before it is closed (see [`Learner`]).
+    pub fn with_learner(mut self, learner: Arc<dyn Learner>) -> Self {
+        self.learner = Some(learner);
+        self
+    }
+
+    /// Consults the memory: every diagnosis gets the lessons that match its
+    /// failure, and the lesson layer goes first, applying trusted ones.
+    pub fn with_lessons(mut self, source: Arc<dyn LessonSource>) -> Self {
+        self.lessons = Some(source);
+        self.layers.insert(0, Arc::new(LessonDiagnoser));
+        self
     }
 
     /// Puts a layer before the existing ones (lessons go before the policy).
@@ -200,6 +221,7 @@ impl Engine {
             paused: Duration::ZERO,
             attempts_used: 0,
             tokens_used: 0,
+            decided: Vec::new(),
         };
         run.emit(
             Event::new(run.started_ms, &run_id, &job.name, EventKind::RunStarted, Level::Info, format!("run of `{}` started", job.name)),
@@ -232,7 +254,27 @@ impl Engine {
             steps.push(rep);
         }
 
+        let mut report = RunReport {
+            run_id: run_id.clone(),
+            job: job.name.clone(),
+            status,
+            exit_code: status.exit_code(),
+            steps,
+            attempts: run.attempts_used,
+            tokens: run.tokens_used,
+            started_ms: run.started_ms,
+            duration_ms: 0,
+            lessons: Vec::new(),
+        };
+        if let Some(learner) = &self.learner {
+            report.lessons = learner.learn(&report, &run.decided, &run.redactor).await;
+            for n in &report.lessons {
+                let ev = Event { action: Some(n.change.clone()), ..run.event(EventKind::Lesson, Level::Info, None, n.message.clone()) };
+                run.emit(ev, json!({"lesson": n.id, "change": n.change}));
+            }
+        }
         let duration_ms = run.started.elapsed().as_millis() as u64;
+        report.duration_ms = duration_ms;
         let level = if status == RunStatus::Succeeded { Level::Info } else { Level::Error };
         let ev = Event {
             ok: Some(status == RunStatus::Succeeded),
@@ -242,17 +284,7 @@ impl Engine {
         };
         run.emit(ev, json!({"status": status, "attempts": run.attempts_used}));
         self.journal.flush().await?;
-        Ok(RunReport {
-            run_id,
-            job: job.name.clone(),
-            status,
-            exit_code: status.exit_code(),
-            steps,
-            attempts: run.attempts_used,
-            tokens: run.tokens_used,
-            started_ms: run.started_ms,
-            duration_ms,
-        })
+        Ok(report)
     }
 }
 
@@ -295,6 +327,8 @@ struct Run<'a> {
     paused: Duration,
     attempts_used: u32,
     tokens_used: u64,
+    /// Requests people answered in this run, for the learner.
+    decided: Vec<(ApprovalRequest, Decision)>,
 }
 
 /// Mutable healing state of one step.
@@ -311,6 +345,8 @@ struct StepState {
     failed_first: bool,
     /// Time this step spent waiting for people.
     paused: Duration,
+    /// Lessons found for the failure being healed.
+    lessons: Vec<LessonMatch>,
 }
 
 impl StepState {
@@ -410,6 +446,7 @@ impl Run<'_> {
             attempts: 0,
             failed_first: false,
             paused: Duration::ZERO,
+            lessons: Vec::new(),
         };
         let mut cur = self.expand(&step.call);
         let mut approved = false;
@@ -468,6 +505,14 @@ impl Run<'_> {
             return Ok(status);
         }
         st.failed_first = true;
+        if let Some(e) = &outcome.error {
+            st.rep.failure = Some(FailureReport {
+                tool: cur.tool.clone(),
+                code: e.code.to_string(),
+                message: self.redactor.text(&e.message),
+                subject: subject_of(&cur.tool, &cur.args).map(|s| self.redactor.text(&s)),
+            });
+        }
         let failure_t0 = Instant::now();
         let first_code = outcome.code().cloned().unwrap_or(ErrorCode::INTERNAL);
 
@@ -575,6 +620,11 @@ impl Run<'_> {
                 n,
                 action: kind.to_owned(),
                 layer: diagnosis.layer.clone(),
+                lesson: diagnosis.lesson.clone(),
+                alternative: match &action {
+                    Action::UseAlternative { index } => Some(*index),
+                    _ => None,
+                },
                 root_cause: self.redactor.text(&diagnosis.root_cause),
                 fixing: err.code.to_string(),
                 tool: next.tool.clone(),
@@ -596,7 +646,10 @@ impl Run<'_> {
                     format!("attempt {n} ({kind}, {}) {}", diagnosis.layer, if fixed { "fixed it" } else { "did not fix it" }),
                 )
             };
-            self.emit(ev, json!({"layer": diagnosis.layer, "delay_ms": delay_ms, "attempt": st.rep.attempts.last()}));
+            self.emit(
+                ev,
+                json!({"layer": diagnosis.layer, "lesson": diagnosis.lesson, "delay_ms": delay_ms, "attempt": st.rep.attempts.last()}),
+            );
 
             if fixed {
                 let ttr = failure_t0.elapsed().as_millis() as u64;
@@ -618,7 +671,10 @@ impl Run<'_> {
                         format!("healed {first_code} in {} attempt(s), {ttr} ms", st.rep.attempts.len()),
                     )
                 };
-                self.emit(ev, json!({"attempts": st.rep.attempts.len(), "ttr_ms": ttr, "final_action": kind, "layer": diagnosis.layer}));
+                self.emit(
+                    ev,
+                    json!({"attempts": st.rep.attempts.len(), "ttr_ms": ttr, "final_action": kind, "layer": diagnosis.layer, "lesson": diagnosis.lesson}),
+                );
                 st.rep.final_outcome = Some(self.redacted_outcome(&result));
                 return Ok(status);
             }
@@ -633,7 +689,20 @@ impl Run<'_> {
 
     /// Asks the layers in order; returns the first valid proposal, or an
     /// escalation when none is. Rejected proposals are journaled with why.
-    async fn diagnose(&mut self, step: &Step, st: &StepState, cur: &Current, err: &ToolError) -> Result<Diagnosis, EngineError> {
+    async fn diagnose(&mut self, step: &Step, st: &mut StepState, cur: &Current, err: &ToolError) -> Result<Diagnosis, EngineError> {
+        st.lessons = match &self.e.lessons {
+            Some(source) => {
+                let q = FailureQuery {
+                    tool: cur.tool.clone(),
+                    code: err.code.to_string(),
+                    message: self.redactor.text(&err.message),
+                    subject: subject_of(&cur.tool, &cur.args).map(|s| self.redactor.text(&s)),
+                };
+                source.find(&q, TOP_K)
+            }
+            None => Vec::new(),
+        };
+        let st = &*st;
         let repairs = match self.e.registry.get(&cur.tool) {
             Some(t) => t.repairs(&cur.args, err, &self.ctx).await,
             None => vec![],
@@ -670,6 +739,7 @@ impl Run<'_> {
                 tried: &st.tried,
                 stats: &self.e.stats,
                 tokens_left,
+                lessons: &st.lessons,
             };
             let proposals = layer.diagnose(&cx).await;
             for mut d in proposals {
@@ -703,7 +773,8 @@ impl Run<'_> {
             tokens: (d.tokens > 0).then_some(d.tokens),
             ..self.event(EventKind::Diagnosis, Level::Info, Some(&step.name), format!("{} → {} ({})", err.code, d.action.kind(), d.layer))
         };
-        self.emit(ev, json!({"diagnosis": d, "rejected": rejected}));
+        let lessons: Vec<Value> = st.lessons.iter().map(|l| json!({"id": l.id, "applies": l.applies, "trusted": l.trusted()})).collect();
+        self.emit(ev, json!({"diagnosis": d, "rejected": rejected, "lessons": lessons}));
         Ok(d)
     }
 
@@ -896,7 +967,14 @@ impl Run<'_> {
             .iter()
             .filter_map(|e| e.decision.as_ref())
             .any(|d| d.option == "retry" && !matches!(d.decided_by, DecidedBy::Person { .. }));
-        let (recommended, recommendation) = if let Some(alt) = first_alt {
+        // A person's choice for this failure, learned earlier, comes first.
+        let learned = st.lessons.iter().filter(|l| l.applies).find_map(|l| {
+            let id = l.recommends()?;
+            options.iter().any(|o| o.id == id).then(|| (id.to_owned(), l.id.clone()))
+        });
+        let (recommended, recommendation) = if let Some((option, lesson)) = learned {
+            (option, format!("The last time this failed, a person chose this (lesson `{lesson}`)."))
+        } else if let Some(alt) = first_alt {
             (alt, "A declared alternative has not been tried yet.".to_owned())
         } else if retryable && (exhausted || st.retries.get(&err.code).copied().unwrap_or(0) >= step.retry.max) && !auto_retried {
             ("retry".to_owned(), format!("{} is transient: the service may be back by now.", err.code))
@@ -929,6 +1007,7 @@ impl Run<'_> {
         let mut req = self.request(step, st, ApprovalKind::Escalation, title, what, diagnosis, recommendation, options);
         req.tool = Some(cur.tool.clone());
         req.code = Some(err.code.to_string());
+        req.subject = subject_of(&cur.tool, &cur.args).map(|s| self.redactor.text(&s));
         self.ask(step, st, req).await
     }
 
@@ -969,6 +1048,7 @@ impl Run<'_> {
             call: None,
             tool: None,
             code: None,
+            subject: None,
         }
     }
 
@@ -1063,6 +1143,9 @@ impl Run<'_> {
         self.e.journal.flush().await?;
         esc.decision = Some(decision.clone());
         st.rep.escalations.push(esc);
+        if matches!(decision.decided_by, DecidedBy::Person { .. }) {
+            self.decided.push((req.clone(), decision.clone()));
+        }
         Ok(Resolution::Chose(option.choice.clone(), decision))
     }
 }

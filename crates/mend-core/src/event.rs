@@ -36,6 +36,8 @@ pub enum EventKind {
     Escalation,
     /// A decision on a request.
     Decision,
+    /// A lesson learned, confirmed or marked as failing in the memory file.
+    Lesson,
 }
 
 impl EventKind {
@@ -53,6 +55,7 @@ impl EventKind {
             EventKind::Guardrail => "guardrail",
             EventKind::Escalation => "escalation",
             EventKind::Decision => "decision",
+            EventKind::Lesson => "lesson",
         }
     }
 }

@@ -5,12 +5,12 @@
 //! This crate owns that loop ([`engine`]), the structured outcome every tool
 //! returns ([`outcome`]), the closed-but-extensible list of error codes
 //! ([`code`]), the recovery actions ([`action`]), the diagnosis layers
-//! ([`diagnose`]), the guardrails ([`safety`], [`redact`], budgets in
+//! ([`diagnose`], the lesson layer in [`lesson`]), the guardrails ([`safety`], [`redact`], budgets in
 //! [`job`]), approvals ([`approval`]), the journal events ([`event`]) and the
 //! job file format ([`job`]).
 //!
 //! It reaches the world only through traits: [`tool::Tool`],
-//! [`diagnose::Diagnoser`], [`event::Journal`], [`approval::Approver`] and
+//! [`diagnose::Diagnoser`], [`lesson::LessonSource`], [`event::Journal`], [`approval::Approver`] and
 //! [`clock::Clock`]. The tools, journal and command line crates implement them.
 
 pub mod action;
@@ -22,6 +22,7 @@ pub mod diagnose;
 pub mod engine;
 pub mod event;
 pub mod job;
+pub mod lesson;
 pub mod outcome;
 pub mod redact;
 pub mod report;

@@ -116,6 +116,12 @@ pub struct AttemptReport {
     pub action: String,
     /// The layer that proposed it.
     pub layer: String,
+    /// The lesson it applied (layer `lesson`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lesson: Option<String>,
+    /// The alternative it ran (`use_alternative`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alternative: Option<usize>,
     /// The diagnosis' root cause.
     pub root_cause: String,
     /// The code it tried to fix.
@@ -145,6 +151,20 @@ pub struct EscalationReport {
     pub decision: Option<Decision>,
 }
 
+/// The failure a step's call met first: what learning keys a lesson on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailureReport {
+    /// The tool.
+    pub tool: String,
+    /// The error code.
+    pub code: String,
+    /// The error message.
+    pub message: String,
+    /// What the call was about (see [`crate::lesson::subject_of`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+}
+
 /// One step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepReport {
@@ -152,6 +172,9 @@ pub struct StepReport {
     pub name: String,
     /// How it ended.
     pub status: StepStatus,
+    /// The step's first failure, when its call failed (redacted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<FailureReport>,
     /// The last outcome (redacted).
     pub final_outcome: Option<Outcome>,
     /// Every healing attempt.
@@ -168,6 +191,7 @@ impl StepReport {
         StepReport {
             name: name.to_owned(),
             status: StepStatus::NotRun,
+            failure: None,
             final_outcome: None,
             attempts: vec![],
             escalations: vec![],
@@ -197,6 +221,38 @@ pub struct RunReport {
     pub started_ms: i64,
     /// Wall time.
     pub duration_ms: u64,
+    /// What the run taught the memory (filled in after the run).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lessons: Vec<LessonNote>,
+}
+
+impl RunReport {
+    /// A report of nothing (what learning from a decision alone starts from).
+    pub fn empty() -> RunReport {
+        RunReport {
+            run_id: String::new(),
+            job: String::new(),
+            status: RunStatus::Succeeded,
+            exit_code: 0,
+            steps: Vec::new(),
+            attempts: 0,
+            tokens: 0,
+            started_ms: 0,
+            duration_ms: 0,
+            lessons: Vec::new(),
+        }
+    }
+}
+
+/// A lesson the run learned, confirmed or marked as failing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LessonNote {
+    /// The lesson's id.
+    pub id: String,
+    /// `learned`, `confirmed`, `corrected`, `failed` or `decided`.
+    pub change: String,
+    /// One line for a person.
+    pub message: String,
 }
 
 #[cfg(test)]

@@ -33,6 +33,7 @@ fn request(id: &str) -> ApprovalRequest {
         call: None,
         tool: None,
         code: None,
+        subject: None,
     }
 }
 

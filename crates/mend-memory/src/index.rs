@@ -227,6 +227,37 @@ impl LessonIndex {
         self.len() == 0
     }
 
+    /// Lessons within `filter`, the ones sharing the most words with `query`
+    /// first; unlike [`search`](Self::search) a lesson need not share any
+    /// word (the diagnosis looks lessons up by tool and code, words rank).
+    /// Returns ids and scores.
+    pub fn lookup(&self, query: &str, filter: &Filter, limit: usize) -> Result<Vec<(String, f32)>, IndexError> {
+        let searcher = self.reader.searcher();
+        let mut parser = QueryParser::for_index(&self.index, vec![self.f.text, self.f.section, self.f.failure]);
+        parser.set_field_boost(self.f.failure, 2.0);
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, Box::new(AllQuery))];
+        if !query.trim().is_empty() {
+            clauses.push((Occur::Should, parser.parse_query_lenient(query).0));
+        }
+        if let Some(t) = &filter.tool {
+            let term = Term::from_field_text(self.f.tool, &t.to_ascii_lowercase());
+            clauses.push((Occur::Must, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
+        }
+        if let Some(c) = &filter.code {
+            let term = Term::from_field_text(self.f.code, &c.to_ascii_uppercase());
+            clauses.push((Occur::Must, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
+        }
+        let top = searcher
+            .search(&BooleanQuery::new(clauses), &TopDocs::with_limit(limit.max(1)).order_by_score())
+            .map_err(|e| self.tantivy(e))?;
+        let mut out = Vec::with_capacity(top.len());
+        for (score, addr) in top {
+            let d: TantivyDocument = searcher.doc(addr).map_err(|e| self.tantivy(e))?;
+            out.push((d.get_first(self.f.id).and_then(|v| v.as_str()).unwrap_or("").to_owned(), score));
+        }
+        Ok(out)
+    }
+
     /// The best `limit` lessons for `query` (free text: words, `"phrases"`,
     /// typos tolerated), within `filter`.
     pub fn search(&self, query: &str, filter: &Filter, limit: usize) -> Result<Vec<Hit>, IndexError> {

@@ -1,0 +1,345 @@
+//! The memory file as the running agent holds it: parsed, indexed, kept in
+//! step with edits made elsewhere, written through the lossless store, and
+//! asked by the engine for the lessons that match a failure.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use mend_core::lesson::{FailureQuery, LessonFix, LessonMatch, LessonSource};
+use mend_memory::edit::Edit;
+use mend_memory::index::{Filter, Hit, IndexError, LessonIndex};
+use mend_memory::store::{Store, StoreError, Version, Written};
+use mend_memory::{Lesson, Memory};
+use notify_debouncer_full::notify::RecursiveMode;
+use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer, notify::RecommendedWatcher};
+
+/// The memory file could not be read, written or indexed.
+#[derive(Debug, thiserror::Error)]
+pub enum MemoryError {
+    /// Reading or writing the file (a conflict carries both versions).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The index.
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    /// Creating the file or watching it.
+    #[error("{path}: {message}")]
+    Io {
+        /// The file or folder.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+struct State {
+    memory: Memory,
+    text: String,
+    version: Version,
+    /// Lesson id → (section, lesson) position in `memory`.
+    by_id: HashMap<String, (usize, usize)>,
+    index: LessonIndex,
+}
+
+impl State {
+    fn new(memory: Memory, text: String, version: Version, index: LessonIndex) -> State {
+        let by_id = positions(&memory);
+        State { memory, text, version, by_id, index }
+    }
+
+    fn lesson(&self, id: &str) -> Option<&Lesson> {
+        let &(s, l) = self.by_id.get(id)?;
+        self.memory.sections.get(s)?.lessons.get(l)
+    }
+
+    /// Moves to a new text of the file: re-indexes what changed, in one commit.
+    fn update(&mut self, text: String, version: Version) -> Result<usize, MemoryError> {
+        let memory = mend_memory::parse(&text);
+        let touched = self.index.sync(&self.memory, &memory, version.0)?;
+        self.by_id = positions(&memory);
+        self.memory = memory;
+        self.text = text;
+        self.version = version;
+        Ok(touched)
+    }
+}
+
+fn positions(m: &Memory) -> HashMap<String, (usize, usize)> {
+    let mut out = HashMap::new();
+    for (si, s) in m.sections.iter().enumerate() {
+        for (li, l) in s.lessons.iter().enumerate() {
+            out.insert(l.id.clone(), (si, li));
+        }
+    }
+    out
+}
+
+/// The memory file, parsed and indexed.
+pub struct Lessons {
+    store: Store,
+    state: Mutex<State>,
+}
+
+/// What [`Lessons::apply`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// The file's version now.
+    pub version: Version,
+    /// Whether an edit was merged with a change made meanwhile elsewhere.
+    pub merged: bool,
+}
+
+impl Lessons {
+    /// Opens the memory file (created with the starter lessons if missing)
+    /// and its index in `index_dir` (rebuilt if missing, corrupt, of another
+    /// schema or of another version of the file).
+    pub fn open(path: &Path, index_dir: &Path) -> Result<Lessons, MemoryError> {
+        if !path.exists() {
+            let io = |e: std::io::Error| MemoryError::Io { path: path.display().to_string(), message: e.to_string() };
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(io)?;
+            }
+            std::fs::write(path, mend_memory::STARTER).map_err(io)?;
+        }
+        let store = Store::new(path);
+        let (memory, text, version) = store.load()?;
+        let (index, _) = LessonIndex::open(index_dir, &memory, version.0)?;
+        Ok(Lessons { store, state: Mutex::new(State::new(memory, text, version, index)) })
+    }
+
+    /// The default memory file in a data directory.
+    pub fn default_path(data_dir: &Path) -> PathBuf {
+        data_dir.join("MEMORY.md")
+    }
+
+    /// The index folder in a data directory.
+    pub fn index_dir(data_dir: &Path) -> PathBuf {
+        data_dir.join("index").join("lessons")
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        self.store.path()
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves a consistent state: every
+        // update replaces the fields together after the fallible part.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` on the file as last read: parsed, its text and version.
+    pub fn with<R>(&self, f: impl FnOnce(&Memory, &str, Version) -> R) -> R {
+        let st = self.state();
+        f(&st.memory, &st.text, st.version)
+    }
+
+    /// One lesson, by id.
+    pub fn lesson(&self, id: &str) -> Option<Lesson> {
+        self.state().lesson(id).cloned()
+    }
+
+    /// Reads the file again if it changed on disk (an edit in another
+    /// editor) and re-indexes the lessons that changed. Returns how many.
+    pub fn reload(&self) -> Result<usize, MemoryError> {
+        let text = self.store.read()?;
+        let version = Version::of(&text);
+        let mut st = self.state();
+        if version == st.version {
+            return Ok(0);
+        }
+        st.update(text, version)
+    }
+
+    /// Applies edits made on the file as this handle last read it: each
+    /// goes through the store (atomic, merged with a change made meanwhile
+    /// elsewhere when it touches another lesson, a conflict otherwise), and
+    /// the index is brought up to date in one commit for the whole batch.
+    pub fn apply(&self, edits: &[Edit]) -> Result<Applied, MemoryError> {
+        let mut st = self.state();
+        let mut text = st.text.clone();
+        let mut merged = false;
+        let mut failed = None;
+        for edit in edits {
+            match self.store.apply(&text, edit) {
+                Ok((written, new)) => {
+                    merged |= matches!(written, Written::Merged(_));
+                    text = new;
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        // What was written stays written (and indexed) even if a later
+        // edit of the batch was refused.
+        let version = Version::of(&text);
+        if version != st.version {
+            st.update(text, version)?;
+        }
+        match failed {
+            Some(e) => Err(e.into()),
+            None => Ok(Applied { version, merged }),
+        }
+    }
+
+    /// Full-text search with snippets (see [`LessonIndex::search`]).
+    pub fn search(&self, query: &str, filter: &Filter, limit: usize) -> Result<Vec<Hit>, MemoryError> {
+        Ok(self.state().index.search(query, filter, limit)?)
+    }
+
+    /// Rebuilds the index from the file.
+    pub fn reindex(&self) -> Result<u64, MemoryError> {
+        let mut st = self.state();
+        let State { memory, version, index, .. } = &mut *st;
+        index.rebuild(memory, version.0)?;
+        Ok(index.len())
+    }
+
+    /// Watches the file: an edit made in another editor is read and
+    /// re-indexed within a moment. Watching stops when the returned value
+    /// is dropped. Errors while re-reading are handed to `on_error`.
+    pub fn watch(self: &Arc<Self>, on_error: impl Fn(MemoryError) + Send + 'static) -> Result<Watch, MemoryError> {
+        let path = self.path().to_path_buf();
+        let name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let me = Arc::downgrade(self);
+        let io = |e: notify_debouncer_full::notify::Error| MemoryError::Io { path: dir.display().to_string(), message: e.to_string() };
+        // The folder is watched, not the file: editors and our own store
+        // replace the file by renaming a new one over it.
+        let mut debouncer = new_debouncer(Duration::from_millis(100), None, move |res: DebounceEventResult| {
+            let Ok(events) = res else { return };
+            if !events.iter().any(|e| e.paths.iter().any(|p| p.file_name() == Some(name.as_os_str()))) {
+                return;
+            }
+            if let Some(me) = me.upgrade()
+                && let Err(e) = me.reload()
+            {
+                on_error(e);
+            }
+        })
+        .map_err(io)?;
+        debouncer.watch(&dir, RecursiveMode::NonRecursive).map_err(io)?;
+        Ok(Watch { _debouncer: debouncer })
+    }
+}
+
+/// Watching the memory file; stops when dropped.
+pub struct Watch {
+    _debouncer: Debouncer<RecommendedWatcher, RecommendedCache>,
+}
+
+/// Whether a lesson's `when:` names this failure.
+fn applies(l: &Lesson, q: &FailureQuery) -> bool {
+    let w = &l.when;
+    if w.is_empty() {
+        return false;
+    }
+    let tool_ok = w.tool.as_deref().is_none_or(|t| t.eq_ignore_ascii_case(&q.tool));
+    let code_ok = w.code.as_deref().is_none_or(|c| c.eq_ignore_ascii_case(&q.code));
+    let hay = format!("{}\n{}", q.message, q.subject.as_deref().unwrap_or("")).to_lowercase();
+    tool_ok && code_ok && w.matches.iter().all(|m| hay.contains(&m.to_lowercase()))
+}
+
+impl LessonSource for Lessons {
+    fn find(&self, q: &FailureQuery, k: usize) -> Vec<LessonMatch> {
+        let st = self.state();
+        let words = format!("{} {} {}", q.code, q.message, q.subject.as_deref().unwrap_or(""));
+        let mut found: Vec<(String, f32)> = Vec::new();
+        // Lessons for this code (any tool: a lesson may name none), ranked
+        // by the words they share with the failure; then lessons that only
+        // share words, as context.
+        let by_code = Filter { tool: None, code: Some(q.code.clone()) };
+        found.extend(st.index.lookup(&words, &by_code, 64).unwrap_or_default());
+        found.extend(
+            st.index.lookup(&words, &Filter { tool: None, code: None }, k).unwrap_or_default().into_iter().filter(|(_, s)| *s > 0.0),
+        );
+        let mut out: Vec<LessonMatch> = Vec::new();
+        for (id, score) in found {
+            if out.iter().any(|m| m.id == id) {
+                continue;
+            }
+            let Some(l) = st.lesson(&id) else { continue };
+            let applies = applies(l, q);
+            out.push(LessonMatch {
+                id,
+                section: l.section.clone(),
+                text: l.text.clone(),
+                fix: l.fix.as_ref().map(|f| LessonFix { action: f.action.clone(), args: f.args.clone() }),
+                applies,
+                specificity: l.when.matches.len() as u32 + u32::from(l.when.tool.is_some()),
+                seen: l.provenance.seen,
+                failures: l.provenance.failures,
+                score,
+            });
+        }
+        out.sort_by(|a, b| {
+            b.applies
+                .cmp(&a.applies)
+                .then(b.specificity.cmp(&a.specificity))
+                .then(a.failures.cmp(&b.failures))
+                .then(b.seen.cmp(&a.seen))
+                .then(b.score.partial_cmp(&a.score).unwrap_or(std::cmp::Ordering::Equal))
+        });
+        out.truncate(k);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = "## shop\n\n- Generic refusals: retry.\n  - when: `http` `CONNECTION_REFUSED`\n  - fix: retry_same\n  - id: generic\n- The shop's primary is often down at night: use the mirror.\n  - when: `http` `CONNECTION_REFUSED` \"shop.example:8080\"\n  - fix: use_alternative `{\"index\": 0}`\n  - id: shop-mirror\n- Timeouts on the shop: more time.\n  - when: `http` `TIMEOUT` \"shop.example:8080\"\n  - fix: retry_modified `{\"timeout_ms\": 20000}`\n  - id: shop-timeout\n- Any word about connection refused without fields.\n";
+
+    fn open(text: &str) -> (tempfile::TempDir, Lessons) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("MEMORY.md");
+        std::fs::write(&path, text).unwrap();
+        let l = Lessons::open(&path, &dir.path().join("index")).unwrap();
+        (dir, l)
+    }
+
+    #[test]
+    fn find_puts_the_most_specific_applicable_lesson_first() {
+        let (_d, l) = open(FILE);
+        let q = FailureQuery {
+            tool: "http".into(),
+            code: "CONNECTION_REFUSED".into(),
+            message: "connection refused".into(),
+            subject: Some("shop.example:8080".into()),
+        };
+        let found = l.find(&q, 5);
+        let ids: Vec<&str> = found.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(&ids[..2], ["shop-mirror", "generic"]);
+        assert!(found[0].applies && found[1].applies);
+        assert!(found.iter().all(|m| m.id != "shop-timeout" || !m.applies), "another code's lesson does not apply: {ids:?}");
+        // The lesson without fields shares words: context, not applicable.
+        let loose = found.iter().find(|m| m.text.starts_with("Any word")).expect("context lesson");
+        assert!(!loose.applies);
+        // Another host: the mirror lesson does not apply.
+        let other = l.find(&FailureQuery { subject: Some("api.other:443".into()), ..q }, 5);
+        assert_eq!(other[0].id, "generic");
+        assert!(other.iter().all(|m| m.id != "shop-mirror" || !m.applies));
+    }
+
+    #[test]
+    fn apply_and_reload_keep_the_index_in_step() {
+        let (_d, l) = open(FILE);
+        l.apply(&[Edit::Delete { id: "generic".into() }]).unwrap();
+        assert!(l.search("generic refusals", &Filter::default(), 5).unwrap().iter().all(|h| h.id != "generic"));
+        // Another editor appends a lesson.
+        let mut text = std::fs::read_to_string(l.path()).unwrap();
+        text.push_str("- Quota errors on the shop clear at midnight UTC.\n  - id: quota\n");
+        std::fs::write(l.path(), &text).unwrap();
+        assert_eq!(l.reload().unwrap(), 1);
+        assert_eq!(l.search("midnight", &Filter::default(), 5).unwrap()[0].id, "quota");
+        assert_eq!(l.reload().unwrap(), 0, "same version: nothing to do");
+    }
+}
