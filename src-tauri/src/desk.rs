@@ -90,6 +90,8 @@ pub struct Desk {
     demo: tokio::sync::Mutex<Option<Demo>>,
     /// Startup and latency marks for the benchmarks.
     pub timing: Timing,
+    /// Watching the memory file for edits made in other editors.
+    _memory_watch: Option<mend_agent::memory::Watch>,
 }
 
 /// Where the desktop keeps things.
@@ -98,12 +100,26 @@ pub struct Paths {
     pub data_dir: PathBuf,
     /// The folder of job files the app runs on their schedules.
     pub jobs_dir: PathBuf,
+    /// The memory file (default: `$MEND_MEMORY`, else `MEMORY.md` in the data directory).
+    pub memory: Option<PathBuf>,
 }
 
 impl Desk {
     /// Opens the journal and the jobs folder (created if missing).
     pub fn open(paths: &Paths, config: Config) -> Result<Arc<Desk>, AgentError> {
-        let agent = Agent::open(&paths.data_dir)?;
+        let agent = match &paths.memory {
+            Some(m) => Agent::open_with(&paths.data_dir, Some(m))?,
+            None => Agent::open(&paths.data_dir)?,
+        };
+        if let Some(e) = agent.memory_error() {
+            eprintln!("mend-desktop: the memory file cannot be used, jobs run without lessons: {e}");
+        }
+        // Edits made in another editor are picked up and re-indexed.
+        let memory_watch = agent.lessons().and_then(|l| {
+            l.watch(|e| eprintln!("mend-desktop: re-reading the memory file: {e}"))
+                .map_err(|e| eprintln!("mend-desktop: cannot watch the memory file: {e}"))
+                .ok()
+        });
         std::fs::create_dir_all(&paths.jobs_dir).map_err(|e| AgentError::Internal(format!("{}: {e}", paths.jobs_dir.display())))?;
         Ok(Arc::new(Desk {
             agent,
@@ -116,6 +132,7 @@ impl Desk {
             folder: Mutex::new(JobFolder::new(&paths.jobs_dir)),
             demo: tokio::sync::Mutex::new(None),
             timing: Timing::from_env(),
+            _memory_watch: memory_watch,
         }))
     }
 

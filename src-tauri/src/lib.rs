@@ -190,6 +190,9 @@ pub struct Args {
     /// Do not run the demo on a fresh install.
     #[arg(long, env = "MEND_NO_DEMO")]
     pub no_demo: bool,
+    /// The memory file [default: MEND_MEMORY, or MEMORY.md in the data directory].
+    #[arg(long, env = "MEND_MEMORY")]
+    pub memory: Option<std::path::PathBuf>,
 }
 
 /// Runs the desktop app.
@@ -205,7 +208,7 @@ pub fn run() {
     };
     let data_dir = args.data_dir.clone().unwrap_or_else(mend_agent::load::default_data_dir);
     let jobs_dir = args.jobs_dir.clone().unwrap_or_else(|| data_dir.join("jobs"));
-    let desk = match Desk::open(&Paths { data_dir, jobs_dir }, config) {
+    let desk = match Desk::open(&Paths { data_dir, jobs_dir, memory: args.memory.clone() }, config) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("mend-desktop: {e}");

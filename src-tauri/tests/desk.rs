@@ -48,7 +48,7 @@ struct Fixture {
 }
 
 fn fixture_at(root: &Path, tmp: Option<tempfile::TempDir>) -> Fixture {
-    let paths = Paths { data_dir: root.join("data"), jobs_dir: root.join("jobs") };
+    let paths = Paths { data_dir: root.join("data"), jobs_dir: root.join("jobs"), memory: None };
     let desk = Desk::open(&paths, Config::default()).unwrap();
     let shell = Arc::new(Recorder::default());
     desk.attach(shell.clone());

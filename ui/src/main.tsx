@@ -86,6 +86,7 @@ function TimelineItem({ e }: { e: Event }) {
           <span class="when">{clock(e.ts_ms)}</span>
           <span class="what">
             Attempt {a.n ?? ""}: <b>{e.action}</b> <span class="layer">{String(d.layer ?? "")}</span>{" "}
+            {d.lesson && <span class="mono lesson-ref">lesson {String(d.lesson)}</span>}{" "}
             {e.ok ? <span class="pill ok">fixed it</span> : <span class="pill bad">did not fix it</span>}
             <span class="muted"> {duration(e.duration_ms)}{d.delay_ms ? ` after waiting ${duration(d.delay_ms)}` : ""}</span>
           </span>
@@ -136,7 +137,8 @@ function TimelineItem({ e }: { e: Event }) {
 }
 
 function RunDetail({ run, evs, onToast }: { run: RunRow; evs: Event[]; onToast: (t: Toast) => void }) {
-  const { steps } = useMemo(() => stepsOf(evs), [evs]);
+  const { steps, run: runEvents } = useMemo(() => stepsOf(evs), [evs]);
+  const learned = runEvents.filter((e) => e.kind === "lesson");
   const act = async (f: () => Promise<unknown>, ok: string) => {
     try {
       await f();
@@ -195,6 +197,18 @@ function RunDetail({ run, evs, onToast }: { run: RunRow; evs: Event[]; onToast: 
             );
           })}
         </ol>
+      )}
+      {learned.length > 0 && (
+        <div class="learned">
+          <h3>What this run taught the memory</h3>
+          <ul>
+            {learned.map((e, i) => (
+              <li key={i} data-change={String(e.action ?? "")}>
+                <span class="pill">{String(e.action ?? "lesson")}</span> {e.message}
+              </li>
+            ))}
+          </ul>
+        </div>
       )}
     </section>
   );

@@ -28,12 +28,13 @@ const events = {
     ev(40, "call", { step: "fetch", tool: "http", ok: false, code: "HTTP_503", duration_ms: 30, data: { outcome: { message: "503 upstream busy" } } }),
     ev(41, "diagnosis", { step: "fetch", code: "HTTP_503", action: "retry_same", data: { diagnosis: { action: "retry_same", layer: "policy", root_cause: "the service is overloaded; it usually recovers" } } }),
     ev(600, "attempt", { step: "fetch", tool: "http", code: "HTTP_503", action: "retry_same", ok: false, duration_ms: 20, data: { layer: "policy", delay_ms: 500, attempt: { n: 1, args_diff: [], outcome: { code: "HTTP_503", message: "503 again" } } } }),
-    ev(1700, "attempt", { step: "fetch", tool: "http", code: "HTTP_503", action: "modify_args", ok: true, duration_ms: 25, data: { layer: "lesson", delay_ms: 1000, attempt: { n: 2, args_diff: [{ path: "/timeout_ms", before: 2000, after: 4000 }], outcome: { status: "success" } } } }),
+    ev(1700, "attempt", { step: "fetch", tool: "http", code: "HTTP_503", action: "modify_args", ok: true, duration_ms: 25, data: { layer: "lesson", lesson: "http-5xx-longer", delay_ms: 1000, attempt: { n: 2, args_diff: [{ path: "/timeout_ms", before: 2000, after: 4000 }], outcome: { status: "success" } } } }),
     ev(1701, "recovery", { step: "fetch", code: "HTTP_503", ok: true, duration_ms: 1660, data: { attempts: 2 } }),
     ev(1702, "step_finished", { step: "fetch", ok: true, duration_ms: 1692, data: { status: "healed" } }),
     ev(1710, "step_started", { step: "report" }),
     ev(1800, "call", { step: "report", tool: "http", ok: true, duration_ms: 90 }),
     ev(1801, "step_finished", { step: "report", ok: true, duration_ms: 91, data: { status: "succeeded" } }),
+    ev(1802, "lesson", { action: "confirmed", message: "lesson `http-5xx-longer` healed HTTP_503 on `shop.example` (http) (seen 4 times)", data: { lesson: "http-5xx-longer", change: "confirmed" } }),
   ],
 };
 const jobs = {
@@ -53,7 +54,9 @@ test("a run's steps show every healing attempt as a timeline", async () => {
   assert.equal(attempts.length, 2);
   assert.match(attempts[0], /Attempt 1: retry_same.*policy.*did not fix it.*after waiting 500 ms/);
   assert.match(attempts[0], /HTTP_503: 503 again/);
-  assert.match(attempts[1], /Attempt 2: modify_args.*lesson.*fixed it/);
+  assert.match(attempts[1], /Attempt 2: modify_args.*lesson.*lesson http-5xx-longer.*fixed it/);
+  const learned = await p.$$eval(".learned li", (els) => els.map((e) => `${e.getAttribute("data-change")}: ${e.textContent}`));
+  assert.deepEqual(learned, ["confirmed: confirmed lesson `http-5xx-longer` healed HTTP_503 on `shop.example` (http) (seen 4 times)"]);
   assert.match(attempts[1], /changed timeout_ms: 2000 → 4000/);
   assert.match(await p.textContent('.step[data-step="fetch"]'), /Diagnosis: HTTP_503 → retry_same/);
   assert.match(await p.textContent('.step[data-step="fetch"]'), /Healed HTTP_503 in 2 attempt\(s\), 1\.7 s/);

@@ -416,13 +416,22 @@ pub fn redactor(secrets: &[String], env: &[(String, String)]) -> Redactor {
 /// Writes what `what` learned to the memory file (one batch, one index
 /// commit). A file that cannot be written (a conflict, a full disk) loses
 /// nothing already there; the note says why.
-pub fn write(lessons: &Lessons, what: impl FnOnce(&Memory, &str) -> Learned) -> Vec<LessonNote> {
+pub fn write(lessons: &Lessons, what: impl Fn(&Memory, &str) -> Learned) -> Vec<LessonNote> {
     let today = today();
-    let learned = lessons.with(|m, _, _| what(m, &today));
+    let mut learned = lessons.with(|m, _, _| what(m, &today));
     if learned.edits.is_empty() {
         return Vec::new();
     }
-    match lessons.apply(&learned.edits) {
+    let mut result = lessons.apply(&learned.edits);
+    // Someone changed the same lesson meanwhile: learn again from the file
+    // as it is now (their edit stays), once.
+    if let Err(crate::memory::MemoryError::Store(mend_memory::store::StoreError::Conflict { .. })) = &result
+        && lessons.reload().is_ok()
+    {
+        learned = lessons.with(|m, _, _| what(m, &today));
+        result = lessons.apply(&learned.edits);
+    }
+    match result {
         Ok(_) => learned.notes,
         Err(e) => vec![LessonNote {
             id: String::new(),

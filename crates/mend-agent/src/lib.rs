@@ -135,9 +135,11 @@ pub struct Agent {
 
 impl Agent {
     /// Opens (creating if needed) the journal in `data_dir` and the memory
-    /// file `MEMORY.md` there (created with the starter lessons).
+    /// file: `$MEND_MEMORY` if set, else `MEMORY.md` in `data_dir` (created
+    /// with the starter lessons).
     pub fn open(data_dir: &Path) -> Result<Agent, AgentError> {
-        Self::open_with(data_dir, None)
+        let env = std::env::var_os("MEND_MEMORY").filter(|v| !v.is_empty()).map(PathBuf::from);
+        Self::open_with(data_dir, env.as_deref())
     }
 
     /// Opens the journal in `data_dir` and the memory file `memory` (default

@@ -57,12 +57,28 @@ impl State {
     /// Moves to a new text of the file: re-indexes what changed, in one commit.
     fn update(&mut self, text: String, version: Version) -> Result<usize, MemoryError> {
         let memory = mend_memory::parse(&text);
-        let touched = self.index.sync(&self.memory, &memory, version.0)?;
-        self.by_id = positions(&memory);
+        self.replace(text, memory, version, None)
+    }
+
+    /// Moves to a new text already parsed; `touched` names the lessons that
+    /// may have changed, if known (else every lesson is compared).
+    fn replace(&mut self, text: String, memory: Memory, version: Version, touched: Option<Vec<String>>) -> Result<usize, MemoryError> {
+        let by_id = positions(&memory);
+        let n = match touched {
+            Some(mut ids) => {
+                ids.sort();
+                ids.dedup();
+                let lessons = ids.iter().filter_map(|id| by_id.get(id).map(|&(s, l)| &memory.sections[s].lessons[l]));
+                self.index.update(&ids, lessons, version.0)?;
+                ids.len()
+            }
+            None => self.index.sync(&self.memory, &memory, version.0)?,
+        };
+        self.by_id = by_id;
         self.memory = memory;
         self.text = text;
         self.version = version;
-        Ok(touched)
+        Ok(n)
     }
 }
 
@@ -159,14 +175,25 @@ impl Lessons {
     /// the index is brought up to date in one commit for the whole batch.
     pub fn apply(&self, edits: &[Edit]) -> Result<Applied, MemoryError> {
         let mut st = self.state();
-        let mut text = st.text.clone();
         let mut merged = false;
         let mut failed = None;
+        // Only the edited sections are parsed again, and only the lessons
+        // they touch re-indexed, unless an edit needed the whole file.
+        let mut current: Option<(String, Memory)> = None;
+        let mut touched: Option<Vec<String>> = Some(Vec::new());
         for edit in edits {
-            match self.store.apply(&text, edit) {
-                Ok((written, new)) => {
+            let (text, memory) = match &current {
+                Some((t, m)) => (t.as_str(), m),
+                None => (st.text.as_str(), &st.memory),
+            };
+            match self.store.apply_parsed(text, memory, edit) {
+                Ok((written, patched)) => {
                     merged |= matches!(written, Written::Merged(_));
-                    text = new;
+                    match (&mut touched, patched.touched) {
+                        (Some(all), Some(ids)) => all.extend(ids),
+                        _ => touched = None,
+                    }
+                    current = Some((patched.text, patched.memory));
                 }
                 Err(e) => {
                     failed = Some(e);
@@ -176,9 +203,10 @@ impl Lessons {
         }
         // What was written stays written (and indexed) even if a later
         // edit of the batch was refused.
-        let version = Version::of(&text);
-        if version != st.version {
-            st.update(text, version)?;
+        let mut version = st.version;
+        if let Some((text, memory)) = current {
+            version = Version::of(&text);
+            st.replace(text, memory, version, touched)?;
         }
         match failed {
             Some(e) => Err(e.into()),
@@ -341,5 +369,28 @@ mod tests {
         assert_eq!(l.reload().unwrap(), 1);
         assert_eq!(l.search("midnight", &Filter::default(), 5).unwrap()[0].id, "quota");
         assert_eq!(l.reload().unwrap(), 0, "same version: nothing to do");
+    }
+
+    #[test]
+    fn an_edit_saved_by_another_editor_is_picked_up_by_the_watcher() {
+        let (_d, l) = open(FILE);
+        let l = Arc::new(l);
+        let errors = Arc::new(Mutex::new(Vec::new()));
+        let sink = errors.clone();
+        let _watch = l.watch(move |e| sink.lock().unwrap().push(e.to_string())).unwrap();
+        // Another editor saves the way editors do: a new file renamed over the old one.
+        let text = std::fs::read_to_string(l.path()).unwrap().replace("Generic refusals: retry.", "Refusals from the kiwi proxy: retry.");
+        let tmp = l.path().with_extension("swp");
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, l.path()).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if l.search("kiwi", &Filter::default(), 5).unwrap().first().is_some_and(|h| h.id == "generic") {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "the edit never showed up in search");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(errors.lock().unwrap().is_empty(), "{:?}", errors.lock().unwrap());
     }
 }

@@ -180,3 +180,27 @@ async fn lessons_never_contain_secrets() {
     assert!(text.contains("Learned from job `deploy`"), "{text}");
     assert!(!text.contains(secret), "{text}");
 }
+
+#[tokio::test]
+async fn learning_while_another_editor_changed_the_same_lesson_keeps_their_edit() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::open(&dir.path().join("data")).unwrap();
+    let server = mirror().await;
+    let job = dead_with_mirror(closed_port(), &server);
+    let first = run(&agent, dir.path(), &job, person("abort"), vec![]).await;
+    let id = first.lessons.iter().find(|n| n.change == "learned").unwrap().id.clone();
+    // A person rewrites the lesson in their editor; the agent has not read it yet.
+    let path = dir.path().join("data/MEMORY.md");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let start = text.find("- `http` failed with CONNECTION_REFUSED").unwrap();
+    let end = start + text[start..].find('\n').unwrap();
+    let edited = format!("{}- The report service is down for a migration until Friday: use the mirror.{}", &text[..start], &text[end..]);
+    std::fs::write(&path, &edited).unwrap();
+
+    let second = run(&agent, dir.path(), &job, person("abort"), vec![]).await;
+    assert_eq!(second.attempts, 1);
+    assert!(second.lessons.iter().any(|n| n.id == id && n.change == "confirmed"), "{:?}", second.lessons);
+    let now = std::fs::read_to_string(&path).unwrap();
+    assert!(now.contains("down for a migration until Friday"), "their edit stays: {now}");
+    assert!(now.contains("seen: 2"), "ours is applied on top: {now}");
+}

@@ -251,7 +251,13 @@ fn check(path: &Path, memory: &Memory, stale_days: u32) -> Result<(), Fail> {
                 }
                 continue;
             }
+            // A person's recorded choice is a recommendation, not a fix: it
+            // does not contradict the lesson that says how to heal.
+            let choice = |f: &Option<Fix>| {
+                f.as_ref().is_some_and(|f| f.action == "escalate" && f.args.as_ref().is_some_and(|a| a.get("recommend").is_some()))
+            };
             match (&a.fix, &b.fix) {
+                _ if choice(&a.fix) != choice(&b.fix) => {}
                 (Some(x), Some(y)) if x != y => findings.push(format!(
                     "{shown}:{}: contradicts lesson {} (line {}): the same failure, fix {} there and {} here",
                     b.line, a.id, a.line, x.action, y.action
@@ -263,9 +269,11 @@ fn check(path: &Path, memory: &Memory, stale_days: u32) -> Result<(), Fail> {
     let today = days_since_epoch(std::time::SystemTime::now());
     for l in &lessons {
         let p = &l.provenance;
-        if p.failures >= 3 || (p.failures > 0 && p.failures * 2 > p.seen) {
-            findings
-                .push(format!("{shown}:{}: lesson {} is failing: its fix did not work {} of {} times", l.line, l.id, p.failures, p.seen));
+        if p.failures >= mend_core::lesson::TRUST_FAILURES {
+            findings.push(format!(
+                "{shown}:{}: lesson {} is failing: its fix did not work the last {} times (no longer applied by itself; fix or delete it)",
+                l.line, l.id, p.failures
+            ));
         }
         if let Some(last) = p.last.as_deref().and_then(parse_date)
             && today.saturating_sub(last) > i64::from(stale_days)

@@ -1,7 +1,7 @@
 //! Edits by splicing: one lesson or section changes, every other byte of the
 //! file stays as it was (line endings, spacing, comments, tables, code).
 
-use crate::{Memory, NewLesson, parse};
+use crate::{Memory, NewLesson, Problem, parse};
 
 /// Why an edit cannot be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -113,7 +113,144 @@ pub fn render(lesson: &NewLesson, eol: &str) -> String {
 
 /// Applies an edit to the text; returns the new text.
 pub fn apply(text: &str, edit: &Edit) -> Result<String, EditError> {
-    let memory = parse(text);
+    apply_on(text, &parse(text), edit)
+}
+
+/// The result of [`apply_parsed`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Patched {
+    /// The new text.
+    pub text: String,
+    /// The new text, parsed.
+    pub memory: Memory,
+    /// Ids of the lessons that may have changed (the edited section's,
+    /// before and after), or `None` when the whole file was parsed again.
+    pub touched: Option<Vec<String>>,
+}
+
+/// Applies an edit to `text`, already parsed as `memory`, and parses only
+/// the section it changed: the rest of the parse is shifted, not redone
+/// (the edit path of a large file). Falls back to parsing everything when
+/// the edit adds a section, removes one, or makes an id collide.
+pub fn apply_parsed(text: &str, memory: &Memory, edit: &Edit) -> Result<Patched, EditError> {
+    let new = apply_on(text, memory, edit)?;
+    let full = |new: String| Patched { memory: parse(&new), text: new, touched: None };
+    let si = match edit {
+        Edit::Replace { id, .. } | Edit::Delete { id } => memory.sections.iter().position(|s| s.lessons.iter().any(|l| &l.id == id)),
+        Edit::Add { section, .. } => {
+            memory.sections.iter().position(|s| s.title.eq_ignore_ascii_case(section.trim()) && !s.title.is_empty())
+        }
+        Edit::DeleteSection { .. } => None,
+    };
+    // A repeated id is renamed after its line, which an edit above moves.
+    let renamed = memory.problems.iter().any(|p| p.message.contains("is used twice"));
+    let Some(si) = si.filter(|_| !renamed) else { return Ok(full(new)) };
+    let old = &memory.sections[si];
+    let delta = new.len() as isize - text.len() as isize;
+    let end = (old.range.end as isize + delta) as usize;
+    if end > new.len() || end < old.range.start || !new.is_char_boundary(end) {
+        return Ok(full(new));
+    }
+    // Parse the section and the one after it: the edit must not have moved
+    // the boundary between them (an open construct swallowing a heading).
+    let next = memory.sections.get(si + 1);
+    let window_end = next.map_or(end, |n| (n.range.end as isize + delta) as usize);
+    if window_end > new.len() || !new.is_char_boundary(window_end) {
+        return Ok(full(new));
+    }
+    let window = parse(&new[old.range.start..window_end]);
+    let same_next = match (next, window.sections.get(1)) {
+        (None, None) => true,
+        (Some(n), Some(w)) => {
+            n.title == w.title && n.lessons.len() == w.lessons.len() && w.range.start + old.range.start == end && window.sections.len() == 2
+        }
+        _ => false,
+    };
+    if !same_next {
+        return Ok(full(new));
+    }
+    let sub = parse(&new[old.range.start..end]);
+    let Some(fresh) = sub.sections.iter().find(|s| !s.range.is_empty()).filter(|_| sub.sections.len() == 1) else {
+        return Ok(full(new));
+    };
+    // The edit stayed inside the section and changed its lessons by what it says.
+    let expected = old.lessons.len() as isize
+        + match edit {
+            Edit::Add { .. } => 1,
+            Edit::Delete { .. } => -1,
+            _ => 0,
+        };
+    let inside = text.as_bytes()[..old.range.start] == new.as_bytes()[..old.range.start]
+        && text.as_bytes()[old.range.end..] == new.as_bytes()[end..];
+    if fresh.title != old.title
+        || fresh.lessons.len() as isize != expected
+        || !inside
+        || sub.problems.iter().any(|p| p.message.contains("is used twice"))
+    {
+        return Ok(full(new));
+    }
+    let newlines = |s: &str| s.bytes().filter(|&b| b == b'\n').count();
+    // The line the section starts on.
+    let base = match old.lessons.first() {
+        Some(l) => l.line - newlines(&text[old.range.start..l.range.start]),
+        None => newlines(&text[..old.range.start]) + 1,
+    };
+    let old_lines = newlines(&text[old.range.clone()]);
+    let new_lines = newlines(&new[old.range.start..end]);
+    let line_delta = new_lines as isize - old_lines as isize;
+    let shift = |r: &std::ops::Range<usize>| ((r.start as isize + delta) as usize)..((r.end as isize + delta) as usize);
+    let mut out = Memory { sections: Vec::with_capacity(memory.sections.len()), problems: Vec::new() };
+    let mut others = std::collections::HashSet::new();
+    for (i, s) in memory.sections.iter().enumerate() {
+        if i == si {
+            let mut s = fresh.clone();
+            s.range = (s.range.start + old.range.start)..(s.range.end + old.range.start);
+            s.heading = if s.heading.is_empty() {
+                s.heading.clone()
+            } else {
+                (s.heading.start + old.range.start)..(s.heading.end + old.range.start)
+            };
+            for l in &mut s.lessons {
+                l.range = (l.range.start + old.range.start)..(l.range.end + old.range.start);
+                l.line += base - 1;
+            }
+            out.sections.push(s);
+        } else if i < si {
+            others.extend(s.lessons.iter().map(|l| l.id.as_str()));
+            out.sections.push(s.clone());
+        } else {
+            others.extend(s.lessons.iter().map(|l| l.id.as_str()));
+            let mut s = s.clone();
+            s.range = shift(&s.range);
+            s.heading = shift(&s.heading);
+            for l in &mut s.lessons {
+                l.range = shift(&l.range);
+                l.line = (l.line as isize + line_delta) as usize;
+            }
+            out.sections.push(s);
+        }
+    }
+    if out.sections[si].lessons.iter().any(|l| others.contains(l.id.as_str())) {
+        return Ok(full(new));
+    }
+    let span = base..=base + old_lines;
+    for p in &memory.problems {
+        if span.contains(&p.line) {
+            continue;
+        }
+        let line = if p.line > base + old_lines { (p.line as isize + line_delta) as usize } else { p.line };
+        out.problems.push(Problem { line, message: p.message.clone() });
+    }
+    out.problems.extend(sub.problems.iter().map(|p| Problem { line: p.line + base - 1, message: p.message.clone() }));
+    out.problems.sort_by_key(|p| p.line);
+    let mut touched: Vec<String> = old.lessons.iter().map(|l| l.id.clone()).collect();
+    touched.extend(out.sections[si].lessons.iter().map(|l| l.id.clone()));
+    touched.sort();
+    touched.dedup();
+    Ok(Patched { text: new, memory: out, touched: Some(touched) })
+}
+
+fn apply_on(text: &str, memory: &Memory, edit: &Edit) -> Result<String, EditError> {
     let nl = eol(text);
     match edit {
         Edit::Add { section, lesson } => {
@@ -125,7 +262,7 @@ pub fn apply(text: &str, edit: &Edit) -> Result<String, EditError> {
             {
                 return Err(EditError::Exists(id.clone()));
             }
-            Ok(add(text, &memory, section, &render(lesson, nl), nl))
+            Ok(add(text, memory, section, &render(lesson, nl), nl))
         }
         Edit::Replace { id, lesson } => {
             if lesson.text.trim().is_empty() {

@@ -25,6 +25,10 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 const META: &str = "mend-index.json";
 
+fn is_locked(e: &tantivy::TantivyError) -> bool {
+    matches!(e, tantivy::TantivyError::LockFailure(..))
+}
+
 /// The index failed in a way a rebuild does not fix.
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -95,6 +99,8 @@ fn schema() -> (Schema, Fields) {
 /// The index and its one writer.
 pub struct LessonIndex {
     dir: PathBuf,
+    /// Kept in memory only: another process holds the folder's writer.
+    in_ram: bool,
     index: Index,
     reader: IndexReader,
     writer: IndexWriter,
@@ -117,12 +123,39 @@ impl LessonIndex {
             .ok()
             .and_then(|b| serde_json::from_slice::<Meta>(&b).ok())
             .is_some_and(|m| m == Meta { schema: SCHEMA_VERSION, file_version });
-        if meta_ok && let Ok(idx) = Self::open_existing(dir) {
-            return Ok((idx, false));
+        let existing = if meta_ok { Some(Self::open_existing(dir)) } else { None };
+        match existing {
+            Some(Ok(idx)) => return Ok((idx, false)),
+            Some(Err(e)) if is_locked(&e) => return Self::in_ram(dir, memory),
+            _ => {}
+        }
+        // The folder's writer is held by another Mend process (the desktop
+        // app while `mend` runs): index in memory rather than fail.
+        if Self::locked_elsewhere(dir) {
+            return Self::in_ram(dir, memory);
         }
         let mut idx = Self::create(dir)?;
         idx.rebuild(memory, file_version)?;
         Ok((idx, true))
+    }
+
+    fn locked_elsewhere(dir: &Path) -> bool {
+        Index::open_in_dir(dir).is_ok_and(|i| i.writer::<TantivyDocument>(15_000_000).err().is_some_and(|e| is_locked(&e)))
+    }
+
+    fn in_ram(dir: &Path, memory: &Memory) -> Result<(LessonIndex, bool), IndexError> {
+        let (schema, f) = schema();
+        let tv = |source| IndexError::Tantivy { path: dir.display().to_string(), source };
+        let mut idx = Self::with(dir, Index::create_in_ram(schema), f).map_err(tv)?;
+        idx.in_ram = true;
+        idx.rebuild(memory, 0)?;
+        Ok((idx, true))
+    }
+
+    /// Whether the index lives in memory only (another process holds the
+    /// index folder's writer).
+    pub fn is_in_ram(&self) -> bool {
+        self.in_ram
     }
 
     fn tantivy(&self, source: tantivy::TantivyError) -> IndexError {
@@ -141,7 +174,7 @@ impl LessonIndex {
     fn with(dir: &Path, index: Index, f: Fields) -> Result<LessonIndex, tantivy::TantivyError> {
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let writer = index.writer(50_000_000)?;
-        Ok(LessonIndex { dir: dir.to_path_buf(), index, reader, writer, f })
+        Ok(LessonIndex { dir: dir.to_path_buf(), in_ram: false, index, reader, writer, f })
     }
 
     fn create(dir: &Path) -> Result<LessonIndex, IndexError> {
@@ -174,6 +207,9 @@ impl LessonIndex {
     }
 
     fn write_meta(&self, file_version: u64) -> Result<(), IndexError> {
+        if self.in_ram {
+            return Ok(());
+        }
         let meta = serde_json::to_vec(&Meta { schema: SCHEMA_VERSION, file_version }).unwrap_or_default();
         std::fs::write(self.dir.join(META), meta).map_err(|source| IndexError::Io { path: self.dir.display().to_string(), source })
     }
@@ -215,6 +251,24 @@ impl LessonIndex {
         }
         self.commit(file_version)?;
         Ok(touched)
+    }
+
+    /// Re-indexes the lessons `ids` (removed, changed or added) as they are
+    /// in `new`, in one commit: what [`sync`](Self::sync) does when the
+    /// caller already knows which lessons an edit touched.
+    pub fn update<'a>(
+        &mut self,
+        ids: &[String],
+        lessons: impl IntoIterator<Item = &'a Lesson>,
+        file_version: u64,
+    ) -> Result<(), IndexError> {
+        for id in ids {
+            self.writer.delete_term(Term::from_field_text(self.f.id, id));
+        }
+        for l in lessons {
+            self.writer.add_document(self.document(l)).map_err(|e| self.tantivy(e))?;
+        }
+        self.commit(file_version)
     }
 
     /// How many lessons are indexed.
@@ -384,5 +438,24 @@ mod tests {
         let (idx, rebuilt) = LessonIndex::open(dir.path(), &m, 7).unwrap();
         assert!(rebuilt);
         assert_eq!(idx.search("gcc", &Filter::default(), 5).unwrap()[0].id, "gcc");
+    }
+
+    #[test]
+    fn a_second_writer_of_the_folder_indexes_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = parse(FILE);
+        let (first, _) = LessonIndex::open(dir.path(), &m, 7).unwrap();
+        assert!(!first.is_in_ram());
+        for version in [7, 8] {
+            let (mut second, _) = LessonIndex::open(dir.path(), &m, version).unwrap();
+            assert!(second.is_in_ram(), "version {version}");
+            assert_eq!(second.search("gcc", &Filter::default(), 5).unwrap()[0].id, "gcc");
+            let edited = parse(&FILE.replace("needs gcc", "needs clang"));
+            second.sync(&m, &edited, 9).unwrap();
+            assert_eq!(second.search("clang", &Filter::default(), 5).unwrap()[0].id, "gcc");
+        }
+        drop(first);
+        let (third, rebuilt) = LessonIndex::open(dir.path(), &m, 7).unwrap();
+        assert!(!third.is_in_ram() && !rebuilt, "the folder was left as it was");
     }
 }

@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::edit::{Edit, EditError, apply};
+use crate::edit::{Edit, EditError, Patched, apply};
 use crate::{Memory, parse};
 
 /// A version of the file: a hash of its bytes.
@@ -170,6 +170,19 @@ impl Store {
         let new = apply(&current, edit)?;
         self.write(&new)?;
         Ok((Written::Merged(Version::of(&new)), new))
+    }
+
+    /// Like [`apply`](Self::apply), for a caller that holds `base` parsed
+    /// as `memory`: when nobody changed the file meanwhile only the edited
+    /// section is parsed again (see [`crate::edit::apply_parsed`]).
+    pub fn apply_parsed(&self, base: &str, memory: &Memory, edit: &Edit) -> Result<(Written, Patched), StoreError> {
+        if self.read()? == base {
+            let patched = crate::edit::apply_parsed(base, memory, edit)?;
+            self.write(&patched.text)?;
+            return Ok((Written::Applied(Version::of(&patched.text)), patched));
+        }
+        let (written, text) = self.apply(base, edit)?;
+        Ok((written, Patched { memory: parse(&text), text, touched: None }))
     }
 
     /// Replaces the whole file (the raw editor), refused if it changed since `base`.

@@ -1,7 +1,7 @@
 //! MEMORY.md comes from outside (any editor, any person): parsing and
 //! editing never panic, whatever the bytes, and ranges stay inside the text.
 
-use mend_memory::edit::{Edit, apply};
+use mend_memory::edit::{Edit, apply, apply_parsed};
 use mend_memory::{NewLesson, parse};
 use proptest::prelude::*;
 
@@ -76,6 +76,23 @@ proptest! {
             prop_assert!(matches!(back.len() - text.len(), 1 | 2), "only the separating line break stays");
             prop_assert_eq!(back.replace("\r\n", "\n").replace("\n\n", "\n"), text.replace("\r\n", "\n").replace("\n\n", "\n"));
         }
+    }
+
+    #[test]
+    fn parsing_only_the_edited_section_gives_the_same_result_as_parsing_everything(text in markdownish(), pick in 0usize..8, kind in 0u8..3) {
+        let m = parse(&text);
+        let ids: Vec<String> = m.lessons().map(|l| l.id.clone()).collect();
+        let titles: Vec<String> = m.sections.iter().filter(|s| !s.title.is_empty()).map(|s| s.title.clone()).collect();
+        let lesson = NewLesson { id: Some("prop-x".into()), text: "changed\nover two lines".into(), ..Default::default() };
+        let edit = match kind {
+            0 if !ids.is_empty() => Edit::Replace { id: ids[pick % ids.len()].clone(), lesson },
+            1 if !ids.is_empty() => Edit::Delete { id: ids[pick % ids.len()].clone() },
+            _ if !titles.is_empty() => Edit::Add { section: titles[pick % titles.len()].clone(), lesson },
+            _ => return Ok(()),
+        };
+        let (Ok(full), Ok(quick)) = (apply(&text, &edit), apply_parsed(&text, &m, &edit)) else { return Ok(()) };
+        prop_assert_eq!(&quick.text, &full);
+        prop_assert_eq!(quick.memory, parse(&full));
     }
 
     #[test]
