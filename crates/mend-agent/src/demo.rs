@@ -27,7 +27,18 @@ pub async fn server() -> std::io::Result<FaultServer> {
 
 /// The environment the demo job needs on top of the process's own.
 pub fn env(server: &FaultServer) -> Vec<(String, String)> {
-    vec![("MEND_DEMO_URL".into(), server.url("")), ("MEND_DEMO_DEAD".into(), format!("http://127.0.0.1:{}", closed_port()))]
+    vec![("MEND_DEMO_URL".into(), server.url("")), ("MEND_DEMO_DEAD".into(), format!("http://127.0.0.1:{}", dead_port()))]
+}
+
+/// The "dead service": the same address every time (port 9, discard, which
+/// nothing serves on a normal machine) so that the lesson the first demo
+/// learns applies to the next one; another closed port if 9 answers.
+fn dead_port() -> u16 {
+    let nine = std::net::SocketAddr::from(([127, 0, 0, 1], 9));
+    match std::net::TcpStream::connect_timeout(&nine, std::time::Duration::from_millis(200)) {
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => 9,
+        _ => closed_port(),
+    }
 }
 
 /// Lays out the demo's work folder: the job file, a data file whose name

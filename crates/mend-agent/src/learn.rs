@@ -82,10 +82,29 @@ fn covers(w: &When, f: &FailureReport) -> bool {
     if w.is_empty() {
         return false;
     }
-    let hay = format!("{}\n{}", f.message, f.subject.as_deref().unwrap_or("")).to_lowercase();
+    let q = f.query();
     w.tool.as_deref().is_none_or(|t| t.eq_ignore_ascii_case(&f.tool))
         && w.code.as_deref().is_none_or(|c| c.eq_ignore_ascii_case(&f.code))
-        && w.matches.iter().all(|m| hay.contains(&m.to_lowercase()))
+        && w.matches.iter().all(|m| q.mentions(m))
+}
+
+/// What a learned lesson's `when:` quotes: for changed arguments the values
+/// they had (a fixed path applies to that path only, not to every file of
+/// the same name), else what the call was about.
+fn matches_for(f: &FailureReport, a: &AttemptReport) -> Vec<String> {
+    if a.action == "retry_modified" {
+        let before: Vec<String> = a
+            .args_diff
+            .iter()
+            .filter_map(|c| c.before.as_str())
+            .filter(|s| !s.is_empty() && !s.contains("[REDACTED]") && f.target.contains(*s))
+            .map(str::to_owned)
+            .collect();
+        if !before.is_empty() {
+            return before;
+        }
+    }
+    f.subject.iter().cloned().collect()
 }
 
 /// The fix an attempt applied, as a lesson writes it; `None` when it
@@ -233,6 +252,20 @@ impl Pending<'_> {
         id
     }
 
+    /// A new lesson in the tool's section, seen once today; returns its id.
+    fn add_new(&mut self, tool: &str, when: When, fix: Fix, text: String, outcome: &str) -> String {
+        let id = self.new_id(&when, &fix);
+        let lesson = NewLesson {
+            id: Some(id.clone()),
+            text,
+            when,
+            fix: Some(fix),
+            provenance: Provenance { seen: 1, last: Some(self.today.to_owned()), outcome: Some(outcome.into()), failures: 0 },
+        };
+        self.add(section_for(tool), lesson);
+        id
+    }
+
     fn add(&mut self, section: String, mut lesson: NewLesson) {
         lesson.text = self.redactor.text(&lesson.text);
         lesson.when.matches = lesson.when.matches.iter().map(|m| self.redactor.text(m)).collect();
@@ -245,7 +278,7 @@ impl Pending<'_> {
     /// A recovery the lesson layer did not explain.
     fn recovered(&mut self, f: &FailureReport, a: &AttemptReport, job: &str, step: &str, failed_here: &[String]) {
         let Some(fix) = fix_of(a) else { return };
-        let when = when_of(f);
+        let when = When { matches: matches_for(f, a), ..when_of(f) };
         let all = self.all();
         // The same failure, the same fix: it happened again.
         let twin = all.iter().find(|(_, w, x)| {
@@ -278,15 +311,7 @@ impl Pending<'_> {
             self.note(&id, "corrected", format!("lesson `{id}` corrected: {} {} is now healed by {}", f.code, on(f), fix.action));
             return;
         }
-        let id = self.new_id(&when, &fix);
-        let lesson = NewLesson {
-            id: Some(id.clone()),
-            text,
-            when,
-            fix: Some(fix.clone()),
-            provenance: Provenance { seen: 1, last: Some(self.today.to_owned()), outcome: Some("healed".into()), failures: 0 },
-        };
-        self.add(section_for(&f.tool), lesson);
+        let id = self.add_new(&f.tool, when, fix.clone(), text, "healed");
         self.note(&id, "learned", format!("learned lesson `{id}`: {} {} is healed by {}", f.code, on(f), fix.action));
     }
 
@@ -297,7 +322,13 @@ impl Pending<'_> {
         }
         let (Some(tool), Some(code)) = (&req.tool, &req.code) else { return };
         let Some(option) = req.option(&d.option) else { return };
-        let f = FailureReport { tool: tool.clone(), code: code.clone(), message: String::new(), subject: req.subject.clone() };
+        let f = FailureReport {
+            tool: tool.clone(),
+            code: code.clone(),
+            message: String::new(),
+            subject: req.subject.clone(),
+            target: String::new(),
+        };
         let when = when_of(&f);
         let fix = Fix { action: "escalate".into(), args: Some(json!({ "recommend": option.id })) };
         let note =
@@ -323,15 +354,7 @@ impl Pending<'_> {
             self.note(&id, "decided", format!("lesson `{id}`: a person chose `{}` for {code} {}", option.id, on(&f)));
             return;
         }
-        let id = self.new_id(&when, &fix);
-        let lesson = NewLesson {
-            id: Some(id.clone()),
-            text,
-            when,
-            fix: Some(fix),
-            provenance: Provenance { seen: 1, last: Some(self.today.to_owned()), outcome: Some("decided".into()), failures: 0 },
-        };
-        self.add(section_for(tool), lesson);
+        let id = self.add_new(tool, when, fix, text, "decided");
         self.note(&id, "decided", format!("learned lesson `{id}`: a person chose `{}` for {code} {}", option.id, on(&f)));
     }
 
@@ -448,5 +471,69 @@ pub struct MemoryLearner(pub Arc<Lessons>);
 impl Learner for MemoryLearner {
     async fn learn(&self, report: &RunReport, decided: &[(ApprovalRequest, Decision)], redactor: &Redactor) -> Vec<LessonNote> {
         write(&self.0, |m, today| from_run(m, report, decided, today, redactor))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mend_core::outcome::Outcome;
+    use mend_core::report::{ArgChange, StepReport};
+
+    fn report(attempt: AttemptReport) -> RunReport {
+        let mut step = StepReport::not_run("read-export");
+        step.status = StepStatus::Healed;
+        step.failure = Some(FailureReport {
+            tool: "fs".into(),
+            code: "NOT_FOUND".into(),
+            message: "no such file".into(),
+            subject: Some("Export.csv".into()),
+            target: "read /w/data/Export.csv".into(),
+        });
+        step.attempts.push(attempt);
+        RunReport { job: "nightly".into(), steps: vec![step], ..RunReport::empty() }
+    }
+
+    fn path_fix() -> AttemptReport {
+        AttemptReport {
+            n: 1,
+            action: "retry_modified".into(),
+            layer: "policy".into(),
+            lesson: None,
+            alternative: None,
+            root_cause: "NOT_FOUND".into(),
+            fixing: "NOT_FOUND".into(),
+            tool: "fs".into(),
+            args_diff: vec![ArgChange { path: "/path".into(), before: json!("/w/data/Export.csv"), after: json!("/w/data/export.csv") }],
+            delay_ms: 0,
+            outcome: Outcome::success(json!("sku,qty")),
+            duration_ms: 1,
+        }
+    }
+
+    #[test]
+    fn a_fixed_path_is_learned_for_that_path_and_a_repeat_bumps_it() {
+        let redactor = Redactor::new(Vec::<(String, String)>::new());
+        let text = "## Files\n\nSome prose.\n";
+        let learned = from_run(&mend_memory::parse(text), &report(path_fix()), &[], "2026-11-22", &redactor);
+        let [Edit::Add { section, lesson }] = &learned.edits[..] else { panic!("{:?}", learned.edits) };
+        assert_eq!(section, "Files");
+        assert_eq!(lesson.when.matches, ["/w/data/Export.csv"], "the path, not every Export.csv");
+        assert_eq!(lesson.fix.as_ref().unwrap().args, Some(json!({"path": "/w/data/export.csv"})));
+        assert!(lesson.text.contains("`path` /w/data/Export.csv → /w/data/export.csv"), "{}", lesson.text);
+
+        let after = mend_memory::edit::apply(text, &learned.edits[0]).unwrap();
+        let again = from_run(&mend_memory::parse(&after), &report(path_fix()), &[], "2026-11-23", &redactor);
+        let [Edit::Replace { lesson, .. }] = &again.edits[..] else { panic!("{:?}", again.edits) };
+        assert_eq!((lesson.provenance.seen, lesson.provenance.last.as_deref()), (2, Some("2026-11-23")));
+        assert_eq!(again.notes[0].change, "confirmed");
+    }
+
+    #[test]
+    fn a_change_that_carries_a_secret_is_not_learned() {
+        let mut a = path_fix();
+        a.args_diff[0].after = json!("/w/[REDACTED]/export.csv");
+        let learned = from_run(&mend_memory::parse(""), &report(a), &[], "2026-11-22", &Redactor::new(Vec::<(String, String)>::new()));
+        assert!(learned.edits.is_empty(), "{:?}", learned.edits);
     }
 }

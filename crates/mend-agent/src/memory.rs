@@ -271,8 +271,7 @@ fn applies(l: &Lesson, q: &FailureQuery) -> bool {
     }
     let tool_ok = w.tool.as_deref().is_none_or(|t| t.eq_ignore_ascii_case(&q.tool));
     let code_ok = w.code.as_deref().is_none_or(|c| c.eq_ignore_ascii_case(&q.code));
-    let hay = format!("{}\n{}", q.message, q.subject.as_deref().unwrap_or("")).to_lowercase();
-    tool_ok && code_ok && w.matches.iter().all(|m| hay.contains(&m.to_lowercase()))
+    tool_ok && code_ok && w.matches.iter().all(|m| q.mentions(m))
 }
 
 impl LessonSource for Lessons {
@@ -342,6 +341,7 @@ mod tests {
             code: "CONNECTION_REFUSED".into(),
             message: "connection refused".into(),
             subject: Some("shop.example:8080".into()),
+            target: "GET http://shop.example:8080/orders".into(),
         };
         let found = l.find(&q, 5);
         let ids: Vec<&str> = found.iter().map(|m| m.id.as_str()).collect();
@@ -352,7 +352,7 @@ mod tests {
         let loose = found.iter().find(|m| m.text.starts_with("Any word")).expect("context lesson");
         assert!(!loose.applies);
         // Another host: the mirror lesson does not apply.
-        let other = l.find(&FailureQuery { subject: Some("api.other:443".into()), ..q }, 5);
+        let other = l.find(&FailureQuery { subject: Some("api.other:443".into()), target: "GET https://api.other/".into(), ..q }, 5);
         assert_eq!(other[0].id, "generic");
         assert!(other.iter().all(|m| m.id != "shop-mirror" || !m.applies));
     }

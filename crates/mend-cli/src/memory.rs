@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::{Args, Subcommand};
+use mend_agent::memory::{Lessons, MemoryError};
 use mend_memory::edit::Edit;
-use mend_memory::index::{Filter, LessonIndex};
-use mend_memory::store::{Store, StoreError, Version, Written};
+use mend_memory::index::Filter;
+use mend_memory::store::StoreError;
 use mend_memory::{ACTIONS, Fix, Memory, NewLesson, When};
 
 use crate::query::Fail;
@@ -101,30 +102,14 @@ pub enum MemoryCmd {
     },
 }
 
-fn memory_path(data_dir: &Path, flag: Option<PathBuf>) -> Result<PathBuf, Fail> {
-    if let Some(p) = flag {
-        return Ok(p);
-    }
-    let p = data_dir.join("MEMORY.md");
-    if !p.exists() {
-        std::fs::create_dir_all(data_dir).map_err(|e| Fail(crate::EXIT_INTERNAL, format!("{}: {e}", data_dir.display())))?;
-        std::fs::write(&p, mend_memory::STARTER).map_err(|e| Fail(crate::EXIT_INTERNAL, format!("{}: {e}", p.display())))?;
-    }
-    Ok(p)
-}
-
-fn store_err(e: StoreError) -> Fail {
+fn memory_err(e: MemoryError) -> Fail {
     match e {
-        StoreError::Io { .. } => Fail(crate::EXIT_INTERNAL, e.to_string()),
-        StoreError::Conflict { ref conflict, .. } => {
+        MemoryError::Store(StoreError::Conflict { ref conflict, .. }) => {
             Fail(crate::EXIT_BAD_INPUT, format!("{e}\n--- the file now ---\n{}\n--- your edit ---\n{}", conflict.theirs, conflict.ours))
         }
-        _ => Fail(crate::EXIT_BAD_INPUT, e.to_string()),
+        MemoryError::Store(StoreError::Edit(_) | StoreError::NotUtf8 { .. }) => Fail(crate::EXIT_BAD_INPUT, e.to_string()),
+        _ => Fail(crate::EXIT_INTERNAL, e.to_string()),
     }
-}
-
-fn open_index(data_dir: &Path, memory: &Memory, version: Version) -> Result<(LessonIndex, bool), Fail> {
-    LessonIndex::open(&data_dir.join("index").join("lessons"), memory, version.0).map_err(|e| Fail(crate::EXIT_INTERNAL, e.to_string()))
 }
 
 fn new_lesson(base: NewLesson, a: LessonArgs) -> Result<NewLesson, Fail> {
@@ -158,60 +143,54 @@ fn new_lesson(base: NewLesson, a: LessonArgs) -> Result<NewLesson, Fail> {
 
 /// Runs a `mend memory` command.
 pub fn memory(data_dir: &Path, args: MemoryArgs) -> Result<(), Fail> {
-    let path = memory_path(data_dir, args.memory)?;
-    let store = Store::new(&path);
-    let (memory, text, version) = store.load().map_err(store_err)?;
+    let path = args.memory.unwrap_or_else(|| Lessons::default_path(data_dir));
+    let lessons = Lessons::open(&path, &Lessons::index_dir(data_dir)).map_err(memory_err)?;
     let edit = match args.cmd {
-        MemoryCmd::Search { query, tool, code, limit, json } => {
-            return search(data_dir, &memory, version, &query, Filter { tool, code }, limit, json);
-        }
+        MemoryCmd::Search { query, tool, code, limit, json } => return search(&lessons, &query, Filter { tool, code }, limit, json),
         MemoryCmd::Reindex => {
             let t0 = Instant::now();
-            let (mut idx, _) = open_index(data_dir, &memory, version)?;
-            idx.rebuild(&memory, version.0).map_err(|e| Fail(crate::EXIT_INTERNAL, e.to_string()))?;
-            eprintln!("Indexed {} lessons of {} in {} ms.", idx.len(), path.display(), t0.elapsed().as_millis());
+            let n = lessons.reindex().map_err(memory_err)?;
+            eprintln!("Indexed {n} lessons of {} in {} ms.", path.display(), t0.elapsed().as_millis());
             return Ok(());
         }
-        MemoryCmd::Check { stale_days } => return check(&path, &memory, stale_days),
+        MemoryCmd::Check { stale_days } => return lessons.with(|m, _, _| check(&path, m, stale_days)),
         MemoryCmd::Add { section, id, lesson } => {
             let l = new_lesson(NewLesson { id, ..Default::default() }, lesson)?;
             Edit::Add { section, lesson: l }
         }
         MemoryCmd::Edit { id, lesson } => {
-            let old = memory.lesson(&id).ok_or_else(|| Fail(crate::EXIT_BAD_INPUT, format!("no lesson `{id}` in {}", path.display())))?;
-            Edit::Replace { id: id.clone(), lesson: new_lesson(NewLesson::from(old), lesson)? }
+            let old = lessons.lesson(&id).ok_or_else(|| Fail(crate::EXIT_BAD_INPUT, format!("no lesson `{id}` in {}", path.display())))?;
+            Edit::Replace { id: id.clone(), lesson: new_lesson(NewLesson::from(&old), lesson)? }
         }
         MemoryCmd::Rm { id } => Edit::Delete { id },
     };
-    let (written, new_text) = store.apply(&text, &edit).map_err(store_err)?;
-    let (new, new_version) = (mend_memory::parse(&new_text), written.version());
-    let (mut idx, rebuilt) = open_index(data_dir, &memory, version)?;
-    if !rebuilt {
-        idx.sync(&memory, &new, new_version.0).map_err(|e| Fail(crate::EXIT_INTERNAL, e.to_string()))?;
-    } else {
-        idx.rebuild(&new, new_version.0).map_err(|e| Fail(crate::EXIT_INTERNAL, e.to_string()))?;
-    }
+    let applied = lessons.apply(std::slice::from_ref(&edit)).map_err(memory_err)?;
     let what = match &edit {
         Edit::Add { .. } => "Added",
         Edit::Replace { .. } => "Changed",
         Edit::Delete { .. } | Edit::DeleteSection { .. } => "Removed",
     };
-    let merged = if matches!(written, Written::Merged(_)) { " (merged with a change made meanwhile)" } else { "" };
-    let id = edit.lesson_id().map(str::to_owned).or_else(|| new.lessons().last().map(|l| l.id.clone())).unwrap_or_default();
+    let merged = if applied.merged { " (merged with a change made meanwhile)" } else { "" };
+    let id = edit
+        .lesson_id()
+        .map(str::to_owned)
+        .or_else(|| lessons.with(|m, _, _| m.lessons().last().map(|l| l.id.clone())))
+        .unwrap_or_default();
     eprintln!("{what} lesson {id} in {}{merged}.", path.display());
     Ok(())
 }
 
-fn search(data_dir: &Path, memory: &Memory, version: Version, query: &str, filter: Filter, limit: usize, json: bool) -> Result<(), Fail> {
-    let (idx, _) = open_index(data_dir, memory, version)?;
-    let hits = idx.search(query, &filter, limit).map_err(|e| Fail(crate::EXIT_INTERNAL, e.to_string()))?;
+fn search(lessons: &Lessons, query: &str, filter: Filter, limit: usize, json: bool) -> Result<(), Fail> {
+    let hits = lessons.search(query, &filter, limit).map_err(memory_err)?;
     for h in &hits {
-        let lesson = memory.lesson(&h.id);
+        let lesson = lessons.lesson(&h.id);
+        let lesson = lesson.as_ref();
         if json {
             let v = serde_json::json!({
                 "id": h.id, "section": h.section, "score": h.score, "snippet": h.snippet,
                 "highlights": h.highlights.iter().map(|r| [r.start, r.end]).collect::<Vec<_>>(),
                 "line": lesson.map(|l| l.line), "when": lesson.map(|l| &l.when), "fix": lesson.and_then(|l| l.fix.as_ref()),
+                "seen": lesson.map(|l| l.provenance.seen), "failures": lesson.map(|l| l.provenance.failures),
             });
             println!("{v}");
             continue;

@@ -238,6 +238,26 @@ fn the_demo_heals_every_step() {
     let statuses: Vec<&str> = report["steps"].as_array().unwrap().iter().map(|s| s["status"].as_str().unwrap()).collect();
     assert_eq!(statuses, ["healed", "healed", "healed", "healed", "verified", "succeeded"]);
     assert!(!d.path().join("w/staging").exists(), "the approved cleanup ran");
+    let report_step = |r: &Value| r["steps"][2]["attempts"].as_array().unwrap().clone();
+    let first = report_step(&report);
+    assert_eq!(first.len(), 3, "the dead service: retry, retry, mirror: {first:#?}");
+    let learned = report["lessons"].as_array().unwrap().iter().find(|n| n["change"] == "learned").expect("a lesson learned").clone();
+    assert!(err.contains("✎ learned lesson"), "{err}");
+
+    // The same demo again: the lesson sends the dead service's step straight to the mirror.
+    let (code, out, err) =
+        run(mend(&d.path().join("data")).args(["demo", "--json", "--approve", "recommended", "--workdir"]).arg(d.path().join("w2")));
+    assert_eq!(code, 0, "{err}");
+    let again: Value = serde_json::from_str(&out).unwrap();
+    let second = report_step(&again);
+    assert_eq!(second.len(), 1, "{second:#?}");
+    assert_eq!((second[0]["layer"].as_str(), second[0]["lesson"].as_str()), (Some("lesson"), learned["id"].as_str()));
+    assert!(again["attempts"].as_u64() < report["attempts"].as_u64(), "{} then {}", report["attempts"], again["attempts"]);
+    // The journal has every lesson event of both runs.
+    let (code, out, _) = run(mend(&d.path().join("data")).args(["logs", "--kind", "lesson", "--json"]));
+    assert_eq!(code, 0);
+    let ids: Vec<Value> = out.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["data"]["lesson"].clone()).collect();
+    assert_eq!(ids.iter().filter(|id| **id == learned["id"]).count(), 2, "learned, then confirmed: {out}");
 }
 
 #[test]

@@ -511,6 +511,7 @@ impl Run<'_> {
                 code: e.code.to_string(),
                 message: self.redactor.text(&e.message),
                 subject: subject_of(&cur.tool, &cur.args).map(|s| self.redactor.text(&s)),
+                target: self.render(&cur),
             });
         }
         let failure_t0 = Instant::now();
@@ -697,6 +698,7 @@ impl Run<'_> {
                     code: err.code.to_string(),
                     message: self.redactor.text(&err.message),
                     subject: subject_of(&cur.tool, &cur.args).map(|s| self.redactor.text(&s)),
+                    target: self.render(cur),
                 };
                 source.find(&q, TOP_K)
             }

@@ -38,6 +38,17 @@ pub struct FailureQuery {
     /// What the call was about: a URL's host and port, a command's
     /// program, a file's name (see [`subject_of`]).
     pub subject: Option<String>,
+    /// The whole call as shown to people (`GET https://…`, `read data/x.csv`).
+    pub target: String,
+}
+
+impl FailureQuery {
+    /// Whether a text a lesson's `when:` quotes appears in the failure: its
+    /// message, what the call was about, or the call (case-insensitive).
+    pub fn mentions(&self, text: &str) -> bool {
+        let t = text.to_lowercase();
+        [self.message.as_str(), self.subject.as_deref().unwrap_or(""), self.target.as_str()].iter().any(|h| h.to_lowercase().contains(&t))
+    }
 }
 
 /// A lesson's fix, as written in the memory file.
@@ -229,6 +240,19 @@ mod tests {
         assert_eq!(subject_of("exec", &json!({"program": "/usr/bin/rsync", "args": ["-a"]})).as_deref(), Some("rsync"));
         assert_eq!(subject_of("fs", &json!({"op": "read", "path": "/data/report.csv"})).as_deref(), Some("report.csv"));
         assert_eq!(subject_of("fs", &json!({"op": "list"})), None);
+    }
+
+    #[test]
+    fn a_quoted_text_may_be_in_the_message_the_subject_or_the_call() {
+        let q = FailureQuery {
+            tool: "fs".into(),
+            code: "NOT_FOUND".into(),
+            message: "no such file".into(),
+            subject: Some("Export.csv".into()),
+            target: "read /srv/w/data/Export.csv".into(),
+        };
+        assert!(q.mentions("NO SUCH") && q.mentions("export.csv") && q.mentions("/srv/w/data/Export.csv"));
+        assert!(!q.mentions("/other/data/Export.csv"));
     }
 
     #[test]

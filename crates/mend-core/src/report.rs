@@ -163,6 +163,22 @@ pub struct FailureReport {
     /// What the call was about (see [`crate::lesson::subject_of`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+    /// The call as shown to people.
+    #[serde(default)]
+    pub target: String,
+}
+
+impl FailureReport {
+    /// The same failure, as a lesson lookup asks for it.
+    pub fn query(&self) -> crate::lesson::FailureQuery {
+        crate::lesson::FailureQuery {
+            tool: self.tool.clone(),
+            code: self.code.clone(),
+            message: self.message.clone(),
+            subject: self.subject.clone(),
+            target: self.target.clone(),
+        }
+    }
 }
 
 /// One step.

@@ -281,6 +281,20 @@ impl LessonIndex {
         self.len() == 0
     }
 
+    fn filter_clauses(&self, filter: &Filter) -> Vec<(Occur, Box<dyn Query>)> {
+        let term = |field: Field, value: String| -> (Occur, Box<dyn Query>) {
+            (Occur::Must, Box::new(TermQuery::new(Term::from_field_text(field, &value), IndexRecordOption::Basic)))
+        };
+        let mut out = Vec::new();
+        if let Some(t) = &filter.tool {
+            out.push(term(self.f.tool, t.to_ascii_lowercase()));
+        }
+        if let Some(c) = &filter.code {
+            out.push(term(self.f.code, c.to_ascii_uppercase()));
+        }
+        out
+    }
+
     /// Lessons within `filter`, the ones sharing the most words with `query`
     /// first; unlike [`search`](Self::search) a lesson need not share any
     /// word (the diagnosis looks lessons up by tool and code, words rank).
@@ -293,14 +307,7 @@ impl LessonIndex {
         if !query.trim().is_empty() {
             clauses.push((Occur::Should, parser.parse_query_lenient(query).0));
         }
-        if let Some(t) = &filter.tool {
-            let term = Term::from_field_text(self.f.tool, &t.to_ascii_lowercase());
-            clauses.push((Occur::Must, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
-        }
-        if let Some(c) = &filter.code {
-            let term = Term::from_field_text(self.f.code, &c.to_ascii_uppercase());
-            clauses.push((Occur::Must, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
-        }
+        clauses.extend(self.filter_clauses(filter));
         let top = searcher
             .search(&BooleanQuery::new(clauses), &TopDocs::with_limit(limit.max(1)).order_by_score())
             .map_err(|e| self.tantivy(e))?;
@@ -332,14 +339,7 @@ impl LessonIndex {
             ]))
         };
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, text_query.box_clone())];
-        if let Some(t) = &filter.tool {
-            let term = Term::from_field_text(self.f.tool, &t.to_ascii_lowercase());
-            clauses.push((Occur::Must, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
-        }
-        if let Some(c) = &filter.code {
-            let term = Term::from_field_text(self.f.code, &c.to_ascii_uppercase());
-            clauses.push((Occur::Must, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
-        }
+        clauses.extend(self.filter_clauses(filter));
         let full = BooleanQuery::new(clauses);
         let top = searcher.search(&full, &TopDocs::with_limit(limit.max(1)).order_by_score()).map_err(|e| self.tantivy(e))?;
         // Fuzzy terms name no exact term to highlight: snippets come from the
