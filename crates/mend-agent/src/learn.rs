@@ -288,7 +288,11 @@ impl Pending<'_> {
         if let Some((id, ..)) = twin {
             let id = id.clone();
             let n = self.seen(&id, "healed", Some(true));
-            self.note(&id, "confirmed", format!("lesson `{id}` confirmed: {} healed {} by {} (seen {n} times)", f.code, on(f), fix.action));
+            self.note(
+                &id,
+                "confirmed",
+                format!("lesson `{id}` confirmed: {} healed {} by {} (seen {})", f.code, on(f), fix.action, times(n)),
+            );
             return;
         }
         // A lesson for exactly this failure whose fix just failed: correct it.
@@ -373,6 +377,10 @@ impl Pending<'_> {
     }
 }
 
+fn times(n: u32) -> String {
+    if n == 1 { "once".to_owned() } else { format!("{n} times") }
+}
+
 fn on(f: &FailureReport) -> String {
     match &f.subject {
         Some(s) => format!("on `{}` ({})", s, f.tool),
@@ -406,11 +414,11 @@ pub fn from_run(
         for (id, healed) in &applied {
             if *healed {
                 let n = p.seen(id, "healed", Some(true));
-                p.note(id, "confirmed", format!("lesson `{id}` healed {} {} (seen {n} times)", f.code, on(f)));
+                p.note(id, "confirmed", format!("lesson `{id}` healed {} {} (seen {})", f.code, on(f), times(n)));
             } else {
                 let n = p.seen(id, "failed", Some(false));
                 let trust = if n >= mend_core::lesson::TRUST_FAILURES { "; no longer applied by itself" } else { "" };
-                p.note(id, "failed", format!("lesson `{id}` did not fix {} {} ({n} time(s) in a row{trust})", f.code, on(f)));
+                p.note(id, "failed", format!("lesson `{id}` did not fix {} {} ({} in a row{trust})", f.code, on(f), times(n)));
                 failed_here.push(id.clone());
             }
         }
