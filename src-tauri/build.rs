@@ -23,6 +23,14 @@ const COMMANDS: &[&str] = &[
     "ui_painted",
     "settings_get",
     "settings_autostart",
+    "memory_view",
+    "memory_search",
+    "memory_save",
+    "memory_raw",
+    "memory_open",
+    "dashboard",
+    "audit_events",
+    "audit_export",
 ];
 
 fn main() {

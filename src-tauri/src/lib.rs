@@ -18,8 +18,11 @@ use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Builder, Emitter, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
 
 pub mod approvals;
+pub mod audit;
+pub mod dashboard;
 pub mod desk;
 pub mod ipc;
+pub mod memory;
 pub mod overview;
 pub mod runs;
 pub mod settings;
@@ -53,6 +56,14 @@ pub fn setup<R: Runtime>(builder: Builder<R>, desk: Arc<Desk>) -> Builder<R> {
         approvals::ui_painted,
         settings::settings_get,
         settings::settings_autostart,
+        memory::memory_view,
+        memory::memory_search,
+        memory::memory_save,
+        memory::memory_raw,
+        memory::memory_open,
+        dashboard::dashboard,
+        audit::audit_events,
+        audit::audit_export,
     ])
 }
 

@@ -447,3 +447,515 @@ pending_approvals: number,
  */
 live_runs: number, };
 
+export type Finding = { 
+/**
+ * `problem` (a parse problem), `duplicate`, `contradiction`, `failing` or `stale`.
+ */
+kind: string, 
+/**
+ * 1-based line in the file.
+ */
+line: number, 
+/**
+ * The lesson it is about.
+ */
+lesson: string | null, 
+/**
+ * The other lesson (of a duplicate or a contradiction).
+ */
+other: string | null, 
+/**
+ * For a person.
+ */
+message: string, };
+
+export type MemoryView = { 
+/**
+ * The file.
+ */
+path: string, 
+/**
+ * Its version (what an edit is based on).
+ */
+version: string, 
+/**
+ * Its text (the raw editor).
+ */
+text: string, 
+/**
+ * Sections in file order.
+ */
+sections: Array<SectionView>, 
+/**
+ * What `mend memory check` finds.
+ */
+findings: Array<Finding>, };
+
+export type SectionView = { 
+/**
+ * Its title (empty: lessons before any heading).
+ */
+title: string, 
+/**
+ * Its lessons.
+ */
+lessons: Array<LessonView>, };
+
+export type LessonView = { 
+/**
+ * Its id.
+ */
+id: string, 
+/**
+ * Its section.
+ */
+section: string, 
+/**
+ * What it says.
+ */
+text: string, 
+/**
+ * The tool it applies to.
+ */
+tool: string | null, 
+/**
+ * The error code it applies to.
+ */
+code: string | null, 
+/**
+ * Texts the failure must contain.
+ */
+matches: Array<string>, 
+/**
+ * The fix's action.
+ */
+fix: string | null, 
+/**
+ * The fix's arguments, as JSON text.
+ */
+fix_args: string | null, 
+/**
+ * Times seen.
+ */
+seen: number, 
+/**
+ * Last seen (YYYY-MM-DD).
+ */
+last: string | null, 
+/**
+ * How it went the last time.
+ */
+outcome: string | null, 
+/**
+ * Times in a row its fix did not work.
+ */
+failures: number, 
+/**
+ * 1-based line in the file.
+ */
+line: number, 
+/**
+ * The diagnosis applies it by itself.
+ */
+trusted: boolean, 
+/**
+ * `check` has something to say about it.
+ */
+flagged: boolean, 
+/**
+ * Runs that learned, confirmed or marked it, newest first.
+ */
+runs: Array<string>, };
+
+export type LessonInput = { 
+/**
+ * Its id (derived from the text when empty).
+ */
+id: string | null, 
+/**
+ * What it says.
+ */
+text: string, 
+/**
+ * The tool.
+ */
+tool: string | null, 
+/**
+ * The error code.
+ */
+code: string | null, 
+/**
+ * Texts the failure must contain.
+ */
+matches: Array<string>, 
+/**
+ * The fix's action.
+ */
+fix: string | null, 
+/**
+ * The fix's arguments, as JSON text.
+ */
+fix_args: string | null, };
+
+export type MemoryEdit = { "op": "add", 
+/**
+ * The section.
+ */
+section: string, 
+/**
+ * The lesson.
+ */
+lesson: LessonInput, } | { "op": "replace", 
+/**
+ * Its id.
+ */
+id: string, 
+/**
+ * The lesson.
+ */
+lesson: LessonInput, } | { "op": "delete", 
+/**
+ * Its id.
+ */
+id: string, } | { "op": "move", 
+/**
+ * Its id.
+ */
+id: string, 
+/**
+ * The section (created if missing).
+ */
+section: string, } | { "op": "add_section", 
+/**
+ * Its title.
+ */
+title: string, } | { "op": "delete_section", 
+/**
+ * Its title.
+ */
+title: string, } | { "op": "merge", 
+/**
+ * The lesson that stays.
+ */
+keep: string, 
+/**
+ * The duplicate that goes.
+ */
+drop: string, };
+
+export type SaveResult = { "result": "saved", 
+/**
+ * The file's new version.
+ */
+version: string, 
+/**
+ * Merged with a change made meanwhile elsewhere.
+ */
+merged: boolean, } | { "result": "conflict", 
+/**
+ * The file as it is now.
+ */
+theirs: string, 
+/**
+ * The file as this edit would make it.
+ */
+ours: string, 
+/**
+ * Why.
+ */
+reason: string, };
+
+export type HitView = { 
+/**
+ * The lesson.
+ */
+id: string, 
+/**
+ * Its section.
+ */
+section: string, 
+/**
+ * Text around the matches.
+ */
+snippet: string, 
+/**
+ * Byte ranges of the matches in the snippet.
+ */
+highlights: [number, number][], };
+
+export type ActionRate = { 
+/**
+ * The error code being fixed.
+ */
+code: string, 
+/**
+ * The action.
+ */
+action: string, 
+/**
+ * Attempts.
+ */
+attempts: number, 
+/**
+ * Attempts that fixed it.
+ */
+successes: number, 
+/**
+ * successes / attempts.
+ */
+rate: number, 
+/**
+ * Mean duration of the attempt's call.
+ */
+avg_ms: number, };
+
+export type Recovery = { 
+/**
+ * Failures healed.
+ */
+recovered: number, 
+/**
+ * Mean healing attempts per recovery.
+ */
+attempts_avg: number, 
+/**
+ * Time to recover, median.
+ */
+ttr_p50_ms: number, 
+/**
+ * Time to recover, 95th percentile.
+ */
+ttr_p95_ms: number, 
+/**
+ * Time to recover, worst.
+ */
+ttr_max_ms: number, };
+
+export type Healing = { 
+/**
+ * Steps run.
+ */
+steps: number, 
+/**
+ * Steps whose first call failed.
+ */
+failed_first: number, 
+/**
+ * Of those, healed (or verified) without a person.
+ */
+autonomous: number, 
+/**
+ * Of those, healed or finished after a person decided.
+ */
+with_person: number, 
+/**
+ * autonomous / failed_first.
+ */
+autonomous_rate: number, };
+
+export type Escalations = { 
+/**
+ * Requests raised.
+ */
+raised: number, 
+/**
+ * Requests still pending now.
+ */
+pending: number, 
+/**
+ * Decisions by option id.
+ */
+by_option: [string, number][], 
+/**
+ * Decisions by who decided (person, policy, timeout).
+ */
+by_decider: [string, number][], 
+/**
+ * Decisions that took the recommended option.
+ */
+took_recommended: number, 
+/**
+ * Median time to a decision.
+ */
+decide_p50_ms: number, };
+
+export type Failing = { 
+/**
+ * Tool.
+ */
+tool: string, 
+/**
+ * Code.
+ */
+code: string, 
+/**
+ * Failed calls.
+ */
+calls: number, };
+
+export type Metrics = { 
+/**
+ * Window start (ms since epoch), rounded down to the hour for rollups.
+ */
+since_ms: number | null, 
+/**
+ * Runs by status.
+ */
+runs: [string, number][], 
+/**
+ * Tool calls made.
+ */
+calls: number, 
+/**
+ * Tool calls that failed.
+ */
+failed_calls: number, 
+/**
+ * Steps and healing.
+ */
+healing: Healing, 
+/**
+ * Success per code × action, most attempts first.
+ */
+by_code_action: Array<ActionRate>, 
+/**
+ * Recoveries.
+ */
+recovery: Recovery, 
+/**
+ * Escalations.
+ */
+escalations: Escalations, 
+/**
+ * Top failing tools and codes.
+ */
+top_failing: Array<Failing>, 
+/**
+ * LLM tokens spent.
+ */
+tokens: number, };
+
+export type SeriesLine = { 
+/**
+ * The error code being fixed.
+ */
+code: string, 
+/**
+ * The action.
+ */
+action: string, 
+/**
+ * Attempts per bucket.
+ */
+attempts: number[], 
+/**
+ * Attempts that fixed it, per bucket.
+ */
+successes: number[], };
+
+export type Series = { 
+/**
+ * Each bucket's start (ms since epoch).
+ */
+buckets_ms: number[], 
+/**
+ * The bucket's length.
+ */
+bucket_ms: number, 
+/**
+ * Success per code × action.
+ */
+by_code_action: Array<SeriesLine>, 
+/**
+ * Steps whose first call failed, per bucket.
+ */
+failed_first: number[], 
+/**
+ * Of those, healed without a person.
+ */
+autonomous: number[], 
+/**
+ * Of those, a person decided.
+ */
+with_person: number[], 
+/**
+ * Tool calls, per bucket.
+ */
+calls: number[], 
+/**
+ * Failed tool calls, per bucket.
+ */
+failed_calls: number[], 
+/**
+ * Requests to a person, per bucket.
+ */
+escalations: number[], 
+/**
+ * LLM tokens, per bucket.
+ */
+tokens: number[], 
+/**
+ * Every time to recover in the window, sorted.
+ */
+ttr_ms: number[], 
+/**
+ * Attempts of every recovery in the window, sorted.
+ */
+recovery_attempts: number[], 
+/**
+ * How long every decision took, sorted.
+ */
+decide_ms: number[], };
+
+export type DashboardView = { 
+/**
+ * Totals for the range, as `mend metrics --since` computes them.
+ */
+metrics: Metrics, 
+/**
+ * The same over time.
+ */
+series: Series, };
+
+export type AuditFilter = { 
+/**
+ * At or after (ms since epoch).
+ */
+since_ms: number | null, 
+/**
+ * Before (ms since epoch).
+ */
+until_ms: number | null, 
+/**
+ * Only this job.
+ */
+job: string | null, 
+/**
+ * Only this run.
+ */
+run_id: string | null, 
+/**
+ * Only this tool.
+ */
+tool: string | null, 
+/**
+ * Only this error code.
+ */
+code: string | null, 
+/**
+ * At least this level.
+ */
+level: Level | null, 
+/**
+ * Only this kind.
+ */
+kind: EventKind | null, 
+/**
+ * The message or data contains this text.
+ */
+text: string | null, 
+/**
+ * The newest this many (default 500; 0 = all, for exports).
+ */
+limit: number | null, };
+

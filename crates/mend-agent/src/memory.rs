@@ -41,12 +41,23 @@ struct State {
     /// Lesson id → (section, lesson) position in `memory`.
     by_id: HashMap<String, (usize, usize)>,
     index: LessonIndex,
+    /// Earlier texts of the file, newest last: what a screen's edit may be
+    /// based on (merged or a conflict, never lost).
+    history: std::collections::VecDeque<(Version, String)>,
 }
 
 impl State {
     fn new(memory: Memory, text: String, version: Version, index: LessonIndex) -> State {
         let by_id = positions(&memory);
-        State { memory, text, version, by_id, index }
+        State { memory, text, version, by_id, index, history: Default::default() }
+    }
+
+    /// The text of a version this handle held.
+    fn text_of(&self, v: Version) -> Option<&str> {
+        if v == self.version {
+            return Some(&self.text);
+        }
+        self.history.iter().rev().find(|(h, _)| *h == v).map(|(_, t)| t.as_str())
     }
 
     fn lesson(&self, id: &str) -> Option<&Lesson> {
@@ -76,7 +87,11 @@ impl State {
         };
         self.by_id = by_id;
         self.memory = memory;
-        self.text = text;
+        let old = std::mem::replace(&mut self.text, text);
+        self.history.push_back((self.version, old));
+        if self.history.len() > 16 {
+            self.history.pop_front();
+        }
         self.version = version;
         Ok(n)
     }
@@ -214,6 +229,49 @@ impl Lessons {
         }
     }
 
+    /// Applies edits made on version `base` of the file (what a screen
+    /// loaded): on the current version as [`apply`](Self::apply); on an
+    /// older one, each edit is merged when the lesson it touches did not
+    /// change since, else a conflict carrying both versions.
+    pub fn apply_on(&self, base: Version, edits: &[Edit]) -> Result<Applied, MemoryError> {
+        let base_text = {
+            let st = self.state();
+            if base == st.version {
+                drop(st);
+                return self.apply(edits);
+            }
+            st.text_of(base).map(str::to_owned)
+        };
+        let Some(mut text) = base_text else { return Err(self.unknown_base()) };
+        for edit in edits {
+            let (_, new) = self.store.apply(&text, edit)?;
+            text = new;
+        }
+        self.reload()?;
+        Ok(Applied { version: Version::of(&text), merged: true })
+    }
+
+    /// Replaces the whole file (the raw editor), if it is still version `base`.
+    pub fn replace_all(&self, base: Version, text: &str) -> Result<Version, MemoryError> {
+        let base_text = self.state().text_of(base).map(str::to_owned);
+        let Some(base_text) = base_text else { return Err(self.unknown_base()) };
+        let v = self.store.replace_all(&base_text, text)?;
+        self.reload()?;
+        Ok(v)
+    }
+
+    fn unknown_base(&self) -> MemoryError {
+        let theirs = self.store.read().unwrap_or_default();
+        MemoryError::Store(StoreError::Conflict {
+            path: self.path().display().to_string(),
+            conflict: Box::new(mend_memory::store::Conflict {
+                theirs,
+                ours: String::new(),
+                reason: "the file changed too much since it was loaded: reload it".into(),
+            }),
+        })
+    }
+
     /// Full-text search with snippets (see [`LessonIndex::search`]).
     pub fn search(&self, query: &str, filter: &Filter, limit: usize) -> Result<Vec<Hit>, MemoryError> {
         Ok(self.state().index.search(query, filter, limit)?)
@@ -319,6 +377,137 @@ impl LessonSource for Lessons {
     }
 }
 
+/// What is wrong with a lesson (or the file), as `mend memory check` and
+/// the memory screen list it.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Finding {
+    /// `problem` (a parse problem), `duplicate`, `contradiction`, `failing` or `stale`.
+    pub kind: String,
+    /// 1-based line in the file.
+    pub line: usize,
+    /// The lesson it is about.
+    pub lesson: Option<String>,
+    /// The other lesson (of a duplicate or a contradiction).
+    pub other: Option<String>,
+    /// For a person.
+    pub message: String,
+}
+
+/// Parse problems, duplicates, contradictions (the same failure, different
+/// fixes; a person's recorded choice is not one), failing lessons (their fix
+/// failed [`TRUST_FAILURES`](mend_core::lesson::TRUST_FAILURES) times in a
+/// row) and stale ones (not seen for `stale_days`), in file order.
+pub fn check(memory: &Memory, stale_days: u32, today: i64) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let finding = |kind: &str, line: usize, lesson: Option<&str>, other: Option<&str>, message: String| Finding {
+        kind: kind.to_owned(),
+        line,
+        lesson: lesson.map(str::to_owned),
+        other: other.map(str::to_owned),
+        message,
+    };
+    for p in &memory.problems {
+        out.push(finding("problem", p.line, None, None, p.message.clone()));
+    }
+    let lessons: Vec<&Lesson> = memory.lessons().collect();
+    let choice = |f: &Option<mend_memory::Fix>| {
+        f.as_ref().is_some_and(|f| f.action == "escalate" && f.args.as_ref().is_some_and(|a| a.get("recommend").is_some()))
+    };
+    // Lessons grouped by their failure: only same-`when` pairs are compared.
+    let mut by_when: HashMap<String, Vec<&Lesson>> = HashMap::new();
+    let mut by_text: HashMap<String, Vec<&Lesson>> = HashMap::new();
+    for l in &lessons {
+        if !l.when.is_empty() {
+            by_when.entry(format!("{:?}", l.when).to_lowercase()).or_default().push(l);
+        } else if !l.text.is_empty() {
+            by_text.entry(l.text.to_lowercase()).or_default().push(l);
+        }
+    }
+    for group in by_when.values().chain(by_text.values()) {
+        for (i, b) in group.iter().enumerate().skip(1) {
+            for a in &group[..i] {
+                if a.when.is_empty() {
+                    out.push(finding(
+                        "duplicate",
+                        b.line,
+                        Some(&b.id),
+                        Some(&a.id),
+                        format!("duplicate of lesson {} (line {}): the same text", a.id, a.line),
+                    ));
+                    continue;
+                }
+                match (&a.fix, &b.fix) {
+                    _ if choice(&a.fix) != choice(&b.fix) => {}
+                    (Some(x), Some(y)) if x != y => out.push(finding(
+                        "contradiction",
+                        b.line,
+                        Some(&b.id),
+                        Some(&a.id),
+                        format!(
+                            "contradicts lesson {} (line {}): the same failure, fix {} there and {} here",
+                            a.id, a.line, x.action, y.action
+                        ),
+                    )),
+                    _ => out.push(finding(
+                        "duplicate",
+                        b.line,
+                        Some(&b.id),
+                        Some(&a.id),
+                        format!("duplicate of lesson {} (line {}): the same failure and fix", a.id, a.line),
+                    )),
+                }
+            }
+        }
+    }
+    for l in &lessons {
+        let p = &l.provenance;
+        if p.failures >= mend_core::lesson::TRUST_FAILURES {
+            out.push(finding(
+                "failing",
+                l.line,
+                Some(&l.id),
+                None,
+                format!(
+                    "lesson {} is failing: its fix did not work the last {} times (no longer applied by itself; fix or delete it)",
+                    l.id, p.failures
+                ),
+            ));
+        }
+        if let Some(last) = p.last.as_deref().and_then(parse_date)
+            && today.saturating_sub(last) > i64::from(stale_days)
+        {
+            out.push(finding(
+                "stale",
+                l.line,
+                Some(&l.id),
+                None,
+                format!("lesson {} is stale: last seen {}", l.id, p.last.as_deref().unwrap_or("")),
+            ));
+        }
+    }
+    out.sort_by_key(|f| f.line);
+    out
+}
+
+/// Days since 1970-01-01 of a moment.
+pub fn days_since_epoch(t: std::time::SystemTime) -> i64 {
+    t.duration_since(std::time::UNIX_EPOCH).map(|d| (d.as_secs() / 86_400) as i64).unwrap_or(0)
+}
+
+/// Days since 1970-01-01 of a `YYYY-MM-DD` date (civil calendar).
+pub fn parse_date(s: &str) -> Option<i64> {
+    let mut it = s.split('-').map(|p| p.parse::<i64>().ok());
+    let (y, m, d) = (it.next()??, it.next()??, it.next()??);
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -355,6 +544,25 @@ mod tests {
         let other = l.find(&FailureQuery { subject: Some("api.other:443".into()), target: "GET https://api.other/".into(), ..q }, 5);
         assert_eq!(other[0].id, "generic");
         assert!(other.iter().all(|m| m.id != "shop-mirror" || !m.applies));
+    }
+
+    #[test]
+    fn dates_count_days_since_the_epoch() {
+        assert_eq!(parse_date("1970-01-01"), Some(0));
+        assert_eq!(parse_date("2000-03-01"), Some(11_017));
+        assert_eq!(parse_date("2026-11-22"), Some(20_779));
+        assert_eq!(parse_date("nope"), None);
+    }
+
+    #[test]
+    fn check_finds_duplicates_contradictions_failing_and_stale_lessons() {
+        let text = "## s\n\n- a\n  - when: `http` `TIMEOUT`\n  - fix: retry_same\n  - id: a\n- b\n  - when: `http` `TIMEOUT`\n  - fix: verify_state\n  - seen: 4 · last: 2020-01-01 · failures: 3\n  - id: b\n- c\n  - when: `http` `TIMEOUT`\n  - fix: escalate `{\"recommend\": \"skip\"}`\n  - id: c\n- same words\n- same words\n";
+        let f = check(&mend_memory::parse(text), 180, parse_date("2026-11-22").unwrap());
+        let kinds: Vec<(&str, Option<&str>)> = f.iter().map(|x| (x.kind.as_str(), x.lesson.as_deref())).collect();
+        assert!(kinds.contains(&("contradiction", Some("b"))), "{f:#?}");
+        assert!(kinds.contains(&("failing", Some("b"))) && kinds.contains(&("stale", Some("b"))), "{f:#?}");
+        assert_eq!(f.iter().filter(|x| x.kind == "duplicate").count(), 1, "{f:#?}");
+        assert!(f.iter().all(|x| x.lesson.as_deref() != Some("c")), "a recorded choice contradicts nothing: {f:#?}");
     }
 
     #[test]

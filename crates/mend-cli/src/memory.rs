@@ -166,7 +166,7 @@ pub fn memory(data_dir: &Path, args: MemoryArgs) -> Result<(), Fail> {
     };
     let applied = lessons.apply(std::slice::from_ref(&edit)).map_err(memory_err)?;
     let what = match &edit {
-        Edit::Add { .. } => "Added",
+        Edit::Add { .. } | Edit::AddSection { .. } => "Added",
         Edit::Replace { .. } => "Changed",
         Edit::Delete { .. } | Edit::DeleteSection { .. } => "Removed",
     };
@@ -217,84 +217,14 @@ fn search(lessons: &Lessons, query: &str, filter: Filter, limit: usize, json: bo
 
 fn check(path: &Path, memory: &Memory, stale_days: u32) -> Result<(), Fail> {
     let shown = path.display();
-    let mut findings = Vec::new();
-    for p in &memory.problems {
-        findings.push(format!("{shown}:{}: {}", p.line, p.message));
-    }
-    let lessons: Vec<_> = memory.lessons().collect();
-    for (i, a) in lessons.iter().enumerate() {
-        for b in &lessons[i + 1..] {
-            if a.when.is_empty() || a.when != b.when {
-                if !a.text.is_empty() && a.text.eq_ignore_ascii_case(&b.text) {
-                    findings.push(format!("{shown}:{}: duplicate of lesson {} (line {}): the same text", b.line, a.id, a.line));
-                }
-                continue;
-            }
-            // A person's recorded choice is a recommendation, not a fix: it
-            // does not contradict the lesson that says how to heal.
-            let choice = |f: &Option<Fix>| {
-                f.as_ref().is_some_and(|f| f.action == "escalate" && f.args.as_ref().is_some_and(|a| a.get("recommend").is_some()))
-            };
-            match (&a.fix, &b.fix) {
-                _ if choice(&a.fix) != choice(&b.fix) => {}
-                (Some(x), Some(y)) if x != y => findings.push(format!(
-                    "{shown}:{}: contradicts lesson {} (line {}): the same failure, fix {} there and {} here",
-                    b.line, a.id, a.line, x.action, y.action
-                )),
-                _ => findings.push(format!("{shown}:{}: duplicate of lesson {} (line {}): the same failure and fix", b.line, a.id, a.line)),
-            }
-        }
-    }
-    let today = days_since_epoch(std::time::SystemTime::now());
-    for l in &lessons {
-        let p = &l.provenance;
-        if p.failures >= mend_core::lesson::TRUST_FAILURES {
-            findings.push(format!(
-                "{shown}:{}: lesson {} is failing: its fix did not work the last {} times (no longer applied by itself; fix or delete it)",
-                l.line, l.id, p.failures
-            ));
-        }
-        if let Some(last) = p.last.as_deref().and_then(parse_date)
-            && today.saturating_sub(last) > i64::from(stale_days)
-        {
-            findings.push(format!("{shown}:{}: lesson {} is stale: last seen {}", l.line, l.id, p.last.as_deref().unwrap_or("")));
-        }
-    }
+    let findings = mend_agent::memory::check(memory, stale_days, mend_agent::memory::days_since_epoch(std::time::SystemTime::now()));
     for f in &findings {
-        println!("{f}");
+        println!("{shown}:{}: {}", f.line, f.message);
     }
     if findings.is_empty() {
-        eprintln!("{shown}: {} lessons in {} sections, no problems.", lessons.len(), memory.sections.len());
+        eprintln!("{shown}: {} lessons in {} sections, no problems.", memory.lessons().count(), memory.sections.len());
         Ok(())
     } else {
         Err(Fail(1, format!("{} finding(s) in {shown}", findings.len())))
-    }
-}
-
-fn days_since_epoch(t: std::time::SystemTime) -> i64 {
-    t.duration_since(std::time::UNIX_EPOCH).map(|d| (d.as_secs() / 86_400) as i64).unwrap_or(0)
-}
-
-/// Days since 1970-01-01 of a `YYYY-MM-DD` date (civil calendar).
-fn parse_date(s: &str) -> Option<i64> {
-    let mut it = s.split('-').map(|p| p.parse::<i64>().ok());
-    let (y, m, d) = (it.next()??, it.next()??, it.next()??);
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some(era * 146_097 + doe - 719_468)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn dates_count_days_since_the_epoch() {
-        assert_eq!(super::parse_date("1970-01-01"), Some(0));
-        assert_eq!(super::parse_date("2000-03-01"), Some(11_017));
-        assert_eq!(super::parse_date("2026-11-22"), Some(20_779));
-        assert_eq!(super::parse_date("nope"), None);
     }
 }

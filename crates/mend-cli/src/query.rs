@@ -185,8 +185,18 @@ pub fn logs(dir: &Path, a: LogsArgs) -> Result<(), Fail> {
     };
     let since = since_ms(&a.since)?;
     let r = open(dir)?;
-    let f =
-        LogFilter { min_level, since_ms: since, tool: a.tool, code: a.code, run_id: a.run, job: a.job, kind, text: a.grep, limit: a.limit };
+    let f = LogFilter {
+        min_level,
+        since_ms: since,
+        until_ms: None,
+        tool: a.tool,
+        code: a.code,
+        run_id: a.run,
+        job: a.job,
+        kind,
+        text: a.grep,
+        limit: a.limit,
+    };
     for e in r.logs(&f).map_err(internal)? {
         if a.json {
             println!("{}", serde_json::to_string(&e).unwrap_or_default());

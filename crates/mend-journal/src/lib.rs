@@ -22,7 +22,7 @@ pub mod reader;
 mod schema;
 mod writer;
 
-pub use reader::{LogFilter, Metrics, Reader, RunRow};
+pub use reader::{ActionRate, Escalations, Failing, Healing, LogFilter, Metrics, Reader, Recovery, RunRow, Series, SeriesLine};
 
 /// Commands queued for the writer before senders wait.
 const QUEUE: usize = 16_384;

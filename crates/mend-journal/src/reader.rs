@@ -26,6 +26,8 @@ pub struct LogFilter {
     pub min_level: Option<Level>,
     /// At or after this time (ms since epoch).
     pub since_ms: Option<i64>,
+    /// Before this time (ms since epoch).
+    pub until_ms: Option<i64>,
     /// Only this tool.
     pub tool: Option<String>,
     /// Only this error code.
@@ -43,6 +45,7 @@ pub struct LogFilter {
 }
 
 /// Success of one (error code × action).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ActionRate {
     /// The error code being fixed.
@@ -50,8 +53,10 @@ pub struct ActionRate {
     /// The action.
     pub action: String,
     /// Attempts.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub attempts: i64,
     /// Attempts that fixed it.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub successes: i64,
     /// successes / attempts.
     pub rate: f64,
@@ -60,53 +65,71 @@ pub struct ActionRate {
 }
 
 /// Recoveries and how long they took.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize, PartialEq, Default)]
 pub struct Recovery {
     /// Failures healed.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub recovered: i64,
     /// Mean healing attempts per recovery.
     pub attempts_avg: f64,
     /// Time to recover, median.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub ttr_p50_ms: i64,
     /// Time to recover, 95th percentile.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub ttr_p95_ms: i64,
     /// Time to recover, worst.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub ttr_max_ms: i64,
 }
 
 /// Steps whose first call failed, and how they ended.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize, PartialEq, Default)]
 pub struct Healing {
     /// Steps run.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub steps: i64,
     /// Steps whose first call failed.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub failed_first: i64,
     /// Of those, healed (or verified) without a person.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub autonomous: i64,
     /// Of those, healed or finished after a person decided.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub with_person: i64,
     /// autonomous / failed_first.
     pub autonomous_rate: f64,
 }
 
 /// Escalations and their answers.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize, PartialEq, Default)]
 pub struct Escalations {
     /// Requests raised.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub raised: i64,
     /// Requests still pending now.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub pending: i64,
     /// Decisions by option id.
+    #[cfg_attr(feature = "ts", ts(type = "[string, number][]"))]
     pub by_option: Vec<(String, i64)>,
     /// Decisions by who decided (person, policy, timeout).
+    #[cfg_attr(feature = "ts", ts(type = "[string, number][]"))]
     pub by_decider: Vec<(String, i64)>,
     /// Decisions that took the recommended option.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub took_recommended: i64,
     /// Median time to a decision.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub decide_p50_ms: i64,
 }
 
 /// Failing calls by tool and code.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Failing {
     /// Tool.
@@ -114,6 +137,7 @@ pub struct Failing {
     /// Code.
     pub code: String,
     /// Failed calls.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub calls: i64,
 }
 
@@ -144,15 +168,20 @@ pub struct RunRow {
 }
 
 /// Everything `mend metrics` shows.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize, PartialEq, Default)]
 pub struct Metrics {
     /// Window start (ms since epoch), rounded down to the hour for rollups.
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub since_ms: Option<i64>,
     /// Runs by status.
+    #[cfg_attr(feature = "ts", ts(type = "[string, number][]"))]
     pub runs: Vec<(String, i64)>,
     /// Tool calls made.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub calls: i64,
     /// Tool calls that failed.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub failed_calls: i64,
     /// Steps and healing.
     pub healing: Healing,
@@ -165,7 +194,68 @@ pub struct Metrics {
     /// Top failing tools and codes.
     pub top_failing: Vec<Failing>,
     /// LLM tokens spent.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub tokens: i64,
+}
+
+/// One code × action over time (the dashboard's success-rate lines).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct SeriesLine {
+    /// The error code being fixed.
+    pub code: String,
+    /// The action.
+    pub action: String,
+    /// Attempts per bucket.
+    #[cfg_attr(feature = "ts", ts(type = "number[]"))]
+    pub attempts: Vec<i64>,
+    /// Attempts that fixed it, per bucket.
+    #[cfg_attr(feature = "ts", ts(type = "number[]"))]
+    pub successes: Vec<i64>,
+}
+
+/// Metrics over time (see [`Reader::series`]).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct Series {
+    /// Each bucket's start (ms since epoch).
+    #[cfg_attr(feature = "ts", ts(type = "number[]"))]
+    pub buckets_ms: Vec<i64>,
+    /// The bucket's length.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub bucket_ms: i64,
+    /// Success per code × action.
+    pub by_code_action: Vec<SeriesLine>,
+    /// Steps whose first call failed, per bucket.
+    #[cfg_attr(feature = "ts", ts(type = "number[]"))]
+    pub failed_first: Vec<i64>,
+    /// Of those, healed without a person.
+    #[cfg_attr(feature = "ts", ts(type = "number[]"))]
+    pub autonomous: Vec<i64>,
+    /// Of those, a person decided.
+    #[cfg_attr(feature = "ts", ts(type = "number[]"))]
+    pub with_person: Vec<i64>,
+    /// Tool calls, per bucket.
+    #[cfg_attr(feature = "ts", ts(type = "number[]"))]
+    pub calls: Vec<i64>,
+    /// Failed tool calls, per bucket.
+    #[cfg_attr(feature = "ts", ts(type = "number[]"))]
+    pub failed_calls: Vec<i64>,
+    /// Requests to a person, per bucket.
+    #[cfg_attr(feature = "ts", ts(type = "number[]"))]
+    pub escalations: Vec<i64>,
+    /// LLM tokens, per bucket.
+    #[cfg_attr(feature = "ts", ts(type = "number[]"))]
+    pub tokens: Vec<i64>,
+    /// Every time to recover in the window, sorted.
+    #[cfg_attr(feature = "ts", ts(type = "number[]"))]
+    pub ttr_ms: Vec<i64>,
+    /// Attempts of every recovery in the window, sorted.
+    #[cfg_attr(feature = "ts", ts(type = "number[]"))]
+    pub recovery_attempts: Vec<i64>,
+    /// How long every decision took, sorted.
+    #[cfg_attr(feature = "ts", ts(type = "number[]"))]
+    pub decide_ms: Vec<i64>,
 }
 
 fn percentile(sorted: &[i64], p: f64) -> i64 {
@@ -219,6 +309,10 @@ impl Reader {
         if let Some(s) = f.since_ms {
             sql.push_str(" AND ts_ms >= ?");
             args.push(Sql::Integer(s));
+        }
+        if let Some(u) = f.until_ms {
+            sql.push_str(" AND ts_ms < ?");
+            args.push(Sql::Integer(u));
         }
         if let Some(t) = &f.text {
             sql.push_str(" AND (message LIKE ? ESCAPE '\\' OR data LIKE ? ESCAPE '\\')");
@@ -400,6 +494,128 @@ impl Reader {
         m.runs = st.query_map([since], |r| Ok((r.get(0)?, r.get(1)?))).map_err(e)?.collect::<Result<_, _>>().map_err(e)?;
         m.tokens = c.query_row("SELECT COALESCE(SUM(tokens), 0) FROM rollup_tokens WHERE hour >= ?1", [hour], |r| r.get(0)).map_err(e)?;
         Ok(m)
+    }
+
+    /// Metrics over time for the dashboard: `since_ms` to now in buckets of
+    /// `bucket_ms` (whole hours: the rollups are hourly), plus the raw
+    /// distributions (time to recover, attempts per recovery, time people
+    /// took to decide) of the window.
+    pub fn series(&self, since_ms: i64, bucket_ms: i64) -> Result<Series, Error> {
+        let c = &self.conn;
+        let e = |x| self.err(x);
+        let first_hour = since_ms.div_euclid(HOUR_MS);
+        let last_hour = mend_core::clock::now_ms().div_euclid(HOUR_MS).max(first_hour);
+        // At most 1,000 buckets: a longer window gets wider ones.
+        let bucket_h = (bucket_ms / HOUR_MS).max(1).max((last_hour - first_hour + 1).div_euclid(1_000) + 1);
+        let n = ((last_hour - first_hour) / bucket_h + 1) as usize;
+        let idx = |hour: i64| (((hour - first_hour) / bucket_h).max(0) as usize).min(n - 1);
+        let mut s = Series {
+            buckets_ms: (0..n as i64).map(|i| (first_hour + i * bucket_h) * HOUR_MS).collect(),
+            bucket_ms: bucket_h * HOUR_MS,
+            ..Default::default()
+        };
+        s.failed_first = vec![0; n];
+        s.autonomous = vec![0; n];
+        s.with_person = vec![0; n];
+        s.escalations = vec![0; n];
+        s.tokens = vec![0; n];
+        s.calls = vec![0; n];
+        s.failed_calls = vec![0; n];
+
+        let mut st = c
+            .prepare("SELECT hour, code, action, attempts, successes FROM rollup_attempts WHERE hour >= ?1 ORDER BY code, action")
+            .map_err(e)?;
+        let rows: Vec<(i64, String, String, i64, i64)> = st
+            .query_map([first_hour], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .map_err(e)?
+            .collect::<Result<_, _>>()
+            .map_err(e)?;
+        for (hour, code, action, attempts, successes) in rows {
+            let line = match s.by_code_action.iter_mut().find(|l| l.code == code && l.action == action) {
+                Some(l) => l,
+                None => {
+                    s.by_code_action.push(SeriesLine { code, action, attempts: vec![0; n], successes: vec![0; n] });
+                    s.by_code_action.last_mut().expect("just pushed")
+                }
+            };
+            line.attempts[idx(hour)] += attempts;
+            line.successes[idx(hour)] += successes;
+        }
+        let mut st = c.prepare("SELECT hour, status, failed_first, person, steps FROM rollup_steps WHERE hour >= ?1").map_err(e)?;
+        let rows: Vec<(i64, String, bool, bool, i64)> = st
+            .query_map([first_hour], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .map_err(e)?
+            .collect::<Result<_, _>>()
+            .map_err(e)?;
+        for (hour, status, ff, person, steps) in rows {
+            if !ff {
+                continue;
+            }
+            let i = idx(hour);
+            s.failed_first[i] += steps;
+            if person {
+                s.with_person[i] += steps;
+            } else if matches!(status.as_str(), "healed" | "verified" | "partial") {
+                s.autonomous[i] += steps;
+            }
+        }
+        let mut st = c.prepare("SELECT hour, code, calls FROM rollup_calls WHERE hour >= ?1").map_err(e)?;
+        let rows: Vec<(i64, String, i64)> =
+            st.query_map([first_hour], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(e)?.collect::<Result<_, _>>().map_err(e)?;
+        for (hour, code, calls) in rows {
+            s.calls[idx(hour)] += calls;
+            if !code.is_empty() {
+                s.failed_calls[idx(hour)] += calls;
+            }
+        }
+        let mut st = c.prepare("SELECT hour, tokens FROM rollup_tokens WHERE hour >= ?1").map_err(e)?;
+        let rows: Vec<(i64, i64)> =
+            st.query_map([first_hour], |r| Ok((r.get(0)?, r.get(1)?))).map_err(e)?.collect::<Result<_, _>>().map_err(e)?;
+        for (hour, tokens) in rows {
+            s.tokens[idx(hour)] += tokens;
+        }
+        let since = first_hour * HOUR_MS;
+        let mut st = c.prepare("SELECT ts_ms FROM events WHERE kind = 'escalation' AND ts_ms >= ?1").map_err(e)?;
+        let rows: Vec<i64> = st.query_map([since], |r| r.get(0)).map_err(e)?.collect::<Result<_, _>>().map_err(e)?;
+        for ts in rows {
+            s.escalations[idx(ts.div_euclid(HOUR_MS))] += 1;
+        }
+        let durations = |sql: &str| -> Result<Vec<i64>, Error> {
+            let mut st = c.prepare(sql).map_err(e)?;
+            let mut v: Vec<i64> = st
+                .query_map([since], |r| r.get::<_, Option<i64>>(0).map(|x| x.unwrap_or(0)))
+                .map_err(e)?
+                .collect::<Result<_, _>>()
+                .map_err(e)?;
+            v.sort_unstable();
+            Ok(v)
+        };
+        s.ttr_ms = durations("SELECT duration_ms FROM events WHERE kind = 'recovery' AND ts_ms >= ?1")?;
+        s.decide_ms = durations("SELECT duration_ms FROM events WHERE kind = 'decision' AND ts_ms >= ?1")?;
+        s.recovery_attempts = durations("SELECT json_extract(data, '$.attempts') FROM events WHERE kind = 'recovery' AND ts_ms >= ?1")?;
+        Ok(s)
+    }
+
+    /// The runs that used each lesson (learned, confirmed or marked it), newest first.
+    pub fn lesson_runs(&self) -> Result<std::collections::HashMap<String, Vec<String>>, Error> {
+        let mut st = self
+            .conn
+            .prepare("SELECT json_extract(data, '$.lesson'), run_id FROM events WHERE kind = 'lesson' AND ts_ms >= ?1 ORDER BY ts_ms DESC")
+            .map_err(|e| self.err(e))?;
+        let rows: Vec<(Option<String>, String)> = st
+            .query_map([i64::MIN], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.err(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.err(e))?;
+        let mut out: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+        for (id, run) in rows {
+            let Some(id) = id.filter(|i| !i.is_empty()) else { continue };
+            let runs = out.entry(id).or_default();
+            if !runs.contains(&run) {
+                runs.push(run);
+            }
+        }
+        Ok(out)
     }
 
     /// Approval requests waiting for a decision, oldest first.

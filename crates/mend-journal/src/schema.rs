@@ -4,7 +4,7 @@
 use rusqlite_migration::{M, Migrations};
 
 /// The schema version `migrations()` brings a database to.
-pub(crate) const VERSION: usize = 3;
+pub(crate) const VERSION: usize = 4;
 
 /// Every migration in order.
 pub(crate) fn migrations() -> Migrations<'static> {
@@ -122,6 +122,8 @@ CREATE TABLE rollup_tokens (
                 rule       TEXT NOT NULL
             ) WITHOUT ROWID;",
         ),
+        // 4: lesson events are few and the memory screen asks which runs used each lesson.
+        M::up("CREATE INDEX events_lesson ON events(ts_ms) WHERE kind = 'lesson';"),
     ])
 }
 

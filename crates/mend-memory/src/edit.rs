@@ -16,8 +16,11 @@ pub enum EditError {
     #[error("a lesson `{0}` already exists")]
     Exists(String),
     /// The text is empty.
-    #[error("a lesson needs text")]
+    #[error("a lesson or section needs text")]
     Empty,
+    /// A section with this title exists.
+    #[error("a section `{0}` already exists")]
+    SectionExists(String),
 }
 
 /// One change to the file.
@@ -47,6 +50,11 @@ pub enum Edit {
         /// Its title.
         title: String,
     },
+    /// Add an empty `##` section at the end of the file.
+    AddSection {
+        /// Its title.
+        title: String,
+    },
 }
 
 impl Edit {
@@ -55,7 +63,7 @@ impl Edit {
         match self {
             Edit::Replace { id, .. } | Edit::Delete { id } => Some(id),
             Edit::Add { lesson, .. } => lesson.id.as_deref(),
-            Edit::DeleteSection { .. } => None,
+            Edit::DeleteSection { .. } | Edit::AddSection { .. } => None,
         }
     }
 }
@@ -140,7 +148,7 @@ pub fn apply_parsed(text: &str, memory: &Memory, edit: &Edit) -> Result<Patched,
         Edit::Add { section, .. } => {
             memory.sections.iter().position(|s| s.title.eq_ignore_ascii_case(section.trim()) && !s.title.is_empty())
         }
-        Edit::DeleteSection { .. } => None,
+        Edit::DeleteSection { .. } | Edit::AddSection { .. } => None,
     };
     // A repeated id is renamed after its line, which an edit above moves.
     let renamed = memory.problems.iter().any(|p| p.message.contains("is used twice"));
@@ -284,6 +292,24 @@ fn apply_on(text: &str, memory: &Memory, edit: &Edit) -> Result<String, EditErro
             let s = memory.sections.iter().find(|s| !s.title.is_empty() && s.title.eq_ignore_ascii_case(title.trim()));
             let s = s.ok_or_else(|| EditError::NoSection(title.clone()))?;
             Ok(splice(text, s.range.clone(), ""))
+        }
+        Edit::AddSection { title } => {
+            let title = title.trim();
+            if title.is_empty() || title.contains(['\n', '\r']) {
+                return Err(EditError::Empty);
+            }
+            if memory.section(title).is_some_and(|s| !s.title.is_empty()) {
+                return Err(EditError::SectionExists(title.to_owned()));
+            }
+            let mut insert = String::new();
+            if !text.is_empty() && !text.ends_with('\n') {
+                insert.push_str(nl);
+            }
+            if !text.is_empty() && !text.ends_with("\n\n") {
+                insert.push_str(nl);
+            }
+            insert.push_str(&format!("## {title}{nl}"));
+            Ok(splice(text, text.len()..text.len(), &insert))
         }
     }
 }

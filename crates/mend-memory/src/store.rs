@@ -166,6 +166,8 @@ impl Store {
                     return Err(conflict(format!("section `{title}` was changed elsewhere")));
                 }
             }
+            // Applied to the file as it is now: refused there if the title is taken.
+            Edit::AddSection { .. } => {}
         }
         let new = apply(&current, edit)?;
         self.write(&new)?;
