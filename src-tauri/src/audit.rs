@@ -13,15 +13,15 @@ use crate::desk::Desk;
 
 /// What the audit log filters by; every field is optional.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields = nullable))]
 pub struct AuditFilter {
     /// At or after (ms since epoch).
     #[serde(default)]
-    #[cfg_attr(test, ts(type = "number | null"))]
+    #[cfg_attr(test, ts(type = "number | null", optional))]
     pub since_ms: Option<i64>,
     /// Before (ms since epoch).
     #[serde(default)]
-    #[cfg_attr(test, ts(type = "number | null"))]
+    #[cfg_attr(test, ts(type = "number | null", optional))]
     pub until_ms: Option<i64>,
     /// Only this job.
     #[serde(default)]

@@ -3,6 +3,12 @@
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type {
+  AuditFilter,
+  DashboardView,
+  HitView,
+  MemoryEdit,
+  MemoryView,
+  SaveResult,
   ApprovalRequest,
   ApprovalStatus,
   DecideInput,
@@ -36,6 +42,15 @@ export const api = {
   painted: (request?: string) => invoke<void>("ui_painted", { request: request ?? null, pageMs: performance.now() }),
   settings: () => invoke<Settings>("settings_get"),
   setAutostart: (enabled: boolean) => invoke<void>("settings_autostart", { enabled }),
+  memoryView: () => invoke<MemoryView>("memory_view"),
+  memorySearch: (query: string, tool: string | null, code: string | null, section: string | null, state: string | null) =>
+    invoke<HitView[]>("memory_search", { query, tool, code, section, state, limit: 50 }),
+  memorySave: (base: string, edit: MemoryEdit) => invoke<SaveResult>("memory_save", { base, edit }),
+  memoryRaw: (base: string, text: string) => invoke<SaveResult>("memory_raw", { base, text }),
+  memoryOpen: () => invoke<void>("memory_open"),
+  dashboard: (sinceMs: number, bucketMs: number) => invoke<DashboardView>("dashboard", { sinceMs, bucketMs }),
+  audit: (filter: AuditFilter) => invoke<Event[]>("audit_events", { filter }),
+  auditExport: (filter: AuditFilter) => invoke<string>("audit_export", { filter }),
 };
 
 /** Events the shell sends. */

@@ -921,41 +921,41 @@ export type AuditFilter = {
 /**
  * At or after (ms since epoch).
  */
-since_ms: number | null, 
+since_ms?: number | null, 
 /**
  * Before (ms since epoch).
  */
-until_ms: number | null, 
+until_ms?: number | null, 
 /**
  * Only this job.
  */
-job: string | null, 
+job?: string | null, 
 /**
  * Only this run.
  */
-run_id: string | null, 
+run_id?: string | null, 
 /**
  * Only this tool.
  */
-tool: string | null, 
+tool?: string | null, 
 /**
  * Only this error code.
  */
-code: string | null, 
+code?: string | null, 
 /**
  * At least this level.
  */
-level: Level | null, 
+level?: Level | null, 
 /**
  * Only this kind.
  */
-kind: EventKind | null, 
+kind?: EventKind | null, 
 /**
  * The message or data contains this text.
  */
-text: string | null, 
+text?: string | null, 
 /**
  * The newest this many (default 500; 0 = all, for exports).
  */
-limit: number | null, };
+limit?: number | null, };
 

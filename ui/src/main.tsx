@@ -4,7 +4,10 @@ import { render } from "preact";
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { api, errorText, events } from "./api";
 import { afterPaint, ago, applyTheme, clock, duration, toggleTheme } from "./format";
-import type { DecisionRule, Event, JobsView, Overview, RunRow, Settings } from "./ipc";
+import type { AuditFilter, DecisionRule, Event, JobsView, Overview, RunRow, Settings } from "./ipc";
+import { AuditLog } from "./audit";
+import { Dashboard } from "./dashboard";
+import { MemoryScreen } from "./memory";
 import "./style.css";
 
 type Toast = { tone: "ok" | "error"; text: string } | null;
@@ -328,6 +331,9 @@ function App() {
   const [evs, setEvs] = useState<Event[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [toast, setToast] = useState<Toast>(null);
+  const [screen, setScreen] = useState<"runs" | "memory" | "dashboard" | "audit">("runs");
+  const [auditFilter, setAuditFilter] = useState<AuditFilter | null>(null);
+  const openRun = (id: string) => (setSelected(id), setScreen("runs"));
   const selectedRef = useRef<string | null>(null);
   selectedRef.current = selected;
 
@@ -395,6 +401,20 @@ function App() {
         <div class="brand">
           <span class="logo" aria-hidden="true">◆</span> Mend
         </div>
+        <nav class="tabs" aria-label="Screens">
+          {(
+            [
+              ["runs", "Runs"],
+              ["memory", "Memory"],
+              ["dashboard", "Dashboard"],
+              ["audit", "Audit log"],
+            ] as const
+          ).map(([id, name]) => (
+            <button key={id} class={screen === id ? "tab selected" : "tab"} data-tab={id} aria-current={screen === id ? "page" : undefined} onClick={() => setScreen(id)}>
+              {name}
+            </button>
+          ))}
+        </nav>
         {overview && (
           <div class="stats">
             <span>
@@ -438,7 +458,22 @@ function App() {
         </div>
       </header>
       {error && <div class="notice error">{error}</div>}
-      <div class="body">
+      {screen === "memory" && (
+        <div class="page">
+          <MemoryScreen onToast={setToast} onOpenRun={openRun} />
+        </div>
+      )}
+      {screen === "dashboard" && (
+        <div class="page">
+          <Dashboard onAudit={(f) => (setAuditFilter(f), setScreen("audit"))} />
+        </div>
+      )}
+      {screen === "audit" && (
+        <div class="page">
+          <AuditLog initial={auditFilter} onToast={setToast} onOpenRun={openRun} />
+        </div>
+      )}
+      <div class="body" hidden={screen !== "runs"}>
         <aside>
           <Jobs jobs={jobs} onStart={(id) => (setSelected(id), refresh())} onToast={setToast} />
           <section class="panel runs">

@@ -57,6 +57,39 @@ mockIPC(
       case "ui_painted":
       case "settings_autostart":
         return null;
+      case "memory_view":
+        if (s.memoryError) throw s.memoryError;
+        return s.memory;
+      case "memory_search": {
+        // The index is Rust's: tests give the hits per query.
+        const q = String(args.query ?? "");
+        return (s.hits ?? {})[q] ?? [];
+      }
+      case "memory_save":
+      case "memory_raw": {
+        const r = (s.saveResults ?? []).shift() ?? { result: "saved", version: "00000000000000ff", merged: false };
+        if (r.result === "saved" && s.memoryAfterSave) s.memory = s.memoryAfterSave;
+        return r;
+      }
+      case "memory_open":
+        return null;
+      case "dashboard":
+        return s.dashboard;
+      case "audit_events": {
+        const f = args.filter ?? {};
+        return (s.audit ?? []).filter(
+          (e: any) =>
+            (!f.kind || e.kind === f.kind) &&
+            (!f.code || e.code === f.code) &&
+            (!f.tool || e.tool === f.tool) &&
+            (!f.job || e.job === f.job) &&
+            (f.since_ms == null || e.ts_ms >= f.since_ms) &&
+            (f.until_ms == null || e.ts_ms < f.until_ms) &&
+            (!f.text || JSON.stringify(e).toLowerCase().includes(String(f.text).toLowerCase())),
+        );
+      }
+      case "audit_export":
+        return "/data/exports/mend-events-1.jsonl";
       default:
         throw `unknown command ${cmd}`;
     }
