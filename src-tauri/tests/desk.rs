@@ -323,3 +323,119 @@ fn first_start_runs_the_demo_once_and_it_ends_with_one_request() {
     let overview = f.call("overview", json!({})).unwrap();
     assert!(overview["healed"].as_i64().unwrap() >= 3, "{overview}");
 }
+
+#[test]
+fn the_memory_screen_edits_searches_and_sees_conflicts_and_external_edits() {
+    let f = fixture();
+    let view = f.call("memory_view", json!({})).unwrap();
+    let version = view["version"].as_str().unwrap().to_owned();
+    assert!(view["sections"].as_array().unwrap().iter().any(|s| s["title"] == "HTTP services"), "the starter lessons");
+    let rate = view["sections"][0]["lessons"].as_array().unwrap().iter().find(|l| l["id"] == "http-rate-limit").unwrap().clone();
+    assert_eq!((rate["trusted"].as_bool(), rate["tool"].as_str()), (Some(true), Some("http")));
+
+    // Add a lesson through the form; it is searchable at once and in the file as written.
+    let lesson = json!({"text": "The warehouse API answers 503 during its nightly backup: wait and retry.", "tool": "http", "code": "SERVER_ERROR", "matches": ["warehouse.example"], "fix": "retry_same", "id": "warehouse-503"});
+    let saved = f.call("memory_save", json!({"base": version, "edit": {"op": "add", "section": "Warehouse", "lesson": lesson}})).unwrap();
+    assert_eq!(saved["result"], "saved", "{saved}");
+    let hits = f.call("memory_search", json!({"query": "nightly backup"})).unwrap();
+    assert_eq!(hits[0]["id"], "warehouse-503", "{hits}");
+    assert!(!hits[0]["highlights"].as_array().unwrap().is_empty());
+    let path = f.root.join("data/MEMORY.md");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("## Warehouse\n\n- The warehouse API answers 503"), "{text}");
+    assert!(text.contains("  - when: `http` `SERVER_ERROR` \"warehouse.example\"\n  - fix: retry_same\n  - id: warehouse-503"), "{text}");
+
+    // Move it, then filter by section.
+    let v2 = saved["version"].as_str().unwrap();
+    let moved =
+        f.call("memory_save", json!({"base": v2, "edit": {"op": "move", "id": "warehouse-503", "section": "HTTP services"}})).unwrap();
+    assert_eq!(moved["result"], "saved", "{}", moved["reason"]);
+    let in_http = f.call("memory_search", json!({"query": "warehouse", "section": "HTTP services"})).unwrap();
+    assert_eq!(in_http[0]["id"], "warehouse-503");
+
+    // Another editor changes the same lesson; an edit on the old version is a conflict with both texts.
+    let on_disk = std::fs::read_to_string(&path).unwrap().replace("during its nightly backup", "during its zanzibar backup");
+    std::fs::write(&path, &on_disk).unwrap();
+    let stale = moved["version"].as_str().unwrap();
+    let edit = json!({"op": "replace", "id": "warehouse-503", "lesson": {"text": "Mine.", "tool": "http", "code": "SERVER_ERROR", "fix": "retry_same"}});
+    f.wait_for("the watcher to read the edit", |f| {
+        f.call("memory_search", json!({"query": "zanzibar"}))
+            .unwrap()
+            .as_array()
+            .is_some_and(|h| h.first().is_some_and(|h| h["id"] == "warehouse-503"))
+    });
+    let c = f.call("memory_save", json!({"base": stale, "edit": edit})).unwrap();
+    assert_eq!(c["result"], "conflict", "{c}");
+    assert!(c["theirs"].as_str().unwrap().contains("zanzibar backup"));
+    assert!(c["ours"].as_str().unwrap().contains("- Mine."));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), on_disk, "nothing was written");
+
+    // The raw editor on the current version.
+    let now = f.call("memory_view", json!({})).unwrap();
+    {
+        let (a, b) = (now["text"].as_str().unwrap().to_owned(), std::fs::read_to_string(&path).unwrap());
+        let at = a.bytes().zip(b.bytes()).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
+        assert_eq!(
+            a,
+            b,
+            "the view shows the file as it is: differs at {at}: view {:?} / disk {:?}",
+            &a[at.saturating_sub(40)..(at + 80).min(a.len())],
+            &b[at.saturating_sub(40)..(at + 80).min(b.len())]
+        );
+    }
+    let raw = now["text"].as_str().unwrap().to_owned() + "- Hand-written at the end.\n";
+    let r = f.call("memory_raw", json!({"base": now["version"], "text": raw})).unwrap();
+    assert_eq!(r["result"], "saved", "{}", r["reason"]);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), raw);
+    // A bad fix is refused with a message that names the field.
+    let bad = f.call(
+        "memory_save",
+        json!({"base": r["version"], "edit": {"op": "add", "section": "X", "lesson": {"text": "t", "fix": "retry_later"}}}),
+    );
+    assert!(bad.unwrap_err().as_str().unwrap().contains("fix: unknown action `retry_later`"));
+}
+
+#[test]
+fn the_dashboard_and_the_audit_log_show_what_the_journal_holds() {
+    let f = fixture();
+    // A job that fails once and heals by its alternative.
+    let dead = mend_faults::closed_port();
+    let job = f.job(
+        "flaky.toml",
+        &format!(
+            "version = 1\nname = \"flaky\"\n[[steps]]\nname = \"get\"\ntool = \"http\"\nargs = {{ url = \"http://127.0.0.1:{dead}/\", timeout_ms = 500 }}\nretry = {{ max = 0 }}\n[[steps.alternatives]]\ntool = \"exec\"\nargs = {{ program = \"true\" }}\n"
+        ),
+    );
+    let run = f.call("job_start", json!({"path": job})).unwrap().as_str().unwrap().to_owned();
+    f.wait_for("the run to end", |f| f.run_status(&run) == "succeeded");
+    let since = mend_core::clock::now_ms() - 3_600_000;
+    let d = f.call("dashboard", json!({"sinceMs": since, "bucketMs": 3_600_000})).unwrap();
+    let m = &d["metrics"];
+    assert_eq!(m["healing"]["failed_first"], 1, "{m}");
+    assert_eq!(m["healing"]["autonomous"], 1);
+    assert_eq!(m["recovery"]["recovered"], 1);
+    let line = d["series"]["by_code_action"].as_array().unwrap().iter().find(|l| l["code"] == "CONNECTION_REFUSED").unwrap().clone();
+    assert_eq!(line["action"], "use_alternative");
+    assert_eq!(line["attempts"].as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).sum::<i64>(), 1);
+    assert_eq!(d["series"]["ttr_ms"].as_array().unwrap().len(), 1);
+
+    let calls = f.call("audit_events", json!({"filter": {"kind": "call", "code": "CONNECTION_REFUSED"}})).unwrap();
+    assert_eq!(calls.as_array().unwrap().len(), 1, "{calls}");
+    let lesson_events = f.call("audit_events", json!({"filter": {"kind": "lesson", "run_id": run}})).unwrap();
+    assert_eq!(lesson_events[0]["data"]["change"], "learned", "{lesson_events}");
+    let path = f.call("audit_export", json!({"filter": {"job": "flaky"}})).unwrap();
+    let text = std::fs::read_to_string(path.as_str().unwrap()).unwrap();
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(lines.len() >= 8 && lines.iter().all(|e| e["job"] == "flaky"), "{text}");
+    // The memory screen shows which run taught the lesson.
+    let view = f.call("memory_view", json!({})).unwrap();
+    let learned = lesson_events[0]["data"]["lesson"].as_str().unwrap();
+    let l = view["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["lessons"].as_array().unwrap().clone())
+        .find(|l| l["id"] == learned)
+        .unwrap();
+    assert_eq!(l["runs"], json!([run]));
+}
