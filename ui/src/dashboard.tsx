@@ -22,6 +22,9 @@ import type { AuditFilter, DashboardView } from "./ipc";
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, LineController, LineElement, PointElement, Tooltip, Legend);
 // Counts are whole numbers; the text follows the theme.
 Chart.defaults.scales.linear.ticks.precision = 0;
+Chart.defaults.maintainAspectRatio = false;
+Chart.defaults.plugins.legend.position = "bottom";
+Chart.defaults.plugins.legend.labels.boxWidth = 12;
 Chart.defaults.color = getComputedStyle(document.documentElement).getPropertyValue("--muted").trim() || "#5d6673";
 
 const HOUR = 3_600_000;
@@ -71,7 +74,13 @@ function ChartBox({ id, title, config, empty }: { id: string; title: string; con
   return (
     <section class="panel chart" data-chart={id}>
       <h3>{title}</h3>
-      {config ? <canvas ref={canvas} height={180} /> : <div class="state muted">{empty}</div>}
+      {config ? (
+        <div class="chart-box">
+          <canvas ref={canvas} />
+        </div>
+      ) : (
+        <div class="state muted">{empty}</div>
+      )}
     </section>
   );
 }

@@ -85,3 +85,49 @@ test("first start: the demo heals, escalates, a decision in the popup finishes i
   assert.equal(decisions[0].data.decision.decided_by.by, "person");
   assert.match(mend("approvals", "list"), /No approval requests are waiting/);
 });
+
+test("the memory screen edits a lesson and finds it; the dashboard's numbers are `mend metrics`'", async () => {
+  await switchTo("main");
+  // Memory: edit a starter lesson in the form, then search for the new words.
+  await click('[data-tab="memory"]');
+  await until("the lessons", async () => (await text('[data-screen="memory"]')).includes("HTTP services"));
+  await click('button.lesson[data-lesson="http-rate-limit"]');
+  await click(".lesson-card button.primary");
+  const area = await find('textarea[name="text"]');
+  await wd("POST", `/element/${area}/clear`, {});
+  await wd("POST", `/element/${area}/value`, { text: "A 429 from the zanzibar gateway: wait its Retry-After, then retry." });
+  await click('.lesson-form button[type="submit"]');
+  await until("the save", async () => (await text(".toast")).includes("Saved the lesson"));
+  const search = await find('input[aria-label="Search lessons"]');
+  await wd("POST", `/element/${search}/value`, { text: "zanzibar" });
+  await until("the edited lesson in search", async () => (await text("ul.hits mark")) === "zanzibar");
+  assert.match(await text('ul.hits button[data-lesson="http-rate-limit"]'), /zanzibar gateway/);
+  await shot("e2e-memory.png");
+  // The file on disk says the same, and so does the command line's search.
+  const found = mend("memory", "search", "zanzibar", "--json")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+  assert.equal(found[0].id, "http-rate-limit");
+
+  // Dashboard: the headline numbers of the last 7 days match `mend metrics`.
+  await click('[data-tab="dashboard"]');
+  await until("the numbers", async () => (await text('[data-kpi="autonomous"]')).length > 0);
+  const m = JSON.parse(mend("metrics", "--since", "7d", "--json"));
+  const auto = await text('[data-kpi="autonomous"]');
+  assert.match(auto, new RegExp(`\\(${m.healing.autonomous} of ${m.healing.failed_first}\\)`));
+  assert.ok(m.healing.autonomous >= 4, `the demo healed on its own: ${auto}`);
+  assert.match(await text('[data-kpi="calls"]'), new RegExp(`^${m.calls}(?!\\d)`));
+  assert.match(await text('[data-kpi="recovered"]'), new RegExp(`^${m.recovery.recovered}(?!\\d)`));
+  assert.match(await text('[data-kpi="escalations"]'), new RegExp(`^${m.escalations.raised}(?!\\d)`));
+  const canvases = await js("return document.querySelectorAll('[data-chart] canvas').length");
+  assert.ok(canvases >= 4, `charts drawn: ${canvases}`);
+  await shot("e2e-dashboard.png");
+
+  // Audit log: the person's decision is there with its detail.
+  await click('[data-tab="audit"]');
+  await until("events", async () => (await text("table.events")).includes("decision"));
+  await js("const r = document.querySelector('table.events tr.ev[data-kind=\"decision\"]'); r.scrollIntoView(); r.click();");
+  assert.match(await text("[data-detail]"), /staging is scratch/);
+  await shot("e2e-audit.png");
+});
