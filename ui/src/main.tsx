@@ -6,7 +6,7 @@ import { api, errorText, events } from "./api";
 import { afterPaint, ago, applyTheme, clock, duration, toggleTheme } from "./format";
 import type { AuditFilter, DecisionRule, Event, JobsView, Overview, RunRow, Settings } from "./ipc";
 import { AuditLog } from "./audit";
-import { Dashboard } from "./dashboard";
+import { Dashboard, warmCharts } from "./dashboard";
 import { MemoryScreen } from "./memory";
 import "./style.css";
 
@@ -351,7 +351,13 @@ function App() {
   const refreshJobs = useCallback(() => api.jobs().then(setJobs, (e) => setError(errorText(e))), []);
 
   useEffect(() => {
-    refresh().then(() => afterPaint(() => api.painted().catch(() => {})));
+    refresh().then(() =>
+      afterPaint(() => {
+        api.painted().catch(() => {});
+        // After the first paint, while idle: Chart.js's cold start.
+        window.setTimeout(warmCharts, 300);
+      }),
+    );
     refreshJobs();
     api.settings().then(setSettings, () => {});
     let pending: number | null = null;

@@ -236,6 +236,8 @@ test("dashboard: the numbers, charts for each measure, a range picker, and click
   // A point of the failing chart opens the audit log on those events.
   const canvas = await p.$('[data-chart="failing"] canvas');
   await canvas.scrollIntoViewIfNeeded();
+  // Charts below the fold are drawn once they scroll into view.
+  await p.waitForFunction(() => document.querySelector('[data-chart="failing"] canvas').chart);
   const box = await canvas.boundingBox();
   const bar = await p.$eval('[data-chart="failing"] canvas', (c) => {
     const el = c.chart.getDatasetMeta(0).data[0];

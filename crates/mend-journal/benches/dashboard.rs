@@ -31,13 +31,29 @@ fn run(j: &SqliteJournal, i: usize, ts: i64) {
     let actions = ["retry_same", "retry_same", "retry_modified", "use_alternative", "retry_modified"];
     let k = i % codes.len();
     let (code, action) = (codes[k], actions[k]);
-    let ev = |dt: i64, kind: EventKind, level: Level| Event { step: Some("fetch".into()), ..Event::new(ts + dt, &id, "nightly", kind, level, format!("{kind:?}")) };
+    let ev = |dt: i64, kind: EventKind, level: Level| Event {
+        step: Some("fetch".into()),
+        ..Event::new(ts + dt, &id, "nightly", kind, level, format!("{kind:?}"))
+    };
     j.record(ev(0, EventKind::RunStarted, Level::Info));
     j.record(ev(1, EventKind::StepStarted, Level::Info));
-    j.record(Event { tool: Some("http".into()), code: Some(code.into()), ok: Some(false), duration_ms: Some(30), ..ev(2, EventKind::Call, Level::Warn) });
+    j.record(Event {
+        tool: Some("http".into()),
+        code: Some(code.into()),
+        ok: Some(false),
+        duration_ms: Some(30),
+        ..ev(2, EventKind::Call, Level::Warn)
+    });
     j.record(Event { code: Some(code.into()), action: Some(action.into()), ..ev(3, EventKind::Diagnosis, Level::Info) });
     let fixed = i % 10 != 0;
-    j.record(Event { tool: Some("http".into()), code: Some(code.into()), action: Some(action.into()), ok: Some(fixed), duration_ms: Some(25), ..ev(400, EventKind::Attempt, Level::Info) });
+    j.record(Event {
+        tool: Some("http".into()),
+        code: Some(code.into()),
+        action: Some(action.into()),
+        ok: Some(fixed),
+        duration_ms: Some(25),
+        ..ev(400, EventKind::Attempt, Level::Info)
+    });
     if fixed {
         j.record(Event {
             tool: Some("http".into()),
@@ -57,8 +73,17 @@ fn run(j: &SqliteJournal, i: usize, ts: i64) {
             ..ev(9_000, EventKind::Decision, Level::Info)
         });
     }
-    j.record(Event { ok: Some(true), data: json!({"status": "healed", "failed_first": true, "person": !fixed}), ..ev(9_500, EventKind::StepFinished, Level::Info) });
-    j.record(Event { ok: Some(true), data: json!({"status": "succeeded", "attempts": 1}), step: None, ..ev(9_600, EventKind::RunFinished, Level::Info) });
+    j.record(Event {
+        ok: Some(true),
+        data: json!({"status": "healed", "failed_first": true, "person": !fixed}),
+        ..ev(9_500, EventKind::StepFinished, Level::Info)
+    });
+    j.record(Event {
+        ok: Some(true),
+        data: json!({"status": "succeeded", "attempts": 1}),
+        step: None,
+        ..ev(9_600, EventKind::RunFinished, Level::Info)
+    });
 }
 
 fn main() {
@@ -81,7 +106,9 @@ fn main() {
     let reader = Reader::open(&path).unwrap();
     println!("| measure | result |\n| --- | --- |");
     println!("| fill the journal through the writer: {events} events ({runs} runs over 30 days) | {:.1} s |", fill.as_secs_f64());
-    for (name, window, bucket) in [("24 hours", 24 * HOUR, HOUR), ("7 days", 7 * 24 * HOUR, 6 * HOUR), ("30 days", 30 * 24 * HOUR, 24 * HOUR)] {
+    for (name, window, bucket) in
+        [("24 hours", 24 * HOUR, HOUR), ("7 days", 7 * 24 * HOUR, 6 * HOUR), ("30 days", 30 * 24 * HOUR, 24 * HOUR)]
+    {
         let mut times = Vec::new();
         let mut last = None;
         for _ in 0..if bench { 20 } else { 2 } {
@@ -93,7 +120,11 @@ fn main() {
         }
         let (m, s) = last.unwrap();
         assert!(m.calls > 0 && m.recovery.recovered > 0 && !s.by_code_action.is_empty(), "{name}");
-        println!("| {events} events: dashboard queries (metrics + series), last {name}, median of {} | {:.0} ms |", times.len(), pct(&mut times, 0.5));
+        println!(
+            "| {events} events: dashboard queries (metrics + series), last {name}, median of {} | {:.0} ms |",
+            times.len(),
+            pct(&mut times, 0.5)
+        );
         println!("| {events} events: the same, p99 | {:.0} ms |", pct(&mut times, 0.99));
         if name == "7 days"
             && let Some(out) = std::env::var_os("MEND_DASHBOARD_JSON")
