@@ -45,7 +45,7 @@ fn run(j: &SqliteJournal, i: usize, ts: i64) {
         ..ev(2, EventKind::Call, Level::Warn)
     });
     j.record(Event { code: Some(code.into()), action: Some(action.into()), ..ev(3, EventKind::Diagnosis, Level::Info) });
-    let fixed = i % 10 != 0;
+    let fixed = !i.is_multiple_of(10);
     j.record(Event {
         tool: Some("http".into()),
         code: Some(code.into()),
