@@ -212,6 +212,15 @@ export function Dashboard({ onAudit }: { onAudit: (f: AuditFilter) => void }) {
           data: { labels: att.edges.map((e) => `${e}`), datasets: [{ label: "recoveries", data: att.counts, backgroundColor: "#2f7de1" }] },
           options: { animation: false, plugins: { legend: { display: false } }, scales: { x: { title: { display: true, text: "attempts" } } } },
         };
+  const took = histogram(s.decide_ms.map((x) => Math.round(x / 1000)));
+  const tookConfig: ChartConfiguration | null =
+    took.counts.length === 0
+      ? null
+      : {
+          type: "bar",
+          data: { labels: took.labels.map((l) => `${l} s`), datasets: [{ label: "decisions", data: took.counts, backgroundColor: "#0f9fb5" }] },
+          options: { plugins: { legend: { display: false } }, onClick: click(() => ({ since_ms: since.current, kind: "decision" })) },
+        };
   const escConfig: ChartConfiguration | null = s.escalations.every((x) => x === 0)
     ? null
     : {
@@ -284,6 +293,7 @@ export function Dashboard({ onAudit }: { onAudit: (f: AuditFilter) => void }) {
         <ChartBox id="ttr" title="Time to recover" config={ttrConfig} empty="No recoveries in this range." />
         <ChartBox id="attempts" title="Attempts per recovery" config={attConfig} empty="No recoveries in this range." />
         <ChartBox id="escalations" title="Requests to a person" config={escConfig} empty="Nobody was asked in this range." />
+        <ChartBox id="took" title="How long people took to answer" config={tookConfig} empty="Nobody answered a request in this range." />
         <ChartBox id="failing" title="Top failing tools and codes" config={failConfig} empty="No failed calls in this range." />
         <ChartBox id="tokens" title="LLM tokens" config={tokConfig} empty="No LLM tokens spent (no model configured)." />
       </div>

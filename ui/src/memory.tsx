@@ -139,7 +139,7 @@ function Provenance({ l, onOpenRun }: { l: LessonView; onOpenRun: (run: string) 
         {l.trusted ? <span class="pill ok">trusted</span> : <span class="pill">context only</span>} {l.flagged && <span class="pill warn">flagged</span>}
       </dd>
       <dt>Runs that used it</dt>
-      <dd>
+      <dd class="runs">
         {l.runs.length === 0
           ? "none yet"
           : l.runs.slice(0, 8).map((r) => (
@@ -166,6 +166,9 @@ export function MemoryScreen({ onToast, onOpenRun }: { onToast: (t: Toast) => vo
   const [editing, setEditing] = useState<"new" | "edit" | null>(null);
   const [raw, setRaw] = useState<{ text: string; line: number | null } | null>(null);
   const [conflict, setConflict] = useState<Conflict | null>(null);
+  // Inline asks instead of window.prompt/confirm (not every web view has them).
+  const [newSection, setNewSection] = useState<string | null>(null);
+  const [confirming, setConfirming] = useState<string | null>(null);
   const rawRef = useRef<HTMLTextAreaElement>(null);
 
   const load = useCallback(() => api.memoryView().then((v) => (setView(v), setError(null)), (e) => setError(errorText(e))), []);
@@ -322,14 +325,24 @@ export function MemoryScreen({ onToast, onOpenRun }: { onToast: (t: Toast) => vo
           <option value="flagged">flagged</option>
         </select>
         <button onClick={() => (setEditing("new"), setSelected(null))}>New lesson</button>
-        <button
-          onClick={() => {
-            const title = prompt("Title of the new section");
-            if (title) save({ op: "add_section", title }, `Added section ${title}`);
-          }}
-        >
-          New section
-        </button>
+        {newSection === null ? (
+          <button onClick={() => setNewSection("")}>New section</button>
+        ) : (
+          <form
+            class="inline-form"
+            onSubmit={(e) => {
+              e.preventDefault();
+              if (newSection.trim()) save({ op: "add_section", title: newSection.trim() }, `Added section ${newSection.trim()}`);
+              setNewSection(null);
+            }}
+          >
+            <input aria-label="New section title" placeholder="Section title" value={newSection} onInput={(e) => setNewSection((e.target as HTMLInputElement).value)} />
+            <button type="submit">Add</button>
+            <button type="button" onClick={() => setNewSection(null)}>
+              Cancel
+            </button>
+          </form>
+        )}
         <button onClick={() => setRaw({ text: view.text, line: null })}>Raw markdown</button>
         <button onClick={() => api.memoryOpen().catch((e) => onToast({ tone: "error", text: errorText(e) }))}>Open in editor</button>
       </div>
@@ -376,15 +389,19 @@ export function MemoryScreen({ onToast, onOpenRun }: { onToast: (t: Toast) => vo
               <div key={s.title} class="mem-section" data-section={s.title}>
                 <div class="section-head">
                   <h3>{s.title || "(before any section)"}</h3>
-                  {s.title && (
-                    <button
-                      class="icon"
-                      title="Delete this section and its lessons"
-                      onClick={() => confirm(`Delete the section “${s.title}” and its ${s.lessons.length} lesson(s)?`) && save({ op: "delete_section", title: s.title }, `Deleted section ${s.title}`)}
-                    >
-                      ✕
-                    </button>
-                  )}
+                  {s.title &&
+                    (confirming === `section:${s.title}` ? (
+                      <span class="actions">
+                        <button class="danger" onClick={() => (setConfirming(null), save({ op: "delete_section", title: s.title }, `Deleted section ${s.title}`))}>
+                          Delete it and its {s.lessons.length} lesson{s.lessons.length === 1 ? "" : "s"}
+                        </button>
+                        <button onClick={() => setConfirming(null)}>Keep</button>
+                      </span>
+                    ) : (
+                      <button class="icon" title="Delete this section and its lessons" aria-label={`Delete section ${s.title}`} onClick={() => setConfirming(`section:${s.title}`)}>
+                        ✕
+                      </button>
+                    ))}
                 </div>
                 {s.lessons.length === 0 ? (
                   <div class="muted sub">No lessons.</div>
@@ -450,9 +467,18 @@ export function MemoryScreen({ onToast, onOpenRun }: { onToast: (t: Toast) => vo
                   </select>
                 </label>
                 <button onClick={() => setRaw({ text: view.text, line: current.line })}>Open at line {current.line}</button>
-                <button class="danger" onClick={() => confirm(`Delete lesson ${current.id}?`) && (save({ op: "delete", id: current.id }, "Deleted the lesson"), setSelected(null))}>
-                  Delete
-                </button>
+                {confirming === current.id ? (
+                  <>
+                    <button class="danger" onClick={() => (setConfirming(null), save({ op: "delete", id: current.id }, "Deleted the lesson"), setSelected(null))}>
+                      Really delete
+                    </button>
+                    <button onClick={() => setConfirming(null)}>Keep it</button>
+                  </>
+                ) : (
+                  <button class="danger" onClick={() => setConfirming(current.id)}>
+                    Delete
+                  </button>
+                )}
               </div>
             </div>
           ) : (

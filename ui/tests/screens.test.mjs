@@ -111,11 +111,23 @@ test("memory: the form writes the convention's fields, and edits name the versio
   await p.waitForSelector(".toast");
   assert.match(await p.textContent(".toast"), /Added the lesson/);
 
+  // A new section, asked inline.
+  await p.click("text=New section");
+  await p.fill('input[aria-label="New section title"]', "Databases");
+  await p.click('.inline-form button[type="submit"]');
+  await p.waitForFunction(() => window.__mend.calls.filter((c) => c.cmd === "memory_save").length === 2);
+  assert.deepEqual((await calls(p, "memory_save"))[1].edit, { op: "add_section", title: "Databases" });
+  // Deleting asks first, in the page.
+  await p.click('button[aria-label="Delete section Files"]');
+  await p.click("text=Delete it and its 2 lessons");
+  await p.waitForFunction(() => window.__mend.calls.filter((c) => c.cmd === "memory_save").length === 3);
+  assert.deepEqual((await calls(p, "memory_save"))[2].edit, { op: "delete_section", title: "Files" });
+
   // Edit keeps the id; move sends the section.
   await p.click('button.lesson[data-lesson="http-rate-limit"]');
   await p.selectOption('select[aria-label="Move to section"]', "Files");
-  await p.waitForFunction(() => window.__mend.calls.filter((c) => c.cmd === "memory_save").length === 2);
-  assert.deepEqual((await calls(p, "memory_save"))[1].edit, { op: "move", id: "http-rate-limit", section: "Files" });
+  await p.waitForFunction(() => window.__mend.calls.filter((c) => c.cmd === "memory_save").length === 4);
+  assert.deepEqual((await calls(p, "memory_save"))[3].edit, { op: "move", id: "http-rate-limit", section: "Files" });
 });
 
 test("memory: findings offer merge, delete and open at the line (raw mode at that line)", async () => {
@@ -217,7 +229,7 @@ test("dashboard: the numbers, charts for each measure, a range picker, and click
   assert.match(await p.textContent('[data-kpi="autonomous"]'), /75%.*6 of 8/);
   assert.match(await p.textContent('[data-kpi="recovered"]'), /6.*1\.5 attempts each.*1\.2 s/);
   assert.match(await p.textContent('[data-kpi="escalations"]'), /2.*1 took the recommendation/);
-  for (const id of ["success", "ttr", "attempts", "escalations", "failing"]) {
+  for (const id of ["success", "ttr", "attempts", "escalations", "took", "failing"]) {
     assert.equal(await p.$$eval(`[data-chart="${id}"] canvas`, (e) => e.length), 1, `chart ${id}`);
   }
   assert.match(await p.textContent('[data-chart="tokens"]'), /No LLM tokens/);
