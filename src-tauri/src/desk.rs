@@ -111,6 +111,7 @@ impl Desk {
             Some(m) => Agent::open_with(&paths.data_dir, Some(m))?,
             None => Agent::open(&paths.data_dir)?,
         };
+        let agent = agent.with_llm(&config.llm)?;
         if let Some(e) = agent.memory_error() {
             eprintln!("mend-desktop: the memory file cannot be used, jobs run without lessons: {e}");
         }

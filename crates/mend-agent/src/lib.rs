@@ -131,6 +131,8 @@ pub struct Agent {
     journal: Arc<SqliteJournal>,
     registry: Arc<ToolRegistry>,
     lessons: Result<Arc<Lessons>, String>,
+    /// The LLM layer, when models are configured.
+    llm: Option<Arc<mend_llm::LlmDiagnoser>>,
 }
 
 impl Agent {
@@ -156,7 +158,20 @@ impl Agent {
             journal: Arc::new(journal),
             registry: Arc::new(mend_tools::default_registry()),
             lessons,
+            llm: None,
         })
+    }
+
+    /// Adds the LLM layer over the configured chain of models (after the
+    /// lesson and policy layers). No models: no layer. A model whose API key
+    /// cannot be read is an error naming it.
+    pub fn with_llm(mut self, models: &[mend_core::config::LlmModel]) -> Result<Agent, AgentError> {
+        if models.is_empty() {
+            return Ok(self);
+        }
+        let chain = mend_llm::Chain::new(models).map_err(|e| AgentError::BadInput(format!("LLM: {e}")))?;
+        self.llm = Some(Arc::new(mend_llm::LlmDiagnoser::new(chain)));
+        Ok(self)
     }
 
     /// The memory, unless its file could not be read.
@@ -205,6 +220,9 @@ impl Agent {
         }
         if let Some(l) = self.lessons() {
             engine = engine.with_lessons(l.clone()).with_learner(Arc::new(learn::MemoryLearner(l.clone())));
+        }
+        if let Some(llm) = &self.llm {
+            engine = engine.with_layer_last(llm.clone());
         }
         let RunSpec { job, env, job_path, resume, run_id } = spec;
         let run_id = resume.as_ref().map(|r| r.request.run_id.clone()).or(run_id).unwrap_or_else(mend_core::engine::new_id);

@@ -47,7 +47,7 @@ pub async fn daemon(data_dir: &Path, config: &Config, dir: &Path, approve: Optio
         if let Some((path, job)) = folder.take_due(now) {
             eprintln!("mend daemon: running `{}` ({})", job.name, path.display());
             let spec = RunSpec { job: &job, env: env.clone(), job_path: Some(&path), resume: None, run_id: None };
-            let code = execute(data_dir, spec, Output { json: false, approve, quiet: false }).await;
+            let code = execute(data_dir, config, spec, Output { json: false, approve, quiet: false }).await;
             eprintln!("mend daemon: `{}` ended with exit code {code}", job.name);
             if code == crate::EXIT_INTERRUPTED {
                 return code;

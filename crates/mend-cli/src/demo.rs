@@ -49,5 +49,5 @@ pub async fn demo(data_dir: &Path, config: &Config, json: bool, approve: Option<
         }
     };
     let spec = mend_agent::RunSpec { job: &job, env, job_path: Some(&job_path), resume: None, run_id: None };
-    crate::run::execute(data_dir, spec, crate::run::Output { json, approve, quiet: false }).await
+    crate::run::execute(data_dir, config, spec, crate::run::Output { json, approve, quiet: false }).await
 }

@@ -135,12 +135,12 @@ pub struct Output {
 /// the report. The spec's `job_path` is journaled so a waiting run can be
 /// resumed; its `resume` goes on with one. Ctrl-C interrupts. Returns the
 /// exit code.
-pub async fn execute(data_dir: &Path, spec: RunSpec<'_>, out: Output) -> u8 {
-    let agent = match Agent::open(data_dir) {
+pub async fn execute(data_dir: &Path, config: &Config, spec: RunSpec<'_>, out: Output) -> u8 {
+    let agent = match Agent::open(data_dir).and_then(|a| a.with_llm(&config.llm)) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("mend: cannot open the journal: {e}");
-            return EXIT_INTERNAL;
+            eprintln!("mend: {e}");
+            return agent_fail(e);
         }
     };
     let code = execute_with(&agent, spec, out).await;
@@ -193,7 +193,7 @@ pub async fn run_file(data_dir: &Path, config: &Config, path: &Path, out: Output
             return EXIT_BAD_INPUT;
         }
     };
-    execute(data_dir, RunSpec { job: &job, env, job_path: Some(path), resume: None, run_id: None }, out).await
+    execute(data_dir, config, RunSpec { job: &job, env, job_path: Some(path), resume: None, run_id: None }, out).await
 }
 
 /// What `mend approvals decide` was asked.
@@ -239,7 +239,7 @@ pub async fn forget(data_dir: &Path, id: &str) -> u8 {
 /// request, remembers it if asked, and, unless told not to, resumes its run
 /// from that step.
 pub async fn decide(data_dir: &Path, config: &Config, args: DecideArgs<'_>, out: Output) -> u8 {
-    let agent = match Agent::open(data_dir) {
+    let agent = match Agent::open(data_dir).and_then(|a| a.with_llm(&config.llm)) {
         Ok(a) => a,
         Err(e) => return agent_fail(e),
     };

@@ -75,11 +75,17 @@ pub struct Diagnosis {
     /// The lesson it applies, when a lesson proposed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lesson: Option<String>,
+    /// A model's recommendation for a person, in its words (layer `llm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advice: Option<String>,
+    /// The model that answered (layer `llm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
 }
 
 impl Diagnosis {
     /// A diagnosis from a layer.
     pub fn new(layer: &str, action: Action, root_cause: impl Into<String>) -> Self {
-        Diagnosis { action, root_cause: root_cause.into(), layer: layer.to_owned(), tokens: 0, lesson: None }
+        Diagnosis { action, root_cause: root_cause.into(), layer: layer.to_owned(), tokens: 0, lesson: None, advice: None, model: None }
     }
 }

@@ -35,6 +35,55 @@ pub struct Config {
     pub approval_timeout_ms: Option<u64>,
     /// What a timeout does, for jobs that set nothing.
     pub on_timeout: Option<OnTimeout>,
+    /// The models the LLM layer may ask, primary first (none: no LLM layer).
+    pub llm: Vec<LlmModel>,
+}
+
+/// The wire format a model speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LlmProvider {
+    /// OpenAI-compatible chat completions (OpenAI, Ollama, llama.cpp, vLLM, LM Studio).
+    Openai,
+    /// Anthropic messages.
+    Anthropic,
+}
+
+/// One model of the `[[llm]]` chain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LlmModel {
+    /// Its name in the journal (default: the model).
+    pub name: String,
+    /// Its wire format.
+    pub provider: LlmProvider,
+    /// The API's base URL (`https://api.openai.com/v1`, `http://127.0.0.1:8080/v1`, `https://api.anthropic.com`).
+    pub base_url: String,
+    /// The model's id.
+    pub model: String,
+    /// The environment variable holding the API key.
+    pub api_key_env: Option<String>,
+    /// A file holding the API key (must not be readable by others).
+    pub api_key_file: Option<std::path::PathBuf>,
+    /// Whole-request timeout.
+    pub timeout_ms: u64,
+    /// Connect timeout.
+    pub connect_timeout_ms: u64,
+    /// At most this many tokens in a reply.
+    pub max_tokens: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLlm {
+    name: Option<String>,
+    provider: LlmProvider,
+    base_url: String,
+    model: String,
+    api_key_env: Option<String>,
+    api_key_file: Option<std::path::PathBuf>,
+    timeout: Option<Spanned<String>>,
+    connect_timeout: Option<Spanned<String>>,
+    max_tokens: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -46,6 +95,8 @@ struct Raw {
     safety: Option<Spanned<SafetyConfig>>,
     #[serde(default)]
     approval: RawApproval,
+    #[serde(default)]
+    llm: Vec<RawLlm>,
 }
 
 #[derive(Deserialize, Default)]
@@ -74,7 +125,25 @@ impl Config {
             Some(t) => Some(parse_duration_ms(t.get_ref()).map_err(|e| err(Some(t.span()), "approval.timeout", e))?),
             None => None,
         };
-        Ok(Config { secrets: raw.secrets, safety, approval_timeout_ms, on_timeout: raw.approval.on_timeout })
+        let mut llm = Vec::new();
+        for (i, m) in raw.llm.into_iter().enumerate() {
+            let ms = |d: &Option<Spanned<String>>, field: &str, default: u64| match d {
+                Some(t) => parse_duration_ms(t.get_ref()).map_err(|e| err(Some(t.span()), &format!("llm[{i}].{field}"), e)),
+                None => Ok(default),
+            };
+            llm.push(LlmModel {
+                name: m.name.unwrap_or_else(|| m.model.clone()),
+                provider: m.provider,
+                base_url: m.base_url.trim_end_matches('/').to_owned(),
+                model: m.model,
+                api_key_env: m.api_key_env,
+                api_key_file: m.api_key_file,
+                timeout_ms: ms(&m.timeout, "timeout", 60_000)?,
+                connect_timeout_ms: ms(&m.connect_timeout, "connect_timeout", 5_000)?,
+                max_tokens: m.max_tokens.unwrap_or(800),
+            });
+        }
+        Ok(Config { secrets: raw.secrets, safety, approval_timeout_ms, on_timeout: raw.approval.on_timeout, llm })
     }
 }
 
@@ -100,5 +169,23 @@ mod tests {
         let e = Config::parse("[safety]\nallow = ['(']\n", "c.toml").unwrap_err().0.remove(0);
         assert_eq!(e.field, "safety");
         assert_eq!(Config::parse("", "c.toml").unwrap(), Config::default());
+        let c = Config::parse(
+            "[[llm]]\nprovider = \"openai\"\nbase_url = \"http://127.0.0.1:8080/v1/\"\nmodel = \"smollm2\"\ntimeout = \"20s\"\n[[llm]]\nname = \"claude\"\nprovider = \"anthropic\"\nbase_url = \"https://api.anthropic.com\"\nmodel = \"claude-x\"\napi_key_env = \"ANTHROPIC_API_KEY\"\n",
+            "c.toml",
+        )
+        .unwrap();
+        assert_eq!(c.llm.len(), 2);
+        assert_eq!(
+            (c.llm[0].name.as_str(), c.llm[0].base_url.as_str(), c.llm[0].timeout_ms),
+            ("smollm2", "http://127.0.0.1:8080/v1", 20_000)
+        );
+        assert_eq!(c.llm[1].provider, LlmProvider::Anthropic);
+        let e = Config::parse("[[llm]]\nprovider = \"openai\"\nbase_url = \"x\"\nmodel = \"m\"\ntimeout = \"soon\"\n", "c.toml")
+            .unwrap_err()
+            .0
+            .remove(0);
+        assert_eq!((e.line, e.field.as_str()), (5, "llm[0].timeout"));
+        let e = Config::parse("[[llm]]\nprovider = \"gemini\"\n", "c.toml").unwrap_err().0.remove(0);
+        assert_eq!(e.line, 2);
     }
 }

@@ -53,6 +53,11 @@ pub struct DiagnosisContext<'a> {
     /// Lessons the memory found for this failure, best first (top-k, never
     /// the whole file).
     pub lessons: &'a [LessonMatch],
+    /// The job's redactor: anything that leaves the process (an LLM
+    /// prompt) goes through it.
+    pub redactor: &'a crate::redact::Redactor,
+    /// The tools (their schemas, for a prompt).
+    pub registry: &'a crate::tool::ToolRegistry,
 }
 
 /// A diagnosis layer.
@@ -199,6 +204,8 @@ mod tests {
             stats: &stats,
             tokens_left: 0,
             lessons: &[],
+            redactor: &crate::redact::Redactor::new(Vec::<(String, String)>::new()),
+            registry: &crate::tool::ToolRegistry::default(),
         };
         PolicyDiagnoser.diagnose(&cx).await.into_iter().map(|d| d.action.kind().to_owned()).collect()
     }

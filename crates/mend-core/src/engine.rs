@@ -742,6 +742,8 @@ impl Run<'_> {
                 stats: &self.e.stats,
                 tokens_left,
                 lessons: &st.lessons,
+                redactor: &self.redactor,
+                registry: &self.e.registry,
             };
             let proposals = layer.diagnose(&cx).await;
             for mut d in proposals {
@@ -997,7 +999,19 @@ impl Run<'_> {
                 what.push_str(&format!("\n{key}: {}", v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())));
             }
         }
-        let mut diagnosis = format!("[{}] {}", d.layer, d.root_cause);
+        // The code's facts first; a model's reading of them, clearly apart.
+        let mut diagnosis = match (d.layer.as_str(), &d.advice) {
+            ("llm", advice) => format!(
+                "What the code knows: {} {} after {} attempt(s).\n\nWhat the model{} thinks (advice, not a fact): {}{}",
+                err.code,
+                if retryable { "(transient)" } else { "(not transient)" },
+                st.rep.attempts.len(),
+                d.model.as_deref().map(|m| format!(" ({m})")).unwrap_or_default(),
+                d.root_cause,
+                advice.as_deref().map(|a| format!("\nIt recommends: {a}")).unwrap_or_default()
+            ),
+            _ => format!("[{}] {}", d.layer, d.root_cause),
+        };
         if let Some(q) = question {
             diagnosis.push_str(&format!("\nQuestion: {q}"));
         }
