@@ -26,6 +26,14 @@ function Pill({ status }: { status: string }) {
   return <span class={`pill ${STATUS_TONE[status] ?? ""}`}>{status}</span>;
 }
 
+/** The journal's events of a run and those streamed meanwhile, each once, in time order. */
+export function mergeEvents(stored: Event[], live: Event[]): Event[] {
+  const key = (e: Event) => `${e.ts_ms}|${e.kind}|${e.step ?? ""}|${e.message}`;
+  const seen = new Set(stored.map(key));
+  const extra = live.filter((e) => !seen.has(key(e)));
+  return extra.length === 0 ? stored : [...stored, ...extra].sort((a, b) => a.ts_ms - b.ts_ms);
+}
+
 /** One step of a run, folded from its events. */
 type StepView = { name: string; events: Event[]; status: string | null; started: number; ended: number | null };
 
@@ -391,7 +399,9 @@ function App() {
   useEffect(() => {
     if (!selected) return;
     setEvs([]);
-    api.runEvents(selected).then(setEvs, (e) => setError(errorText(e)));
+    // Events streamed while the journal was read may not be in what it
+    // returns yet (the writer commits in groups): keep both, once each.
+    api.runEvents(selected).then((stored) => setEvs((live) => mergeEvents(stored, live)), (e) => setError(errorText(e)));
   }, [selected]);
 
   useEffect(() => {

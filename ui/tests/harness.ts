@@ -21,8 +21,11 @@ mockIPC(
         return s.overview ?? { version: "0.1.0", journal: "/tmp/journal.sqlite3", calls: 0, healed: 0, pending_approvals: 0, live_runs: 0 };
       case "runs_list":
         return s.runs ?? [];
-      case "run_events":
-        return (s.events ?? {})[args.runId] ?? [];
+      case "run_events": {
+        // A journal that has not committed the newest events yet answers late and without them.
+        const stored = (s.events ?? {})[args.runId] ?? [];
+        return s.eventsLagMs ? new Promise((ok) => setTimeout(() => ok(stored.slice(0, s.eventsStoredCount ?? stored.length)), s.eventsLagMs)) : stored;
+      }
       case "jobs_list":
         return s.jobs ?? { dir: "/tmp/jobs", jobs: [], error: null };
       case "rules_list":

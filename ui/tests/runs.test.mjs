@@ -79,6 +79,24 @@ test("events stream into the open run as they happen", async () => {
   assert.match(await p.textContent('.step[data-step="report"]'), /Guardrail: attempt budget of the step reached/);
 });
 
+test("events streamed while the journal is read are kept, once each", async () => {
+  // The journal answers late and has committed only the first three events;
+  // the shell streams the fourth and a repeat of the third meanwhile.
+  const st = { ...state(), eventsLagMs: 300, eventsStoredCount: 3 };
+  const p = await open(b, srv.url, "index.html", st);
+  const all = events["run-1"];
+  await p.waitForFunction(() => window.__mend.calls.some((c) => c.cmd === "run_events"));
+  await p.evaluate((evs) => {
+    window.__mend.emit("run-event", evs[2]);
+    window.__mend.emit("run-event", evs[3]);
+  }, all);
+  await p.waitForSelector('.step[data-step="fetch"] .tl.diagnosis');
+  await p.waitForTimeout(400);
+  const kinds = await p.$$eval('.step[data-step="fetch"] .tl', (els) => els.map((e) => e.className));
+  assert.equal(kinds.filter((k) => k.includes("diagnosis")).length, 1, `${kinds}`);
+  assert.equal(kinds.filter((k) => k.includes("call")).length, 1, `${kinds}`);
+});
+
 test("start, re-run, cancel and open go to the shell", async () => {
   const live = { ...runs[0], status: "running", finished_ms: null };
   const p = await open(b, srv.url, "index.html", { ...state(), runs: [live] });

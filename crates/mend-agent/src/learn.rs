@@ -93,13 +93,23 @@ fn covers(w: &When, f: &FailureReport) -> bool {
 /// the same name), else what the call was about.
 fn matches_for(f: &FailureReport, a: &AttemptReport) -> Vec<String> {
     if a.action == "retry_modified" {
-        let before: Vec<String> = a
-            .args_diff
-            .iter()
-            .filter_map(|c| c.before.as_str())
-            .filter(|s| !s.is_empty() && !s.contains("[REDACTED]") && f.target.contains(*s))
-            .map(str::to_owned)
-            .collect();
+        // Strings of the changed values (inside arrays and objects too) that the call shows.
+        fn strings<'v>(v: &'v Value, out: &mut Vec<&'v str>) {
+            match v {
+                Value::String(s) => out.push(s),
+                Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+                Value::Object(m) => m.values().for_each(|x| strings(x, out)),
+                _ => {}
+            }
+        }
+        let mut found = Vec::new();
+        a.args_diff.iter().for_each(|c| strings(&c.before, &mut found));
+        let mut before: Vec<String> = Vec::new();
+        for s in found {
+            if !s.is_empty() && !s.contains("[REDACTED]") && f.target.contains(s) && !before.iter().any(|b| b == s) {
+                before.push(s.to_owned());
+            }
+        }
         if !before.is_empty() {
             return before;
         }

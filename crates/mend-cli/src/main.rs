@@ -37,8 +37,89 @@ struct Cli {
     /// Defaults for every job (default: the OS config directory's mend/config.toml, if present).
     #[arg(long, global = true, env = "MEND_CONFIG")]
     config: Option<PathBuf>,
+    #[command(flatten)]
+    llm: LlmFlags,
     #[command(subcommand)]
     cmd: Cmd,
+}
+
+/// The LLM layer, over the config file's `[[llm]]` chain.
+#[derive(clap::Args)]
+struct LlmFlags {
+    /// No LLM layer, whatever the config says.
+    #[arg(long, global = true)]
+    no_llm: bool,
+    /// The primary model's API base URL (adds a model when the config has none).
+    #[arg(long, global = true, value_name = "URL")]
+    llm_base_url: Option<String>,
+    /// The primary model's id.
+    #[arg(long, global = true, value_name = "MODEL")]
+    llm_model: Option<String>,
+    /// The primary model's wire format: openai (also Ollama, llama.cpp, vLLM) or anthropic.
+    #[arg(long, global = true, value_name = "PROVIDER")]
+    llm_provider: Option<String>,
+    /// The environment variable holding the primary model's API key.
+    #[arg(long, global = true, value_name = "VAR")]
+    llm_key_env: Option<String>,
+    /// The primary model's request timeout (e.g. 30s).
+    #[arg(long, global = true, value_name = "DURATION")]
+    llm_timeout: Option<String>,
+}
+
+impl LlmFlags {
+    /// Applies the flags to the config's chain.
+    fn apply(self, config: &mut mend_core::config::Config) -> Result<(), String> {
+        use mend_core::config::{LlmModel, LlmProvider};
+        if self.no_llm {
+            config.llm.clear();
+            return Ok(());
+        }
+        let provider = match self.llm_provider.as_deref() {
+            None => None,
+            Some("openai") => Some(LlmProvider::Openai),
+            Some("anthropic") => Some(LlmProvider::Anthropic),
+            Some(p) => return Err(format!("--llm-provider: `{p}` is not openai or anthropic")),
+        };
+        let timeout = match &self.llm_timeout {
+            Some(t) => Some(mend_core::job::parse_duration_ms(t).map_err(|e| format!("--llm-timeout: {e}"))?),
+            None => None,
+        };
+        if config.llm.is_empty() {
+            match (&self.llm_base_url, &self.llm_model) {
+                (Some(url), Some(model)) => config.llm.push(LlmModel {
+                    name: model.clone(),
+                    provider: provider.unwrap_or(LlmProvider::Openai),
+                    base_url: url.trim_end_matches('/').to_owned(),
+                    model: model.clone(),
+                    api_key_env: self.llm_key_env.clone(),
+                    api_key_file: None,
+                    timeout_ms: timeout.unwrap_or(60_000),
+                    connect_timeout_ms: 5_000,
+                    max_tokens: 800,
+                }),
+                (None, None) if provider.is_none() && timeout.is_none() && self.llm_key_env.is_none() => {}
+                _ => return Err("--llm-base-url and --llm-model are both needed when the config has no [[llm]] model".into()),
+            }
+            return Ok(());
+        }
+        let m = &mut config.llm[0];
+        if let Some(u) = self.llm_base_url {
+            m.base_url = u.trim_end_matches('/').to_owned();
+        }
+        if let Some(model) = self.llm_model {
+            m.model = model;
+        }
+        if let Some(p) = provider {
+            m.provider = p;
+        }
+        if let Some(k) = self.llm_key_env {
+            m.api_key_env = Some(k);
+        }
+        if let Some(t) = timeout {
+            m.timeout_ms = t;
+        }
+        Ok(())
+    }
 }
 
 /// How approvals are answered when no person is at a terminal.
@@ -153,7 +234,7 @@ fn main() -> ExitCode {
     default_sigpipe();
     let cli = Cli::parse();
     let dir = data_dir(cli.data_dir);
-    let config = match run::config(cli.config.as_deref()) {
+    let config = match run::config(cli.config.as_deref()).and_then(|mut c| cli.llm.apply(&mut c).map(|()| c)) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");

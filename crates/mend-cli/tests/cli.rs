@@ -645,3 +645,48 @@ fn memory_lessons_are_added_searched_edited_checked_and_removed() {
     assert_eq!(code, 0);
     assert!(!std::fs::read_to_string(&file).unwrap().contains("shop-5xx"));
 }
+
+#[tokio::test]
+async fn a_model_given_by_flags_heals_what_the_policy_cannot_and_no_llm_turns_it_off() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("q4-export.csv"), "sku,qty\n").unwrap();
+    let reply = format!(
+        "{{\"action\": \"retry_modified\", \"root_cause\": \"the export is q4-export.csv\", \"modified_args\": {{\"args\": [\"{}/q4-export.csv\"]}}}}",
+        d.path().display()
+    );
+    let body = serde_json::json!({"choices": [{"message": {"content": reply}}], "usage": {"prompt_tokens": 300, "completion_tokens": 30}});
+    let server = FaultServer::start([("/v1/chat/completions", Script::new().always(Reply::json(200, &body.to_string())))]).await.unwrap();
+    let job = d.path().join("report.toml");
+    std::fs::write(
+        &job,
+        format!(
+            "name = \"report\"\n[[steps]]\nname = \"read\"\ntool = \"exec\"\nargs = {{ program = \"cat\", args = [\"{}/input.txt\"] }}\n",
+            d.path().display()
+        ),
+    )
+    .unwrap();
+    let url = server.url("/v1");
+    let go = |extra: Vec<String>| {
+        let (d, job) = (d.path().to_path_buf(), job.clone());
+        tokio::task::spawn_blocking(move || {
+            run(mend(&d.join("data")).arg("run").arg(&job).args(["--json", "--approve", "abort"]).args(extra))
+        })
+    };
+    let (code, out, err) = go(vec!["--llm-base-url".into(), url.clone(), "--llm-model".into(), "local".into()]).await.unwrap();
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["steps"][0]["attempts"][0]["layer"], "llm", "{out}");
+    assert_eq!(report["tokens"], 330);
+    assert!(err.contains("[llm]"), "the diagnosis line names the layer: {err}");
+    // The model's fix was learned: the next run heals from the lesson, the model not asked.
+    let (code, out, err) = go(vec!["--llm-base-url".into(), url, "--llm-model".into(), "local".into(), "--no-llm".into()]).await.unwrap();
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["steps"][0]["attempts"][0]["layer"], "lesson", "{out}");
+    assert_eq!(server.hits("/v1/chat/completions"), 1);
+    let memory = std::fs::read_to_string(d.path().join("data/MEMORY.md")).unwrap();
+    assert!(memory.contains(&format!("\"{}/input.txt\"", d.path().display())), "the lesson is for that file only: {memory}");
+    let (code, _, err) = go(vec!["--llm-provider".into(), "gemini".into()]).await.unwrap();
+    assert_eq!(code, 2);
+    assert!(err.contains("--llm-provider: `gemini`"), "{err}");
+}
