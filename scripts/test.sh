@@ -48,3 +48,5 @@ echo "== ui: browser tests (Chromium, mockIPC)"
 (cd ui && npm test --silent)
 echo "== desktop: end to end in the real app (Xvfb, tauri-driver)"
 ./scripts/e2e.sh
+echo "== llm: against a real model server (llama-cpp-python + SmolLM2, offline)"
+./scripts/test-real-llm.sh

@@ -13,6 +13,13 @@
 //! [approval]                        # for jobs that do not say
 //! timeout = "30m"
 //! on_timeout = "abort"
+//!
+//! [[llm]]                           # optional: the LLM layer's models, primary first
+//! provider = "openai"               # or "anthropic"
+//! base_url = "http://127.0.0.1:8080/v1"
+//! model = "qwen2.5-7b-instruct"
+//! api_key_env = "OPENAI_API_KEY"    # or api_key_file (not readable by others)
+//! timeout = "30s"                   # connect_timeout = "5s", max_tokens = 800
 //! ```
 //!
 //! A versioned contract like the job format; errors name file, line and field.
