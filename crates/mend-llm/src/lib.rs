@@ -41,6 +41,7 @@ const MAX_WAIT_MS: u64 = 5_000;
 pub struct Chain {
     clients: Vec<Client>,
     paused_until: Mutex<Vec<Option<Instant>>>,
+    pause: Duration,
 }
 
 /// What a question to the chain got.
@@ -60,7 +61,13 @@ impl Chain {
     pub fn new(models: &[LlmModel]) -> Result<Chain, CallError> {
         let clients = models.iter().cloned().map(Client::new).collect::<Result<Vec<_>, _>>()?;
         let n = clients.len();
-        Ok(Chain { clients, paused_until: Mutex::new(vec![None; n]) })
+        Ok(Chain { clients, paused_until: Mutex::new(vec![None; n]), pause: PAUSE })
+    }
+
+    /// Sets how long a failing model is set aside (default [`PAUSE`]).
+    pub fn with_pause(mut self, pause: Duration) -> Chain {
+        self.pause = pause;
+        self
     }
 
     fn paused(&self) -> std::sync::MutexGuard<'_, Vec<Option<Instant>>> {
@@ -87,7 +94,7 @@ impl Chain {
                     Err(e) => {
                         failures.push(format!("{}: {e}", c.model().name));
                         if !e.transient() || n + 1 == TRIES {
-                            self.paused()[i] = Some(Instant::now() + PAUSE);
+                            self.paused()[i] = Some(Instant::now() + self.pause);
                             break;
                         }
                         let wait = match e {

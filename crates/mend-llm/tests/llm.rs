@@ -220,3 +220,27 @@ async fn an_escalation_after_the_models_diagnosis_keeps_its_words_apart_from_the
     assert!(facts < model, "{d}");
     assert!(d.contains("It recommends: Run the export job first, then retry."), "{d}");
 }
+
+#[tokio::test]
+async fn the_primary_is_asked_again_once_its_pause_is_over() {
+    let primary = FaultServer::start([(
+        "/v1/chat/completions",
+        Script::new().then(3, Reply::status(503, "restarting")).always(openai("{\"action\": \"escalate\"}", 1, 1)),
+    )])
+    .await
+    .unwrap();
+    let backup =
+        FaultServer::start([("/v1/chat/completions", Script::new().always(openai("{\"action\": \"escalate\"}", 1, 1)))]).await.unwrap();
+    let models = vec![model("primary", LlmProvider::Openai, primary.url("/v1")), model("backup", LlmProvider::Openai, backup.url("/v1"))];
+    let chain = Chain::new(&models).unwrap().with_pause(std::time::Duration::from_millis(300));
+    let first = chain.ask("s", "u").await.unwrap();
+    assert_eq!(first.model, "backup");
+    assert_eq!(first.failures.len(), 3, "{:?}", first.failures);
+    // While the primary is paused, the backup answers without the primary being tried.
+    assert_eq!(chain.ask("s", "u").await.unwrap().model, "backup");
+    assert_eq!(primary.hits("/v1/chat/completions"), 3);
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let again = chain.ask("s", "u").await.unwrap();
+    assert_eq!(again.model, "primary", "back to the primary once it answers");
+    assert!(again.failures.is_empty());
+}
