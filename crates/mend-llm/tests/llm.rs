@@ -244,3 +244,24 @@ async fn the_primary_is_asked_again_once_its_pause_is_over() {
     assert_eq!(again.model, "primary", "back to the primary once it answers");
     assert!(again.failures.is_empty());
 }
+
+#[tokio::test]
+async fn a_stalled_model_times_out_and_a_garbled_one_is_passed_over() {
+    let dir = tempfile::tempdir().unwrap();
+    // The first model never answers in time; the second answers with a broken body; the third works.
+    let stalled = FaultServer::start([("/v1/chat/completions", Script::new().always(openai("{}", 1, 1).after_ms(3_000)))]).await.unwrap();
+    let garbled = FaultServer::start([("/v1/chat/completions", Script::new().always(Reply::json(200, "{\"choices\": [")))]).await.unwrap();
+    let good = FaultServer::start([("/v1/chat/completions", Script::new().always(openai(&fix_reply(dir.path()), 10, 10)))]).await.unwrap();
+    let mut slow = model("stalled", LlmProvider::Openai, stalled.url("/v1"));
+    slow.timeout_ms = 200;
+    let models = vec![slow, model("garbled", LlmProvider::Openai, garbled.url("/v1")), model("good", LlmProvider::Openai, good.url("/v1"))];
+    let chain = Chain::new(&models).unwrap();
+    let t0 = std::time::Instant::now();
+    let answer = chain.ask("s", "u").await.unwrap();
+    assert_eq!(answer.model, "good");
+    let why = answer.failures.join(" | ");
+    assert_eq!(answer.failures.iter().filter(|f| f.starts_with("stalled: timed out")).count(), 3, "{why}");
+    assert_eq!(answer.failures.iter().filter(|f| f.starts_with("garbled: unreadable answer")).count(), 1, "a broken body is not retried: {why}");
+    assert!(t0.elapsed() < std::time::Duration::from_secs(5), "{:?}", t0.elapsed());
+    assert_eq!(garbled.hits("/v1/chat/completions"), 1);
+}
