@@ -261,7 +261,11 @@ async fn a_stalled_model_times_out_and_a_garbled_one_is_passed_over() {
     assert_eq!(answer.model, "good");
     let why = answer.failures.join(" | ");
     assert_eq!(answer.failures.iter().filter(|f| f.starts_with("stalled: timed out")).count(), 3, "{why}");
-    assert_eq!(answer.failures.iter().filter(|f| f.starts_with("garbled: unreadable answer")).count(), 1, "a broken body is not retried: {why}");
+    assert_eq!(
+        answer.failures.iter().filter(|f| f.starts_with("garbled: unreadable answer")).count(),
+        1,
+        "a broken body is not retried: {why}"
+    );
     assert!(t0.elapsed() < std::time::Duration::from_secs(5), "{:?}", t0.elapsed());
     assert_eq!(garbled.hits("/v1/chat/completions"), 1);
 }
