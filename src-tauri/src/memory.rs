@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use mend_agent::memory::{Finding, Lessons, MemoryError, check, days_since_epoch};
+use mend_agent::memory::{Finding, Lessons, MemoryError, check, days_since_epoch, trusted};
 use mend_memory::edit::Edit;
 use mend_memory::index::Filter;
 use mend_memory::store::{StoreError, Version};
@@ -209,11 +209,6 @@ fn parse_version(s: &str) -> Result<Version, String> {
     u64::from_str_radix(s, 16).map(Version).map_err(|_| format!("`{s}` is not a version of the memory file"))
 }
 
-fn trusted(l: &Lesson) -> bool {
-    let choice = l.fix.as_ref().is_some_and(|f| f.action == "escalate" && f.args.as_ref().is_some_and(|a| a.get("recommend").is_some()));
-    !l.when.is_empty() && l.fix.is_some() && !choice && l.provenance.failures < mend_core::lesson::TRUST_FAILURES
-}
-
 fn view(l: &Lesson, flagged: &HashSet<String>, runs: &mut std::collections::HashMap<String, Vec<String>>) -> LessonView {
     LessonView {
         id: l.id.clone(),
@@ -307,11 +302,9 @@ pub fn memory_search(
 fn new_lesson(input: LessonInput, keep: Option<&Lesson>) -> Result<NewLesson, String> {
     let fix = match input.fix.filter(|f| !f.is_empty()) {
         Some(action) => {
-            if !mend_memory::ACTIONS.contains(&action.as_str()) {
-                return Err(format!("fix: unknown action `{action}`; one of {}", mend_memory::ACTIONS.join(", ")));
-            }
+            Fix::check_action(&action).map_err(|e| format!("fix: {e}"))?;
             let args = match input.fix_args.filter(|a| !a.trim().is_empty()) {
-                Some(a) => Some(serde_json::from_str(&a).map_err(|e| format!("fix arguments: not JSON: {e}"))?),
+                Some(a) => Some(Fix::parse_args(&a).map_err(|e| format!("fix arguments: {e}"))?),
                 None => None,
             };
             Some(Fix { action, args })

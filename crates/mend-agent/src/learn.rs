@@ -79,13 +79,7 @@ fn same_when(a: &When, b: &When) -> bool {
 
 /// Whether a lesson's `when:` covers this failure (every field it gives matches).
 fn covers(w: &When, f: &FailureReport) -> bool {
-    if w.is_empty() {
-        return false;
-    }
-    let q = f.query();
-    w.tool.as_deref().is_none_or(|t| t.eq_ignore_ascii_case(&f.tool))
-        && w.code.as_deref().is_none_or(|c| c.eq_ignore_ascii_case(&f.code))
-        && w.matches.iter().all(|m| q.mentions(m))
+    crate::memory::covers(w, &f.query())
 }
 
 /// What a learned lesson's `when:` quotes: for changed arguments the values
@@ -199,18 +193,15 @@ impl Pending<'_> {
         self.notes.push(LessonNote { id: id.to_owned(), change: change.to_owned(), message });
     }
 
-    /// Every lesson, pending versions first: (id, when, fix).
-    fn all(&self) -> Vec<(String, When, Option<Fix>)> {
-        let mut out: Vec<(String, When, Option<Fix>)> =
-            self.added.iter().map(|(_, l)| (l.id.clone().unwrap_or_default(), l.when.clone(), l.fix.clone())).collect();
-        for l in self.memory.lessons() {
-            let (when, fix) = match self.changed.get(&l.id) {
-                Some(c) => (c.when.clone(), c.fix.clone()),
-                None => (l.when.clone(), l.fix.clone()),
-            };
-            out.push((l.id.clone(), when, fix));
-        }
-        out
+    /// The first lesson, pending versions first, whose (id, when, fix)
+    /// passes `pred`; its id.
+    fn find(&self, pred: impl Fn(&str, &When, Option<&Fix>) -> bool) -> Option<String> {
+        let added = self.added.iter().map(|(_, l)| (l.id.as_deref().unwrap_or(""), &l.when, l.fix.as_ref()));
+        let file = self.memory.lessons().map(|l| match self.changed.get(&l.id) {
+            Some(c) => (l.id.as_str(), &c.when, c.fix.as_ref()),
+            None => (l.id.as_str(), &l.when, l.fix.as_ref()),
+        });
+        added.chain(file).find(|(id, w, x)| pred(id, w, *x)).map(|(id, ..)| id.to_owned())
     }
 
     fn update(&mut self, id: &str, f: impl FnOnce(&mut NewLesson)) {
@@ -289,14 +280,11 @@ impl Pending<'_> {
     fn recovered(&mut self, f: &FailureReport, a: &AttemptReport, job: &str, step: &str, failed_here: &[String]) {
         let Some(fix) = fix_of(a) else { return };
         let when = When { matches: matches_for(f, a), ..when_of(f) };
-        let all = self.all();
         // The same failure, the same fix: it happened again.
-        let twin = all.iter().find(|(_, w, x)| {
-            x.as_ref().is_some_and(|x| x.action == fix.action && (x.args.is_none() || x.args == fix.args))
-                && (same_when(w, &when) || covers(w, f))
+        let twin = self.find(|_, w, x| {
+            x.is_some_and(|x| x.action == fix.action && (x.args.is_none() || x.args == fix.args)) && (same_when(w, &when) || covers(w, f))
         });
-        if let Some((id, ..)) = twin {
-            let id = id.clone();
+        if let Some(id) = twin {
             let n = self.seen(&id, "healed", Some(true));
             self.note(
                 &id,
@@ -306,7 +294,7 @@ impl Pending<'_> {
             return;
         }
         // A lesson for exactly this failure whose fix just failed: correct it.
-        let wrong = all.iter().find(|(id, w, _)| same_when(w, &when) && failed_here.contains(id)).map(|(id, ..)| id.clone());
+        let wrong = self.find(|id, w, _| same_when(w, &when) && failed_here.iter().any(|x| x == id));
         let text = self.redactor.text(&text_for(f, a, job, step));
         let redactor = self.redactor;
         if let Some(id) = wrong {
@@ -355,8 +343,8 @@ impl Pending<'_> {
             option.label,
             self.today
         ));
-        let earlier = self.all().into_iter().find(|(_, w, x)| same_when(w, &when) && x.as_ref().is_some_and(|x| x.action == "escalate"));
-        if let Some((id, ..)) = earlier {
+        let earlier = self.find(|_, w, x| same_when(w, &when) && x.is_some_and(|x| x.action == "escalate"));
+        if let Some(id) = earlier {
             let today = self.today.to_owned();
             self.update(&id, |l| {
                 l.text = text;

@@ -11,7 +11,7 @@ use mend_core::lesson::{FailureQuery, LessonFix, LessonMatch, LessonSource};
 use mend_memory::edit::Edit;
 use mend_memory::index::{Filter, Hit, IndexError, LessonIndex};
 use mend_memory::store::{Store, StoreError, Version, Written};
-use mend_memory::{Lesson, Memory};
+use mend_memory::{Lesson, Memory, When};
 use notify_debouncer_full::notify::RecursiveMode;
 use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer, notify::RecommendedWatcher};
 
@@ -321,9 +321,17 @@ pub struct Watch {
     _debouncer: Debouncer<RecommendedWatcher, RecommendedCache>,
 }
 
-/// Whether a lesson's `when:` names this failure.
-fn applies(l: &Lesson, q: &FailureQuery) -> bool {
-    let w = &l.when;
+/// Whether the diagnosis applies a lesson by itself (when its `when:` names
+/// the failure): it names a failure, has a fix that is not a person's
+/// recorded choice, and that fix has not failed
+/// [`TRUST_FAILURES`](mend_core::lesson::TRUST_FAILURES) times in a row.
+pub fn trusted(l: &Lesson) -> bool {
+    !l.when.is_empty() && l.fix.as_ref().is_some_and(|f| !f.records_choice()) && l.provenance.failures < mend_core::lesson::TRUST_FAILURES
+}
+
+/// Whether a `when:` names this failure: every tool, code and quoted text
+/// it gives matches (an empty one names nothing).
+pub fn covers(w: &When, q: &FailureQuery) -> bool {
     if w.is_empty() {
         return false;
     }
@@ -351,7 +359,7 @@ impl LessonSource for Lessons {
                 continue;
             }
             let Some(l) = st.lesson(&id) else { continue };
-            let applies = applies(l, q);
+            let applies = covers(&l.when, q);
             out.push(LessonMatch {
                 id,
                 section: l.section.clone(),
@@ -411,9 +419,7 @@ pub fn check(memory: &Memory, stale_days: u32, today: i64) -> Vec<Finding> {
         out.push(finding("problem", p.line, None, None, p.message.clone()));
     }
     let lessons: Vec<&Lesson> = memory.lessons().collect();
-    let choice = |f: &Option<mend_memory::Fix>| {
-        f.as_ref().is_some_and(|f| f.action == "escalate" && f.args.as_ref().is_some_and(|a| a.get("recommend").is_some()))
-    };
+    let choice = |f: &Option<mend_memory::Fix>| f.as_ref().is_some_and(mend_memory::Fix::records_choice);
     // Lessons grouped by their failure: only same-`when` pairs are compared.
     let mut by_when: HashMap<String, Vec<&Lesson>> = HashMap::new();
     let mut by_text: HashMap<String, Vec<&Lesson>> = HashMap::new();

@@ -11,7 +11,7 @@ use mend_agent::memory::{Lessons, MemoryError};
 use mend_memory::edit::Edit;
 use mend_memory::index::Filter;
 use mend_memory::store::StoreError;
-use mend_memory::{ACTIONS, Fix, Memory, NewLesson, When};
+use mend_memory::{Fix, Memory, NewLesson, When};
 
 use crate::query::Fail;
 
@@ -126,13 +126,11 @@ fn new_lesson(base: NewLesson, a: LessonArgs) -> Result<NewLesson, Fail> {
         };
     }
     if let Some(action) = a.fix {
-        if !ACTIONS.contains(&action.as_str()) {
-            return Err(bad(format!("--fix: unknown action `{action}`; one of {}", ACTIONS.join(", "))));
-        }
+        Fix::check_action(&action).map_err(|e| bad(format!("--fix: {e}")))?;
         l.fix = Some(Fix { action, args: None });
     }
     if let Some(args) = a.args {
-        let v = serde_json::from_str(&args).map_err(|e| bad(format!("--args: not JSON: {e}")))?;
+        let v = Fix::parse_args(&args).map_err(|e| bad(format!("--args: {e}")))?;
         match l.fix.as_mut() {
             Some(f) => f.args = Some(v),
             None => return Err(bad("--args needs a --fix".into())),

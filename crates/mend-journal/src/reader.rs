@@ -445,17 +445,7 @@ impl Reader {
         }
 
         // Percentiles need the raw durations: an index-only scan of a partial index.
-        let durations = |kind: &str| -> Result<Vec<i64>, Error> {
-            let sql = format!("SELECT duration_ms FROM events WHERE kind = '{kind}' AND ts_ms >= ?1");
-            let mut st = c.prepare(&sql).map_err(e)?;
-            let mut v: Vec<i64> = st
-                .query_map([since], |r| r.get::<_, Option<i64>>(0).map(|x| x.unwrap_or(0)))
-                .map_err(e)?
-                .collect::<Result<_, _>>()
-                .map_err(e)?;
-            v.sort_unstable();
-            Ok(v)
-        };
+        let durations = |kind: &str| self.sorted(&format!("SELECT duration_ms FROM events WHERE kind = '{kind}' AND ts_ms >= ?1"), since);
         let ttr = durations("recovery")?;
         let (recovered, attempts_sum): (i64, i64) = c
             .query_row(
@@ -494,6 +484,20 @@ impl Reader {
         m.runs = st.query_map([since], |r| Ok((r.get(0)?, r.get(1)?))).map_err(e)?.collect::<Result<_, _>>().map_err(e)?;
         m.tokens = c.query_row("SELECT COALESCE(SUM(tokens), 0) FROM rollup_tokens WHERE hour >= ?1", [hour], |r| r.get(0)).map_err(e)?;
         Ok(m)
+    }
+
+    /// One integer column of a query over `ts_ms >= ?1`, sorted (NULL as 0):
+    /// the raw values percentiles and distributions need.
+    fn sorted(&self, sql: &str, since: i64) -> Result<Vec<i64>, Error> {
+        let e = |x| self.err(x);
+        let mut st = self.conn.prepare(sql).map_err(e)?;
+        let mut v: Vec<i64> = st
+            .query_map([since], |r| r.get::<_, Option<i64>>(0).map(|x| x.unwrap_or(0)))
+            .map_err(e)?
+            .collect::<Result<_, _>>()
+            .map_err(e)?;
+        v.sort_unstable();
+        Ok(v)
     }
 
     /// Metrics over time for the dashboard: `since_ms` to now in buckets of
@@ -580,16 +584,7 @@ impl Reader {
         for ts in rows {
             s.escalations[idx(ts.div_euclid(HOUR_MS))] += 1;
         }
-        let durations = |sql: &str| -> Result<Vec<i64>, Error> {
-            let mut st = c.prepare(sql).map_err(e)?;
-            let mut v: Vec<i64> = st
-                .query_map([since], |r| r.get::<_, Option<i64>>(0).map(|x| x.unwrap_or(0)))
-                .map_err(e)?
-                .collect::<Result<_, _>>()
-                .map_err(e)?;
-            v.sort_unstable();
-            Ok(v)
-        };
+        let durations = |sql: &str| self.sorted(sql, since);
         s.ttr_ms = durations("SELECT duration_ms FROM events WHERE kind = 'recovery' AND ts_ms >= ?1")?;
         s.decide_ms = durations("SELECT duration_ms FROM events WHERE kind = 'decision' AND ts_ms >= ?1")?;
         s.recovery_attempts = durations("SELECT json_extract(data, '$.attempts') FROM events WHERE kind = 'recovery' AND ts_ms >= ?1")?;

@@ -99,6 +99,24 @@ pub struct Fix {
     pub args: Option<serde_json::Value>,
 }
 
+impl Fix {
+    /// Whether `action` is one of [`ACTIONS`]; the error says which are.
+    pub fn check_action(action: &str) -> Result<(), String> {
+        if ACTIONS.contains(&action) { Ok(()) } else { Err(format!("unknown action `{action}`; one of {}", ACTIONS.join(", "))) }
+    }
+
+    /// A fix's arguments as written (JSON).
+    pub fn parse_args(text: &str) -> Result<serde_json::Value, String> {
+        serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))
+    }
+
+    /// Whether it records a person's choice (`escalate {"recommend": …}`):
+    /// a recommendation for the next request, never applied by itself.
+    pub fn records_choice(&self) -> bool {
+        self.action == "escalate" && self.args.as_ref().is_some_and(|a| a.get("recommend").is_some())
+    }
+}
+
 /// Where a lesson came from and how it has done.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Provenance {

@@ -3,7 +3,7 @@
 
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
-use crate::{ACTIONS, Fix, Lesson, Memory, Problem, Provenance, Section, When};
+use crate::{Fix, Lesson, Memory, Problem, Provenance, Section, When};
 
 /// Parses the file. Never fails: what cannot be understood is a [`Problem`].
 pub fn parse(text: &str) -> Memory {
@@ -198,8 +198,8 @@ fn parse_fix(value: &str, line: usize, problems: &mut Vec<Problem>) -> Option<Fi
     let value = value.trim();
     let (action, args) = value.split_once(char::is_whitespace).unwrap_or((value, ""));
     let action = action.trim_matches('`');
-    if !ACTIONS.contains(&action) {
-        problems.push(Problem { line, message: format!("fix: unknown action `{action}`; one of {}", ACTIONS.join(", ")) });
+    if let Err(e) = Fix::check_action(action) {
+        problems.push(Problem { line, message: format!("fix: {e}") });
         return None;
     }
     let args = args.trim().trim_matches('`').trim();
