@@ -1,0 +1,2001 @@
+//! The rules: each simple command classified by meaning. Programs are
+//! normalised, wrappers unwrapped to what they run, flags read in any order
+//! and spelling (`-rf`, `-fr`, `-R -f`, `--recursive`, after operands),
+//! SQL handed to the SQL reader, URLs to the host normaliser. The rule
+//! names here are the ones in [`crate::RULES`] (a test keeps them equal).
+
+use std::collections::HashSet;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use crate::shell::{self, Cmd, Env, Redir, RedirKind, Stdin, Word, quote};
+use crate::{Category, Finding, Gate, Level, Probe, sql};
+
+/// Programs that never run their arguments as commands: a word in their
+/// arguments that names a program is only text (`echo rm -rf x`).
+const INERT: &[&str] = &[
+    "echo",
+    "printf",
+    "cat",
+    "tac",
+    "ls",
+    "dir",
+    "grep",
+    "egrep",
+    "fgrep",
+    "rg",
+    "ag",
+    "ack",
+    "head",
+    "tail",
+    "wc",
+    "sort",
+    "uniq",
+    "cut",
+    "tr",
+    "touch",
+    "mkdir",
+    "rmdir",
+    "stat",
+    "file",
+    "du",
+    "df",
+    "pwd",
+    "basename",
+    "dirname",
+    "realpath",
+    "readlink",
+    "which",
+    "type",
+    "whereis",
+    "man",
+    "info",
+    "apropos",
+    "whatis",
+    "help",
+    "test",
+    "[",
+    "true",
+    "false",
+    ":",
+    "sleep",
+    "date",
+    "id",
+    "whoami",
+    "hostname",
+    "uname",
+    "printenv",
+    "diff",
+    "cmp",
+    "comm",
+    "jq",
+    "yq",
+    "less",
+    "more",
+    "od",
+    "hexdump",
+    "xxd",
+    "base64",
+    "sha256sum",
+    "sha1sum",
+    "md5sum",
+    "cksum",
+    "gzip",
+    "gunzip",
+    "zcat",
+    "bzip2",
+    "xz",
+    "unxz",
+    "zip",
+    "unzip",
+    "tee",
+    "nl",
+    "fold",
+    "fmt",
+    "column",
+    "paste",
+    "join",
+    "split",
+    "csplit",
+    "expand",
+    "unexpand",
+    "seq",
+    "yes",
+    "logger",
+    "notify-send",
+    "wall",
+    "cd",
+    "pushd",
+    "popd",
+    "exit",
+    "return",
+    "shift",
+    "set",
+    "shopt",
+    "ulimit",
+    "umask",
+    "wait",
+    "jobs",
+    "kill",
+    "export",
+    "declare",
+    "typeset",
+    "local",
+    "readonly",
+    "read",
+    "let",
+    "unset",
+    "getopts",
+    "hash",
+    "mktemp",
+    "install",
+    "cp",
+    "mv",
+    "ln",
+    "chmod",
+    "chown",
+    "chgrp",
+    "truncate",
+    "tree",
+    "locate",
+    "ps",
+    "top",
+    "free",
+    "uptime",
+    "env_parallel",
+    "npm",
+    "npx",
+    "yarn",
+    "pnpm",
+    "cargo",
+    "rustc",
+    "go",
+    "make",
+    "cmake",
+    "pip",
+    "pip3",
+    "apt",
+    "apt-get",
+    "dpkg",
+    "brew",
+    "systemctl",
+    "journalctl",
+    "service",
+    "ping",
+    "dig",
+    "nslookup",
+    "host",
+    "nc",
+    "openssl",
+    "ssh-keygen",
+    "gpg",
+    "tar",
+    "scp",
+    "sftp",
+    "mount",
+    "umount",
+    "lsblk",
+    "blkid",
+    "fdisk",
+    "free",
+    "vmstat",
+    "iostat",
+    "lsof",
+    "curl",
+    "wget",
+    "http",
+    "https",
+    "xh",
+    "xhs",
+];
+
+/// Programs that run a script file or read their commands from a file: the
+/// gate does not read files (SECURITY.md).
+const SHELLS: &[&str] =
+    &["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "yash", "posh", "lksh", "pdksh", "rbash", "fish", "csh", "tcsh"];
+
+/// `g`-prefixed GNU tools (`grm` on macOS with coreutils) are the tool.
+const GNU_PREFIXED: &[&str] = &[
+    "rm", "find", "xargs", "shred", "chmod", "chown", "chgrp", "dd", "timeout", "nice", "nohup", "env", "stdbuf", "truncate", "mv", "cp",
+    "ln", "unlink", "tee", "sed", "awk",
+];
+
+/// Paths under `/dev` that are not storage.
+const HARMLESS_DEV: &[&str] = &[
+    "/dev/null",
+    "/dev/zero",
+    "/dev/stdout",
+    "/dev/stderr",
+    "/dev/stdin",
+    "/dev/tty",
+    "/dev/full",
+    "/dev/random",
+    "/dev/urandom",
+    "/dev/console",
+];
+
+fn is_device(p: &str) -> bool {
+    let p = p.trim();
+    p.starts_with("/dev/")
+        && !HARMLESS_DEV.contains(&p)
+        && !p.starts_with("/dev/fd/")
+        && !p.starts_with("/dev/pts/")
+        && !p.starts_with("/dev/shm/")
+        && !p.starts_with("/dev/tty")
+}
+
+/// The program's name as the rules know it: no directory, no `g` prefix of
+/// GNU tools.
+pub(crate) fn normalise_program(p: &str) -> String {
+    let base = p.rsplit('/').next().unwrap_or(p);
+    let base = base.strip_prefix('\\').unwrap_or(base);
+    if let Some(rest) = base.strip_prefix('g')
+        && GNU_PREFIXED.contains(&rest)
+    {
+        return rest.to_owned();
+    }
+    base.to_owned()
+}
+
+/// A command's words read as options and operands.
+#[derive(Debug, Default)]
+struct Opts<'w> {
+    /// Options as written and split: `-rf` → `-r`, `-f`; `--x=v` → `--x`.
+    flags: Vec<(String, Option<String>)>,
+    operands: Vec<&'w Word>,
+    /// Words whose value is unknown and that could be options.
+    unknown: Vec<&'w Word>,
+}
+
+impl Opts<'_> {
+    fn has(&self, names: &[&str]) -> bool {
+        self.flags.iter().any(|(f, _)| names.contains(&f.as_str()))
+    }
+
+    fn value(&self, names: &[&str]) -> Option<&str> {
+        self.flags.iter().find(|(f, _)| names.contains(&f.as_str())).and_then(|(_, v)| v.as_deref())
+    }
+
+    fn values<'s>(&'s self, names: &'s [&str]) -> impl Iterator<Item = &'s str> + 's {
+        self.flags.iter().filter(move |(f, _)| names.contains(&f.as_str())).filter_map(|(_, v)| v.as_deref())
+    }
+
+    fn lits(&self) -> Vec<&str> {
+        self.operands.iter().filter_map(|w| w.val()).collect()
+    }
+}
+
+/// Reads `words` (no program) as GNU-style options: permuted (options
+/// after operands count), `--` ends them. `short_val` / `long_val` list
+/// the options that take a value.
+fn opts<'w>(words: &'w [Word], short_val: &str, long_val: &[&str]) -> Opts<'w> {
+    let mut o = Opts::default();
+    let mut i = 0;
+    let mut ended = false;
+    while i < words.len() {
+        let w = &words[i];
+        i += 1;
+        let Some(v) = w.val() else {
+            if ended {
+                o.operands.push(w)
+            } else {
+                o.unknown.push(w)
+            }
+            continue;
+        };
+        if ended || v == "-" || !v.starts_with('-') {
+            o.operands.push(w);
+            continue;
+        }
+        if w.glob {
+            o.unknown.push(w);
+            continue;
+        }
+        if v == "--" {
+            ended = true;
+            continue;
+        }
+        if let Some(long) = v.strip_prefix("--") {
+            let (name, val) = match long.split_once('=') {
+                Some((n, v)) => (format!("--{n}"), Some(v.to_owned())),
+                None => (v.to_owned(), None),
+            };
+            let val = if val.is_none() && long_val.contains(&name.as_str()) {
+                let next = words.get(i);
+                i += 1;
+                next.map(|n| n.val().map(str::to_owned).unwrap_or_else(|| "\u{0}unknown".to_owned()))
+            } else {
+                val
+            };
+            o.flags.push((name, val));
+            continue;
+        }
+        let chars: Vec<char> = v[1..].chars().collect();
+        let mut k = 0;
+        while k < chars.len() {
+            let c = chars[k];
+            k += 1;
+            if short_val.contains(c) {
+                let rest: String = chars[k..].iter().collect();
+                let val = if !rest.is_empty() {
+                    Some(rest)
+                } else {
+                    let next = words.get(i);
+                    i += 1;
+                    next.map(|n| n.val().map(str::to_owned).unwrap_or_else(|| "\u{0}unknown".to_owned()))
+                };
+                o.flags.push((format!("-{c}"), val));
+                break;
+            }
+            o.flags.push((format!("-{c}"), None));
+        }
+    }
+    o
+}
+
+/// A value that came from a word whose value is unknown.
+fn unknown_value(v: &str) -> bool {
+    v.starts_with('\u{0}')
+}
+
+/// Classifies calls into findings.
+pub(crate) struct Classifier<'a> {
+    gate: &'a Gate,
+    env: Env<'a>,
+    probe: Option<&'a dyn Probe>,
+    cwd: Option<&'a Path>,
+    out: Vec<Finding>,
+    assigned: HashSet<String>,
+    depth: u32,
+    /// The span of the outermost command being classified.
+    span: Range<usize>,
+    /// Length of the checked text (spans are clamped to it).
+    len: usize,
+}
+
+impl<'a> Classifier<'a> {
+    pub fn new(gate: &'a Gate, env: Env<'a>, probe: Option<&'a dyn Probe>, cwd: Option<&'a Path>) -> Self {
+        Classifier { gate, env, probe, cwd, out: Vec::new(), assigned: HashSet::new(), depth: 0, span: 0..0, len: 0 }
+    }
+
+    pub fn finish(self) -> Vec<Finding> {
+        let mut seen = HashSet::new();
+        self.out.into_iter().filter(|f| seen.insert((f.rule.clone(), f.command.clone(), f.span))).collect()
+    }
+
+    /// A top-level `/bin/sh -c` script (with its stdin, which it does not
+    /// read as a script: `sh -c` takes its commands from the argument).
+    pub fn script(&mut self, text: &str, outer: Option<Range<usize>>, stdin: Option<&str>) {
+        if outer.is_none() {
+            self.len = text.len();
+        }
+        let s = shell::read(text, self.env, &self.assigned, outer, self.depth);
+        self.assigned.extend(s.assigned.iter().cloned());
+        for o in &s.opaque {
+            self.push(
+                Category::Unknown,
+                "cannot be parsed",
+                o.text.clone(),
+                format!("cannot tell what it runs: {}", o.why),
+                o.span.clone(),
+            );
+        }
+        for mut c in s.cmds {
+            if let (Some(t), Stdin::Inherited) = (stdin, &c.stdin) {
+                c.stdin = Stdin::Text(t.to_owned());
+            }
+            self.cmd(&c);
+        }
+    }
+
+    /// A program run directly with its arguments.
+    pub fn argv_call(&mut self, argv: &[String], len: usize, stdin: Option<&str>) {
+        self.len = len;
+        let words: Vec<Word> = argv.iter().map(|a| Word::literal(a)).collect();
+        let c = Cmd { words, redirs: Vec::new(), stdin: stdin.map(|t| Stdin::Text(t.to_owned())).unwrap_or_default(), span: 0..len };
+        self.cmd(&c);
+    }
+
+    fn push(&mut self, category: Category, rule: &str, command: String, why: String, span: Range<usize>) {
+        let (a, b) = crate::clamp(&span, self.len);
+        self.out.push(Finding { category, rule: rule.to_owned(), command, why, span: (b > a).then_some((a, b)) });
+    }
+
+    fn hit(&mut self, category: Category, rule: &str, words: &[Word], why: impl Into<String>) {
+        let cmd = normalised(words);
+        self.push(category, rule, cmd, why.into(), self.span.clone());
+    }
+
+    fn cmd(&mut self, c: &Cmd) {
+        let saved = std::mem::replace(&mut self.span, c.span.clone());
+        for r in &c.redirs {
+            self.redirect(r, c);
+        }
+        self.argv(&c.words, c);
+        self.span = saved;
+    }
+
+    fn redirect(&mut self, r: &Redir, c: &Cmd) {
+        if r.kind == RedirKind::Other {
+            return;
+        }
+        let shown = format!("{} {} {}", normalised(&c.words), if r.kind == RedirKind::Append { ">>" } else { ">" }, r.target.raw);
+        match r.target.val() {
+            Some(p) if is_device(p) => {
+                self.push(Category::Destruction, "write to a device", shown, format!("writes over the device {p}"), self.span.clone())
+            }
+            Some(p) if r.kind == RedirKind::Write && self.level_strict() && !p.starts_with("/dev/") && self.exists(p) => {
+                self.push(Category::Overwrite, "overwrite a file", shown, format!("`>` replaces the existing file {p}"), self.span.clone())
+            }
+            None if self.level_strict() => self.push(
+                Category::Unknown,
+                "expansion in arguments",
+                shown,
+                format!("cannot tell which file `{}` writes over", r.target.raw),
+                self.span.clone(),
+            ),
+            _ => {}
+        }
+    }
+
+    fn level_strict(&self) -> bool {
+        self.gate.level == Level::Strict
+    }
+
+    fn resolve(&self, p: &str) -> Option<PathBuf> {
+        if p.starts_with('~') {
+            return None;
+        }
+        let path = Path::new(p);
+        Some(if path.is_absolute() { path.to_path_buf() } else { self.cwd.map(|c| c.join(path)).unwrap_or_else(|| path.to_path_buf()) })
+    }
+
+    fn exists(&self, p: &str) -> bool {
+        match (self.probe, self.resolve(p)) {
+            (Some(probe), Some(path)) => probe.exists(&path),
+            _ => true,
+        }
+    }
+
+    fn is_dir(&self, p: &str) -> bool {
+        match (self.probe, self.resolve(p)) {
+            (Some(probe), Some(path)) => probe.is_dir(&path),
+            _ => false,
+        }
+    }
+
+    /// A nested script (`sh -c TEXT`, `ssh host TEXT`, `watch TEXT`), placed
+    /// at the current command.
+    fn nested(&mut self, text: &str, stdin: Option<&str>) {
+        if self.depth >= shell::MAX_DEPTH {
+            self.push(
+                Category::Unknown,
+                "cannot be parsed",
+                text.to_owned(),
+                "scripts nested too deeply to follow".into(),
+                self.span.clone(),
+            );
+            return;
+        }
+        self.depth += 1;
+        let span = self.span.clone();
+        self.script(text, Some(span), stdin);
+        self.depth -= 1;
+    }
+
+    /// Classifies an argv (program first) that runs with `c`'s redirections
+    /// and standard input.
+    fn argv(&mut self, words: &[Word], c: &Cmd) {
+        let Some(prog) = words.first() else { return };
+        if self.depth > shell::MAX_DEPTH {
+            return;
+        }
+        let Some(raw_name) = prog.val() else {
+            self.hit(Category::Unknown, "program not a literal word", words, format!("cannot tell what `{}` runs", prog.raw));
+            return;
+        };
+        if prog.glob {
+            self.hit(
+                Category::Unknown,
+                "program not a literal word",
+                words,
+                format!("cannot tell which program the pattern `{}` names", prog.raw),
+            );
+            return;
+        }
+        let name = normalise_program(raw_name);
+        let args = &words[1..];
+        let before = self.out.len();
+        match name.as_str() {
+            // Wrappers: check what they run.
+            "sudo" => self.wrapper(
+                args,
+                c,
+                "uCDghprtTUR",
+                &[
+                    "--user",
+                    "--group",
+                    "--chdir",
+                    "--host",
+                    "--prompt",
+                    "--role",
+                    "--type",
+                    "--command-timeout",
+                    "--other-user",
+                    "--close-from",
+                    "--chroot",
+                ],
+                true,
+            ),
+            "doas" => self.wrapper(args, c, "uC", &[], true),
+            "pkexec" => self.wrapper(args, c, "", &["--user"], false),
+            "env" => self.env_wrapper(args, c),
+            "nice" => self.wrapper(args, c, "n", &["--adjustment"], false),
+            "nohup" | "setsid" | "unbuffer" | "chronic" | "catchsegv" | "fakeroot" | "builtin" | "nocache" => {
+                self.wrapper(args, c, "", &[], false)
+            }
+            "timeout" => self.after_positional(args, c, "sk", &["--signal", "--kill-after"], 1),
+            "time" => self.wrapper(args, c, "fo", &["--format", "--output"], false),
+            "command" => {
+                let o = opts(args, "", &[]);
+                if !o.has(&["-v", "-V"]) {
+                    self.wrapper(args, c, "", &[], false);
+                }
+            }
+            "exec" => self.wrapper(args, c, "a", &[], false),
+            "stdbuf" => self.wrapper(args, c, "ioe", &["--input", "--output", "--error"], false),
+            "ionice" => self.wrapper(args, c, "cnpPu", &["--class", "--classdata", "--pid", "--pgid", "--uid"], false),
+            "chrt" => self.after_positional(args, c, "", &[], 1),
+            "taskset" => self.after_positional(args, c, "", &[], 1),
+            "caffeinate" => self.wrapper(args, c, "tw", &[], false),
+            "strace" | "ltrace" => self.wrapper(args, c, "abeEIoOpPsSuUX", &["--output", "--trace", "--signal", "--user", "--env"], false),
+            "valgrind" | "firejail" | "proot" | "unshare" | "nsenter" => self.wrapper(args, c, "", &[], false),
+            "systemd-run" => self.wrapper(
+                args,
+                c,
+                "pEMu",
+                &[
+                    "--property",
+                    "--setenv",
+                    "--machine",
+                    "--unit",
+                    "--uid",
+                    "--gid",
+                    "--nice",
+                    "--working-directory",
+                    "--description",
+                    "--slice",
+                ],
+                false,
+            ),
+            "flock" => self.flock(args, c),
+            "chroot" => self.after_positional(args, c, "", &["--userspec", "--groups"], 1),
+            "runuser" | "su" => self.su(args, c),
+            "script" => {
+                let o = opts(args, "cEIOTB", &["--command", "--log-io", "--log-in", "--log-out", "--log-timing", "--echo"]);
+                for cmd in o.values(&["-c", "--command"]).map(str::to_owned).collect::<Vec<_>>() {
+                    self.nested_checked(&cmd, None);
+                }
+            }
+            "xargs" => self.xargs(args, c),
+            "parallel" => {
+                let end = args.iter().position(|w| matches!(w.val(), Some(":::" | "::::" | ":::+" | "::::+"))).unwrap_or(args.len());
+                let o = opts(&args[..end], "jSX", &["--jobs", "--sshlogin"]);
+                if let Some(first) = o.operands.first() {
+                    let at = args.iter().position(|w| std::ptr::eq(w, *first)).unwrap_or(0);
+                    self.bulk_inner(&args[at..end], c, "xargs rm");
+                }
+            }
+            "busybox" | "toybox" => self.argv(args, c),
+            "coreutils" => match args.first().and_then(|w| w.val()).and_then(|v| v.strip_prefix("--coreutils-prog=")) {
+                Some(p) => {
+                    let mut inner = vec![Word::literal(p)];
+                    inner.extend(args[1..].iter().cloned());
+                    self.argv(&inner, c);
+                }
+                None => self.argv(args, c),
+            },
+            "watch" => {
+                let o = opts(args, "nd", &["--interval", "--differences"]);
+                let exec = o.has(&["-x", "--exec"]);
+                if let Some(first) = o.operands.first() {
+                    let at = args.iter().position(|w| std::ptr::eq(w, *first)).unwrap_or(0);
+                    if exec {
+                        self.argv(&args[at..], c);
+                    } else {
+                        self.shell_text(&args[at..], c);
+                    }
+                }
+            }
+            "ssh" => {
+                let o = opts(args, "BbcDEeFIiJLlmOopQRSWw", &[]);
+                if o.operands.len() > 1 {
+                    let at = args.iter().position(|w| std::ptr::eq(w, o.operands[1])).unwrap_or(0);
+                    self.shell_text(&args[at..], c);
+                } else if o.operands.len() == 1 {
+                    // `ssh host` runs what arrives on its standard input.
+                    self.stdin_script(c, "ssh");
+                }
+            }
+            "eval" => self.hit(Category::Unknown, "eval", words, "`eval` runs a string built at run time: cannot tell what it runs"),
+            "source" | "." => {
+                self.hit(Category::Unknown, "source", words, format!("`{name}` runs a script file: cannot tell what it runs"))
+            }
+            "alias" => {
+                for w in args {
+                    if let Some((_, v)) = w.val().and_then(|v| v.split_once('=')) {
+                        self.nested_checked(v, None);
+                    }
+                }
+            }
+            "trap" => {
+                if let Some(action) = args.iter().find(|w| w.val().is_none_or(|v| !v.starts_with('-'))) {
+                    match action.val() {
+                        Some(v) => self.nested_checked(v, None),
+                        None => self.hit(
+                            Category::Unknown,
+                            "expansion in arguments",
+                            words,
+                            format!("cannot tell what the trap `{}` runs", action.raw),
+                        ),
+                    }
+                }
+            }
+            n if SHELLS.contains(&n) => self.shell(args, c, n),
+            n if is_interpreter(n) => self.interpreter(n, args, c, words),
+            // Rules by meaning.
+            "rm" => self.rm(words, c, false),
+            "unlink" => {
+                if self.level_strict() {
+                    self.hit(Category::Overwrite, "rm a file", words, "deletes a file");
+                }
+            }
+            "shred" | "srm" | "wipe" => {
+                self.hit(Category::Destruction, "shred", words, format!("`{name}` overwrites files so they cannot be recovered"))
+            }
+            "find" => self.find(words, c),
+            "git" => self.git(words, c),
+            "rsync" => {
+                let o = opts(
+                    args,
+                    "eBfT",
+                    &[
+                        "--rsh",
+                        "--filter",
+                        "--exclude",
+                        "--include",
+                        "--temp-dir",
+                        "--rsync-path",
+                        "--backup-dir",
+                        "--suffix",
+                        "--log-file",
+                        "--password-file",
+                    ],
+                );
+                if o.flags.iter().any(|(f, _)| f.starts_with("--del") || f == "--remove-source-files" || f == "--remove-sent-files") {
+                    self.hit(Category::BulkDeletion, "rsync --delete", words, "deletes files at the destination (or the sources)");
+                }
+                self.blanket(&o, words);
+            }
+            "chmod" | "chown" | "chgrp" | "setfacl" => {
+                let o = opts(args, "", &["--reference", "--from"]);
+                if o.flags.iter().any(|(f, _)| f == "-R" || f == "--recursive") {
+                    let rule = if name == "chmod" || name == "setfacl" { "chmod -R" } else { "chown -R" };
+                    self.hit(Category::Permissions, rule, words, format!("`{name}` changes a whole tree"));
+                }
+                self.blanket(&o, words);
+            }
+            "dd" => self.dd(words),
+            n if n.starts_with("mkfs") || matches!(n, "mke2fs" | "mkswap" | "mkdosfs" | "mkntfs" | "mkexfatfs") => {
+                self.hit(Category::Destruction, "mkfs", words, "makes a new file system, erasing what was there")
+            }
+            "wipefs" => {
+                let o = opts(args, "ot", &["--offset", "--types"]);
+                if o.has(&["-a", "--all", "-o", "--offset"]) {
+                    self.hit(Category::Destruction, "wipefs", words, "erases file-system signatures");
+                }
+                self.blanket(&o, words);
+            }
+            "blkdiscard" => self.hit(Category::Destruction, "blkdiscard", words, "discards every block of a device"),
+            "sgdisk" | "sfdisk" | "parted" => {
+                let lits: Vec<&str> = args.iter().filter_map(|w| w.val()).collect();
+                let destroys = match name.as_str() {
+                    "sgdisk" => lits.iter().any(|a| {
+                        a.starts_with("--zap")
+                            || a.starts_with("--clear")
+                            || a.starts_with("--delete")
+                            || a.starts_with("-Z")
+                            || a.starts_with("-z")
+                            || a.starts_with("-o")
+                            || a.starts_with("-d")
+                    }),
+                    "sfdisk" => !lits.iter().any(|a| {
+                        matches!(
+                            *a,
+                            "-l" | "--list"
+                                | "-d"
+                                | "--dump"
+                                | "-s"
+                                | "--show-size"
+                                | "-V"
+                                | "--verify"
+                                | "-J"
+                                | "--json"
+                                | "--help"
+                                | "--version"
+                        )
+                    }),
+                    _ => lits.iter().any(|a| matches!(*a, "mklabel" | "mktable" | "rm")),
+                };
+                if destroys {
+                    self.hit(Category::Destruction, "partition table", words, "rewrites a partition table");
+                }
+            }
+            "lvremove" | "vgremove" | "pvremove" => self.hit(Category::Destruction, "volume removal", words, "removes a storage volume"),
+            "zpool" | "zfs" if args.iter().any(|w| w.val() == Some("destroy")) => {
+                self.hit(Category::Destruction, "volume removal", words, "destroys a storage pool or data set")
+            }
+            "cryptsetup" if args.iter().any(|w| matches!(w.val(), Some("luksFormat" | "erase" | "luksErase"))) => {
+                self.hit(Category::Destruction, "volume removal", words, "erases an encrypted volume's keys")
+            }
+            "dropdb" => self.hit(Category::Database, "dropdb", words, "drops a PostgreSQL database"),
+            "mysqladmin" if args.iter().any(|w| w.val().is_some_and(|v| v.eq_ignore_ascii_case("drop"))) => {
+                self.hit(Category::Database, "dropdb", words, "drops a MySQL database")
+            }
+            "psql" => self.sql_client(
+                words,
+                c,
+                "cf",
+                &["--command", "--file", "--dbname", "--host", "--port", "--username", "--set", "--variable"],
+                &["-c", "--command"],
+                0,
+                &["-f", "--file"],
+            ),
+            "mysql" | "mariadb" => self.sql_client(
+                words,
+                c,
+                "eDhPupS",
+                &["--execute", "--database", "--host", "--port", "--user", "--socket"],
+                &["-e", "--execute"],
+                1,
+                &[],
+            ),
+            "sqlite3" | "duckdb" => self.sql_client(
+                words,
+                c,
+                "c",
+                &["-cmd", "-init", "-separator", "-nullvalue", "-newline", "-vfs", "-mmap"],
+                &["-c", "-cmd"],
+                1,
+                &["-init"],
+            ),
+            "clickhouse-client" | "snowsql" | "trino" | "cqlsh" | "sqlcmd" => self.sql_client(
+                words,
+                c,
+                "qQeh",
+                &["--query", "--execute", "--host"],
+                &["-q", "-Q", "-e", "--query", "--execute"],
+                usize::MAX,
+                &[],
+            ),
+            "clickhouse" | "cockroach" => {
+                let sub = args.first().and_then(|w| w.val()).unwrap_or("");
+                if matches!(sub, "client" | "sql") {
+                    let mut inner = vec![Word::literal(if sub == "client" { "clickhouse-client" } else { "clickhouse-client" })];
+                    inner.extend(args[1..].iter().cloned());
+                    self.argv(&inner, c);
+                }
+            }
+            "bq" => {
+                if args.first().and_then(|w| w.val()) == Some("query") || args.iter().any(|w| w.val() == Some("query")) {
+                    let o = opts(args, "", &[]);
+                    let sql: Vec<String> = o.lits().iter().filter(|a| **a != "query").map(|s| (*s).to_owned()).collect();
+                    self.sql_text(&sql.join(" "), words);
+                }
+                if args.iter().any(|w| w.val() == Some("rm")) {
+                    self.hit(Category::Database, "DROP", words, "`bq rm` deletes a table or data set");
+                }
+            }
+            "mongo" | "mongosh" => {
+                let o = opts(args, "", &["--eval", "--host", "--port", "-u", "-p", "--username", "--password"]);
+                let mut code: Vec<String> = o.values(&["--eval"]).map(str::to_owned).collect();
+                if let Stdin::Text(t) = &c.stdin {
+                    code.push(t.clone());
+                }
+                if code.iter().any(|t| mongo_destroys(t)) {
+                    self.hit(Category::Database, "mongo drop", words, "drops or empties a MongoDB database or collection");
+                }
+                if matches!(c.stdin, Stdin::Unknown(_)) {
+                    self.stdin_script(c, &name);
+                }
+            }
+            "redis-cli" | "valkey-cli" | "keydb-cli" => {
+                let flushes =
+                    |s: &str| s.split_whitespace().any(|w| w.eq_ignore_ascii_case("flushall") || w.eq_ignore_ascii_case("flushdb"));
+                let from_stdin = matches!(&c.stdin, Stdin::Text(t) if flushes(t));
+                if from_stdin || args.iter().any(|w| w.val().is_some_and(flushes)) {
+                    self.hit(Category::Database, "FLUSHALL/FLUSHDB", words, "empties a Redis database");
+                } else if matches!(c.stdin, Stdin::Unknown(_)) {
+                    self.stdin_script(c, &name);
+                } else if args.iter().any(|w| w.val().is_none()) {
+                    self.hit(Category::Unknown, "expansion in arguments", words, "cannot tell which Redis command runs");
+                }
+            }
+            "kubectl" | "oc" | "kubecolor" => {
+                let o = opts(
+                    args,
+                    "nsclo",
+                    &[
+                        "--namespace",
+                        "--context",
+                        "--cluster",
+                        "--kubeconfig",
+                        "--server",
+                        "--user",
+                        "--selector",
+                        "--output",
+                        "-f",
+                        "--filename",
+                    ],
+                );
+                let ops = o.lits();
+                if ops.first().is_some_and(|s| *s == "delete") || (ops.first() == Some(&"replace") && o.has(&["--force"])) {
+                    self.hit(Category::Infrastructure, "kubectl delete", words, "deletes cluster resources");
+                }
+                self.blanket(&o, words);
+            }
+            "helm" => {
+                let o = opts(args, "n", &["--namespace", "--kube-context", "--kubeconfig"]);
+                if o.lits().first().is_some_and(|s| matches!(*s, "uninstall" | "delete" | "del" | "un")) {
+                    self.hit(Category::Infrastructure, "helm uninstall", words, "uninstalls a release");
+                }
+                self.blanket(&o, words);
+            }
+            "terraform" | "tofu" | "terragrunt" | "pulumi" | "cdk" | "cdktf" => {
+                let o = opts(args, "", &[]);
+                let ops = o.lits();
+                let first = ops.first().copied().unwrap_or("");
+                let destroy = first == "destroy"
+                    || (matches!(first, "apply" | "up" | "deploy")
+                        && o.flags.iter().any(|(f, _)| f == "-destroy" || f == "--destroy" || f == "-d" && name != "pulumi"))
+                    || words.iter().any(|w| matches!(w.val(), Some("-destroy" | "--destroy")))
+                    || (first == "state" && ops.get(1) == Some(&"rm"))
+                    || (first == "workspace" && ops.get(1) == Some(&"delete"))
+                    || (first == "stack" && ops.get(1) == Some(&"rm"));
+                if destroy {
+                    self.hit(Category::Infrastructure, "terraform destroy", words, "destroys managed infrastructure");
+                }
+                self.blanket(&o, words);
+            }
+            "docker" | "podman" | "nerdctl" | "docker-compose" | "podman-compose" => self.docker(&name, words),
+            "aws" => self.aws(words),
+            "gcloud" | "az" | "doctl" | "gsutil" | "linode-cli" | "hcloud" | "flyctl" | "heroku" => {
+                let o = opts(args, "", &[]);
+                let ops = o.lits();
+                let deletes = ops.iter().any(|a| matches!(*a, "delete" | "destroy" | "rb" | "apps:destroy" | "remove"))
+                    || (name == "gsutil" && ops.first() == Some(&"rm"));
+                if deletes {
+                    self.hit(Category::Infrastructure, "cloud delete", words, format!("`{name}` deletes cloud resources"));
+                }
+                self.blanket(&o, words);
+            }
+            "curl" => self.curl(words),
+            "wget" => {
+                let o = opts(args, "OoPeUt", &["--method", "--output-document", "--user-agent", "--header", "--body-data", "--post-data"]);
+                let m = o.value(&["--method"]);
+                self.http_method(m, o.lits().first().copied(), words, &o);
+            }
+            "http" | "https" | "xh" | "xhs" => {
+                let o = opts(
+                    args,
+                    "aAoh",
+                    &[
+                        "--auth",
+                        "--auth-type",
+                        "--output",
+                        "--session",
+                        "--session-read-only",
+                        "--verify",
+                        "--cert",
+                        "--cert-key",
+                        "--proxy",
+                    ],
+                );
+                let ops = o.lits();
+                match ops.first() {
+                    Some(m) if m.eq_ignore_ascii_case("DELETE") => self.http_method(Some("DELETE"), ops.get(1).copied(), words, &o),
+                    _ => self.blanket(&o, words),
+                }
+            }
+            "mv" | "cp" | "ln" | "install" => self.overwrite_target(&name, words),
+            "tee" => {
+                let o = opts(args, "", &[]);
+                for t in o.lits() {
+                    if is_device(t) {
+                        self.hit(Category::Destruction, "write to a device", words, format!("writes over the device {t}"));
+                    } else if self.level_strict() && !o.has(&["-a", "--append"]) && !t.starts_with("/dev/") && self.exists(t) {
+                        self.hit(Category::Overwrite, "overwrite a file", words, format!("replaces the existing file {t}"));
+                    }
+                }
+            }
+            "truncate" => {
+                if self.level_strict() {
+                    let o = opts(args, "sr", &["--size", "--reference"]);
+                    for t in o.lits() {
+                        if self.exists(t) {
+                            self.hit(Category::Overwrite, "overwrite a file", words, format!("cuts the existing file {t}"));
+                        }
+                    }
+                }
+            }
+            "sed" | "gsed" => {
+                let o = opts(args, "efl", &["--expression", "--file", "--line-length"]);
+                let mut progs: Vec<&str> = o.values(&["-e", "--expression"]).collect();
+                if progs.is_empty() && !o.has(&["-f", "--file"]) {
+                    progs.extend(o.lits().first().copied());
+                }
+                if progs.iter().any(|p| sed_executes(p)) {
+                    self.hit(Category::Unknown, "inline code", words, "the sed program runs commands (`e`): cannot tell what it runs");
+                }
+            }
+            "tar" | "bsdtar" => {
+                let lits: Vec<&str> = args.iter().filter_map(|w| w.val()).collect();
+                if lits.iter().any(|a| *a == "--remove-files") {
+                    self.hit(Category::BulkDeletion, "rm -r", words, "`tar --remove-files` deletes what it archives");
+                }
+                for a in lits {
+                    for key in
+                        ["--to-command=", "--use-compress-program=", "--checkpoint-action=exec=", "--info-script=", "--new-volume-script="]
+                    {
+                        if let Some(v) = a.strip_prefix(key) {
+                            self.nested_checked(v, None);
+                        }
+                    }
+                }
+            }
+            n if INERT.contains(&n) => {}
+            _ => self.unknown_program(&name, words, c),
+        }
+        // Job patterns apply to every simple command, wrappers included.
+        if self.out.len() == before {
+            let shown = normalised(words);
+            if let Some((p, _)) = self.gate.custom.iter().find(|(_, r)| r.is_match(&shown)) {
+                let p = p.clone();
+                self.hit(Category::Custom, &p, words, format!("matches the job's destructive pattern `{p}`"));
+            }
+        }
+        let _ = &c.stdin;
+    }
+
+    /// A program whose value-taking options are known, then a command.
+    fn wrapper(&mut self, args: &[Word], c: &Cmd, short_val: &str, long_val: &[&str], assignments: bool) {
+        self.after_positional_opts(args, c, short_val, long_val, 0, assignments);
+    }
+
+    fn after_positional(&mut self, args: &[Word], c: &Cmd, short_val: &str, long_val: &[&str], skip: usize) {
+        self.after_positional_opts(args, c, short_val, long_val, skip, false);
+    }
+
+    /// Skips the wrapper's options (leading only: a wrapper's options stop
+    /// at its command), `skip` positional operands, and with `assignments`
+    /// any `NAME=value`, then classifies the rest as a command.
+    fn after_positional_opts(&mut self, args: &[Word], c: &Cmd, short_val: &str, long_val: &[&str], mut skip: usize, assignments: bool) {
+        let mut i = 0;
+        while i < args.len() {
+            let Some(v) = args[i].val() else {
+                // An unknown word where the command should start.
+                self.argv(&args[i..], c);
+                return;
+            };
+            if v == "--" {
+                i += 1;
+                break;
+            }
+            if v.starts_with('-') && v.len() > 1 {
+                if let Some(long) = v.strip_prefix("--") {
+                    if !long.contains('=') && long_val.contains(&v) {
+                        i += 1;
+                    }
+                } else {
+                    let chars: Vec<char> = v[1..].chars().collect();
+                    if let Some(pos) = chars.iter().position(|ch| short_val.contains(*ch))
+                        && pos == chars.len() - 1
+                    {
+                        i += 1;
+                    }
+                    // `nice -10`: a number is the option's value.
+                }
+                i += 1;
+                continue;
+            }
+            if assignments
+                && v.contains('=')
+                && v.split('=').next().is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+            {
+                i += 1;
+                continue;
+            }
+            if skip > 0 {
+                skip -= 1;
+                i += 1;
+                continue;
+            }
+            break;
+        }
+        while skip == 0 && assignments && i < args.len() {
+            match args[i].val() {
+                Some(v)
+                    if v.contains('=')
+                        && !v.starts_with('-')
+                        && v.split('=').next().is_some_and(|n| n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')) =>
+                {
+                    i += 1
+                }
+                _ => break,
+            }
+        }
+        if i < args.len() {
+            self.argv(&args[i..], c);
+        }
+    }
+
+    fn env_wrapper(&mut self, args: &[Word], c: &Cmd) {
+        let mut i = 0;
+        while i < args.len() {
+            let Some(v) = args[i].val() else {
+                self.argv(&args[i..], c);
+                return;
+            };
+            if v == "--" {
+                i += 1;
+                continue;
+            }
+            if let Some(s) = v.strip_prefix("--split-string=").or_else(|| v.strip_prefix("-S").filter(|s| !s.is_empty())) {
+                let mut text = s.to_owned();
+                for w in &args[i + 1..] {
+                    text.push(' ');
+                    text.push_str(&w.raw);
+                }
+                self.nested_checked(&text, None);
+                return;
+            }
+            if v == "-S" || v == "--split-string" {
+                let mut text = args.get(i + 1).map(|w| w.val().unwrap_or(&w.raw).to_owned()).unwrap_or_default();
+                for w in args.iter().skip(i + 2) {
+                    text.push(' ');
+                    text.push_str(&w.raw);
+                }
+                self.nested_checked(&text, None);
+                return;
+            }
+            if matches!(v, "-u" | "-C" | "--unset" | "--chdir" | "-P" | "--default-signal" | "--ignore-signal" | "--block-signal")
+                && !v.contains('=')
+            {
+                i += 2;
+                continue;
+            }
+            if v.starts_with('-') {
+                i += 1;
+                continue;
+            }
+            if v.contains('=') {
+                i += 1;
+                continue;
+            }
+            break;
+        }
+        if i < args.len() {
+            self.argv(&args[i..], c);
+        }
+    }
+
+    fn flock(&mut self, args: &[Word], c: &Cmd) {
+        let o = opts(args, "wEc", &["--timeout", "--conflict-exit-code", "--command"]);
+        for cmd in o.values(&["-c", "--command"]).map(str::to_owned).collect::<Vec<_>>() {
+            self.nested_checked(&cmd, None);
+        }
+        // flock FILE CMD ARGS…: the command starts after the lock file.
+        if o.operands.len() > 1 {
+            let at = args.iter().position(|w| std::ptr::eq(w, o.operands[1])).unwrap_or(0);
+            self.argv(&args[at..], c);
+        }
+    }
+
+    fn su(&mut self, args: &[Word], c: &Cmd) {
+        let o = opts(args, "cugsgG", &["--command", "--user", "--group", "--shell", "--supp-group", "--session-command"]);
+        let cmds: Vec<String> = o.values(&["-c", "--command", "--session-command"]).map(str::to_owned).collect();
+        if o.values(&["-c", "--command", "--session-command"]).any(unknown_value) {
+            self.hit(Category::Unknown, "expansion in arguments", &c.words, "cannot tell what `su -c` runs");
+        }
+        for cmd in cmds {
+            self.nested_checked(&cmd, None);
+        }
+        // runuser -u USER [--] CMD…
+        if o.has(&["-u", "--user"]) && !o.operands.is_empty() {
+            let at = args.iter().position(|w| std::ptr::eq(w, o.operands[0])).unwrap_or(0);
+            self.argv(&args[at..], c);
+        }
+    }
+
+    /// A nested script given as one literal argument.
+    fn nested_checked(&mut self, text: &str, stdin: Option<&str>) {
+        if unknown_value(text) {
+            self.push(
+                Category::Unknown,
+                "expansion in arguments",
+                text.to_owned(),
+                "cannot tell what command it runs".into(),
+                self.span.clone(),
+            );
+        } else {
+            self.nested(text, stdin);
+        }
+    }
+
+    /// Arguments joined by spaces and read as a script (what `ssh HOST CMD`
+    /// and `watch CMD` do).
+    fn shell_text(&mut self, words: &[Word], _c: &Cmd) {
+        if let Some(w) = words.iter().find(|w| w.val().is_none()) {
+            self.hit(Category::Unknown, "expansion in arguments", words, format!("cannot tell what `{}` runs", w.raw));
+            return;
+        }
+        let text: Vec<&str> = words.iter().filter_map(Word::val).collect();
+        self.nested(&text.join(" "), None);
+    }
+
+    /// A shell reading its script from standard input.
+    fn stdin_script(&mut self, c: &Cmd, who: &str) {
+        match &c.stdin {
+            Stdin::Text(t) => {
+                let t = t.clone();
+                self.nested(&t, None);
+            }
+            Stdin::Unknown(from) => {
+                let from = from.clone();
+                self.hit(
+                    Category::Unknown,
+                    "piped script",
+                    &c.words,
+                    format!("`{who}` runs what `{from}` prints: cannot tell what it runs"),
+                );
+            }
+            Stdin::Inherited => {}
+        }
+    }
+
+    fn shell(&mut self, args: &[Word], c: &Cmd, name: &str) {
+        let mut i = 0;
+        let mut dash_c = false;
+        let mut stdin_mode = false;
+        while i < args.len() {
+            let Some(v) = args[i].val() else { break };
+            if v == "--" || v == "-" {
+                i += 1;
+                if v == "-" {
+                    stdin_mode = true;
+                }
+                break;
+            }
+            if let Some(long) = v.strip_prefix("--") {
+                if matches!(long, "rcfile" | "init-file") {
+                    i += 1;
+                }
+                if long == "command" {
+                    dash_c = true;
+                }
+                i += 1;
+                continue;
+            }
+            if (v.starts_with('-') || v.starts_with('+')) && v.len() > 1 {
+                let flags = &v[1..];
+                if flags.contains('c') {
+                    dash_c = true;
+                }
+                if flags.contains('s') {
+                    stdin_mode = true;
+                }
+                if flags.ends_with('o') || flags.ends_with('O') {
+                    i += 1;
+                }
+                i += 1;
+                continue;
+            }
+            break;
+        }
+        let rest = &args[i.min(args.len())..];
+        if dash_c {
+            match rest.first() {
+                Some(w) => match w.val() {
+                    Some(script) => self.nested(script, None),
+                    None => self.hit(
+                        Category::Unknown,
+                        "expansion in arguments",
+                        &c.words,
+                        format!("cannot tell what `{name} -c {}` runs", w.raw),
+                    ),
+                },
+                None => self.hit(Category::Unknown, "cannot be parsed", &c.words, format!("`{name} -c` without a script")),
+            }
+            return;
+        }
+        if rest.is_empty() || stdin_mode {
+            self.stdin_script(c, name);
+        } else if rest[0].val().is_none() {
+            self.hit(
+                Category::Unknown,
+                "program not a literal word",
+                &c.words,
+                format!("cannot tell which script `{}` names", rest[0].raw),
+            );
+        }
+        // `sh file.sh`: the gate does not read script files (SECURITY.md).
+    }
+
+    fn interpreter(&mut self, name: &str, args: &[Word], c: &Cmd, words: &[Word]) {
+        let flag_names: &[&str] = match name {
+            n if n.starts_with("python") || n.starts_with("pypy") => &["-c"],
+            n if n.starts_with("perl") => &["-e", "-E"],
+            "ruby" | "lua" | "Rscript" | "osascript" => &["-e"],
+            "node" | "nodejs" | "bun" => &["-e", "--eval", "-p", "--print"],
+            "php" => &["-r"],
+            "pwsh" | "powershell" => &["-c", "-Command", "-command"],
+            "deno" => &[],
+            _ => &[],
+        };
+        let mut code: Vec<String> = Vec::new();
+        let mut unknown = false;
+        let mut it = args.iter().enumerate();
+        while let Some((i, w)) = it.next() {
+            let Some(v) = w.val() else {
+                unknown = true;
+                continue;
+            };
+            // `-c CODE`, clusters like perl's `-ne CODE`, and `-eCODE`.
+            if let Some(f) = flag_names
+                .iter()
+                .find(|f| v == **f || (v.starts_with('-') && !v.starts_with("--") && v.len() > 2 && v.ends_with(&f[1..]) && f.len() == 2))
+            {
+                let _ = f;
+                match args.get(i + 1).map(|n| n.val()) {
+                    Some(Some(t)) => code.push(t.to_owned()),
+                    Some(None) => unknown = true,
+                    None => {}
+                }
+                it.next();
+                continue;
+            }
+            if let Some(f) = flag_names.iter().find(|f| f.len() == 2 && v.len() > 2 && v.starts_with(**f)) {
+                code.push(v[f.len()..].to_owned());
+            }
+        }
+        if name == "deno" && args.first().and_then(|w| w.val()) == Some("eval") {
+            code.extend(args.get(1).and_then(|w| w.val()).map(str::to_owned));
+        }
+        if matches!(name, "awk" | "gawk" | "mawk" | "nawk" | "busybox-awk") {
+            let o = opts(args, "fvF", &["--file", "--assign", "--field-separator", "--source"]);
+            if !o.has(&["-f", "--file"]) {
+                code.extend(o.lits().first().map(|s| (*s).to_owned()));
+            }
+            code.extend(o.values(&["--source"]).map(str::to_owned));
+        }
+        let reads_stdin = code.is_empty()
+            && !matches!(name, "awk" | "gawk" | "mawk" | "nawk")
+            && args.iter().filter_map(|w| w.val()).all(|v| v.starts_with('-'));
+        if reads_stdin && let Stdin::Text(t) = &c.stdin {
+            code.push(t.clone());
+        }
+        if unknown && code.is_empty() {
+            self.hit(Category::Unknown, "expansion in arguments", words, format!("cannot tell what `{name}` is given to run"));
+            return;
+        }
+        if reads_stdin && matches!(c.stdin, Stdin::Unknown(_)) {
+            self.stdin_script(c, name);
+            return;
+        }
+        if code.iter().any(|c| inline_code_acts(c)) {
+            self.hit(
+                Category::Unknown,
+                "inline code",
+                words,
+                format!("inline {name} code that can run commands or delete files: the gate does not read {name}"),
+            );
+        }
+    }
+
+    fn xargs(&mut self, args: &[Word], c: &Cmd) {
+        let mut i = 0;
+        while i < args.len() {
+            let Some(v) = args[i].val() else { break };
+            if v == "--" {
+                i += 1;
+                break;
+            }
+            if !v.starts_with('-') || v == "-" {
+                break;
+            }
+            if v.starts_with("--") {
+                if !v.contains('=')
+                    && matches!(
+                        v,
+                        "--arg-file"
+                            | "--delimiter"
+                            | "--eof"
+                            | "--replace"
+                            | "--max-lines"
+                            | "--max-args"
+                            | "--max-procs"
+                            | "--max-chars"
+                            | "--process-slot-var"
+                    )
+                {
+                    i += 1;
+                }
+                i += 1;
+                continue;
+            }
+            let flags = &v[1..];
+            if let Some(pos) = flags.find(|ch| "adEILnPs".contains(ch))
+                && pos == flags.len() - 1
+            {
+                i += 1;
+            }
+            i += 1;
+        }
+        let inner = &args[i.min(args.len())..];
+        if inner.is_empty() {
+            return;
+        }
+        self.bulk_inner(inner, c, "xargs rm");
+    }
+
+    /// A command run once per input item (`xargs`, `find -exec`,
+    /// `parallel`): deleting programs there are bulk deletion.
+    fn bulk_inner(&mut self, inner: &[Word], c: &Cmd, rule: &str) {
+        let prog = inner.first().and_then(|w| w.val()).map(normalise_program);
+        match prog.as_deref() {
+            Some("rm" | "unlink" | "shred" | "rmdir" | "srm") => {
+                self.hit(Category::BulkDeletion, rule, inner, "deletes every file it is given");
+            }
+            _ => self.argv(inner, c),
+        }
+    }
+
+    fn rm(&mut self, words: &[Word], _c: &Cmd, _bulk: bool) {
+        let o = opts(&words[1..], "", &[]);
+        if o.flags.iter().any(|(f, _)| matches!(f.as_str(), "-r" | "-R" | "--recursive")) {
+            self.hit(Category::BulkDeletion, "rm -r", words, "deletes whole directory trees");
+            return;
+        }
+        if !o.unknown.is_empty() {
+            let w = o.unknown[0].raw.clone();
+            self.hit(
+                Category::Unknown,
+                "expansion in arguments",
+                words,
+                format!("cannot tell whether `{w}` makes `rm` recursive (write `rm -- {w}` for a file)"),
+            );
+            return;
+        }
+        if self.level_strict() && !o.operands.is_empty() {
+            self.hit(Category::Overwrite, "rm a file", words, "deletes a file");
+        }
+    }
+
+    fn find(&mut self, words: &[Word], c: &Cmd) {
+        let args = &words[1..];
+        let mut i = 0;
+        let mut found = false;
+        while i < args.len() {
+            let Some(v) = args[i].val() else {
+                if !found {
+                    self.hit(
+                        Category::Unknown,
+                        "expansion in arguments",
+                        words,
+                        format!("cannot tell what `{}` adds to `find`", args[i].raw),
+                    );
+                    found = true;
+                }
+                i += 1;
+                continue;
+            };
+            match v {
+                "-delete" => {
+                    self.hit(Category::BulkDeletion, "find -delete", words, "deletes every file it matches");
+                    found = true;
+                }
+                "-exec" | "-execdir" | "-ok" | "-okdir" => {
+                    let start = i + 1;
+                    let end =
+                        args[start..].iter().position(|w| matches!(w.val(), Some(";" | "+"))).map(|p| start + p).unwrap_or(args.len());
+                    if start < end {
+                        let before = self.out.len();
+                        self.bulk_inner(&args[start..end], c, "find -exec rm");
+                        found |= self.out.len() > before;
+                    }
+                    i = end;
+                }
+                "-fprint" | "-fprint0" | "-fprintf" | "-fls" if self.level_strict() => {
+                    if let Some(t) = args.get(i + 1).and_then(|w| w.val())
+                        && self.exists(t)
+                    {
+                        self.hit(Category::Overwrite, "overwrite a file", words, format!("replaces the existing file {t}"));
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+    }
+
+    fn git(&mut self, words: &[Word], c: &Cmd) {
+        let args = &words[1..];
+        // Global options before the subcommand.
+        let mut i = 0;
+        while i < args.len() {
+            let Some(v) = args[i].val() else {
+                self.hit(Category::Unknown, "expansion in arguments", words, format!("cannot tell which git command `{}` is", args[i].raw));
+                return;
+            };
+            match v {
+                "-C" | "--git-dir" | "--work-tree" | "--namespace" | "--exec-path" | "--config-env" | "--super-prefix" => i += 2,
+                "-c" => {
+                    if let Some(kv) = args.get(i + 1).and_then(|w| w.val())
+                        && let Some((k, val)) = kv.split_once('=')
+                    {
+                        let k = k.to_ascii_lowercase();
+                        if let Some(cmd) = val.strip_prefix('!').filter(|_| k.starts_with("alias.")) {
+                            self.nested_checked(cmd, None);
+                        } else if k.ends_with("sshcommand")
+                            || k.ends_with(".editor")
+                            || k == "core.pager"
+                            || k.ends_with(".textconv")
+                            || k.ends_with("fsmonitor")
+                            || k.starts_with("credential")
+                            || k.contains("hook")
+                        {
+                            self.nested_checked(val, None);
+                        }
+                    }
+                    i += 2;
+                }
+                s if s.starts_with('-') => i += 1,
+                _ => break,
+            }
+        }
+        let Some(sub) = args.get(i).and_then(|w| w.val()) else { return };
+        let rest = &args[i + 1..];
+        let o = opts(rest, "", &["--repo", "--push-option", "--receive-pack", "--exec", "-m", "--message", "--onto"]);
+        let ops = o.lits();
+        let (cat, rule, why) = match sub {
+            "clean" if o.has(&["-f", "--force"]) && !o.has(&["-n", "--dry-run"]) => {
+                (Category::BulkDeletion, "git clean -f", "deletes untracked files")
+            }
+            "push"
+                if o.has(&["-f", "--force"])
+                    || o.flags.iter().any(|(f, _)| f.starts_with("--force"))
+                    || ops.iter().skip(1).any(|r| r.starts_with('+')) =>
+            {
+                (Category::HistoryRewrite, "git push --force", "overwrites history on the remote")
+            }
+            "push" if o.has(&["--mirror"]) => {
+                (Category::HistoryRewrite, "git push --mirror", "makes the remote an exact mirror, deleting what is not here")
+            }
+            "push" if o.has(&["-d", "--delete", "--prune"]) || ops.iter().skip(1).any(|r| r.starts_with(':') && r.len() > 1) => {
+                (Category::HistoryRewrite, "git push --delete", "deletes branches or tags on the remote")
+            }
+            "reset" if o.has(&["--hard", "--merge"]) => (Category::HistoryRewrite, "git reset --hard", "discards uncommitted work"),
+            "checkout" | "switch" if o.has(&["-f", "--force", "--discard-changes"]) => {
+                (Category::HistoryRewrite, "git reset --hard", "discards uncommitted work")
+            }
+            "branch" if o.has(&["-D"]) || (o.has(&["-d", "--delete"]) && o.has(&["-f", "--force"])) => {
+                (Category::HistoryRewrite, "git branch -D", "deletes a branch that may not be merged")
+            }
+            "update-ref" if o.has(&["-d"]) => (Category::HistoryRewrite, "git branch -D", "deletes a ref"),
+            "stash" if ops.first().is_some_and(|s| matches!(*s, "clear" | "drop")) => {
+                (Category::HistoryRewrite, "git stash clear", "discards stashed work")
+            }
+            "filter-branch" | "filter-repo" => (Category::HistoryRewrite, "git filter-branch", "rewrites every commit"),
+            "reflog" if ops.first().is_some_and(|s| matches!(*s, "expire" | "delete")) => {
+                (Category::HistoryRewrite, "git reflog expire", "drops the record that lets lost commits be found")
+            }
+            _ => {
+                if matches!(sub, "clean" | "push" | "reset" | "checkout" | "branch" | "stash") {
+                    self.blanket(&o, words);
+                }
+                return;
+            }
+        };
+        let _ = c;
+        self.hit(cat, rule, words, why);
+    }
+
+    fn dd(&mut self, words: &[Word]) {
+        for w in &words[1..] {
+            let Some(v) = w.val() else {
+                self.hit(Category::Unknown, "expansion in arguments", words, format!("cannot tell where `{}` makes `dd` write", w.raw));
+                return;
+            };
+            if let Some(of) = v.strip_prefix("of=") {
+                if is_device(of) {
+                    self.hit(Category::Destruction, "dd to a device", words, format!("writes over the device {of}"));
+                } else if self.level_strict() && !of.starts_with("/dev/") && self.exists(of) {
+                    self.hit(Category::Overwrite, "overwrite a file", words, format!("replaces the existing file {of}"));
+                }
+            }
+        }
+    }
+
+    fn docker(&mut self, name: &str, words: &[Word]) {
+        let args = &words[1..];
+        let o =
+            opts(args, "Hcl", &["--host", "--context", "--config", "--log-level", "--file", "-f", "--project-name", "-p", "--env-file"]);
+        let ops = o.lits();
+        let compose = name.ends_with("compose") || ops.first() == Some(&"compose");
+        let rest: Vec<&str> = if ops.first() == Some(&"compose") { ops[1..].to_vec() } else { ops.clone() };
+        let first = rest.first().copied().unwrap_or("");
+        let second = rest.get(1).copied().unwrap_or("");
+        let force = o.has(&["-f", "--force"]);
+        let (rule, why) = if compose {
+            match first {
+                "down" if o.has(&["-v", "--volumes"]) => ("docker volume rm", "removes the project's volumes and their data"),
+                "rm" if force => ("docker rm -f", "removes containers, running ones too"),
+                _ => return self.blanket(&o, words),
+            }
+        } else {
+            match (first, second) {
+                ("rm", _) | ("container", "rm") | ("container", "remove") if force => {
+                    ("docker rm -f", "removes containers, running ones too")
+                }
+                ("volume", "rm" | "remove" | "prune") => ("docker volume rm", "deletes volumes and their data"),
+                ("system" | "image" | "container" | "network" | "builder" | "buildx", "prune") | ("prune", _) => {
+                    ("docker prune", "deletes unused data in bulk")
+                }
+                ("rmi", _) | ("image", "rm") if force => ("docker rm -f", "removes images in use"),
+                _ => return self.blanket(&o, words),
+            }
+        };
+        self.hit(Category::Infrastructure, rule, words, why);
+    }
+
+    fn aws(&mut self, words: &[Word]) {
+        let o = opts(
+            &words[1..],
+            "",
+            &["--profile", "--region", "--output", "--endpoint-url", "--query", "--bucket", "--key", "--instance-ids", "--cli-input-json"],
+        );
+        let ops = o.lits();
+        let (svc, cmd) = (ops.first().copied().unwrap_or(""), ops.get(1).copied().unwrap_or(""));
+        let hit = match (svc, cmd) {
+            ("s3", "rm") if o.has(&["--recursive"]) => Some(("aws s3 rm --recursive", "deletes every object under a prefix")),
+            ("s3", "rb") => Some(("aws s3 rb", "deletes a bucket")),
+            ("s3", "sync" | "mv") if o.has(&["--delete"]) || cmd == "mv" && o.has(&["--recursive"]) => {
+                Some(("aws s3 sync --delete", "deletes objects at the destination (or the sources)"))
+            }
+            (_, c)
+                if c.starts_with("delete-") || c.starts_with("terminate-") || c.starts_with("deregister-") || c.starts_with("purge-") =>
+            {
+                Some(("cloud delete", "deletes cloud resources"))
+            }
+            _ => None,
+        };
+        match hit {
+            Some((rule, why)) => self.hit(Category::Infrastructure, rule, words, why),
+            None => self.blanket(&o, words),
+        }
+    }
+
+    fn curl(&mut self, words: &[Word]) {
+        let o = opts(
+            &words[1..],
+            "XHdFoOuAeEbcKrTwxUmyYzCQ",
+            &[
+                "--request",
+                "--header",
+                "--data",
+                "--data-raw",
+                "--data-binary",
+                "--data-urlencode",
+                "--form",
+                "--output",
+                "--user",
+                "--user-agent",
+                "--referer",
+                "--cert",
+                "--cookie",
+                "--cookie-jar",
+                "--config",
+                "--range",
+                "--upload-file",
+                "--write-out",
+                "--proxy",
+                "--proxy-user",
+                "--max-time",
+                "--connect-timeout",
+                "--retry",
+                "--url",
+                "--json",
+                "--cacert",
+                "--key",
+                "--resolve",
+                "--connect-to",
+                "--interface",
+                "--quote",
+                "--limit-rate",
+                "--max-filesize",
+                "--variable",
+                "--expand-url",
+                "--aws-sigv4",
+                "--oauth2-bearer",
+            ],
+        );
+        let method = o.flags.iter().rev().find(|(f, _)| f == "-X" || f == "--request").and_then(|(_, v)| v.as_deref());
+        let url = o.values(&["--url"]).next().or_else(|| o.lits().first().copied());
+        self.http_method(method, url, words, &o);
+    }
+
+    /// An HTTP request made by a command (`curl -X DELETE`, `wget
+    /// --method=DELETE`, `http DELETE`).
+    fn http_method(&mut self, method: Option<&str>, url: Option<&str>, words: &[Word], o: &Opts<'_>) {
+        match method {
+            Some(m) if unknown_value(m) => {
+                self.hit(Category::Unknown, "expansion in arguments", words, "cannot tell which HTTP method the request uses");
+            }
+            Some(m) if m.eq_ignore_ascii_case("DELETE") => {
+                let asks = url.is_none_or(|u| unknown_value(u) || self.gate.delete_asks(u));
+                if asks {
+                    let host = url.and_then(crate::destination).map(|d| d.host).unwrap_or_else(|| "an unknown host".into());
+                    self.hit(Category::HttpDelete, "HTTP DELETE", words, format!("an HTTP DELETE to {host}"));
+                }
+            }
+            _ => self.blanket(o, words),
+        }
+    }
+
+    fn overwrite_target(&mut self, name: &str, words: &[Word]) {
+        if !self.level_strict() {
+            return;
+        }
+        let o = opts(&words[1..], "tSm", &["--target-directory", "--suffix", "--mode", "--backup"]);
+        if o.has(&["-n", "--no-clobber", "-b", "--backup"]) || o.flags.iter().any(|(f, v)| f == "--update" && v.as_deref() == Some("none"))
+        {
+            return;
+        }
+        if name == "ln" && !o.has(&["-f", "--force"]) {
+            return;
+        }
+        if !o.unknown.is_empty() {
+            self.hit(Category::Unknown, "expansion in arguments", words, format!("cannot tell what `{name}` replaces"));
+            return;
+        }
+        let ops = o.lits();
+        let (target, sources): (Option<&str>, Vec<&str>) = match o.value(&["-t", "--target-directory"]) {
+            Some(t) => (Some(t), ops.clone()),
+            None if ops.len() >= 2 => (ops.last().copied(), ops[..ops.len() - 1].to_vec()),
+            None => (None, vec![]),
+        };
+        let Some(target) = target else { return };
+        let mut over = Vec::new();
+        if self.is_dir(target) {
+            for s in sources {
+                let base = s.trim_end_matches('/').rsplit('/').next().unwrap_or(s);
+                let p = format!("{}/{base}", target.trim_end_matches('/'));
+                if self.exists(&p) && !self.is_dir(&p) {
+                    over.push(p);
+                }
+            }
+        } else if self.exists(target) {
+            over.push(target.to_owned());
+        }
+        if let Some(p) = over.first() {
+            self.hit(Category::Overwrite, "overwrite a file", words, format!("`{name}` replaces the existing file {p}"));
+        }
+    }
+
+    fn sql_client(
+        &mut self,
+        words: &[Word],
+        c: &Cmd,
+        short_val: &str,
+        long_val: &[&str],
+        sql_opts: &[&str],
+        sql_from_operand: usize,
+        file_opts: &[&str],
+    ) {
+        // SQLite's and DuckDB's options are single-dash words.
+        let args = &words[1..];
+        let single_dash_long =
+            words.first().and_then(|w| w.val()).is_some_and(|p| matches!(normalise_program(p).as_str(), "sqlite3" | "duckdb"));
+        let mut texts: Vec<String> = Vec::new();
+        let mut unknown = false;
+        let o = if single_dash_long {
+            let mut o = Opts::default();
+            let mut i = 0;
+            while i < args.len() {
+                let w = &args[i];
+                match w.val() {
+                    Some(v) if long_val.contains(&v) || sql_opts.contains(&v) => {
+                        let val = args.get(i + 1).map(|n| n.val().map(str::to_owned).unwrap_or_else(|| "\u{0}unknown".into()));
+                        o.flags.push((v.to_owned(), val));
+                        i += 2;
+                        continue;
+                    }
+                    Some(v) if v.starts_with('-') => o.flags.push((v.to_owned(), None)),
+                    Some(_) => o.operands.push(w),
+                    None => o.unknown.push(w),
+                }
+                i += 1;
+            }
+            o
+        } else {
+            opts(args, short_val, long_val)
+        };
+        for v in o.values(sql_opts) {
+            if unknown_value(v) {
+                unknown = true;
+            } else {
+                texts.push(v.to_owned());
+            }
+        }
+        if sql_from_operand != usize::MAX {
+            for w in o.operands.iter().skip(sql_from_operand) {
+                match w.val() {
+                    Some(v) => texts.push(v.to_owned()),
+                    None => unknown = true,
+                }
+            }
+        } else {
+            // Clients whose operands are never SQL.
+        }
+        let from_file = file_opts.iter().any(|f| o.has(&[f]));
+        match &c.stdin {
+            Stdin::Text(t) if !from_file || o.values(file_opts).any(|v| v == "-") => texts.push(t.clone()),
+            Stdin::Unknown(_) if texts.is_empty() && !from_file => {
+                self.stdin_script(c, &normalise_program(words[0].val().unwrap_or("")));
+                return;
+            }
+            _ => {}
+        }
+        let before = self.out.len();
+        for t in &texts {
+            self.sql_text(t, words);
+        }
+        if self.out.len() == before && (unknown || !o.unknown.is_empty()) {
+            self.hit(Category::Unknown, "expansion in arguments", words, "cannot tell which SQL runs");
+        }
+    }
+
+    fn sql_text(&mut self, sql: &str, words: &[Word]) {
+        if let Some(h) = sql::destructive(sql).into_iter().next() {
+            self.hit(Category::Database, h.rule, words, format!("runs `{}`", h.statement));
+        }
+    }
+
+    /// For programs with rules: a word whose value is unknown, where an
+    /// option could be, might make the command destructive.
+    fn blanket(&mut self, o: &Opts<'_>, words: &[Word]) {
+        if let Some(w) = o.unknown.first() {
+            let w = w.raw.clone();
+            let prog = words.first().and_then(|w| w.val()).map(normalise_program).unwrap_or_default();
+            self.hit(Category::Unknown, "expansion in arguments", words, format!("cannot tell what `{w}` makes `{prog}` do"));
+        }
+    }
+
+    /// A program the rules do not know: if one of its arguments names a
+    /// program that would be destructive, or is a command line that would
+    /// be, it may well run it (an unknown wrapper).
+    fn unknown_program(&mut self, name: &str, words: &[Word], c: &Cmd) {
+        let args = &words[1..];
+        for (i, w) in args.iter().enumerate() {
+            let Some(v) = w.val() else { continue };
+            let candidates: Vec<&str> = match v.split_once('=') {
+                Some((k, val)) if k.starts_with('-') => vec![val],
+                _ => vec![v],
+            };
+            for cand in candidates {
+                let inner: Vec<Word> = if cand.contains(char::is_whitespace) {
+                    let mut sub = Classifier::new(self.gate, self.env, self.probe, self.cwd);
+                    sub.depth = self.depth + 1;
+                    sub.len = self.len;
+                    sub.span = self.span.clone();
+                    sub.nested(cand, None);
+                    let found = sub.finish();
+                    if let Some(f) = found.into_iter().find(|f| f.category != Category::Unknown) {
+                        self.hit(
+                            Category::Unknown,
+                            "unknown wrapper",
+                            words,
+                            format!("cannot tell whether `{name}` runs `{cand}`, which would: {}", f.why),
+                        );
+                        return;
+                    }
+                    continue;
+                } else if i > 0 || !cand.starts_with('-') {
+                    let mut inner = vec![Word::literal(cand)];
+                    inner.extend(args[i + 1..].iter().cloned());
+                    inner
+                } else {
+                    continue;
+                };
+                let inner_name = normalise_program(cand);
+                if !is_ruled(&inner_name) {
+                    continue;
+                }
+                let mut sub = Classifier::new(self.gate, self.env, self.probe, self.cwd);
+                sub.depth = self.depth + 1;
+                sub.len = self.len;
+                sub.span = self.span.clone();
+                sub.argv(&inner, c);
+                if let Some(f) = sub.finish().into_iter().find(|f| f.category != Category::Unknown) {
+                    self.hit(
+                        Category::Unknown,
+                        "unknown wrapper",
+                        words,
+                        format!("cannot tell whether `{name}` runs `{}`, which {}", normalised(&inner), f.why),
+                    );
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Whether a program name has a rule or unwraps (worth trying behind an
+/// unknown program).
+fn is_ruled(n: &str) -> bool {
+    const RULED: &[&str] = &[
+        "rm",
+        "find",
+        "xargs",
+        "shred",
+        "srm",
+        "wipe",
+        "git",
+        "rsync",
+        "chmod",
+        "chown",
+        "chgrp",
+        "dd",
+        "wipefs",
+        "blkdiscard",
+        "sgdisk",
+        "sfdisk",
+        "parted",
+        "lvremove",
+        "vgremove",
+        "pvremove",
+        "zpool",
+        "zfs",
+        "cryptsetup",
+        "dropdb",
+        "mysqladmin",
+        "psql",
+        "mysql",
+        "mariadb",
+        "sqlite3",
+        "duckdb",
+        "redis-cli",
+        "mongo",
+        "mongosh",
+        "kubectl",
+        "oc",
+        "helm",
+        "terraform",
+        "tofu",
+        "pulumi",
+        "docker",
+        "podman",
+        "docker-compose",
+        "aws",
+        "gcloud",
+        "az",
+        "gsutil",
+        "curl",
+        "wget",
+        "sudo",
+        "doas",
+        "env",
+        "nice",
+        "nohup",
+        "timeout",
+        "xargs",
+        "busybox",
+        "ssh",
+        "watch",
+        "eval",
+        "source",
+        "setsid",
+        "stdbuf",
+        "ionice",
+        "tar",
+    ];
+    RULED.contains(&n) || n.starts_with("mkfs") || SHELLS.contains(&n) || is_interpreter(n)
+}
+
+fn is_interpreter(n: &str) -> bool {
+    n.starts_with("python")
+        || n.starts_with("pypy")
+        || n.starts_with("perl")
+        || matches!(
+            n,
+            "ruby"
+                | "node"
+                | "nodejs"
+                | "bun"
+                | "deno"
+                | "php"
+                | "lua"
+                | "Rscript"
+                | "osascript"
+                | "pwsh"
+                | "powershell"
+                | "awk"
+                | "gawk"
+                | "mawk"
+                | "nawk"
+        )
+}
+
+/// Whether inline code in another language could run commands or delete
+/// files. The gate does not parse other languages: it asks when the code
+/// names an API that does either (SECURITY.md).
+fn inline_code_acts(code: &str) -> bool {
+    static ACTS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r#"(?i)\b(system|exec[a-z_]*|spawn[a-z_]*|popen[0-9]*|subprocess|check_output|child_process|shell_exec|passthru|proc_open|rmtree|remove[a-z_]*|unlink[a-z_]*|rmdir[a-z_]*|rm_r[f]?|rmsync|rm|del|delete[a-z_]*|truncate|drop|kill|chmod|chown|os\.rename|replace|invoke-expression|iex|remove-item|qx|eval|open3|fork|getline)\b|`"#,
+        )
+        .expect("static regex")
+    });
+    ACTS.is_match(code)
+}
+
+/// Whether a sed program uses the `e` command or the `e` flag of `s`
+/// (GNU sed runs a command there).
+fn sed_executes(p: &str) -> bool {
+    for cmd in p.split([';', '\n']) {
+        let cmd = cmd.trim_start_matches(|c: char| c.is_whitespace() || c == '{' || c == '}');
+        // Skip an address: a line number, `$`, or `/regex/`.
+        let cmd = cmd.trim_start_matches(|c: char| c.is_ascii_digit() || c == '$' || c == ',' || c == '!');
+        let cmd = match cmd.strip_prefix('/') {
+            Some(rest) => rest.split_once('/').map(|(_, r)| r).unwrap_or(""),
+            None => cmd,
+        }
+        .trim_start();
+        if cmd == "e" || cmd.starts_with("e ") {
+            return true;
+        }
+        if let Some(rest) = cmd.strip_prefix('s')
+            && let Some(d) = rest.chars().next()
+            && !d.is_alphanumeric()
+            && !d.is_whitespace()
+        {
+            let parts: Vec<&str> = rest[d.len_utf8()..].splitn(3, d).collect();
+            if parts.len() == 3 && parts[2].chars().take_while(|c| !c.is_whitespace() && *c != '}').any(|c| c == 'e') {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+fn mongo_destroys(code: &str) -> bool {
+    static M: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(?i)\bdropDatabase\s*\(|\.drop\s*\(|\b(deleteMany|remove)\s*\(\s*\{\s*\}").expect("static regex")
+    });
+    M.is_match(code)
+}
+
+/// A command's normalised form: program without its directory, each
+/// word's value (quoted where a shell would need it), unknown words as
+/// written. Allow rules match this.
+pub(crate) fn normalised(words: &[Word]) -> String {
+    let mut out = Vec::with_capacity(words.len());
+    for (i, w) in words.iter().enumerate() {
+        match w.val() {
+            Some(v) if i == 0 => out.push(quote(&normalise_program(v))),
+            Some(v) => out.push(quote(v)),
+            None => out.push(w.raw.clone()),
+        }
+    }
+    out.join(" ")
+}

@@ -1,0 +1,841 @@
+//! A shell script read into the simple commands it would run, with
+//! brush-parser (a maintained POSIX/bash parser): through `&&`, `||`, `;`,
+//! `|`, newlines, subshells, groups, loops, functions, here-documents, and
+//! the command substitutions inside words. No hand-written tokenizer.
+//!
+//! Each word keeps its raw text and, where it can be known before the
+//! script runs, its value after quote removal (`'rm'`, `"rm"`, `\rm`,
+//! `$'\x72m'` are all `rm`), brace expansion and the expansion of
+//! environment variables the script never assigns. A word whose value
+//! depends on run time (`$(…)`, a variable the script sets, a glob in a
+//! program name) has no value: the rules treat it as unknown.
+
+use std::collections::HashSet;
+use std::ops::Range;
+
+use brush_parser::ast;
+use brush_parser::word::{self, BraceExpressionMember, BraceExpressionOrText, ParameterExpr, WordPiece, WordPieceWithSource};
+
+/// Deepest nesting of scripts inside scripts (`sh -c "sh -c '…'"`) the
+/// reader follows; deeper than this is "cannot tell".
+pub(crate) const MAX_DEPTH: u32 = 12;
+
+/// Most words one brace expansion may produce before the word counts as
+/// unknown.
+const MAX_BRACE_WORDS: usize = 256;
+
+/// One word of a command.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Word {
+    /// The text as written (quotes included).
+    pub raw: String,
+    /// The value the command sees, when it can be known before the run.
+    pub lit: Option<String>,
+    /// An unquoted glob character (`*`, `?`, `[`) is in the value.
+    pub glob: bool,
+}
+
+impl Word {
+    /// A word given as a value (a program's argv entry): no quoting.
+    pub fn literal(s: &str) -> Word {
+        Word { raw: quote(s), lit: Some(s.to_owned()), glob: false }
+    }
+
+    /// The value, if known.
+    pub fn val(&self) -> Option<&str> {
+        self.lit.as_deref()
+    }
+}
+
+/// How a redirection opens its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RedirKind {
+    /// `>`, `>|`, `&>`: truncates.
+    Write,
+    /// `>>`, `&>>`.
+    Append,
+    /// `<`, `<>`, fd duplications.
+    Other,
+}
+
+/// A redirection of a command.
+#[derive(Debug, Clone)]
+pub(crate) struct Redir {
+    pub kind: RedirKind,
+    pub target: Word,
+}
+
+/// What a command reads on standard input, as far as the script says.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum Stdin {
+    /// Inherited (nothing in the script feeds it).
+    #[default]
+    Inherited,
+    /// Text known before the run: a here-document, a here-string, or the
+    /// output of `echo`/`printf`/`cat <<EOF` piped in.
+    Text(String),
+    /// The output of another command, not known before the run.
+    Unknown(String),
+}
+
+/// One simple command the script would run.
+#[derive(Debug, Clone)]
+pub(crate) struct Cmd {
+    /// argv, program first; assignments before it are left out.
+    pub words: Vec<Word>,
+    pub redirs: Vec<Redir>,
+    pub stdin: Stdin,
+    /// Byte range in the checked text to show a person (the outermost
+    /// simple command this one came from).
+    pub span: Range<usize>,
+}
+
+/// A part of the script that cannot be read before it runs.
+#[derive(Debug, Clone)]
+pub(crate) struct Opaque {
+    pub why: String,
+    pub text: String,
+    pub span: Range<usize>,
+}
+
+/// A script read into commands.
+#[derive(Debug, Default)]
+pub(crate) struct Script {
+    pub cmds: Vec<Cmd>,
+    pub opaque: Vec<Opaque>,
+    /// Variable names the script assigns somewhere (their values are not
+    /// known before the run); kept so nested scripts inherit them.
+    pub assigned: HashSet<String>,
+}
+
+/// Looks up an environment variable's value as the command would see it.
+pub(crate) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// Quotes a value the way a person would type it (`'a b'`), for showing a
+/// normalised command; a plain word stays as it is.
+pub(crate) fn quote(s: &str) -> String {
+    let plain = !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%^~".contains(c));
+    if plain { s.to_owned() } else { format!("'{}'", s.replace('\'', r"'\''")) }
+}
+
+/// Reads `text` as a script. `outer` is the span to report for every
+/// command when the script is nested in another command (`sh -c`), `None`
+/// at the top, where each command reports its own place.
+pub(crate) fn read(text: &str, env: Env<'_>, inherited: &HashSet<String>, outer: Option<Range<usize>>, depth: u32) -> Script {
+    let whole = outer.clone().unwrap_or(0..text.len());
+    let mut script = Script { assigned: inherited.clone(), ..Script::default() };
+    if depth > MAX_DEPTH {
+        script.opaque.push(Opaque { why: "scripts nested too deeply to follow".into(), text: text.to_owned(), span: whole });
+        return script;
+    }
+    // The parser is a dependency: a panic in it must not take Mend down.
+    let parsed = std::panic::catch_unwind(|| {
+        let options = brush_parser::ParserOptions::default();
+        let mut parser = brush_parser::Parser::new(std::io::Cursor::new(text.as_bytes()), &options);
+        parser.parse_program()
+    });
+    let program = match parsed {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) => {
+            script.opaque.push(Opaque { why: format!("the shell cannot parse it ({e})"), text: text.to_owned(), span: whole });
+            return script;
+        }
+        Err(_) => {
+            script.opaque.push(Opaque { why: "the shell parser failed on it".into(), text: text.to_owned(), span: whole });
+            return script;
+        }
+    };
+    // Two passes: the first learns which variables the script sets
+    // anywhere (a loop may set one after its first use), the second reads
+    // with those unknown.
+    let mut known = script.assigned.clone();
+    loop {
+        let mut r = Reader {
+            text,
+            env,
+            script: Script { assigned: known.clone(), ..Script::default() },
+            sets: known.clone(),
+            outer: outer.clone(),
+            offsets: CharOffsets::new(text),
+            depth,
+        };
+        for cc in &program.complete_commands {
+            r.compound_list(cc);
+        }
+        if r.sets.len() == known.len() {
+            r.script.assigned = r.sets;
+            return r.script;
+        }
+        known = r.sets;
+    }
+}
+
+/// Builtins whose operands name variables they set.
+const SETTERS: &[&str] = &["read", "mapfile", "readarray", "getopts", "declare", "typeset", "local", "export", "let", "printf", "unset"];
+
+/// Character index → byte offset (brush-parser counts characters).
+struct CharOffsets {
+    /// `None` when the text is ASCII (the two are equal).
+    table: Option<Vec<usize>>,
+    len: usize,
+}
+
+impl CharOffsets {
+    fn new(text: &str) -> Self {
+        let table = (!text.is_ascii()).then(|| text.char_indices().map(|(b, _)| b).collect());
+        CharOffsets { table, len: text.len() }
+    }
+
+    fn byte(&self, char_index: usize) -> usize {
+        match &self.table {
+            None => char_index.min(self.len),
+            Some(t) => t.get(char_index).copied().unwrap_or(self.len),
+        }
+    }
+}
+
+struct Reader<'a> {
+    text: &'a str,
+    env: Env<'a>,
+    script: Script,
+    /// Every variable name the script sets, found while reading.
+    sets: HashSet<String>,
+    outer: Option<Range<usize>>,
+    offsets: CharOffsets,
+    depth: u32,
+}
+
+impl Reader<'_> {
+    fn compound_list(&mut self, list: &ast::CompoundList) {
+        for item in &list.0 {
+            self.and_or(&item.0);
+        }
+    }
+
+    fn and_or(&mut self, list: &ast::AndOrList) {
+        self.pipeline(&list.first);
+        for next in &list.additional {
+            match next {
+                ast::AndOr::And(p) | ast::AndOr::Or(p) => self.pipeline(p),
+            }
+        }
+    }
+
+    fn pipeline(&mut self, p: &ast::Pipeline) {
+        let mut piped: Option<Stdin> = None;
+        for cmd in &p.seq {
+            let before = self.script.cmds.len();
+            self.command(cmd, piped.take());
+            // What the next command reads: known text only from a lone echo/printf/cat.
+            let made = &self.script.cmds[before..];
+            let out = match made {
+                [one] => output_of(one),
+                _ => None,
+            };
+            let shown = self.slice_of_command(cmd);
+            piped = Some(match out {
+                Some(t) => Stdin::Text(t),
+                None => Stdin::Unknown(shown),
+            });
+        }
+    }
+
+    fn slice_of_command(&self, cmd: &ast::Command) -> String {
+        match cmd {
+            ast::Command::Simple(s) => {
+                let span = self.span_of_simple(s);
+                self.text.get(span).unwrap_or("").to_owned()
+            }
+            _ => "a compound command".to_owned(),
+        }
+    }
+
+    fn command(&mut self, cmd: &ast::Command, stdin: Option<Stdin>) {
+        match cmd {
+            ast::Command::Simple(s) => self.simple(s, stdin.unwrap_or_default()),
+            ast::Command::Compound(c, redirs) => {
+                let before = self.script.cmds.len();
+                self.compound(c);
+                if let Some(rl) = redirs {
+                    let span = self.outer.clone().unwrap_or(0..self.text.len());
+                    let mut extra = Vec::new();
+                    let mut heredoc = None;
+                    for r in &rl.0 {
+                        self.redirect(r, &span, &mut extra, &mut heredoc);
+                    }
+                    // A compound's redirections apply to every command in it.
+                    for c in &mut self.script.cmds[before..] {
+                        c.redirs.extend(extra.iter().cloned());
+                        if let Some(h) = &heredoc
+                            && matches!(c.stdin, Stdin::Inherited)
+                        {
+                            c.stdin = h.clone();
+                        }
+                    }
+                }
+                if let Some(s) = stdin {
+                    for c in &mut self.script.cmds[before..] {
+                        if matches!(c.stdin, Stdin::Inherited) {
+                            c.stdin = s.clone();
+                        }
+                    }
+                }
+            }
+            ast::Command::Function(f) => {
+                // A function's body runs when it is called: read it as if it does.
+                self.compound(&f.body.0);
+            }
+            ast::Command::ExtendedTest(t, _) => {
+                let s = format!("{t:?}");
+                if s.contains("$(") || s.contains('`') || s.contains("<(") {
+                    let span = self.outer.clone().unwrap_or(0..self.text.len());
+                    self.opaque("a command substitution inside `[[ … ]]`", "[[ … ]]", span);
+                }
+            }
+        }
+    }
+
+    fn compound(&mut self, c: &ast::CompoundCommand) {
+        match c {
+            ast::CompoundCommand::BraceGroup(g) => self.compound_list(&g.list),
+            ast::CompoundCommand::Subshell(s) => self.compound_list(&s.list),
+            ast::CompoundCommand::ForClause(f) => {
+                self.sets.insert(f.variable_name.clone());
+                if let Some(values) = &f.values {
+                    let span = self.outer.clone().unwrap_or(0..self.text.len());
+                    for w in values {
+                        self.word(&w.value, &span);
+                    }
+                }
+                self.compound_list(&f.body.list);
+            }
+            ast::CompoundCommand::ArithmeticForClause(f) => self.compound_list(&f.body.list),
+            ast::CompoundCommand::CaseClause(cc) => {
+                let span = self.outer.clone().unwrap_or(0..self.text.len());
+                self.word(&cc.value.value, &span);
+                for item in &cc.cases {
+                    if let Some(list) = &item.cmd {
+                        self.compound_list(list);
+                    }
+                }
+            }
+            ast::CompoundCommand::IfClause(i) => {
+                self.compound_list(&i.condition);
+                self.compound_list(&i.then);
+                for e in i.elses.iter().flatten() {
+                    if let Some(c) = &e.condition {
+                        self.compound_list(c);
+                    }
+                    self.compound_list(&e.body);
+                }
+            }
+            ast::CompoundCommand::WhileClause(w) | ast::CompoundCommand::UntilClause(w) => {
+                self.compound_list(&w.0);
+                self.compound_list(&w.1.list);
+            }
+            ast::CompoundCommand::Arithmetic(a) => {
+                if a.expr.value.contains("$(") || a.expr.value.contains('`') {
+                    let span = self.outer.clone().unwrap_or(0..self.text.len());
+                    self.opaque("a command substitution inside `(( … ))`", &a.expr.value.clone(), span);
+                }
+            }
+            ast::CompoundCommand::Coprocess(c) => self.command(&c.body, None),
+        }
+    }
+
+    fn span_of_simple(&self, s: &ast::SimpleCommand) -> Range<usize> {
+        let mut locs: Vec<(usize, usize)> = Vec::new();
+        fn see(locs: &mut Vec<(usize, usize)>, loc: &Option<brush_parser::SourceSpan>) {
+            if let Some(l) = loc {
+                locs.push((l.start.index, l.end.index));
+            }
+        }
+        let items = s.prefix.iter().flat_map(|p| p.0.iter()).chain(s.suffix.iter().flat_map(|p| p.0.iter()));
+        for item in items {
+            match item {
+                ast::CommandPrefixOrSuffixItem::Word(w) | ast::CommandPrefixOrSuffixItem::AssignmentWord(_, w) => see(&mut locs, &w.loc),
+                ast::CommandPrefixOrSuffixItem::IoRedirect(r) => match r {
+                    ast::IoRedirect::File(_, _, ast::IoFileRedirectTarget::Filename(w))
+                    | ast::IoRedirect::HereString(_, w)
+                    | ast::IoRedirect::OutputAndError(w, _) => see(&mut locs, &w.loc),
+                    ast::IoRedirect::HereDocument(_, h) => see(&mut locs, &h.here_end.loc),
+                    _ => {}
+                },
+                ast::CommandPrefixOrSuffixItem::ProcessSubstitution(_, sub) => locs.push((sub.loc.start.index, sub.loc.end.index)),
+            }
+        }
+        if let Some(w) = &s.word_or_name {
+            see(&mut locs, &w.loc);
+        }
+        let (Some(lo), Some(hi)) = (locs.iter().map(|l| l.0).min(), locs.iter().map(|l| l.1).max()) else {
+            return 0..self.text.len();
+        };
+        self.offsets.byte(lo)..self.offsets.byte(hi)
+    }
+
+    fn simple(&mut self, s: &ast::SimpleCommand, stdin: Stdin) {
+        let span = match &self.outer {
+            Some(o) => o.clone(),
+            None => self.span_of_simple(s),
+        };
+        let mut words = Vec::new();
+        let mut redirs = Vec::new();
+        let mut heredoc: Option<Stdin> = None;
+        let mut items: Vec<&ast::CommandPrefixOrSuffixItem> = Vec::new();
+        items.extend(s.prefix.iter().flat_map(|p| p.0.iter()));
+        let name_at = items.len();
+        items.extend(s.suffix.iter().flat_map(|p| p.0.iter()));
+        let mut all = Vec::with_capacity(items.len() + 1);
+        for (i, item) in items.iter().enumerate() {
+            if i == name_at
+                && let Some(w) = &s.word_or_name
+            {
+                all.push(Some(w));
+            }
+            all.push(None);
+            let _ = item;
+        }
+        if name_at == items.len()
+            && let Some(w) = &s.word_or_name
+        {
+            all.push(Some(w));
+        }
+        let mut it = items.iter();
+        for slot in all {
+            if let Some(w) = slot {
+                words.extend(self.word(&w.value, &span));
+                continue;
+            }
+            let Some(item) = it.next() else { break };
+            match item {
+                ast::CommandPrefixOrSuffixItem::Word(w) => words.extend(self.word(&w.value, &span)),
+                ast::CommandPrefixOrSuffixItem::AssignmentWord(a, w) => {
+                    let (ast::AssignmentName::VariableName(n) | ast::AssignmentName::ArrayElementName(n, _)) = &a.name;
+                    self.sets.insert(n.clone());
+                    // `X=$(…) cmd`: the substitution runs. After the program
+                    // (`declare X=…`) it is an argument.
+                    let value = self.word(&w.value, &span);
+                    if !words.is_empty() {
+                        words.extend(value);
+                    } else if let ast::AssignmentValue::Array(items) = &a.value {
+                        for (k, v) in items {
+                            if let Some(k) = k {
+                                self.word(&k.value, &span);
+                            }
+                            self.word(&v.value, &span);
+                        }
+                    }
+                }
+                ast::CommandPrefixOrSuffixItem::IoRedirect(r) => self.redirect(r, &span, &mut redirs, &mut heredoc),
+                ast::CommandPrefixOrSuffixItem::ProcessSubstitution(_, sub) => {
+                    let saved = self.outer.replace(span.clone());
+                    self.compound_list(&sub.list);
+                    self.outer = saved;
+                    words.push(Word { raw: "<(…)".into(), lit: None, glob: false });
+                }
+            }
+        }
+        let stdin = heredoc.unwrap_or(stdin);
+        if let Some(prog) = words.first().and_then(Word::val)
+            && SETTERS.contains(&prog)
+        {
+            for w in &words[1..] {
+                if let Some(v) = w.val() {
+                    let name = v.split(['=', '[']).next().unwrap_or(v);
+                    if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                        self.sets.insert(name.to_owned());
+                    }
+                }
+            }
+        }
+        if words.is_empty() && redirs.is_empty() {
+            return;
+        }
+        self.script.cmds.push(Cmd { words, redirs, stdin, span });
+    }
+
+    fn redirect(&mut self, r: &ast::IoRedirect, span: &Range<usize>, redirs: &mut Vec<Redir>, heredoc: &mut Option<Stdin>) {
+        match r {
+            ast::IoRedirect::File(_, kind, target) => {
+                let k = match kind {
+                    ast::IoFileRedirectKind::Write | ast::IoFileRedirectKind::Clobber => RedirKind::Write,
+                    ast::IoFileRedirectKind::Append => RedirKind::Append,
+                    _ => RedirKind::Other,
+                };
+                match target {
+                    ast::IoFileRedirectTarget::Filename(w) => {
+                        if let Some(t) = self.word(&w.value, span).into_iter().next() {
+                            redirs.push(Redir { kind: k, target: t });
+                        }
+                    }
+                    ast::IoFileRedirectTarget::ProcessSubstitution(_, sub) => {
+                        let saved = self.outer.replace(span.clone());
+                        self.compound_list(&sub.list);
+                        self.outer = saved;
+                    }
+                    ast::IoFileRedirectTarget::Duplicate(w) => {
+                        // `>&file` writes a file too.
+                        let t = self.word(&w.value, span).into_iter().next();
+                        if let Some(t) = t
+                            && k == RedirKind::Write
+                            && !t.val().is_some_and(|v| v.chars().all(|c| c.is_ascii_digit() || c == '-'))
+                        {
+                            redirs.push(Redir { kind: k, target: t });
+                        }
+                    }
+                    ast::IoFileRedirectTarget::Fd(_) => {}
+                }
+            }
+            ast::IoRedirect::OutputAndError(w, append) => {
+                if let Some(t) = self.word(&w.value, span).into_iter().next() {
+                    redirs.push(Redir { kind: if *append { RedirKind::Append } else { RedirKind::Write }, target: t });
+                }
+            }
+            ast::IoRedirect::HereString(_, w) => {
+                let v = self.word(&w.value, span);
+                *heredoc = Some(match v.first().and_then(|w| w.lit.clone()) {
+                    Some(t) => Stdin::Text(t),
+                    None => Stdin::Unknown(w.value.clone()),
+                });
+            }
+            ast::IoRedirect::HereDocument(_, h) => {
+                let body = h.doc.value.clone();
+                if h.requires_expansion {
+                    // Substitutions in an unquoted here-document run.
+                    match word::parse_heredoc(&body, &brush_parser::ParserOptions::default()) {
+                        Ok(pieces) => {
+                            let _ = self.pieces(&pieces, &body, span, true);
+                        }
+                        Err(_) => {
+                            if body.contains("$(") || body.contains('`') {
+                                self.opaque("a here-document whose substitutions cannot be read", &body, span.clone());
+                            }
+                        }
+                    }
+                }
+                *heredoc = Some(Stdin::Text(body));
+            }
+        }
+    }
+
+    fn opaque(&mut self, why: &str, text: &str, span: Range<usize>) {
+        self.script.opaque.push(Opaque { why: why.to_owned(), text: text.to_owned(), span });
+    }
+
+    /// Reads one raw word into the words it becomes (brace expansion can
+    /// make several; an unquoted empty expansion none), running into the
+    /// command substitutions inside it.
+    fn word(&mut self, raw: &str, span: &Range<usize>) -> Vec<Word> {
+        let raws = match brace_expand(raw) {
+            Some(v) => v,
+            None => return vec![Word { raw: raw.to_owned(), lit: None, glob: false }],
+        };
+        let mut out = Vec::with_capacity(raws.len());
+        for r in raws {
+            match std::panic::catch_unwind(|| word::parse(&r, &brush_parser::ParserOptions::default())) {
+                Ok(Ok(pieces)) => {
+                    let (lit, glob, unquoted_empty) = self.pieces(&pieces, &r, span, false);
+                    if unquoted_empty && lit.as_deref() == Some("") {
+                        continue;
+                    }
+                    out.push(Word { raw: r, lit, glob });
+                }
+                _ => {
+                    if r.contains("$(") || r.contains('`') {
+                        self.opaque("a word whose substitutions cannot be read", &r, span.clone());
+                    }
+                    out.push(Word { raw: r, lit: None, glob: false });
+                }
+            }
+        }
+        out
+    }
+
+    /// The value of a parsed word, whether it has an unquoted glob, and
+    /// whether it was only unquoted expansions (an empty one vanishes).
+    fn pieces(&mut self, pieces: &[WordPieceWithSource], raw: &str, span: &Range<usize>, quoted: bool) -> (Option<String>, bool, bool) {
+        let mut lit = Some(String::new());
+        let mut glob = false;
+        let mut only_unquoted_expansions = !pieces.is_empty();
+        for p in pieces {
+            let src = raw.get(p.start_index..p.end_index).unwrap_or("");
+            let part: Option<String> = match &p.piece {
+                WordPiece::Text(t) => {
+                    only_unquoted_expansions = false;
+                    if !quoted && t.contains(['*', '?', '[']) {
+                        glob = true;
+                    }
+                    Some(t.clone())
+                }
+                WordPiece::SingleQuotedText(t) => {
+                    only_unquoted_expansions = false;
+                    Some(t.clone())
+                }
+                WordPiece::AnsiCQuotedText(t) => {
+                    only_unquoted_expansions = false;
+                    ansi_c(t)
+                }
+                WordPiece::EscapeSequence(e) => {
+                    only_unquoted_expansions = false;
+                    Some(e.strip_prefix('\\').unwrap_or(e).to_owned())
+                }
+                WordPiece::DoubleQuotedSequence(inner) | WordPiece::GettextDoubleQuotedSequence(inner) => {
+                    only_unquoted_expansions = false;
+                    let inner_raw = src;
+                    // Offsets of inner pieces are relative to the whole word.
+                    let (v, _, _) = self.pieces_in(inner, raw, inner_raw, span);
+                    v
+                }
+                WordPiece::TildeExpansion(t) => {
+                    only_unquoted_expansions = false;
+                    Some(match t {
+                        word::TildeExpr::Home => "~".to_owned(),
+                        word::TildeExpr::UserHome(u) => format!("~{u}"),
+                        _ => "~+".to_owned(),
+                    })
+                }
+                WordPiece::ParameterExpansion(pe) => {
+                    let v = self.parameter(pe, src, span);
+                    match v {
+                        Some(v) if !quoted && v.chars().any(|c| c.is_whitespace() || "*?[".contains(c)) => None,
+                        v => v,
+                    }
+                }
+                WordPiece::CommandSubstitution(inner) | WordPiece::BackquotedCommandSubstitution(inner) => {
+                    only_unquoted_expansions = false;
+                    let nested = read(inner, self.env, &self.script.assigned, Some(span.clone()), self.depth + 1);
+                    self.script.cmds.extend(nested.cmds);
+                    self.script.opaque.extend(nested.opaque);
+                    None
+                }
+                WordPiece::ArithmeticExpression(a) => {
+                    only_unquoted_expansions = false;
+                    if a.value.contains("$(") || a.value.contains('`') {
+                        self.opaque("a command substitution inside `$(( … ))`", &a.value, span.clone());
+                    }
+                    None
+                }
+            };
+            lit = match (lit, part) {
+                (Some(mut l), Some(p)) => {
+                    l.push_str(&p);
+                    Some(l)
+                }
+                _ => None,
+            };
+        }
+        (lit, glob, only_unquoted_expansions && !quoted)
+    }
+
+    fn pieces_in(
+        &mut self,
+        inner: &[WordPieceWithSource],
+        raw: &str,
+        _inner_raw: &str,
+        span: &Range<usize>,
+    ) -> (Option<String>, bool, bool) {
+        self.pieces(inner, raw, span, true)
+    }
+
+    /// A parameter's value, when the script does not set it and it is a
+    /// plain `$NAME` / `${NAME}`; anything fancier, or text that hides a
+    /// substitution, is unknown.
+    fn parameter(&mut self, pe: &ParameterExpr, src: &str, span: &Range<usize>) -> Option<String> {
+        if src.contains("$(") || src.contains('`') || src.matches('$').count() > 1 {
+            self.opaque("a command substitution inside a parameter expansion", src, span.clone());
+            return None;
+        }
+        match pe {
+            ParameterExpr::Parameter { parameter: word::Parameter::Named(n), indirect: false } if !self.script.assigned.contains(n) => {
+                Some((self.env)(n).unwrap_or_default())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// What a lone command prints, when that is known before the run.
+fn output_of(c: &Cmd) -> Option<String> {
+    let prog = c.words.first()?.val()?;
+    let name = prog.rsplit('/').next().unwrap_or(prog);
+    match name {
+        "echo" | "printf" => {
+            let args: Option<Vec<&str>> = c.words[1..].iter().map(Word::val).collect();
+            let args = args?;
+            let args: Vec<&str> = if name == "echo" { args.into_iter().skip_while(|a| a.starts_with('-')).collect() } else { args };
+            Some(args.join(" ").replace("\\n", "\n"))
+        }
+        "cat" if c.words.len() == 1 => match &c.stdin {
+            Stdin::Text(t) => Some(t.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Brace expansion of an unquoted word (`{rm,-rf,x}`, `-{r,f}`, `a{1..3}`):
+/// the raw words it becomes, or `None` when it would make too many.
+fn brace_expand(raw: &str) -> Option<Vec<String>> {
+    if !raw.contains('{') || !(raw.contains(',') || raw.contains("..")) {
+        return Some(vec![raw.to_owned()]);
+    }
+    let options = brush_parser::ParserOptions::default();
+    let parsed = std::panic::catch_unwind(|| word::parse_brace_expansions(raw, &options)).ok()?.ok()?;
+    let Some(parts) = parsed else { return Some(vec![raw.to_owned()]) };
+    let mut out = vec![String::new()];
+    expand_parts(&parts, &mut out)?;
+    Some(out)
+}
+
+fn expand_parts(parts: &[BraceExpressionOrText], out: &mut Vec<String>) -> Option<()> {
+    for part in parts {
+        match part {
+            BraceExpressionOrText::Text(t) => out.iter_mut().for_each(|o| o.push_str(t)),
+            BraceExpressionOrText::Expr(members) => {
+                let mut alts: Vec<String> = Vec::new();
+                for m in members {
+                    match m {
+                        BraceExpressionMember::Child(c) => {
+                            let mut sub = vec![String::new()];
+                            expand_parts(c, &mut sub)?;
+                            alts.extend(sub);
+                        }
+                        BraceExpressionMember::NumberSequence { start, end, increment } => {
+                            let step = increment.unsigned_abs().max(1) as usize;
+                            let (lo, hi) = (*start.min(end), *start.max(end));
+                            if (hi - lo) as usize / step > MAX_BRACE_WORDS {
+                                return None;
+                            }
+                            alts.extend((lo..=hi).step_by(step).map(|n| n.to_string()));
+                        }
+                        BraceExpressionMember::CharSequence { start, end, increment } => {
+                            let step = increment.unsigned_abs().max(1) as usize;
+                            let (lo, hi) = (*start.min(end) as u32, *start.max(end) as u32);
+                            alts.extend((lo..=hi).step_by(step).filter_map(char::from_u32).map(String::from));
+                        }
+                    }
+                    if alts.len() > MAX_BRACE_WORDS {
+                        return None;
+                    }
+                }
+                let mut next = Vec::with_capacity(out.len() * alts.len());
+                for o in out.iter() {
+                    for a in &alts {
+                        next.push(format!("{o}{a}"));
+                    }
+                }
+                if next.len() > MAX_BRACE_WORDS {
+                    return None;
+                }
+                *out = next;
+            }
+        }
+    }
+    Some(())
+}
+
+/// Decodes the body of `$'…'` (bash ANSI-C quoting).
+fn ansi_c(s: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let Some(e) = chars.next() else {
+            out.push('\\');
+            break;
+        };
+        let mut num = |radix: u32, max: usize, first: Option<char>| -> Option<char> {
+            let mut digits = String::new();
+            if let Some(f) = first {
+                digits.push(f);
+            }
+            while digits.len() < max {
+                match chars.peek() {
+                    Some(d) if d.is_digit(radix) => digits.push(chars.next()?),
+                    _ => break,
+                }
+            }
+            u32::from_str_radix(&digits, radix).ok().and_then(char::from_u32)
+        };
+        let decoded = match e {
+            'n' => '\n',
+            't' => '\t',
+            'r' => '\r',
+            'a' => '\x07',
+            'b' => '\x08',
+            'e' | 'E' => '\x1b',
+            'f' => '\x0c',
+            'v' => '\x0b',
+            '\\' => '\\',
+            '\'' => '\'',
+            '"' => '"',
+            '?' => '?',
+            'x' => num(16, 2, None)?,
+            'u' => num(16, 4, None)?,
+            'U' => num(16, 8, None)?,
+            'c' => {
+                let k = chars.next()?;
+                char::from_u32((k as u32) & 0x1f)?
+            }
+            d @ '0'..='7' => num(8, 3, Some(d))?,
+            other => {
+                out.push('\\');
+                other
+            }
+        };
+        out.push(decoded);
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn argvs(text: &str) -> Vec<Vec<Option<String>>> {
+        read(text, &no_env, &HashSet::new(), None, 0).cmds.iter().map(|c| c.words.iter().map(|w| w.lit.clone()).collect()).collect()
+    }
+
+    fn s(v: &[&str]) -> Vec<Option<String>> {
+        v.iter().map(|x| Some((*x).to_owned())).collect()
+    }
+
+    #[test]
+    fn quoting_and_escapes_are_removed() {
+        assert_eq!(argvs(r#"'rm' "-rf" \x"#), vec![s(&["rm", "-rf", "x"])]);
+        assert_eq!(argvs(r"$'\x72m' -r d"), vec![s(&["rm", "-r", "d"])]);
+        assert_eq!(argvs(r#"r"m" -r d"#), vec![s(&["rm", "-r", "d"])]);
+    }
+
+    #[test]
+    fn chains_groups_and_substitutions_are_read() {
+        let c = argvs("a && { b; (c | d); } || e $(f) `g`\nh <<EOF\n$(i)\nEOF\n");
+        let progs: Vec<String> = c.iter().map(|w| w[0].clone().unwrap_or_default()).collect();
+        for p in ["a", "b", "c", "d", "e", "f", "g", "h", "i"] {
+            assert!(progs.contains(&p.to_owned()), "{p} missing from {progs:?}");
+        }
+    }
+
+    #[test]
+    fn braces_expand_and_variables_resolve_from_the_environment() {
+        assert_eq!(argvs("{rm,-rf,x}"), vec![s(&["rm", "-rf", "x"])]);
+        let env = |n: &str| (n == "D").then(|| "data".to_owned());
+        let c = read("rm -r $D; X=rm; $X -r y", &env, &HashSet::new(), None, 0);
+        assert_eq!(c.cmds[0].words[2].val(), Some("data"));
+        assert_eq!(c.cmds.last().map(|c| c.words[0].lit.clone()), Some(None), "an assigned variable is unknown");
+    }
+
+    #[test]
+    fn spans_point_at_the_command() {
+        let text = "echo ok && rm -rf x";
+        let c = read(text, &no_env, &HashSet::new(), None, 0);
+        assert_eq!(&text[c.cmds[1].span.clone()], "rm -rf x");
+    }
+}
