@@ -23,6 +23,42 @@ function kindLabel(r: ApprovalRequest): string {
   return r.kind === "before_run" ? "Before a destructive call" : "Healing stopped";
 }
 
+// The call as the gate read it, with the part that asks marked. The span is
+// a UTF-8 byte range of `call` (Rust's), so it is cut on the encoded bytes.
+function Call({ r }: { r: ApprovalRequest }) {
+  if (!r.call) return null;
+  const d = r.danger ?? null;
+  let parts: [string, string, string] = [r.call, "", ""];
+  if (d?.span) {
+    const bytes = new TextEncoder().encode(r.call);
+    const [a, b] = d.span;
+    if (a < b && b <= bytes.length) {
+      const dec = new TextDecoder();
+      parts = [dec.decode(bytes.slice(0, a)), dec.decode(bytes.slice(a, b)), dec.decode(bytes.slice(b))];
+    }
+  }
+  return (
+    <section class="call">
+      <h3>The call</h3>
+      <pre class="mono call-text">
+        {parts[0]}
+        {parts[1] && <mark class="danger" title={d ? `rule ${d.rule}` : undefined}>{parts[1]}</mark>}
+        {parts[2]}
+      </pre>
+      {d && (
+        <p class="gate">
+          <span class="pill bad">{d.category.replace(/_/g, " ")}</span> rule <code>{d.rule}</code>: {d.why}
+          {d.command && (
+            <>
+              {" "}— in <code>{d.command}</code>
+            </>
+          )}
+        </p>
+      )}
+    </section>
+  );
+}
+
 function Attempts({ r }: { r: ApprovalRequest }) {
   if (r.attempts.length === 0) return null;
   return (
@@ -183,6 +219,7 @@ function Popup() {
         <b>{r.job}</b> · step <b>{r.step}</b> · asked {ago(r.created_ms)} ({clock(r.created_ms)})
         {r.timeout_ms != null && <> · then {r.on_timeout} after {Math.round(r.timeout_ms / 1000)} s</>}
       </p>
+      <Call r={r} />
       <section>
         <h3>What happened</h3>
         <p class="pre">{r.what_happened}</p>

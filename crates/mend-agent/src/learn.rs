@@ -422,13 +422,33 @@ pub fn from_run(
         }
         let healed = matches!(step.status, StepStatus::Healed | StepStatus::Verified | StepStatus::Partial);
         if let Some(last) = step.attempts.last().filter(|a| healed && a.outcome.is_ok() && a.lesson.is_none() && a.action != "escalate") {
-            p.recovered(f, last, &report.job, &step.name, &failed_here);
+            // A fix that sends the call elsewhere is learned only once a
+            // person approved it (issue 11 item 5): a lesson never replays an
+            // unapproved change of destination.
+            let approved = step
+                .escalations
+                .iter()
+                .any(|e| e.decision.as_ref().is_some_and(|d| d.option == "run" && matches!(d.decided_by, DecidedBy::Person { .. })));
+            if approved || !moves_destination(last) {
+                p.recovered(f, last, &report.job, &step.name, &failed_here);
+            }
         }
     }
     for (req, d) in decisions {
         p.decided(req, d);
     }
     p.finish()
+}
+
+/// Whether a healing proposal (not a declared alternative) changed where
+/// its call goes: a URL's scheme, host or port
+/// (`mend_core::safety::destination`).
+fn moves_destination(a: &AttemptReport) -> bool {
+    a.action == "retry_modified"
+        && a.args_diff.iter().any(|c| {
+            let url = |v: &Value| v.as_str().map(mend_core::safety::destination);
+            c.path.ends_with("/url") && url(&c.before) != url(&c.after)
+        })
 }
 
 /// Today's date for provenance (`YYYY-MM-DD`, local time).

@@ -214,7 +214,10 @@ impl Agent {
             Ok(r) => (r.stats().unwrap_or_default(), r.rules().unwrap_or_default()),
             Err(_) => Default::default(),
         };
-        let mut engine = Engine::new(self.registry.clone(), self.journal.clone(), approver).with_stats(stats).with_rules(rules);
+        let mut engine = Engine::new(self.registry.clone(), self.journal.clone(), approver)
+            .with_stats(stats)
+            .with_rules(rules)
+            .with_probe(Arc::new(mend_tools::FsProbe));
         if let Some(o) = observer.clone() {
             engine = engine.with_observer(o);
         }

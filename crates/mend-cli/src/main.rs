@@ -12,6 +12,7 @@ mod memory;
 mod print;
 mod query;
 mod run;
+mod safety;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -207,6 +208,11 @@ enum Cmd {
         #[arg(long)]
         markdown: bool,
     },
+    /// The safety gate: its rules table, or its verdict on a command.
+    Safety {
+        #[command(subcommand)]
+        cmd: safety::SafetyCmd,
+    },
     /// List the tools and their argument schemas.
     Tools {
         /// Full JSON schemas.
@@ -276,6 +282,7 @@ fn main() -> ExitCode {
             Cmd::Memory(a) => query::exit(memory::memory(&dir, a)),
             Cmd::Codes { markdown } => query::codes(markdown),
             Cmd::Tools { json } => query::tools(json),
+            Cmd::Safety { cmd } => safety::safety(&config, cmd),
         }
     });
     // A terminal prompt may still be blocked reading stdin: do not wait for it.

@@ -42,6 +42,14 @@ pub fn check(config: &Config, paths: &[PathBuf]) -> u8 {
     if bad { EXIT_BAD_INPUT } else { EXIT_OK }
 }
 
+/// The call with the part the safety gate named marked: bold red on a
+/// terminal, `»…«` elsewhere (a log file).
+pub fn highlight(call: &str, span: Option<(usize, usize)>, color: bool) -> String {
+    let Some((a, b)) = span.filter(|(a, b)| a < b && call.get(*a..*b).is_some()) else { return call.to_owned() };
+    let (open, close) = if color { ("\x1b[1;31m", "\x1b[0m") } else { ("»", "«") };
+    format!("{}{open}{}{close}{}", &call[..a], &call[a..b], &call[b..])
+}
+
 /// Asks on the terminal: the recommended option first, Enter takes it.
 pub struct TerminalApprover;
 
@@ -57,6 +65,11 @@ fn ask_blocking(req: &ApprovalRequest) -> Answer {
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "\n┌─ APPROVAL NEEDED ─ {}", req.title);
     let _ = writeln!(err, "│ What happened: {}", req.what_happened.replace('\n', "\n│   "));
+    if let Some(d) = &req.danger {
+        let call = req.call.as_deref().unwrap_or("");
+        let _ = writeln!(err, "│ The call:      {}", highlight(call, d.span, std::io::stderr().is_terminal()).replace('\n', "\n│   "));
+        let _ = writeln!(err, "│ Gate:          {} — rule `{}` ({}) on `{}`", d.why, d.rule, d.category, d.command);
+    }
     let _ = writeln!(err, "│ Diagnosis:     {}", req.diagnosis.replace('\n', "\n│   "));
     let _ = writeln!(err, "│ Recommended:   {}", req.recommendation);
     if !req.attempts.is_empty() {

@@ -68,6 +68,28 @@ pub enum OnTimeout {
     Recommended,
 }
 
+/// Which part of a call made the safety gate ask, and by which rule
+/// (issue 11): journaled with the request; the popup and the terminal
+/// prompt highlight `span` in the request's `call`.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Danger {
+    /// The rule's category (`bulk_deletion`, `database`, `unknown`, …; see
+    /// `docs/safety.md`).
+    pub category: String,
+    /// The rule that matched (`rm -r`), or a job's own pattern.
+    pub rule: String,
+    /// The simple command that matched, normalised and redacted.
+    pub command: String,
+    /// One sentence: what it would do, or why it cannot be told.
+    pub why: String,
+    /// Byte range `[start, end)` of `call` (UTF-8) to highlight: the simple
+    /// command the finding came from. `None` when it cannot be placed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(type = "[number, number] | null"))]
+    pub span: Option<(usize, usize)>,
+}
+
 /// A request for a person's decision.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -118,6 +140,9 @@ pub struct ApprovalRequest {
     /// [`crate::lesson::subject_of`]): a person's choice is learned for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+    /// For a request before a call runs: the destructive part and its rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub danger: Option<Danger>,
 }
 
 /// Where a remembered decision applies.
@@ -314,6 +339,7 @@ mod tests {
             tool: Some(tool.into()),
             code: code.map(Into::into),
             subject: None,
+            danger: None,
         }
     }
 

@@ -29,7 +29,7 @@ use toml::Spanned;
 
 use crate::approval::OnTimeout;
 use crate::job::{JobError, JobErrors, line_col, parse_duration_ms};
-use crate::safety::{SafetyConfig, SafetyPolicy};
+use crate::safety::{Gate, SafetyConfig};
 
 /// Defaults for every job.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -123,7 +123,7 @@ impl Config {
         let raw: Raw = toml::from_str(text).map_err(|e| err(e.span(), "", e.message().trim().to_owned()))?;
         let safety = match raw.safety {
             Some(s) => {
-                SafetyPolicy::new(s.get_ref()).map_err(|e| err(Some(s.span()), "safety", e))?;
+                Gate::new(s.get_ref()).map_err(|e| err(Some(s.span()), "safety", e))?;
                 s.into_inner()
             }
             None => SafetyConfig::default(),

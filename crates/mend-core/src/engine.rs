@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use crate::action::{Action, Diagnosis};
 use crate::approval::{
-    Answer, ApprovalKind, ApprovalOption, ApprovalRequest, Approver, Choice, DecidedBy, Decision, DecisionRule, OnTimeout,
+    Answer, ApprovalKind, ApprovalOption, ApprovalRequest, Approver, Choice, Danger, DecidedBy, Decision, DecisionRule, OnTimeout,
 };
 use crate::clock::{Clock, SystemClock};
 use crate::code::ErrorCode;
@@ -28,7 +28,7 @@ use crate::lesson::{FailureQuery, Learner, LessonDiagnoser, LessonMatch, LessonS
 use crate::outcome::{Outcome, ToolError};
 use crate::redact::Redactor;
 use crate::report::{AttemptReport, EscalationReport, FailureReport, RunReport, RunStatus, StepReport, StepStatus, args_diff};
-use crate::safety::SafetyPolicy;
+use crate::safety::{Category, Context, Finding, Gate, Intent, Probe, destination};
 use crate::tool::{CallContext, Effect, ToolRegistry};
 
 /// Sees every event as it happens (already redacted): the CLI's progress
@@ -110,6 +110,9 @@ pub struct Engine {
     lessons: Option<Arc<dyn LessonSource>>,
     /// What learns from each run.
     learner: Option<Arc<dyn Learner>>,
+    /// The file system as the strict safety level sees it; `None` assumes
+    /// every file a command could replace exists.
+    probe: Option<Arc<dyn Probe>>,
 }
 
 impl Engine {
@@ -126,7 +129,15 @@ impl Engine {
             rules: Vec::new(),
             lessons: None,
             learner: None,
+            probe: None,
         }
+    }
+
+    /// Lets the safety gate look at the file system (the strict level asks
+    /// only about files that exist).
+    pub fn with_probe(mut self, probe: Arc<dyn Probe>) -> Self {
+        self.probe = Some(probe);
+        self
     }
 
     /// Learns from every run before it is closed (see [`Learner`]).
@@ -187,7 +198,7 @@ impl Engine {
     /// Runs a job to its end: success, failure, a person's refusal, or a
     /// request left waiting.
     pub async fn run(&self, job: &Job, opts: RunOptions) -> Result<RunReport, EngineError> {
-        let safety = SafetyPolicy::new(&job.safety).map_err(EngineError::Safety)?;
+        let safety = Gate::new(&job.safety).map_err(EngineError::Safety)?;
         let redactor = Redactor::from_env(job.secrets.iter().map(String::as_str), &opts.env);
         let start = match &opts.resume {
             Some(r) => job
@@ -222,6 +233,7 @@ impl Engine {
             attempts_used: 0,
             tokens_used: 0,
             decided: Vec::new(),
+            stop: None,
         };
         run.emit(
             Event::new(run.started_ms, &run_id, &job.name, EventKind::RunStarted, Level::Info, format!("run of `{}` started", job.name)),
@@ -244,11 +256,15 @@ impl Engine {
                 continue;
             }
             let rep = run.step(step, entry.take().unwrap_or(Entry::Fresh)).await?;
-            status = match rep.status {
-                s if s.is_ok() => RunStatus::Succeeded,
-                StepStatus::Failed if step.optional => RunStatus::Succeeded,
-                StepStatus::Waiting => RunStatus::Waiting,
-                StepStatus::Aborted => RunStatus::Aborted,
+            status = match (run.stop, rep.status) {
+                // An abort from any source stops the job (issue 11): a
+                // person's is `aborted`, a standing rule's or a timeout's
+                // `failed` (exit 1, as the README says), optional step or not.
+                (Some(true), _) | (_, StepStatus::Aborted) => RunStatus::Aborted,
+                (Some(false), _) => RunStatus::Failed,
+                (None, s) if s.is_ok() => RunStatus::Succeeded,
+                (None, StepStatus::Failed) if step.optional => RunStatus::Succeeded,
+                (None, StepStatus::Waiting) => RunStatus::Waiting,
                 _ => RunStatus::Failed,
             };
             steps.push(rep);
@@ -320,7 +336,7 @@ struct Run<'a> {
     ctx: CallContext,
     env: Vec<(String, String)>,
     redactor: Redactor,
-    safety: SafetyPolicy,
+    safety: Gate,
     started: Instant,
     started_ms: i64,
     /// Time spent waiting for people: not charged to the wall-clock budget.
@@ -329,6 +345,9 @@ struct Run<'a> {
     tokens_used: u64,
     /// Requests people answered in this run, for the learner.
     decided: Vec<(ApprovalRequest, Decision)>,
+    /// Set when an abort was chosen: the job stops after this step
+    /// (`Some(true)` when a person chose it).
+    stop: Option<bool>,
 }
 
 /// Mutable healing state of one step.
@@ -466,7 +485,10 @@ impl Run<'_> {
                 None => Some(StepStatus::Failed),
             },
             Entry::Skip => Some(StepStatus::Skipped),
-            Entry::Abort(person) => Some(if person { StepStatus::Aborted } else { StepStatus::Failed }),
+            Entry::Abort(person) => {
+                self.stop = Some(person);
+                Some(if person { StepStatus::Aborted } else { StepStatus::Failed })
+            }
         };
         let ev = Event {
             tool: Some(cur.tool.clone()),
@@ -495,7 +517,7 @@ impl Run<'_> {
     /// The loop for one step. Returns how the step ended.
     async fn heal(&mut self, step: &Step, st: &mut StepState, mut cur: Current, approved: bool) -> Result<StepStatus, EngineError> {
         // Approval before the first call: the step asks for it, or the call is destructive.
-        if !approved && let Some(end) = self.gate(step, st, &cur, Origin::Job, step.needs_approval).await? {
+        if !approved && let Some(end) = self.gate(step, st, &cur, Origin::Job, None, step.needs_approval).await? {
             return Ok(end);
         }
         let mut outcome = self.call(step, &cur, "call").await;
@@ -548,6 +570,7 @@ impl Run<'_> {
             let action = diagnosis.action.clone();
             let (next, origin, delay_ms) = match &action {
                 Action::Abort => {
+                    self.stop = Some(false);
                     return Ok(StepStatus::Failed);
                 }
                 Action::Escalate | Action::AskUser { .. } => {
@@ -558,6 +581,7 @@ impl Run<'_> {
                     match self.escalate(step, st, &cur, &err, &diagnosis, exhausted.is_some(), question).await? {
                         Resolution::Waiting => return Ok(StepStatus::Waiting),
                         Resolution::Chose(Choice::Abort, d) => {
+                            self.stop = Some(matches!(d.decided_by, DecidedBy::Person { .. }));
                             return Ok(if matches!(d.decided_by, DecidedBy::Person { .. }) {
                                 StepStatus::Aborted
                             } else {
@@ -600,7 +624,7 @@ impl Run<'_> {
 
             // A healer-proposed call goes through the safety gate like any other.
             if (next.tool != cur.tool || next.args != cur.args)
-                && let Some(end) = self.gate(step, st, &next, origin, false).await?
+                && let Some(end) = self.gate(step, st, &next, origin, Some(&cur), false).await?
             {
                 return Ok(end);
             }
@@ -846,26 +870,59 @@ impl Run<'_> {
         }
     }
 
-    /// Asks for approval before a call runs when the step requires it or the
-    /// call is destructive. `None` means go ahead; `Some(status)` ends the step.
+    /// Asks for approval before a call runs when the step requires it, the
+    /// gate finds a destructive part in it, or a healing proposal would send
+    /// a secret somewhere new (issue 11). Every call the engine makes comes
+    /// through here: the step's own, alternatives, verify calls, every
+    /// modified call from every layer, a person's retry of a changed call.
+    /// `from` is the call a healing proposal replaces. `None` means go
+    /// ahead; `Some(status)` ends the step.
+    #[allow(clippy::too_many_arguments)]
     async fn gate(
         &mut self,
         step: &Step,
         st: &mut StepState,
         cur: &Current,
         origin: Origin,
+        from: Option<&Current>,
         required: bool,
     ) -> Result<Option<StepStatus>, EngineError> {
         let Some(tool) = self.e.registry.get(&cur.tool) else { return Ok(None) };
         let rendered = tool.render(&cur.args);
-        let danger = self.safety.check(&cur.tool, &rendered, tool.effect(&cur.args));
+        let intent = tool.intent(&cur.args, &self.job.base_dir);
+        let env = |name: &str| self.env.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let probe = self.e.probe.as_deref();
+        let verdict = self.safety.check(&intent, &rendered, tool.effect(&cur.args) == Effect::Destructive, &Context { env: &env, probe });
+        for (f, rule) in &verdict.allowed {
+            let ev = self.event(
+                EventKind::Guardrail,
+                Level::Info,
+                Some(&step.name),
+                format!("`{}` ({}) runs unasked: allowed by `{rule}`", f.command, f.rule),
+            );
+            self.emit(ev, json!({"guardrail": "allowed", "finding": f, "allow": rule}));
+        }
+        let mut danger = verdict.asks.first().cloned();
+        if danger.is_none()
+            && origin == Origin::Healer
+            && let Some(from) = from
+        {
+            danger = self.secret_move(from, cur, &intent, &rendered);
+        }
         if danger.is_none() && !required {
             return Ok(None);
         }
         let shown = self.redactor.text(&rendered);
+        let what = |d: &Finding| format!("{} (rule `{}`, {}) in `{}`", d.why, d.rule, d.category.as_str(), self.redactor.text(&d.command));
         let why = match (&danger, origin) {
-            (Some(d), Origin::Job) => format!("The job runs a destructive call (rule: {}). Approval is required before it runs.", d.rule),
-            (Some(d), Origin::Healer) => format!("Healing proposes a destructive call (rule: {}) that the job did not declare.", d.rule),
+            (Some(d), _) if d.category == Category::SecretDestination => {
+                format!("Healing proposes a change that {}. A secret never changes destination unasked.", self.redactor.text(&d.why))
+            }
+            (Some(d), _) if d.category == Category::Unknown => {
+                format!("The gate cannot tell what this runs: {}. It asks rather than guess.", what(d))
+            }
+            (Some(d), Origin::Job) => format!("The job runs a destructive call: {}. Approval is required before it runs.", what(d)),
+            (Some(d), Origin::Healer) => format!("Healing proposes a destructive call that the job did not declare: {}.", what(d)),
             (None, _) => "The step is marked `approval = \"required\"`.".to_owned(),
         };
         let run_opt =
@@ -900,21 +957,113 @@ impl Run<'_> {
         );
         req.call = Some(shown.clone());
         req.tool = Some(cur.tool.clone());
+        req.danger = danger.as_ref().map(|d| Danger {
+            category: d.category.as_str().to_owned(),
+            rule: self.redactor.text(&d.rule),
+            command: self.redactor.text(&d.command),
+            why: self.redactor.text(&d.why),
+            span: d.span.and_then(|sp| self.shown_span(&rendered, sp)),
+        });
         match self.ask(step, st, req).await? {
             Resolution::Waiting => Ok(Some(StepStatus::Waiting)),
             Resolution::Chose(Choice::Run | Choice::Retry, _) => Ok(None),
             Resolution::Chose(Choice::Skip, _) => Ok(Some(StepStatus::Skipped)),
             Resolution::Chose(Choice::Abort, d) => {
+                self.stop = Some(matches!(d.decided_by, DecidedBy::Person { .. }));
                 let ev = Event {
                     code: Some("BLOCKED".into()),
                     ..self.event(EventKind::Guardrail, Level::Warn, Some(&step.name), format!("`{shown}` was not approved"))
                 };
-                self.emit(ev, json!({"guardrail": "approval", "rule": danger.map(|d| d.rule)}));
+                self.emit(
+                    ev,
+                    json!({"guardrail": "approval", "rule": danger.as_ref().map(|d| &d.rule), "command": danger.as_ref().map(|d| &d.command)}),
+                );
                 st.rep.final_outcome = Some(Outcome::failure(ToolError::new(ErrorCode::BLOCKED, format!("`{shown}` was not approved"))));
                 Ok(Some(if matches!(d.decided_by, DecidedBy::Person { .. }) { StepStatus::Aborted } else { StepStatus::Failed }))
             }
             Resolution::Chose(Choice::Alternative { .. }, _) => Ok(Some(StepStatus::Failed)),
         }
+    }
+
+    /// Where a highlighted byte range of the rendered call falls in the
+    /// redacted text shown to people, if it can be placed.
+    fn shown_span(&self, rendered: &str, (a, b): (usize, usize)) -> Option<(usize, usize)> {
+        let pre = self.redactor.text(rendered.get(..a)?);
+        let mid = self.redactor.text(rendered.get(a..b)?);
+        let shown = self.redactor.text(rendered);
+        let end = pre.len() + mid.len();
+        (shown.get(pre.len()..end) == Some(mid.as_str())).then_some((pre.len(), end))
+    }
+
+    /// A healing proposal that would send a secret somewhere new (issue 11
+    /// item 5): an HTTP call carrying a secret (a secret header or key, a
+    /// secret value, URL userinfo) whose scheme, host or port changes, or a
+    /// command whose text changes and that references a secret variable or
+    /// value.
+    fn secret_move(&self, from: &Current, to: &Current, intent: &Intent, rendered: &str) -> Option<Finding> {
+        let tool = self.e.registry.get(&to.tool)?;
+        if from.tool != to.tool {
+            return None;
+        }
+        let finding = |rule: &str, why: String| Finding {
+            category: Category::SecretDestination,
+            rule: rule.to_owned(),
+            command: rendered.to_owned(),
+            why,
+            span: Some((0, rendered.len())),
+        };
+        match (intent, tool.intent(&from.args, &self.job.base_dir)) {
+            (Intent::Http { url, .. }, Intent::Http { url: old, .. }) => {
+                let (a, b) = (destination(&old), destination(url));
+                let carries = self.redactor.redacted(&to.args) != to.args;
+                (a != b && carries).then(|| {
+                    let show =
+                        |d: Option<crate::safety::Destination>| d.map(|d| d.to_string()).unwrap_or_else(|| "an unreadable URL".into());
+                    finding("secret to a new destination", format!("sends a secret to {} instead of {}", show(b), show(a)))
+                })
+            }
+            (Intent::Exec { .. }, Intent::Exec { .. }) => {
+                let old = tool.render(&from.args);
+                if old == rendered {
+                    return None;
+                }
+                let names = self.secret_names_in(rendered);
+                let value = self.redactor.text(rendered) != rendered;
+                (value || !names.is_empty()).then(|| {
+                    let what = if names.is_empty() { "a secret value".to_owned() } else { format!("`${}`", names.join("`, `$")) };
+                    finding("secret in a changed command", format!("changes a command that uses {what}"))
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Secret variables a script references (`$NAME`, `${NAME…}`): the
+    /// job's `secrets` and every name that looks secret.
+    fn secret_names_in(&self, text: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'$' {
+                let start = if bytes.get(i + 1) == Some(&b'{') { i + 2 } else { i + 1 };
+                let end = bytes[start..]
+                    .iter()
+                    .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
+                    .map(|p| start + p)
+                    .unwrap_or(bytes.len());
+                if end > start {
+                    let name = &text[start..end];
+                    if (self.job.secrets.iter().any(|s| s == name) || crate::redact::looks_secret(name)) && !out.iter().any(|n| n == name) {
+                        out.push(name.to_owned());
+                    }
+                }
+                i = end.max(i + 1);
+            } else {
+                i += 1;
+            }
+        }
+        out
     }
 
     /// Raises an escalation with the diagnosis, a recommendation and options.
@@ -1065,6 +1214,7 @@ impl Run<'_> {
             tool: None,
             code: None,
             subject: None,
+            danger: None,
         }
     }
 

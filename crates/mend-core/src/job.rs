@@ -15,7 +15,7 @@ use toml::Spanned;
 use crate::approval::OnTimeout;
 use crate::code::ErrorCode;
 use crate::config::Config;
-use crate::safety::{SafetyConfig, SafetyPolicy};
+use crate::safety::{Gate, SafetyConfig};
 use crate::schedule::Schedule;
 use crate::tool::ToolRegistry;
 
@@ -386,15 +386,17 @@ impl Job {
         };
         let safety = match &raw.safety {
             Some(s) => {
-                if let Err(e) = SafetyPolicy::new(s.get_ref()) {
+                if let Err(e) = Gate::new(s.get_ref()) {
                     cx.err(s.span(), "safety", e);
                 }
                 s.get_ref().clone()
             }
             None => SafetyConfig::default(),
         };
-        // The user's defaults add to the job's own rules.
+        // The user's defaults add to the job's own rules; the stricter
+        // level wins (a job cannot loosen the user's `strict`).
         let safety = SafetyConfig {
+            level: safety.level.max(defaults.safety.level),
             destructive: defaults.safety.destructive.iter().chain(&safety.destructive).cloned().collect(),
             allow: defaults.safety.allow.iter().chain(&safety.allow).cloned().collect(),
             delete_hosts: safety.delete_hosts.or_else(|| defaults.safety.delete_hosts.clone()),

@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::outcome::{Outcome, ToolError};
+use crate::safety::Intent;
 
 /// What a call does to the world, as the tool itself judges from its arguments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -58,6 +59,14 @@ pub trait Tool: Send + Sync {
     fn render(&self, args: &Value) -> String;
     /// What the call does to the world.
     fn effect(&self, args: &Value) -> Effect;
+    /// What the call would do, in the form the safety gate reads (issue
+    /// 11): an `exec` call's argv or script, an HTTP method and URL, an `fs`
+    /// operation and path. `base_dir` is the job's folder (relative paths
+    /// resolve against it). The default, [`Intent::Opaque`], leaves only
+    /// [`Tool::effect`] and the job's own patterns to judge the call.
+    fn intent(&self, _args: &Value, _base_dir: &std::path::Path) -> Intent {
+        Intent::Opaque
+    }
     /// Runs the call.
     async fn call(&self, args: &Value, ctx: &CallContext) -> Outcome;
     /// Argument changes that may fix `error`, best first. The tool may look

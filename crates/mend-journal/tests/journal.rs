@@ -34,6 +34,7 @@ fn request(id: &str) -> ApprovalRequest {
         tool: None,
         code: None,
         subject: None,
+        danger: None,
     }
 }
 

@@ -10,6 +10,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use mend_core::safety::Intent;
 use mend_core::tool::{CallContext, Effect, Repair, Tool};
 use mend_core::{ErrorCode, Outcome, ToolError};
 use serde_json::{Value, json};
@@ -160,6 +161,32 @@ impl Tool for ExecTool {
 
     fn effect(&self, _args: &Value) -> Effect {
         Effect::Mutating
+    }
+
+    fn intent(&self, args: &Value, base_dir: &std::path::Path) -> Intent {
+        let argv = str_arg(args, "program").map(|p| {
+            let mut v = vec![p.to_owned()];
+            if let Some(a) = args.get("args").and_then(Value::as_array) {
+                v.extend(a.iter().map(|x| x.as_str().unwrap_or("").to_owned()));
+            }
+            v
+        });
+        let env = args
+            .get("env")
+            .and_then(Value::as_object)
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_owned())).collect())
+            .unwrap_or_default();
+        Intent::Exec {
+            script: str_arg(args, "shell").map(str::to_owned),
+            argv: if str_arg(args, "shell").is_some() { None } else { argv },
+            stdin: str_arg(args, "stdin").map(str::to_owned),
+            cwd: Some(match str_arg(args, "cwd") {
+                Some(d) => base_dir.join(d),
+                None => base_dir.to_path_buf(),
+            }),
+            env,
+            clear_env: args.get("clear_env").and_then(Value::as_bool).unwrap_or(false),
+        }
     }
 
     async fn call(&self, args: &Value, ctx: &CallContext) -> Outcome {

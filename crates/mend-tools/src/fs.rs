@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use async_trait::async_trait;
+use mend_core::safety::Intent;
 use mend_core::tool::{CallContext, Effect, Repair, Tool};
 use mend_core::{ErrorCode, Outcome, ToolError};
 use serde_json::{Value, json};
@@ -346,6 +347,15 @@ impl Tool for FsTool {
             Some("read" | "list" | "find") => Effect::ReadOnly,
             Some("remove") => Effect::Destructive,
             _ => Effect::Mutating,
+        }
+    }
+
+    fn intent(&self, args: &Value, base_dir: &std::path::Path) -> Intent {
+        let p = args.get("path").and_then(Value::as_str).unwrap_or("");
+        Intent::Fs {
+            op: args.get("op").and_then(Value::as_str).unwrap_or("").to_owned(),
+            path: base_dir.join(p),
+            overwrite: args.get("overwrite").and_then(Value::as_bool).unwrap_or(false),
         }
     }
 

@@ -8,6 +8,7 @@ use std::error::Error as _;
 use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
+use mend_core::safety::Intent;
 use mend_core::tool::{CallContext, Effect, Repair, Tool};
 use mend_core::{ErrorCode, Outcome, ToolError};
 use serde_json::{Map, Value, json};
@@ -225,6 +226,13 @@ impl Tool for HttpTool {
         match args.get("method").and_then(Value::as_str).unwrap_or("GET") {
             "GET" | "HEAD" | "OPTIONS" => Effect::ReadOnly,
             _ => Effect::Mutating,
+        }
+    }
+
+    fn intent(&self, args: &Value, _base_dir: &std::path::Path) -> Intent {
+        Intent::Http {
+            method: args.get("method").and_then(Value::as_str).unwrap_or("GET").to_owned(),
+            url: args.get("url").and_then(Value::as_str).unwrap_or("").to_owned(),
         }
     }
 

@@ -16,6 +16,25 @@ pub mod exec;
 pub mod fs;
 pub mod http;
 
+/// The strict safety level's view of the file system (issue 11): the gate
+/// runs just before a call, so it can ask whether the file a command would
+/// replace exists. An unreadable path counts as existing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FsProbe;
+
+impl mend_core::safety::Probe for FsProbe {
+    fn exists(&self, path: &std::path::Path) -> bool {
+        match std::fs::symlink_metadata(path) {
+            Ok(_) => true,
+            Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+        }
+    }
+
+    fn is_dir(&self, path: &std::path::Path) -> bool {
+        path.is_dir()
+    }
+}
+
 /// A registry with every built-in tool.
 pub fn default_registry() -> ToolRegistry {
     let mut r = ToolRegistry::new();
