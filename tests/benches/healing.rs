@@ -7,7 +7,7 @@
 //!
 //! Prints a markdown table. Sizes shrink with `MEND_BENCH_QUICK=1`, and when
 //! run by `cargo test` (no `--bench` flag) as a smoke test of the harness.
-//! `MEND_BENCH_ONLY=call,exec,ingest` runs only those sections (ingest
+//! `MEND_BENCH_ONLY=call,exec,gate,ingest` runs only those sections (ingest
 //! includes the metrics query).
 
 use std::path::Path;
@@ -45,6 +45,33 @@ impl Tool for Noop {
     }
     async fn call(&self, _: &Value, _: &CallContext) -> Outcome {
         Outcome::success(json!({"ok": true}))
+    }
+}
+
+/// The `exec` tool without its intent: the gate sees an opaque call and
+/// parses nothing. The same tool otherwise, so a side-by-side run measures
+/// what reading a command costs a step (issue 11).
+struct Ungated(Arc<dyn Tool>);
+
+#[async_trait]
+impl Tool for Ungated {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+    fn description(&self) -> &str {
+        self.0.description()
+    }
+    fn schema(&self) -> Value {
+        self.0.schema()
+    }
+    fn render(&self, a: &Value) -> String {
+        self.0.render(a)
+    }
+    fn effect(&self, a: &Value) -> Effect {
+        self.0.effect(a)
+    }
+    async fn call(&self, a: &Value, cx: &CallContext) -> Outcome {
+        self.0.call(a, cx).await
     }
 }
 
@@ -241,6 +268,46 @@ fn main() {
             "`exec true` through the loop, SQLite journal".into(),
             format!("ratio {sql:.3}"),
             format!("median of per-round ratios ({}); target ≤ 1.05", spread(&ratios[2])),
+        ));
+    }
+
+    // 2b. The safety gate's share of a step: the same `exec` script
+    // through the loop, with the gate reading it and with an opaque intent,
+    // interleaved rounds (issue 11: within 5 %).
+    if run("gate") {
+        let (n, rounds) = if smoke {
+            (10, 1)
+        } else if quick {
+            (50, 3)
+        } else {
+            (100, 9)
+        };
+        let gated = Arc::new(mend_tools::default_registry());
+        let mut plain = ToolRegistry::new();
+        plain.register(Arc::new(Ungated(gated.get("exec").unwrap().clone()))).unwrap();
+        let plain = Arc::new(plain);
+        let text = job_of(n, "exec", r#"{ shell = "cd . && echo ok | tr a-z A-Z > /dev/null; test -d . || exit 1" }"#);
+        let mut ratios = Vec::new();
+        rt.block_on(async {
+            for round in 0..rounds {
+                let d = dir.path().join(format!("gate{round}"));
+                std::fs::create_dir_all(&d).unwrap();
+                let (a, b) = if round % 2 == 0 {
+                    let a = engine_per_step(&d, gated.clone(), &text, n, false).await;
+                    (a, engine_per_step(&d, plain.clone(), &text, n, false).await)
+                } else {
+                    let b = engine_per_step(&d, plain.clone(), &text, n, false).await;
+                    (engine_per_step(&d, gated.clone(), &text, n, false).await, b)
+                };
+                ratios.push(a / b);
+            }
+        });
+        let lo = ratios.iter().cloned().fold(f64::MAX, f64::min);
+        let hi = ratios.iter().cloned().fold(0.0, f64::max);
+        rows.push((
+            "`exec` script through the loop, gate reading it vs not".into(),
+            format!("ratio {:.3}", median(ratios.clone())),
+            format!("{rounds} interleaved rounds of {n} (rounds {lo:.3}–{hi:.3}); target ≤ 1.05"),
         ));
     }
 

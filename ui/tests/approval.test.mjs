@@ -38,6 +38,31 @@ test("the recommended option comes first, marked, with the diagnosis and attempt
   assert.deepEqual(p.errors, []);
 });
 
+test("the part of the call the gate named is highlighted, with its rule and category", async () => {
+  // `span` is a UTF-8 byte range (Rust's): "é" is two bytes, so a UTF-16
+  // slice would be off by one.
+  const danger = { category: "bulk_deletion", rule: "rm -r", command: "rm -rf staging", why: "deletes whole directory trees", span: [11, 25] };
+  const p = await popup({ pending: [{ request: request({ call: "echo é && rm -rf staging; ls", danger }), live: true }] });
+  await p.waitForSelector("main.approval .call");
+  assert.equal(await p.textContent(".call mark.danger"), "rm -rf staging");
+  assert.equal(await p.textContent(".call-text"), "echo é && rm -rf staging; ls");
+  const gate = await p.textContent(".call .gate");
+  assert.match(gate, /bulk deletion/);
+  assert.match(gate, /rm -r/);
+  assert.match(gate, /deletes whole directory trees/);
+  await shot(p, "approval-popup-danger.png");
+  assert.deepEqual(p.errors, []);
+});
+
+test("a call without a placed span is shown whole, unmarked", async () => {
+  const danger = { category: "unknown", rule: "eval", command: "eval $X", why: "cannot tell what it runs", span: null };
+  const p = await popup({ pending: [{ request: request({ call: "eval $X", danger }), live: true }] });
+  await p.waitForSelector("main.approval .call");
+  assert.equal(await p.$(".call mark.danger"), null);
+  assert.equal(await p.textContent(".call-text"), "eval $X");
+  assert.deepEqual(p.errors, []);
+});
+
 test("Enter takes the recommended option and the instructions go with it", async () => {
   const p = await popup({ pending: [{ request: request(), live: true }] });
   await p.waitForSelector("main.approval");
