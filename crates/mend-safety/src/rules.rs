@@ -247,17 +247,25 @@ struct Opts<'w> {
     unknown: Vec<&'w Word>,
 }
 
+/// Whether an option as written is `name`: equal, or for long options an
+/// abbreviation (GNU getopt_long, git and wget take any unambiguous prefix:
+/// `--rec` is `--recursive`). A prefix that is ambiguous for the program is
+/// rejected by it, so reading it as `name` never lets anything through.
+fn flag_is(written: &str, name: &str) -> bool {
+    written == name || (written.len() > 2 && written.starts_with("--") && name.starts_with("--") && name.starts_with(written))
+}
+
 impl Opts<'_> {
     fn has(&self, names: &[&str]) -> bool {
-        self.flags.iter().any(|(f, _)| names.contains(&f.as_str()))
+        self.flags.iter().any(|(f, _)| names.iter().any(|n| flag_is(f, n)))
     }
 
     fn value(&self, names: &[&str]) -> Option<&str> {
-        self.flags.iter().find(|(f, _)| names.contains(&f.as_str())).and_then(|(_, v)| v.as_deref())
+        self.flags.iter().find(|(f, v)| v.is_some() && names.iter().any(|n| flag_is(f, n))).and_then(|(_, v)| v.as_deref())
     }
 
-    fn values<'s>(&'s self, names: &'s [&str]) -> impl Iterator<Item = &'s str> + 's {
-        self.flags.iter().filter(move |(f, _)| names.contains(&f.as_str())).filter_map(|(_, v)| v.as_deref())
+    fn values<'s>(&'s self, names: &'s [&'s str]) -> impl Iterator<Item = &'s str> + 's {
+        self.flags.iter().filter(move |(f, _)| names.iter().any(|n| flag_is(f, n))).filter_map(|(_, v)| v.as_deref())
     }
 
     fn lits(&self) -> Vec<&str> {
@@ -267,8 +275,15 @@ impl Opts<'_> {
 
 /// Reads `words` (no program) as GNU-style options: permuted (options
 /// after operands count), `--` ends them. `short_val` / `long_val` list
-/// the options that take a value.
+/// the options that take a value; an abbreviated long option (`--meth`)
+/// is read as the one of `long_val` it abbreviates.
 fn opts<'w>(words: &'w [Word], short_val: &str, long_val: &[&str]) -> Opts<'w> {
+    opts_with(words, short_val, "", long_val)
+}
+
+/// [`opts`], where the short options in `attached` take a value only when
+/// it is attached (`mysql -pSECRET`; a lone `-p` prompts and takes none).
+fn opts_with<'w>(words: &'w [Word], short_val: &str, attached: &str, long_val: &[&str]) -> Opts<'w> {
     let mut o = Opts::default();
     let mut i = 0;
     let mut ended = false;
@@ -300,6 +315,15 @@ fn opts<'w>(words: &'w [Word], short_val: &str, long_val: &[&str]) -> Opts<'w> {
                 Some((n, v)) => (format!("--{n}"), Some(v.to_owned())),
                 None => (v.to_owned(), None),
             };
+            let name = if long_val.contains(&name.as_str()) {
+                name
+            } else {
+                let mut full = long_val.iter().filter(|l| flag_is(&name, l));
+                match (full.next(), full.next()) {
+                    (Some(l), None) => (*l).to_owned(),
+                    _ => name,
+                }
+            };
             let val = if val.is_none() && long_val.contains(&name.as_str()) {
                 let next = words.get(i);
                 i += 1;
@@ -315,6 +339,11 @@ fn opts<'w>(words: &'w [Word], short_val: &str, long_val: &[&str]) -> Opts<'w> {
         while k < chars.len() {
             let c = chars[k];
             k += 1;
+            if attached.contains(c) {
+                let rest: String = chars[k..].iter().collect();
+                o.flags.push((format!("-{c}"), (!rest.is_empty()).then_some(rest)));
+                break;
+            }
             if short_val.contains(c) {
                 let rest: String = chars[k..].iter().collect();
                 let val = if !rest.is_empty() {
@@ -351,11 +380,15 @@ pub(crate) struct Classifier<'a> {
     span: Range<usize>,
     /// Length of the checked text (spans are clamped to it).
     len: usize,
+    /// Inside a command run once per item (`xargs`, `find -exec`, `fd -x`,
+    /// `parallel`): the rule a deleting program there falls under, through
+    /// any wrappers (`xargs sudo rm`).
+    bulk: Option<&'static str>,
 }
 
 impl<'a> Classifier<'a> {
     pub fn new(gate: &'a Gate, env: Env<'a>, probe: Option<&'a dyn Probe>, cwd: Option<&'a Path>) -> Self {
-        Classifier { gate, env, probe, cwd, out: Vec::new(), assigned: HashSet::new(), depth: 0, span: 0..0, len: 0 }
+        Classifier { gate, env, probe, cwd, out: Vec::new(), assigned: HashSet::new(), depth: 0, span: 0..0, len: 0, bulk: None }
     }
 
     pub fn finish(self) -> Vec<Finding> {
@@ -421,8 +454,8 @@ impl<'a> Classifier<'a> {
         }
         let shown = format!("{} {} {}", normalised(&c.words), if r.kind == RedirKind::Append { ">>" } else { ">" }, r.target.raw);
         match r.target.val() {
-            Some(p) if is_device(p) => {
-                self.push(Category::Destruction, "write to a device", shown, format!("writes over the device {p}"), self.span.clone())
+            Some(p) if let Some(dev) = self.device(p) => {
+                self.push(Category::Destruction, "write to a device", shown, format!("writes over the device {dev}"), self.span.clone())
             }
             Some(p) if r.kind == RedirKind::Write && self.level_strict() && !p.starts_with("/dev/") && self.exists(p) => {
                 self.push(Category::Overwrite, "overwrite a file", shown, format!("`>` replaces the existing file {p}"), self.span.clone())
@@ -455,6 +488,26 @@ impl<'a> Classifier<'a> {
             (Some(probe), Some(path)) => probe.exists(&path),
             _ => true,
         }
+    }
+
+    /// The storage device a path names, resolved against the working
+    /// directory and normalised (`//dev/sda`, `/./dev/../dev/sda` and `sda`
+    /// in `/dev` are all `/dev/sda`); `None` for anything else.
+    fn device(&self, p: &str) -> Option<String> {
+        let p = p.trim();
+        let abs = if p.starts_with('/') { p.to_owned() } else { format!("{}/{p}", self.cwd?.to_str()?) };
+        let mut parts: Vec<&str> = Vec::new();
+        for c in abs.split('/') {
+            match c {
+                "" | "." => {}
+                ".." => {
+                    parts.pop();
+                }
+                c => parts.push(c),
+            }
+        }
+        let norm = format!("/{}", parts.join("/"));
+        is_device(&norm).then_some(norm)
     }
 
     fn is_dir(&self, p: &str) -> bool {
@@ -506,6 +559,12 @@ impl<'a> Classifier<'a> {
         let name = normalise_program(raw_name);
         let args = &words[1..];
         let before = self.out.len();
+        if let Some(rule) = self.bulk
+            && matches!(name.as_str(), "rm" | "unlink" | "shred" | "rmdir" | "srm")
+        {
+            self.hit(Category::BulkDeletion, rule, words, "deletes every file it is given");
+            return;
+        }
         match name.as_str() {
             // Wrappers: check what they run.
             "sudo" => self.wrapper(
@@ -654,6 +713,16 @@ impl<'a> Classifier<'a> {
                 self.hit(Category::Destruction, "shred", words, format!("`{name}` overwrites files so they cannot be recovered"))
             }
             "find" => self.find(words, c),
+            "fd" | "fdfind" => {
+                // `-x CMD…` / `-X CMD…` run CMD per match (or per batch), up to a `;`.
+                if let Some(at) = args.iter().position(|w| matches!(w.val(), Some("-x" | "--exec" | "-X" | "--exec-batch"))) {
+                    let rest = &args[at + 1..];
+                    let end = rest.iter().position(|w| w.val() == Some(";")).unwrap_or(rest.len());
+                    if end > 0 {
+                        self.bulk_inner(&rest[..end], c, "find -exec rm");
+                    }
+                }
+            }
             "git" => self.git(words, c),
             "rsync" => {
                 let o = opts(
@@ -679,7 +748,7 @@ impl<'a> Classifier<'a> {
             }
             "chmod" | "chown" | "chgrp" | "setfacl" => {
                 let o = opts(args, "", &["--reference", "--from"]);
-                if o.flags.iter().any(|(f, _)| f == "-R" || f == "--recursive") {
+                if o.has(&["-R", "--recursive"]) {
                     let rule = if name == "chmod" || name == "setfacl" { "chmod -R" } else { "chown -R" };
                     self.hit(Category::Permissions, rule, words, format!("`{name}` changes a whole tree"));
                 }
@@ -742,46 +811,15 @@ impl<'a> Classifier<'a> {
             "mysqladmin" if args.iter().any(|w| w.val().is_some_and(|v| v.eq_ignore_ascii_case("drop"))) => {
                 self.hit(Category::Database, "dropdb", words, "drops a MySQL database")
             }
-            "psql" => self.sql_client(
-                words,
-                c,
-                "cf",
-                &["--command", "--file", "--dbname", "--host", "--port", "--username", "--set", "--variable"],
-                &["-c", "--command"],
-                0,
-                &["-f", "--file"],
-            ),
-            "mysql" | "mariadb" => self.sql_client(
-                words,
-                c,
-                "eDhPupS",
-                &["--execute", "--database", "--host", "--port", "--user", "--socket"],
-                &["-e", "--execute"],
-                1,
-                &[],
-            ),
-            "sqlite3" | "duckdb" => self.sql_client(
-                words,
-                c,
-                "c",
-                &["-cmd", "-init", "-separator", "-nullvalue", "-newline", "-vfs", "-mmap"],
-                &["-c", "-cmd"],
-                1,
-                &["-init"],
-            ),
-            "clickhouse-client" | "snowsql" | "trino" | "cqlsh" | "sqlcmd" => self.sql_client(
-                words,
-                c,
-                "qQeh",
-                &["--query", "--execute", "--host"],
-                &["-q", "-Q", "-e", "--query", "--execute"],
-                usize::MAX,
-                &[],
-            ),
+            "psql" => self.sql_client(words, c, &PSQL),
+            "mysql" | "mariadb" => self.sql_client(words, c, &MYSQL),
+            "sqlite3" | "duckdb" => self.sql_client(words, c, &SQLITE),
+            "clickhouse-client" | "snowsql" | "trino" | "cqlsh" | "sqlcmd" => self.sql_client(words, c, &QUERY_CLIENT),
             "clickhouse" | "cockroach" => {
                 let sub = args.first().and_then(|w| w.val()).unwrap_or("");
                 if matches!(sub, "client" | "sql") {
-                    let mut inner = vec![Word::literal(if sub == "client" { "clickhouse-client" } else { "clickhouse-client" })];
+                    // `clickhouse client -q SQL`, `cockroach sql -e SQL`: both read as a `--query`/`--execute` client.
+                    let mut inner = vec![Word::literal("clickhouse-client")];
                     inner.extend(args[1..].iter().cloned());
                     self.argv(&inner, c);
                 }
@@ -842,7 +880,22 @@ impl<'a> Classifier<'a> {
                 if ops.first().is_some_and(|s| *s == "delete") || (ops.first() == Some(&"replace") && o.has(&["--force"])) {
                     self.hit(Category::Infrastructure, "kubectl delete", words, "deletes cluster resources");
                 }
-                self.blanket(&o, words);
+                let exec_at = o
+                    .operands
+                    .first()
+                    .filter(|w| w.val() == Some("exec"))
+                    .and_then(|first| args.iter().position(|w| std::ptr::eq(w, *first)));
+                match exec_at {
+                    // `kubectl exec POD [-c C] -- CMD…`: CMD runs in the pod, as `ssh HOST CMD` runs on the host.
+                    Some(at) => self.after_positional(
+                        &args[at + 1..],
+                        c,
+                        "cnf",
+                        &["--container", "--namespace", "--filename", "--pod-running-timeout", "--context", "--kubeconfig"],
+                        1,
+                    ),
+                    None => self.blanket(&o, words),
+                }
             }
             "helm" => {
                 let o = opts(args, "n", &["--namespace", "--kube-context", "--kubeconfig"]);
@@ -853,7 +906,11 @@ impl<'a> Classifier<'a> {
             }
             "terraform" | "tofu" | "terragrunt" | "pulumi" | "cdk" | "cdktf" => {
                 let o = opts(args, "", &[]);
-                let ops = o.lits();
+                let mut ops = o.lits();
+                // `terragrunt run-all destroy`, `terragrunt run --all -- destroy`: the command it runs in every module.
+                if name == "terragrunt" && ops.first().is_some_and(|f| matches!(*f, "run-all" | "run")) {
+                    ops.remove(0);
+                }
                 let first = ops.first().copied().unwrap_or("");
                 let destroy = first == "destroy"
                     || (matches!(first, "apply" | "up" | "deploy")
@@ -867,7 +924,7 @@ impl<'a> Classifier<'a> {
                 }
                 self.blanket(&o, words);
             }
-            "docker" | "podman" | "nerdctl" | "docker-compose" | "podman-compose" => self.docker(&name, words),
+            "docker" | "podman" | "nerdctl" | "docker-compose" | "podman-compose" => self.docker(&name, words, c),
             "aws" => self.aws(words),
             "gcloud" | "az" | "doctl" | "gsutil" | "linode-cli" | "hcloud" | "flyctl" | "heroku" => {
                 let o = opts(args, "", &[]);
@@ -911,8 +968,8 @@ impl<'a> Classifier<'a> {
             "tee" => {
                 let o = opts(args, "", &[]);
                 for t in o.lits() {
-                    if is_device(t) {
-                        self.hit(Category::Destruction, "write to a device", words, format!("writes over the device {t}"));
+                    if let Some(dev) = self.device(t) {
+                        self.hit(Category::Destruction, "write to a device", words, format!("writes over the device {dev}"));
                     } else if self.level_strict() && !o.has(&["-a", "--append"]) && !t.starts_with("/dev/") && self.exists(t) {
                         self.hit(Category::Overwrite, "overwrite a file", words, format!("replaces the existing file {t}"));
                     }
@@ -940,7 +997,7 @@ impl<'a> Classifier<'a> {
             }
             "tar" | "bsdtar" => {
                 let lits: Vec<&str> = args.iter().filter_map(|w| w.val()).collect();
-                if lits.iter().any(|a| *a == "--remove-files") {
+                if lits.contains(&"--remove-files") {
                     self.hit(Category::BulkDeletion, "rm -r", words, "`tar --remove-files` deletes what it archives");
                 }
                 for a in lits {
@@ -1348,21 +1405,18 @@ impl<'a> Classifier<'a> {
         self.bulk_inner(inner, c, "xargs rm");
     }
 
-    /// A command run once per input item (`xargs`, `find -exec`,
-    /// `parallel`): deleting programs there are bulk deletion.
-    fn bulk_inner(&mut self, inner: &[Word], c: &Cmd, rule: &str) {
-        let prog = inner.first().and_then(|w| w.val()).map(normalise_program);
-        match prog.as_deref() {
-            Some("rm" | "unlink" | "shred" | "rmdir" | "srm") => {
-                self.hit(Category::BulkDeletion, rule, inner, "deletes every file it is given");
-            }
-            _ => self.argv(inner, c),
-        }
+    /// A command run once per input item (`xargs`, `find -exec`, `fd -x`,
+    /// `parallel`): deleting programs there, behind any wrapper, are bulk
+    /// deletion.
+    fn bulk_inner(&mut self, inner: &[Word], c: &Cmd, rule: &'static str) {
+        let saved = self.bulk.replace(rule);
+        self.argv(inner, c);
+        self.bulk = saved;
     }
 
     fn rm(&mut self, words: &[Word], _c: &Cmd, _bulk: bool) {
         let o = opts(&words[1..], "", &[]);
-        if o.flags.iter().any(|(f, _)| matches!(f.as_str(), "-r" | "-R" | "--recursive")) {
+        if o.has(&["-r", "-R", "--recursive"]) {
             self.hit(Category::BulkDeletion, "rm -r", words, "deletes whole directory trees");
             return;
         }
@@ -1474,14 +1528,14 @@ impl<'a> Classifier<'a> {
             "push"
                 if o.has(&["-f", "--force"])
                     || o.flags.iter().any(|(f, _)| f.starts_with("--force"))
-                    || ops.iter().skip(1).any(|r| r.starts_with('+')) =>
+                    || ops.iter().any(|r| r.starts_with('+') && r.len() > 1) =>
             {
                 (Category::HistoryRewrite, "git push --force", "overwrites history on the remote")
             }
             "push" if o.has(&["--mirror"]) => {
                 (Category::HistoryRewrite, "git push --mirror", "makes the remote an exact mirror, deleting what is not here")
             }
-            "push" if o.has(&["-d", "--delete", "--prune"]) || ops.iter().skip(1).any(|r| r.starts_with(':') && r.len() > 1) => {
+            "push" if o.has(&["-d", "--delete", "--prune"]) || ops.iter().any(|r| r.starts_with(':') && r.len() > 1) => {
                 (Category::HistoryRewrite, "git push --delete", "deletes branches or tags on the remote")
             }
             "reset" if o.has(&["--hard", "--merge"]) => (Category::HistoryRewrite, "git reset --hard", "discards uncommitted work"),
@@ -1517,8 +1571,8 @@ impl<'a> Classifier<'a> {
                 return;
             };
             if let Some(of) = v.strip_prefix("of=") {
-                if is_device(of) {
-                    self.hit(Category::Destruction, "dd to a device", words, format!("writes over the device {of}"));
+                if let Some(dev) = self.device(of) {
+                    self.hit(Category::Destruction, "dd to a device", words, format!("writes over the device {dev}"));
                 } else if self.level_strict() && !of.starts_with("/dev/") && self.exists(of) {
                     self.hit(Category::Overwrite, "overwrite a file", words, format!("replaces the existing file {of}"));
                 }
@@ -1526,15 +1580,90 @@ impl<'a> Classifier<'a> {
         }
     }
 
-    fn docker(&mut self, name: &str, words: &[Word]) {
+    fn docker(&mut self, name: &str, words: &[Word], c: &Cmd) {
         let args = &words[1..];
-        let o =
-            opts(args, "Hcl", &["--host", "--context", "--config", "--log-level", "--file", "-f", "--project-name", "-p", "--env-file"]);
+        // Global options stop at the subcommand; compose has its own
+        // (`docker compose -f prod.yml down`: that `-f` is a file, not `rm -f`).
+        let globals = |from: usize, compose: bool| -> Option<usize> {
+            let (short, long): (&str, &[&str]) = if compose {
+                (
+                    "fp",
+                    &["--file", "--project-name", "--env-file", "--profile", "--project-directory", "--ansi", "--progress", "--parallel"],
+                )
+            } else {
+                (
+                    "Hcl",
+                    &[
+                        "--host",
+                        "--context",
+                        "--config",
+                        "--log-level",
+                        "--tlscacert",
+                        "--tlscert",
+                        "--tlskey",
+                        "--url",
+                        "--connection",
+                        "--identity",
+                        "--root",
+                        "--runroot",
+                        "--storage-driver",
+                        "--namespace",
+                        "--address",
+                    ],
+                )
+            };
+            let mut i = from;
+            while let Some(w) = args.get(i) {
+                let v = w.val()?;
+                if v == "--" {
+                    return Some(i + 1);
+                }
+                if !v.starts_with('-') || v == "-" {
+                    return Some(i);
+                }
+                let takes = match v.strip_prefix("--") {
+                    Some(l) => !l.contains('=') && long.contains(&v),
+                    None => v.len() == 2 && short.contains(&v[1..]),
+                };
+                i += if takes { 2 } else { 1 };
+            }
+            Some(i)
+        };
+        let Some(mut at) = globals(0, name.ends_with("compose")) else {
+            return self.blanket(&opts(args, "", &[]), words);
+        };
+        let compose = name.ends_with("compose") || args.get(at).and_then(|w| w.val()) == Some("compose");
+        if !name.ends_with("compose") && compose {
+            match globals(at + 1, true) {
+                Some(next) => at = next,
+                None => return self.blanket(&opts(args, "", &[]), words),
+            }
+        }
+        let sub = &args[at.min(args.len())..];
+        let o = opts(sub, "", &[]);
         let ops = o.lits();
-        let compose = name.ends_with("compose") || ops.first() == Some(&"compose");
-        let rest: Vec<&str> = if ops.first() == Some(&"compose") { ops[1..].to_vec() } else { ops.clone() };
-        let first = rest.first().copied().unwrap_or("");
-        let second = rest.get(1).copied().unwrap_or("");
+        let first = ops.first().copied().unwrap_or("");
+        let second = ops.get(1).copied().unwrap_or("");
+        // `docker exec [opts] CONTAINER CMD…` (and `container exec`, `compose exec SERVICE CMD…`): CMD runs in the container.
+        let exec = if first == "exec" {
+            Some(1)
+        } else if (first, second) == ("container", "exec") {
+            Some(2)
+        } else {
+            None
+        };
+        if let Some(skip) = exec {
+            let mut k = 0;
+            let mut seen = 0;
+            while k < sub.len() && seen < skip {
+                if sub[k].val().is_some_and(|v| v == "exec" || v == "container") {
+                    seen += 1;
+                }
+                k += 1;
+            }
+            self.after_positional(&sub[k..], c, "euwi", &["--env", "--env-file", "--user", "--workdir", "--detach-keys", "--index"], 1);
+            return;
+        }
         let force = o.has(&["-f", "--force"]);
         let (rule, why) = if compose {
             match first {
@@ -1653,10 +1782,18 @@ impl<'a> Classifier<'a> {
     }
 
     fn overwrite_target(&mut self, name: &str, words: &[Word]) {
+        let o = opts(&words[1..], "tSmog", &["--target-directory", "--suffix", "--mode", "--owner", "--group"]);
+        // `cp image.iso /dev/sdb` writes the device, as `dd of=` would.
+        if matches!(name, "cp" | "install") {
+            let target = o.value(&["-t", "--target-directory"]).or_else(|| o.lits().last().copied().filter(|_| o.operands.len() > 1));
+            if let Some(dev) = target.and_then(|t| self.device(t)) {
+                self.hit(Category::Destruction, "write to a device", words, format!("writes over the device {dev}"));
+                return;
+            }
+        }
         if !self.level_strict() {
             return;
         }
-        let o = opts(&words[1..], "tSm", &["--target-directory", "--suffix", "--mode", "--backup"]);
         if o.has(&["-n", "--no-clobber", "-b", "--backup"]) || o.flags.iter().any(|(f, v)| f == "--update" && v.as_deref() == Some("none"))
         {
             return;
@@ -1692,16 +1829,8 @@ impl<'a> Classifier<'a> {
         }
     }
 
-    fn sql_client(
-        &mut self,
-        words: &[Word],
-        c: &Cmd,
-        short_val: &str,
-        long_val: &[&str],
-        sql_opts: &[&str],
-        sql_from_operand: usize,
-        file_opts: &[&str],
-    ) {
+    fn sql_client(&mut self, words: &[Word], c: &Cmd, spec: &SqlClient) {
+        let SqlClient { short_val, long_val, sql_opts, sql_from_operand, file_opts, pipe_opts } = *spec;
         // SQLite's and DuckDB's options are single-dash words.
         let args = &words[1..];
         let single_dash_long =
@@ -1728,8 +1857,13 @@ impl<'a> Classifier<'a> {
             }
             o
         } else {
-            opts(args, short_val, long_val)
+            // mysql's `-p` takes only an attached password: a lone `-p` prompts.
+            let attached = if matches!(normalise_program(words[0].val().unwrap_or("")).as_str(), "mysql" | "mariadb") { "p" } else { "" };
+            opts_with(args, short_val, attached, long_val)
         };
+        for cmd in o.values(pipe_opts).filter_map(|v| v.strip_prefix('|')).map(str::to_owned).collect::<Vec<_>>() {
+            self.nested_checked(&cmd, None);
+        }
         for v in o.values(sql_opts) {
             if unknown_value(v) {
                 unknown = true;
@@ -1737,15 +1871,13 @@ impl<'a> Classifier<'a> {
                 texts.push(v.to_owned());
             }
         }
-        if sql_from_operand != usize::MAX {
-            for w in o.operands.iter().skip(sql_from_operand) {
+        if let Some(from) = sql_from_operand {
+            for w in o.operands.iter().skip(from) {
                 match w.val() {
                     Some(v) => texts.push(v.to_owned()),
                     None => unknown = true,
                 }
             }
-        } else {
-            // Clients whose operands are never SQL.
         }
         let from_file = file_opts.iter().any(|f| o.has(&[f]));
         match &c.stdin {
@@ -1759,6 +1891,9 @@ impl<'a> Classifier<'a> {
         let before = self.out.len();
         for t in &texts {
             self.sql_text(t, words);
+            for cmd in client_shell_escapes(t) {
+                self.nested_checked(&cmd, None);
+            }
         }
         if self.out.len() == before && (unknown || !o.unknown.is_empty()) {
             self.hit(Category::Unknown, "expansion in arguments", words, "cannot tell which SQL runs");
@@ -1839,6 +1974,73 @@ impl<'a> Classifier<'a> {
         }
     }
 }
+
+/// How an SQL client takes its SQL.
+#[derive(Clone, Copy)]
+struct SqlClient {
+    /// Short options that take a value.
+    short_val: &'static str,
+    /// Long options that take a value.
+    long_val: &'static [&'static str],
+    /// The options whose value is SQL.
+    sql_opts: &'static [&'static str],
+    /// From which operand on the operands are SQL (`sqlite3 DB SQL…`);
+    /// `None` where they never are (psql's are a database and a user).
+    sql_from_operand: Option<usize>,
+    /// Options that read the SQL from a file (the gate does not read files).
+    file_opts: &'static [&'static str],
+    /// Options naming an output file, which `|CMD` makes a command.
+    pipe_opts: &'static [&'static str],
+}
+
+const PSQL: SqlClient = SqlClient {
+    short_val: "cfvdhpUoLPT",
+    long_val: &[
+        "--command",
+        "--file",
+        "--dbname",
+        "--host",
+        "--port",
+        "--username",
+        "--set",
+        "--variable",
+        "--output",
+        "--log-file",
+        "--pset",
+        "--table-attr",
+    ],
+    sql_opts: &["-c", "--command"],
+    sql_from_operand: None,
+    file_opts: &["-f", "--file"],
+    pipe_opts: &["-o", "--output"],
+};
+
+const MYSQL: SqlClient = SqlClient {
+    short_val: "eDhPuS",
+    long_val: &["--execute", "--database", "--host", "--port", "--user", "--socket"],
+    sql_opts: &["-e", "--execute"],
+    sql_from_operand: Some(1),
+    file_opts: &[],
+    pipe_opts: &[],
+};
+
+const SQLITE: SqlClient = SqlClient {
+    short_val: "c",
+    long_val: &["-cmd", "-init", "-separator", "-nullvalue", "-newline", "-vfs", "-mmap"],
+    sql_opts: &["-c", "-cmd"],
+    sql_from_operand: Some(1),
+    file_opts: &["-init"],
+    pipe_opts: &[],
+};
+
+const QUERY_CLIENT: SqlClient = SqlClient {
+    short_val: "qQeh",
+    long_val: &["--query", "--execute", "--host"],
+    sql_opts: &["-q", "-Q", "-e", "--query", "--execute"],
+    sql_from_operand: None,
+    file_opts: &[],
+    pipe_opts: &[],
+};
 
 /// Whether a program name has a rule or unwraps (worth trying behind an
 /// unknown program).
@@ -1976,6 +2178,23 @@ fn sed_executes(p: &str) -> bool {
         }
     }
     false
+}
+
+/// The commands an SQL client's own meta-commands hand to a shell: `\!
+/// CMD` (psql, mysql; anywhere on a line), psql's `\o |CMD`, `\g |CMD`,
+/// `\w |CMD`, mysql's `system CMD`, sqlite3's `.shell CMD`, `.system CMD`,
+/// `.output |CMD` and `.once |CMD`.
+fn client_shell_escapes(text: &str) -> Vec<String> {
+    static ESC: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r"(?im)\\!(.*)$|\\(?:o|out|g|gx|w|write)\s*\|(.*)$|^\s*(?:\.shell|\.system|system)[ \t]+(.*)$|^\s*\.(?:output|once)(?:\s+-[a-z]+)*\s*\|(.*)$",
+        )
+        .expect("static regex")
+    });
+    ESC.captures_iter(text)
+        .filter_map(|c| c.iter().skip(1).flatten().next().map(|m| m.as_str().trim().to_owned()))
+        .filter(|c| !c.is_empty())
+        .collect()
 }
 
 fn mongo_destroys(code: &str) -> bool {

@@ -158,6 +158,7 @@ pub(crate) fn read(text: &str, env: Env<'_>, inherited: &HashSet<String>, outer:
             outer: outer.clone(),
             offsets: CharOffsets::new(text),
             depth,
+            program_word: false,
         };
         for cc in &program.complete_commands {
             r.compound_list(cc);
@@ -203,6 +204,11 @@ struct Reader<'a> {
     outer: Option<Range<usize>>,
     offsets: CharOffsets,
     depth: u32,
+    /// The word being read names the program: there a variable the
+    /// environment does not set is unknown, not empty (the shell sets some
+    /// of its own, and an empty program word would make the next word the
+    /// program).
+    program_word: bool,
 }
 
 impl Reader<'_> {
@@ -403,7 +409,10 @@ impl Reader<'_> {
         let mut it = items.iter();
         for slot in all {
             if let Some(w) = slot {
-                words.extend(self.word(&w.value, &span));
+                self.program_word = true;
+                let read = self.word(&w.value, &span);
+                self.program_word = false;
+                words.extend(read);
                 continue;
             }
             let Some(item) = it.next() else { break };
@@ -472,6 +481,11 @@ impl Reader<'_> {
                         let saved = self.outer.replace(span.clone());
                         self.compound_list(&sub.list);
                         self.outer = saved;
+                        // `sh < <(curl …)` reads another command's output, as a pipe would.
+                        if matches!(kind, ast::IoFileRedirectKind::Read) {
+                            let from = self.text.get(self.offsets.byte(sub.loc.start.index)..self.offsets.byte(sub.loc.end.index));
+                            *heredoc = Some(Stdin::Unknown(from.unwrap_or("<(…)").to_owned()));
+                        }
                     }
                     ast::IoFileRedirectTarget::Duplicate(w) => {
                         // `>&file` writes a file too.
@@ -562,7 +576,7 @@ impl Reader<'_> {
             let part: Option<String> = match &p.piece {
                 WordPiece::Text(t) => {
                     only_unquoted_expansions = false;
-                    if !quoted && t.contains(['*', '?', '[']) {
+                    if !quoted && is_glob(t) {
                         glob = true;
                     }
                     Some(t.clone())
@@ -647,11 +661,21 @@ impl Reader<'_> {
         }
         match pe {
             ParameterExpr::Parameter { parameter: word::Parameter::Named(n), indirect: false } if !self.script.assigned.contains(n) => {
-                Some((self.env)(n).unwrap_or_default())
+                match (self.env)(n) {
+                    Some(v) => Some(v),
+                    None if self.program_word => None,
+                    None => Some(String::new()),
+                }
             }
             _ => None,
         }
     }
+}
+
+/// Whether unquoted text is a pathname pattern: `*`, `?`, or a bracket
+/// expression `[…]` (a lone `[`, the test command, is not).
+fn is_glob(t: &str) -> bool {
+    t.contains(['*', '?']) || t.find('[').is_some_and(|i| t[i + 1..].len() > 1 && t[i + 2..].contains(']'))
 }
 
 /// What a lone command prints, when that is known before the run.

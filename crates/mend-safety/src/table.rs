@@ -29,16 +29,28 @@ use Category::*;
 
 /// Every built-in rule (job patterns come on top, category `custom`).
 pub const RULES: &[RuleDoc] = &[
-    r(BulkDeletion, "rm -r", "`rm -r`, `-R`, `-rf`, `-fr`, `--recursive`, flags after operands; `tar --remove-files`"),
+    r(
+        BulkDeletion,
+        "rm -r",
+        "`rm -r`, `-R`, `-rf`, `-fr`, `--recursive` (or a prefix: `--rec`), flags after operands; `tar --remove-files`",
+    ),
     r(BulkDeletion, "find -delete", "`find … -delete`"),
-    r(BulkDeletion, "find -exec rm", "`find … -exec/-execdir/-ok/-okdir rm|unlink|shred …`"),
-    r(BulkDeletion, "xargs rm", "`xargs [opts] rm …`, `parallel rm ::: …` (one deletion per input item)"),
+    r(
+        BulkDeletion,
+        "find -exec rm",
+        "`find … -exec/-execdir/-ok/-okdir rm|unlink|shred …`, `fd -x|-X rm`, also behind a wrapper (`-exec sudo rm`)",
+    ),
+    r(BulkDeletion, "xargs rm", "`xargs [opts] rm …`, `xargs nice rm`, `parallel rm ::: …` (one deletion per input item)"),
     r(BulkDeletion, "git clean -f", "`git clean -f`, `-fd`, `-xdf`, `--force` (not with `-n`)"),
     r(BulkDeletion, "rsync --delete", "`rsync --delete*`, `--del`, `--remove-source-files`"),
     r(Destruction, "shred", "`shred`, `srm`, `wipe`"),
     r(Destruction, "mkfs", "`mkfs`, `mkfs.*`, `mke2fs`, `mkswap`, `mkdosfs`, `mkntfs`"),
     r(Destruction, "dd to a device", "`dd of=/dev/sdX` (any device but null, zero, tty, stdio)"),
-    r(Destruction, "write to a device", "`> /dev/sdX`, `>> /dev/nvme0n1`, `tee /dev/sdX`"),
+    r(
+        Destruction,
+        "write to a device",
+        "`> /dev/sdX`, `>> /dev/nvme0n1`, `tee /dev/sdX`, `cp|install FILE /dev/sdX` (paths normalised: `//dev/sda`, `sda` in `/dev`)",
+    ),
     r(Destruction, "wipefs", "`wipefs -a`, `--all`, `-o`"),
     r(Destruction, "blkdiscard", "`blkdiscard`"),
     r(Destruction, "partition table", "`sgdisk --zap-all/-Z/-o/-d`, `sfdisk` (not listing), `parted … mklabel|rm`"),
@@ -101,11 +113,11 @@ pub const RULES: &[RuleDoc] = &[
     r(Unknown, "eval", "`eval …`"),
     r(Unknown, "source", "`source FILE`, `. FILE`"),
     r(Unknown, "cannot be parsed", "a parse error; substitutions hidden in `[[ ]]`, `(( ))`, `${…}`; scripts nested more than 12 deep"),
-    r(Unknown, "piped script", "`curl … | sh`, `cat x | psql`: a shell or client reading another command's output"),
+    r(Unknown, "piped script", "`curl … | sh`, `sh < <(curl …)`, `cat x | psql`: a shell or client reading another command's output"),
     r(
         Unknown,
         "unknown wrapper",
-        "a program the gate does not know, given a destructive command (`stdbuf -oL rm -rf d`, `tmux new 'rm -rf d'`)",
+        "a program the gate does not know, given a destructive command (`retry rm -rf d`, `tmux new 'rm -rf d'`)",
     ),
     r(
         Unknown,

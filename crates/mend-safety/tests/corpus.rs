@@ -2,6 +2,16 @@
 //! destructive form asks with its rule, every benign one runs; false asks
 //! are listed by name and must stay at or under 2 % of the benign cases
 //! (issue 11).
+//!
+//! A case is one of: `script` (a `/bin/sh -c` script), `argv` (a program
+//! and its arguments, no shell), `http = { method, url }` (the `http`
+//! tool), `fs = { op, path, overwrite }` (the `fs` tool). `expect` is
+//! `"ask"` (with the `rule` that must be among the findings) or `"run"`.
+//! Optional: `stdin`, `level = "strict"`, `allow`, `destructive`,
+//! `delete_hosts`, `env`, `exists` (paths the strict level's probe sees;
+//! relative paths resolve against `/work`), `cwd` (the working directory,
+//! `/work` by default), `tool_destructive` (the tool's
+//! own judgement) and `note`.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -14,6 +24,10 @@ use serde::Deserialize;
 struct Case {
     script: Option<String>,
     argv: Option<Vec<String>>,
+    http: Option<Http>,
+    fs: Option<Fs>,
+    #[serde(default)]
+    tool_destructive: bool,
     stdin: Option<String>,
     expect: String,
     rule: Option<String>,
@@ -28,8 +42,25 @@ struct Case {
     env: BTreeMap<String, String>,
     #[serde(default)]
     exists: Vec<String>,
+    cwd: Option<PathBuf>,
     #[allow(dead_code)]
     note: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Http {
+    method: String,
+    url: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Fs {
+    op: String,
+    path: PathBuf,
+    #[serde(default)]
+    overwrite: bool,
 }
 
 #[derive(Deserialize)]
@@ -55,11 +86,35 @@ fn load() -> Vec<Case> {
 }
 
 fn name(c: &Case) -> String {
-    match (&c.script, &c.argv) {
-        (Some(s), _) => s.clone(),
-        (None, Some(a)) => format!("argv {a:?}"),
+    match (&c.script, &c.argv, &c.http, &c.fs) {
+        (Some(s), ..) => s.clone(),
+        (None, Some(a), ..) => format!("argv {a:?}"),
+        (None, None, Some(h), _) => format!("http {} {}", h.method, h.url),
+        (None, None, None, Some(f)) => format!("fs {} {}", f.op, f.path.display()),
         _ => "?".into(),
     }
+}
+
+/// The call a case describes, and the text it is shown as.
+fn intent(c: &Case) -> (Intent, String) {
+    if let Some(h) = &c.http {
+        return (Intent::Http { method: h.method.clone(), url: h.url.clone() }, format!("{} {}", h.method, h.url));
+    }
+    if let Some(f) = &c.fs {
+        return (
+            Intent::Fs { op: f.op.clone(), path: f.path.clone(), overwrite: f.overwrite },
+            format!("fs {} {}", f.op, f.path.display()),
+        );
+    }
+    let intent = Intent::Exec {
+        argv: c.argv.clone(),
+        script: c.script.clone(),
+        stdin: c.stdin.clone(),
+        cwd: Some(c.cwd.clone().unwrap_or_else(|| PathBuf::from("/work"))),
+        env: vec![],
+        clear_env: false,
+    };
+    (intent, c.script.clone().unwrap_or_else(|| c.argv.clone().unwrap_or_default().join(" ")))
 }
 
 #[test]
@@ -78,17 +133,9 @@ fn corpus_verdicts_hold() {
         };
         let gate = Gate::new(&cfg).unwrap_or_else(|e| panic!("{}: {e}", name(c)));
         let env = |n: &str| c.env.get(n).cloned();
-        let files = Files(c.exists.iter().map(PathBuf::from).collect());
-        let intent = Intent::Exec {
-            argv: c.argv.clone(),
-            script: c.script.clone(),
-            stdin: c.stdin.clone(),
-            cwd: Some(PathBuf::from("/work")),
-            env: vec![],
-            clear_env: false,
-        };
-        let rendered = c.script.clone().unwrap_or_else(|| c.argv.clone().unwrap_or_default().join(" "));
-        let v = gate.check(&intent, &rendered, false, &Context { env: &env, probe: Some(&files) });
+        let files = Files(c.exists.iter().map(|p| Path::new("/work").join(p)).collect());
+        let (intent, rendered) = intent(c);
+        let v = gate.check(&intent, &rendered, c.tool_destructive, &Context { env: &env, probe: Some(&files) });
         match c.expect.as_str() {
             "ask" => {
                 asks += 1;
@@ -117,4 +164,16 @@ fn corpus_verdicts_hold() {
     }
     assert!(wrong.is_empty(), "{} case(s) wrong:\n{}", wrong.len(), wrong.join("\n"));
     assert!(false_asks.len() * 50 <= runs, "false asks over 2 % of {runs} benign cases:\n{}", false_asks.join("\n"));
+}
+
+/// Rules the gate itself does not produce: the engine (mend-core) finds a
+/// healing proposal that moves a secret, and tests it there.
+const RULES_OUTSIDE_THE_GATE: &[&str] = &["secret to a new destination", "secret in a changed command"];
+
+#[test]
+fn corpus_covers_every_rule() {
+    let cases = load();
+    let named: HashSet<&str> = cases.iter().filter(|c| c.expect == "ask").filter_map(|c| c.rule.as_deref()).collect();
+    let missing: Vec<&str> = RULES.iter().map(|r| r.rule).filter(|r| !named.contains(r) && !RULES_OUTSIDE_THE_GATE.contains(r)).collect();
+    assert!(missing.is_empty(), "rules without a corpus case: {missing:?}");
 }
