@@ -128,6 +128,7 @@ mod tests {
             Choice::decl(),
             ApprovalOption::decl(),
             OnTimeout::decl(),
+            Danger::decl(),
             ApprovalRequest::decl(),
             RuleScope::decl(),
             DecisionRule::decl(),

@@ -32,6 +32,30 @@ detail: string, };
 
 export type OnTimeout = "wait" | "abort" | "skip" | "recommended";
 
+export type Danger = { 
+/**
+ * The rule's category (`bulk_deletion`, `database`, `unknown`, …; see
+ * `docs/safety.md`).
+ */
+category: string, 
+/**
+ * The rule that matched (`rm -r`), or a job's own pattern.
+ */
+rule: string, 
+/**
+ * The simple command that matched, normalised and redacted.
+ */
+command: string, 
+/**
+ * One sentence: what it would do, or why it cannot be told.
+ */
+why: string, 
+/**
+ * Byte range `[start, end)` of `call` (UTF-8) to highlight: the simple
+ * command the finding came from. `None` when it cannot be placed.
+ */
+span?: [number, number] | null, };
+
 export type ApprovalRequest = { 
 /**
  * Unique id.
@@ -110,7 +134,11 @@ code?: string | null,
  * What the failed call was about (escalations only; see
  * [`crate::lesson::subject_of`]): a person's choice is learned for it.
  */
-subject?: string | null, };
+subject?: string | null, 
+/**
+ * For a request before a call runs: the destructive part and its rule.
+ */
+danger?: Danger | null, };
 
 export type RuleScope = { "scope": "job", 
 /**
