@@ -38,7 +38,7 @@ pub use host::{Destination, destination, normalise_host};
 pub use table::{RULES, RuleDoc, rules_markdown};
 
 /// How much the gate asks about (`[safety] level`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     /// Recursive or bulk deletion, destruction, history rewrites, database
