@@ -1,10 +1,17 @@
 //! The rules: each simple command classified by meaning. Programs are
 //! normalised, wrappers unwrapped to what they run, flags read in any order
-//! and spelling (`-rf`, `-fr`, `-R -f`, `--recursive`, after operands),
-//! SQL handed to the SQL reader, URLs to the host normaliser. The rule
-//! names here are the ones in [`crate::RULES`] (a test keeps them equal).
+//! and spelling (`-rf`, `-fr`, `-R -f`, `--recursive` or an abbreviation
+//! of it, after operands), SQL handed to the SQL reader, URLs to the host
+//! normaliser. Command lines hidden in other places are read as scripts
+//! too: in a wrapper's string (`sh -c`, `ssh HOST CMD`, `env -S`), in a
+//! command's standard input when it is a shell (`ssh HOST bash <<<`), in a
+//! variable programs run (`GIT_SSH_COMMAND`, `PAGER`), in an SQL client's
+//! shell escape (`\!`, `.shell`, `COPY … PROGRAM`), in a crontab or a
+//! makefile given on standard input, and in a script file this same call
+//! writes before running it. The rule names here are the ones in
+//! [`crate::RULES`] (a test keeps them equal).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -176,7 +183,6 @@ const INERT: &[&str] = &[
     "umount",
     "lsblk",
     "blkid",
-    "fdisk",
     "free",
     "vmstat",
     "iostat",
@@ -198,6 +204,211 @@ const SHELLS: &[&str] =
 const GNU_PREFIXED: &[&str] = &[
     "rm", "find", "xargs", "shred", "chmod", "chown", "chgrp", "dd", "timeout", "nice", "nohup", "env", "stdbuf", "truncate", "mv", "cp",
     "ln", "unlink", "tee", "sed", "awk",
+];
+
+/// Environment variables that programs run as a command line (through a
+/// shell): setting one is running that command when the program wants it.
+const COMMAND_VARIABLES: &[&str] = &[
+    "GIT_SSH_COMMAND",
+    "GIT_SSH",
+    "GIT_EDITOR",
+    "GIT_SEQUENCE_EDITOR",
+    "GIT_PAGER",
+    "GIT_ASKPASS",
+    "GIT_EXTERNAL_DIFF",
+    "GIT_PROXY_COMMAND",
+    "EDITOR",
+    "VISUAL",
+    "FCEDIT",
+    "KUBE_EDITOR",
+    "PAGER",
+    "MANPAGER",
+    "SYSTEMD_PAGER",
+    "LESSOPEN",
+    "LESSCLOSE",
+    "SSH_ASKPASS",
+    "SUDO_ASKPASS",
+    "BROWSER",
+    "RSYNC_RSH",
+    "PROMPT_COMMAND",
+];
+
+/// kubectl's options that take a value (global and common subcommand ones).
+const KUBECTL_VALUE_OPTIONS: &[&str] = &[
+    "--namespace",
+    "--context",
+    "--cluster",
+    "--kubeconfig",
+    "--server",
+    "--user",
+    "--username",
+    "--password",
+    "--token",
+    "--as",
+    "--as-group",
+    "--as-uid",
+    "--request-timeout",
+    "--v",
+    "--vmodule",
+    "--cache-dir",
+    "--certificate-authority",
+    "--client-certificate",
+    "--client-key",
+    "--tls-server-name",
+    "--profile",
+    "--profile-output",
+    "--log-flush-frequency",
+    "--selector",
+    "--output",
+    "--filename",
+    "--container",
+    "--field-selector",
+    "--timeout",
+    "--pod-running-timeout",
+    "--image",
+    "--overrides",
+];
+
+/// kubectl's (and oc's) commands, to find the verb after an option whose
+/// value is not known to take one.
+const KUBECTL_VERBS: &[&str] = &[
+    "create",
+    "expose",
+    "run",
+    "set",
+    "explain",
+    "get",
+    "edit",
+    "delete",
+    "rollout",
+    "scale",
+    "autoscale",
+    "certificate",
+    "cluster-info",
+    "top",
+    "cordon",
+    "uncordon",
+    "drain",
+    "taint",
+    "describe",
+    "logs",
+    "attach",
+    "exec",
+    "port-forward",
+    "proxy",
+    "cp",
+    "auth",
+    "debug",
+    "events",
+    "diff",
+    "apply",
+    "patch",
+    "replace",
+    "wait",
+    "kustomize",
+    "label",
+    "annotate",
+    "completion",
+    "alpha",
+    "api-resources",
+    "api-versions",
+    "config",
+    "plugin",
+    "version",
+    "options",
+    "adm",
+    "project",
+    "new-app",
+    "login",
+    "logout",
+    "rsh",
+    "rsync",
+];
+
+/// `docker run`'s long options that take a value.
+const DOCKER_RUN_VALUE_OPTIONS: &[&str] = &[
+    "--add-host",
+    "--annotation",
+    "--attach",
+    "--blkio-weight",
+    "--cap-add",
+    "--cap-drop",
+    "--cgroup-parent",
+    "--cgroupns",
+    "--cidfile",
+    "--cpu-period",
+    "--cpu-quota",
+    "--cpu-rt-period",
+    "--cpu-rt-runtime",
+    "--cpu-shares",
+    "--cpus",
+    "--cpuset-cpus",
+    "--cpuset-mems",
+    "--device",
+    "--device-cgroup-rule",
+    "--device-read-bps",
+    "--device-read-iops",
+    "--device-write-bps",
+    "--device-write-iops",
+    "--dns",
+    "--dns-option",
+    "--dns-search",
+    "--domainname",
+    "--entrypoint",
+    "--env",
+    "--env-file",
+    "--expose",
+    "--gpus",
+    "--group-add",
+    "--health-cmd",
+    "--health-interval",
+    "--health-retries",
+    "--health-start-period",
+    "--health-timeout",
+    "--hostname",
+    "--ip",
+    "--ip6",
+    "--ipc",
+    "--isolation",
+    "--kernel-memory",
+    "--label",
+    "--label-file",
+    "--link",
+    "--link-local-ip",
+    "--log-driver",
+    "--log-opt",
+    "--mac-address",
+    "--memory",
+    "--memory-reservation",
+    "--memory-swap",
+    "--memory-swappiness",
+    "--mount",
+    "--name",
+    "--network",
+    "--network-alias",
+    "--oom-score-adj",
+    "--pid",
+    "--pids-limit",
+    "--platform",
+    "--publish",
+    "--pull",
+    "--restart",
+    "--runtime",
+    "--security-opt",
+    "--shm-size",
+    "--stop-signal",
+    "--stop-timeout",
+    "--storage-opt",
+    "--sysctl",
+    "--tmpfs",
+    "--ulimit",
+    "--user",
+    "--userns",
+    "--uts",
+    "--volume",
+    "--volume-driver",
+    "--volumes-from",
+    "--workdir",
 ];
 
 /// Paths under `/dev` that are not storage.
@@ -384,11 +595,31 @@ pub(crate) struct Classifier<'a> {
     /// `parallel`): the rule a deleting program there falls under, through
     /// any wrappers (`xargs sudo rm`).
     bulk: Option<&'static str>,
+    /// Standard input of the command being classified: a script nested in
+    /// it (`ssh HOST bash`, `sh -c 'sh'`) reads the same input.
+    stdin: Stdin,
+    /// Files this call writes before it may run them (`echo … > x.sh; sh
+    /// x.sh`), by normalised path: their text when it is known before the
+    /// run, `None` when it comes from elsewhere (`curl -o x.sh`).
+    written: HashMap<String, Option<String>>,
 }
 
 impl<'a> Classifier<'a> {
     pub fn new(gate: &'a Gate, env: Env<'a>, probe: Option<&'a dyn Probe>, cwd: Option<&'a Path>) -> Self {
-        Classifier { gate, env, probe, cwd, out: Vec::new(), assigned: HashSet::new(), depth: 0, span: 0..0, len: 0, bulk: None }
+        Classifier {
+            gate,
+            env,
+            probe,
+            cwd,
+            out: Vec::new(),
+            assigned: HashSet::new(),
+            depth: 0,
+            span: 0..0,
+            len: 0,
+            bulk: None,
+            stdin: Stdin::Inherited,
+            written: HashMap::new(),
+        }
     }
 
     pub fn finish(self) -> Vec<Finding> {
@@ -399,6 +630,11 @@ impl<'a> Classifier<'a> {
     /// A top-level `/bin/sh -c` script (with its stdin, which it does not
     /// read as a script: `sh -c` takes its commands from the argument).
     pub fn script(&mut self, text: &str, outer: Option<Range<usize>>, stdin: Option<&str>) {
+        self.script_with(text, outer, stdin.map(|t| Stdin::Text(t.to_owned())).unwrap_or_default());
+    }
+
+    /// A script whose commands read `stdin` unless they redirect it.
+    fn script_with(&mut self, text: &str, outer: Option<Range<usize>>, stdin: Stdin) {
         if outer.is_none() {
             self.len = text.len();
         }
@@ -414,8 +650,8 @@ impl<'a> Classifier<'a> {
             );
         }
         for mut c in s.cmds {
-            if let (Some(t), Stdin::Inherited) = (stdin, &c.stdin) {
-                c.stdin = Stdin::Text(t.to_owned());
+            if matches!(c.stdin, Stdin::Inherited) {
+                c.stdin = stdin.clone();
             }
             self.cmd(&c);
         }
@@ -425,7 +661,13 @@ impl<'a> Classifier<'a> {
     pub fn argv_call(&mut self, argv: &[String], len: usize, stdin: Option<&str>) {
         self.len = len;
         let words: Vec<Word> = argv.iter().map(|a| Word::literal(a)).collect();
-        let c = Cmd { words, redirs: Vec::new(), stdin: stdin.map(|t| Stdin::Text(t.to_owned())).unwrap_or_default(), span: 0..len };
+        let c = Cmd {
+            words,
+            assigns: Vec::new(),
+            redirs: Vec::new(),
+            stdin: stdin.map(|t| Stdin::Text(t.to_owned())).unwrap_or_default(),
+            span: 0..len,
+        };
         self.cmd(&c);
     }
 
@@ -441,11 +683,126 @@ impl<'a> Classifier<'a> {
 
     fn cmd(&mut self, c: &Cmd) {
         let saved = std::mem::replace(&mut self.span, c.span.clone());
+        let saved_stdin = std::mem::replace(&mut self.stdin, c.stdin.clone());
+        for (name, value) in &c.assigns {
+            self.assignment(name, value, &c.words);
+        }
         for r in &c.redirs {
             self.redirect(r, c);
         }
         self.argv(&c.words, c);
+        self.remember_writes(c);
+        self.stdin = saved_stdin;
         self.span = saved;
+    }
+
+    /// A variable set for a command (or for the rest of the script) that
+    /// some programs run as a command line: `GIT_SSH_COMMAND='…' git
+    /// fetch`, `PAGER=… git log`, `EDITOR=… crontab -e`.
+    fn assignment(&mut self, name: &str, value: &Word, words: &[Word]) {
+        if !COMMAND_VARIABLES.contains(&name) {
+            return;
+        }
+        match value.val() {
+            Some(v) => self.nested_checked(v),
+            None => {
+                let shown = if words.is_empty() { format!("{name}={}", value.raw) } else { normalised(words) };
+                self.push(
+                    Category::Unknown,
+                    "expansion in arguments",
+                    shown,
+                    format!("cannot tell what `{name}` runs: `{}` is only known at run time", value.raw),
+                    self.span.clone(),
+                );
+            }
+        }
+    }
+
+    /// Files the command writes, and what into them (for a later `sh FILE`).
+    fn remember_writes(&mut self, c: &Cmd) {
+        let known = shell::output_of(c);
+        for r in &c.redirs {
+            let (RedirKind::Write | RedirKind::Append, Some(p)) = (r.kind, r.target.val()) else { continue };
+            let Some(key) = self.path_key(p) else { continue };
+            let text = match (r.kind, self.written.get(&key)) {
+                (RedirKind::Append, Some(Some(before))) => known.as_ref().map(|k| format!("{before}{k}")),
+                (RedirKind::Append, Some(None)) => None,
+                _ => known.clone(),
+            };
+            self.written.insert(key, text);
+        }
+        let Some(prog) = c.words.first().and_then(|w| w.val()).map(normalise_program) else { return };
+        let args = &c.words[1..];
+        let files: Vec<(String, Option<String>)> = match prog.as_str() {
+            "tee" => {
+                let text = match &c.stdin {
+                    Stdin::Text(t) => Some(t.clone()),
+                    _ => None,
+                };
+                opts(args, "", &[]).lits().iter().map(|f| ((*f).to_owned(), text.clone())).collect()
+            }
+            "curl" => opts(args, "o", &["--output"]).values(&["-o", "--output"]).map(|f| (f.to_owned(), None)).collect(),
+            "wget" => opts(args, "O", &["--output-document"]).values(&["-O", "--output-document"]).map(|f| (f.to_owned(), None)).collect(),
+            "cp" | "mv" | "install" | "ln" => {
+                let o = opts(args, "tSmog", &["--target-directory", "--suffix", "--mode", "--owner", "--group"]);
+                let ops = o.lits();
+                match ops.as_slice() {
+                    [src, dst] if o.value(&["-t", "--target-directory"]).is_none() => {
+                        let text = self.path_key(src).and_then(|k| self.written.get(&k).cloned());
+                        // A file this call did not write keeps its unknown contents (the gate does not read files).
+                        text.map(|t| vec![((*dst).to_owned(), t)]).unwrap_or_default()
+                    }
+                    _ => Vec::new(),
+                }
+            }
+            _ => Vec::new(),
+        };
+        for (f, text) in files {
+            if let Some(key) = self.path_key(&f) {
+                self.written.insert(key, text);
+            }
+        }
+    }
+
+    /// The key a path is remembered by: absolute when the working directory
+    /// is known, `.` and `..` and doubled slashes folded.
+    fn path_key(&self, p: &str) -> Option<String> {
+        if p.is_empty() || p.starts_with('~') || unknown_value(p) {
+            return None;
+        }
+        let abs = match (p.starts_with('/'), self.cwd.and_then(Path::to_str)) {
+            (true, _) => p.to_owned(),
+            (false, Some(cwd)) => format!("{cwd}/{p}"),
+            (false, None) => format!("./{p}"),
+        };
+        let mut parts: Vec<&str> = Vec::new();
+        for c in abs.split('/') {
+            match c {
+                "" | "." => {}
+                ".." => {
+                    parts.pop();
+                }
+                c => parts.push(c),
+            }
+        }
+        Some(if abs.starts_with('/') { format!("/{}", parts.join("/")) } else { parts.join("/") })
+    }
+
+    /// A script file this call itself writes, run by `sh FILE`, `. FILE`
+    /// or as `./FILE`: read what was written into it, or ask when that is
+    /// not known. Returns whether the file is one of those.
+    fn run_written(&mut self, path: &str, words: &[Word], who: &str) -> bool {
+        let Some(text) = self.path_key(path).and_then(|k| self.written.get(&k).cloned()) else { return false };
+        match text {
+            Some(t) => self.nested(&t),
+            None => self.hit(
+                Category::Unknown,
+                "piped script",
+                words,
+                format!("`{who}` runs {path}, which this call fills from elsewhere: cannot tell what it runs"),
+            ),
+        }
+        true
     }
 
     fn redirect(&mut self, r: &Redir, c: &Cmd) {
@@ -494,19 +851,7 @@ impl<'a> Classifier<'a> {
     /// directory and normalised (`//dev/sda`, `/./dev/../dev/sda` and `sda`
     /// in `/dev` are all `/dev/sda`); `None` for anything else.
     fn device(&self, p: &str) -> Option<String> {
-        let p = p.trim();
-        let abs = if p.starts_with('/') { p.to_owned() } else { format!("{}/{p}", self.cwd?.to_str()?) };
-        let mut parts: Vec<&str> = Vec::new();
-        for c in abs.split('/') {
-            match c {
-                "" | "." => {}
-                ".." => {
-                    parts.pop();
-                }
-                c => parts.push(c),
-            }
-        }
-        let norm = format!("/{}", parts.join("/"));
+        let norm = self.path_key(p.trim())?;
         is_device(&norm).then_some(norm)
     }
 
@@ -519,7 +864,13 @@ impl<'a> Classifier<'a> {
 
     /// A nested script (`sh -c TEXT`, `ssh host TEXT`, `watch TEXT`), placed
     /// at the current command.
-    fn nested(&mut self, text: &str, stdin: Option<&str>) {
+    fn nested(&mut self, text: &str) {
+        let stdin = self.stdin.clone();
+        self.nested_in(text, stdin);
+    }
+
+    /// A nested script whose commands read `stdin`.
+    fn nested_in(&mut self, text: &str, stdin: Stdin) {
         if self.depth >= shell::MAX_DEPTH {
             self.push(
                 Category::Unknown,
@@ -532,7 +883,7 @@ impl<'a> Classifier<'a> {
         }
         self.depth += 1;
         let span = self.span.clone();
-        self.script(text, Some(span), stdin);
+        self.script_with(text, Some(span), stdin);
         self.depth -= 1;
     }
 
@@ -559,6 +910,9 @@ impl<'a> Classifier<'a> {
         let name = normalise_program(raw_name);
         let args = &words[1..];
         let before = self.out.len();
+        if raw_name.contains('/') && self.run_written(raw_name, words, raw_name) {
+            return;
+        }
         if let Some(rule) = self.bulk
             && matches!(name.as_str(), "rm" | "unlink" | "shred" | "rmdir" | "srm")
         {
@@ -596,8 +950,9 @@ impl<'a> Classifier<'a> {
             "timeout" => self.after_positional(args, c, "sk", &["--signal", "--kill-after"], 1),
             "time" => self.wrapper(args, c, "fo", &["--format", "--output"], false),
             "command" => {
-                let o = opts(args, "", &[]);
-                if !o.has(&["-v", "-V"]) {
+                // `command -v NAME` only looks a name up; its options end at the command (`command chmod -vR …` runs chmod).
+                let leading = args.iter().take_while(|w| w.val().is_some_and(|v| v.starts_with('-') && v != "--"));
+                if !leading.filter_map(|w| w.val()).any(|v| v[1..].contains(['v', 'V'])) {
                     self.wrapper(args, c, "", &[], false);
                 }
             }
@@ -608,7 +963,45 @@ impl<'a> Classifier<'a> {
             "taskset" => self.after_positional(args, c, "", &[], 1),
             "caffeinate" => self.wrapper(args, c, "tw", &[], false),
             "strace" | "ltrace" => self.wrapper(args, c, "abeEIoOpPsSuUX", &["--output", "--trace", "--signal", "--user", "--env"], false),
-            "valgrind" | "firejail" | "proot" | "unshare" | "nsenter" => self.wrapper(args, c, "", &[], false),
+            "valgrind" | "firejail" => self.wrapper(args, c, "", &[], false),
+            "nsenter" => self.wrapper(args, c, "tSG", &["--target", "--setuid", "--setgid", "--user-parent", "--env"], false),
+            "unshare" => self.wrapper(
+                args,
+                c,
+                "RwSG",
+                &[
+                    "--root",
+                    "--wd",
+                    "--setuid",
+                    "--setgid",
+                    "--map-user",
+                    "--map-group",
+                    "--map-users",
+                    "--map-groups",
+                    "--propagation",
+                    "--setgroups",
+                ],
+                false,
+            ),
+            "proot" => self.wrapper(args, c, "rbwqkm", &["--rootfs", "--bind", "--mount", "--cwd", "--qemu", "--kernel-release"], false),
+            // Ex commands given on the command line: `!cmd`, `r !cmd`, `w !cmd` run a shell; functions may delete.
+            "vim" | "vi" | "nvim" | "ex" | "view" | "gvim" | "vimdiff" => {
+                let o = opts(args, "cSTuUiwWsrt", &["--cmd"]);
+                let mut cmds: Vec<String> = o.values(&["-c", "--cmd"]).map(str::to_owned).collect();
+                cmds.extend(args.iter().filter_map(|w| w.val()).filter_map(|v| v.strip_prefix('+')).map(str::to_owned));
+                for cmd in cmds {
+                    match ex_shell_command(&cmd) {
+                        Some(sh) => self.nested_checked(&sh),
+                        None if inline_code_acts(&cmd) => self.hit(
+                            Category::Unknown,
+                            "inline code",
+                            words,
+                            format!("the editor command `{cmd}` can run commands or delete files"),
+                        ),
+                        None => {}
+                    }
+                }
+            }
             "systemd-run" => self.wrapper(
                 args,
                 c,
@@ -633,16 +1026,38 @@ impl<'a> Classifier<'a> {
             "script" => {
                 let o = opts(args, "cEIOTB", &["--command", "--log-io", "--log-in", "--log-out", "--log-timing", "--echo"]);
                 for cmd in o.values(&["-c", "--command"]).map(str::to_owned).collect::<Vec<_>>() {
-                    self.nested_checked(&cmd, None);
+                    self.nested_checked(&cmd);
                 }
             }
             "xargs" => self.xargs(args, c),
             "parallel" => {
                 let end = args.iter().position(|w| matches!(w.val(), Some(":::" | "::::" | ":::+" | "::::+"))).unwrap_or(args.len());
-                let o = opts(&args[..end], "jSX", &["--jobs", "--sshlogin"]);
-                if let Some(first) = o.operands.first() {
-                    let at = args.iter().position(|w| std::ptr::eq(w, *first)).unwrap_or(0);
-                    self.bulk_inner(&args[at..end], c, "xargs rm");
+                let o = opts(&args[..end], "jSXI", &["--jobs", "--sshlogin", "--replace", "--delimiter", "--colsep"]);
+                match o.operands.first() {
+                    // One word with spaces is a command line for the shell (`parallel 'rm -rf {}' ::: a b`).
+                    Some(first)
+                        if end - args.iter().position(|w| std::ptr::eq(w, *first)).unwrap_or(0) == 1
+                            && first.val().is_some_and(|v| v.contains(char::is_whitespace)) =>
+                    {
+                        let script = first.val().unwrap_or_default().to_owned();
+                        let saved = self.bulk.replace("xargs rm");
+                        self.nested(&script);
+                        self.bulk = saved;
+                    }
+                    Some(first) => {
+                        let at = args.iter().position(|w| std::ptr::eq(w, *first)).unwrap_or(0);
+                        self.bulk_inner(&args[at..end], c, "xargs rm", None);
+                    }
+                    // No command: each input after `:::` is a command line.
+                    None => {
+                        let inputs: Vec<String> =
+                            args[end..].iter().filter_map(|w| w.val()).filter(|v| !v.starts_with(":::")).map(str::to_owned).collect();
+                        let saved = self.bulk.replace("xargs rm");
+                        for cmd in inputs {
+                            self.nested(&cmd);
+                        }
+                        self.bulk = saved;
+                    }
                 }
             }
             "busybox" | "toybox" => self.argv(args, c),
@@ -678,19 +1093,66 @@ impl<'a> Classifier<'a> {
             }
             "eval" => self.hit(Category::Unknown, "eval", words, "`eval` runs a string built at run time: cannot tell what it runs"),
             "source" | "." => {
-                self.hit(Category::Unknown, "source", words, format!("`{name}` runs a script file: cannot tell what it runs"))
+                let file = args.first().and_then(|w| w.val()).unwrap_or("");
+                if !self.run_written(file, words, &name) {
+                    self.hit(Category::Unknown, "source", words, format!("`{name}` runs a script file: cannot tell what it runs"));
+                }
+            }
+            // Variables exported for the rest of the script.
+            "export" | "declare" | "typeset" | "local" | "readonly" => {
+                for w in args {
+                    if let Some((n, v)) = w.val().and_then(|v| v.split_once('=')) {
+                        self.assignment(n, &Word::literal(v), words);
+                    }
+                }
+            }
+            // `at`/`batch` run their standard input later, as a shell script.
+            "at" | "batch" => {
+                if !opts(args, "fqtm", &[]).has(&["-f", "-l", "-r", "-d", "-c"]) {
+                    self.stdin_script(c, &name);
+                }
+            }
+            // `crontab -` installs the table on standard input: each line's command runs later.
+            "crontab" => {
+                let o = opts(args, "u", &[]);
+                if o.lits().first().is_some_and(|f| matches!(*f, "-" | "/dev/stdin")) || (o.operands.is_empty() && o.flags.is_empty()) {
+                    match &c.stdin {
+                        Stdin::Text(t) => {
+                            for cmd in t.lines().filter_map(crontab_command).collect::<Vec<_>>() {
+                                self.nested_in(&cmd, Stdin::Inherited);
+                            }
+                        }
+                        Stdin::Unknown(_) => self.stdin_script(c, &name),
+                        Stdin::Inherited => {}
+                    }
+                }
+            }
+            // `make -f -` reads its makefile from standard input: the recipes run.
+            "make" | "gmake" => {
+                let o = opts(args, "fCIjlEoW", &["--file", "--makefile", "--directory", "--include-dir", "--jobs", "--load-average"]);
+                if o.values(&["-f", "--file", "--makefile"]).any(|f| matches!(f, "-" | "/dev/stdin")) {
+                    match &c.stdin {
+                        Stdin::Text(t) => {
+                            for cmd in t.lines().filter_map(make_recipe).collect::<Vec<_>>() {
+                                self.nested_in(&cmd, Stdin::Inherited);
+                            }
+                        }
+                        Stdin::Unknown(_) => self.stdin_script(c, &name),
+                        Stdin::Inherited => {}
+                    }
+                }
             }
             "alias" => {
                 for w in args {
                     if let Some((_, v)) = w.val().and_then(|v| v.split_once('=')) {
-                        self.nested_checked(v, None);
+                        self.nested_checked(v);
                     }
                 }
             }
             "trap" => {
                 if let Some(action) = args.iter().find(|w| w.val().is_none_or(|v| !v.starts_with('-'))) {
                     match action.val() {
-                        Some(v) => self.nested_checked(v, None),
+                        Some(v) => self.nested_checked(v),
                         None => self.hit(
                             Category::Unknown,
                             "expansion in arguments",
@@ -719,7 +1181,7 @@ impl<'a> Classifier<'a> {
                     let rest = &args[at + 1..];
                     let end = rest.iter().position(|w| w.val() == Some(";")).unwrap_or(rest.len());
                     if end > 0 {
-                        self.bulk_inner(&rest[..end], c, "find -exec rm");
+                        self.bulk_inner(&rest[..end], c, "find -exec rm", Some("{}"));
                     }
                 }
             }
@@ -741,6 +1203,10 @@ impl<'a> Classifier<'a> {
                         "--password-file",
                     ],
                 );
+                // The remote shell (`-e CMD`) and the remote rsync (`--rsync-path=CMD`) are command lines.
+                for cmd in o.values(&["-e", "--rsh", "--rsync-path"]).map(str::to_owned).collect::<Vec<_>>() {
+                    self.nested_checked(&cmd);
+                }
                 if o.flags.iter().any(|(f, _)| f.starts_with("--del") || f == "--remove-source-files" || f == "--remove-sent-files") {
                     self.hit(Category::BulkDeletion, "rsync --delete", words, "deletes files at the destination (or the sources)");
                 }
@@ -800,6 +1266,30 @@ impl<'a> Classifier<'a> {
                     self.hit(Category::Destruction, "partition table", words, "rewrites a partition table");
                 }
             }
+            // Interactive partitioners: anything but listing can write a table (they read their commands from stdin).
+            "fdisk" | "gdisk" | "cfdisk" | "cgdisk" => {
+                let o = opts(
+                    args,
+                    "bcCHSLtuo",
+                    &[
+                        "--sector-size",
+                        "--compatibility",
+                        "--cylinders",
+                        "--heads",
+                        "--sectors",
+                        "--type",
+                        "--units",
+                        "--output",
+                        "--color",
+                        "--wipe",
+                        "--wipe-partitions",
+                    ],
+                );
+                let lists = o.has(&["-l", "--list", "-h", "--help", "-V", "--version", "-s", "--getsz"]);
+                if !lists && !o.operands.is_empty() {
+                    self.hit(Category::Destruction, "partition table", words, "can rewrite a partition table");
+                }
+            }
             "lvremove" | "vgremove" | "pvremove" => self.hit(Category::Destruction, "volume removal", words, "removes a storage volume"),
             "zpool" | "zfs" if args.iter().any(|w| w.val() == Some("destroy")) => {
                 self.hit(Category::Destruction, "volume removal", words, "destroys a storage pool or data set")
@@ -848,8 +1338,10 @@ impl<'a> Classifier<'a> {
                 }
             }
             "redis-cli" | "valkey-cli" | "keydb-cli" => {
-                let flushes =
-                    |s: &str| s.split_whitespace().any(|w| w.eq_ignore_ascii_case("flushall") || w.eq_ignore_ascii_case("flushdb"));
+                static FLUSH: std::sync::LazyLock<regex::Regex> =
+                    std::sync::LazyLock::new(|| regex::Regex::new(r"(?i)\bflush(all|db)\b").expect("static regex"));
+                // Also inside a Lua script (`EVAL "return redis.call('FLUSHALL')" 0`).
+                let flushes = |s: &str| FLUSH.is_match(s);
                 let from_stdin = matches!(&c.stdin, Stdin::Text(t) if flushes(t));
                 if from_stdin || args.iter().any(|w| w.val().is_some_and(flushes)) {
                     self.hit(Category::Database, "FLUSHALL/FLUSHDB", words, "empties a Redis database");
@@ -859,46 +1351,35 @@ impl<'a> Classifier<'a> {
                     self.hit(Category::Unknown, "expansion in arguments", words, "cannot tell which Redis command runs");
                 }
             }
-            "kubectl" | "oc" | "kubecolor" => {
+            "kubectl" | "oc" | "kubecolor" => self.kubectl(words, c),
+            "helm" => {
                 let o = opts(
                     args,
-                    "nsclo",
+                    "nfo",
                     &[
                         "--namespace",
-                        "--context",
-                        "--cluster",
+                        "--kube-context",
                         "--kubeconfig",
-                        "--server",
-                        "--user",
-                        "--selector",
+                        "--registry-config",
+                        "--repository-cache",
+                        "--repository-config",
+                        "--burst-limit",
+                        "--kube-apiserver",
+                        "--kube-as-group",
+                        "--kube-as-user",
+                        "--kube-ca-file",
+                        "--kube-tls-server-name",
+                        "--kube-token",
+                        "--qps",
+                        "--values",
+                        "--set",
+                        "--set-string",
+                        "--set-file",
+                        "--version",
+                        "--timeout",
                         "--output",
-                        "-f",
-                        "--filename",
                     ],
                 );
-                let ops = o.lits();
-                if ops.first().is_some_and(|s| *s == "delete") || (ops.first() == Some(&"replace") && o.has(&["--force"])) {
-                    self.hit(Category::Infrastructure, "kubectl delete", words, "deletes cluster resources");
-                }
-                let exec_at = o
-                    .operands
-                    .first()
-                    .filter(|w| w.val() == Some("exec"))
-                    .and_then(|first| args.iter().position(|w| std::ptr::eq(w, *first)));
-                match exec_at {
-                    // `kubectl exec POD [-c C] -- CMD…`: CMD runs in the pod, as `ssh HOST CMD` runs on the host.
-                    Some(at) => self.after_positional(
-                        &args[at + 1..],
-                        c,
-                        "cnf",
-                        &["--container", "--namespace", "--filename", "--pod-running-timeout", "--context", "--kubeconfig"],
-                        1,
-                    ),
-                    None => self.blanket(&o, words),
-                }
-            }
-            "helm" => {
-                let o = opts(args, "n", &["--namespace", "--kube-context", "--kubeconfig"]);
                 if o.lits().first().is_some_and(|s| matches!(*s, "uninstall" | "delete" | "del" | "un")) {
                     self.hit(Category::Infrastructure, "helm uninstall", words, "uninstalls a release");
                 }
@@ -912,7 +1393,7 @@ impl<'a> Classifier<'a> {
                     ops.remove(0);
                 }
                 let first = ops.first().copied().unwrap_or("");
-                let destroy = first == "destroy"
+                let destroy = matches!(first, "destroy" | "destroy-all")
                     || (matches!(first, "apply" | "up" | "deploy")
                         && o.flags.iter().any(|(f, _)| f == "-destroy" || f == "--destroy" || f == "-d" && name != "pulumi"))
                     || words.iter().any(|w| matches!(w.val(), Some("-destroy" | "--destroy")))
@@ -930,16 +1411,39 @@ impl<'a> Classifier<'a> {
                 let o = opts(args, "", &[]);
                 let ops = o.lits();
                 let deletes = ops.iter().any(|a| matches!(*a, "delete" | "destroy" | "rb" | "apps:destroy" | "remove"))
-                    || (name == "gsutil" && ops.first() == Some(&"rm"));
+                    || (matches!(name.as_str(), "gsutil" | "gcloud" | "doctl") && ops.contains(&"rm"));
                 if deletes {
                     self.hit(Category::Infrastructure, "cloud delete", words, format!("`{name}` deletes cloud resources"));
                 }
                 self.blanket(&o, words);
             }
+            // Object-storage clients: deleting verbs, and syncs that delete at the destination.
+            "rclone" | "mc" | "s3cmd" => {
+                let o = opts(args, "", &["--config", "--exclude", "--include", "--filter", "--transfers", "--checkers"]);
+                let verb = o.lits().first().copied().unwrap_or("");
+                let deletes = match name.as_str() {
+                    "rclone" => matches!(verb, "purge" | "delete" | "deletefile" | "rmdir" | "rmdirs" | "cleanup"),
+                    "mc" => matches!(verb, "rm" | "rb"),
+                    _ => matches!(verb, "del" | "rm" | "rb" | "delete"),
+                };
+                let syncs_away = match name.as_str() {
+                    "rclone" => verb == "sync",
+                    "mc" => verb == "mirror" && o.has(&["--remove"]),
+                    _ => verb == "sync" && o.has(&["--delete-removed"]),
+                };
+                if deletes {
+                    self.hit(Category::Infrastructure, "cloud delete", words, format!("`{name} {verb}` deletes stored objects"));
+                } else if syncs_away {
+                    self.hit(Category::BulkDeletion, "rsync --delete", words, "deletes what the source lacks at the destination");
+                } else {
+                    self.blanket(&o, words);
+                }
+            }
             "curl" => self.curl(words),
             "wget" => {
                 let o = opts(args, "OoPeUt", &["--method", "--output-document", "--user-agent", "--header", "--body-data", "--post-data"]);
                 let m = o.value(&["--method"]);
+                let m = if o.values(&["--header"]).any(overrides_to_delete) { Some("DELETE") } else { m };
                 self.http_method(m, o.lits().first().copied(), words, &o);
             }
             "http" | "https" | "xh" | "xhs" => {
@@ -959,8 +1463,12 @@ impl<'a> Classifier<'a> {
                     ],
                 );
                 let ops = o.lits();
+                // `http [METHOD] URL [ITEM…]`; a header item may override the method (`X-HTTP-Method-Override:DELETE`).
+                let has_method = ops.first().is_some_and(|m| m.chars().all(|c| c.is_ascii_alphabetic()) && !m.contains('.'));
+                let url = if has_method { ops.get(1) } else { ops.first() };
+                let overridden = ops.iter().any(|i| overrides_to_delete(i));
                 match ops.first() {
-                    Some(m) if m.eq_ignore_ascii_case("DELETE") => self.http_method(Some("DELETE"), ops.get(1).copied(), words, &o),
+                    Some(m) if m.eq_ignore_ascii_case("DELETE") || overridden => self.http_method(Some("DELETE"), url.copied(), words, &o),
                     _ => self.blanket(&o, words),
                 }
             }
@@ -1005,7 +1513,7 @@ impl<'a> Classifier<'a> {
                         ["--to-command=", "--use-compress-program=", "--checkpoint-action=exec=", "--info-script=", "--new-volume-script="]
                     {
                         if let Some(v) = a.strip_prefix(key) {
-                            self.nested_checked(v, None);
+                            self.nested_checked(v);
                         }
                     }
                 }
@@ -1066,9 +1574,11 @@ impl<'a> Classifier<'a> {
                 continue;
             }
             if assignments
-                && v.contains('=')
-                && v.split('=').next().is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+                && let Some((name, value)) = v.split_once('=')
+                && !name.is_empty()
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
             {
+                self.assignment(name, &Word::literal(value), &c.words);
                 i += 1;
                 continue;
             }
@@ -1080,12 +1590,9 @@ impl<'a> Classifier<'a> {
             break;
         }
         while skip == 0 && assignments && i < args.len() {
-            match args[i].val() {
-                Some(v)
-                    if v.contains('=')
-                        && !v.starts_with('-')
-                        && v.split('=').next().is_some_and(|n| n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')) =>
-                {
+            match args[i].val().and_then(|v| v.split_once('=')) {
+                Some((name, value)) if !name.starts_with('-') && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+                    self.assignment(name, &Word::literal(value), &c.words);
                     i += 1
                 }
                 _ => break,
@@ -1103,42 +1610,59 @@ impl<'a> Classifier<'a> {
                 self.argv(&args[i..], c);
                 return;
             };
+            i += 1;
             if v == "--" {
-                i += 1;
                 continue;
             }
-            if let Some(s) = v.strip_prefix("--split-string=").or_else(|| v.strip_prefix("-S").filter(|s| !s.is_empty())) {
-                let mut text = s.to_owned();
-                for w in &args[i + 1..] {
+            let split = |this: &mut Self, first: &str, i: usize| {
+                // `env -S 'rm -rf d' more…`: the string is split into a command line, the rest appended.
+                let mut text = first.to_owned();
+                for w in args.get(i..).unwrap_or_default() {
                     text.push(' ');
                     text.push_str(&w.raw);
                 }
-                self.nested_checked(&text, None);
-                return;
-            }
-            if v == "-S" || v == "--split-string" {
-                let mut text = args.get(i + 1).map(|w| w.val().unwrap_or(&w.raw).to_owned()).unwrap_or_default();
-                for w in args.iter().skip(i + 2) {
-                    text.push(' ');
-                    text.push_str(&w.raw);
+                this.nested_checked(&text);
+            };
+            if let Some(long) = v.strip_prefix("--") {
+                let (name, value) = long.split_once('=').map_or((long, None), |(n, v)| (n, Some(v)));
+                let name = format!("--{name}");
+                if flag_is(&name, "--split-string") {
+                    match value {
+                        Some(t) => split(self, t, i),
+                        None => split(self, args.get(i).map(|w| w.val().unwrap_or(&w.raw)).unwrap_or(""), i + 1),
+                    }
+                    return;
                 }
-                self.nested_checked(&text, None);
-                return;
-            }
-            if matches!(v, "-u" | "-C" | "--unset" | "--chdir" | "-P" | "--default-signal" | "--ignore-signal" | "--block-signal")
-                && !v.contains('=')
-            {
-                i += 2;
+                if value.is_none() && (flag_is(&name, "--unset") || flag_is(&name, "--chdir")) {
+                    i += 1;
+                }
                 continue;
             }
-            if v.starts_with('-') {
-                i += 1;
+            if let Some(cluster) = v.strip_prefix('-').filter(|c| !c.is_empty()) {
+                // Short options cluster (`-iS…`, `-iu NAME`); `-u`, `-C` and `-S` take the rest or the next word.
+                for (k, ch) in cluster.char_indices() {
+                    if matches!(ch, 'u' | 'C' | 'S') {
+                        let rest = &cluster[k + 1..];
+                        if ch == 'S' {
+                            match rest.is_empty() {
+                                false => split(self, rest, i),
+                                true => split(self, args.get(i).map(|w| w.val().unwrap_or(&w.raw)).unwrap_or(""), i + 1),
+                            }
+                            return;
+                        }
+                        if rest.is_empty() {
+                            i += 1;
+                        }
+                        break;
+                    }
+                }
                 continue;
             }
-            if v.contains('=') {
-                i += 1;
+            if let Some((name, value)) = v.split_once('=') {
+                self.assignment(name, &Word::literal(value), &c.words);
                 continue;
             }
+            i -= 1;
             break;
         }
         if i < args.len() {
@@ -1149,7 +1673,7 @@ impl<'a> Classifier<'a> {
     fn flock(&mut self, args: &[Word], c: &Cmd) {
         let o = opts(args, "wEc", &["--timeout", "--conflict-exit-code", "--command"]);
         for cmd in o.values(&["-c", "--command"]).map(str::to_owned).collect::<Vec<_>>() {
-            self.nested_checked(&cmd, None);
+            self.nested_checked(&cmd);
         }
         // flock FILE CMD ARGS…: the command starts after the lock file.
         if o.operands.len() > 1 {
@@ -1165,7 +1689,7 @@ impl<'a> Classifier<'a> {
             self.hit(Category::Unknown, "expansion in arguments", &c.words, "cannot tell what `su -c` runs");
         }
         for cmd in cmds {
-            self.nested_checked(&cmd, None);
+            self.nested_checked(&cmd);
         }
         // runuser -u USER [--] CMD…
         if o.has(&["-u", "--user"]) && !o.operands.is_empty() {
@@ -1175,7 +1699,7 @@ impl<'a> Classifier<'a> {
     }
 
     /// A nested script given as one literal argument.
-    fn nested_checked(&mut self, text: &str, stdin: Option<&str>) {
+    fn nested_checked(&mut self, text: &str) {
         if unknown_value(text) {
             self.push(
                 Category::Unknown,
@@ -1185,7 +1709,7 @@ impl<'a> Classifier<'a> {
                 self.span.clone(),
             );
         } else {
-            self.nested(text, stdin);
+            self.nested(text);
         }
     }
 
@@ -1197,7 +1721,7 @@ impl<'a> Classifier<'a> {
             return;
         }
         let text: Vec<&str> = words.iter().filter_map(Word::val).collect();
-        self.nested(&text.join(" "), None);
+        self.nested(&text.join(" "));
     }
 
     /// A shell reading its script from standard input.
@@ -1205,7 +1729,7 @@ impl<'a> Classifier<'a> {
         match &c.stdin {
             Stdin::Text(t) => {
                 let t = t.clone();
-                self.nested(&t, None);
+                self.nested_in(&t, Stdin::Inherited);
             }
             Stdin::Unknown(from) => {
                 let from = from.clone();
@@ -1263,7 +1787,7 @@ impl<'a> Classifier<'a> {
         if dash_c {
             match rest.first() {
                 Some(w) => match w.val() {
-                    Some(script) => self.nested(script, None),
+                    Some(script) => self.nested(script),
                     None => self.hit(
                         Category::Unknown,
                         "expansion in arguments",
@@ -1275,7 +1799,8 @@ impl<'a> Classifier<'a> {
             }
             return;
         }
-        if rest.is_empty() || stdin_mode {
+        let file = rest.first().and_then(|w| w.val());
+        if rest.is_empty() || stdin_mode || file.is_some_and(|f| matches!(f, "/dev/stdin" | "/dev/fd/0" | "/proc/self/fd/0")) {
             self.stdin_script(c, name);
         } else if rest[0].val().is_none() {
             self.hit(
@@ -1284,8 +1809,10 @@ impl<'a> Classifier<'a> {
                 &c.words,
                 format!("cannot tell which script `{}` names", rest[0].raw),
             );
+        } else if let Some(f) = file {
+            // `sh file.sh`: the gate does not read script files (SECURITY.md), but one this call writes it knows.
+            self.run_written(f, &c.words, name);
         }
-        // `sh file.sh`: the gate does not read script files (SECURITY.md).
     }
 
     fn interpreter(&mut self, name: &str, args: &[Word], c: &Cmd, words: &[Word]) {
@@ -1299,6 +1826,24 @@ impl<'a> Classifier<'a> {
             "deno" => &[],
             _ => &[],
         };
+        // Flags that may come before the code flag in one word (`perl -lne CODE`,
+        // `python3 -Ic CODE`); any other letter ends the cluster with its own
+        // value (`perl -MFile::Path=rmtree` is a module, `perl -pie` an `-i` suffix).
+        let clusterable: &str = match name {
+            n if n.starts_with("python") || n.starts_with("pypy") => "bBdEhiIOPqsSuvVxR",
+            n if n.starts_with("perl") => "acnpstTuUwWXSl0",
+            "ruby" => "acdlnpsSvwWyU",
+            "node" | "nodejs" | "bun" => "p",
+            _ => "",
+        };
+        let ends_cluster_with = |v: &str, f: &str| {
+            f.len() == 2
+                && v.len() > 2
+                && v.starts_with('-')
+                && !v.starts_with("--")
+                && v.ends_with(&f[1..])
+                && v[1..v.len() - 1].chars().all(|ch| clusterable.contains(ch))
+        };
         let mut code: Vec<String> = Vec::new();
         let mut unknown = false;
         let mut it = args.iter().enumerate();
@@ -1307,12 +1852,8 @@ impl<'a> Classifier<'a> {
                 unknown = true;
                 continue;
             };
-            // `-c CODE`, clusters like perl's `-ne CODE`, and `-eCODE`.
-            if let Some(f) = flag_names
-                .iter()
-                .find(|f| v == **f || (v.starts_with('-') && !v.starts_with("--") && v.len() > 2 && v.ends_with(&f[1..]) && f.len() == 2))
-            {
-                let _ = f;
+            // `-c CODE`, clusters like perl's `-ne CODE`, `-eCODE` and `--eval=CODE`.
+            if flag_names.iter().any(|f| v == *f || ends_cluster_with(v, f)) {
                 match args.get(i + 1).map(|n| n.val()) {
                     Some(Some(t)) => code.push(t.to_owned()),
                     Some(None) => unknown = true,
@@ -1323,6 +1864,8 @@ impl<'a> Classifier<'a> {
             }
             if let Some(f) = flag_names.iter().find(|f| f.len() == 2 && v.len() > 2 && v.starts_with(**f)) {
                 code.push(v[f.len()..].to_owned());
+            } else if let Some(attached) = flag_names.iter().find_map(|f| v.strip_prefix(*f).and_then(|r| r.strip_prefix('='))) {
+                code.push(attached.to_owned());
             }
         }
         if name == "deno" && args.first().and_then(|w| w.val()) == Some("eval") {
@@ -1349,7 +1892,8 @@ impl<'a> Classifier<'a> {
             self.stdin_script(c, name);
             return;
         }
-        if code.iter().any(|c| inline_code_acts(c)) {
+        let awk = matches!(name, "awk" | "gawk" | "mawk" | "nawk" | "busybox-awk");
+        if code.iter().any(|c| inline_code_acts(c) || (awk && awk_pipes(c))) {
             self.hit(
                 Category::Unknown,
                 "inline code",
@@ -1361,6 +1905,7 @@ impl<'a> Classifier<'a> {
 
     fn xargs(&mut self, args: &[Word], c: &Cmd) {
         let mut i = 0;
+        let mut replace: Option<String> = None;
         while i < args.len() {
             let Some(v) = args[i].val() else { break };
             if v == "--" {
@@ -1370,45 +1915,78 @@ impl<'a> Classifier<'a> {
             if !v.starts_with('-') || v == "-" {
                 break;
             }
-            if v.starts_with("--") {
-                if !v.contains('=')
-                    && matches!(
-                        v,
-                        "--arg-file"
-                            | "--delimiter"
-                            | "--eof"
-                            | "--replace"
-                            | "--max-lines"
-                            | "--max-args"
-                            | "--max-procs"
-                            | "--max-chars"
-                            | "--process-slot-var"
-                    )
+            i += 1;
+            if let Some(long) = v.strip_prefix("--") {
+                let (name, value) = long.split_once('=').map_or((long, None), |(n, v)| (n, Some(v)));
+                let name = format!("--{name}");
+                // `--replace[=R]`, `--eof[=E]`, `--max-lines[=N]` take only an attached value.
+                if flag_is(&name, "--replace") {
+                    replace = Some(value.unwrap_or("{}").to_owned());
+                } else if value.is_none()
+                    && ["--arg-file", "--delimiter", "--max-args", "--max-procs", "--max-chars", "--process-slot-var"]
+                        .iter()
+                        .any(|l| flag_is(&name, l))
                 {
                     i += 1;
                 }
-                i += 1;
                 continue;
             }
-            let flags = &v[1..];
-            if let Some(pos) = flags.find(|ch| "adEILnPs".contains(ch))
-                && pos == flags.len() - 1
-            {
-                i += 1;
+            for (k, ch) in v[1..].char_indices() {
+                let rest = &v[1 + k + ch.len_utf8()..];
+                match ch {
+                    // Take the rest of the word, or the next one.
+                    'a' | 'd' | 'E' | 'I' | 'L' | 'n' | 'P' | 's' => {
+                        let value = if rest.is_empty() {
+                            i += 1;
+                            args.get(i - 1).map(|w| w.val().unwrap_or("\u{0}unknown").to_owned())
+                        } else {
+                            Some(rest.to_owned())
+                        };
+                        if ch == 'I' {
+                            replace = value;
+                        }
+                        break;
+                    }
+                    // Take only an attached value.
+                    'i' => {
+                        replace = Some(if rest.is_empty() { "{}".to_owned() } else { rest.to_owned() });
+                        break;
+                    }
+                    'e' | 'l' => break,
+                    _ => {}
+                }
             }
-            i += 1;
         }
         let inner = &args[i.min(args.len())..];
         if inner.is_empty() {
             return;
         }
-        self.bulk_inner(inner, c, "xargs rm");
+        self.bulk_inner(inner, c, "xargs rm", replace.as_deref());
     }
 
     /// A command run once per input item (`xargs`, `find -exec`, `fd -x`,
     /// `parallel`): deleting programs there, behind any wrapper, are bulk
-    /// deletion.
-    fn bulk_inner(&mut self, inner: &[Word], c: &Cmd, rule: &'static str) {
+    /// deletion. Where the item replaces a string (`xargs -I{}`, find's
+    /// `{}`), a word that embeds it, or a program named by it, is only
+    /// known at run time (`sh -c 'echo {}'` runs whatever a file is called).
+    fn bulk_inner(&mut self, inner: &[Word], c: &Cmd, rule: &'static str, replace: Option<&str>) {
+        let marked: Vec<Word>;
+        let inner = match replace.filter(|r| !r.is_empty()) {
+            Some(r) => {
+                marked = inner
+                    .iter()
+                    .enumerate()
+                    .map(|(k, w)| match w.val() {
+                        Some(v) if v.contains(r) && (k == 0 || v != r || inner[k - 1].val().is_some_and(takes_code)) => {
+                            Word { raw: w.raw.clone(), lit: None, glob: false }
+                        }
+                        _ => w.clone(),
+                    })
+                    .collect();
+                &marked[..]
+            }
+            None => inner,
+        };
         let saved = self.bulk.replace(rule);
         self.argv(inner, c);
         self.bulk = saved;
@@ -1464,7 +2042,7 @@ impl<'a> Classifier<'a> {
                         args[start..].iter().position(|w| matches!(w.val(), Some(";" | "+"))).map(|p| start + p).unwrap_or(args.len());
                     if start < end {
                         let before = self.out.len();
-                        self.bulk_inner(&args[start..end], c, "find -exec rm");
+                        self.bulk_inner(&args[start..end], c, "find -exec rm", Some("{}"));
                         found |= self.out.len() > before;
                     }
                     i = end;
@@ -1499,7 +2077,7 @@ impl<'a> Classifier<'a> {
                     {
                         let k = k.to_ascii_lowercase();
                         if let Some(cmd) = val.strip_prefix('!').filter(|_| k.starts_with("alias.")) {
-                            self.nested_checked(cmd, None);
+                            self.nested_checked(cmd);
                         } else if k.ends_with("sshcommand")
                             || k.ends_with(".editor")
                             || k == "core.pager"
@@ -1508,7 +2086,7 @@ impl<'a> Classifier<'a> {
                             || k.starts_with("credential")
                             || k.contains("hook")
                         {
-                            self.nested_checked(val, None);
+                            self.nested_checked(val);
                         }
                     }
                     i += 2;
@@ -1541,6 +2119,22 @@ impl<'a> Classifier<'a> {
             "reset" if o.has(&["--hard", "--merge"]) => (Category::HistoryRewrite, "git reset --hard", "discards uncommitted work"),
             "checkout" | "switch" if o.has(&["-f", "--force", "--discard-changes"]) => {
                 (Category::HistoryRewrite, "git reset --hard", "discards uncommitted work")
+            }
+            // `git checkout -- .`, `git restore .`: the working tree's changes, all of them.
+            "checkout" if ops.iter().any(|p| whole_tree(p)) => {
+                (Category::HistoryRewrite, "git reset --hard", "discards every uncommitted change in the working tree")
+            }
+            "restore" if (!o.has(&["-S", "--staged"]) || o.has(&["-W", "--worktree"])) && ops.iter().any(|p| whole_tree(p)) => {
+                (Category::HistoryRewrite, "git reset --hard", "discards every uncommitted change in the working tree")
+            }
+            "worktree" if ops.first() == Some(&"remove") && o.has(&["-f", "--force"]) => {
+                (Category::HistoryRewrite, "git reset --hard", "removes a worktree with its uncommitted work")
+            }
+            "rm" if o.has(&["-r"]) && o.has(&["-f", "--force"]) && !o.has(&["--cached"]) => {
+                (Category::HistoryRewrite, "git reset --hard", "deletes tracked trees, modified files too")
+            }
+            "submodule" if ops.first() == Some(&"deinit") && o.has(&["-f", "--force"]) => {
+                (Category::HistoryRewrite, "git reset --hard", "removes submodule work trees with their uncommitted work")
             }
             "branch" if o.has(&["-D"]) || (o.has(&["-d", "--delete"]) && o.has(&["-f", "--force"])) => {
                 (Category::HistoryRewrite, "git branch -D", "deletes a branch that may not be merged")
@@ -1577,6 +2171,84 @@ impl<'a> Classifier<'a> {
                     self.hit(Category::Overwrite, "overwrite a file", words, format!("replaces the existing file {of}"));
                 }
             }
+        }
+    }
+
+    fn kubectl(&mut self, words: &[Word], c: &Cmd) {
+        let args = &words[1..];
+        let o = opts(args, "nsvcflo", KUBECTL_VALUE_OPTIONS);
+        let ops = o.lits();
+        // The verb: the first operand, unless that is the value of a global option the list above lacks.
+        let verb_at = match ops.as_slice() {
+            [first, second, ..] if !KUBECTL_VERBS.contains(first) && KUBECTL_VERBS.contains(second) => 1,
+            _ => 0,
+        };
+        let verb = ops.get(verb_at).copied().unwrap_or("");
+        let deletes = verb == "delete" || (verb == "replace" && o.has(&["--force"])) || (verb == "apply" && o.has(&["--prune"]));
+        if deletes {
+            self.hit(Category::Infrastructure, "kubectl delete", words, "deletes cluster resources");
+        }
+        let verb_word =
+            o.operands.iter().filter(|w| w.val().is_some()).nth(verb_at).and_then(|v| args.iter().position(|w| std::ptr::eq(w, *v)));
+        match (verb, verb_word) {
+            // `kubectl exec POD [-c C] -- CMD…`: CMD runs in the pod, as `ssh HOST CMD` runs on the host.
+            ("exec", Some(at)) => self.after_positional(&args[at + 1..], c, "cnf", KUBECTL_VALUE_OPTIONS, 1),
+            // `kubectl run|debug … -- CMD…`: CMD runs in a new container (which may mount the node's disks).
+            ("run" | "debug", Some(at)) => {
+                if let Some(dd) = args[at..].iter().position(|w| w.val() == Some("--")) {
+                    self.argv(&args[at + dd + 1..], c);
+                }
+            }
+            _ if !deletes => self.blanket(&o, words),
+            _ => {}
+        }
+    }
+
+    /// `docker run [opts] IMAGE [CMD…]` (and `compose run SERVICE CMD…`):
+    /// CMD runs in a new container, which may mount the host's files.
+    fn container_run(&mut self, after_run: &[Word], c: &Cmd) {
+        let mut i = 0;
+        let mut entrypoint: Option<Word> = None;
+        while let Some(w) = after_run.get(i) {
+            let Some(v) = w.val() else {
+                self.hit(
+                    Category::Unknown,
+                    "expansion in arguments",
+                    after_run,
+                    format!("cannot tell what `{}` makes the container run", w.raw),
+                );
+                return;
+            };
+            if v == "--" {
+                i += 1;
+                break;
+            }
+            if !v.starts_with('-') || v == "-" {
+                break;
+            }
+            i += 1;
+            let (name, value) = v.split_once('=').map_or((v, None), |(n, v)| (n, Some(v)));
+            let takes = if name.starts_with("--") {
+                value.is_none() && DOCKER_RUN_VALUE_OPTIONS.contains(&name)
+            } else {
+                name.len() == 2 && "aceghlmpuvw".contains(&name[1..]) && value.is_none()
+            };
+            let val = if takes {
+                i += 1;
+                after_run.get(i - 1).cloned()
+            } else {
+                value.map(Word::literal)
+            };
+            if name == "--entrypoint" {
+                entrypoint = val;
+            }
+        }
+        // The image (or service), then the command.
+        let Some(rest) = after_run.get(i + 1..) else { return };
+        let mut inner: Vec<Word> = entrypoint.into_iter().collect();
+        inner.extend(rest.iter().cloned());
+        if !inner.is_empty() {
+            self.argv(&inner, c);
         }
     }
 
@@ -1652,6 +2324,11 @@ impl<'a> Classifier<'a> {
         } else {
             None
         };
+        if first == "run" || (first, second) == ("container", "run") {
+            let k = sub.iter().position(|w| w.val() == Some("run")).map_or(sub.len(), |k| k + 1);
+            self.container_run(&sub[k..], c);
+            return;
+        }
         if let Some(skip) = exec {
             let mut k = 0;
             let mut seen = 0;
@@ -1680,6 +2357,7 @@ impl<'a> Classifier<'a> {
                 ("system" | "image" | "container" | "network" | "builder" | "buildx", "prune") | ("prune", _) => {
                     ("docker prune", "deletes unused data in bulk")
                 }
+                ("system", "reset") => ("docker prune", "deletes every container, image and volume"),
                 ("rmi", _) | ("image", "rm") if force => ("docker rm -f", "removes images in use"),
                 _ => return self.blanket(&o, words),
             }
@@ -1758,7 +2436,8 @@ impl<'a> Classifier<'a> {
                 "--oauth2-bearer",
             ],
         );
-        let method = o.flags.iter().rev().find(|(f, _)| f == "-X" || f == "--request").and_then(|(_, v)| v.as_deref());
+        let method = o.flags.iter().rev().find(|(f, _)| flag_is(f, "-X") || flag_is(f, "--request")).and_then(|(_, v)| v.as_deref());
+        let method = if o.values(&["-H", "--header"]).any(overrides_to_delete) { Some("DELETE") } else { method };
         let url = o.values(&["--url"]).next().or_else(|| o.lits().first().copied());
         self.http_method(method, url, words, &o);
     }
@@ -1862,7 +2541,7 @@ impl<'a> Classifier<'a> {
             opts_with(args, short_val, attached, long_val)
         };
         for cmd in o.values(pipe_opts).filter_map(|v| v.strip_prefix('|')).map(str::to_owned).collect::<Vec<_>>() {
-            self.nested_checked(&cmd, None);
+            self.nested_checked(&cmd);
         }
         for v in o.values(sql_opts) {
             if unknown_value(v) {
@@ -1892,7 +2571,7 @@ impl<'a> Classifier<'a> {
         for t in &texts {
             self.sql_text(t, words);
             for cmd in client_shell_escapes(t) {
-                self.nested_checked(&cmd, None);
+                self.nested_checked(&cmd);
             }
         }
         if self.out.len() == before && (unknown || !o.unknown.is_empty()) {
@@ -1933,7 +2612,7 @@ impl<'a> Classifier<'a> {
                     sub.depth = self.depth + 1;
                     sub.len = self.len;
                     sub.span = self.span.clone();
-                    sub.nested(cand, None);
+                    sub.nested(cand);
                     let found = sub.finish();
                     if let Some(f) = found.into_iter().find(|f| f.category != Category::Unknown) {
                         self.hit(
@@ -2041,6 +2720,26 @@ const QUERY_CLIENT: SqlClient = SqlClient {
     file_opts: &[],
     pipe_opts: &[],
 };
+
+/// Whether an option's value is code: a shell's `-c` (also clustered,
+/// `-lc`), an interpreter's `-e`/`--eval`.
+fn takes_code(opt: &str) -> bool {
+    matches!(opt, "-e" | "-E" | "--eval" | "-r" | "--command" | "-Command" | "-command")
+        || (opt.starts_with('-') && !opt.starts_with("--") && opt.ends_with('c'))
+}
+
+/// Whether a request header makes the server read the request as a DELETE
+/// (`X-HTTP-Method-Override: DELETE`, which many frameworks honour).
+fn overrides_to_delete(header: &str) -> bool {
+    let Some((name, value)) = header.split_once(':') else { return false };
+    let name = name.trim().to_ascii_lowercase();
+    matches!(name.as_str(), "x-http-method-override" | "x-http-method" | "x-method-override") && value.trim().eq_ignore_ascii_case("delete")
+}
+
+/// A git pathspec naming the whole working tree.
+fn whole_tree(p: &str) -> bool {
+    matches!(p, "." | "./" | ":/" | ":" | "*" | ":(top)" | ":/*" | ":(glob)**")
+}
 
 /// Whether a program name has a rule or unwraps (worth trying behind an
 /// unknown program).
@@ -2151,6 +2850,103 @@ fn inline_code_acts(code: &str) -> bool {
     ACTS.is_match(code)
 }
 
+/// The command of a crontab line (after the five time fields or an
+/// `@reboot`-style nickname); `None` for blank, comment and variable lines.
+fn crontab_command(line: &str) -> Option<String> {
+    let line = line.trim();
+    if line.is_empty() || line.starts_with('#') {
+        return None;
+    }
+    let mut fields = line.split_whitespace();
+    let first = fields.next()?;
+    if !first.starts_with('@') && first.contains('=') {
+        return None;
+    }
+    let skip = if first.starts_with('@') { 0 } else { 4 };
+    let mut rest = line[first.len()..].trim_start();
+    for _ in 0..skip {
+        let f = rest.split_whitespace().next()?;
+        rest = rest[f.len()..].trim_start();
+    }
+    (!rest.is_empty()).then(|| rest.to_owned())
+}
+
+/// A makefile line's shell command: a tab-indented recipe line, or what
+/// follows the `;` of a rule line (`all: ; rm -rf build`).
+fn make_recipe(line: &str) -> Option<String> {
+    if let Some(recipe) = line.strip_prefix('\t') {
+        return Some(recipe.trim_start_matches(['@', '-', '+']).to_owned());
+    }
+    let (rule, recipe) = line.split_once(';')?;
+    (rule.contains(':') && !rule.trim_start().starts_with('#')).then(|| recipe.trim().to_owned())
+}
+
+/// Whether an awk program sends output to a command or reads one's
+/// (`print x | "sh"`, `cmd | getline`): a `|` outside strings and regex
+/// literals, not `||`, followed by a string or a name.
+fn awk_pipes(code: &str) -> bool {
+    let chars: Vec<char> = code.chars().collect();
+    let mut i = 0;
+    // Whether a `/` here starts a regex literal (not a division).
+    let mut regex_may_start = true;
+    while i < chars.len() {
+        let ch = chars[i];
+        match ch {
+            '"' => {
+                i += 1;
+                while i < chars.len() && chars[i] != '"' {
+                    i += if chars[i] == '\\' { 2 } else { 1 };
+                }
+                regex_may_start = false;
+            }
+            '/' if regex_may_start => {
+                i += 1;
+                while i < chars.len() && chars[i] != '/' {
+                    i += if chars[i] == '\\' { 2 } else { 1 };
+                }
+                regex_may_start = false;
+            }
+            '|' if chars.get(i + 1) == Some(&'|') => {
+                i += 1;
+                regex_may_start = true;
+            }
+            '|' => {
+                let rest: String = chars[i + 1..].iter().collect();
+                let rest = rest.trim_start_matches('&').trim_start();
+                if rest.starts_with('"') || rest.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+                    return true;
+                }
+                regex_may_start = true;
+            }
+            c if c.is_whitespace() => {}
+            c => regex_may_start = "(,~!{;&=\n".contains(c),
+        }
+        i += 1;
+    }
+    false
+}
+
+/// The shell command an ex command runs (`!cmd`, `%!cmd`, `r !cmd`,
+/// `w !cmd`, `silent !cmd`), after any `:` and range.
+fn ex_shell_command(cmd: &str) -> Option<String> {
+    let c = cmd.trim_start().trim_start_matches(':').trim_start();
+    let c = c.strip_prefix("silent").map(|r| r.trim_start_matches('!').trim_start()).unwrap_or(c);
+    let c = c.trim_start_matches(|ch: char| ch.is_ascii_digit() || "%.$,'<>+-".contains(ch)).trim_start();
+    if let Some(rest) = c.strip_prefix('!') {
+        return Some(rest.to_owned());
+    }
+    for verb in ["read", "r", "write", "w"] {
+        if let Some(rest) = c.strip_prefix(verb) {
+            let rest = rest.trim_start();
+            // `w !cmd` pipes to a command; `w!` (no space before `!`) only forces the write.
+            if let Some(sh) = rest.strip_prefix('!').filter(|_| verb.starts_with('r') || c[verb.len()..].starts_with(char::is_whitespace)) {
+                return Some(sh.to_owned());
+            }
+        }
+    }
+    None
+}
+
 /// Whether a sed program uses the `e` command or the `e` flag of `s`
 /// (GNU sed runs a command there).
 fn sed_executes(p: &str) -> bool {
@@ -2183,16 +2979,23 @@ fn sed_executes(p: &str) -> bool {
 /// The commands an SQL client's own meta-commands hand to a shell: `\!
 /// CMD` (psql, mysql; anywhere on a line), psql's `\o |CMD`, `\g |CMD`,
 /// `\w |CMD`, mysql's `system CMD`, sqlite3's `.shell CMD`, `.system CMD`,
-/// `.output |CMD` and `.once |CMD`.
+/// `.output |CMD` and `.once |CMD`; and `COPY … PROGRAM 'CMD'`, which the
+/// server (or psql's `\copy`) runs.
 fn client_shell_escapes(text: &str) -> Vec<String> {
     static ESC: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(
-            r"(?im)\\!(.*)$|\\(?:o|out|g|gx|w|write)\s*\|(.*)$|^\s*(?:\.shell|\.system|system)[ \t]+(.*)$|^\s*\.(?:output|once)(?:\s+-[a-z]+)*\s*\|(.*)$",
+            r"(?im)\\!(.*)$|\\(?:o|out|g|gx|w|write)\s*\|(.*)$|^\s*(?:\.shell|\.system|system)[ \t]+(.*)$|^\s*\.(?:output|once)(?:\s+-[a-z]+)*\s*\|(.*)$|\bPROGRAM\s+'((?:[^']|'')*)'",
         )
         .expect("static regex")
     });
     ESC.captures_iter(text)
-        .filter_map(|c| c.iter().skip(1).flatten().next().map(|m| m.as_str().trim().to_owned()))
+        .filter_map(|c| {
+            // `COPY … TO|FROM PROGRAM 'cmd'` (psql's `\copy` too): an SQL string, `''` is a quote.
+            if let Some(p) = c.get(5) {
+                return Some(p.as_str().replace("''", "'"));
+            }
+            c.iter().skip(1).flatten().next().map(|m| m.as_str().trim().to_owned())
+        })
         .filter(|c| !c.is_empty())
         .collect()
 }

@@ -83,6 +83,10 @@ pub(crate) enum Stdin {
 pub(crate) struct Cmd {
     /// argv, program first; assignments before it are left out.
     pub words: Vec<Word>,
+    /// Assignments before the program (`X=1 cmd`), or a command that is
+    /// only assignments (`X=1`): some variables name a command to run
+    /// (`GIT_SSH_COMMAND`, `PAGER`).
+    pub assigns: Vec<(String, Word)>,
     pub redirs: Vec<Redir>,
     pub stdin: Stdin,
     /// Byte range in the checked text to show a person (the outermost
@@ -385,6 +389,7 @@ impl Reader<'_> {
             None => self.span_of_simple(s),
         };
         let mut words = Vec::new();
+        let mut assigns = Vec::new();
         let mut redirs = Vec::new();
         let mut heredoc: Option<Stdin> = None;
         let mut items: Vec<&ast::CommandPrefixOrSuffixItem> = Vec::new();
@@ -420,18 +425,31 @@ impl Reader<'_> {
                 ast::CommandPrefixOrSuffixItem::Word(w) => words.extend(self.word(&w.value, &span)),
                 ast::CommandPrefixOrSuffixItem::AssignmentWord(a, w) => {
                     let (ast::AssignmentName::VariableName(n) | ast::AssignmentName::ArrayElementName(n, _)) = &a.name;
-                    self.sets.insert(n.clone());
                     // `X=$(…) cmd`: the substitution runs. After the program
-                    // (`declare X=…`) it is an argument.
-                    let value = self.word(&w.value, &span);
+                    // (`env X=1 cmd`, `declare X=…`) it is an argument, which
+                    // sets a shell variable only for the declaration builtins
+                    // (read below, with `SETTERS`).
+                    if words.is_empty() {
+                        self.sets.insert(n.clone());
+                    }
                     if !words.is_empty() {
+                        let value = self.word(&w.value, &span);
                         words.extend(value);
-                    } else if let ast::AssignmentValue::Array(items) = &a.value {
-                        for (k, v) in items {
-                            if let Some(k) = k {
-                                self.word(&k.value, &span);
+                    } else {
+                        match &a.value {
+                            ast::AssignmentValue::Scalar(v) => {
+                                let value = self.word(&v.value, &span).into_iter().next();
+                                let value = value.unwrap_or(Word { raw: v.value.clone(), lit: Some(String::new()), glob: false });
+                                assigns.push((n.clone(), value));
                             }
-                            self.word(&v.value, &span);
+                            ast::AssignmentValue::Array(items) => {
+                                for (k, v) in items {
+                                    if let Some(k) = k {
+                                        self.word(&k.value, &span);
+                                    }
+                                    self.word(&v.value, &span);
+                                }
+                            }
                         }
                     }
                 }
@@ -457,18 +475,21 @@ impl Reader<'_> {
                 }
             }
         }
-        if words.is_empty() && redirs.is_empty() {
+        if words.is_empty() && redirs.is_empty() && assigns.is_empty() {
             return;
         }
-        self.script.cmds.push(Cmd { words, redirs, stdin, span });
+        self.script.cmds.push(Cmd { words, assigns, redirs, stdin, span });
     }
 
     fn redirect(&mut self, r: &ast::IoRedirect, span: &Range<usize>, redirs: &mut Vec<Redir>, heredoc: &mut Option<Stdin>) {
         match r {
             ast::IoRedirect::File(_, kind, target) => {
                 let k = match kind {
-                    ast::IoFileRedirectKind::Write | ast::IoFileRedirectKind::Clobber => RedirKind::Write,
-                    ast::IoFileRedirectKind::Append => RedirKind::Append,
+                    ast::IoFileRedirectKind::Write | ast::IoFileRedirectKind::Clobber | ast::IoFileRedirectKind::DuplicateOutput => {
+                        RedirKind::Write
+                    }
+                    // `<>` writes in place, like an append that truncates nothing.
+                    ast::IoFileRedirectKind::Append | ast::IoFileRedirectKind::ReadAndWrite => RedirKind::Append,
                     _ => RedirKind::Other,
                 };
                 match target {
@@ -675,25 +696,79 @@ impl Reader<'_> {
 /// Whether unquoted text is a pathname pattern: `*`, `?`, or a bracket
 /// expression `[…]` (a lone `[`, the test command, is not).
 fn is_glob(t: &str) -> bool {
-    t.contains(['*', '?']) || t.find('[').is_some_and(|i| t[i + 1..].len() > 1 && t[i + 2..].contains(']'))
+    t.contains(['*', '?'])
+        || t.find('[').is_some_and(|i| {
+            // At least one character inside, then a `]` (by characters: the text may be any UTF-8).
+            let mut inside = t[i + 1..].chars();
+            inside.next().is_some() && inside.as_str().contains(']')
+        })
 }
 
 /// What a lone command prints, when that is known before the run.
-fn output_of(c: &Cmd) -> Option<String> {
+pub(crate) fn output_of(c: &Cmd) -> Option<String> {
     let prog = c.words.first()?.val()?;
     let name = prog.rsplit('/').next().unwrap_or(prog);
     match name {
-        "echo" | "printf" => {
+        "echo" => {
             let args: Option<Vec<&str>> = c.words[1..].iter().map(Word::val).collect();
-            let args = args?;
-            let args: Vec<&str> = if name == "echo" { args.into_iter().skip_while(|a| a.starts_with('-')).collect() } else { args };
+            let args: Vec<&str> = args?.into_iter().skip_while(|a| a.starts_with('-')).collect();
             Some(args.join(" ").replace("\\n", "\n"))
         }
-        "cat" if c.words.len() == 1 => match &c.stdin {
+        "printf" => {
+            let args: Option<Vec<&str>> = c.words[1..].iter().map(Word::val).collect();
+            printf(&args?)
+        }
+        "cat" | "tee" if c.words.len() == 1 || name == "tee" => match &c.stdin {
             Stdin::Text(t) => Some(t.clone()),
             _ => None,
         },
         _ => None,
+    }
+}
+
+/// What `printf FORMAT ARGS…` prints, for the directives that copy an
+/// argument (`%s`, `%b`, `%d`, `%i`, `%c`) and the usual escapes; the
+/// format is reused while arguments remain, as printf does. `None` for
+/// anything fancier (widths, other conversions).
+fn printf(args: &[&str]) -> Option<String> {
+    let args = args.strip_prefix(&["--"]).unwrap_or(args);
+    if args.first()?.starts_with('-') {
+        // `printf -v VAR …` prints nothing.
+        return Some(String::new());
+    }
+    let (format, mut rest) = args.split_first()?;
+    let mut out = String::new();
+    loop {
+        let mut used = false;
+        let mut chars = format.chars();
+        while let Some(ch) = chars.next() {
+            match ch {
+                '%' => match chars.next()? {
+                    '%' => out.push('%'),
+                    's' | 'b' | 'd' | 'i' | 'c' => {
+                        used = true;
+                        if let Some((a, more)) = rest.split_first() {
+                            out.push_str(a);
+                            rest = more;
+                        }
+                    }
+                    _ => return None,
+                },
+                '\\' => match chars.next() {
+                    Some('n') => out.push('\n'),
+                    Some('t') => out.push('\t'),
+                    Some('\\') | None => out.push('\\'),
+                    Some(other) => {
+                        out.push('\\');
+                        out.push(other);
+                    }
+                },
+                ch => out.push(ch),
+            }
+        }
+        if !used || rest.is_empty() || out.len() > 1 << 16 {
+            return Some(out);
+        }
     }
 }
 

@@ -1,10 +1,12 @@
 //! SQL read by sqlparser (the Apache DataFusion SQL parser): which
 //! statements destroy data. `DROP …`, `TRUNCATE`, `ALTER … DROP …`, and
-//! `DELETE`/`UPDATE` without a `WHERE` (or with one that names no column,
-//! such as `WHERE 1=1`) are destructive. Text the parser cannot read is
-//! split into statements by its tokenizer and judged by their keywords.
+//! `DELETE`/`UPDATE` without a `WHERE` (or with one that matches every
+//! row: `WHERE 1=1`, `WHERE id > 0 OR 1=1`) are destructive, also inside
+//! a `WITH` or a `PREPARE`. Text the parser cannot read is split into
+//! statements by its tokenizer and judged by their keywords; a `DO` block's
+//! code by the words in it.
 
-use sqlparser::ast::Statement;
+use sqlparser::ast::{BinaryOperator, Expr, Query, SetExpr, Statement};
 use sqlparser::dialect::GenericDialect;
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::Parser;
@@ -37,8 +39,12 @@ fn statement(s: &Statement) -> Option<Hit> {
     let upper = text.to_ascii_uppercase();
     let rule = match s {
         Statement::Truncate(_) => "TRUNCATE",
-        Statement::Delete(d) if d.selection.as_ref().is_none_or(|w| !names_a_column(w)) => "DELETE without WHERE",
-        Statement::Update(u) if u.selection.as_ref().is_none_or(|w| !names_a_column(w)) => "UPDATE without WHERE",
+        Statement::Delete(d) if d.selection.as_ref().is_none_or(|w| !restricts(w)) => "DELETE without WHERE",
+        Statement::Update(u) if u.selection.as_ref().is_none_or(|w| !restricts(w)) => "UPDATE without WHERE",
+        // `WITH d AS (DELETE FROM t RETURNING *) SELECT …` deletes too.
+        Statement::Query(q) => return query(q),
+        Statement::Insert(i) => return i.source.as_deref().and_then(query),
+        Statement::Prepare { statement: inner, .. } => return statement(inner),
         _ if upper.starts_with("DROP ") => "DROP",
         _ if upper.starts_with("ALTER ") && upper.contains(" DROP ") => "ALTER … DROP",
         _ => return None,
@@ -46,10 +52,31 @@ fn statement(s: &Statement) -> Option<Hit> {
     Some(Hit { rule, statement: short(&text) })
 }
 
-/// Whether a `WHERE` condition mentions a column (an identifier anywhere
-/// in it): `WHERE 1=1`, `WHERE TRUE` and `WHERE 'a'='a'` match every row.
-fn names_a_column(cond: &sqlparser::ast::Expr) -> bool {
-    format!("{cond:?}").contains("Identifier(")
+/// The first destructive statement inside a query: its `WITH` parts and
+/// its body (`SetExpr::Delete` and friends are data-modifying parts).
+fn query(q: &Query) -> Option<Hit> {
+    q.with.iter().flat_map(|w| w.cte_tables.iter()).find_map(|cte| query(&cte.query)).or_else(|| set_expr(&q.body))
+}
+
+fn set_expr(e: &SetExpr) -> Option<Hit> {
+    match e {
+        SetExpr::Query(q) => query(q),
+        SetExpr::SetOperation { left, right, .. } => set_expr(left).or_else(|| set_expr(right)),
+        SetExpr::Insert(s) | SetExpr::Update(s) | SetExpr::Delete(s) | SetExpr::Merge(s) => statement(s),
+        _ => None,
+    }
+}
+
+/// Whether a `WHERE` condition can leave rows out: it must mention a
+/// column (`WHERE 1=1`, `WHERE TRUE`, `WHERE 'a'='a'` match every row),
+/// and every side of an `OR` must (`WHERE id > 0 OR 1=1` matches every row).
+fn restricts(cond: &Expr) -> bool {
+    match cond {
+        Expr::BinaryOp { left, op: BinaryOperator::Or, right } => restricts(left) && restricts(right),
+        Expr::BinaryOp { left, op: BinaryOperator::And, right } => restricts(left) || restricts(right),
+        Expr::Nested(inner) => restricts(inner),
+        other => format!("{other:?}").contains("Identifier("),
+    }
 }
 
 /// For SQL the parser rejects (another dialect, a fragment): statement by
@@ -70,6 +97,17 @@ fn by_tokens(sql: &str) -> Vec<Hit> {
             })
             .collect();
         let Some((first, _)) = words.first() else { continue };
+        if *first == Keyword::DO {
+            // `DO $$ … $$`: an anonymous block runs now; its code is not SQL the parser reads.
+            for t in stmt {
+                if let Token::DollarQuotedString(sqlparser::ast::DollarQuotedString { value: code, .. }) | Token::SingleQuotedString(code) =
+                    t
+                {
+                    hits.extend(by_words(code));
+                }
+            }
+            continue;
+        }
         let has = |k: Keyword| words.iter().any(|(w, _)| *w == k);
         let rule = match first {
             Keyword::DROP => "DROP",
@@ -122,6 +160,11 @@ mod tests {
         assert_eq!(rules("update t set a = 1"), ["UPDATE without WHERE"]);
         assert_eq!(rules("ALTER TABLE t DROP COLUMN c"), ["ALTER … DROP"]);
         assert_eq!(rules("DROP TABLE `weird` CASCADE PURGE nonsense("), ["DROP"]);
+        assert_eq!(rules("DELETE FROM t WHERE id > 0 OR 1=1"), ["DELETE without WHERE"]);
+        assert_eq!(rules("UPDATE t SET a = 1 WHERE (TRUE)"), ["UPDATE without WHERE"]);
+        assert_eq!(rules("WITH d AS (DELETE FROM t RETURNING *) SELECT count(*) FROM d"), ["DELETE without WHERE"]);
+        assert_eq!(rules("PREPARE p AS DELETE FROM t; EXECUTE p"), ["DELETE without WHERE"]);
+        assert_eq!(rules("DO $$ BEGIN EXECUTE 'DROP TABLE x'; END $$"), ["DROP"]);
     }
 
     #[test]
@@ -130,6 +173,11 @@ mod tests {
             "SELECT 1",
             "select * from drops",
             "DELETE FROM t WHERE id = 3",
+            "DELETE FROM t WHERE id = 3 OR id = 4",
+            "DELETE FROM t WHERE id = 3 AND 1=1",
+            "INSERT INTO t SELECT * FROM u ON CONFLICT (id) DO UPDATE SET a = 1",
+            "WITH x AS (SELECT 1) SELECT * FROM x",
+            "DO $$ BEGIN RAISE NOTICE 'hi'; END $$",
             "UPDATE t SET a=1 WHERE id=2",
             "INSERT INTO t VALUES (1)",
             "\\dt",

@@ -1,0 +1,398 @@
+//! Property tests of the gate (issue 11): no quoting, escaping, wrapping,
+//! flag reordering or chaining of a destructive command makes it run
+//! unasked; the parser path never panics on any input; the same input
+//! always gets the same verdict.
+//!
+//! 256 cases per property by default; `PROPTEST_CASES=10000 cargo test -p
+//! mend-safety --test props` runs more.
+
+use mend_safety::{Context, Gate, Intent, Level, SafetyConfig, Verdict};
+use proptest::prelude::*;
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+fn gate() -> Gate {
+    Gate::new(&SafetyConfig::default()).expect("default policy")
+}
+
+fn strict_gate() -> Gate {
+    Gate::new(&SafetyConfig { level: Level::Strict, ..SafetyConfig::default() }).expect("strict policy")
+}
+
+fn check_argv(gate: &Gate, argv: &[String]) -> Verdict {
+    let intent = Intent::Exec { argv: Some(argv.to_vec()), script: None, stdin: None, cwd: None, env: vec![], clear_env: false };
+    gate.check(&intent, &argv.join(" "), false, &Context { env: &no_env, probe: None })
+}
+
+// ───────────────────────── destructive commands, spelled every way ─────────────────────────
+
+/// A destructive command: its words in one of their equivalent forms, and
+/// the rule that must ask.
+#[derive(Debug, Clone)]
+struct Destructive {
+    words: Vec<String>,
+    rule: &'static str,
+    /// `rm`-like: it may be run by `xargs` (then `xargs rm` asks instead).
+    deletes_files: bool,
+}
+
+fn w(words: &[&str]) -> Vec<String> {
+    words.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// Options of a command in their equivalent spellings, placed before the
+/// operands, after them, or split around them.
+fn with_flags(prog: &[&str], spellings: &[&[&str]], operands: &[&str]) -> impl Strategy<Value = Vec<String>> + use<> {
+    let prog = w(prog);
+    let operands = w(operands);
+    let spellings: Vec<Vec<String>> = spellings.iter().map(|s| w(s)).collect();
+    (proptest::sample::select(spellings), 0..3usize, any::<bool>()).prop_map(move |(flags, place, dashdash)| {
+        let mut out = prog.clone();
+        match place {
+            // before the operands, maybe with `--` between
+            0 => {
+                out.extend(flags.iter().cloned());
+                if dashdash {
+                    out.push("--".into());
+                }
+                out.extend(operands.iter().cloned());
+            }
+            // after the operands (GNU permutes)
+            1 => {
+                out.extend(operands.iter().cloned());
+                out.extend(flags.iter().cloned());
+            }
+            // split around the operands
+            _ => {
+                let (a, b) = flags.split_at(flags.len() / 2);
+                out.extend(a.iter().cloned());
+                out.extend(operands.iter().cloned());
+                out.extend(b.iter().cloned());
+            }
+        }
+        out
+    })
+}
+
+fn destructive() -> impl Strategy<Value = Destructive> {
+    let rm_flags: &[&[&str]] = &[
+        &["-rf"],
+        &["-fr"],
+        &["-r", "-f"],
+        &["-f", "-r"],
+        &["-R", "-f"],
+        &["-Rf"],
+        &["--recursive", "-f"],
+        &["-f", "--recursive"],
+        &["--recursive", "--force"],
+        &["-v", "-rf"],
+        &["-r"],
+        &["--rec"],
+    ];
+    let rm_prog = proptest::sample::select(vec!["rm", "/bin/rm", "/usr/bin/rm", "grm"]);
+    let rm = (rm_prog, with_flags(&[], rm_flags, &["build"])).prop_map(|(p, rest)| {
+        let mut words = vec![p.to_owned()];
+        words.extend(rest);
+        Destructive { words, rule: "rm -r", deletes_files: true }
+    });
+    let chmod = with_flags(&["chmod"], &[&["-R"], &["--recursive"], &["-vR"], &["-R", "-v"]], &["777", "/srv"])
+        .prop_map(|words| Destructive { words, rule: "chmod -R", deletes_files: false });
+    let chown = with_flags(&["chown"], &[&["-R"], &["--recursive"], &["-hR"]], &["nobody", "/srv"]).prop_map(|words| Destructive {
+        words,
+        rule: "chown -R",
+        deletes_files: false,
+    });
+    let push = proptest::sample::select(vec![
+        (w(&["git", "push", "--force", "origin", "main"]), "git push --force"),
+        (w(&["git", "push", "origin", "main", "-f"]), "git push --force"),
+        (w(&["git", "push", "origin", "+main"]), "git push --force"),
+        (w(&["git", "-C", "repo", "push", "--force-with-lease"]), "git push --force"),
+        (w(&["git", "push", "origin", ":feature"]), "git push --delete"),
+        (w(&["git", "push", "--delete", "origin", "feature"]), "git push --delete"),
+        (w(&["git", "push", "--mirror", "backup"]), "git push --mirror"),
+        (w(&["git", "reset", "--hard", "HEAD~1"]), "git reset --hard"),
+        (w(&["git", "clean", "-fdx"]), "git clean -f"),
+        (w(&["git", "clean", "-d", "--force"]), "git clean -f"),
+    ])
+    .prop_map(|(words, rule)| Destructive { words, rule, deletes_files: false });
+    let others = proptest::sample::select(vec![
+        (w(&["find", ".", "-name", "x.tmp", "-delete"]), "find -delete", false),
+        (w(&["find", ".", "-exec", "rm", "{}", "+"]), "find -exec rm", false),
+        (w(&["find", ".", "-type", "f", "-exec", "rm", "-f", "{}", ";"]), "find -exec rm", false),
+        (w(&["shred", "-u", "secrets.txt"]), "shred", true),
+        (w(&["mkfs.ext4", "/dev/sdb1"]), "mkfs", false),
+        (w(&["dd", "if=/dev/zero", "of=/dev/sda", "bs=1M"]), "dd to a device", false),
+        (w(&["wipefs", "--all", "/dev/sdb"]), "wipefs", false),
+        (w(&["dropdb", "shop"]), "dropdb", false),
+        (w(&["psql", "-c", "DROP TABLE users"]), "DROP", false),
+        (w(&["mysql", "shop", "-e", "TRUNCATE orders"]), "TRUNCATE", false),
+        (w(&["sqlite3", "app.db", "DELETE FROM sessions"]), "DELETE without WHERE", false),
+        (w(&["redis-cli", "-h", "cache", "FLUSHALL"]), "FLUSHALL/FLUSHDB", false),
+        (w(&["kubectl", "-n", "prod", "delete", "pod", "api-0"]), "kubectl delete", false),
+        (w(&["helm", "uninstall", "api"]), "helm uninstall", false),
+        (w(&["terraform", "destroy", "-auto-approve"]), "terraform destroy", false),
+        (w(&["terraform", "apply", "-destroy"]), "terraform destroy", false),
+        (w(&["docker", "rm", "-f", "web"]), "docker rm -f", false),
+        (w(&["docker", "system", "prune", "-af"]), "docker prune", false),
+        (w(&["docker", "compose", "down", "-v"]), "docker volume rm", false),
+        (w(&["aws", "s3", "rm", "s3://bucket/", "--recursive"]), "aws s3 rm --recursive", false),
+        (w(&["gcloud", "projects", "delete", "p"]), "cloud delete", false),
+        (w(&["curl", "-X", "DELETE", "https://api.example.com/x"]), "HTTP DELETE", false),
+        (w(&["curl", "https://api.example.com/x", "--request", "DELETE"]), "HTTP DELETE", false),
+        (w(&["wget", "--method=DELETE", "https://api.example.com/x"]), "HTTP DELETE", false),
+        (w(&["rsync", "-a", "--delete", "src/", "dst/"]), "rsync --delete", false),
+        (w(&["eval", "echo hi"]), "eval", false),
+    ])
+    .prop_map(|(words, rule, deletes_files)| Destructive { words, rule, deletes_files });
+    prop_oneof![3 => rm, 1 => chmod, 1 => chown, 2 => push, 4 => others]
+}
+
+/// How one word is written in the script.
+#[derive(Debug, Clone, Copy)]
+enum Quoting {
+    Plain,
+    Single,
+    Double,
+    Backslash,
+    AnsiC,
+    /// `r''m`: an empty quoted string spliced in.
+    Split(usize),
+    /// The first part single-quoted, the rest double-quoted.
+    Mixed(usize),
+}
+
+fn quoting() -> impl Strategy<Value = Quoting> {
+    prop_oneof![
+        Just(Quoting::Plain),
+        Just(Quoting::Single),
+        Just(Quoting::Double),
+        Just(Quoting::Backslash),
+        Just(Quoting::AnsiC),
+        (0..16usize).prop_map(Quoting::Split),
+        (0..16usize).prop_map(Quoting::Mixed),
+    ]
+}
+
+/// Characters a plain (unquoted) word may hold unchanged.
+fn plain_ok(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%^~".contains(c)) && !s.starts_with('~')
+}
+
+fn single(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+fn double(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        if matches!(c, '"' | '\\' | '$' | '`') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+fn quote(s: &str, q: Quoting) -> String {
+    match q {
+        Quoting::Plain if plain_ok(s) => s.to_owned(),
+        Quoting::Plain | Quoting::Single => single(s),
+        Quoting::Double => double(s),
+        Quoting::Backslash => s
+            .chars()
+            .map(|c| match c {
+                // A backslash-newline is a line continuation, not a newline.
+                '\n' => "'\n'".to_owned(),
+                c => format!("\\{c}"),
+            })
+            .collect(),
+        Quoting::AnsiC => format!("$'{}'", s.bytes().map(|b| format!("\\x{b:02x}")).collect::<String>()),
+        Quoting::Split(at) | Quoting::Mixed(at) => {
+            let cut = s.char_indices().map(|(i, _)| i).nth(at % (s.chars().count() + 1)).unwrap_or(s.len());
+            let (a, b) = s.split_at(cut);
+            if matches!(q, Quoting::Split(_)) { format!("{}''{}", bare(a), bare(b)) } else { format!("{}{}", single(a), double(b)) }
+        }
+    }
+}
+
+/// A part of a word as it can be written without quotes, or single-quoted.
+fn bare(s: &str) -> String {
+    if s.is_empty() || plain_ok(s) { s.to_owned() } else { single(s) }
+}
+
+/// A wrapper around a command.
+#[derive(Debug, Clone, Copy)]
+enum Wrapper {
+    Sudo,
+    Env,
+    EnvAssign,
+    Timeout,
+    Nice,
+    NiceN,
+    Nohup,
+    Command,
+    Exec,
+    BashC,
+    ShC,
+    Xargs,
+    Ssh,
+}
+
+fn wrapper() -> impl Strategy<Value = Wrapper> {
+    proptest::sample::select(vec![
+        Wrapper::Sudo,
+        Wrapper::Env,
+        Wrapper::EnvAssign,
+        Wrapper::Timeout,
+        Wrapper::Nice,
+        Wrapper::NiceN,
+        Wrapper::Nohup,
+        Wrapper::Command,
+        Wrapper::Exec,
+        Wrapper::BashC,
+        Wrapper::ShC,
+        Wrapper::Xargs,
+        Wrapper::Ssh,
+    ])
+}
+
+fn wrap(cmd: String, w: Wrapper) -> String {
+    match w {
+        Wrapper::Sudo => format!("sudo {cmd}"),
+        Wrapper::Env => format!("env {cmd}"),
+        Wrapper::EnvAssign => format!("env X=1 {cmd}"),
+        Wrapper::Timeout => format!("timeout 5 {cmd}"),
+        Wrapper::Nice => format!("nice {cmd}"),
+        Wrapper::NiceN => format!("nice -n 5 {cmd}"),
+        Wrapper::Nohup => format!("nohup {cmd}"),
+        Wrapper::Command => format!("command {cmd}"),
+        Wrapper::Exec => format!("exec {cmd}"),
+        Wrapper::BashC => format!("bash -c {}", single(&cmd)),
+        Wrapper::ShC => format!("sh -c {}", double(&cmd)),
+        Wrapper::Xargs => format!("xargs {cmd}"),
+        Wrapper::Ssh => format!("ssh deploy@web1 {}", single(&cmd)),
+    }
+}
+
+/// How the destructive command sits among benign ones.
+#[derive(Debug, Clone)]
+struct Chain {
+    before: Option<(&'static str, &'static str)>,
+    after: Option<(&'static str, &'static str)>,
+    /// 0: bare, 1: `( … )`, 2: `{ …; }`, 3: `if true; then …; fi`, 4: `$( … )` in an echo.
+    enclose: u8,
+}
+
+fn chain() -> impl Strategy<Value = Chain> {
+    let benign = proptest::sample::select(vec!["echo ok", "ls -la", "true", "cd /tmp", "git status", "mkdir -p out", "date"]);
+    let sep = proptest::sample::select(vec![" && ", "; ", " | ", " || ", "\n", " ;"]);
+    (proptest::option::of((benign.clone(), sep.clone())), proptest::option::of((benign, sep)), 0..5u8)
+        .prop_map(|(before, after, enclose)| Chain { before, after, enclose })
+}
+
+fn place(cmd: String, c: &Chain) -> String {
+    let mut s = match c.enclose {
+        1 => format!("( {cmd} )"),
+        2 => format!("{{ {cmd}; }}"),
+        3 => format!("if true; then {cmd}; fi"),
+        4 => format!("echo \"$({cmd})\""),
+        _ => cmd,
+    };
+    if let Some((b, sep)) = c.before {
+        s = format!("{b}{sep}{s}");
+    }
+    if let Some((a, sep)) = c.after {
+        s = format!("{s}{sep}{a}");
+    }
+    s
+}
+
+fn spelled() -> impl Strategy<Value = (String, Destructive, Vec<Wrapper>)> {
+    (destructive(), proptest::collection::vec(quoting(), 12), proptest::collection::vec(wrapper(), 0..=3), chain()).prop_map(
+        |(d, quotings, wrappers, chain)| {
+            let words: Vec<String> = d.words.iter().enumerate().map(|(i, word)| quote(word, quotings[i % quotings.len()])).collect();
+            // `xargs` only in front of a command that deletes the files it is given.
+            let wrappers: Vec<Wrapper> = wrappers.into_iter().filter(|w| d.deletes_files || !matches!(w, Wrapper::Xargs)).collect();
+            let mut cmd = words.join(" ");
+            for w in &wrappers {
+                cmd = wrap(cmd, *w);
+            }
+            (place(cmd, &chain), d, wrappers)
+        },
+    )
+}
+
+proptest! {
+    /// (a) However it is spelled, wrapped or chained, a destructive
+    /// command asks, by its own rule.
+    #[test]
+    fn destructive_commands_always_ask((script, d, wrappers) in spelled()) {
+        let v = gate().check_script(&script, &no_env);
+        let rules: Vec<&str> = v.asks.iter().map(|f| f.rule.as_str()).collect();
+        let by_xargs = wrappers.iter().any(|w| matches!(w, Wrapper::Xargs));
+        let ok = rules.contains(&d.rule) || (by_xargs && rules.contains(&"xargs rm"));
+        prop_assert!(ok, "script {script:?}: expected `{}`, got {rules:?}", d.rule);
+    }
+
+    /// (a) The same through an argv (no shell): quoting does not apply,
+    /// wrappers and flag orders do.
+    #[test]
+    fn destructive_argv_always_asks(d in destructive(), wrappers in proptest::collection::vec(
+        proptest::sample::select(vec!["sudo", "env", "nohup", "command", "nice"]), 0..=3)) {
+        let mut argv: Vec<String> = wrappers.iter().map(|s| (*s).to_owned()).collect();
+        argv.extend(d.words.iter().cloned());
+        let v = check_argv(&gate(), &argv);
+        prop_assert!(v.asks.iter().any(|f| f.rule == d.rule), "argv {argv:?}: expected `{}`, got {:?}", d.rule, v.asks);
+    }
+
+    /// (b) Any text at all: the gate answers, never panics.
+    #[test]
+    fn any_text_never_panics(text in any::<String>()) {
+        let _ = gate().check_script(&text, &no_env);
+        let _ = strict_gate().check_script(&text, &no_env);
+    }
+
+    /// (b) Text dense with shell syntax: quotes, substitutions, redirections,
+    /// here-documents, braces, globs.
+    #[test]
+    fn shell_like_text_never_panics(text in r#"([a-z]{1,4}|[ \t\n$'"\\`(){}\[\]|&;<>*?!#~=,.:/+%@^-]|\$\(|<<-?|<<<|\$'|\$\{|\$\(\(|\{[a-z],[a-z]\}|[0-9]){0,40}"#) {
+        let _ = gate().check_script(&text, &no_env);
+        let _ = strict_gate().check_script(&text, &no_env);
+    }
+
+    /// (b) Bytes, read as text the way a lossy reader would.
+    #[test]
+    fn byte_soup_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..96)) {
+        let text = String::from_utf8_lossy(&bytes);
+        let _ = gate().check_script(&text, &no_env);
+    }
+
+    /// (b) Any argv vector, the program included.
+    #[test]
+    fn any_argv_never_panics(argv in proptest::collection::vec(any::<String>(), 0..8)) {
+        let _ = check_argv(&gate(), &argv);
+        let _ = check_argv(&strict_gate(), &argv);
+    }
+
+    /// (b) Argv vectors made of the words the rules look at.
+    #[test]
+    fn rule_words_argv_never_panics(argv in proptest::collection::vec(proptest::sample::select(vec![
+        "rm", "-rf", "--", "sudo", "env", "-S", "xargs", "find", "-exec", ";", "+", "{}", "sh", "-c", "bash", "git", "push", "-f",
+        "psql", "-c", "mysql", "-e", "-p", "sqlite3", "curl", "-X", "DELETE", "ssh", "kubectl", "exec", "docker", "compose",
+        "timeout", "5", "nice", "-n", "dd", "of=/dev/sda", "", "=", "-", "--x=", "$(x)", "'", "\"", "\\", "\n",
+    ]), 0..10)) {
+        let argv: Vec<String> = argv.into_iter().map(str::to_owned).collect();
+        let _ = check_argv(&gate(), &argv);
+    }
+
+    /// (c) The same input always gets the same verdict.
+    #[test]
+    fn verdicts_are_deterministic((script, _, _) in spelled(), text in any::<String>()) {
+        let g = gate();
+        prop_assert_eq!(g.check_script(&script, &no_env), g.check_script(&script, &no_env));
+        prop_assert_eq!(g.check_script(&text, &no_env), gate().check_script(&text, &no_env));
+    }
+}
