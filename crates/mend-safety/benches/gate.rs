@@ -86,12 +86,7 @@ struct Prepared {
 }
 
 fn prepare(c: Case) -> Prepared {
-    let cfg = SafetyConfig {
-        level: c.level.unwrap_or_default(),
-        destructive: c.destructive,
-        allow: c.allow,
-        delete_hosts: c.delete_hosts,
-    };
+    let cfg = SafetyConfig { level: c.level.unwrap_or_default(), destructive: c.destructive, allow: c.allow, delete_hosts: c.delete_hosts };
     let gate = Gate::new(&cfg).expect("corpus policies compile");
     let files = Files(c.exists.iter().map(|p| Path::new("/work").join(p)).collect());
     let (kind, intent, rendered) = if let Some(h) = c.http {
