@@ -35,7 +35,18 @@ impl Observer for Progress {
             EventKind::Attempt if e.ok == Some(true) => format!("  ✓ {}", e.message),
             EventKind::Recovery => format!("  ✔ {}", e.message),
             EventKind::Guardrail => format!("  ⛔ {}", e.message),
-            EventKind::Escalation => format!("  ⚠ waiting for a person: {}", e.message),
+            EventKind::Escalation => match e.data.get("danger").filter(|d| !d.is_null()) {
+                // Before a call runs: which rule asked, on which simple command (issue 11).
+                Some(d) => format!(
+                    "  ⚠ waiting for a person: {}\n    gate: rule `{}` ({}) on `{}`: {}",
+                    e.message,
+                    d["rule"].as_str().unwrap_or(""),
+                    d["category"].as_str().unwrap_or(""),
+                    d["command"].as_str().unwrap_or(""),
+                    d["why"].as_str().unwrap_or("")
+                ),
+                None => format!("  ⚠ waiting for a person: {}", e.message),
+            },
             EventKind::Decision => format!("  → {}", e.message),
             EventKind::Lesson => format!("  ✎ {}", e.message),
             EventKind::StepFinished if e.ok == Some(false) => format!("  ✘ {}", e.message),

@@ -293,6 +293,9 @@ pub fn approvals_list(dir: &Path, json: bool) -> Result<(), Fail> {
     } else {
         for q in list {
             println!("{}  {}  {}  (recommended: {})", q.id, fmt_ts(q.created_ms), q.title, q.recommended);
+            if let Some(d) = &q.danger {
+                println!("    gate: rule `{}` ({}) on `{}`", d.rule, d.category, d.command);
+            }
         }
     }
     Ok(())

@@ -295,3 +295,18 @@ async fn decide_with(agent: &Agent, config: &Config, args: DecideArgs<'_>, out: 
     let resume = Some(Resume { request, decision });
     execute_with(agent, RunSpec { job: &job, env, job_path: Some(&job_path), resume, run_id: None }, out).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::highlight;
+
+    #[test]
+    fn the_named_part_of_a_call_is_marked() {
+        assert_eq!(highlight("echo ok && rm -rf x", Some((11, 19)), false), "echo ok && »rm -rf x«");
+        assert_eq!(highlight("rm -rf x", Some((0, 8)), true), "\x1b[1;31mrm -rf x\x1b[0m");
+        // A span that is out of range or not on a char boundary marks nothing.
+        assert_eq!(highlight("é rm", Some((1, 4)), false), "é rm");
+        assert_eq!(highlight("rm", Some((0, 9)), false), "rm");
+        assert_eq!(highlight("rm", None, false), "rm");
+    }
+}
