@@ -428,6 +428,8 @@ const HARMLESS_DEV: &[&str] = &[
 fn is_device(p: &str) -> bool {
     let p = p.trim();
     p.starts_with("/dev/")
+        && !p.starts_with("/dev/tcp/")
+        && !p.starts_with("/dev/udp/")
         && !HARMLESS_DEV.contains(&p)
         && !p.starts_with("/dev/fd/")
         && !p.starts_with("/dev/pts/")
@@ -602,6 +604,13 @@ pub(crate) struct Classifier<'a> {
     /// x.sh`), by normalised path: their text when it is known before the
     /// run, `None` when it comes from elsewhere (`curl -o x.sh`).
     written: HashMap<String, Option<String>>,
+    /// Names and paths this call makes another program answer to (`hash -p
+    /// /bin/rm ls`, `ln -s /bin/rm ./x`, `cp /bin/rm x`): name or path key
+    /// → the program it runs.
+    aliases: HashMap<String, String>,
+    /// Git aliases this call defines (`git -c alias.x='reset --hard'`,
+    /// `git config alias.x …`): name → expansion.
+    git_aliases: HashMap<String, String>,
 }
 
 impl<'a> Classifier<'a> {
@@ -619,6 +628,8 @@ impl<'a> Classifier<'a> {
             bulk: None,
             stdin: Stdin::Inherited,
             written: HashMap::new(),
+            aliases: HashMap::new(),
+            git_aliases: HashMap::new(),
         }
     }
 
@@ -743,9 +754,32 @@ impl<'a> Classifier<'a> {
             }
             "curl" => opts(args, "o", &["--output"]).values(&["-o", "--output"]).map(|f| (f.to_owned(), None)).collect(),
             "wget" => opts(args, "O", &["--output-document"]).values(&["-O", "--output-document"]).map(|f| (f.to_owned(), None)).collect(),
+            "hash" => {
+                let o = opts(args, "p", &[]);
+                if let (Some(path), Some(n)) = (o.value(&["-p"]), o.lits().first()) {
+                    self.aliases.insert((*n).to_owned(), normalise_program(path));
+                }
+                Vec::new()
+            }
             "cp" | "mv" | "install" | "ln" => {
                 let o = opts(args, "tSmog", &["--target-directory", "--suffix", "--mode", "--owner", "--group"]);
                 let ops = o.lits();
+                // A program copied or linked under another name is still that program.
+                if let [src, dst] = ops.as_slice()
+                    && o.value(&["-t", "--target-directory"]).is_none()
+                {
+                    let program = normalise_program(src);
+                    let dst_key = if self.is_dir(dst) || dst.ends_with('/') {
+                        self.path_key(&format!("{}/{}", dst.trim_end_matches('/'), src.rsplit('/').next().unwrap_or(src)))
+                    } else {
+                        self.path_key(dst)
+                    };
+                    if let Some(k) = dst_key
+                        && is_ruled(&program)
+                    {
+                        self.aliases.insert(k, program);
+                    }
+                }
                 match ops.as_slice() {
                     [src, dst] if o.value(&["-t", "--target-directory"]).is_none() => {
                         let text = self.path_key(src).and_then(|k| self.written.get(&k).cloned());
@@ -810,6 +844,15 @@ impl<'a> Classifier<'a> {
             return;
         }
         let shown = format!("{} {} {}", normalised(&c.words), if r.kind == RedirKind::Append { ">>" } else { ">" }, r.target.raw);
+        if let Some(p) = r.target.val()
+            && let Some(host) = p.strip_prefix("/dev/tcp/").or_else(|| p.strip_prefix("/dev/udp/"))
+        {
+            // bash's network redirection: what the command prints is sent as is.
+            if let Some(t) = shell::output_of(c) {
+                self.raw_request(&t, host.split('/').next(), &c.words);
+            }
+            return;
+        }
         match r.target.val() {
             Some(p) if let Some(dev) = self.device(p) => {
                 self.push(Category::Destruction, "write to a device", shown, format!("writes over the device {dev}"), self.span.clone())
@@ -844,6 +887,26 @@ impl<'a> Classifier<'a> {
         match (self.probe, self.resolve(p)) {
             (Some(probe), Some(path)) => probe.exists(&path),
             _ => true,
+        }
+    }
+
+    /// Text sent to a server as is (`nc`, `/dev/tcp`): a Redis flush or an
+    /// HTTP DELETE request line asks like the client forms would.
+    fn raw_request(&mut self, text: &str, host: Option<&str>, words: &[Word]) {
+        static FLUSH: std::sync::LazyLock<regex::Regex> =
+            std::sync::LazyLock::new(|| regex::Regex::new(r"(?i)\bflush(all|db)\b").expect("static regex"));
+        static DELETE: std::sync::LazyLock<regex::Regex> =
+            std::sync::LazyLock::new(|| regex::Regex::new(r"(?m)^\s*DELETE\s+\S+\s+HTTP/").expect("static regex"));
+        if FLUSH.is_match(text) {
+            self.hit(Category::Database, "FLUSHALL/FLUSHDB", words, "sends a Redis FLUSHALL/FLUSHDB over a raw connection");
+        }
+        if DELETE.is_match(text) && host.is_none_or(|h| self.gate.delete_asks(&format!("http://{h}/"))) {
+            self.hit(
+                Category::HttpDelete,
+                "HTTP DELETE",
+                words,
+                format!("sends an HTTP DELETE to {} over a raw connection", host.unwrap_or("a server")),
+            );
         }
     }
 
@@ -907,7 +970,11 @@ impl<'a> Classifier<'a> {
             );
             return;
         }
-        let name = normalise_program(raw_name);
+        let aliased = if raw_name.contains('/') { self.path_key(raw_name) } else { Some(raw_name.to_owned()) };
+        let name = match aliased.and_then(|k| self.aliases.get(&k)) {
+            Some(target) => target.clone(),
+            None => normalise_program(raw_name),
+        };
         let args = &words[1..];
         let before = self.out.len();
         if raw_name.contains('/') && self.run_written(raw_name, words, raw_name) {
@@ -1232,6 +1299,98 @@ impl<'a> Classifier<'a> {
                 self.blanket(&o, words);
             }
             "blkdiscard" => self.hit(Category::Destruction, "blkdiscard", words, "discards every block of a device"),
+            "nvme" if args.first().and_then(|w| w.val()).is_some_and(|v| matches!(v, "format" | "sanitize")) => {
+                self.hit(Category::Destruction, "blkdiscard", words, "erases a whole NVMe device")
+            }
+            "hdparm"
+                if args
+                    .iter()
+                    .filter_map(|w| w.val())
+                    .any(|v| v.starts_with("--security-erase") || v.starts_with("--trim-sector-ranges") || v.starts_with("--sanitize")) =>
+            {
+                self.hit(Category::Destruction, "blkdiscard", words, "erases a whole disk")
+            }
+            "badblocks" if opts(args, "bcdeiopt", &[]).has(&["-w"]) => {
+                self.hit(Category::Destruction, "blkdiscard", words, "overwrites a whole device with test patterns")
+            }
+            // Restores that drop what is there first.
+            "pg_restore" => {
+                let o = opts(
+                    args,
+                    "dfFIjLnNPSTtUhpW",
+                    &[
+                        "--dbname",
+                        "--file",
+                        "--format",
+                        "--index",
+                        "--jobs",
+                        "--use-list",
+                        "--schema",
+                        "--host",
+                        "--port",
+                        "--username",
+                        "--role",
+                        "--table",
+                        "--trigger",
+                        "--function",
+                        "--section",
+                    ],
+                );
+                if o.has(&["-c", "--clean"]) && o.has(&["-d", "--dbname"]) {
+                    self.hit(Category::Database, "DROP", words, "`pg_restore --clean` drops the objects it restores, with their data");
+                }
+            }
+            "mongorestore" if opts(args, "", &[]).has(&["--drop"]) => {
+                self.hit(Category::Database, "mongo drop", words, "`mongorestore --drop` drops each collection before restoring it")
+            }
+            // Package runners: what they run is a program like any other.
+            "npx" | "bunx" => self.wrapper(args, c, "pc", &["--package", "--call", "--cache", "--registry"], false),
+            "npm" | "pnpm" | "yarn" | "bun" | "bundle" | "poetry" | "pipenv" | "uv" | "pdm" | "rye" | "hatch"
+                if args.first().and_then(|w| w.val()).is_some_and(|v| matches!(v, "exec" | "x" | "dlx" | "run"))
+                    && !(matches!(name.as_str(), "npm" | "pnpm" | "yarn" | "bun") && args[0].val() == Some("run")) =>
+            {
+                // `npm exec -- X`, `pnpm dlx X`, `bundle exec X`, `poetry run X`, `uv run X` (`npm run` runs package.json scripts, not read).
+                self.wrapper(
+                    &args[1..],
+                    c,
+                    "pcw",
+                    &[
+                        "--package",
+                        "--call",
+                        "--with",
+                        "--python",
+                        "--env-file",
+                        "--directory",
+                        "--project",
+                        "--extra",
+                        "--group",
+                        "--from",
+                        "--workspace",
+                        "--filter",
+                    ],
+                    false,
+                )
+            }
+            "rimraf" | "del-cli" => self.hit(Category::BulkDeletion, "rm -r", words, format!("`{name}` deletes whole directory trees")),
+            "prisma" | "rails" | "rake" | "django-admin" | "supabase" | "artisan" => {
+                if let Some(why) = framework_teardown(words) {
+                    self.hit(Category::Database, "dropdb", words, why);
+                }
+            }
+            // Raw protocol over a socket: what is sent may be a Redis FLUSHALL or an HTTP DELETE.
+            "nc" | "ncat" | "netcat" | "socat" | "telnet" => {
+                if let Stdin::Text(t) = &c.stdin {
+                    let host = match name.as_str() {
+                        "socat" => args.iter().filter_map(|w| w.val()).find_map(|v| {
+                            let l = v.to_ascii_lowercase();
+                            (l.starts_with("tcp") || l.starts_with("openssl")).then(|| v.split(':').nth(1).unwrap_or("").to_owned())
+                        }),
+                        _ => opts(args, "pswiIOqTXxe", &[]).lits().first().map(|h| (*h).to_owned()),
+                    };
+                    let t = t.clone();
+                    self.raw_request(&t, host.as_deref(), words);
+                }
+            }
             "sgdisk" | "sfdisk" | "parted" => {
                 let lits: Vec<&str> = args.iter().filter_map(|w| w.val()).collect();
                 let destroys = match name.as_str() {
@@ -1393,10 +1552,16 @@ impl<'a> Classifier<'a> {
                     ops.remove(0);
                 }
                 let first = ops.first().copied().unwrap_or("");
+                // Go's flag package: `-destroy`, `--destroy=true`, `-replace=ADDR` are whole words, not letter clusters.
+                let go_flag = |name: &str| {
+                    args.iter().filter_map(|w| w.val()).any(|v| {
+                        let f = v.trim_start_matches('-');
+                        let (k, val) = f.split_once('=').unwrap_or((f, "true"));
+                        v.starts_with('-') && k == name && !matches!(val, "false" | "0")
+                    })
+                };
                 let destroy = matches!(first, "destroy" | "destroy-all")
-                    || (matches!(first, "apply" | "up" | "deploy")
-                        && o.flags.iter().any(|(f, _)| f == "-destroy" || f == "--destroy" || f == "-d" && name != "pulumi"))
-                    || words.iter().any(|w| matches!(w.val(), Some("-destroy" | "--destroy")))
+                    || (matches!(first, "apply" | "up" | "deploy") && (go_flag("destroy") || (name != "pulumi" && go_flag("replace"))))
                     || (first == "state" && ops.get(1) == Some(&"rm"))
                     || (first == "workspace" && ops.get(1) == Some(&"delete"))
                     || (first == "stack" && ops.get(1) == Some(&"rm"));
@@ -1410,9 +1575,13 @@ impl<'a> Classifier<'a> {
             "gcloud" | "az" | "doctl" | "gsutil" | "linode-cli" | "hcloud" | "flyctl" | "heroku" => {
                 let o = opts(args, "", &[]);
                 let ops = o.lits();
-                let deletes = ops.iter().any(|a| matches!(*a, "delete" | "destroy" | "rb" | "apps:destroy" | "remove"))
+                let deletes = ops
+                    .iter()
+                    .any(|a| matches!(*a, "delete" | "destroy" | "rb" | "apps:destroy" | "remove" | "purge") || a.starts_with("delete-"))
                     || (matches!(name.as_str(), "gsutil" | "gcloud" | "doctl") && ops.contains(&"rm"));
-                if deletes {
+                if name == "heroku" && ops.contains(&"pg:reset") {
+                    self.hit(Category::Database, "dropdb", words, "resets a Heroku database, deleting its data");
+                } else if deletes {
                     self.hit(Category::Infrastructure, "cloud delete", words, format!("`{name}` deletes cloud resources"));
                 }
                 self.blanket(&o, words);
@@ -1816,6 +1985,10 @@ impl<'a> Classifier<'a> {
     }
 
     fn interpreter(&mut self, name: &str, args: &[Word], c: &Cmd, words: &[Word]) {
+        // `python manage.py flush`, `php artisan migrate:fresh`.
+        if let Some(why) = framework_teardown(words) {
+            self.hit(Category::Database, "dropdb", words, why);
+        }
         let flag_names: &[&str] = match name {
             n if n.starts_with("python") || n.starts_with("pypy") => &["-c"],
             n if n.starts_with("perl") => &["-e", "-E"],
@@ -2047,11 +2220,13 @@ impl<'a> Classifier<'a> {
                     }
                     i = end;
                 }
-                "-fprint" | "-fprint0" | "-fprintf" | "-fls" if self.level_strict() => {
-                    if let Some(t) = args.get(i + 1).and_then(|w| w.val())
-                        && self.exists(t)
-                    {
-                        self.hit(Category::Overwrite, "overwrite a file", words, format!("replaces the existing file {t}"));
+                "-fprint" | "-fprint0" | "-fprintf" | "-fls" => {
+                    if let Some(t) = args.get(i + 1).and_then(|w| w.val()) {
+                        if let Some(dev) = self.device(t) {
+                            self.hit(Category::Destruction, "write to a device", words, format!("writes over the device {dev}"));
+                        } else if self.level_strict() && self.exists(t) {
+                            self.hit(Category::Overwrite, "overwrite a file", words, format!("replaces the existing file {t}"));
+                        }
                     }
                 }
                 _ => {}
@@ -2060,8 +2235,45 @@ impl<'a> Classifier<'a> {
         }
     }
 
+    /// A git setting given with `-c` or written by `git config`: shell
+    /// aliases and command-valued keys run their value; plain aliases are
+    /// remembered; some settings change what a command does.
+    fn git_setting(&mut self, key: &str, val: &str, cfg: &mut GitSettings) {
+        let k = key.to_ascii_lowercase();
+        if let Some(name) = k.strip_prefix("alias.") {
+            match val.strip_prefix('!') {
+                Some(cmd) => self.nested_checked(cmd),
+                None => {
+                    self.git_aliases.insert(name.to_owned(), val.to_owned());
+                }
+            }
+        } else if k.ends_with("sshcommand")
+            || k.ends_with(".editor")
+            || k.ends_with("pager")
+            || k.ends_with(".textconv")
+            || k.ends_with("fsmonitor")
+            || k.starts_with("credential")
+            || k.contains("hook")
+            || k.ends_with(".askpass")
+            || k.ends_with(".proxycommand")
+            || k.ends_with(".gitproxy")
+        {
+            self.nested_checked(val);
+        } else if k == "clean.requireforce" && matches!(val.to_ascii_lowercase().as_str(), "false" | "no" | "off" | "0") {
+            cfg.clean_unforced = true;
+        } else if k.starts_with("remote.") && k.ends_with(".push") && val.starts_with('+') {
+            cfg.forced_push = true;
+        } else if k.starts_with("remote.")
+            && k.ends_with(".mirror")
+            && matches!(val.to_ascii_lowercase().as_str(), "true" | "yes" | "on" | "1")
+        {
+            cfg.mirror = true;
+        }
+    }
+
     fn git(&mut self, words: &[Word], c: &Cmd) {
         let args = &words[1..];
+        let mut cfg = GitSettings::default();
         // Global options before the subcommand.
         let mut i = 0;
         while i < args.len() {
@@ -2072,22 +2284,8 @@ impl<'a> Classifier<'a> {
             match v {
                 "-C" | "--git-dir" | "--work-tree" | "--namespace" | "--exec-path" | "--config-env" | "--super-prefix" => i += 2,
                 "-c" => {
-                    if let Some(kv) = args.get(i + 1).and_then(|w| w.val())
-                        && let Some((k, val)) = kv.split_once('=')
-                    {
-                        let k = k.to_ascii_lowercase();
-                        if let Some(cmd) = val.strip_prefix('!').filter(|_| k.starts_with("alias.")) {
-                            self.nested_checked(cmd);
-                        } else if k.ends_with("sshcommand")
-                            || k.ends_with(".editor")
-                            || k == "core.pager"
-                            || k.ends_with(".textconv")
-                            || k.ends_with("fsmonitor")
-                            || k.starts_with("credential")
-                            || k.contains("hook")
-                        {
-                            self.nested_checked(val);
-                        }
+                    if let Some((k, val)) = args.get(i + 1).and_then(|w| w.val()).and_then(|kv| kv.split_once('=')) {
+                        self.git_setting(k, val, &mut cfg);
                     }
                     i += 2;
                 }
@@ -2096,11 +2294,36 @@ impl<'a> Classifier<'a> {
             }
         }
         let Some(sub) = args.get(i).and_then(|w| w.val()) else { return };
+        // `git x` where this call made `x` an alias: read the expansion (once; git refuses loops).
+        if let Some(expansion) = self.git_aliases.remove(sub) {
+            // `git` and its global options, the expansion, then the alias's own arguments.
+            let mut expanded: Vec<Word> = words[..=i].to_vec();
+            expanded.extend(expansion.split_whitespace().map(Word::literal));
+            expanded.extend(args[i + 1..].iter().cloned());
+            self.git(&expanded, c);
+            self.git_aliases.insert(sub.to_owned(), expansion);
+            return;
+        }
         let rest = &args[i + 1..];
         let o = opts(rest, "", &["--repo", "--push-option", "--receive-pack", "--exec", "-m", "--message", "--onto"]);
         let ops = o.lits();
+        // `git config [scope] KEY VALUE` (and `git config set KEY VALUE`): the setting holds for later commands too.
+        if sub == "config" {
+            let kv: Vec<&str> = ops.iter().copied().skip_while(|a| *a == "set").collect();
+            if let [k, v, ..] = kv.as_slice()
+                && k.contains('.')
+            {
+                self.git_setting(k, v, &mut cfg);
+            }
+        }
         let (cat, rule, why) = match sub {
-            "clean" if o.has(&["-f", "--force"]) && !o.has(&["-n", "--dry-run"]) => {
+            "push" if cfg.forced_push => {
+                (Category::HistoryRewrite, "git push --force", "a forced refspec in the settings overwrites history on the remote")
+            }
+            "push" if cfg.mirror => {
+                (Category::HistoryRewrite, "git push --mirror", "makes the remote an exact mirror, deleting what is not here")
+            }
+            "clean" if (o.has(&["-f", "--force"]) || cfg.clean_unforced) && !o.has(&["-n", "--dry-run"]) => {
                 (Category::BulkDeletion, "git clean -f", "deletes untracked files")
             }
             "push"
@@ -2434,10 +2657,30 @@ impl<'a> Classifier<'a> {
                 "--expand-url",
                 "--aws-sigv4",
                 "--oauth2-bearer",
+                "--expand-request",
+                "--expand-url",
+                "--expand-header",
+                "--expand-data",
+                "--expand-json",
+                "--expand-output",
+                "--expand-user",
             ],
         );
         let method = o.flags.iter().rev().find(|(f, _)| flag_is(f, "-X") || flag_is(f, "--request")).and_then(|(_, v)| v.as_deref());
         let method = if o.values(&["-H", "--header"]).any(overrides_to_delete) { Some("DELETE") } else { method };
+        // `--expand-request '{{M}}'` with `--variable M=DELETE` (curl 8.3+).
+        let expanded = o.value(&["--expand-request"]).map(|m| curl_expand(m, &o));
+        let method = match &expanded {
+            Some(m) => Some(m.as_str()),
+            None => method,
+        };
+        // `-K -`: options read from standard input.
+        let from_config = match (&self.stdin, o.values(&["-K", "--config"]).any(|v| matches!(v, "-" | "/dev/stdin"))) {
+            (Stdin::Text(t), true) => curl_config_method(t),
+            (Stdin::Unknown(_), true) => Some("\u{0}unknown".to_owned()),
+            _ => None,
+        };
+        let method = from_config.as_deref().or(method);
         let url = o.values(&["--url"]).next().or_else(|| o.lits().first().copied());
         self.http_method(method, url, words, &o);
     }
@@ -2560,7 +2803,9 @@ impl<'a> Classifier<'a> {
         }
         let from_file = file_opts.iter().any(|f| o.has(&[f]));
         match &c.stdin {
-            Stdin::Text(t) if !from_file || o.values(file_opts).any(|v| v == "-") => texts.push(t.clone()),
+            Stdin::Text(t) if !from_file || o.values(file_opts).any(|v| matches!(v, "-" | "/dev/stdin" | "/dev/fd/0")) => {
+                texts.push(t.clone())
+            }
             Stdin::Unknown(_) if texts.is_empty() && !from_file => {
                 self.stdin_script(c, &normalise_program(words[0].val().unwrap_or("")));
                 return;
@@ -2614,7 +2859,7 @@ impl<'a> Classifier<'a> {
                     sub.span = self.span.clone();
                     sub.nested(cand);
                     let found = sub.finish();
-                    if let Some(f) = found.into_iter().find(|f| f.category != Category::Unknown) {
+                    if let Some(f) = found.into_iter().find(|f| f.category != Category::Unknown || f.rule == "unknown wrapper") {
                         self.hit(
                             Category::Unknown,
                             "unknown wrapper",
@@ -2640,7 +2885,7 @@ impl<'a> Classifier<'a> {
                 sub.len = self.len;
                 sub.span = self.span.clone();
                 sub.argv(&inner, c);
-                if let Some(f) = sub.finish().into_iter().find(|f| f.category != Category::Unknown) {
+                if let Some(f) = sub.finish().into_iter().find(|f| f.category != Category::Unknown || f.rule == "unknown wrapper") {
                     self.hit(
                         Category::Unknown,
                         "unknown wrapper",
@@ -2728,12 +2973,98 @@ fn takes_code(opt: &str) -> bool {
         || (opt.starts_with('-') && !opt.starts_with("--") && opt.ends_with('c'))
 }
 
+/// A curl `--expand-*` value with `{{NAME}}` replaced from `--variable
+/// NAME=VALUE`; unknown (`\0…`) when a name has no literal value.
+fn curl_expand(text: &str, o: &Opts<'_>) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("{{") {
+        out.push_str(&rest[..at]);
+        let Some(end) = rest[at..].find("}}") else { break };
+        let name = rest[at + 2..at + end].split(':').next().unwrap_or("");
+        let value = o.values(&["--variable"]).find_map(|v| v.split_once('=').filter(|(n, _)| *n == name).map(|(_, v)| v));
+        match value {
+            Some(v) => out.push_str(v),
+            None => return "\u{0}unknown".to_owned(),
+        }
+        rest = &rest[at + end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The method a curl config file sets (`request = DELETE`, `-X DELETE`).
+fn curl_config_method(config: &str) -> Option<String> {
+    static REQ: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"(?im)^\s*(?:-X|--request|request)\s*(?:[=:]\s*|\s+)"?([A-Za-z]+)"#).expect("static regex")
+    });
+    REQ.captures_iter(config).last().map(|c| c[1].to_owned())
+}
+
 /// Whether a request header makes the server read the request as a DELETE
 /// (`X-HTTP-Method-Override: DELETE`, which many frameworks honour).
 fn overrides_to_delete(header: &str) -> bool {
     let Some((name, value)) = header.split_once(':') else { return false };
     let name = name.trim().to_ascii_lowercase();
     matches!(name.as_str(), "x-http-method-override" | "x-http-method" | "x-method-override") && value.trim().eq_ignore_ascii_case("delete")
+}
+
+/// Settings given to one git command that change what it does.
+#[derive(Default)]
+struct GitSettings {
+    /// `clean.requireForce=false`: `git clean` deletes without `-f`.
+    clean_unforced: bool,
+    /// `remote.X.push=+…`: a plain `git push` forces.
+    forced_push: bool,
+    /// `remote.X.mirror=true`: a plain `git push` mirrors.
+    mirror: bool,
+}
+
+/// Framework commands that drop or empty a whole database: `prisma
+/// migrate reset`, `prisma db push --force-reset`, `rails|rake db:drop`
+/// (and `db:reset`, `db:purge`, `db:schema:load`, `db:migrate:reset`,
+/// `db:truncate_all`), `manage.py|django-admin flush|reset_db`, `artisan
+/// migrate:fresh|migrate:reset|migrate:refresh|db:wipe`, `supabase db
+/// reset`.
+fn framework_teardown(words: &[Word]) -> Option<&'static str> {
+    let w: Vec<&str> = words.iter().filter_map(|w| w.val()).collect();
+    let after = |tool: &str| w.iter().position(|a| a.rsplit('/').next() == Some(tool)).map(|i| &w[i + 1..]);
+    let has = |s: &[&str], x: &str| s.contains(&x);
+    if let Some(r) = after("prisma")
+        && ((r.first() == Some(&"migrate") && has(r, "reset")) || (r.first() == Some(&"db") && has(r, "--force-reset")))
+    {
+        return Some("`prisma` resets the database, dropping its data");
+    }
+    for tool in ["rails", "rake"] {
+        if let Some(r) = after(tool)
+            && r.iter().any(|a| {
+                matches!(
+                    *a,
+                    "db:drop" | "db:reset" | "db:purge" | "db:schema:load" | "db:migrate:reset" | "db:truncate_all" | "db:drop:all"
+                )
+            })
+        {
+            return Some("drops or empties the application's database");
+        }
+    }
+    for tool in ["manage.py", "django-admin"] {
+        if let Some(r) = after(tool)
+            && r.iter().any(|a| matches!(*a, "flush" | "reset_db"))
+        {
+            return Some("deletes every row of the application's database");
+        }
+    }
+    if let Some(r) = after("artisan")
+        && r.iter().any(|a| matches!(*a, "migrate:fresh" | "migrate:reset" | "migrate:refresh" | "db:wipe"))
+    {
+        return Some("drops the application's tables");
+    }
+    if let Some(r) = after("supabase")
+        && r.starts_with(&["db", "reset"])
+    {
+        return Some("resets the database, dropping its data");
+    }
+    None
 }
 
 /// A git pathspec naming the whole working tree.

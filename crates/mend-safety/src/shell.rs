@@ -324,6 +324,10 @@ impl Reader<'_> {
                 let span = self.outer.clone().unwrap_or(0..self.text.len());
                 self.word(&cc.value.value, &span);
                 for item in &cc.cases {
+                    // A pattern's substitutions run when the case is tried.
+                    for p in &item.patterns {
+                        self.word(&p.value, &span);
+                    }
                     if let Some(list) = &item.cmd {
                         self.compound_list(list);
                     }
@@ -425,6 +429,10 @@ impl Reader<'_> {
                 ast::CommandPrefixOrSuffixItem::Word(w) => words.extend(self.word(&w.value, &span)),
                 ast::CommandPrefixOrSuffixItem::AssignmentWord(a, w) => {
                     let (ast::AssignmentName::VariableName(n) | ast::AssignmentName::ArrayElementName(n, _)) = &a.name;
+                    // `a[$(…)]=1`: the index is expanded, its substitutions run.
+                    if let ast::AssignmentName::ArrayElementName(_, index) = &a.name {
+                        self.word(index, &span);
+                    }
                     // `X=$(…) cmd`: the substitution runs. After the program
                     // (`env X=1 cmd`, `declare X=…`) it is an argument, which
                     // sets a shell variable only for the declaration builtins

@@ -32,7 +32,7 @@ pub const RULES: &[RuleDoc] = &[
     r(
         BulkDeletion,
         "rm -r",
-        "`rm -r`, `-R`, `-rf`, `-fr`, `--recursive` (or a prefix: `--rec`), flags after operands; `tar --remove-files`",
+        "`rm -r`, `-R`, `-rf`, `-fr`, `--recursive` (or a prefix: `--rec`), flags after operands; `rimraf`; `tar --remove-files`",
     ),
     r(BulkDeletion, "find -delete", "`find … -delete`"),
     r(
@@ -41,7 +41,7 @@ pub const RULES: &[RuleDoc] = &[
         "`find … -exec/-execdir/-ok/-okdir rm|unlink|shred …`, `fd -x|-X rm`, also behind a wrapper (`-exec sudo rm`)",
     ),
     r(BulkDeletion, "xargs rm", "`xargs [opts] rm …`, `xargs nice rm`, `parallel rm ::: …` (one deletion per input item)"),
-    r(BulkDeletion, "git clean -f", "`git clean -f`, `-fd`, `-xdf`, `--force` (not with `-n`)"),
+    r(BulkDeletion, "git clean -f", "`git clean -f`, `-fd`, `-xdf`, `--force`, or with `-c clean.requireForce=false` (not with `-n`)"),
     r(
         BulkDeletion,
         "rsync --delete",
@@ -56,15 +56,15 @@ pub const RULES: &[RuleDoc] = &[
         "`> /dev/sdX`, `>> /dev/nvme0n1`, `tee /dev/sdX`, `cp|install FILE /dev/sdX` (paths normalised: `//dev/sda`, `sda` in `/dev`)",
     ),
     r(Destruction, "wipefs", "`wipefs -a`, `--all`, `-o`"),
-    r(Destruction, "blkdiscard", "`blkdiscard`"),
+    r(Destruction, "blkdiscard", "`blkdiscard`, `nvme format|sanitize`, `hdparm --security-erase`, `badblocks -w`"),
     r(
         Destruction,
         "partition table",
         "`sgdisk --zap-all/-Z/-o/-d`, `sfdisk`, `fdisk|gdisk|cfdisk DEVICE` (not listing), `parted … mklabel|rm`",
     ),
     r(Destruction, "volume removal", "`lvremove`, `vgremove`, `pvremove`, `zpool|zfs destroy`, `cryptsetup luksFormat|erase`"),
-    r(HistoryRewrite, "git push --force", "`git push -f`, `--force`, `--force-with-lease`, `+ref`"),
-    r(HistoryRewrite, "git push --mirror", "`git push --mirror`"),
+    r(HistoryRewrite, "git push --force", "`git push -f`, `--force`, `--force-with-lease`, `+ref`, a `+` refspec in `-c remote.X.push`"),
+    r(HistoryRewrite, "git push --mirror", "`git push --mirror`, `-c remote.X.mirror=true`"),
     r(HistoryRewrite, "git push --delete", "`git push --delete`, `-d`, `--prune`, `:ref`"),
     r(
         HistoryRewrite,
@@ -78,7 +78,7 @@ pub const RULES: &[RuleDoc] = &[
     r(
         Database,
         "DROP",
-        "`DROP …` (any object) in `psql -c`, `mysql -e`, `sqlite3 DB SQL`, here-documents and pipes into SQL clients; `bq rm`",
+        "`DROP …` (any object) in `psql -c`, `mysql -e`, `sqlite3 DB SQL`, here-documents and pipes into SQL clients; `bq rm`; `pg_restore --clean -d`",
     ),
     r(Database, "TRUNCATE", "`TRUNCATE [TABLE] …`"),
     r(
@@ -88,12 +88,24 @@ pub const RULES: &[RuleDoc] = &[
     ),
     r(Database, "UPDATE without WHERE", "`UPDATE t SET …` with no `WHERE`, or one that keeps every row"),
     r(Database, "ALTER … DROP", "`ALTER TABLE t DROP COLUMN c`"),
-    r(Database, "dropdb", "`dropdb`, `mysqladmin drop`"),
-    r(Database, "FLUSHALL/FLUSHDB", "`redis-cli [opts] FLUSHALL|FLUSHDB` (any case), also piped in or inside `EVAL`"),
-    r(Database, "mongo drop", "`mongosh --eval` with `dropDatabase()`, `.drop()`, `deleteMany({})`, `remove({})`"),
+    r(
+        Database,
+        "dropdb",
+        "`dropdb`, `mysqladmin drop`, `prisma migrate reset`, `rails|rake db:drop|db:reset`, `manage.py flush`, `artisan migrate:fresh`, `supabase db reset`, `heroku pg:reset`",
+    ),
+    r(
+        Database,
+        "FLUSHALL/FLUSHDB",
+        "`redis-cli [opts] FLUSHALL|FLUSHDB` (any case), also piped in, inside `EVAL`, or sent raw (`nc`, `/dev/tcp`)",
+    ),
+    r(Database, "mongo drop", "`mongosh --eval` with `dropDatabase()`, `.drop()`, `deleteMany({})`, `remove({})`; `mongorestore --drop`"),
     r(Infrastructure, "kubectl delete", "`kubectl|oc [global opts] delete …`, `kubectl replace --force`, `kubectl apply --prune`"),
     r(Infrastructure, "helm uninstall", "`helm uninstall|delete|del|un`"),
-    r(Infrastructure, "terraform destroy", "`terraform|tofu|terragrunt|pulumi destroy`, `apply -destroy`, `state rm`, `workspace delete`"),
+    r(
+        Infrastructure,
+        "terraform destroy",
+        "`terraform|tofu|terragrunt|pulumi destroy`, `apply -destroy`, `apply -replace=…`, `state rm`, `workspace delete`",
+    ),
     r(Infrastructure, "docker rm -f", "`docker|podman rm -f`, `container rm --force`, `rmi -f`, `compose rm -f`"),
     r(Infrastructure, "docker volume rm", "`docker volume rm|prune`, `docker compose down -v|--volumes`"),
     r(Infrastructure, "docker prune", "`docker system|image|container|network|builder prune`, `podman system reset`"),
