@@ -393,6 +393,50 @@ fn a_waiting_run_is_decided_and_resumed_from_the_command_line() {
     assert_eq!(m["escalations"]["by_decider"], serde_json::json!([["person", 1]]));
 }
 
+/// Regression (issue 11 red team): an approval of `rm -rf "$TARGET"` given
+/// while TARGET named `./build` must not run it for another TARGET when the
+/// run resumes in the decider's environment: the gate reads the call again
+/// and asks anew.
+#[test]
+fn an_approval_holds_only_for_the_command_the_gate_showed() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    for dir in ["build", "precious"] {
+        std::fs::create_dir_all(d.path().join(dir)).unwrap();
+    }
+    let job = d.path().join("clean.toml");
+    std::fs::write(&job, "name = \"clean\"\n[[steps]]\nname = \"wipe\"\ntool = \"exec\"\nargs = { shell = 'rm -rf \"$TARGET\"' }\n")
+        .unwrap();
+    let (code, _, err) = run(mend(&data).env("TARGET", "build").arg("run").arg(&job).args(["--approve", "wait"]));
+    assert_eq!(code, 3, "{err}");
+    let ids = pending_ids(&data);
+    assert_eq!(ids.len(), 1);
+    let (_, out, _) = run(mend(&data).args(["approvals", "show", &ids[0]]));
+    let shown: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(shown["request"]["danger"]["command"], "rm -rf build", "{out}");
+    assert_eq!(shown["request"]["danger"]["rule"], "rm -r");
+
+    // Decided from a shell where TARGET names something else: it asks again.
+    let (code, _, err) = run(mend(&data).env("TARGET", "precious").args(["approvals", "decide", &ids[0], "run", "--approve", "wait"]));
+    assert_eq!(code, 3, "{err}");
+    assert!(d.path().join("precious").exists(), "the approval for `build` ran on `precious`");
+    let again = pending_ids(&data);
+    assert_eq!(again.len(), 1, "a new request for the new command");
+    let (_, out, _) = run(mend(&data).args(["approvals", "show", &again[0]]));
+    let shown: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(shown["request"]["danger"]["command"], "rm -rf precious", "{out}");
+
+    // The same environment as shown: it runs.
+    let (code, _, err) = run(mend(&data).env("TARGET", "build").args(["approvals", "decide", &again[0], "skip"]));
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(mend(&data).env("TARGET", "build").arg("run").arg(&job).args(["--approve", "wait"]));
+    assert_eq!(code, 3, "{err}");
+    let ids = pending_ids(&data);
+    let (code, _, err) = run(mend(&data).env("TARGET", "build").args(["approvals", "decide", &ids[0], "run"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(!d.path().join("build").exists() && d.path().join("precious").exists());
+}
+
 #[test]
 fn deciding_abort_or_skip_resumes_accordingly() {
     let d = tempfile::tempdir().unwrap();

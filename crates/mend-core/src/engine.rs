@@ -85,8 +85,10 @@ pub struct Resume {
 enum Entry {
     /// Its own call, through the safety gate.
     Fresh,
-    /// Its own call, already approved for exactly this rendered form.
-    Approved(String),
+    /// Its own call, already approved for exactly this rendered form and,
+    /// when the gate named a part of it, exactly that simple command as the
+    /// gate reads it now (a variable the call expands may have changed).
+    Approved(String, Option<String>),
     /// Declared alternative N.
     Alternative(usize),
     /// Not at all.
@@ -211,7 +213,9 @@ impl Engine {
         let entry = match &opts.resume {
             None => Entry::Fresh,
             Some(r) => match r.request.option(&r.decision.option).map(|o| &o.choice) {
-                Some(Choice::Run) => Entry::Approved(r.request.call.clone().unwrap_or_default()),
+                Some(Choice::Run) => {
+                    Entry::Approved(r.request.call.clone().unwrap_or_default(), r.request.danger.as_ref().map(|d| d.command.clone()))
+                }
                 Some(Choice::Retry) => Entry::Fresh,
                 Some(Choice::Alternative { index }) => Entry::Alternative(*index),
                 Some(Choice::Skip) => Entry::Skip,
@@ -471,9 +475,11 @@ impl Run<'_> {
         let mut approved = false;
         let early = match entry {
             Entry::Fresh => None,
-            Entry::Approved(call) => {
-                // The approval holds for exactly the call that was shown.
-                approved = call == self.render(&cur);
+            Entry::Approved(call, command) => {
+                // The approval holds for exactly the call that was shown, as
+                // the gate reads it now: `rm -rf "$TARGET"` approved for
+                // `./build` does not run for another TARGET.
+                approved = call == self.render(&cur) && self.danger(&cur).map(|d| self.redactor.text(&d.command)) == command;
                 None
             }
             Entry::Alternative(i) => match step.alternatives.get(i) {
@@ -890,9 +896,7 @@ impl Run<'_> {
         let Some(tool) = self.e.registry.get(&cur.tool) else { return Ok(None) };
         let rendered = tool.render(&cur.args);
         let intent = tool.intent(&cur.args, &self.job.base_dir);
-        let env = |name: &str| self.env.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-        let probe = self.e.probe.as_deref();
-        let verdict = self.safety.check(&intent, &rendered, tool.effect(&cur.args) == Effect::Destructive, &Context { env: &env, probe });
+        let verdict = self.verdict(cur);
         for (f, rule) in &verdict.allowed {
             let ev = self.event(
                 EventKind::Guardrail,
@@ -983,6 +987,21 @@ impl Run<'_> {
             }
             Resolution::Chose(Choice::Alternative { .. }, _) => Ok(Some(StepStatus::Failed)),
         }
+    }
+
+    /// The gate's verdict on a call, in this run's environment.
+    fn verdict(&self, cur: &Current) -> crate::safety::Verdict {
+        let Some(tool) = self.e.registry.get(&cur.tool) else { return Default::default() };
+        let rendered = tool.render(&cur.args);
+        let intent = tool.intent(&cur.args, &self.job.base_dir);
+        let env = |name: &str| self.env.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let probe = self.e.probe.as_deref();
+        self.safety.check(&intent, &rendered, tool.effect(&cur.args) == Effect::Destructive, &Context { env: &env, probe })
+    }
+
+    /// The first part of a call the gate would ask about.
+    fn danger(&self, cur: &Current) -> Option<Finding> {
+        self.verdict(cur).asks.into_iter().next()
     }
 
     /// Where a highlighted byte range of the rendered call falls in the
