@@ -559,7 +559,7 @@ fn spellings_found_by_probing_ask() {
         // A glob's set of files is known only at run time, as for `find -exec rm` and `xargs rm`.
         ("bulk_deletion", r#"{ shell = "rm -f precious/*" }"#, Then::Ran("rm")),
         ("bulk_deletion", r#"{ shell = "for f in precious/*; do rm -- \"$f\"; done" }"#, Then::Ran("rm")),
-        // Whole trees and whole tables deleted by other programs.
+        // Other programs' own deletions: a user's home tree, the zipped sources, the crontab, a VM.
         ("bulk_deletion", r#"{ shell = "userdel -r bob" }"#, Then::Ran("userdel")),
         ("bulk_deletion", r#"{ shell = "zip -rm archive.zip precious" }"#, Then::Ran("zip")),
         ("bulk_deletion", r#"{ shell = "crontab -r" }"#, Then::Ran("crontab")),
