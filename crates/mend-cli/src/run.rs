@@ -90,10 +90,17 @@ fn ask_blocking(req: &ApprovalRequest) -> Answer {
         let mark = if o.id == req.recommended { "  ← recommended" } else { "" };
         let _ = writeln!(err, "│  {}) {}{mark}\n│     {}", i + 1, o.label, o.detail);
     }
+    let _ = err.flush();
+    // Not held while reading: when the job's approval timeout fires, the
+    // progress printer must be able to write (and the run to end).
+    drop(err);
     let stdin = std::io::stdin();
     loop {
-        let _ = write!(err, "└─ Enter = 1, a number to choose (text after it is kept as instructions), w = leave waiting: ");
-        let _ = err.flush();
+        {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "└─ Enter = 1, a number to choose (text after it is kept as instructions), w = leave waiting: ");
+            let _ = err.flush();
+        }
         let mut line = String::new();
         match stdin.lock().read_line(&mut line) {
             Ok(0) | Err(_) => return Answer::Pending,
@@ -115,7 +122,7 @@ fn ask_blocking(req: &ApprovalRequest) -> Answer {
                 });
             }
             None => {
-                let _ = writeln!(err, "   `{line}` is not an option (1-{}).", req.options.len());
+                let _ = writeln!(std::io::stderr().lock(), "   `{line}` is not an option (1-{}).", req.options.len());
             }
         }
     }

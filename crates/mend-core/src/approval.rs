@@ -143,6 +143,12 @@ pub struct ApprovalRequest {
     /// For a request before a call runs: the destructive part and its rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub danger: Option<Danger>,
+    /// For a request before a call runs: a digest of the whole call (every
+    /// argument, redacted), so a resumed run runs only that call (issue 11).
+    /// Not shown to people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(skip))]
+    pub call_digest: Option<String>,
 }
 
 /// Where a remembered decision applies.
@@ -340,6 +346,7 @@ mod tests {
             code: code.map(Into::into),
             subject: None,
             danger: None,
+            call_digest: None,
         }
     }
 

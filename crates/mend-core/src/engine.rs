@@ -88,7 +88,7 @@ enum Entry {
     /// Its own call, already approved for exactly this rendered form and,
     /// when the gate named a part of it, exactly that simple command as the
     /// gate reads it now (a variable the call expands may have changed).
-    Approved(String, Option<String>),
+    Approved(String, Option<String>, Option<String>),
     /// Declared alternative N.
     Alternative(usize),
     /// Not at all.
@@ -213,9 +213,11 @@ impl Engine {
         let entry = match &opts.resume {
             None => Entry::Fresh,
             Some(r) => match r.request.option(&r.decision.option).map(|o| &o.choice) {
-                Some(Choice::Run) => {
-                    Entry::Approved(r.request.call.clone().unwrap_or_default(), r.request.danger.as_ref().map(|d| d.command.clone()))
-                }
+                Some(Choice::Run) => Entry::Approved(
+                    r.request.call.clone().unwrap_or_default(),
+                    r.request.danger.as_ref().map(|d| d.command.clone()),
+                    r.request.call_digest.clone(),
+                ),
                 Some(Choice::Retry) => Entry::Fresh,
                 Some(Choice::Alternative { index }) => Entry::Alternative(*index),
                 Some(Choice::Skip) => Entry::Skip,
@@ -306,6 +308,17 @@ impl Engine {
         self.journal.flush().await?;
         Ok(report)
     }
+}
+
+/// Whether `name` appears in `text` as a whole word (`$NAME`, `${NAME}`,
+/// `printenv NAME`, `${!NAME}`), not inside a longer name.
+fn mentions(text: &str, name: &str) -> bool {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    text.match_indices(name).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + name.len()..].chars().next();
+        !before.is_some_and(word) && !after.is_some_and(word)
+    })
 }
 
 /// A random id: 16 hex digits.
@@ -475,11 +488,13 @@ impl Run<'_> {
         let mut approved = false;
         let early = match entry {
             Entry::Fresh => None,
-            Entry::Approved(call, command) => {
+            Entry::Approved(call, command, digest) => {
                 // The approval holds for exactly the call that was shown, as
                 // the gate reads it now: `rm -rf "$TARGET"` approved for
                 // `./build` does not run for another TARGET.
-                approved = call == self.render(&cur) && self.danger(&cur).map(|d| self.redactor.text(&d.command)) == command;
+                approved = call == self.render(&cur)
+                    && self.danger(&cur).map(|d| self.redactor.text(&d.command)) == command
+                    && digest.is_none_or(|d| d == self.digest(&cur));
                 None
             }
             Entry::Alternative(i) => match step.alternatives.get(i) {
@@ -953,13 +968,17 @@ impl Run<'_> {
             step,
             st,
             ApprovalKind::BeforeRun,
-            format!("Approve `{shown}`?"),
+            match &danger {
+                Some(d) => format!("Approve `{shown}`? ({}: {})", d.category.as_str(), d.rule),
+                None => format!("Approve `{shown}`?"),
+            },
             format!("Step `{}` is about to run `{shown}`.", step.name),
             why,
             recommendation,
             options,
         );
         req.call = Some(shown.clone());
+        req.call_digest = Some(self.digest(cur));
         req.tool = Some(cur.tool.clone());
         req.danger = danger.as_ref().map(|d| Danger {
             category: d.category.as_str().to_owned(),
@@ -968,7 +987,11 @@ impl Run<'_> {
             why: self.redactor.text(&d.why),
             span: d.span.and_then(|sp| self.shown_span(&rendered, sp)),
         });
-        match self.ask(step, st, req).await? {
+        // A remembered "run" is a person's word on the job's own call; it
+        // never approves a destructive call healing made up, nor a secret's
+        // new destination (issue 11).
+        let remembered_ok = origin == Origin::Job && danger.as_ref().is_none_or(|d| d.category != Category::SecretDestination);
+        match self.ask(step, st, req, remembered_ok).await? {
             Resolution::Waiting => Ok(Some(StepStatus::Waiting)),
             Resolution::Chose(Choice::Run | Choice::Retry, _) => Ok(None),
             Resolution::Chose(Choice::Skip, _) => Ok(Some(StepStatus::Skipped)),
@@ -997,6 +1020,20 @@ impl Run<'_> {
         let env = |name: &str| self.env.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone());
         let probe = self.e.probe.as_deref();
         self.safety.check(&intent, &rendered, tool.effect(&cur.args) == Effect::Destructive, &Context { env: &env, probe })
+    }
+
+    /// A digest of everything a call is (tool and every argument: stdin,
+    /// env, cwd — not only what `render` shows), redacted: an approval
+    /// holds only for the call with the same digest. FNV-1a, 64 bits, so it
+    /// is the same in every process and version.
+    fn digest(&self, cur: &Current) -> String {
+        let text = format!("{}\u{0}{}", cur.tool, self.redactor.redacted(&cur.args));
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in text.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        format!("{h:016x}")
     }
 
     /// The first part of a call the gate would ask about.
@@ -1041,48 +1078,48 @@ impl Run<'_> {
                     finding("secret to a new destination", format!("sends a secret to {} instead of {}", show(b), show(a)))
                 })
             }
-            (Intent::Exec { .. }, Intent::Exec { .. }) => {
-                let old = tool.render(&from.args);
-                if old == rendered {
+            (Intent::Exec { env, stdin, .. }, old) => {
+                // Anything the child gets: the command, its input, its
+                // variables, its folder (not only what `render` shows).
+                if *intent == old {
                     return None;
                 }
-                let names = self.secret_names_in(rendered);
-                let value = self.redactor.text(rendered) != rendered;
-                (value || !names.is_empty()).then(|| {
-                    let what = if names.is_empty() { "a secret value".to_owned() } else { format!("`${}`", names.join("`, `$")) };
-                    finding("secret in a changed command", format!("changes a command that uses {what}"))
+                // Names that hold a secret: the job's, any that look secret,
+                // and the call's own variables whose value is one (`AUTH =
+                // "${env:MY_API_TOKEN}"`).
+                let mut names: Vec<String> = self.job.secrets.clone();
+                names.extend(self.env.iter().filter(|(k, _)| crate::redact::looks_secret(k)).map(|(k, _)| k.clone()));
+                names.extend(
+                    env.iter().filter(|(k, v)| crate::redact::looks_secret(k) || self.redactor.text(v) != *v).map(|(k, _)| k.clone()),
+                );
+                let mut text = rendered.to_owned();
+                for part in stdin.iter().chain(env.iter().map(|(_, v)| v)) {
+                    text.push('\n');
+                    text.push_str(part);
+                }
+                let named: Vec<&String> = names.iter().filter(|n| mentions(&text, n)).collect();
+                let value = self.redactor.text(&text) != text;
+                let dumps = ["printenv", "/environ", "compgen", "export -p", "declare -x", "declare -p", "typeset -x"]
+                    .iter()
+                    .any(|w| text.contains(w))
+                    || text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')).any(|w| w == "env" || w == "set");
+                let proxy =
+                    env.iter().any(|(k, _)| k.to_ascii_lowercase().ends_with("_proxy")) || text.to_ascii_lowercase().contains("_proxy=");
+                (value || dumps || proxy || !named.is_empty()).then(|| {
+                    let what = if let Some(n) = named.first() {
+                        format!("`{n}`")
+                    } else if value {
+                        "a secret value".to_owned()
+                    } else if proxy {
+                        "a proxy setting (every request, secrets included, would go through it)".to_owned()
+                    } else {
+                        "the whole environment (secrets included)".to_owned()
+                    };
+                    finding("secret in a changed command", format!("changes a command that can reach {what}"))
                 })
             }
             _ => None,
         }
-    }
-
-    /// Secret variables a script references (`$NAME`, `${NAME…}`): the
-    /// job's `secrets` and every name that looks secret.
-    fn secret_names_in(&self, text: &str) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
-        let bytes = text.as_bytes();
-        let mut i = 0;
-        while i < bytes.len() {
-            if bytes[i] == b'$' {
-                let start = if bytes.get(i + 1) == Some(&b'{') { i + 2 } else { i + 1 };
-                let end = bytes[start..]
-                    .iter()
-                    .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
-                    .map(|p| start + p)
-                    .unwrap_or(bytes.len());
-                if end > start {
-                    let name = &text[start..end];
-                    if (self.job.secrets.iter().any(|s| s == name) || crate::redact::looks_secret(name)) && !out.iter().any(|n| n == name) {
-                        out.push(name.to_owned());
-                    }
-                }
-                i = end.max(i + 1);
-            } else {
-                i += 1;
-            }
-        }
-        out
     }
 
     /// Raises an escalation with the diagnosis, a recommendation and options.
@@ -1192,7 +1229,7 @@ impl Run<'_> {
         req.tool = Some(cur.tool.clone());
         req.code = Some(err.code.to_string());
         req.subject = subject_of(&cur.tool, &cur.args).map(|s| self.redactor.text(&s));
-        self.ask(step, st, req).await
+        self.ask(step, st, req, true).await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1234,19 +1271,20 @@ impl Run<'_> {
             code: None,
             subject: None,
             danger: None,
+            call_digest: None,
         }
     }
 
     /// Persists the request, waits for the approver (bounded by the job's
     /// timeout) and journals the decision.
-    async fn ask(&mut self, step: &Step, st: &mut StepState, req: ApprovalRequest) -> Result<Resolution, EngineError> {
+    async fn ask(&mut self, step: &Step, st: &mut StepState, req: ApprovalRequest, remembered_ok: bool) -> Result<Resolution, EngineError> {
         self.e.journal.save_approval(&req).await?;
         let ev = self.event(EventKind::Escalation, Level::Warn, Some(&step.name), req.title.clone());
         self.emit(ev, serde_json::to_value(&req).unwrap_or_default());
         self.e.journal.flush().await?;
 
         let t0 = Instant::now();
-        let remembered = self.e.rules.iter().find(|r| r.matches(&req));
+        let remembered = self.e.rules.iter().filter(|_| remembered_ok).find(|r| r.matches(&req));
         let answer = match (remembered, req.timeout_ms) {
             // A remembered decision answers without asking; the journal says which.
             (Some(rule), _) => Some(Answer::Decided(Decision {

@@ -35,6 +35,7 @@ fn request(id: &str) -> ApprovalRequest {
         code: None,
         subject: None,
         danger: None,
+        call_digest: None,
     }
 }
 

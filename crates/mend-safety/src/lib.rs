@@ -290,6 +290,7 @@ impl Gate {
                         .or_else(|| if *clear_env { None } else { (cx.env)(name) })
                 };
                 let mut c = rules::Classifier::new(self, &lookup, cx.probe, cwd.as_deref());
+                c.call_env(env, rendered.len());
                 match (script, argv) {
                     (Some(s), _) => c.script(s, None, stdin.as_deref()),
                     (None, Some(a)) => c.argv_call(a, rendered.len(), stdin.as_deref()),

@@ -707,6 +707,29 @@ impl<'a> Classifier<'a> {
         self.span = saved;
     }
 
+    /// The call's own variables (`env = { … }` of an `exec` step): one that
+    /// a program runs as a command line is checked as that command;
+    /// `BASH_ENV` / `ENV` make a shell source a file, which the gate cannot
+    /// read.
+    pub fn call_env(&mut self, env: &[(String, String)], len: usize) {
+        self.len = self.len.max(len);
+        let saved = std::mem::replace(&mut self.span, 0..len);
+        for (k, v) in env {
+            if COMMAND_VARIABLES.contains(&k.as_str()) {
+                self.nested_checked(v);
+            } else if matches!(k.as_str(), "BASH_ENV" | "ENV") && !v.is_empty() {
+                self.push(
+                    Category::Unknown,
+                    "source",
+                    format!("{k}={v}"),
+                    format!("`{k}` makes the shell run the file `{v}` first: cannot tell what it runs"),
+                    0..len,
+                );
+            }
+        }
+        self.span = saved;
+    }
+
     /// A variable set for a command (or for the rest of the script) that
     /// some programs run as a command line: `GIT_SSH_COMMAND='…' git
     /// fetch`, `PAGER=… git log`, `EDITOR=… crontab -e`.
