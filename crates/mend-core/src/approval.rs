@@ -90,6 +90,32 @@ pub struct Danger {
     pub span: Option<(usize, usize)>,
 }
 
+/// Which call a before-run request is about, so that deciding `run` on a
+/// resumed run runs that call (issue 11): the step's own, a declared
+/// alternative, the verify call, or a healing layer's proposal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "from", rename_all = "snake_case")]
+pub enum CallSource {
+    /// The step's own call.
+    Step,
+    /// Declared alternative `index`.
+    Alternative {
+        /// Index into the step's alternatives.
+        index: usize,
+    },
+    /// The step's verify call.
+    Verify,
+    /// A healing proposal: the tool and its arguments, redacted (a proposal
+    /// whose arguments held a secret cannot be replayed from the journal and
+    /// asks again).
+    Proposal {
+        /// The tool.
+        tool: String,
+        /// The arguments, redacted.
+        args: Value,
+    },
+}
+
 /// A request for a person's decision.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -149,6 +175,10 @@ pub struct ApprovalRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(skip))]
     pub call_digest: Option<String>,
+    /// For a request before a call runs: which call it is. Not shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(skip))]
+    pub call_source: Option<CallSource>,
 }
 
 /// Where a remembered decision applies.
@@ -347,6 +377,7 @@ mod tests {
             subject: None,
             danger: None,
             call_digest: None,
+            call_source: None,
         }
     }
 

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use crate::action::{Action, Diagnosis};
 use crate::approval::{
-    Answer, ApprovalKind, ApprovalOption, ApprovalRequest, Approver, Choice, Danger, DecidedBy, Decision, DecisionRule, OnTimeout,
+    Answer, ApprovalKind, ApprovalOption, ApprovalRequest, Approver, CallSource, Choice, Danger, DecidedBy, Decision, DecisionRule, OnTimeout,
 };
 use crate::clock::{Clock, SystemClock};
 use crate::code::ErrorCode;
@@ -88,7 +88,7 @@ enum Entry {
     /// Its own call, already approved for exactly this rendered form and,
     /// when the gate named a part of it, exactly that simple command as the
     /// gate reads it now (a variable the call expands may have changed).
-    Approved(String, Option<String>, Option<String>),
+    Approved(String, Option<String>, Option<String>, Option<CallSource>),
     /// Declared alternative N.
     Alternative(usize),
     /// Not at all.
@@ -217,6 +217,7 @@ impl Engine {
                     r.request.call.clone().unwrap_or_default(),
                     r.request.danger.as_ref().map(|d| d.command.clone()),
                     r.request.call_digest.clone(),
+                    r.request.call_source.clone(),
                 ),
                 Some(Choice::Retry) => Entry::Fresh,
                 Some(Choice::Alternative { index }) => Entry::Alternative(*index),
@@ -488,13 +489,32 @@ impl Run<'_> {
         let mut approved = false;
         let early = match entry {
             Entry::Fresh => None,
-            Entry::Approved(call, command, digest) => {
+            Entry::Approved(call, command, digest, source) => {
+                // The approved call: the step's own, an alternative, the
+                // verify call or a healing proposal (one whose arguments held
+                // a secret cannot be rebuilt from the journal: it asks again).
+                let target = match &source {
+                    None | Some(CallSource::Step) => Some(cur.clone()),
+                    Some(CallSource::Alternative { index }) => step.alternatives.get(*index).map(|a| self.expand(a)),
+                    Some(CallSource::Verify) => step.verify.as_ref().map(|v| self.expand(v)),
+                    Some(CallSource::Proposal { tool, args }) => {
+                        (!args.to_string().contains("[REDACTED")).then(|| Current { tool: tool.clone(), args: args.clone() })
+                    }
+                };
                 // The approval holds for exactly the call that was shown, as
                 // the gate reads it now: `rm -rf "$TARGET"` approved for
                 // `./build` does not run for another TARGET.
-                approved = call == self.render(&cur)
-                    && self.danger(&cur).map(|d| self.redactor.text(&d.command)) == command
-                    && digest.is_none_or(|d| d == self.digest(&cur));
+                if let Some(t) = target
+                    && call == self.render(&t)
+                    && self.danger(&t).map(|d| self.redactor.text(&d.command)) == command
+                    && digest.is_none_or(|d| d == self.digest(&t))
+                {
+                    approved = true;
+                    if let Some(CallSource::Alternative { index }) = source {
+                        st.used_alternatives.insert(index);
+                    }
+                    cur = t;
+                }
                 None
             }
             Entry::Alternative(i) => match step.alternatives.get(i) {
@@ -979,6 +999,7 @@ impl Run<'_> {
         );
         req.call = Some(shown.clone());
         req.call_digest = Some(self.digest(cur));
+        req.call_source = Some(self.source_of(step, cur));
         req.tool = Some(cur.tool.clone());
         req.danger = danger.as_ref().map(|d| Danger {
             category: d.category.as_str().to_owned(),
@@ -1034,6 +1055,23 @@ impl Run<'_> {
             h = h.wrapping_mul(0x0100_0000_01b3);
         }
         format!("{h:016x}")
+    }
+
+    /// Which of the step's calls `cur` is (a healing proposal if none).
+    fn source_of(&self, step: &Step, cur: &Current) -> CallSource {
+        let same = |c: &Call| {
+            let e = self.expand(c);
+            e.tool == cur.tool && e.args == cur.args
+        };
+        if same(&step.call) {
+            CallSource::Step
+        } else if let Some(index) = step.alternatives.iter().position(same) {
+            CallSource::Alternative { index }
+        } else if step.verify.as_ref().is_some_and(same) {
+            CallSource::Verify
+        } else {
+            CallSource::Proposal { tool: cur.tool.clone(), args: self.redactor.redacted(&cur.args) }
+        }
     }
 
     /// The first part of a call the gate would ask about.
@@ -1272,6 +1310,7 @@ impl Run<'_> {
             subject: None,
             danger: None,
             call_digest: None,
+            call_source: None,
         }
     }
 

@@ -36,6 +36,7 @@ fn request(id: &str) -> ApprovalRequest {
         subject: None,
         danger: None,
         call_digest: None,
+        call_source: None,
     }
 }
 

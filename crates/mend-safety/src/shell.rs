@@ -946,3 +946,42 @@ mod tests {
         assert_eq!(&text[c.cmds[1].span.clone()], "rm -rf x");
     }
 }
+#[cfg(test)]
+mod probe_tmp {
+    struct Eofs<'a> {
+        data: &'a [u8],
+        pos: usize,
+        eofs: usize,
+    }
+    impl std::io::Read for Eofs<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = std::io::BufRead::fill_buf(self)?.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+            self.pos += n;
+            Ok(n)
+        }
+    }
+    impl std::io::BufRead for Eofs<'_> {
+        fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+            if self.pos >= self.data.len() {
+                self.eofs += 1;
+                if self.eofs > 1000 {
+                    return Err(std::io::Error::other("read past the end too often"));
+                }
+            }
+            Ok(&self.data[self.pos..])
+        }
+        fn consume(&mut self, n: usize) {
+            self.pos += n;
+        }
+    }
+    #[test]
+    fn probe_tmp() {
+        let Ok(t) = std::env::var("BRUSH") else { return };
+        eprintln!("parsing {t:?}");
+        let options = brush_parser::ParserOptions::default();
+        let mut parser = brush_parser::Parser::new(Eofs { data: t.as_bytes(), pos: 0, eofs: 0 }, &options);
+        let r = parser.parse_program();
+        eprintln!("parsed: {:?}", r.map(|p| format!("{p:?}").chars().take(300).collect::<String>()));
+    }
+}

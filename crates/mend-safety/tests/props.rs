@@ -325,7 +325,54 @@ fn spelled() -> impl Strategy<Value = (String, Destructive, Vec<Wrapper>)> {
     )
 }
 
+/// A benign command (some only mention destructive words), spelled any way.
+fn benign() -> impl Strategy<Value = Vec<String>> {
+    proptest::sample::select(vec![
+        w(&["echo", "rm -rf /"]),
+        w(&["printf", "%s", "DROP TABLE users"]),
+        w(&["ls", "-la"]),
+        w(&["git", "status"]),
+        w(&["git", "push", "origin", "main"]),
+        w(&["git", "commit", "-m", "git push --force"]),
+        w(&["psql", "-c", "SELECT 1"]),
+        w(&["psql", "-c", "DELETE FROM t WHERE id = 3"]),
+        w(&["grep", "-rn", "rm -rf", "."]),
+        w(&["curl", "-fsS", "https://example.com/health"]),
+        w(&["curl", "-X", "POST", "-d", "x=1", "https://example.com/x"]),
+        w(&["kubectl", "get", "pods"]),
+        w(&["docker", "ps", "-a"]),
+        w(&["terraform", "plan"]),
+        w(&["rm", "-f", "single.txt"]),
+        w(&["chmod", "644", "f"]),
+        w(&["find", ".", "-name", "x"]),
+        w(&["mkdir", "-p", "out/logs"]),
+        w(&["cargo", "build"]),
+    ])
+}
+
+/// Wrappers that run what they are given as it is.
+fn benign_wrap(cmd: String, w: Wrapper) -> String {
+    match w {
+        Wrapper::Xargs => cmd,
+        w => wrap(cmd, w),
+    }
+}
+
 proptest! {
+    /// Benign commands stay benign however they are spelled, wrapped or
+    /// chained (no false asks from quoting, wrappers or nesting).
+    #[test]
+    fn benign_commands_never_ask(words in benign(), quotings in proptest::collection::vec(quoting(), 8),
+                                 wrappers in proptest::collection::vec(wrapper(), 0..=3), chain in chain()) {
+        let mut cmd = words.iter().enumerate().map(|(i, word)| quote(word, quotings[i % quotings.len()])).collect::<Vec<_>>().join(" ");
+        for w in &wrappers {
+            cmd = benign_wrap(cmd, *w);
+        }
+        let script = place(cmd, &chain);
+        let v = gate().check_script(&script, &no_env);
+        prop_assert!(v.asks.is_empty(), "script {script:?} asked: {:?}", v.asks.iter().map(|f| (&f.rule, &f.why)).collect::<Vec<_>>());
+    }
+
     /// (a) However it is spelled, wrapped or chained, a destructive
     /// command asks, by its own rule.
     #[test]
