@@ -678,6 +678,7 @@ impl<'a> Classifier<'a> {
             redirs: Vec::new(),
             stdin: stdin.map(|t| Stdin::Text(t.to_owned())).unwrap_or_default(),
             span: 0..len,
+            in_loop: false,
         };
         self.cmd(&c);
     }
@@ -1009,6 +1010,21 @@ impl<'a> Classifier<'a> {
             self.hit(Category::BulkDeletion, rule, words, "deletes every file it is given");
             return;
         }
+        // `find -exec chmod 000 {} +`, `xargs chown bob`: a permission change per input item, as with `-R`.
+        // Modes that only add bits (`+x`, `u+rw`) take nothing away.
+        let adds_only = |m: &str| {
+            m.split(',')
+                .all(|cl| cl.split_once('+').is_some_and(|(who, what)| who.chars().all(|ch| "ugoa".contains(ch)) && !what.is_empty()))
+        };
+        if self.bulk.is_some()
+            && matches!(name.as_str(), "chmod" | "chown" | "chgrp" | "setfacl")
+            && !(name == "chmod"
+                && args.iter().filter_map(|w| w.val()).find(|v| !v.starts_with('-') || v.contains('+')).is_some_and(adds_only))
+        {
+            let rule = if name == "chmod" || name == "setfacl" { "chmod -R" } else { "chown -R" };
+            self.hit(Category::Permissions, rule, words, format!("`{name}` changes every file it is given"));
+            return;
+        }
         match name.as_str() {
             // Wrappers: check what they run.
             "sudo" => self.wrapper(
@@ -1172,7 +1188,17 @@ impl<'a> Classifier<'a> {
                 }
             }
             "ssh" => {
-                let o = opts(args, "BbcDEeFIiJLlmOopQRSWw", &[]);
+                let o = opts(args, "BbcDEeFIiJLlmOopPQRSWw", &[]);
+                // `-o ProxyCommand=CMD` (and LocalCommand, KnownHostsCommand, RemoteCommand) run a command line.
+                for v in o.values(&["-o"]).map(str::to_owned).collect::<Vec<_>>() {
+                    let v = v.trim_start();
+                    let split = v.find(|ch: char| ch == '=' || ch.is_whitespace()).unwrap_or(v.len());
+                    let (key, val) = v.split_at(split);
+                    let val = val.trim_start_matches(|ch: char| ch == '=' || ch.is_whitespace());
+                    if ["proxycommand", "localcommand", "knownhostscommand", "remotecommand"].contains(&key.to_ascii_lowercase().as_str()) {
+                        self.nested_checked(val);
+                    }
+                }
                 if o.operands.len() > 1 {
                     let at = args.iter().position(|w| std::ptr::eq(w, o.operands[1])).unwrap_or(0);
                     self.shell_text(&args[at..], c);
@@ -1205,6 +1231,9 @@ impl<'a> Classifier<'a> {
             // `crontab -` installs the table on standard input: each line's command runs later.
             "crontab" => {
                 let o = opts(args, "u", &[]);
+                if o.has(&["-r", "--remove"]) {
+                    self.hit(Category::BulkDeletion, "crontab -r", words, "deletes the whole crontab");
+                }
                 if o.lits().first().is_some_and(|f| matches!(*f, "-" | "/dev/stdin")) || (o.operands.is_empty() && o.flags.is_empty()) {
                     match &c.stdin {
                         Stdin::Text(t) => {
@@ -1710,6 +1739,45 @@ impl<'a> Classifier<'a> {
                     }
                 }
             }
+            "userdel" | "deluser" => {
+                let o = opts(args, "", &["--conf", "--group", "--backup-to"]);
+                if o.has(&["-r", "--remove", "--remove-home", "--remove-all-files"]) {
+                    self.hit(Category::BulkDeletion, "userdel -r", words, "deletes the user's home tree and mail");
+                }
+            }
+            "zip" => {
+                let o = opts(args, "bnPtZ", &["--temp-path", "--suffixes", "--password", "--compression-method"]);
+                if o.has(&["-m", "--move"]) {
+                    self.hit(Category::BulkDeletion, "archive and delete", words, "`zip -m` deletes the files it archives");
+                }
+            }
+            "7z" | "7za" | "7zr" | "7zz" => {
+                if args.iter().any(|w| w.val() == Some("-sdel")) {
+                    self.hit(Category::BulkDeletion, "archive and delete", words, "`7z -sdel` deletes the files it archives");
+                }
+            }
+            "vagrant" if args.iter().any(|w| w.val() == Some("destroy")) => {
+                self.hit(Category::Infrastructure, "vm destroy", words, "destroys a virtual machine and its disks")
+            }
+            "multipass"
+                if args.iter().any(|w| w.val() == Some("purge"))
+                    || (args.iter().any(|w| matches!(w.val(), Some("delete" | "remove")))
+                        && args.iter().any(|w| matches!(w.val(), Some("--purge" | "-p")))) =>
+            {
+                self.hit(Category::Infrastructure, "vm destroy", words, "deletes virtual machines for good")
+            }
+            "lxc" | "incus" | "lxd" if args.iter().any(|w| matches!(w.val(), Some("delete" | "rm"))) => {
+                self.hit(Category::Infrastructure, "vm destroy", words, "deletes an instance and its storage")
+            }
+            "virsh"
+                if args.iter().any(|w| matches!(w.val(), Some("vol-delete" | "vol-wipe" | "pool-delete")))
+                    || (args.iter().any(|w| w.val() == Some("undefine"))
+                        && args
+                            .iter()
+                            .any(|w| w.val().is_some_and(|v| v.starts_with("--remove-all-storage") || v.starts_with("--storage")))) =>
+            {
+                self.hit(Category::Infrastructure, "vm destroy", words, "deletes a virtual machine's storage")
+            }
             n if INERT.contains(&n) => {}
             _ => self.unknown_program(&name, words, c),
         }
@@ -2188,10 +2256,20 @@ impl<'a> Classifier<'a> {
         self.bulk = saved;
     }
 
-    fn rm(&mut self, words: &[Word], _c: &Cmd, _bulk: bool) {
+    fn rm(&mut self, words: &[Word], c: &Cmd, _bulk: bool) {
         let o = opts(&words[1..], "", &[]);
         if o.has(&["-r", "-R", "--recursive"]) {
             self.hit(Category::BulkDeletion, "rm -r", words, "deletes whole directory trees");
+            return;
+        }
+        // `rm -f dir/*`, or `rm "$f"` in a loop: the set deleted is known only at run time.
+        if let Some(w) = o.operands.iter().chain(o.unknown.iter()).find(|w| w.glob || (c.in_loop && w.val().is_none())) {
+            let why = if w.glob {
+                format!("deletes every file the pattern `{}` matches", w.raw)
+            } else {
+                format!("deletes `{}` on every pass of a loop", w.raw)
+            };
+            self.hit(Category::BulkDeletion, "rm glob", words, why);
             return;
         }
         if !o.unknown.is_empty() {
@@ -2340,6 +2418,9 @@ impl<'a> Classifier<'a> {
             }
         }
         let (cat, rule, why) = match sub {
+            // A dry run changes nothing on the remote.
+            "push" if o.has(&["-n", "--dry-run"]) => return,
+            "tag" if o.has(&["-d", "--delete"]) => (Category::HistoryRewrite, "git branch -D", "deletes a tag"),
             "push" if cfg.forced_push => {
                 (Category::HistoryRewrite, "git push --force", "a forced refspec in the settings overwrites history on the remote")
             }

@@ -92,6 +92,9 @@ pub(crate) struct Cmd {
     /// Byte range in the checked text to show a person (the outermost
     /// simple command this one came from).
     pub span: Range<usize>,
+    /// Inside a `for`/`while`/`until` loop: a word built from a variable may
+    /// name a different file on each pass (a set known only at run time).
+    pub in_loop: bool,
 }
 
 /// A part of the script that cannot be read before it runs.
@@ -163,6 +166,7 @@ pub(crate) fn read(text: &str, env: Env<'_>, inherited: &HashSet<String>, outer:
             offsets: CharOffsets::new(text),
             depth,
             program_word: false,
+            loops: 0,
         };
         for cc in &program.complete_commands {
             r.compound_list(cc);
@@ -213,6 +217,8 @@ struct Reader<'a> {
     /// of its own, and an empty program word would make the next word the
     /// program).
     program_word: bool,
+    /// How many loops the command being read is inside.
+    loops: u32,
 }
 
 impl Reader<'_> {
@@ -317,9 +323,15 @@ impl Reader<'_> {
                         self.word(&w.value, &span);
                     }
                 }
+                self.loops += 1;
                 self.compound_list(&f.body.list);
+                self.loops -= 1;
             }
-            ast::CompoundCommand::ArithmeticForClause(f) => self.compound_list(&f.body.list),
+            ast::CompoundCommand::ArithmeticForClause(f) => {
+                self.loops += 1;
+                self.compound_list(&f.body.list);
+                self.loops -= 1;
+            }
             ast::CompoundCommand::CaseClause(cc) => {
                 let span = self.outer.clone().unwrap_or(0..self.text.len());
                 self.word(&cc.value.value, &span);
@@ -344,8 +356,10 @@ impl Reader<'_> {
                 }
             }
             ast::CompoundCommand::WhileClause(w) | ast::CompoundCommand::UntilClause(w) => {
+                self.loops += 1;
                 self.compound_list(&w.0);
                 self.compound_list(&w.1.list);
+                self.loops -= 1;
             }
             ast::CompoundCommand::Arithmetic(a) => {
                 if a.expr.value.contains("$(") || a.expr.value.contains('`') {
@@ -486,7 +500,8 @@ impl Reader<'_> {
         if words.is_empty() && redirs.is_empty() && assigns.is_empty() {
             return;
         }
-        self.script.cmds.push(Cmd { words, assigns, redirs, stdin, span });
+        let in_loop = self.loops > 0;
+        self.script.cmds.push(Cmd { words, assigns, redirs, stdin, span, in_loop });
     }
 
     fn redirect(&mut self, r: &ast::IoRedirect, span: &Range<usize>, redirs: &mut Vec<Redir>, heredoc: &mut Option<Stdin>) {

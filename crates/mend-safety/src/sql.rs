@@ -42,6 +42,9 @@ fn statement(s: &Statement) -> Option<Hit> {
         Statement::Delete(d) if d.selection.as_ref().is_none_or(|w| !restricts(w)) => "DELETE without WHERE",
         Statement::Update(u) if u.selection.as_ref().is_none_or(|w| !restricts(w)) => "UPDATE without WHERE",
         // `WITH d AS (DELETE FROM t RETURNING *) SELECT …` deletes too.
+        // `MERGE … WHEN MATCHED THEN DELETE|UPDATE` acts on every matched row.
+        Statement::Merge(_) if upper.contains("THEN DELETE") => "DELETE without WHERE",
+        Statement::Merge(_) if upper.contains("THEN UPDATE") => "UPDATE without WHERE",
         Statement::Query(q) => return query(q),
         Statement::Insert(i) => return i.source.as_deref().and_then(query),
         Statement::Prepare { statement: inner, .. } => return statement(inner),
