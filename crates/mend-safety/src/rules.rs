@@ -1111,8 +1111,20 @@ impl<'a> Classifier<'a> {
             "systemd-run" => self.wrapper(
                 args,
                 c,
-                "pEMu",
+                "pEMuHS",
                 &[
+                    "--host",
+                    "--on-active",
+                    "--on-boot",
+                    "--on-startup",
+                    "--on-unit-active",
+                    "--on-unit-inactive",
+                    "--on-calendar",
+                    "--on-clock-change",
+                    "--timer-property",
+                    "--path-property",
+                    "--socket-property",
+                    "--service-type",
                     "--property",
                     "--setenv",
                     "--machine",
@@ -1176,7 +1188,7 @@ impl<'a> Classifier<'a> {
                 None => self.argv(args, c),
             },
             "watch" => {
-                let o = opts(args, "nd", &["--interval", "--differences"]);
+                let o = opts(args, "nq", &["--interval", "--equexit"]);
                 let exec = o.has(&["-x", "--exec"]);
                 if let Some(first) = o.operands.first() {
                     let at = args.iter().position(|w| std::ptr::eq(w, *first)).unwrap_or(0);
@@ -1341,7 +1353,14 @@ impl<'a> Classifier<'a> {
             }
             "dd" => self.dd(words),
             n if n.starts_with("mkfs") || matches!(n, "mke2fs" | "mkswap" | "mkdosfs" | "mkntfs" | "mkexfatfs") => {
-                self.hit(Category::Destruction, "mkfs", words, "makes a new file system, erasing what was there")
+                // An image file (`mkfs.ext4 disk.img`) holds nothing yet at the standard level; a device, or what cannot be told, asks.
+                let image_only = !self.level_strict()
+                    && args.iter().all(|w| w.val().is_some() && !w.glob)
+                    && args.iter().filter_map(|w| w.val()).any(|v| !v.starts_with('-'))
+                    && args.iter().filter_map(|w| w.val()).all(|v| v.starts_with('-') || (self.device(v).is_none() && !v.contains("/dev")));
+                if !image_only {
+                    self.hit(Category::Destruction, "mkfs", words, "makes a new file system, erasing what was there")
+                }
             }
             "wipefs" => {
                 let o = opts(args, "ot", &["--offset", "--types"]);
@@ -1591,7 +1610,10 @@ impl<'a> Classifier<'a> {
                         "--output",
                     ],
                 );
-                if o.lits().first().is_some_and(|s| matches!(*s, "uninstall" | "delete" | "del" | "un")) {
+                // The verb may follow a global option's value the list lacks: any word that is the verb asks.
+                if o.lits().iter().any(|s| matches!(*s, "uninstall" | "delete" | "del" | "un"))
+                    && !o.flags.iter().any(|(f, _)| flag_is(f, "--dry-run"))
+                {
                     self.hit(Category::Infrastructure, "helm uninstall", words, "uninstalls a release");
                 }
                 self.blanket(&o, words);
@@ -1603,7 +1625,15 @@ impl<'a> Classifier<'a> {
                 if name == "terragrunt" && ops.first().is_some_and(|f| matches!(*f, "run-all" | "run")) {
                     ops.remove(0);
                 }
-                let first = ops.first().copied().unwrap_or("");
+                // A global option's value may come first (`pulumi -C dir destroy`): the verb is any word.
+                let first = ops
+                    .iter()
+                    .copied()
+                    .find(|v| matches!(*v, "destroy" | "destroy-all") || (name == "pulumi" && matches!(*v, "down" | "dn")))
+                    .or_else(|| ops.iter().copied().find(|v| matches!(*v, "apply" | "up" | "deploy" | "state" | "workspace" | "stack")))
+                    .unwrap_or_else(|| ops.first().copied().unwrap_or(""));
+                let at = ops.iter().position(|v| *v == first).unwrap_or(0);
+                let ops: Vec<&str> = ops[at..].to_vec();
                 // Go's flag package: `-destroy`, `--destroy=true`, `-replace=ADDR` are whole words, not letter clusters.
                 let go_flag = |name: &str| {
                     args.iter().filter_map(|w| w.val()).any(|v| {
@@ -1613,6 +1643,7 @@ impl<'a> Classifier<'a> {
                     })
                 };
                 let destroy = matches!(first, "destroy" | "destroy-all")
+                    || (name == "pulumi" && matches!(first, "down" | "dn"))
                     || (matches!(first, "apply" | "up" | "deploy") && (go_flag("destroy") || (name != "pulumi" && go_flag("replace"))))
                     || (first == "state" && ops.get(1) == Some(&"rm"))
                     || (first == "workspace" && ops.get(1) == Some(&"delete"))
@@ -1685,11 +1716,18 @@ impl<'a> Classifier<'a> {
                 );
                 let ops = o.lits();
                 // `http [METHOD] URL [ITEM…]`; a header item may override the method (`X-HTTP-Method-Override:DELETE`).
+                // A value-taking option the list lacks (`--timeout 5`) may come first: DELETE is any word spelled so.
+                let method_at = ops.iter().position(|m| m.eq_ignore_ascii_case("DELETE"));
                 let has_method = ops.first().is_some_and(|m| m.chars().all(|c| c.is_ascii_alphabetic()) && !m.contains('.'));
-                let url = if has_method { ops.get(1) } else { ops.first() };
+                let url = match method_at {
+                    Some(k) => ops.get(k + 1),
+                    None if has_method => ops.get(1),
+                    None => ops.first(),
+                };
                 let overridden = ops.iter().any(|i| overrides_to_delete(i));
-                match ops.first() {
-                    Some(m) if m.eq_ignore_ascii_case("DELETE") || overridden => self.http_method(Some("DELETE"), url.copied(), words, &o),
+                match method_at {
+                    Some(_) => self.http_method(Some("DELETE"), url.copied(), words, &o),
+                    None if overridden => self.http_method(Some("DELETE"), url.copied(), words, &o),
                     _ => self.blanket(&o, words),
                 }
             }
@@ -2511,7 +2549,9 @@ impl<'a> Classifier<'a> {
             _ => 0,
         };
         let verb = ops.get(verb_at).copied().unwrap_or("");
-        let deletes = verb == "delete" || (verb == "replace" && o.has(&["--force"])) || (verb == "apply" && o.has(&["--prune"]));
+        // `--dry-run`, `--dry-run=client|server` change nothing (`=none` does).
+        let dry = o.flags.iter().any(|(f, v)| flag_is(f, "--dry-run") && v.as_deref().is_none_or(|v| !matches!(v, "none" | "false")));
+        let deletes = !dry && (verb == "delete" || (verb == "replace" && o.has(&["--force"])) || (verb == "apply" && o.has(&["--prune"])));
         if deletes {
             self.hit(Category::Infrastructure, "kubectl delete", words, "deletes cluster resources");
         }
@@ -2699,7 +2739,19 @@ impl<'a> Classifier<'a> {
             &["--profile", "--region", "--output", "--endpoint-url", "--query", "--bucket", "--key", "--instance-ids", "--cli-input-json"],
         );
         let ops = o.lits();
-        let (svc, cmd) = (ops.first().copied().unwrap_or(""), ops.get(1).copied().unwrap_or(""));
+        // A global option's value the list lacks may come first (`--cli-read-timeout 5`): the service is the word before a
+        // deleting command, wherever it stands.
+        let at = ops
+            .windows(2)
+            .position(|p| {
+                (p[0] == "s3" && matches!(p[1], "rm" | "rb" | "sync" | "mv"))
+                    || ["delete-", "terminate-", "deregister-", "purge-"].iter().any(|k| p[1].starts_with(k))
+            })
+            .unwrap_or(0);
+        let (svc, cmd) = (ops.get(at).copied().unwrap_or(""), ops.get(at + 1).copied().unwrap_or(""));
+        if o.has(&["--dryrun", "--dry-run"]) {
+            return;
+        }
         let hit = match (svc, cmd) {
             ("s3", "rm") if o.has(&["--recursive"]) => Some(("aws s3 rm --recursive", "deletes every object under a prefix")),
             ("s3", "rb") => Some(("aws s3 rb", "deletes a bucket")),

@@ -56,7 +56,11 @@ pub const RULES: &[RuleDoc] = &[
         "`rsync --delete*`, `--del`, `--remove-source-files`; `rclone sync`, `mc mirror --remove`, `s3cmd sync --delete-removed`",
     ),
     r(Destruction, "shred", "`shred`, `srm`, `wipe`"),
-    r(Destruction, "mkfs", "`mkfs`, `mkfs.*`, `mke2fs`, `mkswap`, `mkdosfs`, `mkntfs`"),
+    r(
+        Destruction,
+        "mkfs",
+        "`mkfs`, `mkfs.*`, `mke2fs`, `mkswap`, `mkdosfs`, `mkntfs` on a device or an unknown target (an image file outside /dev only at the strict level)",
+    ),
     r(Destruction, "dd to a device", "`dd of=/dev/sdX` (any device but null, zero, tty, stdio)"),
     r(
         Destruction,
@@ -112,7 +116,7 @@ pub const RULES: &[RuleDoc] = &[
     r(
         Infrastructure,
         "terraform destroy",
-        "`terraform|tofu|terragrunt|pulumi destroy`, `apply -destroy`, `apply -replace=…`, `state rm`, `workspace delete`",
+        "`terraform|tofu|terragrunt|pulumi destroy` (after any global option: `pulumi -C dir destroy`), `pulumi down|dn`, `apply -destroy`, `apply -replace=…`, `state rm`, `workspace delete` (not `plan -destroy`)",
     ),
     r(Infrastructure, "docker rm -f", "`docker|podman rm -f`, `container rm --force`, `rmi -f`, `compose rm -f`"),
     r(Infrastructure, "docker volume rm", "`docker volume rm|prune`, `docker compose down -v|--volumes`"),
