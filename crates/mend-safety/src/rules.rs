@@ -597,6 +597,10 @@ pub(crate) struct Classifier<'a> {
     /// `parallel`): the rule a deleting program there falls under, through
     /// any wrappers (`xargs sudo rm`).
     bulk: Option<&'static str>,
+    /// The command being classified gets operands added at run time
+    /// (`xargs rm -rf ./build`, `find -exec … +`, `fd -X`): its normalised
+    /// form ends with ` …` so an allow rule does not cover what is added.
+    appends: bool,
     /// Standard input of the command being classified: a script nested in
     /// it (`ssh HOST bash`, `sh -c 'sh'`) reads the same input.
     stdin: Stdin,
@@ -626,6 +630,7 @@ impl<'a> Classifier<'a> {
             span: 0..0,
             len: 0,
             bulk: None,
+            appends: false,
             stdin: Stdin::Inherited,
             written: HashMap::new(),
             aliases: HashMap::new(),
@@ -689,7 +694,10 @@ impl<'a> Classifier<'a> {
     }
 
     fn hit(&mut self, category: Category, rule: &str, words: &[Word], why: impl Into<String>) {
-        let cmd = normalised(words);
+        let mut cmd = normalised(words);
+        if self.appends {
+            cmd.push_str(" …");
+        }
         self.push(category, rule, cmd, why.into(), self.span.clone());
     }
 
@@ -2290,7 +2298,11 @@ impl<'a> Classifier<'a> {
             None => inner,
         };
         let saved = self.bulk.replace(rule);
+        // Without the item's placeholder in the command, the items are added as operands.
+        let appends = replace.is_none_or(|r| r.is_empty() || !inner.iter().any(|w| w.raw.contains(r)));
+        let saved_appends = std::mem::replace(&mut self.appends, appends);
         self.argv(inner, c);
+        self.appends = saved_appends;
         self.bulk = saved;
     }
 
@@ -2381,7 +2393,12 @@ impl<'a> Classifier<'a> {
         let k = key.to_ascii_lowercase();
         if let Some(name) = k.strip_prefix("alias.") {
             match val.strip_prefix('!') {
-                Some(cmd) => self.nested_checked(cmd),
+                // `git x ARGS` runs the shell alias with ARGS added: an allow rule does not cover them.
+                Some(cmd) => {
+                    let saved = std::mem::replace(&mut self.appends, true);
+                    self.nested_checked(cmd);
+                    self.appends = saved;
+                }
                 None => {
                     self.git_aliases.insert(name.to_owned(), val.to_owned());
                 }

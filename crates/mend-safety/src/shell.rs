@@ -644,6 +644,11 @@ impl Reader<'_> {
                     let (v, _, _) = self.pieces_in(inner, raw, inner_raw, span);
                     v
                 }
+                // `~` is `$HOME`: set by the script (`HOME=-rf; rm ~ x`), it is known only at run time.
+                WordPiece::TildeExpansion(word::TildeExpr::Home) if self.script.assigned.contains("HOME") => {
+                    only_unquoted_expansions = false;
+                    None
+                }
                 WordPiece::TildeExpansion(t) => {
                     only_unquoted_expansions = false;
                     Some(match t {
@@ -703,7 +708,13 @@ impl Reader<'_> {
             self.opaque("a command substitution inside a parameter expansion", src, span.clone());
             return None;
         }
+        // `${X:=v}`, `${X=v}` assign X for the rest of the script.
+        if let ParameterExpr::AssignDefaultValues { parameter: word::Parameter::Named(n), .. } = pe {
+            self.sets.insert(n.clone());
+        }
         match pe {
+            // `$_` is the last argument of the previous command: never the environment's.
+            ParameterExpr::Parameter { parameter: word::Parameter::Named(n), indirect: false } if n == "_" => None,
             ParameterExpr::Parameter { parameter: word::Parameter::Named(n), indirect: false } if !self.script.assigned.contains(n) => {
                 match (self.env)(n) {
                     Some(v) => Some(v),
