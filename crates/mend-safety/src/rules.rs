@@ -439,6 +439,13 @@ fn is_device(p: &str) -> bool {
 
 /// The program's name as the rules know it: no directory, no `g` prefix of
 /// GNU tools.
+/// The name rules dispatch on: case folded (macOS file systems find `RM`
+/// as `rm`), Lua's versioned and JIT builds as `lua`.
+fn canonical_name(n: String) -> String {
+    let l = if n == "Rscript" { n } else { n.to_ascii_lowercase() };
+    if l == "luajit" || l.starts_with("lua5") || l.starts_with("lua-5") { "lua".to_owned() } else { l }
+}
+
 pub(crate) fn normalise_program(p: &str) -> String {
     let base = p.rsplit('/').next().unwrap_or(p);
     let base = base.strip_prefix('\\').unwrap_or(base);
@@ -1007,6 +1014,7 @@ impl<'a> Classifier<'a> {
             Some(target) => target.clone(),
             None => normalise_program(raw_name),
         };
+        let name = canonical_name(name);
         let args = &words[1..];
         let before = self.out.len();
         if raw_name.contains('/') && self.run_written(raw_name, words, raw_name) {
@@ -1772,8 +1780,54 @@ impl<'a> Classifier<'a> {
             }
             "tar" | "bsdtar" => {
                 let lits: Vec<&str> = args.iter().filter_map(|w| w.val()).collect();
-                if lits.contains(&"--remove-files") {
+                // Long options may be abbreviated (`--remove`, `--use-compress-prog=CMD`).
+                let long = |v: &str, full: &str| flag_is(v.split_once('=').map_or(v, |(k, _)| k), full);
+                if lits.iter().any(|v| long(v, "--remove-files")) {
                     self.hit(Category::BulkDeletion, "rm -r", words, "`tar --remove-files` deletes what it archives");
+                }
+                let mut cmds: Vec<String> = Vec::new();
+                let mut k = 0;
+                while k < lits.len() {
+                    let v = lits[k];
+                    k += 1;
+                    if v.starts_with("--") {
+                        let key = v.split_once('=').map_or(v, |(a, _)| a);
+                        if ["--to-command", "--use-compress-program", "--info-script", "--new-volume-script"]
+                            .iter()
+                            .any(|f| flag_is(key, f))
+                        {
+                            match v.split_once('=') {
+                                Some((_, val)) => cmds.push(val.to_owned()),
+                                None => {
+                                    cmds.extend(lits.get(k).map(|s| (*s).to_owned()));
+                                    k += 1;
+                                }
+                            }
+                        }
+                        continue;
+                    }
+                    // Short options (`-I CMD`, `-F CMD`, `-cIf CMD`): letters that take a value take the rest or the next word.
+                    let Some(cluster) = v.strip_prefix('-').or((k == 1).then_some(v)) else { continue };
+                    for (j, ch) in cluster.char_indices() {
+                        if "fbCgHKLNTVX".contains(ch) || ch == 'I' || ch == 'F' {
+                            let rest = &cluster[j + 1..];
+                            let val = if rest.is_empty() || !v.starts_with('-') {
+                                k += 1;
+                                lits.get(k - 1).map(|s| (*s).to_owned())
+                            } else {
+                                Some(rest.to_owned())
+                            };
+                            if matches!(ch, 'I' | 'F') {
+                                cmds.extend(val);
+                            }
+                            if v.starts_with('-') {
+                                break;
+                            }
+                        }
+                    }
+                }
+                for cmd in cmds {
+                    self.nested_checked(&cmd);
                 }
                 for a in lits {
                     for key in
@@ -1823,6 +1877,14 @@ impl<'a> Classifier<'a> {
                             .any(|w| w.val().is_some_and(|v| v.starts_with("--remove-all-storage") || v.starts_with("--storage")))) =>
             {
                 self.hit(Category::Infrastructure, "vm destroy", words, "deletes a virtual machine's storage")
+            }
+            // `cmake -E rm -r DIR`, `cmake -E remove_directory DIR`.
+            "cmake" if args.first().and_then(|w| w.val()) == Some("-E") => {
+                let tool = args.get(1).and_then(|w| w.val()).unwrap_or("");
+                let recursive = tool == "remove_directory" || (tool == "rm" && opts(&args[2..], "", &[]).has(&["-r", "-R"]));
+                if recursive {
+                    self.hit(Category::BulkDeletion, "rm -r", words, "`cmake -E` deletes whole directory trees");
+                }
             }
             n if INERT.contains(&n) => {}
             _ => self.unknown_program(&name, words, c),
@@ -2131,7 +2193,7 @@ impl<'a> Classifier<'a> {
             n if n.starts_with("perl") => &["-e", "-E"],
             "ruby" | "lua" | "Rscript" | "osascript" => &["-e"],
             "node" | "nodejs" | "bun" => &["-e", "--eval", "-p", "--print"],
-            "php" => &["-r"],
+            "php" => &["-r", "--run"],
             "pwsh" | "powershell" => &["-c", "-Command", "-command"],
             "deno" => &[],
             _ => &[],

@@ -32,7 +32,7 @@ pub const RULES: &[RuleDoc] = &[
     r(
         BulkDeletion,
         "rm -r",
-        "`rm -r`, `-R`, `-rf`, `-fr`, `--recursive` (or a prefix: `--rec`), flags after operands; `rimraf`; `tar --remove-files`",
+        "`rm -r`, `-R`, `-rf`, `-fr`, `--recursive` (or a prefix: `--rec`), flags after operands; `rimraf`; `tar --remove-files` (or `--remove`); `cmake -E rm -r|remove_directory`",
     ),
     r(BulkDeletion, "find -delete", "`find … -delete`"),
     r(
