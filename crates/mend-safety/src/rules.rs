@@ -583,6 +583,34 @@ fn opts_with<'w>(words: &'w [Word], short_val: &str, attached: &str, long_val: &
 }
 
 /// A value that came from a word whose value is unknown.
+/// The URLs a curl URL glob stands for: `{a,b}` alternatives expanded
+/// (up to a bound); a `[1-3]`/`[a-z]` range in the host makes it unknown.
+fn curl_globs(u: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut todo = vec![u.to_owned()];
+    while let Some(u) = todo.pop() {
+        if out.len() + todo.len() > 64 {
+            return vec!["\u{0}unknown".to_owned()];
+        }
+        if let Some(i) = u.find('{')
+            && let Some(j) = u[i..].find('}')
+        {
+            for alt in u[i + 1..i + j].split(',') {
+                todo.push(format!("{}{alt}{}", &u[..i], &u[i + j + 1..]));
+            }
+            continue;
+        }
+        let host_end = u.find("://").map_or(0, |k| k + 3);
+        let host = u[host_end..].split('/').next().unwrap_or("");
+        if host.contains('[') && host.contains('-') {
+            out.push("\u{0}unknown".to_owned());
+        } else {
+            out.push(u);
+        }
+    }
+    out
+}
+
 fn unknown_value(v: &str) -> bool {
     v.starts_with('\u{0}')
 }
@@ -2916,8 +2944,12 @@ impl<'a> Classifier<'a> {
             _ => None,
         };
         let method = from_config.as_deref().or(method);
-        let url = o.values(&["--url"]).next().or_else(|| o.lits().first().copied());
-        self.http_method(method, url, words, &o);
+        // Every URL (several operands, `--next` parts, globs `{a,b}` / `[1-3]`): the first one a DELETE there would ask for.
+        let globs = !o.has(&["-g", "--globoff"]);
+        let urls: Vec<String> =
+            o.values(&["--url"]).chain(o.lits()).flat_map(|u| if globs { curl_globs(u) } else { vec![u.to_owned()] }).collect();
+        let url = urls.iter().find(|u| unknown_value(u) || self.gate.delete_asks(u)).or(urls.first());
+        self.http_method(method, url.map(String::as_str), words, &o);
     }
 
     /// An HTTP request made by a command (`curl -X DELETE`, `wget
