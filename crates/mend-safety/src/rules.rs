@@ -1342,7 +1342,10 @@ impl<'a> Classifier<'a> {
             // Rules by meaning.
             "rm" => self.rm(words, c, false),
             "unlink" => {
-                if self.level_strict() {
+                // `unlink "$f"` in a loop, `unlink d/*`: a set of files known only at run time, as for `rm`.
+                if args.iter().any(|w| w.glob || (c.in_loop && w.val().is_none())) {
+                    self.hit(Category::BulkDeletion, "rm glob", words, "deletes a file on every pass of a loop, or every match");
+                } else if self.level_strict() {
                     self.hit(Category::Overwrite, "rm a file", words, "deletes a file");
                 }
             }
