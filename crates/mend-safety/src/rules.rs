@@ -650,7 +650,14 @@ pub(crate) struct Classifier<'a> {
     /// Git aliases this call defines (`git -c alias.x='reset --hard'`,
     /// `git config alias.x …`): name → expansion.
     git_aliases: HashMap<String, String>,
+    /// Programs being classified inside one another (`nice nice … rm`),
+    /// across nested scripts too: bounded by [`MAX_CHAIN`].
+    chain: u32,
 }
+
+/// Deepest chain of wrappers (and nested scripts' wrappers) classified;
+/// deeper asks. Each level is a few frames of the classifier's stack.
+const MAX_CHAIN: u32 = 48;
 
 impl<'a> Classifier<'a> {
     pub fn new(gate: &'a Gate, env: Env<'a>, probe: Option<&'a dyn Probe>, cwd: Option<&'a Path>) -> Self {
@@ -670,6 +677,7 @@ impl<'a> Classifier<'a> {
             written: HashMap::new(),
             aliases: HashMap::new(),
             git_aliases: HashMap::new(),
+            chain: 0,
         }
     }
 
@@ -1020,6 +1028,16 @@ impl<'a> Classifier<'a> {
     /// Classifies an argv (program first) that runs with `c`'s redirections
     /// and standard input.
     fn argv(&mut self, words: &[Word], c: &Cmd) {
+        if self.chain >= MAX_CHAIN {
+            self.hit(Category::Unknown, "cannot be parsed", words, "wrappers nested too deeply to follow");
+            return;
+        }
+        self.chain += 1;
+        self.argv_one(words, c);
+        self.chain -= 1;
+    }
+
+    fn argv_one(&mut self, words: &[Word], c: &Cmd) {
         let Some(prog) = words.first() else { return };
         if self.depth > shell::MAX_DEPTH {
             return;
@@ -3125,6 +3143,7 @@ impl<'a> Classifier<'a> {
                 let inner: Vec<Word> = if cand.contains(char::is_whitespace) {
                     let mut sub = Classifier::new(self.gate, self.env, self.probe, self.cwd);
                     sub.depth = self.depth + 1;
+                    sub.chain = self.chain;
                     sub.len = self.len;
                     sub.span = self.span.clone();
                     sub.nested(cand);
@@ -3152,6 +3171,7 @@ impl<'a> Classifier<'a> {
                 }
                 let mut sub = Classifier::new(self.gate, self.env, self.probe, self.cwd);
                 sub.depth = self.depth + 1;
+                sub.chain = self.chain;
                 sub.len = self.len;
                 sub.span = self.span.clone();
                 sub.argv(&inner, c);

@@ -10,7 +10,8 @@
 //! depends on run time (`$(…)`, a variable the script sets, a glob in a
 //! program name) has no value: the rules treat it as unknown.
 
-use std::collections::HashSet;
+use std::cell::Cell;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use brush_parser::ast;
@@ -23,6 +24,211 @@ pub(crate) const MAX_DEPTH: u32 = 12;
 /// Most words one brace expansion may produce before the word counts as
 /// unknown.
 const MAX_BRACE_WORDS: usize = 256;
+
+/// Deepest nesting of shell syntax the reader parses (`$(`, `(`, `{`,
+/// `if` …); deeper asks. The parser and the reader recurse once per level.
+pub(crate) const MAX_NESTING: usize = 1500;
+
+/// Up to this nesting a script is read on the caller's stack (a 2 MB
+/// thread stack holds it even in a debug build); deeper, on a thread of
+/// its own with [`BIG_STACK`].
+const INLINE_NESTING: usize = 24;
+
+/// Stack of the reading thread for deeply nested scripts: room for
+/// [`MAX_NESTING`] levels at well over the ~8 KB per level an unoptimised
+/// build takes. Reserved, not committed: untouched pages cost nothing.
+const BIG_STACK: usize = 256 << 20;
+
+thread_local! {
+    /// This thread is a reading thread with [`BIG_STACK`].
+    static ON_BIG_STACK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// An upper bound of how deeply `text` nests: each level needs a bracket,
+/// a backquote or a compound keyword (`if`, `while`, `until`, `for`,
+/// `case`, `select`), whatever the quoting.
+fn nesting_bound(text: &str) -> usize {
+    let brackets = text.bytes().filter(|b| matches!(b, b'(' | b'{' | b'[' | b'`')).count();
+    let keywords = text
+        .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .filter(|w| matches!(*w, "if" | "while" | "until" | "for" | "case" | "select"))
+        .count();
+    brackets + keywords
+}
+
+/// Whether a here-document operator's tag holds an expansion (`<<E$(`,
+/// `<<"x${"`). brush-parser 0.4 spins forever, allocating, on such a tag
+/// when the expansion is left open at the end of the input (reubeno/brush
+/// #1270); no real delimiter looks like this, so the gate does not parse
+/// it and asks.
+fn heredoc_tag_expands(text: &str) -> bool {
+    let b = text.as_bytes();
+    let mut run_start = 0;
+    for end in 0..b.len() {
+        // Runs of `<` split greedily into `<<<` here-strings: a `<<` here-document
+        // operator ends a run whose length leaves 2 over.
+        if b[end] != b'<' {
+            run_start = end + 1;
+            continue;
+        }
+        if b.get(end + 1) == Some(&b'<') || (end + 1 - run_start) % 3 != 2 {
+            continue;
+        }
+        let mut i = end + 1;
+        if b.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        while matches!(b.get(i), Some(b' ' | b'\t')) {
+            i += 1;
+        }
+        let mut quote: Option<u8> = None;
+        while let Some(&c) = b.get(i) {
+            match (quote, c) {
+                (Some(b'\''), b'\'') => quote = None,
+                (Some(b'\''), _) => {}
+                (_, b'\\') => i += 1,
+                (Some(b'"'), b'"') => quote = None,
+                (None, b'\'' | b'"') => quote = Some(c),
+                (_, b'`') => return true,
+                (_, b'$') if matches!(b.get(i + 1), Some(b'(' | b'{' | b'[')) => return true,
+                (None, b' ' | b'\t' | b'\n' | b';' | b'&' | b'|' | b'<' | b'>' | b'(' | b')') => break,
+                _ => {}
+            }
+            i += 1;
+        }
+        // A quote left open to the end: the tag's extent is unknown.
+        if quote.is_some() {
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether the text has a here-document operator (`<<`, not the `<<<` of a
+/// here-string; runs of `<` split greedily into `<<<`).
+fn has_heredoc_operator(text: &str) -> bool {
+    let b = text.as_bytes();
+    let mut run = 0;
+    for (i, &c) in b.iter().enumerate() {
+        if c == b'<' {
+            run += 1;
+            if b.get(i + 1) != Some(&b'<') && run % 3 == 2 {
+                return true;
+            }
+        } else {
+            run = 0;
+        }
+    }
+    false
+}
+
+/// Whether an expansion (`$(`, `${`, `$[`, a backquote) or a quote could
+/// still be open at the end of the text. Leans to "yes": where a `)` might
+/// be a `case` pattern's rather than the closer of `$(`, it is not taken as
+/// the closer. Used with [`has_heredoc_operator`] to keep brush-parser 0.4
+/// from the input that makes it spin (reubeno/brush #1270); such input is
+/// a syntax error anyway.
+fn expansion_may_be_open(text: &str) -> bool {
+    #[derive(PartialEq)]
+    enum Ctx {
+        /// `$(`; the flag: a `case` was seen in it and no `esac` yet.
+        Subst(bool),
+        /// A plain `(` inside a substitution.
+        Paren,
+        Brace,
+        Bracket,
+        Backquote,
+        Double,
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let mut stack: Vec<Ctx> = Vec::new();
+    let mut i = 0;
+    let mut word_start = true;
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        let in_double = stack.last() == Some(&Ctx::Double);
+        let starts_word = word_start;
+        word_start = c.is_whitespace() || ";&|()<>".contains(c);
+        match c {
+            '\\' => i += 1,
+            '\'' if !in_double => match chars[i + 1..].iter().position(|&q| q == '\'') {
+                Some(p) => i += p + 1,
+                None => return true,
+            },
+            '"' if in_double => {
+                stack.pop();
+            }
+            '"' => stack.push(Ctx::Double),
+            '#' if starts_word && !in_double => {
+                while i < chars.len() && chars[i] != '\n' {
+                    i += 1;
+                }
+            }
+            '$' if next == Some('(') => {
+                stack.push(Ctx::Subst(false));
+                word_start = true;
+                i += 1;
+            }
+            '$' if next == Some('{') => {
+                stack.push(Ctx::Brace);
+                i += 1;
+            }
+            '$' if next == Some('[') => {
+                stack.push(Ctx::Bracket);
+                i += 1;
+            }
+            '`' if stack.last() == Some(&Ctx::Backquote) => {
+                stack.pop();
+            }
+            '`' => {
+                stack.push(Ctx::Backquote);
+                word_start = true;
+            }
+            '(' if !in_double && matches!(stack.last(), Some(Ctx::Subst(_) | Ctx::Paren)) => stack.push(Ctx::Paren),
+            ')' if !in_double => match stack.last() {
+                Some(Ctx::Paren) | Some(Ctx::Subst(false)) => {
+                    stack.pop();
+                }
+                _ => {}
+            },
+            '}' if stack.last() == Some(&Ctx::Brace) => {
+                stack.pop();
+            }
+            ']' if stack.last() == Some(&Ctx::Bracket) => {
+                stack.pop();
+            }
+            _ if starts_word && !in_double && c.is_ascii_alphabetic() => {
+                let word: String = chars[i..].iter().take_while(|ch| ch.is_ascii_alphanumeric() || **ch == '_').collect();
+                if let Some(Ctx::Subst(in_case)) = stack.last_mut() {
+                    match word.as_str() {
+                        "case" => *in_case = true,
+                        "esac" => *in_case = false,
+                        _ => {}
+                    }
+                }
+                i += word.len().saturating_sub(1);
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    !stack.is_empty()
+}
+
+/// The names of the variables a text may expand (`$NAME`, `${NAME…}`,
+/// `${#NAME}`, `${!NAME}`).
+fn variable_names(text: &str) -> HashSet<&str> {
+    let mut names = HashSet::new();
+    for (i, _) in text.match_indices('$') {
+        let rest = text[i + 1..].trim_start_matches(['{', '#', '!']);
+        let end = rest.find(|c: char| !c.is_ascii_alphanumeric() && c != '_').unwrap_or(rest.len());
+        if end > 0 && !rest.starts_with(|c: char| c.is_ascii_digit()) {
+            names.insert(&rest[..end]);
+        }
+    }
+    names
+}
 
 /// One word of a command.
 #[derive(Debug, Clone, PartialEq)]
@@ -130,11 +336,46 @@ pub(crate) fn quote(s: &str) -> String {
 /// at the top, where each command reports its own place.
 pub(crate) fn read(text: &str, env: Env<'_>, inherited: &HashSet<String>, outer: Option<Range<usize>>, depth: u32) -> Script {
     let whole = outer.clone().unwrap_or(0..text.len());
-    let mut script = Script { assigned: inherited.clone(), ..Script::default() };
+    let script = Script { assigned: inherited.clone(), ..Script::default() };
+    let refuse = |mut script: Script, why: &str| {
+        script.opaque.push(Opaque { why: why.to_owned(), text: text.to_owned(), span: whole.clone() });
+        script
+    };
     if depth > MAX_DEPTH {
-        script.opaque.push(Opaque { why: "scripts nested too deeply to follow".into(), text: text.to_owned(), span: whole });
-        return script;
+        return refuse(script, "scripts nested too deeply to follow");
     }
+    let nesting = nesting_bound(text);
+    if nesting > MAX_NESTING {
+        return refuse(script, "nested too deeply to read");
+    }
+    if heredoc_tag_expands(text) || (has_heredoc_operator(text) && expansion_may_be_open(text)) {
+        return refuse(script, "a here-document with an expansion the parser cannot read safely");
+    }
+    if nesting <= INLINE_NESTING || ON_BIG_STACK.get() {
+        return read_here(text, env, inherited, outer, depth);
+    }
+    // Deep nesting: read on a thread with a stack that holds it. The
+    // environment is looked up here (the lookup need not be `Send`).
+    let values: HashMap<&str, Option<String>> = variable_names(text).into_iter().map(|n| (n, env(n))).collect();
+    let read = std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("mend-safety-read".into())
+            .stack_size(BIG_STACK)
+            .spawn_scoped(scope, || {
+                ON_BIG_STACK.set(true);
+                let env = |n: &str| values.get(n).cloned().flatten();
+                read_here(text, &env, inherited, outer.clone(), depth)
+            })
+            .ok()
+            .and_then(|t| t.join().ok())
+    });
+    read.unwrap_or_else(|| refuse(script, "the shell reader failed on it"))
+}
+
+/// [`read`] on this thread's stack.
+fn read_here(text: &str, env: Env<'_>, inherited: &HashSet<String>, outer: Option<Range<usize>>, depth: u32) -> Script {
+    let whole = outer.clone().unwrap_or(0..text.len());
+    let mut script = Script { assigned: inherited.clone(), ..Script::default() };
     // The parser is a dependency: a panic in it must not take Mend down.
     let parsed = std::panic::catch_unwind(|| {
         let options = brush_parser::ParserOptions::default();
@@ -966,48 +1207,47 @@ mod tests {
     }
 
     #[test]
+    fn heredoc_tags_with_expansions_are_not_parsed() {
+        for t in ["<<E$[\t\t", "<<-bun$(\t<<<${$(", "cat <<<<<E$(x", "x <<'a'\"$(\"", "<< `x`"] {
+            assert!(heredoc_tag_expands(t), "{t:?}");
+        }
+        for t in ["cat <<EOF\n$(date)\nEOF\n", "cat <<< \"$(date)\"", "cat <<<<<<x", "echo $((1 << 2))", "<<"] {
+            assert!(!heredoc_tag_expands(t), "{t:?}");
+        }
+        for t in ["$(<<\t<<<^${${", "x <<E\n$(case a in b) echo", "<<E `", "cat <<E\n${x"] {
+            assert!(has_heredoc_operator(t) && expansion_may_be_open(t), "{t:?}");
+        }
+        for t in [
+            "cat <<EOF\n$(date) ${HOME} $[1] `id`\nEOF\n",
+            "echo \"$(case $x in a) echo a;; esac)\"",
+            "echo '$(' \"${x}\" # $(\n",
+            "x=$( (echo) )",
+        ] {
+            assert!(!expansion_may_be_open(t), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_or_read_on_a_big_stack_not_overflowed() {
+        // On a 2 MB stack, as tokio's worker threads have.
+        let deep = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(|| {
+                let read = |t: &str| read(t, &no_env, &HashSet::new(), None, 0);
+                let ok = read(&format!("{}true{}", "if true; then ".repeat(400), "; fi".repeat(400)));
+                let too_deep = read(&format!("{}x{}", "$(".repeat(MAX_NESTING), ")".repeat(MAX_NESTING)));
+                (ok.cmds.len(), ok.opaque.len(), too_deep.opaque.len())
+            })
+            .expect("spawn")
+            .join()
+            .expect("no overflow");
+        assert_eq!(deep, (401, 0, 1));
+    }
+
+    #[test]
     fn spans_point_at_the_command() {
         let text = "echo ok && rm -rf x";
         let c = read(text, &no_env, &HashSet::new(), None, 0);
         assert_eq!(&text[c.cmds[1].span.clone()], "rm -rf x");
-    }
-}
-#[cfg(test)]
-mod probe_tmp {
-    struct Eofs<'a> {
-        data: &'a [u8],
-        pos: usize,
-        eofs: usize,
-    }
-    impl std::io::Read for Eofs<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            let n = std::io::BufRead::fill_buf(self)?.len().min(buf.len());
-            buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
-            self.pos += n;
-            Ok(n)
-        }
-    }
-    impl std::io::BufRead for Eofs<'_> {
-        fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-            if self.pos >= self.data.len() {
-                self.eofs += 1;
-                if self.eofs > 1000 {
-                    return Err(std::io::Error::other("read past the end too often"));
-                }
-            }
-            Ok(&self.data[self.pos..])
-        }
-        fn consume(&mut self, n: usize) {
-            self.pos += n;
-        }
-    }
-    #[test]
-    fn probe_tmp() {
-        let Ok(t) = std::env::var("BRUSH") else { return };
-        eprintln!("parsing {t:?}");
-        let options = brush_parser::ParserOptions::default();
-        let mut parser = brush_parser::Parser::new(Eofs { data: t.as_bytes(), pos: 0, eofs: 0 }, &options);
-        let r = parser.parse_program();
-        eprintln!("parsed: {:?}", r.map(|p| format!("{p:?}").chars().take(300).collect::<String>()));
     }
 }

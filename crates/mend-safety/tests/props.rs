@@ -410,6 +410,37 @@ proptest! {
         let _ = strict_gate().check_script(&text, &no_env);
     }
 
+    /// (b) Here-documents with expansions left open: brush-parser 0.4 spins
+    /// forever on some (reubeno/brush #1270); the gate must answer. A hang
+    /// or an out-of-memory abort fails this test by killing it.
+    #[test]
+    fn open_heredocs_never_hang(text in r#"([a-z]{1,3}|<<-?|<<<|<|\$\(|\$\{|\$\[|\$\(\(|`|[ \t\n]|[)}\]'"\\;|&]){0,24}"#) {
+        let _ = gate().check_script(&text, &no_env);
+    }
+
+    /// (b) Nesting of any depth, on a 2 MB stack (tokio's worker threads):
+    /// the gate reads it or asks, and never overflows the stack.
+    #[test]
+    fn deep_nesting_never_overflows(opens in proptest::collection::vec(proptest::sample::select(vec![
+        ("$(", ")"), ("(", ")"), ("{ ", "; }"), ("${x:-", "}"), ("if true; then ", "; fi"), ("$((1+", "))"), ("nice ", ""),
+    ]), 0..1800)) {
+        let mut text = String::new();
+        for (open, _) in &opens {
+            text.push_str(open);
+        }
+        text.push_str("rm -rf build");
+        for (_, close) in opens.iter().rev() {
+            text.push_str(close);
+        }
+        let asks = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || !gate().check_script(&text, &no_env).asks.is_empty())
+            .expect("spawn")
+            .join()
+            .expect("the gate did not overflow its stack");
+        prop_assert!(asks);
+    }
+
     /// (b) Bytes, read as text the way a lossy reader would.
     #[test]
     fn byte_soup_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..96)) {
