@@ -32,7 +32,7 @@ pub(crate) const MAX_NESTING: usize = 1500;
 /// Up to this nesting a script is read on the caller's stack (a 2 MB
 /// thread stack holds it even in a debug build); deeper, on a thread of
 /// its own with [`BIG_STACK`].
-const INLINE_NESTING: usize = 24;
+const INLINE_NESTING: usize = 64;
 
 /// Stack of the reading thread for deeply nested scripts: room for
 /// [`MAX_NESTING`] levels at well over the ~8 KB per level an unoptimised
