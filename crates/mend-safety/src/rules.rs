@@ -647,6 +647,9 @@ pub(crate) struct Classifier<'a> {
     /// /bin/rm ls`, `ln -s /bin/rm ./x`, `cp /bin/rm x`): name or path key
     /// → the program it runs.
     aliases: HashMap<String, String>,
+    /// Paths this call links to a storage device (`ln -s /dev/sda disk`):
+    /// path key → the device.
+    device_links: HashMap<String, String>,
     /// Git aliases this call defines (`git -c alias.x='reset --hard'`,
     /// `git config alias.x …`): name → expansion.
     git_aliases: HashMap<String, String>,
@@ -676,6 +679,7 @@ impl<'a> Classifier<'a> {
             stdin: Stdin::Inherited,
             written: HashMap::new(),
             aliases: HashMap::new(),
+            device_links: HashMap::new(),
             git_aliases: HashMap::new(),
             chain: 0,
         }
@@ -839,6 +843,13 @@ impl<'a> Classifier<'a> {
             "cp" | "mv" | "install" | "ln" => {
                 let o = opts(args, "tSmog", &["--target-directory", "--suffix", "--mode", "--owner", "--group"]);
                 let ops = o.lits();
+                // A device linked under another name is still that device.
+                if prog == "ln"
+                    && let [src, dst] = ops.as_slice()
+                    && let (Some(dev), Some(k)) = (self.device(src), self.path_key(dst))
+                {
+                    self.device_links.insert(k, dev);
+                }
                 // A program copied or linked under another name is still that program.
                 if let [src, dst] = ops.as_slice()
                     && o.value(&["-t", "--target-directory"]).is_none()
@@ -990,6 +1001,9 @@ impl<'a> Classifier<'a> {
     /// in `/dev` are all `/dev/sda`); `None` for anything else.
     fn device(&self, p: &str) -> Option<String> {
         let norm = self.path_key(p.trim())?;
+        if let Some(dev) = self.device_links.get(&norm) {
+            return Some(dev.clone());
+        }
         is_device(&norm).then_some(norm)
     }
 
@@ -3464,7 +3478,7 @@ fn is_interpreter(n: &str) -> bool {
 fn inline_code_acts(code: &str) -> bool {
     static ACTS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(
-            r#"(?i)\b(system|exec[a-z_]*|spawn[a-z_]*|popen[0-9]*|subprocess|check_output|child_process|shell_exec|passthru|proc_open|rmtree|remove[a-z_]*|unlink[a-z_]*|rmdir[a-z_]*|rm_r[f]?|rmsync|rm|del|delete[a-z_]*|truncate|drop|kill|chmod|chown|os\.rename|replace|invoke-expression|iex|remove-item|qx|eval|open3|fork|getline)\b|`"#,
+            r#"(?i)\b(system|exec[a-z_]*|spawn[a-z_]*|popen[0-9]*|subprocess|check_output|child_process|shell_exec|passthru|proc_open|rmtree|remove[a-z_]*|unlink[a-z_]*|rmdir[a-z_]*|rm_r[f]?|rmsync|rm|del|delete[a-z_]*|truncate|drop|kill|chmod|chown|os\.rename|replace|invoke-expression|iex|remove-item|qx|eval|open3|fork|getline|__import__|getattr|importlib|builtins|ctypes)\b|`"#,
         )
         .expect("static regex")
     });
