@@ -65,7 +65,7 @@ pub const RULES: &[RuleDoc] = &[
     r(
         Destruction,
         "write to a device",
-        "`> /dev/sdX`, `>> /dev/nvme0n1`, `tee /dev/sdX`, `cp|install FILE /dev/sdX` (paths normalised: `//dev/sda`, `sda` in `/dev`)",
+        "`> /dev/sdX`, `>> /dev/nvme0n1`, `>&`, `<>`, `tee /dev/sdX`, `cp|install FILE /dev/sdX`, `find -fprint /dev/sdX` (paths normalised: `//dev/sda`, `sda` in `/dev`, a link this call makes)",
     ),
     r(Destruction, "wipefs", "`wipefs -a`, `--all`, `-o`"),
     r(Destruction, "blkdiscard", "`blkdiscard`, `nvme format|sanitize`, `hdparm --security-erase`, `badblocks -w`"),
@@ -157,7 +157,11 @@ pub const RULES: &[RuleDoc] = &[
     ),
     r(Unknown, "eval", "`eval …`"),
     r(Unknown, "source", "`source FILE`, `. FILE`"),
-    r(Unknown, "cannot be parsed", "a parse error; substitutions hidden in `[[ ]]`, `(( ))`, `${…}`; scripts nested more than 12 deep"),
+    r(
+        Unknown,
+        "cannot be parsed",
+        "a parse error; substitutions hidden in `[[ ]]`, `(( ))`, `${…}`; scripts nested more than 12 deep, syntax nested more than 1500 levels, wrapper chains more than 48 long; a here-document with an expansion in its tag or left open (brush-parser 0.4 would not return)",
+    ),
     r(
         Unknown,
         "piped script",
