@@ -17,7 +17,8 @@ use serde_json::{Value, json};
 
 use crate::action::{Action, Diagnosis};
 use crate::approval::{
-    Answer, ApprovalKind, ApprovalOption, ApprovalRequest, Approver, CallSource, Choice, Danger, DecidedBy, Decision, DecisionRule, OnTimeout,
+    Answer, ApprovalKind, ApprovalOption, ApprovalRequest, Approver, CallSource, Choice, Danger, DecidedBy, Decision, DecisionRule,
+    OnTimeout,
 };
 use crate::clock::{Clock, SystemClock};
 use crate::code::ErrorCode;
