@@ -25,7 +25,8 @@ pub enum SafetyCmd {
         json: bool,
     },
     /// Tell whether a command would run unasked, and if not, which part
-    /// asks and why. Exit 0: runs unasked; 3: would ask.
+    /// asks and why. Exit 0: runs unasked; 3: would ask. Options go before
+    /// the command (everything after its first word is the command).
     Check {
         /// The command: one argument is read as a `/bin/sh` script; with
         /// `--argv`, the arguments are a program and its arguments.
