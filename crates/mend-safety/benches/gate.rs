@@ -7,66 +7,16 @@
 //! `cargo bench -p mend-safety --bench gate`; `GATE_BENCH_ROUNDS=N` sets
 //! how many times each case runs (default 200).
 
-use std::collections::{BTreeMap, HashSet};
+#[allow(dead_code)]
+#[path = "../tests/support/corpus.rs"]
+mod support;
+
+use std::collections::BTreeMap;
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use mend_safety::{Context, Gate, Intent, Level, Probe, SafetyConfig};
-use serde::Deserialize;
-
-/// The fields of a corpus case the bench needs (the corpus test checks
-/// the rest).
-#[derive(Deserialize)]
-struct Case {
-    script: Option<String>,
-    argv: Option<Vec<String>>,
-    http: Option<Http>,
-    fs: Option<Fs>,
-    stdin: Option<String>,
-    #[serde(default)]
-    level: Option<Level>,
-    #[serde(default)]
-    allow: Vec<String>,
-    #[serde(default)]
-    destructive: Vec<String>,
-    delete_hosts: Option<Vec<String>>,
-    #[serde(default)]
-    env: BTreeMap<String, String>,
-    #[serde(default)]
-    exists: Vec<String>,
-    cwd: Option<PathBuf>,
-}
-
-#[derive(Deserialize)]
-struct Http {
-    method: String,
-    url: String,
-}
-
-#[derive(Deserialize)]
-struct Fs {
-    op: String,
-    path: PathBuf,
-    #[serde(default)]
-    overwrite: bool,
-}
-
-#[derive(Deserialize)]
-struct Corpus {
-    case: Vec<Case>,
-}
-
-struct Files(HashSet<PathBuf>);
-
-impl Probe for Files {
-    fn exists(&self, path: &Path) -> bool {
-        self.0.contains(path) || self.0.iter().any(|p| p.starts_with(path))
-    }
-    fn is_dir(&self, path: &Path) -> bool {
-        self.0.iter().any(|p| p != path && p.starts_with(path))
-    }
-}
+use mend_safety::{Context, Gate, Intent};
+use support::{Case, Files};
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Kind {
@@ -86,29 +36,14 @@ struct Prepared {
 }
 
 fn prepare(c: Case) -> Prepared {
-    let cfg = SafetyConfig { level: c.level.unwrap_or_default(), destructive: c.destructive, allow: c.allow, delete_hosts: c.delete_hosts };
-    let gate = Gate::new(&cfg).expect("corpus policies compile");
-    let files = Files(c.exists.iter().map(|p| Path::new("/work").join(p)).collect());
-    let (kind, intent, rendered) = if let Some(h) = c.http {
-        let rendered = format!("{} {}", h.method, h.url);
-        (Kind::Other, Intent::Http { method: h.method, url: h.url }, rendered)
-    } else if let Some(f) = c.fs {
-        let rendered = format!("fs {} {}", f.op, f.path.display());
-        (Kind::Other, Intent::Fs { op: f.op, path: f.path, overwrite: f.overwrite }, rendered)
-    } else {
-        let kind = if c.script.is_some() { Kind::Script } else { Kind::Argv };
-        let rendered = c.script.clone().unwrap_or_else(|| c.argv.clone().unwrap_or_default().join(" "));
-        let intent = Intent::Exec {
-            argv: c.argv,
-            script: c.script,
-            stdin: c.stdin,
-            cwd: Some(c.cwd.unwrap_or_else(|| PathBuf::from("/work"))),
-            env: vec![],
-            clear_env: false,
-        };
-        (kind, intent, rendered)
+    let gate = Gate::new(&support::config(&c)).expect("corpus policies compile");
+    let kind = match (&c.script, &c.argv) {
+        (Some(_), _) => Kind::Script,
+        (None, Some(_)) => Kind::Argv,
+        _ => Kind::Other,
     };
-    Prepared { kind, gate, intent, rendered, env: c.env, files }
+    let (intent, rendered) = support::intent(&c);
+    Prepared { kind, gate, intent, rendered, files: support::files(&c), env: c.env }
 }
 
 fn check(p: &Prepared) -> usize {
@@ -139,10 +74,7 @@ fn report(name: &str, times: &mut [Duration]) {
 }
 
 fn main() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/safety/corpus.toml");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let corpus: Corpus = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let cases: Vec<Prepared> = corpus.case.into_iter().map(prepare).collect();
+    let cases: Vec<Prepared> = support::load().into_iter().map(prepare).collect();
     let rounds: usize = std::env::var("GATE_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(200);
 
     // Warm up: caches, lazily compiled regexes, the allocator.

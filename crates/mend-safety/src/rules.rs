@@ -1323,30 +1323,14 @@ impl<'a> Classifier<'a> {
                     self.hit(Category::BulkDeletion, "crontab -r", words, "deletes the whole crontab");
                 }
                 if o.lits().first().is_some_and(|f| matches!(*f, "-" | "/dev/stdin")) || (o.operands.is_empty() && o.flags.is_empty()) {
-                    match &c.stdin {
-                        Stdin::Text(t) => {
-                            for cmd in t.lines().filter_map(crontab_command).collect::<Vec<_>>() {
-                                self.nested_in(&cmd, Stdin::Inherited);
-                            }
-                        }
-                        Stdin::Unknown(_) => self.stdin_script(c, &name),
-                        Stdin::Inherited => {}
-                    }
+                    self.stdin_lines(c, &name, crontab_command);
                 }
             }
             // `make -f -` reads its makefile from standard input: the recipes run.
             "make" | "gmake" => {
                 let o = opts(args, "fCIjlEoW", &["--file", "--makefile", "--directory", "--include-dir", "--jobs", "--load-average"]);
                 if o.values(&["-f", "--file", "--makefile"]).any(|f| matches!(f, "-" | "/dev/stdin")) {
-                    match &c.stdin {
-                        Stdin::Text(t) => {
-                            for cmd in t.lines().filter_map(make_recipe).collect::<Vec<_>>() {
-                                self.nested_in(&cmd, Stdin::Inherited);
-                            }
-                        }
-                        Stdin::Unknown(_) => self.stdin_script(c, &name),
-                        Stdin::Inherited => {}
-                    }
+                    self.stdin_lines(c, &name, make_recipe);
                 }
             }
             "alias" => {
@@ -2153,6 +2137,21 @@ impl<'a> Classifier<'a> {
         }
         let text: Vec<&str> = words.iter().filter_map(Word::val).collect();
         self.nested(&text.join(" "));
+    }
+
+    /// A program that reads lines from standard input and runs the command
+    /// `command_of` finds in each (`crontab -`, `make -f -`); input from
+    /// another command is a piped script.
+    fn stdin_lines(&mut self, c: &Cmd, name: &str, command_of: fn(&str) -> Option<String>) {
+        match &c.stdin {
+            Stdin::Text(t) => {
+                for cmd in t.lines().filter_map(command_of).collect::<Vec<_>>() {
+                    self.nested_in(&cmd, Stdin::Inherited);
+                }
+            }
+            Stdin::Unknown(_) => self.stdin_script(c, name),
+            Stdin::Inherited => {}
+        }
     }
 
     /// A shell reading its script from standard input.

@@ -13,109 +13,13 @@
 //! `/work` by default), `tool_destructive` (the tool's
 //! own judgement) and `note`.
 
-use std::collections::{BTreeMap, HashSet};
-use std::path::{Path, PathBuf};
+#[path = "support/corpus.rs"]
+mod support;
 
-use mend_safety::{Context, Gate, Intent, Level, Probe, RULES, SafetyConfig};
-use serde::Deserialize;
+use std::collections::HashSet;
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Case {
-    script: Option<String>,
-    argv: Option<Vec<String>>,
-    http: Option<Http>,
-    fs: Option<Fs>,
-    #[serde(default)]
-    tool_destructive: bool,
-    stdin: Option<String>,
-    expect: String,
-    rule: Option<String>,
-    #[serde(default)]
-    level: Option<Level>,
-    #[serde(default)]
-    allow: Vec<String>,
-    #[serde(default)]
-    destructive: Vec<String>,
-    delete_hosts: Option<Vec<String>>,
-    #[serde(default)]
-    env: BTreeMap<String, String>,
-    #[serde(default)]
-    exists: Vec<String>,
-    cwd: Option<PathBuf>,
-    #[allow(dead_code)]
-    note: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Http {
-    method: String,
-    url: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Fs {
-    op: String,
-    path: PathBuf,
-    #[serde(default)]
-    overwrite: bool,
-}
-
-#[derive(Deserialize)]
-struct Corpus {
-    case: Vec<Case>,
-}
-
-struct Files(HashSet<PathBuf>);
-
-impl Probe for Files {
-    fn exists(&self, path: &Path) -> bool {
-        self.0.contains(path) || self.0.iter().any(|p| p.starts_with(path))
-    }
-    fn is_dir(&self, path: &Path) -> bool {
-        self.0.iter().any(|p| p != path && p.starts_with(path))
-    }
-}
-
-fn load() -> Vec<Case> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/safety/corpus.toml");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    toml::from_str::<Corpus>(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display())).case
-}
-
-fn name(c: &Case) -> String {
-    match (&c.script, &c.argv, &c.http, &c.fs) {
-        (Some(s), ..) => s.clone(),
-        (None, Some(a), ..) => format!("argv {a:?}"),
-        (None, None, Some(h), _) => format!("http {} {}", h.method, h.url),
-        (None, None, None, Some(f)) => format!("fs {} {}", f.op, f.path.display()),
-        _ => "?".into(),
-    }
-}
-
-/// The call a case describes, and the text it is shown as.
-fn intent(c: &Case) -> (Intent, String) {
-    if let Some(h) = &c.http {
-        return (Intent::Http { method: h.method.clone(), url: h.url.clone() }, format!("{} {}", h.method, h.url));
-    }
-    if let Some(f) = &c.fs {
-        return (
-            Intent::Fs { op: f.op.clone(), path: f.path.clone(), overwrite: f.overwrite },
-            format!("fs {} {}", f.op, f.path.display()),
-        );
-    }
-    let intent = Intent::Exec {
-        argv: c.argv.clone(),
-        script: c.script.clone(),
-        stdin: c.stdin.clone(),
-        cwd: Some(c.cwd.clone().unwrap_or_else(|| PathBuf::from("/work"))),
-        env: vec![],
-        clear_env: false,
-    };
-    (intent, c.script.clone().unwrap_or_else(|| c.argv.clone().unwrap_or_default().join(" ")))
-}
+use mend_safety::{Context, Gate, RULES};
+use support::{config, files, intent, load, name};
 
 #[test]
 fn corpus_verdicts_hold() {
@@ -125,15 +29,9 @@ fn corpus_verdicts_hold() {
     let mut false_asks = Vec::new();
     let (mut asks, mut runs) = (0, 0);
     for c in &cases {
-        let cfg = SafetyConfig {
-            level: c.level.unwrap_or_default(),
-            destructive: c.destructive.clone(),
-            allow: c.allow.clone(),
-            delete_hosts: c.delete_hosts.clone(),
-        };
-        let gate = Gate::new(&cfg).unwrap_or_else(|e| panic!("{}: {e}", name(c)));
+        let gate = Gate::new(&config(c)).unwrap_or_else(|e| panic!("{}: {e}", name(c)));
         let env = |n: &str| c.env.get(n).cloned();
-        let files = Files(c.exists.iter().map(|p| Path::new("/work").join(p)).collect());
+        let files = files(c);
         let (intent, rendered) = intent(c);
         let v = gate.check(&intent, &rendered, c.tool_destructive, &Context { env: &env, probe: Some(&files) });
         match c.expect.as_str() {
