@@ -932,7 +932,7 @@ impl Run<'_> {
         let Some(tool) = self.e.registry.get(&cur.tool) else { return Ok(None) };
         let rendered = tool.render(&cur.args);
         let intent = tool.intent(&cur.args, &self.job.base_dir);
-        let verdict = self.verdict(cur);
+        let verdict = self.check(cur, &intent, &rendered);
         for (f, rule) in &verdict.allowed {
             let ev = self.event(
                 EventKind::Guardrail,
@@ -1037,11 +1037,14 @@ impl Run<'_> {
     /// The gate's verdict on a call, in this run's environment.
     fn verdict(&self, cur: &Current) -> crate::safety::Verdict {
         let Some(tool) = self.e.registry.get(&cur.tool) else { return Default::default() };
-        let rendered = tool.render(&cur.args);
-        let intent = tool.intent(&cur.args, &self.job.base_dir);
+        self.check(cur, &tool.intent(&cur.args, &self.job.base_dir), &tool.render(&cur.args))
+    }
+
+    /// The gate's verdict on a call whose intent and rendering are at hand.
+    fn check(&self, cur: &Current, intent: &Intent, rendered: &str) -> crate::safety::Verdict {
+        let destructive = self.e.registry.get(&cur.tool).is_some_and(|t| t.effect(&cur.args) == Effect::Destructive);
         let env = |name: &str| self.env.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-        let probe = self.e.probe.as_deref();
-        self.safety.check(&intent, &rendered, tool.effect(&cur.args) == Effect::Destructive, &Context { env: &env, probe })
+        self.safety.check(intent, rendered, destructive, &Context { env: &env, probe: self.e.probe.as_deref() })
     }
 
     /// A digest of everything a call is (tool and every argument: stdin,
