@@ -4,7 +4,19 @@
 //! The child runs in its own process group; on timeout the whole group is
 //! killed, so nothing it started is left behind. Spawn failures, exit codes,
 //! signals and well-known stderr messages become error codes.
+//!
+//! A call never outlasts its timeout by much more than [`DRAIN`]: once the group
+//! is gone (it exited, or was killed at the deadline), the pipes are read for
+//! at most that long. A process that left the group (`setsid`, a daemon) and
+//! still holds one of the pipes is not waited on and not killed: it is named
+//! under `escaped` (`[{"pid", "command"}]`) — in `output` always, and in the
+//! error's hints when the call failed — for a person to look at. Standard
+//! input the command did not read is no error: `stdin_written` and
+//! `stdin_bytes` say how much of it went in (likewise in `output`, and in
+//! the hints of a failure).
 
+use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -15,7 +27,8 @@ use mend_core::tool::{CallContext, Effect, Repair, Tool};
 use mend_core::{ErrorCode, Outcome, ToolError};
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::process::Command;
+use tokio::process::{ChildStdin, Command};
+use tokio::sync::{mpsc, watch};
 
 use crate::{ms_since, tail};
 
@@ -25,6 +38,14 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 60_000;
 pub const DEFAULT_MAX_OUTPUT: u64 = 1 << 20;
 /// The longest timeout a repair proposes.
 const MAX_REPAIR_TIMEOUT_MS: u64 = 10 * 60_000;
+/// How long the pipes are still read once the command's process group is
+/// gone, or after its leader exited. What a dead writer left in a pipe is
+/// read in microseconds; a pipe still open after this long is held by a live
+/// process: a leftover in the group (then ended, and drained once more) or
+/// one that escaped it (then named in the outcome, and no longer waited on).
+pub const DRAIN: Duration = Duration::from_millis(200);
+/// The longest `command` named for an escaped process.
+const MAX_COMMAND_CHARS: usize = 200;
 
 /// The `exec` tool.
 #[derive(Debug, Default, Clone)]
@@ -75,21 +96,97 @@ fn str_arg<'a>(args: &'a Value, key: &str) -> Option<&'a str> {
     args.get(key).and_then(Value::as_str)
 }
 
-async fn read_capped<R: AsyncRead + Unpin>(mut r: R, cap: u64) -> (Vec<u8>, u64) {
-    let mut kept = Vec::new();
-    let mut total = 0u64;
+/// What was read from one of the command's output pipes.
+#[derive(Debug, Default)]
+struct Captured {
+    /// The first `cap` bytes.
+    kept: Vec<u8>,
+    /// Every byte read, kept or not.
+    total: u64,
+}
+
+/// Reads a pipe to its end, or until `stop`, keeping at most `cap` bytes:
+/// memory stays bounded whatever the command prints. `_done` is dropped on
+/// return (see [`drained`]).
+async fn read_capped<R: AsyncRead + Unpin>(mut r: R, cap: u64, mut stop: watch::Receiver<bool>, _done: mpsc::Sender<()>) -> Captured {
+    let mut c = Captured::default();
     let mut buf = [0u8; 8192];
     loop {
-        match r.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                total += n as u64;
-                let room = cap.saturating_sub(kept.len() as u64) as usize;
-                kept.extend_from_slice(&buf[..n.min(room)]);
-            }
+        tokio::select! {
+            // `stop` first: a command that never stops printing must not hide it.
+            biased;
+            _ = stop.wait_for(|s| *s) => break,
+            n = r.read(&mut buf) => match n {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    c.total += n as u64;
+                    let room = cap.saturating_sub(c.kept.len() as u64) as usize;
+                    c.kept.extend_from_slice(&buf[..n.min(room)]);
+                }
+            },
         }
     }
-    (kept, total)
+    c
+}
+
+/// Writes `text` to the command's standard input, then closes it; stops at
+/// a broken pipe (the command exited without reading it all) or at `stop`.
+/// Returns the bytes written. `_done` is dropped on return.
+async fn write_stdin(mut w: ChildStdin, text: String, mut stop: watch::Receiver<bool>, _done: mpsc::Sender<()>) -> u64 {
+    let bytes = text.as_bytes();
+    let mut written = 0;
+    while written < bytes.len() {
+        tokio::select! {
+            biased;
+            _ = stop.wait_for(|s| *s) => break,
+            r = w.write(&bytes[written..]) => match r {
+                Ok(0) | Err(_) => break,
+                Ok(n) => written += n,
+            },
+        }
+    }
+    written as u64
+}
+
+/// The inode of a pipe end (both ends share it; `/proc/PID/fd` shows it as
+/// `pipe:[INODE]`).
+fn pipe_inode(end: &impl AsFd) -> Option<u64> {
+    let fd = end.as_fd().try_clone_to_owned().ok()?;
+    std::fs::File::from(fd).metadata().ok().map(|m| m.ino())
+}
+
+/// The processes other than this one holding any of these pipes, from
+/// `/proc/*/fd` (Linux; elsewhere none are found), as `{"pid", "command"}`.
+fn pipe_holders(inodes: &[u64]) -> Vec<Value> {
+    let links: Vec<String> = inodes.iter().map(|i| format!("pipe:[{i}]")).collect();
+    let me = std::process::id();
+    let Ok(procs) = std::fs::read_dir("/proc") else { return vec![] };
+    let mut found = vec![];
+    for p in procs.flatten() {
+        let Some(pid) = p.file_name().to_str().and_then(|n| n.parse::<u32>().ok()).filter(|&pid| pid != me) else { continue };
+        // Another user's process is unreadable: skipped.
+        let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else { continue };
+        let holds = fds.flatten().any(|fd| std::fs::read_link(fd.path()).is_ok_and(|t| links.iter().any(|l| t.as_os_str() == l.as_str())));
+        if holds {
+            found.push(json!({"pid": pid, "command": command_of(pid)}));
+        }
+    }
+    found
+}
+
+/// A process's command line (or name), shortened.
+fn command_of(pid: u32) -> String {
+    let line = std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| b.split(|&c| c == 0).filter(|a| !a.is_empty()).map(String::from_utf8_lossy).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default();
+    let line =
+        if line.is_empty() { std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim().to_owned() } else { line };
+    line.chars().take(MAX_COMMAND_CHARS).collect()
+}
+
+/// Waits up to [`DRAIN`] for every pipe task to end (each holds a sender).
+async fn drained(done: &mut mpsc::Receiver<()>) -> bool {
+    tokio::time::timeout(DRAIN, done.recv()).await.is_ok()
 }
 
 fn text_of(bytes: &[u8]) -> (String, bool) {
@@ -97,10 +194,12 @@ fn text_of(bytes: &[u8]) -> (String, bool) {
     (String::from_utf8_lossy(bytes).into_owned(), binary)
 }
 
-fn kill_group(pgid: Option<u32>) {
-    if let Some(pid) = pgid.and_then(|p| i32::try_from(p).ok()) {
+/// Kills a process group; whether anyone was in it.
+fn kill_group(pgid: Option<u32>) -> bool {
+    match pgid.and_then(|p| i32::try_from(p).ok()) {
         // The group may be gone already; that is fine.
-        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        Some(pid) => nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).is_ok(),
+        None => false,
     }
 }
 
@@ -115,7 +214,7 @@ impl GroupGuard {
 
 impl Drop for GroupGuard {
     fn drop(&mut self) {
-        kill_group(self.0);
+        let _ = kill_group(self.0);
     }
 }
 
@@ -254,13 +353,28 @@ impl Tool for ExecTool {
         // If this call is abandoned mid-way (the run is interrupted), the
         // whole group goes with it, not only the direct child.
         let mut guard = GroupGuard(pgid);
-        if let (Some(text), Some(mut stdin)) = (stdin_text, child.stdin.take()) {
-            tokio::spawn(async move {
-                let _ = stdin.write_all(text.as_bytes()).await;
-            });
-        }
-        let out_task = child.stdout.take().map(|s| tokio::spawn(read_capped(s, cap)));
-        let err_task = child.stderr.take().map(|s| tokio::spawn(read_capped(s, cap)));
+        // `stop` ends the pipe tasks (also when this call is dropped);
+        // `done` closes when all of them have ended.
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
+        let mut inodes = vec![];
+        let stdin_task = match (stdin_text, child.stdin.take()) {
+            (Some(text), Some(w)) => {
+                inodes.extend(pipe_inode(&w));
+                let total = text.len() as u64;
+                Some((total, tokio::spawn(write_stdin(w, text, stop_rx.clone(), done_tx.clone()))))
+            }
+            _ => None,
+        };
+        let out_task = child.stdout.take().map(|r| {
+            inodes.extend(pipe_inode(&r));
+            tokio::spawn(read_capped(r, cap, stop_rx.clone(), done_tx.clone()))
+        });
+        let err_task = child.stderr.take().map(|r| {
+            inodes.extend(pipe_inode(&r));
+            tokio::spawn(read_capped(r, cap, stop_rx, done_tx.clone()))
+        });
+        drop(done_tx);
 
         let status = tokio::select! {
             s = child.wait() => Some(s),
@@ -270,32 +384,33 @@ impl Tool for ExecTool {
         let status = match status {
             Some(s) => s,
             None => {
-                kill_group(pgid);
+                let _ = kill_group(pgid);
+                let _ = child.start_kill();
                 child.wait().await
             }
         };
         // Whatever the command left running in its group still holds the
-        // pipes: give it a moment, then end it, so no orphan outlives the step.
+        // pipes: give it a moment, then end it, so no orphan outlives the
+        // step. What left the group is named and no longer waited on.
         let mut orphans_killed = false;
-        let collect = async {
-            let o = match out_task {
-                Some(t) => t.await.unwrap_or_default(),
-                None => Default::default(),
-            };
-            let e = match err_task {
-                Some(t) => t.await.unwrap_or_default(),
-                None => Default::default(),
-            };
-            (o, e)
+        let mut finished = drained(&mut done_rx).await;
+        if !finished && !timed_out && kill_group(pgid) {
+            orphans_killed = true;
+            finished = drained(&mut done_rx).await;
+        }
+        let escaped = if finished { vec![] } else { tokio::task::spawn_blocking(move || pipe_holders(&inodes)).await.unwrap_or_default() };
+        let _ = stop_tx.send(true);
+        let Captured { kept: out, total: out_total } = match out_task {
+            Some(t) => t.await.unwrap_or_default(),
+            None => Captured::default(),
         };
-        tokio::pin!(collect);
-        let ((out, out_total), (err, err_total)) = match tokio::time::timeout(Duration::from_millis(250), &mut collect).await {
-            Ok(r) => r,
-            Err(_) => {
-                orphans_killed = true;
-                kill_group(pgid);
-                collect.await
-            }
+        let Captured { kept: err, total: err_total } = match err_task {
+            Some(t) => t.await.unwrap_or_default(),
+            None => Captured::default(),
+        };
+        let stdin_short = match stdin_task {
+            Some((total, t)) => Some((t.await.unwrap_or(0), total)).filter(|(written, total)| written < total),
+            None => None,
         };
         guard.disarm();
         let (stdout, out_bin) = text_of(&out);
@@ -318,16 +433,37 @@ impl Tool for ExecTool {
         if orphans_killed {
             output["orphans_killed"] = json!(true);
         }
+        // Facts for a person whatever the outcome: in `output`, and in the
+        // hints of a failure (`with_facts`).
+        let mut facts = vec![];
+        if !escaped.is_empty() {
+            facts.push(("escaped", Value::Array(escaped)));
+        }
+        if let Some((written, total)) = stdin_short {
+            facts.push(("stdin_written", json!(written)));
+            facts.push(("stdin_bytes", json!(total)));
+        }
+        for (k, v) in &facts {
+            output[*k] = v.clone();
+        }
+        let with_facts = |e: ToolError| facts.iter().fold(e, |e, (k, v)| e.hint(k, v.clone()));
         let elapsed = ms_since(t0);
 
         if timed_out {
-            let e = ToolError::new(ErrorCode::TIMEOUT, format!("`{what}` did not finish in {timeout_ms} ms; its process group was killed"))
-                .hint("timeout_ms", timeout_ms);
-            return Outcome::failure_with(e, output).timed(elapsed);
+            let mut msg = format!("`{what}` did not finish in {timeout_ms} ms; its process group was killed");
+            if let Some((_, Value::Array(procs))) = facts.iter().find(|(k, _)| *k == "escaped") {
+                let named: Vec<String> = procs.iter().map(|p| format!("{} ({})", p["pid"], p["command"].as_str().unwrap_or(""))).collect();
+                msg.push_str(&format!("; left running outside it, holding its output: {}", named.join(", ")));
+            }
+            let e = ToolError::new(ErrorCode::TIMEOUT, msg).hint("timeout_ms", timeout_ms);
+            return Outcome::failure_with(with_facts(e), output).timed(elapsed);
         }
         let status = match status {
             Ok(s) => s,
-            Err(e) => return Outcome::failure(ToolError::new(ErrorCode::IO_ERROR, format!("waiting for `{what}`: {e}"))).timed(elapsed),
+            Err(e) => {
+                let e = ToolError::new(ErrorCode::IO_ERROR, format!("waiting for `{what}`: {e}"));
+                return Outcome::failure_with(with_facts(e), output).timed(elapsed);
+            }
         };
         if status.success() {
             return Outcome { output, ..Outcome::success(Value::Null) }.timed(elapsed);
@@ -335,7 +471,7 @@ impl Tool for ExecTool {
         let err_tail = tail(&stderr, 500);
         let code = if let Some(sig) = signal {
             let e = ToolError::new(ErrorCode::KILLED_BY_SIGNAL, format!("`{what}` was killed by signal {sig}")).hint("signal", sig);
-            return Outcome::failure_with(e, output).timed(elapsed);
+            return Outcome::failure_with(with_facts(e), output).timed(elapsed);
         } else if exit_code == Some(127) && str_arg(args, "shell").is_some() {
             ErrorCode::COMMAND_NOT_FOUND
         } else if exit_code == Some(126) && str_arg(args, "shell").is_some() {
@@ -353,7 +489,7 @@ impl Tool for ExecTool {
         if !err_tail.is_empty() {
             e = e.hint("stderr_tail", err_tail);
         }
-        Outcome::failure_with(e, output).timed(elapsed)
+        Outcome::failure_with(with_facts(e), output).timed(elapsed)
     }
 
     async fn repairs(&self, args: &Value, error: &ToolError, _ctx: &CallContext) -> Vec<Repair> {

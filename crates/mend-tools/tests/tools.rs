@@ -191,6 +191,90 @@ async fn exec_leftover_background_processes_are_ended() {
     assert!(!alive(pid), "orphan {pid} outlived the step");
 }
 
+fn kill(pid: i32) {
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+}
+
+fn pid_in(dir: &Path, file: &str) -> i32 {
+    std::fs::read_to_string(dir.join(file)).unwrap().trim().parse().unwrap()
+}
+
+fn escaped_pids(v: &Value) -> Vec<i64> {
+    v.as_array().map(|a| a.iter().filter_map(|p| p["pid"].as_i64()).collect()).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn exec_timeout_holds_when_an_escaped_process_keeps_the_pipe_open() {
+    let d = tempfile::tempdir().unwrap();
+    let t0 = std::time::Instant::now();
+    let o = exec(json!({"shell": "setsid sleep 16 & echo $! > esc.pid; sleep 17", "timeout_ms": 1000}), d.path()).await;
+    let took = t0.elapsed();
+    let pid = pid_in(d.path(), "esc.pid");
+    let alive_after = alive(pid);
+    kill(pid);
+    assert!(took < Duration::from_millis(2000), "took {took:?}");
+    assert_eq!(o.status, Status::Timeout, "{o:?}");
+    let e = o.error.as_ref().unwrap();
+    assert_eq!(escaped_pids(&e.hints["escaped"]), [i64::from(pid)], "{e:?}");
+    assert_eq!(e.hints["escaped"][0]["command"], "sleep 16");
+    assert_eq!(o.output["escaped"], e.hints["escaped"]);
+    assert!(e.message.contains(&format!("{pid} (sleep 16)")), "{}", e.message);
+    assert!(alive_after, "the escaped process is left for a person to see");
+}
+
+#[tokio::test]
+async fn exec_success_with_an_escaped_background_holder_returns_promptly() {
+    let d = tempfile::tempdir().unwrap();
+    let t0 = std::time::Instant::now();
+    let o = exec(json!({"shell": "setsid sleep 30 & echo $! > esc.pid; echo done"}), d.path()).await;
+    let took = t0.elapsed();
+    let pid = pid_in(d.path(), "esc.pid");
+    kill(pid);
+    assert!(took < Duration::from_millis(1500), "took {took:?}");
+    assert_eq!(o.status, Status::Success, "{o:?}");
+    assert_eq!(o.output["stdout"], "done\n");
+    // A success has no hints: the names are in the output.
+    assert_eq!(escaped_pids(&o.output["escaped"]), [i64::from(pid)], "{o:?}");
+    assert!(o.output.get("orphans_killed").is_none(), "nothing was left in the group");
+}
+
+#[tokio::test]
+async fn exec_stdin_the_command_does_not_read_is_reported_not_fatal() {
+    let d = tempfile::tempdir().unwrap();
+    let big = "x".repeat(1 << 20);
+    let o = exec(json!({"program": "true", "stdin": big}), d.path()).await;
+    assert_eq!(o.status, Status::Success, "{o:?}");
+    assert_eq!(o.output["stdin_bytes"], 1 << 20);
+    assert!(o.output["stdin_written"].as_u64().unwrap() < 1 << 20, "{}", o.output);
+    let o = exec(json!({"shell": "exit 4", "stdin": big}), d.path()).await;
+    let e = o.error.unwrap();
+    assert_eq!(e.hints["stdin_bytes"], 1 << 20);
+    assert!(e.hints["stdin_written"].as_u64().unwrap() < 1 << 20);
+    // Read in full: nothing to say.
+    let o = exec(json!({"program": "wc", "args": ["-c"], "stdin": big}), d.path()).await;
+    assert_eq!(o.output["stdout"].as_str().unwrap().trim(), (1 << 20).to_string());
+    assert!(o.output.get("stdin_written").is_none());
+}
+
+#[tokio::test]
+async fn exec_flooding_output_is_capped_and_children_get_default_sigpipe() {
+    let d = tempfile::tempdir().unwrap();
+    let o = exec(json!({"shell": "yes | head -c 50000000"}), d.path()).await;
+    assert_eq!(o.status, Status::Success, "{o:?}");
+    assert_eq!(o.output["stdout"].as_str().unwrap().len(), 1 << 20);
+    assert_eq!(o.output["stdout_bytes"], 50_000_000);
+    assert_eq!(o.output["truncated"], true);
+    let o = exec(json!({"program": "yes", "timeout_ms": 500, "max_output_bytes": 1000}), d.path()).await;
+    assert_eq!(o.status, Status::Timeout);
+    assert_eq!(o.output["stdout"].as_str().unwrap().len(), 1000);
+    assert!(o.output["stdout_bytes"].as_u64().unwrap() > 1000);
+    // `yes` ends on SIGPIPE when `head` is done, as in any shell.
+    let t0 = std::time::Instant::now();
+    let o = exec(json!({"shell": "yes | head -1", "timeout_ms": 10_000}), d.path()).await;
+    assert_eq!((o.status, o.output["stdout"].as_str()), (Status::Success, Some("y\n")));
+    assert!(t0.elapsed() < Duration::from_secs(2));
+}
+
 #[tokio::test]
 async fn exec_caps_output_reads_stdin_and_flags_binary() {
     let d = tempfile::tempdir().unwrap();
