@@ -8,7 +8,8 @@
 //! file needs no restart; a file with errors is reported (file, line,
 //! field) once per change and skipped. Approvals default to `wait`: a
 //! request is left pending (`mend approvals decide` resumes it) and the
-//! next job runs.
+//! next job runs. SIGINT, SIGTERM or SIGHUP stops it: a run going on is
+//! interrupted (its exit code is the daemon's), an idle daemon exits 0.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -18,6 +19,7 @@ use mend_agent::folder::{Change, JobFolder};
 use mend_core::clock::now_ms;
 use mend_core::config::Config;
 
+use crate::print::errln;
 use crate::run::{Output, execute};
 use crate::{ApproveMode, EXIT_BAD_INPUT, EXIT_OK};
 
@@ -27,7 +29,7 @@ const RESCAN: Duration = Duration::from_secs(2);
 /// `mend daemon`.
 pub async fn daemon(data_dir: &Path, config: &Config, dir: &Path, approve: Option<ApproveMode>, max_runs: Option<usize>) -> u8 {
     if !dir.is_dir() {
-        eprintln!("mend: {} is not a folder of job files", dir.display());
+        errln!("mend: {} is not a folder of job files", dir.display());
         return EXIT_BAD_INPUT;
     }
     let env: Vec<(String, String)> = std::env::vars().collect();
@@ -35,21 +37,24 @@ pub async fn daemon(data_dir: &Path, config: &Config, dir: &Path, approve: Optio
     let mut folder = JobFolder::new(dir);
     let mut runs = 0usize;
     let mut last_scan = None::<Instant>;
+    // Listening from here on: a stop caught during a run is seen here too.
+    let stop = crate::signal::stop_requested();
+    tokio::pin!(stop);
     loop {
         if last_scan.is_none_or(|t| t.elapsed() >= RESCAN) {
             match folder.scan(config, &env, now_ms()) {
                 Ok(changes) => changes.iter().for_each(report),
-                Err(e) => eprintln!("mend daemon: reading {}: {e}", dir.display()),
+                Err(e) => errln!("mend daemon: reading {}: {e}", dir.display()),
             }
             last_scan = Some(Instant::now());
         }
         let now = now_ms();
         if let Some((path, job)) = folder.take_due(now) {
-            eprintln!("mend daemon: running `{}` ({})", job.name, path.display());
+            errln!("mend daemon: running `{}` ({})", job.name, path.display());
             let spec = RunSpec { job: &job, env: env.clone(), job_path: Some(&path), resume: None, run_id: None };
             let code = execute(data_dir, config, spec, Output { json: false, approve, quiet: false }).await;
-            eprintln!("mend daemon: `{}` ended with exit code {code}", job.name);
-            if code == crate::EXIT_INTERRUPTED {
+            errln!("mend daemon: `{}` ended with exit code {code}", job.name);
+            if crate::signal::caught().is_some() {
                 return code;
             }
             runs += 1;
@@ -61,8 +66,8 @@ pub async fn daemon(data_dir: &Path, config: &Config, dir: &Path, approve: Optio
         let wait = folder.next_due().map(|next| Duration::from_millis((next - now).max(0) as u64)).unwrap_or(RESCAN).min(RESCAN);
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
-            _ = tokio::signal::ctrl_c() => {
-                eprintln!("mend daemon: stopped");
+            _ = &mut stop => {
+                errln!("mend daemon: stopped");
                 return EXIT_OK;
             }
         }
@@ -71,9 +76,9 @@ pub async fn daemon(data_dir: &Path, config: &Config, dir: &Path, approve: Optio
 
 fn report(c: &Change) {
     match c {
-        Change::Loaded { path, name, schedule: Some(s) } => eprintln!("mend daemon: {} — `{name}` {s}", path.display()),
-        Change::Loaded { path, .. } => eprintln!("mend daemon: {} has no `schedule`: skipped", path.display()),
-        Change::Broken { error } => eprintln!("{error}"),
-        Change::Removed { path } => eprintln!("mend daemon: {} removed", path.display()),
+        Change::Loaded { path, name, schedule: Some(s) } => errln!("mend daemon: {} — `{name}` {s}", path.display()),
+        Change::Loaded { path, .. } => errln!("mend daemon: {} has no `schedule`: skipped", path.display()),
+        Change::Broken { error } => errln!("{error}"),
+        Change::Removed { path } => errln!("mend daemon: {} removed", path.display()),
     }
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use mend_agent::demo;
 use mend_core::config::Config;
 
+use crate::print::errln;
 use crate::{ApproveMode, EXIT_BAD_INPUT, EXIT_INTERNAL};
 
 /// `mend demo`.
@@ -19,7 +20,7 @@ pub async fn demo(data_dir: &Path, config: &Config, json: bool, approve: Option<
                 tmp.path().to_path_buf()
             }
             Err(e) => {
-                eprintln!("mend: cannot make a work folder: {e}");
+                errln!("mend: cannot make a work folder: {e}");
                 return EXIT_INTERNAL;
             }
         },
@@ -27,24 +28,24 @@ pub async fn demo(data_dir: &Path, config: &Config, json: bool, approve: Option<
     let server = match demo::server().await {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("mend: cannot start the demo service: {e}");
+            errln!("mend: cannot start the demo service: {e}");
             return EXIT_INTERNAL;
         }
     };
     let job_path = match demo::prepare(&dir) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("mend: cannot lay out {}: {e}", dir.display());
+            errln!("mend: cannot lay out {}: {e}", dir.display());
             return EXIT_INTERNAL;
         }
     };
     let mut env: Vec<(String, String)> = std::env::vars().collect();
     env.extend(demo::env(&server));
-    eprintln!("Demo service on {} — work folder {}\n", server.url(""), dir.display());
+    errln!("Demo service on {} — work folder {}\n", server.url(""), dir.display());
     let job = match crate::run::load(&job_path, config, &env) {
         Ok(j) => j,
         Err(e) => {
-            eprintln!("{e}");
+            errln!("{e}");
             return EXIT_BAD_INPUT;
         }
     };

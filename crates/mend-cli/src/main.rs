@@ -4,7 +4,18 @@
 //!
 //! Exit codes: 0 success, 1 the job failed, 2 bad input (a job file or
 //! flag), 3 waiting for or refused by a person, 4 Mend itself failed,
-//! 130 interrupted.
+//! 130 interrupted by SIGINT (Ctrl-C), 143 by SIGTERM, 129 by SIGHUP — 128
+//! plus the signal's number, what a shell reports for a process the signal
+//! killed, so scripts and service managers read it the same whether Mend
+//! stopped cleanly or not. Each of the three stops a run the same way
+//! ([`signal`]); `mend daemon` stopped between runs exits 0.
+//!
+//! SIGPIPE: the commands that only print (logs, metrics, runs, codes, …)
+//! take its default action, so `mend logs | head` ends quietly. The
+//! commands that run jobs keep it ignored (Rust's default): a child that
+//! exits without reading its standard input must not kill Mend. Their
+//! printing never panics on a closed stream ([`print::errln`]); children
+//! start with the default action again (std resets it at spawn).
 
 mod daemon;
 mod demo;
@@ -13,6 +24,7 @@ mod print;
 mod query;
 mod run;
 mod safety;
+mod signal;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,6 +40,10 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 pub const EXIT_INTERNAL: u8 = 4;
 /// Exit code: interrupted (Ctrl-C), as shells report SIGINT.
 pub const EXIT_INTERRUPTED: u8 = 130;
+/// Exit code: interrupted by SIGTERM (`systemctl stop`, `timeout`), 128 + 15.
+pub const EXIT_TERMINATED: u8 = 143;
+/// Exit code: interrupted by SIGHUP (the terminal closed), 128 + 1.
+pub const EXIT_HANGUP: u8 = 129;
 
 #[derive(Parser)]
 #[command(name = "mend", version, about = "Run automation jobs inside a self-healing loop")]
@@ -221,24 +237,35 @@ enum Cmd {
     },
 }
 
+impl Cmd {
+    /// Whether the command runs jobs (and so starts children, writes their
+    /// standard input and listens for stop signals).
+    fn runs_jobs(&self) -> bool {
+        matches!(self, Cmd::Run { .. } | Cmd::Demo { .. } | Cmd::Daemon { .. } | Cmd::Approvals { cmd: ApprovalsCmd::Decide { .. } })
+    }
+}
+
 /// The data directory: the flag, `MEND_DATA_DIR`, or the OS default.
 fn data_dir(flag: Option<PathBuf>) -> PathBuf {
     flag.unwrap_or_else(mend_agent::load::default_data_dir)
 }
 
 /// Output piped into `head` must end the process quietly, as for any Unix
-/// tool, not panic in `println!`: restore the default SIGPIPE action.
+/// tool, not panic in `println!`: restore the default SIGPIPE action. Only
+/// for the commands that print (see the header).
 #[allow(unsafe_code)]
 fn default_sigpipe() {
     use nix::sys::signal::{SigHandler, Signal, signal};
-    // SAFETY: called first thing in main, before any other thread exists;
-    // SIG_DFL installs no Rust handler.
+    // SAFETY: called in main before the runtime is built, while no other
+    // thread exists; SIG_DFL installs no Rust handler.
     let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
 
 fn main() -> ExitCode {
-    default_sigpipe();
     let cli = Cli::parse();
+    if !cli.cmd.runs_jobs() {
+        default_sigpipe();
+    }
     let dir = data_dir(cli.data_dir);
     let config = match run::config(cli.config.as_deref()).and_then(|mut c| cli.llm.apply(&mut c).map(|()| c)) {
         Ok(c) => c,

@@ -1,10 +1,24 @@
 //! Human progress lines on stderr, from the engine's events.
+//!
+//! The commands that run jobs ignore SIGPIPE (see `main.rs`), so their
+//! printing goes through [`errln`] or `let _ = writeln!`: a closed stream
+//! (`mend run … 2>&1 | head -1`, a terminal gone) is not a panic.
 
 use std::io::Write;
 
 use mend_core::engine::Observer;
 use mend_core::event::{Event, EventKind};
 use mend_core::report::{RunReport, StepStatus};
+
+/// `eprintln!` that ignores a failed write (a closed pipe, a terminal gone)
+/// instead of panicking.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+pub(crate) use errln;
 
 /// Prints one line per step, failure, healing attempt and decision.
 pub struct Progress;

@@ -13,8 +13,8 @@ use mend_core::engine::{Observer, Resume};
 use mend_core::job::Job;
 use mend_core::report::RunReport;
 
-use crate::print::Progress;
-use crate::{ApproveMode, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK};
+use crate::print::{Progress, errln};
+use crate::{ApproveMode, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK};
 
 /// Reads the config file (see [`mend_agent::load::config`]).
 pub fn config(path: Option<&Path>) -> Result<Config, String> {
@@ -153,8 +153,8 @@ pub struct Output {
 
 /// Runs a checked job with the journal in `data_dir`; prints progress and
 /// the report. The spec's `job_path` is journaled so a waiting run can be
-/// resumed; its `resume` goes on with one. Ctrl-C interrupts. Returns the
-/// exit code.
+/// resumed; its `resume` goes on with one. SIGINT, SIGTERM or SIGHUP
+/// interrupts ([`crate::signal`]). Returns the exit code.
 pub async fn execute(data_dir: &Path, config: &Config, spec: RunSpec<'_>, out: Output) -> u8 {
     let agent = match Agent::open(data_dir).and_then(|a| a.with_llm(&config.llm)) {
         Ok(a) => a,
@@ -172,20 +172,22 @@ pub async fn execute(data_dir: &Path, config: &Config, spec: RunSpec<'_>, out: O
 pub async fn execute_with(agent: &Agent, spec: RunSpec<'_>, out: Output) -> u8 {
     let Output { json, approve, quiet } = out;
     let observer: Option<Arc<dyn Observer>> = if quiet { None } else { Some(Arc::new(Progress::new())) };
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
+    let stop = crate::signal::stop_requested();
+    let cancel = async {
+        stop.await;
     };
-    match agent.execute(spec, approver(approve), observer, ctrl_c).await {
+    match agent.execute(spec, approver(approve), observer, cancel).await {
         Ok(Ended::Finished(r)) => {
             print_report(&r, json, quiet);
             r.exit_code as u8
         }
         Ok(Ended::Interrupted { run_id }) => {
-            eprintln!("\nmend: interrupted; the journal has every event of run {run_id} up to now");
-            EXIT_INTERRUPTED
+            let by = crate::signal::caught().unwrap_or(crate::signal::Stop::Interrupt);
+            errln!("\nmend: interrupted by {}; the journal has every event of run {run_id} up to now", by.name());
+            by.exit_code()
         }
         Err(e) => {
-            eprintln!("mend: {e}");
+            errln!("mend: {e}");
             EXIT_INTERNAL
         }
     }
@@ -194,8 +196,10 @@ pub async fn execute_with(agent: &Agent, spec: RunSpec<'_>, out: Output) -> u8 {
 fn print_report(r: &RunReport, json: bool, quiet: bool) {
     if json {
         match serde_json::to_string_pretty(r) {
-            Ok(s) => println!("{s}"),
-            Err(e) => eprintln!("mend: cannot print the report: {e}"),
+            Ok(s) => {
+                let _ = writeln!(std::io::stdout(), "{s}");
+            }
+            Err(e) => errln!("mend: cannot print the report: {e}"),
         }
     }
     if !quiet {
