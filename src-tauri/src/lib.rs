@@ -6,7 +6,9 @@
 //!
 //! The app keeps running with its window closed (tray icon); Quit from the
 //! tray stops the runs cleanly, leaving requests that wait for a person
-//! pending in the journal — they pop up again at the next start.
+//! pending in the journal — they pop up again at the next start. SIGTERM,
+//! SIGHUP and SIGINT (a logout, `kill`, Ctrl-C where it was started) do
+//! the same.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -164,6 +166,24 @@ fn quit<R: Runtime>(app: &AppHandle<R>) {
     });
 }
 
+/// Waits for SIGTERM, SIGHUP or SIGINT, then quits as the tray's Quit does,
+/// so no run is left `running` in the journal.
+#[cfg(unix)]
+async fn quit_on_signal<R: Runtime>(app: AppHandle<R>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut hup), Ok(mut int)) =
+        (signal(SignalKind::terminate()), signal(SignalKind::hangup()), signal(SignalKind::interrupt()))
+    else {
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = hup.recv() => {}
+        _ = int.recv() => {}
+    }
+    quit(&app);
+}
+
 fn tray<R: Runtime>(app: &tauri::App<R>) -> tauri::Result<()> {
     let show = MenuItem::with_id(app, "show", "Show Mend", true, None::<&str>)?;
     let approvals = MenuItem::with_id(app, "approvals", "Decisions waiting…", true, None::<&str>)?;
@@ -244,6 +264,8 @@ pub fn run() {
     let app = setup(builder, desk.clone())
         .setup(move |app| {
             desk.attach(Arc::new(TauriShell(app.handle().clone())));
+            #[cfg(unix)]
+            tauri::async_runtime::spawn(quit_on_signal(app.handle().clone()));
             if let Err(e) = tray(app) {
                 eprintln!("mend-desktop: no tray icon: {e}");
             }
