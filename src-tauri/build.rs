@@ -12,6 +12,7 @@ const COMMANDS: &[&str] = &[
     "demo_start",
     "run_cancel",
     "run_rerun",
+    "run_resume",
     "job_open",
     "approvals_pending",
     "approval_get",

@@ -11,11 +11,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use mend_agent::folder::JobFolder;
-use mend_agent::{Agent, AgentError, DecideArgs, Ended, RunSpec, rule_for};
+use mend_agent::lease::{Lease, Taken};
+use mend_agent::{Agent, AgentError, Continuation, DecideArgs, Ended, OwnerWait, RunSpec, rule_for};
 use mend_core::approval::{Answer, ApprovalRequest, Approver, DecidedBy, Decision, DecisionRule};
 use mend_core::clock::now_ms;
 use mend_core::config::Config;
-use mend_core::engine::{Observer, Resume, new_id};
+use mend_core::engine::{Observer, new_id};
 use mend_core::event::{Event, EventKind};
 use mend_core::job::Job;
 use mend_faults::FaultServer;
@@ -222,15 +223,17 @@ impl Desk {
         Ok(self.start(job, Some(path.to_path_buf()), extra, None))
     }
 
-    /// Starts a run in the background; returns its id at once.
+    /// Starts a run in the background, or goes on with one this process
+    /// took over (`go_on`: its lease and where it goes on); returns its id
+    /// at once.
     pub fn start(
         self: &Arc<Self>,
         job: Job,
         job_path: Option<PathBuf>,
         extra_env: Vec<(String, String)>,
-        resume: Option<Resume>,
+        go_on: Option<(Lease, Continuation)>,
     ) -> String {
-        let run_id = resume.as_ref().map(|r| r.request.run_id.clone()).unwrap_or_else(new_id);
+        let run_id = go_on.as_ref().map(|(l, _)| l.run_id().to_owned()).unwrap_or_else(new_id);
         let (cancel_tx, cancel_rx) = oneshot::channel::<()>();
         let live = self.live.lock().map(|mut live| {
             live.insert(run_id.clone(), Live { job: job.name.clone(), job_path: job_path.clone(), cancel: Some(cancel_tx) });
@@ -250,7 +253,15 @@ impl Desk {
             };
             let mut env = desk.env.clone();
             env.extend(extra_env);
-            let spec = RunSpec { job: &job, env, job_path: job_path.as_deref(), resume, run_id: Some(id.clone()) };
+            let mut spec = RunSpec { job_path: job_path.as_deref(), run_id: Some(id.clone()), ..RunSpec::new(&job, env) };
+            if let Some((lease, next)) = go_on {
+                spec.lease = Some(lease);
+                match next {
+                    Continuation::Resume(r) => spec.resume = Some(*r),
+                    Continuation::Restart(r) => spec.restart = Some(r),
+                    Continuation::Ended(_) | Continuation::Waiting(_) => {}
+                }
+            }
             let ended = desk.agent.execute(spec, approver, Some(observer), cancel).await;
             let live = desk.live.lock().map(|mut live| {
                 live.remove(&id);
@@ -323,6 +334,10 @@ impl Desk {
                 (rule, true)
             }
             None => {
+                // A run of another process, or of an earlier session (issue
+                // 12): whoever holds its lease goes on with it.
+                let (request, _) = self.agent.request(&input.id).map_err(|e| e.to_string())?;
+                let claim = self.agent.claim(&request.run_id).await.map_err(|e| e.to_string())?;
                 let args = DecideArgs {
                     id: input.id.clone(),
                     option: input.option.clone(),
@@ -332,8 +347,22 @@ impl Desk {
                     via: "in the desktop app",
                 };
                 let decided = self.agent.decide(args).await.map_err(|e| e.to_string())?;
-                let resumed = self.resume(decided.request, decided.decision).await;
-                (decided.rule, resumed.is_ok())
+                let resumed = match claim {
+                    Taken::Ours(lease) => self.go_on(lease).await.is_ok(),
+                    Taken::Held(_) => {
+                        // Its owner reads the decision from the journal; if
+                        // it lets go of the run instead, this app goes on.
+                        let desk = self.clone();
+                        let (id, run_id) = (input.id.clone(), request.run_id.clone());
+                        tauri::async_runtime::spawn(async move {
+                            if let Ok(OwnerWait::Ours(lease)) = desk.agent.await_owner(&id, &run_id, Duration::from_secs(30)).await {
+                                let _ = desk.go_on(lease).await;
+                            }
+                        });
+                        true
+                    }
+                };
+                (decided.rule, resumed)
             }
         };
         let applied = match &rule {
@@ -344,10 +373,32 @@ impl Desk {
         Ok(DecideResult { resumed, rule, also_decided: applied })
     }
 
-    async fn resume(self: &Arc<Self>, request: ApprovalRequest, decision: Decision) -> Result<String, String> {
-        let path = self.agent.run_job_path(&request.run_id).map_err(|e| e.to_string())?;
-        let (job, extra) = self.load(&path).await?;
-        Ok(self.start(job, Some(path), extra, Some(Resume { request, decision })))
+    /// Goes on with a run whose lease this app took, as its journal tells
+    /// (a decision to apply, or the step that was going on). A run that
+    /// waits on a request or has ended is left as it is.
+    pub async fn go_on(self: &Arc<Self>, lease: Lease) -> Result<String, String> {
+        let path = self.agent.run_job_path(lease.run_id()).map_err(|e| e.to_string())?;
+        let (_, extra) = self.load(&path).await?;
+        let mut env = self.env.clone();
+        env.extend(extra.iter().cloned());
+        let t = self.agent.continuation(lease, &self.config, &env).map_err(|e| e.to_string())?;
+        match t.next {
+            Continuation::Ended(s) => Err(format!("run {} has already ended ({s})", t.lease.run_id())),
+            Continuation::Waiting(r) => Err(format!("run {} waits on request {}", t.lease.run_id(), r.id)),
+            next => Ok(self.start(t.job, Some(t.job_path), extra, Some((t.lease, next)))),
+        }
+    }
+
+    /// Goes on with a run of an earlier session or another process whose
+    /// process ended (the runs view's "resume"); a run a live process owns
+    /// is an error naming it.
+    pub async fn resume_run(self: &Arc<Self>, run_id: &str) -> Result<String, String> {
+        match self.agent.claim(run_id).await.map_err(|e| e.to_string())? {
+            Taken::Ours(lease) => self.go_on(lease).await,
+            Taken::Held(h) => {
+                Err(format!("run {run_id} is owned by {}", h.map(|h| h.to_string()).unwrap_or_else(|| "a live process".into())))
+            }
+        }
     }
 
     /// Answers the waiting requests a new rule matches; returns their ids.
@@ -416,7 +467,17 @@ impl Desk {
     /// due tick, never two runs of one file at once), and once a second
     /// hands waiting runs the decisions made elsewhere.
     pub async fn schedule(self: Arc<Self>) {
+        let mut tick: u32 = 0;
         loop {
+            // Runs whose process died (an earlier session, a killed `mend
+            // run`) are closed as interrupted: at start, then every 10 s.
+            if tick.is_multiple_of(10)
+                && let Ok(closed) = self.agent.sweep().await
+                && !closed.is_empty()
+            {
+                self.shell().emit("runs-changed", json!({"interrupted": closed}));
+            }
+            tick = tick.wrapping_add(1);
             let due = {
                 let Ok(mut folder) = self.folder.lock() else { return };
                 let changed = folder.scan(&self.config, &self.env, now_ms()).map(|c| !c.is_empty()).unwrap_or(false);

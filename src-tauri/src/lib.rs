@@ -47,6 +47,7 @@ pub fn setup<R: Runtime>(builder: Builder<R>, desk: Arc<Desk>) -> Builder<R> {
         runs::demo_start,
         runs::run_cancel,
         runs::run_rerun,
+        runs::run_resume,
         runs::job_open,
         approvals::approvals_pending,
         approvals::approval_get,

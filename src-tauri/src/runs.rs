@@ -54,6 +54,14 @@ pub async fn run_rerun(desk: State<'_, Arc<Desk>>, run_id: String) -> Result<Str
     desk.inner().rerun(&run_id).await
 }
 
+/// Goes on with a run whose process ended before it did (an earlier
+/// session, a killed `mend run`), as its journal tells; a call that may
+/// have run asks first (issue 12). Returns the run id.
+#[tauri::command]
+pub async fn run_resume(desk: State<'_, Arc<Desk>>, run_id: String) -> Result<String, String> {
+    desk.inner().resume_run(&run_id).await
+}
+
 /// Opens a job file (or the jobs folder) in the system's editor.
 #[tauri::command]
 pub fn job_open(desk: State<'_, Arc<Desk>>, path: String) -> Result<(), String> {

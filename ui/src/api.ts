@@ -31,6 +31,7 @@ export const api = {
   startDemo: () => invoke<string>("demo_start"),
   cancelRun: (runId: string) => invoke<void>("run_cancel", { runId }),
   rerun: (runId: string) => invoke<string>("run_rerun", { runId }),
+  resume: (runId: string) => invoke<string>("run_resume", { runId }),
   openPath: (path: string) => invoke<void>("job_open", { path }),
   pending: () => invoke<Pending[]>("approvals_pending"),
   approval: (id: string) => invoke<ApprovalStatus>("approval_get", { id }),

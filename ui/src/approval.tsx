@@ -20,7 +20,7 @@ const SCOPES: { value: Remember | ""; label: string }[] = [
 ];
 
 function kindLabel(r: ApprovalRequest): string {
-  return r.kind === "before_run" ? "Before a destructive call" : "Healing stopped";
+  return r.kind === "before_run" ? "Before a destructive call" : r.kind === "in_doubt" ? "A call may have run" : "Healing stopped";
 }
 
 // The call as the gate read it, with the part that asks marked. The span is

@@ -4,7 +4,7 @@
 /* eslint-disable */
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]?: JsonValue } | null;
 
-export type ApprovalKind = "before_run" | "escalation";
+export type ApprovalKind = "before_run" | "escalation" | "in_doubt";
 
 export type Choice = { "do": "run" } | { "do": "retry" } | { "do": "alternative", 
 /**
@@ -224,7 +224,7 @@ who: string, } | { "by": "policy",
  */
 rule: string, } | { "by": "timeout" };
 
-export type EventKind = "run_started" | "run_finished" | "step_started" | "step_finished" | "call" | "diagnosis" | "attempt" | "recovery" | "guardrail" | "escalation" | "decision" | "lesson";
+export type EventKind = "run_started" | "run_finished" | "step_started" | "step_finished" | "call_started" | "call" | "diagnosis" | "attempt" | "recovery" | "guardrail" | "escalation" | "decision" | "lesson";
 
 export type Level = "debug" | "info" | "warn" | "error";
 
@@ -318,7 +318,15 @@ job_path: string | null,
 /**
  * Requests of this run still waiting for a person.
  */
-pending_approvals: number, };
+pending_approvals: number, 
+/**
+ * Why it ended, when the journal says (an interrupted run: by what).
+ */
+reason: string | null, 
+/**
+ * When the run was last heard of (its last step or call, ms since epoch).
+ */
+last_ms: number | null, };
 
 export type Remember = "job" | "step" | "failure" | "always";
 

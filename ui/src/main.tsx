@@ -169,6 +169,11 @@ function RunDetail({ run, evs, onToast }: { run: RunRow; evs: Event[]; onToast: 
             {run.finished_ms != null && <> · took {duration(run.finished_ms - run.started_ms)}</>} · {run.attempts} healing attempt
             {run.attempts === 1 ? "" : "s"} · <span class="mono">{run.run_id}</span>
           </p>
+          {run.status === "interrupted" && run.reason && (
+            <p class="muted interrupted">
+              Interrupted{run.last_ms != null && <> (last heard of {clock(run.last_ms)})</>}: {run.reason}.
+            </p>
+          )}
         </div>
         <div class="actions">
           {run.pending_approvals > 0 && (
@@ -177,6 +182,9 @@ function RunDetail({ run, evs, onToast }: { run: RunRow; evs: Event[]; onToast: 
             </button>
           )}
           {live && <button onClick={() => act(() => api.cancelRun(run.run_id), "Cancelled.")}>Cancel</button>}
+          {run.job_path && run.status === "interrupted" && (
+            <button onClick={() => act(() => api.resume(run.run_id), "Going on with it.")}>Resume</button>
+          )}
           {run.job_path && !live && <button onClick={() => act(() => api.rerun(run.run_id), "Started again.")}>Re-run</button>}
           {run.job_path && <button onClick={() => act(() => api.openPath(run.job_path!), "Opened the job file.")}>Open job file</button>}
         </div>

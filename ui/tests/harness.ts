@@ -53,6 +53,8 @@ mockIPC(
       case "demo_start":
       case "run_rerun":
         return "run-new";
+      case "run_resume":
+        return args.runId;
       case "run_cancel":
       case "job_open":
       case "approval_defer":

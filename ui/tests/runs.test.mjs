@@ -121,6 +121,20 @@ test("start, re-run, cancel and open go to the shell", async () => {
   assert.equal((await calls(q, "approvals_show")).length, 1);
 });
 
+test("a run whose process ended shows why and can be resumed", async () => {
+  const dead = { ...runs[0], status: "interrupted", finished_ms: t0 + 900, last_ms: t0 + 800, reason: "its process (process 4242 (mend run nightly.toml)) ended without closing the run while `rm -rf build` was running: it may have run" };
+  const p = await open(b, srv.url, "index.html", { ...state(), runs: [dead] });
+  await p.waitForSelector('.detail[data-run="run-1"] .interrupted');
+  const text = await p.$eval(".detail .interrupted", (e) => e.textContent);
+  assert.match(text, /Interrupted \(last heard of .+\): its process .*may have run\./, text);
+  await p.click(".detail-head >> text=Resume");
+  assert.deepEqual(await calls(p, "run_resume"), [{ runId: "run-1" }]);
+  // A run that ended normally offers no resume.
+  const q = await open(b, srv.url, "index.html", state());
+  await q.waitForSelector('.detail[data-run="run-1"]');
+  assert.equal(await q.$(".detail-head >> text=Resume"), null);
+});
+
 test("remembered decisions are listed in words and can be forgotten", async () => {
   const rules = [
     { id: "rule-a", scope: "job", job: "nightly-sync", step: "clean", kind: "before_run", option: "skip", created_ms: t0, note: "rebuilt nightly" },

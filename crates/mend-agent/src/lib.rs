@@ -18,7 +18,7 @@ use std::sync::Arc;
 use mend_core::approval::{ApprovalRequest, Approver, Choice, DecidedBy, Decision, DecisionRule, RuleScope};
 use mend_core::clock::now_ms;
 use mend_core::config::Config;
-use mend_core::engine::{Engine, EngineError, Observer, Resume, RunOptions};
+use mend_core::engine::{Engine, EngineError, InDoubt, Observer, Restart, Resume, RunOptions};
 use mend_core::event::{Event, EventKind, Journal, Level};
 use mend_core::job::Job;
 use mend_core::report::RunReport;
@@ -28,6 +28,7 @@ use mend_journal::{Reader, SqliteJournal};
 pub mod demo;
 pub mod folder;
 pub mod learn;
+pub mod lease;
 pub mod load;
 pub mod memory;
 
@@ -83,7 +84,7 @@ pub enum Ended {
     },
 }
 
-/// One run to start.
+/// One run to start, or one to go on with.
 pub struct RunSpec<'a> {
     /// The checked job.
     pub job: &'a Job,
@@ -93,8 +94,60 @@ pub struct RunSpec<'a> {
     pub job_path: Option<&'a Path>,
     /// A decided request to go on from (keeps that run's id).
     pub resume: Option<Resume>,
+    /// Where to go on with a run whose process ended (needs `run_id`).
+    pub restart: Option<Restart>,
     /// The run id to use (a new one if absent and not resuming).
     pub run_id: Option<String>,
+    /// The run's lease, when the caller took it (going on with a run);
+    /// otherwise [`Agent::execute`] takes it, and fails if a live process
+    /// holds it.
+    pub lease: Option<lease::Lease>,
+}
+
+impl<'a> RunSpec<'a> {
+    /// A new run of `job` with the environment `env`; fill the other fields
+    /// with struct update syntax.
+    pub fn new(job: &'a Job, env: Vec<(String, String)>) -> Self {
+        RunSpec { job, env, job_path: None, resume: None, restart: None, run_id: None, lease: None }
+    }
+}
+
+/// What goes on with a run whose lease this process holds (issue 12), as the
+/// journal tells.
+#[derive(Debug)]
+pub enum Continuation {
+    /// The run ended (its status): nothing to go on with.
+    Ended(String),
+    /// It waits on this request: a person decides it first.
+    Waiting(Box<ApprovalRequest>),
+    /// A decision made outside the run that no run has gone on with yet.
+    Resume(Box<Resume>),
+    /// From a step, with the call that may have run, if one did.
+    Restart(Restart),
+}
+
+/// A run this process took over: its lease, and what goes on.
+#[derive(Debug)]
+pub struct Takeover {
+    /// The run's lease (held until the run ends).
+    pub lease: lease::Lease,
+    /// The job, loaded again from the run's job file (a changed file is checked again).
+    pub job: Job,
+    /// That file.
+    pub job_path: PathBuf,
+    /// What goes on.
+    pub next: Continuation,
+}
+
+/// Whether a live owner went on with a decision made outside it.
+#[derive(Debug)]
+pub enum OwnerWait {
+    /// The owner acted on the decision.
+    Applied,
+    /// The owner let go (it ended, or died): the lease is ours now.
+    Ours(lease::Lease),
+    /// Still held and not acted on when the wait ran out.
+    StillHeld(Option<lease::Holder>),
 }
 
 /// A person's answer to a waiting request.
@@ -119,10 +172,13 @@ pub struct DecideArgs {
 pub struct Decided {
     /// The request.
     pub request: ApprovalRequest,
-    /// The decision.
+    /// The decision that holds.
     pub decision: Decision,
     /// The rule stored, if the person asked to remember.
     pub rule: Option<DecisionRule>,
+    /// The same decision was already recorded (a `decide` run again after
+    /// it was killed, or two deciders at once): nothing new was journaled.
+    pub earlier: bool,
 }
 
 /// The journal (one writer for the process) and the tools.
@@ -214,6 +270,9 @@ impl Agent {
             Ok(r) => (r.stats().unwrap_or_default(), r.rules().unwrap_or_default()),
             Err(_) => Default::default(),
         };
+        // A decision made in another process (`mend approvals decide`) reaches
+        // a run waiting at a terminal prompt or in the desktop app.
+        let approver: Arc<dyn Approver> = Arc::new(Watched { inner: approver, journal: self.journal.path().to_path_buf() });
         let mut engine = Engine::new(self.registry.clone(), self.journal.clone(), approver)
             .with_stats(stats)
             .with_rules(rules)
@@ -227,16 +286,29 @@ impl Agent {
         if let Some(llm) = &self.llm {
             engine = engine.with_layer_last(llm.clone());
         }
-        let RunSpec { job, env, job_path, resume, run_id } = spec;
+        let RunSpec { job, env, job_path, resume, restart, run_id, lease } = spec;
         let run_id = resume.as_ref().map(|r| r.request.run_id.clone()).or(run_id).unwrap_or_else(mend_core::engine::new_id);
+        // The run is this process's for its whole life (issue 12): the lease
+        // is taken before anything about the run is journaled.
+        let _lease = match lease {
+            Some(l) if l.run_id() == run_id => l,
+            Some(l) => return Err(EngineError::Resume(format!("the lease held is for run {}, not {run_id}", l.run_id()))),
+            None => match lease::take(&self.data_dir, &run_id, &process_what()) {
+                Ok(lease::Taken::Ours(l)) => l,
+                Ok(lease::Taken::Held(h)) => {
+                    return Err(EngineError::Resume(format!("run {run_id} is owned by {}", owner_text(h.as_ref()))));
+                }
+                Err(e) => return Err(EngineError::Resume(format!("cannot take run {run_id}'s lease: {e}"))),
+            },
+        };
         let job_path = job_path.map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string());
-        let run = engine.run(job, RunOptions { env, run_id: Some(run_id.clone()), job_path, resume });
+        let run = engine.run(job, RunOptions { env, run_id: Some(run_id.clone()), job_path, resume, restart });
         tokio::select! {
             r = run => r.map(|r| Ended::Finished(Box::new(r))),
             _ = cancel => {
                 let ev = Event {
                     ok: Some(false),
-                    data: serde_json::json!({"status": "interrupted"}),
+                    data: serde_json::json!({"status": "interrupted", "reason": "stopped by Ctrl-C, SIGTERM or SIGHUP, or from the desktop app"}),
                     ..Event::new(now_ms(), &run_id, &job.name, EventKind::RunFinished, Level::Error, format!("run of `{}` interrupted", job.name))
                 };
                 if let Some(o) = &observer {
@@ -249,17 +321,37 @@ impl Agent {
         }
     }
 
+    /// The request `id` and its decision, if any. Unknown: `BadInput`.
+    pub fn request(&self, id: &str) -> Result<(ApprovalRequest, Option<Decision>), AgentError> {
+        self.reader()?.approval(id)?.ok_or_else(|| AgentError::BadInput(format!("no approval request `{id}`")))
+    }
+
     /// Records a person's decision on a waiting request (and the rule, if
     /// asked to remember), for a request nobody is waiting on in this
     /// process: one from an earlier run, a restart, or another process.
+    ///
+    /// Idempotent and race-free (issue 12): the decision is durable before
+    /// anything acts on it; a request takes one decision however many
+    /// deciders there are at once; deciding again with the option that
+    /// holds returns it (`earlier`), so a `decide` killed part-way can be
+    /// run again and go on. Another option than the one that holds is
+    /// `BadInput` naming it.
     pub async fn decide(&self, args: DecideArgs) -> Result<Decided, AgentError> {
-        let reader = self.reader()?;
-        let (request, earlier) =
-            reader.approval(&args.id)?.ok_or_else(|| AgentError::BadInput(format!("no approval request `{}`", args.id)))?;
+        let (request, earlier) = self.request(&args.id)?;
+        let chosen = check_option(&request, &args.option)?.clone();
+        let already = |d: &Decision| {
+            AgentError::BadInput(format!(
+                "request {} was already decided: `{}` at {}; `mend runs resume {}` goes on with that decision",
+                args.id, d.option, d.decided_ms, request.run_id
+            ))
+        };
         if let Some(d) = earlier {
-            return Err(AgentError::BadInput(format!("request {} was already decided: `{}` at {}", args.id, d.option, d.decided_ms)));
+            return if d.option == args.option {
+                Ok(Decided { request, decision: d, rule: None, earlier: true })
+            } else {
+                Err(already(&d))
+            };
         }
-        let chosen = check_option(&request, &args.option)?;
         let rule = args.remember.map(|scope| rule_for(&request, &args.option, scope, args.note.clone())).transpose()?;
         let decision = Decision {
             option: args.option.clone(),
@@ -267,7 +359,15 @@ impl Agent {
             decided_by: DecidedBy::Person { who: args.who.clone() },
             decided_ms: now_ms(),
         };
-        self.journal.resolve_approval(&args.id, &decision).await?;
+        // Not acted on yet: whoever goes on with the run applies it.
+        let held = self.journal.resolve(&args.id, &decision, false).await?;
+        if held != decision {
+            return if held.option == args.option {
+                Ok(Decided { request, decision: held, rule: None, earlier: true })
+            } else {
+                Err(already(&held))
+            };
+        }
         if let Some(rule) = &rule {
             self.save_rule(rule).await?;
         }
@@ -303,7 +403,124 @@ impl Agent {
             }
             self.journal.flush().await?;
         }
-        Ok(Decided { request, decision, rule })
+        Ok(Decided { request, decision, rule, earlier: false })
+    }
+
+    /// Takes the lease of `run_id` (issue 12), riding over a moment when
+    /// another process holds it only to look (a sweep): a few tries in
+    /// about half a second. `Held` means a live process owns the run.
+    pub async fn claim(&self, run_id: &str) -> Result<lease::Taken, AgentError> {
+        let mut last = None;
+        for _ in 0..10 {
+            match lease::take(&self.data_dir, run_id, &process_what()) {
+                Ok(lease::Taken::Ours(l)) => return Ok(lease::Taken::Ours(l)),
+                Ok(lease::Taken::Held(h)) => last = h,
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => return Err(AgentError::BadInput(e.to_string())),
+                Err(e) => return Err(AgentError::Internal(format!("cannot take run {run_id}'s lease: {e}"))),
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        Ok(lease::Taken::Held(last))
+    }
+
+    /// After deciding a request whose run a live process owns: waits up to
+    /// `patience` for that process to act on the decision (it reads the
+    /// journal while it waits) or to let go of the run (then the lease is
+    /// ours and the caller goes on with the run).
+    pub async fn await_owner(&self, request_id: &str, run_id: &str, patience: std::time::Duration) -> Result<OwnerWait, AgentError> {
+        let t0 = std::time::Instant::now();
+        let reader = self.reader()?;
+        loop {
+            if reader.approval_applied(request_id)? {
+                return Ok(OwnerWait::Applied);
+            }
+            match lease::take(&self.data_dir, run_id, &process_what()) {
+                Ok(lease::Taken::Ours(l)) => return Ok(OwnerWait::Ours(l)),
+                Ok(lease::Taken::Held(h)) if t0.elapsed() >= patience => return Ok(OwnerWait::StillHeld(h)),
+                Ok(lease::Taken::Held(_)) => {}
+                Err(e) => return Err(AgentError::Internal(format!("cannot take run {run_id}'s lease: {e}"))),
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
+    /// What goes on with a run whose lease is ours (see [`Continuation`]):
+    /// a pending request waits for a person; a decision made outside the
+    /// run that no run went on with is applied; otherwise the run goes on
+    /// from the step that was going on (with its started call in doubt,
+    /// when its outcome is not in the journal) or the one after the last
+    /// finished step.
+    pub fn continuation(&self, lease: lease::Lease, config: &Config, env: &[(String, String)]) -> Result<Takeover, AgentError> {
+        let run_id = lease.run_id().to_owned();
+        let reader = self.reader()?;
+        let state = reader.run_state(&run_id)?.ok_or_else(|| AgentError::BadInput(format!("no run `{run_id}` in the journal")))?;
+        let path = self.run_job_path(&run_id)?;
+        let job = load::job(&path, config, env).map_err(|e| AgentError::BadInput(format!("cannot go on with run {run_id}: {e}")))?;
+        let next = match state.status.as_deref() {
+            Some(s @ ("succeeded" | "failed" | "aborted")) => Continuation::Ended(s.to_owned()),
+            _ => match (reader.pending_for_run(&run_id)?.into_iter().next(), reader.unapplied_decision(&run_id)?) {
+                (Some(req), _) => Continuation::Waiting(Box::new(req)),
+                (None, Some((request, decision))) => Continuation::Resume(Box::new(Resume { request, decision })),
+                (None, None) => Continuation::Restart(restart_of(&state, &job)),
+            },
+        };
+        Ok(Takeover { lease, job, job_path: path, next })
+    }
+
+    /// Closes the runs whose process ended without closing them (killed,
+    /// crashed, the machine went down): each is journaled as `interrupted`,
+    /// with when it was last heard of and what was running, so `mend runs`,
+    /// the runs view and the dashboard show it as such; its pending requests
+    /// stay pending. Also removes lease files nobody holds. A run a live
+    /// process owns is left alone. Returns the runs closed.
+    pub async fn sweep(&self) -> Result<Vec<String>, AgentError> {
+        let reader = self.reader()?;
+        let mut closed = Vec::new();
+        for run_id in reader.open_runs()? {
+            if lease::peek(&self.data_dir, &run_id).is_some() {
+                continue;
+            }
+            let last = lease::last_holder(&self.data_dir, &run_id);
+            let Ok(lease::Taken::Ours(lease)) = lease::take(&self.data_dir, &run_id, &process_what()) else { continue };
+            // Ours now: nobody else writes this run; is it still open?
+            let Some(state) = reader.run_state(&run_id)? else { continue };
+            if state.status.is_some() {
+                continue;
+            }
+            let who = match &last {
+                Some(h) => format!("its process ({h})"),
+                None => "its process".to_owned(),
+            };
+            let doing = match &state.in_flight {
+                Some(c) => {
+                    format!(" while `{}` was running: it may have run", c.get("call_text").and_then(|v| v.as_str()).unwrap_or("a call"))
+                }
+                None => match (&state.step, state.step_open) {
+                    (Some(s), true) => format!(" during step `{s}`"),
+                    _ => String::new(),
+                },
+            };
+            let reason = format!("{who} ended without closing the run{doing}");
+            let ev = Event {
+                ok: Some(false),
+                step: state.step.clone(),
+                data: serde_json::json!({"status": "interrupted", "reason": reason, "last_ms": state.last_ms, "in_flight": state.in_flight}),
+                ..Event::new(
+                    now_ms(),
+                    &run_id,
+                    &state.job,
+                    EventKind::RunFinished,
+                    Level::Error,
+                    format!("run of `{}` interrupted: {reason}", state.job),
+                )
+            };
+            self.journal.record(ev);
+            self.journal.flush().await?;
+            drop(lease);
+            closed.push(run_id);
+        }
+        lease::sweep(&self.data_dir);
+        Ok(closed)
     }
 
     /// Stores a remembered decision.
@@ -340,6 +557,83 @@ impl Agent {
     /// Waits until every event is stored and stops the writer.
     pub fn close(&self) {
         self.journal.close();
+    }
+}
+
+/// Who this process is, for the lease file: the command line, shortened.
+fn process_what() -> String {
+    let args: Vec<String> = std::env::args().collect();
+    let prog =
+        args.first().map(|p| Path::new(p).file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()).unwrap_or_default();
+    let mut what = std::iter::once(prog).chain(args.into_iter().skip(1)).collect::<Vec<_>>().join(" ");
+    if what.len() > 200 {
+        let cut = (0..=200).rev().find(|&i| what.is_char_boundary(i)).unwrap_or(0);
+        what.truncate(cut);
+        what.push('…');
+    }
+    what
+}
+
+fn owner_text(h: Option<&lease::Holder>) -> String {
+    match h {
+        Some(h) => format!("live {h}"),
+        None => "a live process".to_owned(),
+    }
+}
+
+/// Where a run goes on when no decision is waiting to be applied: the step
+/// that was going on (with its started call in doubt), else the step after
+/// the last one that finished, else the first.
+fn restart_of(state: &mend_journal::RunState, job: &Job) -> Restart {
+    let in_doubt = state.in_flight.as_ref().map(|c| {
+        let text = |k: &str| c.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+        InDoubt {
+            tool: text("tool"),
+            call: text("call_text"),
+            started_ms: c.get("started_ms").and_then(|v| v.as_i64()).unwrap_or(0),
+            purpose: text("purpose"),
+        }
+    });
+    let step = match (&state.step, state.step_open || in_doubt.is_some()) {
+        (None, _) => job.steps.first().map(|s| s.name.clone()),
+        (Some(s), true) => Some(s.clone()),
+        (Some(s), false) => match job.steps.iter().position(|x| &x.name == s) {
+            Some(i) => job.steps.get(i + 1).map(|x| x.name.clone()),
+            None => Some(s.clone()),
+        },
+    };
+    Restart { step, in_doubt }
+}
+
+/// An approver that also reads the journal while it waits: a decision made
+/// in another process (`mend approvals decide`, the desktop app) answers the
+/// request (issue 12).
+struct Watched {
+    inner: Arc<dyn Approver>,
+    journal: PathBuf,
+}
+
+#[async_trait::async_trait]
+impl Approver for Watched {
+    async fn decide(&self, request: &ApprovalRequest) -> mend_core::approval::Answer {
+        let poll = async {
+            let mut reader = None;
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                if reader.is_none() {
+                    reader = Reader::open(&self.journal).ok();
+                }
+                if let Some(r) = &reader
+                    && let Ok(Some((_, Some(d)))) = r.approval(&request.id)
+                {
+                    return mend_core::approval::Answer::Recorded(d);
+                }
+            }
+        };
+        tokio::select! {
+            a = self.inner.decide(request) => a,
+            a = poll => a,
+        }
     }
 }
 

@@ -40,7 +40,7 @@ async fn run(agent: &Agent, dir: &Path, toml: &str, approver: Arc<Person>, env: 
     let path = dir.join("job.toml");
     std::fs::write(&path, toml).unwrap();
     let job = load::job(&path, &Config::default(), &env).unwrap();
-    let spec = RunSpec { job: &job, env, job_path: Some(&path), resume: None, run_id: None };
+    let spec = RunSpec { job_path: Some(&path), ..RunSpec::new(&job, env) };
     match agent.execute(spec, approver, None, std::future::pending()).await.unwrap() {
         Ended::Finished(r) => *r,
         Ended::Interrupted { .. } => panic!("interrupted"),

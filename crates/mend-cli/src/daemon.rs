@@ -51,7 +51,7 @@ pub async fn daemon(data_dir: &Path, config: &Config, dir: &Path, approve: Optio
         let now = now_ms();
         if let Some((path, job)) = folder.take_due(now) {
             errln!("mend daemon: running `{}` ({})", job.name, path.display());
-            let spec = RunSpec { job: &job, env: env.clone(), job_path: Some(&path), resume: None, run_id: None };
+            let spec = RunSpec { job_path: Some(&path), ..RunSpec::new(&job, env.clone()) };
             let code = execute(data_dir, config, spec, Output { json: false, approve, quiet: false }).await;
             errln!("mend daemon: `{}` ended with exit code {code}", job.name);
             if crate::signal::caught().is_some() {

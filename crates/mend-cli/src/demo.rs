@@ -49,6 +49,6 @@ pub async fn demo(data_dir: &Path, config: &Config, json: bool, approve: Option<
             return EXIT_BAD_INPUT;
         }
     };
-    let spec = mend_agent::RunSpec { job: &job, env, job_path: Some(&job_path), resume: None, run_id: None };
+    let spec = mend_agent::RunSpec { job_path: Some(&job_path), ..mend_agent::RunSpec::new(&job, env) };
     crate::run::execute(data_dir, config, spec, crate::run::Output { json, approve, quiet: false }).await
 }

@@ -36,6 +36,8 @@ use query::ApprovalsCmd;
 pub const EXIT_OK: u8 = 0;
 /// Exit code: bad input.
 pub const EXIT_BAD_INPUT: u8 = 2;
+/// Exit code: waiting for, or refused by, a person.
+pub const EXIT_WAITING: u8 = 3;
 /// Exit code: Mend itself failed (journal, internal error).
 pub const EXIT_INTERNAL: u8 = 4;
 /// Exit code: interrupted (Ctrl-C), as shells report SIGINT.
@@ -202,8 +204,11 @@ enum Cmd {
     Logs(query::LogsArgs),
     /// Show healing metrics from the journal.
     Metrics(query::MetricsArgs),
-    /// Recent runs, newest first, with requests still waiting.
+    /// Recent runs, newest first, with requests still waiting; a run whose
+    /// process ended without closing it shows as `interrupted`, with why.
     Runs {
+        #[command(subcommand)]
+        cmd: Option<RunsCmd>,
         /// The newest N (0 = all).
         #[arg(long, default_value_t = 20)]
         limit: usize,
@@ -241,8 +246,34 @@ impl Cmd {
     /// Whether the command runs jobs (and so starts children, writes their
     /// standard input and listens for stop signals).
     fn runs_jobs(&self) -> bool {
-        matches!(self, Cmd::Run { .. } | Cmd::Demo { .. } | Cmd::Daemon { .. } | Cmd::Approvals { cmd: ApprovalsCmd::Decide { .. } })
+        matches!(
+            self,
+            Cmd::Run { .. }
+                | Cmd::Demo { .. }
+                | Cmd::Daemon { .. }
+                | Cmd::Approvals { cmd: ApprovalsCmd::Decide { .. } }
+                | Cmd::Runs { cmd: Some(RunsCmd::Resume { .. }), .. }
+        )
     }
+}
+
+/// `mend runs` subcommands.
+#[derive(Subcommand)]
+enum RunsCmd {
+    /// Go on with a run whose process ended before the run did (killed,
+    /// crashed, stopped): applies a decision made meanwhile, asks its
+    /// waiting request, or goes on from the step that was going on. A call
+    /// that may have run is never run again unasked.
+    Resume {
+        /// The run id (`mend runs`).
+        run: String,
+        /// Print the JSON report on stdout.
+        #[arg(long)]
+        json: bool,
+        /// How approvals are answered (default: ask at a terminal, else wait).
+        #[arg(long, value_enum)]
+        approve: Option<ApproveMode>,
+    },
 }
 
 /// The data directory: the flag, `MEND_DATA_DIR`, or the OS default.
@@ -289,7 +320,10 @@ fn main() -> ExitCode {
             Cmd::Daemon { jobs, approve, max_runs } => daemon::daemon(&dir, &config, &jobs, approve, max_runs).await,
             Cmd::Logs(a) => query::exit(query::logs(&dir, a)),
             Cmd::Metrics(a) => query::exit(query::metrics(&dir, a)),
-            Cmd::Runs { limit, json } => query::exit(query::runs(&dir, limit, json)),
+            Cmd::Runs { cmd: None, limit, json } => query::exit(query::runs(&dir, limit, json)),
+            Cmd::Runs { cmd: Some(RunsCmd::Resume { run, json, approve }), .. } => {
+                run::resume_run(&dir, &config, &run, run::Output { json, approve, quiet: false }).await
+            }
             Cmd::Approvals { cmd } => match cmd {
                 ApprovalsCmd::List { json } => query::exit(query::approvals_list(&dir, json)),
                 ApprovalsCmd::Show { id } => query::exit(query::approval_show(&dir, &id)),

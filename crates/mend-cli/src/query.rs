@@ -266,7 +266,20 @@ pub fn metrics(dir: &Path, a: MetricsArgs) -> Result<(), Fail> {
 
 /// `mend runs`.
 pub fn runs(dir: &Path, limit: usize, json: bool) -> Result<(), Fail> {
-    let rows = open(dir)?.runs(limit).map_err(internal)?;
+    let mut rows = open(dir)?.runs(limit).map_err(internal)?;
+    // A run whose end is not journaled is `running` only while a live
+    // process holds its lease (issue 12); the next Mend process that writes
+    // the journal records it as interrupted.
+    for r in rows.iter_mut().filter(|r| r.status == "running") {
+        if mend_agent::lease::peek(dir, &r.run_id).is_none() {
+            r.status = "interrupted".into();
+            let who = match mend_agent::lease::last_holder(dir, &r.run_id) {
+                Some(h) => format!("its process ({h})"),
+                None => "its process".into(),
+            };
+            r.reason = Some(format!("{who} ended without closing the run"));
+        }
+    }
     if json {
         println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
         return Ok(());
@@ -279,6 +292,11 @@ pub fn runs(dir: &Path, limit: usize, json: bool) -> Result<(), Fail> {
         let waiting =
             if r.pending_approvals > 0 { format!("  ⚠ {} waiting (mend approvals list)", r.pending_approvals) } else { String::new() };
         println!("{}  {}  {:<11} {:<20} {:>9}  {} attempt(s){waiting}", r.run_id, fmt_ts(r.started_ms), r.status, r.job, took, r.attempts);
+        if r.status == "interrupted" {
+            let when = r.last_ms.map(|t| format!(" (last heard of {})", fmt_ts(t))).unwrap_or_default();
+            let why = r.reason.as_deref().unwrap_or("stopped before its end");
+            println!("    ↳ interrupted{when}: {why}; `mend runs resume {}` goes on with it", r.run_id);
+        }
     }
     Ok(())
 }

@@ -5,16 +5,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use mend_agent::{Agent, AgentError, Decided, Ended, Remember, RunSpec};
+use mend_agent::lease::{Lease, Taken};
+use mend_agent::{Agent, AgentError, Continuation, Decided, Ended, OwnerWait, Remember, RunSpec, Takeover};
 use mend_core::approval::{Answer, ApprovalRequest, Approver, DecidedBy, Decision, StandingApprover};
 use mend_core::clock::now_ms;
 use mend_core::config::Config;
-use mend_core::engine::{Observer, Resume};
+use mend_core::engine::Observer;
 use mend_core::job::Job;
 use mend_core::report::RunReport;
 
 use crate::print::{Progress, errln};
-use crate::{ApproveMode, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK};
+use crate::{ApproveMode, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, EXIT_WAITING};
 
 /// Reads the config file (see [`mend_agent::load::config`]).
 pub fn config(path: Option<&Path>) -> Result<Config, String> {
@@ -163,6 +164,8 @@ pub async fn execute(data_dir: &Path, config: &Config, spec: RunSpec<'_>, out: O
             return agent_fail(e);
         }
     };
+    // Runs whose process died are closed as interrupted first (issue 12).
+    let _ = agent.sweep().await;
     let code = execute_with(&agent, spec, out).await;
     agent.close();
     code
@@ -217,7 +220,7 @@ pub async fn run_file(data_dir: &Path, config: &Config, path: &Path, out: Output
             return EXIT_BAD_INPUT;
         }
     };
-    execute(data_dir, config, RunSpec { job: &job, env, job_path: Some(path), resume: None, run_id: None }, out).await
+    execute(data_dir, config, RunSpec { job_path: Some(path), ..RunSpec::new(&job, env) }, out).await
 }
 
 /// What `mend approvals decide` was asked.
@@ -267,6 +270,7 @@ pub async fn decide(data_dir: &Path, config: &Config, args: DecideArgs<'_>, out:
         Ok(a) => a,
         Err(e) => return agent_fail(e),
     };
+    let _ = agent.sweep().await;
     let code = decide_with(&agent, config, args, out).await;
     agent.close();
     code
@@ -275,36 +279,151 @@ pub async fn decide(data_dir: &Path, config: &Config, args: DecideArgs<'_>, out:
 async fn decide_with(agent: &Agent, config: &Config, args: DecideArgs<'_>, out: Output) -> u8 {
     let DecideArgs { id, option, note, resume, remember } = args;
     let who = std::env::var("USER").unwrap_or_default();
+    // The run first (issue 12): whoever holds its lease goes on with it.
+    let run_id = match agent.request(id) {
+        Ok((r, _)) => r.run_id,
+        Err(e) => return agent_fail(e),
+    };
+    let claim = match agent.claim(&run_id).await {
+        Ok(c) => c,
+        Err(e) => return agent_fail(e),
+    };
     let args = mend_agent::DecideArgs { id: id.to_owned(), option: option.to_owned(), note, remember, who, via: "from the command line" };
-    let Decided { request, decision, rule } = match agent.decide(args).await {
+    let Decided { request, decision, rule, earlier } = match agent.decide(args).await {
         Ok(d) => d,
         Err(e) => return agent_fail(e),
     };
     if let Some(rule) = &rule {
-        eprintln!("Remembered as {}: {}.", rule.id, rule.describe());
+        errln!("Remembered as {}: {}.", rule.id, rule.describe());
     }
-    eprintln!("Decided: `{}` on {} ({}).", decision.option, id, request.title);
+    if earlier {
+        errln!("Request {id} was already decided `{}` ({}).", decision.option, request.title);
+    } else {
+        errln!("Decided: `{}` on {} ({}).", decision.option, id, request.title);
+    }
     if !resume {
         return EXIT_OK;
     }
-    // A run still going on (the desktop app waits on this request) picks
-    // the decision up from the journal itself: never run it twice.
-    if agent.reader().ok().and_then(|r| r.run_status(&request.run_id).ok().flatten()).as_deref() == Some("running") {
-        eprintln!(
-            "Run {} is still going on in another process (the desktop app): it goes on with this decision. \
-             (If that process is gone, run the job again.)",
-            request.run_id
-        );
-        return EXIT_OK;
+    if earlier
+        && let Taken::Ours(_) = &claim
+        && let Some(status) = agent.reader().ok().and_then(|r| r.run_state(&run_id).ok().flatten()).and_then(|s| s.status)
+        && matches!(status.as_str(), "succeeded" | "failed" | "aborted")
+    {
+        errln!("mend: request {id} was already decided and its run {run_id} has ended ({status}): nothing to do.");
+        return EXIT_BAD_INPUT;
     }
+    let lease = match claim {
+        Taken::Ours(lease) => lease,
+        // A live process owns the run (a terminal prompt, the desktop app):
+        // it reads the decision from the journal and goes on with it.
+        Taken::Held(holder) => match agent.await_owner(id, &run_id, std::time::Duration::from_secs(10)).await {
+            Ok(OwnerWait::Applied) => {
+                errln!("Run {run_id} goes on with it in {}.", holder_text(holder.as_ref()));
+                return EXIT_OK;
+            }
+            Ok(OwnerWait::Ours(lease)) => lease,
+            Ok(OwnerWait::StillHeld(h)) => {
+                errln!(
+                    "Run {run_id} is owned by {}, which goes on with this decision when it next reads the journal.",
+                    holder_text(h.as_ref().or(holder.as_ref()))
+                );
+                return EXIT_OK;
+            }
+            Err(e) => return agent_fail(e),
+        },
+    };
+    go_on(agent, config, lease, None, out).await
+}
+
+fn holder_text(h: Option<&mend_agent::lease::Holder>) -> String {
+    h.map(|h| format!("live {h}")).unwrap_or_else(|| "a live process".into())
+}
+
+/// Goes on with a run whose lease is ours, as its journal tells: applies a
+/// decision made outside it, goes on from the step that was going on (a
+/// call that may have run asks first), or says what it waits on. `ask`
+/// answers a pending request (`mend runs resume` at a terminal).
+async fn go_on(agent: &Agent, config: &Config, lease: Lease, ask: Option<Arc<dyn Approver>>, out: Output) -> u8 {
     let env: Vec<(String, String)> = std::env::vars().collect();
-    let (job, job_path) = match agent.resume_target(&request, config, &env) {
-        Ok(x) => x,
+    let run_id = lease.run_id().to_owned();
+    let mut take = match agent.continuation(lease, config, &env) {
+        Ok(t) => t,
         Err(e) => return agent_fail(e),
     };
-    eprintln!("Resuming run {} of `{}` at step `{}`.\n", request.run_id, job.name, request.step);
-    let resume = Some(Resume { request, decision });
-    execute_with(agent, RunSpec { job: &job, env, job_path: Some(&job_path), resume, run_id: None }, out).await
+    if let (Continuation::Waiting(req), Some(approver)) = (&take.next, &ask) {
+        let answer = approver.decide(req).await;
+        let (Answer::Decided(d) | Answer::Recorded(d)) = answer else {
+            errln!("Run {run_id} still waits on request {}: `mend approvals decide {} OPTION`.", req.id, req.id);
+            return EXIT_WAITING;
+        };
+        let who = std::env::var("USER").unwrap_or_default();
+        let args = mend_agent::DecideArgs {
+            id: req.id.clone(),
+            option: d.option,
+            note: d.instructions,
+            remember: None,
+            who,
+            via: "at the terminal (mend runs resume)",
+        };
+        if let Err(e) = agent.decide(args).await {
+            return agent_fail(e);
+        }
+        take = match agent.continuation(take.lease, config, &env) {
+            Ok(t) => t,
+            Err(e) => return agent_fail(e),
+        };
+    }
+    let Takeover { lease, job, job_path, next } = take;
+    let spec = RunSpec { job_path: Some(&job_path), run_id: Some(run_id.clone()), lease: Some(lease), ..RunSpec::new(&job, env) };
+    match next {
+        Continuation::Ended(status) => {
+            errln!("Run {run_id} has already ended ({status}): nothing to go on with.");
+            EXIT_OK
+        }
+        Continuation::Waiting(req) => {
+            errln!("Run {run_id} waits on request {}: `mend approvals decide {} OPTION` (options: {}).", req.id, req.id, option_ids(&req));
+            EXIT_WAITING
+        }
+        Continuation::Resume(r) => {
+            errln!("Resuming run {run_id} of `{}` at step `{}` with `{}`.\n", job.name, r.request.step, r.decision.option);
+            execute_with(agent, RunSpec { resume: Some(*r), ..spec }, out).await
+        }
+        Continuation::Restart(r) => {
+            match (&r.step, &r.in_doubt) {
+                (Some(s), Some(d)) => errln!("Going on with run {run_id} at step `{s}`: `{}` may have run, so it asks first.\n", d.call),
+                (Some(s), None) => errln!("Going on with run {run_id} of `{}` at step `{s}`.\n", job.name),
+                (None, _) => errln!("Run {run_id} had finished its steps; closing it.\n"),
+            }
+            execute_with(agent, RunSpec { restart: Some(r), ..spec }, out).await
+        }
+    }
+}
+
+fn option_ids(req: &ApprovalRequest) -> String {
+    req.options.iter().map(|o| o.id.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// `mend runs resume RUN`: goes on with a run whose process ended (killed,
+/// crashed, stopped) — applying a decision made meanwhile, asking its
+/// pending request at the terminal (or as `--approve` says), or going on
+/// from the step that was going on; a call that may have run asks first.
+/// A run a live process owns is left to it (exit 2, naming the process).
+pub async fn resume_run(data_dir: &Path, config: &Config, run_id: &str, out: Output) -> u8 {
+    let agent = match Agent::open(data_dir).and_then(|a| a.with_llm(&config.llm)) {
+        Ok(a) => a,
+        Err(e) => return agent_fail(e),
+    };
+    let _ = agent.sweep().await;
+    let code = match agent.claim(run_id).await {
+        Ok(Taken::Ours(lease)) => go_on(&agent, config, lease, Some(approver(out.approve)), out).await,
+        Ok(Taken::Held(h)) => {
+            errln!("mend: run {run_id} is owned by {}: it is not interrupted.", holder_text(h.as_ref()));
+            EXIT_BAD_INPUT
+        }
+        Err(e) => agent_fail(e),
+    };
+    agent.close();
+    code
 }
 
 #[cfg(test)]

@@ -610,11 +610,18 @@ fn deciding_a_request_another_process_waits_on_does_not_run_it_twice() {
     };
     let (code, out, err) = run(mend(&data).args(["approvals", "decide", &id, "run"]));
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("still going on in another process"), "{err}");
+    // The live owner reads the decision from the journal and goes on with
+    // it (issue 12); the decider does not run it a second time.
+    assert!(err.contains("goes on with it in live process"), "{err}");
     assert!(out.is_empty(), "no second run: {out}");
-    assert!(d.path().join("old").exists(), "the command did not run from here");
-    drop(asking.stdin.take());
-    asking.wait().unwrap();
+    let status = asking.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "the waiting run went on and succeeded");
+    assert!(!d.path().join("old").exists(), "the approved command ran, in the owner");
+    let (_, out, _) = run(mend(&data).args(["logs", "--kind", "decision", "--json"]));
+    assert_eq!(out.lines().filter(|l| l.contains("\"decision\"")).count(), 1, "one decision: {out}");
+    let (_, out, _) = run(mend(&data).args(["metrics", "--json"]));
+    let m: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(m["runs"], serde_json::json!([["succeeded", 1]]), "one run, ended once");
 }
 
 #[test]

@@ -14,6 +14,9 @@ pub enum ApprovalKind {
     BeforeRun,
     /// Healing could not, or may not, go on.
     Escalation,
+    /// The run's process ended while a call that changes the world was
+    /// running: it may have run. Asked before it runs again (issue 12).
+    InDoubt,
 }
 
 /// What an option does when chosen.
@@ -251,6 +254,7 @@ impl DecisionRule {
         let kind = match self.kind {
             ApprovalKind::BeforeRun => "before a call runs",
             ApprovalKind::Escalation => "escalations",
+            ApprovalKind::InDoubt => "calls that may have run",
         };
         format!("{scope}, {kind}: `{}`", self.option)
     }

@@ -65,6 +65,37 @@ pub struct RunOptions {
     pub job_path: Option<String>,
     /// Go on with a run that stopped waiting for a person.
     pub resume: Option<Resume>,
+    /// Go on with a run whose process ended before the run did (needs
+    /// `run_id`; ignored with `resume`).
+    pub restart: Option<Restart>,
+}
+
+/// Where a run whose process ended (killed, crashed, the machine went down)
+/// goes on, as its journal tells (issue 12). Steps before `step` are not run
+/// again.
+#[derive(Debug, Clone, Default)]
+pub struct Restart {
+    /// The step to go on from; `None`: every step had finished, nothing is
+    /// left to run (the run is only closed).
+    pub step: Option<String>,
+    /// A call of that step that changes the world was started and has no
+    /// outcome in the journal: it may have run. The step asks a person
+    /// before anything runs again.
+    pub in_doubt: Option<InDoubt>,
+}
+
+/// A call that may have run: its "call started" record is in the journal,
+/// its outcome is not (issue 12).
+#[derive(Debug, Clone, PartialEq)]
+pub struct InDoubt {
+    /// The tool.
+    pub tool: String,
+    /// The call as it was shown, redacted.
+    pub call: String,
+    /// When it started (ms since epoch).
+    pub started_ms: i64,
+    /// What it was: `call`, `attempt`, `verify`, …
+    pub purpose: String,
 }
 
 /// Where a resumed run picks up: the step a decided request was about.
@@ -92,6 +123,8 @@ enum Entry {
     Approved(String, Option<String>, Option<String>, Option<CallSource>),
     /// Declared alternative N.
     Alternative(usize),
+    /// A call of the step may have run: ask before anything runs.
+    InDoubt(InDoubt),
     /// Not at all.
     Skip,
     /// The run ends here (by a person's decision, or not).
@@ -203,16 +236,24 @@ impl Engine {
     pub async fn run(&self, job: &Job, opts: RunOptions) -> Result<RunReport, EngineError> {
         let safety = Gate::new(&job.safety).map_err(EngineError::Safety)?;
         let redactor = Redactor::from_env(job.secrets.iter().map(String::as_str), &opts.env);
-        let start = match &opts.resume {
-            Some(r) => job
-                .steps
+        let find = |name: &str| {
+            job.steps
                 .iter()
-                .position(|s| s.name == r.request.step)
-                .ok_or_else(|| EngineError::Resume(format!("the job has no step `{}` any more", r.request.step)))?,
-            None => 0,
+                .position(|s| s.name == name)
+                .ok_or_else(|| EngineError::Resume(format!("the job has no step `{name}` any more")))
+        };
+        let restart = opts.restart.as_ref().filter(|_| opts.resume.is_none());
+        let start = match (&opts.resume, restart) {
+            (Some(r), _) => find(&r.request.step)?,
+            (None, Some(Restart { step: Some(s), .. })) => find(s)?,
+            (None, Some(Restart { step: None, .. })) => job.steps.len(),
+            (None, None) => 0,
         };
         let entry = match &opts.resume {
-            None => Entry::Fresh,
+            None => match restart.and_then(|r| r.in_doubt.clone()) {
+                Some(d) => Entry::InDoubt(d),
+                None => Entry::Fresh,
+            },
             Some(r) => match r.request.option(&r.decision.option).map(|o| &o.choice) {
                 Some(Choice::Run) => Entry::Approved(
                     r.request.call.clone().unwrap_or_default(),
@@ -250,6 +291,8 @@ impl Engine {
                 "budget": {"max_attempts": job.budget.max_attempts, "wall_clock_ms": job.budget.wall_clock_ms, "tokens": job.budget.tokens},
                 "job_path": opts.job_path,
                 "resumed_from": opts.resume.as_ref().map(|r| &r.request.id),
+                "restarted": restart.is_some(),
+                "in_doubt": restart.and_then(|r| r.in_doubt.as_ref()).map(|d| &d.call),
                 "start_step": job.steps.get(start).map(|s| &s.name),
             }),
         );
@@ -321,6 +364,12 @@ fn mentions(text: &str, name: &str) -> bool {
         let after = text[i + name.len()..].chars().next();
         !before.is_some_and(word) && !after.is_some_and(word)
     })
+}
+
+/// `HH:MM:SS` UTC of a time in ms since epoch, for a person.
+fn time_of_day(ms: i64) -> String {
+    let s = ms.div_euclid(1000).rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02} UTC", s / 3600, s / 60 % 60, s % 60)
 }
 
 /// A random id: 16 hex digits.
@@ -413,6 +462,17 @@ impl Run<'_> {
         self.e.journal.record(ev);
     }
 
+    /// [`emit`](Self::emit), durable before it returns.
+    async fn emit_durable(&self, mut ev: Event, mut data: Value) -> Result<(), EngineError> {
+        ev.message = self.redactor.text(&ev.message);
+        self.redactor.value(&mut data);
+        ev.data = data;
+        if let Some(o) = &self.e.observer {
+            o.on_event(&ev);
+        }
+        Ok(self.e.journal.record_durable(ev).await?)
+    }
+
     fn elapsed_ms(&self) -> u64 {
         self.started.elapsed().saturating_sub(self.paused).as_millis() as u64
     }
@@ -429,10 +489,33 @@ impl Run<'_> {
     }
 
     /// Runs one call and journals it. An unknown tool or invalid arguments
-    /// become an `INVALID_ARGS` outcome, not a panic.
-    async fn call(&self, step: &Step, cur: &Current, purpose: &str) -> Outcome {
+    /// become an `INVALID_ARGS` outcome, not a panic. A call that is not
+    /// read-only is journaled ahead (issue 12): its `call_started` event is
+    /// durable before the call runs, so after any crash every call that ran
+    /// has a record; a journal that cannot store it stops the run before
+    /// the call.
+    async fn call(&self, step: &Step, cur: &Current, purpose: &str) -> Result<Outcome, EngineError> {
+        let tool = self.e.registry.get(&cur.tool);
+        let valid = self.e.registry.validate(&cur.tool, &cur.args);
+        let call_id = match (&tool, &valid) {
+            (Some(t), Ok(())) if t.effect(&cur.args) != Effect::ReadOnly => {
+                let id = new_id();
+                let ev = Event {
+                    tool: Some(cur.tool.clone()),
+                    ..self.event(
+                        EventKind::CallStarted,
+                        Level::Debug,
+                        Some(&step.name),
+                        format!("{purpose} `{}` started", self.render(cur)),
+                    )
+                };
+                self.emit_durable(ev, json!({"call": id, "purpose": purpose, "call_text": self.render(cur)})).await?;
+                Some(id)
+            }
+            _ => None,
+        };
         let t0 = Instant::now();
-        let outcome = match (self.e.registry.get(&cur.tool), self.e.registry.validate(&cur.tool, &cur.args)) {
+        let outcome = match (tool, valid) {
             (Some(tool), Ok(())) => tool.call(&cur.args, &self.ctx).await,
             (_, Err(problems)) => {
                 let msg = problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ");
@@ -457,8 +540,12 @@ impl Run<'_> {
             duration_ms: Some(outcome.duration_ms),
             ..self.event(EventKind::Call, level, Some(&step.name), msg)
         };
-        self.emit(ev, json!({"purpose": purpose, "args": cur.args, "outcome": outcome}));
-        outcome
+        let mut data = json!({"purpose": purpose, "args": cur.args, "outcome": outcome});
+        if let (Some(id), Some(o)) = (call_id, data.as_object_mut()) {
+            o.insert("call".into(), id.into());
+        }
+        self.emit(ev, data);
+        Ok(outcome)
     }
 
     fn redacted_outcome(&self, o: &Outcome) -> Outcome {
@@ -488,8 +575,13 @@ impl Run<'_> {
         };
         let mut cur = self.expand(&step.call);
         let mut approved = false;
+        let mut in_doubt = None;
         let early = match entry {
             Entry::Fresh => None,
+            Entry::InDoubt(d) => {
+                in_doubt = Some(d);
+                None
+            }
             Entry::Approved(call, command, digest, source) => {
                 // The approved call: the step's own, an alternative, the
                 // verify call or a healing proposal (one whose arguments held
@@ -538,9 +630,13 @@ impl Run<'_> {
         };
         self.emit(ev, Value::Null);
 
-        let status = match early {
-            Some(s) => s,
-            None => self.heal(step, &mut st, cur, approved).await?,
+        let status = match (early, in_doubt) {
+            (Some(s), _) => s,
+            (None, Some(d)) => match self.in_doubt(step, &mut st, &cur, d).await? {
+                Ok(approved) => self.heal(step, &mut st, cur, approved).await?,
+                Err(status) => status,
+            },
+            (None, None) => self.heal(step, &mut st, cur, approved).await?,
         };
         st.rep.status = status;
         st.rep.duration_ms = st.t0.elapsed().as_millis() as u64;
@@ -562,7 +658,7 @@ impl Run<'_> {
         if !approved && let Some(end) = self.gate(step, st, &cur, Origin::Job, None, step.needs_approval).await? {
             return Ok(end);
         }
-        let mut outcome = self.call(step, &cur, "call").await;
+        let mut outcome = self.call(step, &cur, "call").await?;
         if outcome.is_ok() {
             let status = if outcome.status == crate::Status::Partial { StepStatus::Partial } else { StepStatus::Succeeded };
             st.rep.final_outcome = Some(self.redacted_outcome(&outcome));
@@ -678,7 +774,7 @@ impl Run<'_> {
                 "escalate" => "call (person's decision)",
                 _ => "attempt",
             };
-            let result = self.call(step, &next, purpose).await;
+            let result = self.call(step, &next, purpose).await?;
             st.attempts += 1;
             self.attempts_used += 1;
             let fixed = result.is_ok();
@@ -1318,6 +1414,115 @@ impl Run<'_> {
         }
     }
 
+    /// A call of this step may have run: the run's process ended after its
+    /// "call started" record and before its outcome (issue 12). Nothing runs
+    /// again silently: the step's verify call (when it has one and the gate
+    /// lets it run unasked) says whether the step's effect is there, and a
+    /// person decides. `Ok(approved)` runs the step (`true`: its own call,
+    /// approved as shown); `Err(status)` ends it.
+    async fn in_doubt(
+        &mut self,
+        step: &Step,
+        st: &mut StepState,
+        cur: &Current,
+        d: InDoubt,
+    ) -> Result<Result<bool, StepStatus>, EngineError> {
+        let shown = self.render(cur);
+        let own = d.call == shown;
+        let verify = match &step.verify {
+            Some(v) => {
+                let v = self.expand(v);
+                if self.verdict(&v).asks.is_empty() { Some((self.render(&v), self.call(step, &v, "verify").await?)) } else { None }
+            }
+            None => None,
+        };
+        let started = time_of_day(d.started_ms);
+        let what = format!(
+            "Mend's process ended (killed, crashed, or the machine went down) while this {} was running, started at {started}: `{}`. \
+             Whether it finished, and what it did, is unknown.",
+            d.purpose, d.call
+        );
+        let (diagnosis, done) = match &verify {
+            Some((v, o)) if o.is_ok() => (format!("The step's verify call `{v}` succeeds: what the step does looks done."), true),
+            Some((v, o)) => (
+                format!(
+                    "The step's verify call `{v}` fails ({}): what the step does looks not done.",
+                    o.error.as_ref().map(|e| format!("{} {}", e.code, e.message)).unwrap_or_default()
+                ),
+                false,
+            ),
+            None => ("The step has no verify call: check by hand before running it again.".to_owned(), true),
+        };
+        let skip = ApprovalOption {
+            id: "skip".into(),
+            label: "It ran: go on".into(),
+            choice: Choice::Skip,
+            detail: "Count the step as done without running it again; the job goes on.".into(),
+        };
+        let again = if own {
+            ApprovalOption {
+                id: "run".into(),
+                label: "Run it again".into(),
+                choice: Choice::Run,
+                detail: format!("Run `{shown}` once more: only if it did not run, or running it twice is harmless."),
+            }
+        } else {
+            ApprovalOption {
+                id: "retry".into(),
+                label: "Run the step again".into(),
+                choice: Choice::Retry,
+                detail: "Start the step over from its own call (destructive calls still ask first).".into(),
+            }
+        };
+        let abort = ApprovalOption {
+            id: "abort".into(),
+            label: "Abort the job".into(),
+            choice: Choice::Abort,
+            detail: "Nothing more runs.".into(),
+        };
+        let (options, recommendation) = if done {
+            (vec![skip, again, abort], "Do not run it twice unasked: go on unless you find it did not run.".to_owned())
+        } else {
+            (vec![again, skip, abort], "The verify call says the step's effect is not there: run it again.".to_owned())
+        };
+        let mut req = self.request(
+            step,
+            st,
+            ApprovalKind::InDoubt,
+            format!("`{}` may have run: check before running it again", d.call),
+            what,
+            diagnosis,
+            recommendation,
+            options,
+        );
+        req.call = Some(d.call.clone());
+        req.tool = Some(d.tool.clone());
+        if own {
+            req.call_digest = Some(self.digest(cur));
+            req.call_source = Some(CallSource::Step);
+            req.danger = self.danger(cur).map(|f| Danger {
+                category: f.category.as_str().to_owned(),
+                rule: self.redactor.text(&f.rule),
+                command: self.redactor.text(&f.command),
+                why: self.redactor.text(&f.why),
+                span: None,
+            });
+        }
+        // A remembered decision never answers this: only a person knows.
+        Ok(match self.ask(step, st, req, false).await? {
+            Resolution::Waiting => Err(StepStatus::Waiting),
+            Resolution::Chose(Choice::Skip, _) => Err(StepStatus::Skipped),
+            Resolution::Chose(Choice::Abort, dec) => {
+                let person = matches!(dec.decided_by, DecidedBy::Person { .. });
+                self.stop = Some(person);
+                Err(if person { StepStatus::Aborted } else { StepStatus::Failed })
+            }
+            Resolution::Chose(Choice::Run, _) => Ok(own),
+            Resolution::Chose(Choice::Retry, _) => Ok(false),
+            Resolution::Chose(Choice::Alternative { .. }, _) => Err(StepStatus::Failed),
+        })
+    }
+
     /// Persists the request, waits for the approver (bounded by the job's
     /// timeout) and journals the decision.
     async fn ask(&mut self, step: &Step, st: &mut StepState, req: ApprovalRequest, remembered_ok: bool) -> Result<Resolution, EngineError> {
@@ -1388,11 +1593,23 @@ impl Run<'_> {
         decision.instructions = decision.instructions.map(|i| self.redactor.text(&i));
         let Some(option) = req.option(&decision.option) else { return Ok(Resolution::Waiting) };
         if recorded {
-            esc.decision = Some(decision.clone());
+            // Decided and journaled elsewhere; storing it again only marks it
+            // acted on (and yields the one decision that holds).
+            let held = self.e.journal.resolve_approval(&req.id, &decision).await?;
+            let Some(option) = req.option(&held.option) else { return Ok(Resolution::Waiting) };
+            esc.decision = Some(held.clone());
             st.rep.escalations.push(esc);
-            return Ok(Resolution::Chose(option.choice.clone(), decision));
+            return Ok(Resolution::Chose(option.choice.clone(), held));
         }
-        self.e.journal.resolve_approval(&req.id, &decision).await?;
+        let held = self.e.journal.resolve_approval(&req.id, &decision).await?;
+        if held != decision {
+            // Someone else decided first (the desktop app and a terminal at
+            // once): theirs is the one decision, already journaled.
+            let Some(option) = req.option(&held.option) else { return Ok(Resolution::Waiting) };
+            esc.decision = Some(held.clone());
+            st.rep.escalations.push(esc);
+            return Ok(Resolution::Chose(option.choice.clone(), held));
+        }
         let who = match &decision.decided_by {
             DecidedBy::Person { who } if who.is_empty() => "a person".to_owned(),
             DecidedBy::Person { who } => who.clone(),

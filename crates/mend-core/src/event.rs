@@ -22,6 +22,11 @@ pub enum EventKind {
     StepStarted,
     /// A step ended.
     StepFinished,
+    /// A call that changes the world is about to run (issue 12): durable
+    /// before the call starts, so after any crash every call that ran has a
+    /// record. `data.call` is the call's id, repeated by its [`Call`](Self::Call)
+    /// event; a started call without one is *in doubt*.
+    CallStarted,
     /// A tool call and its outcome.
     Call,
     /// A diagnosis (and the proposals rejected on the way).
@@ -48,6 +53,7 @@ impl EventKind {
             EventKind::RunFinished => "run_finished",
             EventKind::StepStarted => "step_started",
             EventKind::StepFinished => "step_finished",
+            EventKind::CallStarted => "call_started",
             EventKind::Call => "call",
             EventKind::Diagnosis => "diagnosis",
             EventKind::Attempt => "attempt",
@@ -179,8 +185,18 @@ pub trait Journal: Send + Sync {
     async fn flush(&self) -> Result<(), JournalError>;
     /// Stores a pending approval durably (before anyone waits on it).
     async fn save_approval(&self, request: &ApprovalRequest) -> Result<(), JournalError>;
-    /// Stores the decision on a request durably.
-    async fn resolve_approval(&self, id: &str, decision: &Decision) -> Result<(), JournalError>;
+    /// Stores the decision on a request durably, unless it was already
+    /// decided (another process, the desktop app and a terminal at once):
+    /// returns the decision that holds, this one or the one stored first,
+    /// so a request gets exactly one decision (issue 12).
+    async fn resolve_approval(&self, id: &str, decision: &Decision) -> Result<Decision, JournalError>;
+    /// Stores an event durably (committed and fsynced) before returning:
+    /// the "call started" record written ahead of a call that changes the
+    /// world (issue 12). Events recorded before it are committed with it.
+    async fn record_durable(&self, event: Event) -> Result<(), JournalError> {
+        self.record(event);
+        self.flush().await
+    }
 }
 
 /// An in-memory journal for unit tests of the engine.
@@ -216,12 +232,13 @@ impl Journal for MemoryJournal {
         self.approvals.lock().map_err(|e| JournalError(e.to_string()))?.push((request.clone(), None));
         Ok(())
     }
-    async fn resolve_approval(&self, id: &str, decision: &Decision) -> Result<(), JournalError> {
+    async fn resolve_approval(&self, id: &str, decision: &Decision) -> Result<Decision, JournalError> {
         let mut a = self.approvals.lock().map_err(|e| JournalError(e.to_string()))?;
         match a.iter_mut().find(|(r, _)| r.id == id) {
+            Some((_, Some(earlier))) => Ok(earlier.clone()),
             Some(entry) => {
                 entry.1 = Some(decision.clone());
-                Ok(())
+                Ok(decision.clone())
             }
             None => Err(JournalError(format!("no approval {id}"))),
         }

@@ -22,7 +22,7 @@ pub mod reader;
 mod schema;
 mod writer;
 
-pub use reader::{ActionRate, Escalations, Failing, Healing, LogFilter, Metrics, Reader, Recovery, RunRow, Series, SeriesLine};
+pub use reader::{ActionRate, Escalations, Failing, Healing, LogFilter, Metrics, Reader, Recovery, RunRow, RunState, Series, SeriesLine};
 
 /// Commands queued for the writer before senders wait.
 const QUEUE: usize = 16_384;
@@ -59,10 +59,16 @@ pub enum Error {
     },
 }
 
+/// The decision that holds, or why none could be stored.
+pub(crate) type Resolved = oneshot::Sender<Result<Decision, String>>;
+
 pub(crate) enum Cmd {
     Event(Box<Event>),
+    /// An event committed with `synchronous=FULL` before the sender goes on.
+    Durable(Box<Event>, oneshot::Sender<Result<(), String>>),
     SaveApproval(Box<ApprovalRequest>, oneshot::Sender<Result<(), String>>),
-    Resolve(String, Box<Decision>, oneshot::Sender<Result<(), String>>),
+    /// Request id, decision, whether the run acting on it is the one deciding.
+    Resolve(String, Box<Decision>, bool, Resolved),
     Flush(oneshot::Sender<Result<(), String>>),
     SaveRule(Box<DecisionRule>, oneshot::Sender<Result<(), String>>),
     DeleteRule(String, oneshot::Sender<Result<(), String>>),
@@ -183,6 +189,19 @@ impl SqliteJournal {
         rx.await.map_err(|_| JournalError("the journal writer stopped".into()))?.map_err(JournalError)
     }
 
+    /// Stores a decision on a request unless it already has one; returns the
+    /// decision that holds (this one, or the one stored first). `applied`
+    /// says whether the caller acts on it itself (a live run); `false` (a
+    /// decision made from outside the run, `mend approvals decide`) leaves
+    /// it marked as not acted on until a run resumes from it (issue 12).
+    /// An unknown request is an error.
+    pub async fn resolve(&self, id: &str, decision: &Decision, applied: bool) -> Result<Decision, JournalError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Cmd::Resolve(id.to_owned(), Box::new(decision.clone()), applied, tx)).map_err(JournalError)?;
+        self.thread.unpark();
+        rx.await.map_err(|_| JournalError("the journal writer stopped".into()))?.map_err(JournalError)
+    }
+
     /// Stores a decision to remember.
     pub async fn save_rule(&self, rule: &DecisionRule) -> Result<(), JournalError> {
         let r = Box::new(rule.clone());
@@ -235,9 +254,12 @@ impl Journal for SqliteJournal {
         self.round_trip(|tx| Cmd::SaveApproval(r, tx)).await
     }
 
-    async fn resolve_approval(&self, id: &str, decision: &Decision) -> Result<(), JournalError> {
-        let d = Box::new(decision.clone());
-        let id = id.to_owned();
-        self.round_trip(|tx| Cmd::Resolve(id, d, tx)).await
+    async fn resolve_approval(&self, id: &str, decision: &Decision) -> Result<Decision, JournalError> {
+        self.resolve(id, decision, true).await
+    }
+
+    async fn record_durable(&self, event: Event) -> Result<(), JournalError> {
+        let e = Box::new(event);
+        self.round_trip(|tx| Cmd::Durable(e, tx)).await
     }
 }

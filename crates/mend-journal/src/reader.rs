@@ -165,6 +165,39 @@ pub struct RunRow {
     /// Requests of this run still waiting for a person.
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub pending_approvals: i64,
+    /// Why it ended, when the journal says (an interrupted run: by what).
+    pub reason: Option<String>,
+    /// When the run was last heard of (its last step or call, ms since epoch).
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub last_ms: Option<i64>,
+}
+
+/// Where a run is, as the journal knows it (schema 5, issue 12): what a
+/// process that takes over a run whose owner died goes on from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunState {
+    /// The run.
+    pub run_id: String,
+    /// The job's name.
+    pub job: String,
+    /// `None` while the run has not ended (its owner may be alive or dead:
+    /// only the run's lease tells); else succeeded, failed, aborted,
+    /// waiting or interrupted.
+    pub status: Option<String>,
+    /// The job file.
+    pub job_path: Option<String>,
+    /// The step last started.
+    pub step: Option<String>,
+    /// Whether that step was still going on.
+    pub step_open: bool,
+    /// The call that changes the world which was started and has no outcome
+    /// in the journal: the `call_started` event's data plus `step`, `tool`,
+    /// `started_ms` and `message`. It may or may not have run.
+    pub in_flight: Option<serde_json::Value>,
+    /// When the run was last heard of (ms since epoch).
+    pub last_ms: Option<i64>,
+    /// Why it ended.
+    pub reason: Option<String>,
 }
 
 /// Everything `mend metrics` shows.
@@ -640,6 +673,17 @@ impl Reader {
         Ok(Some((req, dec)))
     }
 
+    /// Whether a decided request's decision has been acted on (by the run
+    /// that waited on it, or a run resumed from it). `false` for a pending
+    /// or unknown request.
+    pub fn approval_applied(&self, id: &str) -> Result<bool, Error> {
+        self.conn
+            .query_row("SELECT state = 'decided' AND applied = 1 FROM approvals WHERE id = ?1", [id], |r| r.get::<_, bool>(0))
+            .optional()
+            .map(|v| v.unwrap_or(false))
+            .map_err(|e| self.err(e))
+    }
+
     /// The job file a run was started from, if it was journaled.
     pub fn run_job_path(&self, run_id: &str) -> Result<Option<String>, Error> {
         self.conn
@@ -655,7 +699,7 @@ impl Reader {
             .conn
             .prepare(
                 "SELECT r.run_id, r.job, r.started_ms, r.finished_ms, r.status, r.attempts, r.job_path,
-                        (SELECT COUNT(*) FROM approvals a WHERE a.run_id = r.run_id AND a.state = 'pending')
+                        (SELECT COUNT(*) FROM approvals a WHERE a.run_id = r.run_id AND a.state = 'pending'), r.reason, r.last_ms
                  FROM runs r ORDER BY r.started_ms DESC LIMIT ?1",
             )
             .map_err(|e| self.err(e))?;
@@ -670,6 +714,8 @@ impl Reader {
                     attempts: r.get::<_, Option<i64>>(5)?.unwrap_or(0),
                     job_path: r.get(6)?,
                     pending_approvals: r.get(7)?,
+                    reason: r.get(8)?,
+                    last_ms: r.get(9)?,
                 })
             })
             .map_err(|e| self.err(e))?;
@@ -684,6 +730,75 @@ impl Reader {
             Some(r) => Ok(Some(r.map_err(|e| self.err(e))?.unwrap_or_else(|| "running".into()))),
             None => Ok(None),
         }
+    }
+
+    /// Where a run is (see [`RunState`]), if the journal knows the run.
+    pub fn run_state(&self, run_id: &str) -> Result<Option<RunState>, Error> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT run_id, job, status, job_path, step, step_open, in_flight, last_ms, reason FROM runs WHERE run_id = ?1",
+                [run_id],
+                |r| {
+                    Ok(RunState {
+                        run_id: r.get(0)?,
+                        job: r.get(1)?,
+                        status: r.get(2)?,
+                        job_path: r.get(3)?,
+                        step: r.get(4)?,
+                        step_open: r.get::<_, Option<bool>>(5)?.unwrap_or(false),
+                        in_flight: r.get::<_, Option<String>>(6)?.and_then(|j| serde_json::from_str(&j).ok()),
+                        last_ms: r.get(7)?,
+                        reason: r.get(8)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        Ok(row)
+    }
+
+    /// Runs whose end is not journaled (live, or their owner died), oldest first.
+    pub fn open_runs(&self) -> Result<Vec<String>, Error> {
+        let mut st = self.conn.prepare("SELECT run_id FROM runs WHERE status IS NULL ORDER BY started_ms").map_err(|e| self.err(e))?;
+        let rows = st.query_map([], |r| r.get(0)).map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// A run's requests still waiting for a person, oldest first.
+    pub fn pending_for_run(&self, run_id: &str) -> Result<Vec<ApprovalRequest>, Error> {
+        let mut st = self
+            .conn
+            .prepare("SELECT request FROM approvals WHERE run_id = ?1 AND state = 'pending' ORDER BY created_ms")
+            .map_err(|e| self.err(e))?;
+        let rows: Vec<String> =
+            st.query_map([run_id], |r| r.get(0)).map_err(|e| self.err(e))?.collect::<Result<_, _>>().map_err(|e| self.err(e))?;
+        rows.iter()
+            .map(|j| {
+                serde_json::from_str(j).map_err(|e| Error::Decode { path: self.path.clone(), message: format!("approval request: {e}") })
+            })
+            .collect()
+    }
+
+    /// The newest decision on one of a run's requests that was made from
+    /// outside the run (`mend approvals decide`, the desktop app after a
+    /// restart) and that no run has gone on with yet.
+    pub fn unapplied_decision(&self, run_id: &str) -> Result<Option<(ApprovalRequest, Decision)>, Error> {
+        let row: Option<(String, String)> = self
+            .conn
+            .query_row(
+                "SELECT request, decision FROM approvals WHERE run_id = ?1 AND state = 'decided' AND applied = 0
+                 ORDER BY decided_ms DESC LIMIT 1",
+                [run_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let Some((req, dec)) = row else { return Ok(None) };
+        let decode = |m: String| Error::Decode { path: self.path.clone(), message: m };
+        let req = serde_json::from_str(&req).map_err(|e| decode(format!("approval request of run {run_id}: {e}")))?;
+        let dec = serde_json::from_str(&dec).map_err(|e| decode(format!("decision of run {run_id}: {e}")))?;
+        Ok(Some((req, dec)))
     }
 
     /// Remembered decisions, oldest first.

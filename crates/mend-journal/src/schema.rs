@@ -4,7 +4,7 @@
 use rusqlite_migration::{M, Migrations};
 
 /// The schema version `migrations()` brings a database to.
-pub(crate) const VERSION: usize = 4;
+pub(crate) const VERSION: usize = 5;
 
 /// Every migration in order.
 pub(crate) fn migrations() -> Migrations<'static> {
@@ -124,6 +124,21 @@ CREATE TABLE rollup_tokens (
         ),
         // 4: lesson events are few and the memory screen asks which runs used each lesson.
         M::up("CREATE INDEX events_lesson ON events(ts_ms) WHERE kind = 'lesson';"),
+        // 5 (issue 12): where each run is, kept by the writer, so a run whose
+        // owner died can be continued without reading its events: the step
+        // last started and whether it finished, the side-effecting call
+        // started and not finished (JSON), when the run was last heard of,
+        // why it ended; and whether a decision made outside the run's
+        // process has been acted on yet.
+        M::up(
+            "ALTER TABLE runs ADD COLUMN step TEXT;
+             ALTER TABLE runs ADD COLUMN step_open INTEGER;
+             ALTER TABLE runs ADD COLUMN in_flight TEXT;
+             ALTER TABLE runs ADD COLUMN last_ms INTEGER;
+             ALTER TABLE runs ADD COLUMN reason TEXT;
+             ALTER TABLE approvals ADD COLUMN applied INTEGER NOT NULL DEFAULT 1;
+             CREATE INDEX runs_open ON runs(started_ms) WHERE status IS NULL;",
+        ),
     ])
 }
 

@@ -4,8 +4,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, mpsc};
 
+use mend_core::approval::Decision;
 use mend_core::event::{Event, EventKind};
-use rusqlite::{Connection, ToSql, Transaction, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, ToSql, Transaction, params, params_from_iter};
 
 use crate::Cmd;
 
@@ -136,6 +137,20 @@ fn insert_sql(rows: usize) -> String {
 static INSERT_MANY: LazyLock<String> = LazyLock::new(|| insert_sql(ROWS));
 static INSERT_ONE: LazyLock<String> = LazyLock::new(|| insert_sql(1));
 
+/// Where a run is, as this batch moved it (schema 5, issue 12): `None`
+/// fields were not touched by the batch.
+#[derive(Default)]
+struct Position {
+    /// The step last started.
+    step: Option<String>,
+    /// Whether that step is still going on.
+    open: Option<bool>,
+    /// The side-effecting call started and not finished (`Some(None)`: none).
+    in_flight: Option<Option<String>>,
+    /// The last flow event's time.
+    last_ms: i64,
+}
+
 /// Inserts events in order, `ROWS` at a time, and keeps `runs` current.
 fn insert_events(tx: &Transaction, events: &[&Event]) -> rusqlite::Result<()> {
     for chunk in events.chunks(ROWS) {
@@ -171,36 +186,87 @@ fn insert_events(tx: &Transaction, events: &[&Event]) -> rusqlite::Result<()> {
             }
         }
     }
+    let mut moved: HashMap<&str, Position> = HashMap::new();
     for e in events {
         match e.kind {
             EventKind::RunStarted => {
                 // A resumed run keeps its first start; a job path is kept once known.
                 let path = e.data.get("job_path").and_then(|p| p.as_str());
                 tx.prepare_cached(
-                    "INSERT INTO runs (run_id, job, started_ms, job_path) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (run_id) DO UPDATE SET job_path = COALESCE(?4, job_path), finished_ms = NULL, status = NULL",
+                    "INSERT INTO runs (run_id, job, started_ms, job_path, last_ms) VALUES (?1, ?2, ?3, ?4, ?3)
+                     ON CONFLICT (run_id) DO UPDATE SET job_path = COALESCE(?4, job_path), finished_ms = NULL, status = NULL,
+                         reason = NULL, last_ms = ?3",
                 )?
                 .execute(params![e.run_id, e.job, e.ts_ms, path])?;
+                // The decision a resumed run goes on with has been acted on.
+                if let Some(id) = e.data.get("resumed_from").and_then(|p| p.as_str()) {
+                    tx.prepare_cached("UPDATE approvals SET applied = 1 WHERE id = ?1")?.execute([id])?;
+                }
             }
             EventKind::RunFinished => {
                 let status = e.data.get("status").and_then(|s| s.as_str()).unwrap_or("");
                 let attempts = e.data.get("attempts").and_then(|s| s.as_i64());
+                let reason = e.data.get("reason").and_then(|s| s.as_str());
                 tx.prepare_cached(
-                    "INSERT INTO runs (run_id, job, started_ms, finished_ms, status, attempts, tokens) VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)
-                     ON CONFLICT (run_id) DO UPDATE SET finished_ms = ?3, status = ?4, attempts = ?5, tokens = ?6",
+                    "INSERT INTO runs (run_id, job, started_ms, finished_ms, status, attempts, tokens, reason) VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT (run_id) DO UPDATE SET finished_ms = ?3, status = ?4, attempts = COALESCE(?5, attempts),
+                         tokens = COALESCE(?6, tokens), reason = ?7",
                 )?
-                .execute(params![e.run_id, e.job, e.ts_ms, status, attempts, e.tokens.map(|t| t as i64)])?;
+                .execute(params![e.run_id, e.job, e.ts_ms, status, attempts, e.tokens.map(|t| t as i64), reason])?;
+            }
+            EventKind::StepStarted => {
+                let p = moved.entry(&e.run_id).or_default();
+                p.step = e.step.clone();
+                p.open = Some(true);
+                p.in_flight = Some(None);
+                p.last_ms = e.ts_ms;
+            }
+            EventKind::StepFinished => {
+                let p = moved.entry(&e.run_id).or_default();
+                p.open = Some(false);
+                p.in_flight = Some(None);
+                p.last_ms = e.ts_ms;
+            }
+            EventKind::CallStarted => {
+                let p = moved.entry(&e.run_id).or_default();
+                let mut v = e.data.clone();
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("step".into(), e.step.clone().into());
+                    o.insert("tool".into(), e.tool.clone().into());
+                    o.insert("started_ms".into(), e.ts_ms.into());
+                    o.insert("message".into(), e.message.clone().into());
+                }
+                p.in_flight = Some(Some(v.to_string()));
+                p.last_ms = e.ts_ms;
+            }
+            // A run makes one call at a time: the outcome of a started call ends it.
+            EventKind::Call if e.data.get("call").is_some() => {
+                let p = moved.entry(&e.run_id).or_default();
+                p.in_flight = Some(None);
+                p.last_ms = e.ts_ms;
             }
             _ => {}
         }
+    }
+    for (run, p) in moved {
+        tx.prepare_cached(
+            "UPDATE runs SET step = COALESCE(?2, step), step_open = COALESCE(?3, step_open),
+                 in_flight = CASE WHEN ?4 THEN ?5 ELSE in_flight END, last_ms = MAX(COALESCE(last_ms, 0), ?6)
+             WHERE run_id = ?1",
+        )?
+        .execute(params![run, p.step, p.open, p.in_flight.is_some(), p.in_flight.flatten(), p.last_ms])?;
     }
     Ok(())
 }
 
 /// Applies one batch in one transaction and answers whoever waits on it.
 fn apply(conn: &mut Connection, batch: &mut Vec<Cmd>, path: &str) -> Result<(), String> {
-    let durable = batch.iter().any(|c| matches!(c, Cmd::SaveApproval(..) | Cmd::Resolve(..) | Cmd::SaveRule(..) | Cmd::DeleteRule(..)));
+    let durable = batch
+        .iter()
+        .any(|c| matches!(c, Cmd::Durable(..) | Cmd::SaveApproval(..) | Cmd::Resolve(..) | Cmd::SaveRule(..) | Cmd::DeleteRule(..)));
     let mut unknown: Vec<usize> = Vec::new();
+    // Resolve commands that found the request already decided: the decision that holds.
+    let mut earlier: HashMap<usize, Decision> = HashMap::new();
     let result = (|| {
         if durable {
             conn.pragma_update(None, "synchronous", "FULL")?;
@@ -210,12 +276,12 @@ fn apply(conn: &mut Connection, batch: &mut Vec<Cmd>, path: &str) -> Result<(), 
         // Events go in runs between the other commands, so ids keep the order.
         let mut pending: Vec<&Event> = Vec::new();
         for (i, cmd) in batch.iter().enumerate() {
-            if !matches!(cmd, Cmd::Event(_)) && !pending.is_empty() {
+            if !matches!(cmd, Cmd::Event(_) | Cmd::Durable(..)) && !pending.is_empty() {
                 insert_events(&tx, &pending)?;
                 pending.clear();
             }
             match cmd {
-                Cmd::Event(e) => {
+                Cmd::Event(e) | Cmd::Durable(e, _) => {
                     pending.push(e);
                     rollups.add(e);
                 }
@@ -227,13 +293,29 @@ fn apply(conn: &mut Connection, batch: &mut Vec<Cmd>, path: &str) -> Result<(), 
                     )?
                     .execute(params![r.id, r.run_id, r.job, r.step, r.created_ms, json])?;
                 }
-                Cmd::Resolve(id, d, _) => {
+                Cmd::Resolve(id, d, applied, _) => {
+                    // Only a pending request takes a decision: two deciders at
+                    // once (the desktop app and a terminal) yield one.
                     let json = serde_json::to_string(&**d).unwrap_or_default();
                     let n = tx
-                        .prepare_cached("UPDATE approvals SET state = 'decided', decision = ?2, decided_ms = ?3 WHERE id = ?1")?
-                        .execute(params![id, json, d.decided_ms])?;
+                        .prepare_cached(
+                            "UPDATE approvals SET state = 'decided', decision = ?2, decided_ms = ?3, applied = ?4
+                             WHERE id = ?1 AND state = 'pending'",
+                        )?
+                        .execute(params![id, json, d.decided_ms, applied])?;
                     if n == 0 {
-                        unknown.push(i);
+                        let held: Option<Option<String>> =
+                            tx.prepare_cached("SELECT decision FROM approvals WHERE id = ?1")?.query_row([id], |r| r.get(0)).optional()?;
+                        match held.flatten().and_then(|j| serde_json::from_str::<Decision>(&j).ok()) {
+                            Some(first) => {
+                                // The caller acts on the decision that holds.
+                                if *applied {
+                                    tx.prepare_cached("UPDATE approvals SET applied = 1 WHERE id = ?1")?.execute([id])?;
+                                }
+                                earlier.insert(i, first);
+                            }
+                            None => unknown.push(i),
+                        }
                     }
                 }
                 Cmd::Flush(_) => {}
@@ -263,16 +345,22 @@ fn apply(conn: &mut Connection, batch: &mut Vec<Cmd>, path: &str) -> Result<(), 
     for (i, cmd) in batch.drain(..).enumerate() {
         let ack = match cmd {
             Cmd::Event(_) => continue,
-            Cmd::SaveApproval(_, ack) | Cmd::Flush(ack) | Cmd::SaveRule(_, ack) => ack,
-            Cmd::Resolve(id, _, ack) if unknown.contains(&i) => {
-                let _ = ack.send(Err(format!("no approval request {id}")));
+            Cmd::Durable(_, ack) | Cmd::SaveApproval(_, ack) | Cmd::Flush(ack) | Cmd::SaveRule(_, ack) => ack,
+            Cmd::Resolve(id, d, _, ack) => {
+                let r = match (&reply, earlier.remove(&i)) {
+                    (Err(e), _) => Err(e.clone()),
+                    (Ok(()), _) if unknown.contains(&i) => Err(format!("no approval request {id}")),
+                    (Ok(()), Some(first)) => Ok(first),
+                    (Ok(()), None) => Ok(*d),
+                };
+                let _ = ack.send(r);
                 continue;
             }
             Cmd::DeleteRule(id, ack) if unknown.contains(&i) => {
                 let _ = ack.send(Err(format!("no remembered decision {id}")));
                 continue;
             }
-            Cmd::Resolve(_, _, ack) | Cmd::DeleteRule(_, ack) => ack,
+            Cmd::DeleteRule(_, ack) => ack,
         };
         let _ = ack.send(reply.clone());
     }

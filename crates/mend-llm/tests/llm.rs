@@ -54,7 +54,7 @@ async fn run(job: &Job, models: Vec<LlmModel>, approver: StandingApprover) -> (R
     let chain = Chain::new(&models).unwrap();
     let engine = Engine::new(Arc::new(mend_tools::default_registry()), journal.clone(), Arc::new(approver))
         .with_layer_last(Arc::new(LlmDiagnoser::new(chain)));
-    let report = engine.run(job, RunOptions { env: vec![], run_id: None, job_path: None, resume: None }).await.unwrap();
+    let report = engine.run(job, RunOptions::default()).await.unwrap();
     (report, journal)
 }
 

@@ -35,7 +35,7 @@ async fn run(job: &Job) -> (RunReport, Arc<MemoryJournal>) {
     let engine = Engine::new(Arc::new(mend_tools::default_registry()), journal.clone(), Arc::new(StandingApprover::Abort))
         .with_layer_last(Arc::new(LlmDiagnoser::new(Chain::new(&[model]).unwrap())));
     let t0 = std::time::Instant::now();
-    let report = engine.run(job, RunOptions { env: vec![], run_id: None, job_path: None, resume: None }).await.unwrap();
+    let report = engine.run(job, RunOptions::default()).await.unwrap();
     eprintln!("run ended {:?} in {:?}, {} tokens, {} attempts", report.status, t0.elapsed(), report.tokens, report.attempts);
     for e in journal.events().iter().filter(|e| e.kind == EventKind::Diagnosis) {
         eprintln!("diagnosis: {} rejected: {}", e.data["diagnosis"], e.data["rejected"]);

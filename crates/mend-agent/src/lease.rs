@@ -1,0 +1,223 @@
+//! Run ownership (issue 12): a run belongs to the live process that holds
+//! its lease, an exclusive lock on `<data dir>/runs/<run id>.lock` taken
+//! with `flock(2)` (std's [`File::try_lock`]). The operating system ends
+//! the lease when the process dies, however it dies (`kill -9`, a crash,
+//! the machine going down), so "is anyone running this?" never rests on a
+//! status column that a dead process cannot update.
+//!
+//! The lease is held for a run's whole life (a run waiting at a terminal
+//! prompt included). A process that wants to go on with a run whose owner
+//! died (a person deciding its pending request, `mend runs resume`, the
+//! desktop app at its next start) takes the lease first; two of them at once
+//! get it one at a time. The file holds the owner's pid, its start time and
+//! what it is, for people and for [`peek`]; the lock, not the contents, is
+//! the truth. The owner removes the file when it lets go; a process that
+//! locked a file its owner had just removed sees that the path no longer
+//! names it and tries again, so two processes never both hold a run.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Who holds a run's lease, as its lease file says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holder {
+    /// The owner's process id.
+    pub pid: u32,
+    /// The owner's start time in clock ticks since boot (`/proc/PID/stat`
+    /// field 22), so a reused pid is not mistaken for the owner.
+    #[serde(default)]
+    pub start_ticks: u64,
+    /// When it took the lease (ms since epoch).
+    pub since_ms: i64,
+    /// What it is: `mend run jobs/backup.toml`, `mend-desktop`, …
+    pub what: String,
+}
+
+impl std::fmt::Display for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "process {} ({})", self.pid, self.what)
+    }
+}
+
+/// A run's lease, held until dropped: dropping it removes the lease file
+/// and releases the lock.
+#[derive(Debug)]
+pub struct Lease {
+    file: File,
+    path: PathBuf,
+    run_id: String,
+}
+
+impl Lease {
+    /// The run it is for.
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        // Removed while still locked: whoever opened it meanwhile finds the
+        // path gone once it gets the lock, and tries again.
+        let _ = std::fs::remove_file(&self.path);
+        let _ = self.file.unlock();
+    }
+}
+
+/// What [`take`] found.
+#[derive(Debug)]
+pub enum Taken {
+    /// The lease is ours: the run's owner is gone (or it never had one).
+    Ours(Lease),
+    /// A live process holds it; `None` when its file says nothing yet (it
+    /// is being taken right now).
+    Held(Option<Holder>),
+}
+
+/// The folder of lease files.
+pub fn dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("runs")
+}
+
+/// A run id as a file name: run ids are Mend's own (hex), but one typed by a
+/// person (`mend runs resume ID`) must not name a path elsewhere.
+fn file_for(data_dir: &Path, run_id: &str) -> std::io::Result<PathBuf> {
+    let ok = !run_id.is_empty() && run_id.len() <= 128 && run_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !ok {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("`{run_id}` is not a run id")));
+    }
+    Ok(dir(data_dir).join(format!("{run_id}.lock")))
+}
+
+/// Takes the lease of `run_id` without waiting. `what` says who we are
+/// (shown to people who find the run owned). Errors: the data directory
+/// cannot be written, or `run_id` is not a run id.
+pub fn take(data_dir: &Path, run_id: &str, what: &str) -> std::io::Result<Taken> {
+    let path = file_for(data_dir, run_id)?;
+    std::fs::create_dir_all(dir(data_dir))?;
+    for _ in 0..16 {
+        let mut file = OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&path)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Ok(Taken::Held(read(&mut file))),
+            Err(TryLockError::Error(e)) => return Err(e),
+        }
+        // Its last owner may have removed it between our open and our lock.
+        let here = std::fs::metadata(&path).ok().map(|m| (m.dev(), m.ino()));
+        let ours = file.metadata().ok().map(|m| (m.dev(), m.ino()));
+        if here.is_none() || here != ours {
+            continue;
+        }
+        let holder = Holder {
+            pid: std::process::id(),
+            start_ticks: start_ticks(std::process::id()).unwrap_or(0),
+            since_ms: now_ms(),
+            what: what.to_owned(),
+        };
+        file.set_len(0)?;
+        file.write_all(serde_json::to_string(&holder).unwrap_or_default().as_bytes())?;
+        return Ok(Taken::Ours(Lease { file, path, run_id: run_id.to_owned() }));
+    }
+    Err(std::io::Error::other(format!("{}: the lease file keeps being replaced", path.display())))
+}
+
+/// Who holds the lease of `run_id`, without taking it: the holder its file
+/// names, if that process is alive (same pid and start time). For display
+/// only (`mend runs`): it never blocks anyone, and the lock decides who may
+/// act on the run.
+pub fn peek(data_dir: &Path, run_id: &str) -> Option<Holder> {
+    let mut file = File::open(file_for(data_dir, run_id).ok()?).ok()?;
+    let h = read(&mut file)?;
+    let alive = start_ticks(h.pid).is_some_and(|t| h.start_ticks == 0 || t == h.start_ticks);
+    alive.then_some(h)
+}
+
+/// The holder a run's lease file names, alive or not (after a `kill -9`
+/// the file stays behind and tells who the owner was).
+pub fn last_holder(data_dir: &Path, run_id: &str) -> Option<Holder> {
+    read(&mut File::open(file_for(data_dir, run_id).ok()?).ok()?)
+}
+
+/// Removes lease files nobody holds (left by owners that were killed).
+/// Returns how many were removed.
+pub fn sweep(data_dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir(data_dir)) else { return 0 };
+    let mut n = 0;
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(run_id) = name.to_str().and_then(|n| n.strip_suffix(".lock")) else { continue };
+        if peek(data_dir, run_id).is_none()
+            && let Ok(Taken::Ours(lease)) = take(data_dir, run_id, "cleanup")
+        {
+            drop(lease);
+            n += 1;
+        }
+    }
+    n
+}
+
+fn read(file: &mut File) -> Option<Holder> {
+    let mut s = String::new();
+    file.read_to_string(&mut s).ok()?;
+    serde_json::from_str(&s).ok()
+}
+
+/// A process's start time in clock ticks since boot, `None` if it is gone.
+fn start_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    // Fields from 3 on; the start time is field 22.
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+fn now_ms() -> i64 {
+    mend_core::clock::now_ms()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_holder_at_a_time_and_the_file_goes_with_the_lease() {
+        let d = tempfile::tempdir().unwrap();
+        let Taken::Ours(lease) = take(d.path(), "abc", "test").unwrap() else { panic!("free lease") };
+        assert!(matches!(take(d.path(), "abc", "other").unwrap(), Taken::Held(Some(h)) if h.pid == std::process::id() && h.what == "test"));
+        assert_eq!(peek(d.path(), "abc").map(|h| h.what), Some("test".into()));
+        drop(lease);
+        assert!(!dir(d.path()).join("abc.lock").exists(), "the file is removed with the lease");
+        assert!(peek(d.path(), "abc").is_none());
+        assert!(matches!(take(d.path(), "abc", "again").unwrap(), Taken::Ours(_)));
+    }
+
+    #[test]
+    fn a_run_id_cannot_name_another_path() {
+        let d = tempfile::tempdir().unwrap();
+        for bad in ["", "../x", "a/b", "a b", ".."] {
+            assert!(take(d.path(), bad, "t").is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_dead_owners_file_blocks_nobody_and_is_swept() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir(d.path())).unwrap();
+        // A file left by an owner that died: a pid that is not running.
+        let stale = Holder { pid: u32::MAX - 1, start_ticks: 1, since_ms: 0, what: "mend run (killed)".into() };
+        std::fs::write(dir(d.path()).join("dead.lock"), serde_json::to_string(&stale).unwrap()).unwrap();
+        assert!(peek(d.path(), "dead").is_none());
+        assert_eq!(sweep(d.path()), 1);
+        assert!(!dir(d.path()).join("dead.lock").exists());
+    }
+
+    #[test]
+    fn our_own_start_time_is_read() {
+        assert!(start_ticks(std::process::id()).is_some_and(|t| t > 0));
+        assert!(start_ticks(u32::MAX - 1).is_none());
+    }
+}
