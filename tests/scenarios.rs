@@ -605,3 +605,46 @@ async fn a_step_wall_clock_stops_healing() {
     let diag = &ran.kind(EventKind::Diagnosis)[0].data;
     assert!(diag["rejected"].to_string().contains("wall-clock"), "{diag}");
 }
+
+/// Issue 12: a run whose process died while a call that changes the world
+/// was running goes on by asking first ("this call may have run"), with the
+/// verify call's answer as the recommendation; nothing runs twice silently.
+#[tokio::test]
+async fn a_call_that_may_have_run_is_asked_about_before_it_runs_again() {
+    use mend_core::approval::ApprovalKind;
+    use mend_core::engine::{InDoubt, Restart};
+    let script = "echo ran >> marks.log; rm -rf old";
+    for (effect_there, runs, status) in [(true, 0, StepStatus::Skipped), (false, 1, StepStatus::Succeeded)] {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("old")).unwrap();
+        if effect_there {
+            std::fs::write(d.path().join("done"), "").unwrap();
+        }
+        let job = format!(
+            "name = \"wipe\"\n[[steps]]\nname = \"first\"\ntool = \"exec\"\nargs = {{ shell = \"echo first >> first.log\" }}\n\
+             [[steps]]\nname = \"wipe\"\ntool = \"exec\"\nargs = {{ shell = \"{script}\" }}\n\
+             verify = {{ tool = \"exec\", args = {{ program = \"test\", args = [\"-e\", \"done\"] }} }}\n"
+        );
+        let in_doubt = InDoubt { tool: "exec".into(), call: script.into(), started_ms: 0, purpose: "call".into() };
+        let mut setup = Setup::new(Arc::new(StandingApprover::Recommended));
+        setup.restart = Some(Restart { step: Some("wipe".into()), in_doubt: Some(in_doubt) });
+        let ran = run_job(d.path(), &job, setup).await;
+        let asked = ran.kind(EventKind::Escalation);
+        assert_eq!(asked.len(), 1, "asked once, before anything ran");
+        let req: mend_core::approval::ApprovalRequest = serde_json::from_value(asked[0].data.clone()).unwrap();
+        assert_eq!(req.kind, ApprovalKind::InDoubt);
+        assert!(req.title.contains("may have run"), "{}", req.title);
+        assert_eq!(req.recommended, if effect_there { "skip" } else { "run" }, "the verify call's answer decides the recommendation");
+        assert!(req.diagnosis.contains("verify call"), "{}", req.diagnosis);
+        let marks = std::fs::read_to_string(d.path().join("marks.log")).unwrap_or_default();
+        assert_eq!(marks.lines().count(), runs, "effect there: {effect_there}");
+        assert_eq!(ran.report.steps[1].status, status);
+        assert_eq!(ran.report.steps[0].status, StepStatus::NotRun, "steps before the restart are not run again");
+        assert!(!d.path().join("first.log").exists());
+        // Running it again was the person's (here: the standing answer's) call, approved as shown: not asked twice.
+        if runs == 1 {
+            assert!(!d.path().join("old").exists());
+            assert!(ran.kind(EventKind::CallStarted).iter().any(|e| e.step.as_deref() == Some("wipe")), "written ahead");
+        }
+    }
+}

@@ -35,12 +35,14 @@ pub struct Setup {
     pub stats: Stats,
     /// Extra environment.
     pub env: Vec<(String, String)>,
+    /// Go on with a run whose process ended (issue 12).
+    pub restart: Option<mend_core::engine::Restart>,
 }
 
 impl Setup {
     /// Defaults: the given approver, no extra layers, no stats.
     pub fn new(approver: Arc<dyn Approver>) -> Self {
-        Setup { approver, layers: vec![], stats: Stats::default(), env: vec![] }
+        Setup { approver, layers: vec![], stats: Stats::default(), env: vec![], restart: None }
     }
 }
 
@@ -59,7 +61,7 @@ pub async fn run_job(dir: &Path, text: &str, setup: Setup) -> Ran {
     for l in setup.layers {
         engine = engine.with_layer_first(l);
     }
-    let report = engine.run(&job, RunOptions { env, ..Default::default() }).await.unwrap();
+    let report = engine.run(&job, RunOptions { env, restart: setup.restart, ..Default::default() }).await.unwrap();
     journal.close();
     let events = Reader::open(&path).unwrap().logs(&LogFilter::default()).unwrap();
     Ran { report, events, sleeps: clock.sleeps(), journal: path }

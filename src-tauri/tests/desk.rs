@@ -439,3 +439,86 @@ fn the_dashboard_and_the_audit_log_show_what_the_journal_holds() {
         .unwrap();
     assert_eq!(l["runs"], json!([run]));
 }
+
+/// Issue 12: the desktop app and the command line deciding the same request
+/// of a run whose process ended, at the same moment: one decision holds,
+/// one process goes on with the run, the step runs at most once.
+#[test]
+fn two_deciders_at_once_yield_one_decision_and_one_resume() {
+    use mend_agent::lease::Taken;
+    use mend_core::approval::StandingApprover;
+    for round in 0..5 {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().to_path_buf();
+        let (run_id, id) = {
+            let f = fixture_at(&root, None);
+            let path = f.job("cleanup.toml", &destructive_job(&root));
+            let run_id = f.call("job_start", json!({"path": path})).unwrap().as_str().unwrap().to_owned();
+            f.wait_for("the request", |f| !f.shell.raised.lock().unwrap().is_empty());
+            let id = f.shell.raised.lock().unwrap()[0].clone();
+            tauri::async_runtime::block_on(f.desk.shutdown());
+            (run_id, id)
+        };
+        let f = fixture_at(&root, None);
+        // The command line's path (`mend approvals decide ID OPTION`), in another thread.
+        let (data, cli_id, cli_run) = (root.join("data"), id.clone(), run_id.clone());
+        let cli_option = if round % 2 == 0 { "skip" } else { "run" };
+        let cli = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+            rt.block_on(async move {
+                let agent = mend_agent::Agent::open(&data).unwrap();
+                let claim = agent.claim(&cli_run).await.unwrap();
+                let args = mend_agent::DecideArgs {
+                    id: cli_id,
+                    option: cli_option.into(),
+                    note: None,
+                    remember: None,
+                    who: "ops".into(),
+                    via: "from the command line",
+                };
+                let decided = agent.decide(args).await;
+                let mut went_on = false;
+                if let (Ok(_), Taken::Ours(lease)) = (&decided, claim) {
+                    let env: Vec<(String, String)> = std::env::vars().collect();
+                    let t = agent.continuation(lease, &Config::default(), &env).unwrap();
+                    let mut spec = mend_agent::RunSpec {
+                        job_path: Some(&t.job_path),
+                        run_id: Some(cli_run.clone()),
+                        ..mend_agent::RunSpec::new(&t.job, env.clone())
+                    };
+                    spec.lease = Some(t.lease);
+                    match t.next {
+                        mend_agent::Continuation::Resume(r) => spec.resume = Some(*r),
+                        mend_agent::Continuation::Restart(r) => spec.restart = Some(r),
+                        _ => {}
+                    }
+                    agent.execute(spec, Arc::new(StandingApprover::Wait), None, std::future::pending::<()>()).await.unwrap();
+                    went_on = true;
+                }
+                agent.close();
+                (decided.map(|d| d.decision.option).map_err(|e| e.to_string()), went_on)
+            })
+        });
+        let desk_option = if round % 2 == 0 { "run" } else { "skip" };
+        let desk = f.call("approval_decide", json!({"input": {"id": id, "option": desk_option}}));
+        let (cli_said, cli_went_on) = cli.join().unwrap();
+        f.wait_for("the run to end", |f| matches!(f.run_status(&run_id).as_str(), "succeeded" | "failed" | "aborted"));
+        // One decision, the one both were told; the loser was refused, naming it.
+        let (_, held) = f.desk.agent().reader().unwrap().approval(&id).unwrap().unwrap();
+        let held = held.expect("decided").option;
+        match (&desk, &cli_said) {
+            (Ok(_), Err(e)) => assert!(held == desk_option && e.contains("already decided"), "{e}"),
+            (Err(e), Ok(o)) => assert!(held == *o && e.as_str().unwrap_or("").contains("already decided"), "{e}"),
+            (Ok(_), Ok(o)) => panic!("both deciders were told they decided: desk {desk_option}, cli {o}"),
+            (Err(a), Err(b)) => panic!("nobody decided: {a} / {b}"),
+        }
+        let events = f.events(&run_id);
+        let decisions = events.iter().filter(|e| e["kind"] == "decision").count();
+        assert_eq!(decisions, 1, "round {round}: one decision event");
+        let resumes = events.iter().filter(|e| e["kind"] == "run_started" && e["data"]["resumed_from"] == id.as_str()).count();
+        assert_eq!(resumes, 1, "round {round}: one resume (cli went on: {cli_went_on})");
+        let cleaned = events.iter().filter(|e| e["kind"] == "call" && e["step"] == "clean").count();
+        assert_eq!(cleaned, usize::from(held == "run"), "round {round}: the step ran as decided, once");
+        assert_eq!(root.join("staging").exists(), held != "run");
+    }
+}

@@ -121,3 +121,121 @@ fn concurrent_first_opens_migrate_once() {
         }
     }
 }
+
+fn decision(option: &str, who: &str, ms: i64) -> Decision {
+    Decision { option: option.into(), instructions: None, decided_by: DecidedBy::Person { who: who.into() }, decided_ms: ms }
+}
+
+fn two_options(id: &str) -> ApprovalRequest {
+    let mut r = request(id);
+    r.options.push(ApprovalOption { id: "skip".into(), label: "Skip".into(), choice: Choice::Skip, detail: String::new() });
+    r
+}
+
+/// Issue 12: a request takes one decision however many writers decide it at
+/// once — here two journals (two processes' writers) on one file, 40 times.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_writers_deciding_at_once_yield_one_decision() {
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("j.sqlite3");
+    let a = std::sync::Arc::new(SqliteJournal::open(&path).unwrap());
+    let b = std::sync::Arc::new(SqliteJournal::open(&path).unwrap());
+    for i in 0..40 {
+        let id = format!("q{i}");
+        a.save_approval(&two_options(&id)).await.unwrap();
+        let (da, db) = (decision("abort", "terminal", i), decision("skip", "desktop", i));
+        let (ra, rb) = tokio::join!(
+            {
+                let (a, id, da) = (a.clone(), id.clone(), da.clone());
+                async move { a.resolve(&id, &da, false).await }
+            },
+            {
+                let (b, id, db) = (b.clone(), id.clone(), db.clone());
+                async move { b.resolve_approval(&id, &db).await }
+            }
+        );
+        let (ra, rb) = (ra.unwrap(), rb.unwrap());
+        assert_eq!(ra, rb, "both deciders are told the same decision");
+        let stored = Reader::open(&path).unwrap().approval(&id).unwrap().unwrap().1.unwrap();
+        assert_eq!(stored, ra, "the stored decision is the one both were told");
+        assert!(stored == da || stored == db);
+    }
+    // Deciding again with the decision that holds is harmless; the journal keeps the first.
+    let held = Reader::open(&path).unwrap().approval("q0").unwrap().unwrap().1.unwrap();
+    assert_eq!(a.resolve("q0", &decision("skip", "late", 99), false).await.unwrap(), held);
+}
+
+/// Issue 12: a decision made outside the run is marked not acted on until a
+/// run resumes from it (or the live run that waited reads it).
+#[tokio::test]
+async fn a_decision_made_outside_the_run_is_applied_once_a_run_goes_on_with_it() {
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("j.sqlite3");
+    let j = SqliteJournal::open(&path).unwrap();
+    j.record(Event::new(1, "run-a", "job", EventKind::RunStarted, Level::Info, "start"));
+    j.save_approval(&request("q1")).await.unwrap();
+    j.resolve("q1", &decision("abort", "cli", 7), false).await.unwrap();
+    let r = Reader::open(&path).unwrap();
+    assert!(!r.approval_applied("q1").unwrap());
+    let (req, dec) = r.unapplied_decision("run-a").unwrap().expect("waiting to be applied");
+    assert_eq!((req.id.as_str(), dec.option.as_str()), ("q1", "abort"));
+    let resumed = Event {
+        data: serde_json::json!({"resumed_from": "q1"}),
+        ..Event::new(9, "run-a", "job", EventKind::RunStarted, Level::Info, "again")
+    };
+    j.record(resumed);
+    j.flush().await.unwrap();
+    assert!(r.approval_applied("q1").unwrap());
+    assert!(r.unapplied_decision("run-a").unwrap().is_none());
+    // A live run that reads someone else's decision marks it acted on too.
+    j.save_approval(&request("q2")).await.unwrap();
+    j.resolve("q2", &decision("abort", "cli", 8), false).await.unwrap();
+    j.resolve_approval("q2", &decision("abort", "cli", 8)).await.unwrap();
+    assert!(r.approval_applied("q2").unwrap());
+}
+
+/// Issue 12: the writer keeps where each run is; `call_started` is durable
+/// when `record_durable` returns, with everything recorded before it.
+#[tokio::test]
+async fn the_run_position_follows_steps_and_calls_written_ahead() {
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("j.sqlite3");
+    let j = SqliteJournal::open(&path).unwrap();
+    let r = Reader::open(&path).unwrap();
+    let step = |kind, ts, step: &str| Event { step: Some(step.into()), ..Event::new(ts, "run-p", "job", kind, Level::Info, "m") };
+    j.record(Event::new(1, "run-p", "job", EventKind::RunStarted, Level::Info, "start"));
+    j.record(step(EventKind::StepStarted, 2, "one"));
+    j.record(step(EventKind::StepFinished, 3, "one"));
+    j.record(step(EventKind::StepStarted, 4, "two"));
+    let started = Event {
+        tool: Some("exec".into()),
+        data: serde_json::json!({"call": "c1", "purpose": "call", "call_text": "rm -rf x"}),
+        ..step(EventKind::CallStarted, 5, "two")
+    };
+    j.record_durable(started).await.unwrap();
+    // No flush: what record_durable returned on is already readable.
+    let s = r.run_state("run-p").unwrap().unwrap();
+    assert_eq!((s.status.as_deref(), s.step.as_deref(), s.step_open, s.last_ms), (None, Some("two"), true, Some(5)));
+    let f = s.in_flight.expect("a call in flight");
+    assert_eq!(
+        (f["call"].as_str(), f["call_text"].as_str(), f["step"].as_str(), f["started_ms"].as_i64()),
+        (Some("c1"), Some("rm -rf x"), Some("two"), Some(5))
+    );
+    assert_eq!(r.open_runs().unwrap(), vec!["run-p".to_owned()]);
+    // Its outcome ends it; a read-only call (no id) does not touch it.
+    j.record(Event { data: serde_json::json!({"call": "c1"}), ..step(EventKind::Call, 6, "two") });
+    j.record(Event { data: serde_json::json!({"purpose": "verify"}), ..step(EventKind::Call, 7, "two") });
+    j.flush().await.unwrap();
+    let s = r.run_state("run-p").unwrap().unwrap();
+    assert!(s.in_flight.is_none());
+    assert_eq!(s.last_ms, Some(6));
+    j.record(step(EventKind::StepFinished, 8, "two"));
+    j.record(Event {
+        data: serde_json::json!({"status": "interrupted", "reason": "killed"}),
+        ..Event::new(9, "run-p", "job", EventKind::RunFinished, Level::Error, "end")
+    });
+    j.flush().await.unwrap();
+    let s = r.run_state("run-p").unwrap().unwrap();
+    assert_eq!((s.status.as_deref(), s.reason.as_deref(), s.step_open), (Some("interrupted"), Some("killed"), false));
+    assert!(r.open_runs().unwrap().is_empty());
+}
