@@ -7,8 +7,8 @@
 //!
 //! Prints a markdown table. Sizes shrink with `MEND_BENCH_QUICK=1`, and when
 //! run by `cargo test` (no `--bench` flag) as a smoke test of the harness.
-//! `MEND_BENCH_ONLY=call,exec,gate,ingest` runs only those sections (ingest
-//! includes the metrics query).
+//! `MEND_BENCH_ONLY=call,exec,gate,ahead,ingest` runs only those sections
+//! (ingest includes the metrics query).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -104,6 +104,54 @@ async fn engine_per_step(dir: &Path, registry: Arc<ToolRegistry>, text: &str, st
         j.close();
     }
     dt.as_secs_f64() * 1e6 / steps as f64
+}
+
+/// The journal as it was before issue 12: `call_started` queued with the
+/// other events (group commit, 20 ms linger) instead of durable first.
+struct Batched(Arc<SqliteJournal>);
+
+#[async_trait]
+impl Journal for Batched {
+    fn record(&self, e: Event) {
+        self.0.record(e);
+    }
+    async fn flush(&self) -> Result<(), mend_core::event::JournalError> {
+        self.0.flush().await
+    }
+    async fn save_approval(&self, r: &mend_core::approval::ApprovalRequest) -> Result<(), mend_core::event::JournalError> {
+        self.0.save_approval(r).await
+    }
+    async fn resolve_approval(
+        &self,
+        id: &str,
+        d: &mend_core::approval::Decision,
+    ) -> Result<mend_core::approval::Decision, mend_core::event::JournalError> {
+        self.0.resolve_approval(id, d).await
+    }
+    async fn record_durable(&self, e: Event) -> Result<(), mend_core::event::JournalError> {
+        self.0.record(e);
+        Ok(())
+    }
+}
+
+/// µs per step of `text` through the loop with the SQLite journal, the
+/// "call started" record written ahead (`ahead`) or batched as before.
+async fn per_step_ahead(dir: &Path, registry: Arc<ToolRegistry>, text: &str, steps: usize, ahead: bool) -> f64 {
+    let job = Job::parse(text, "bench.toml", dir).unwrap();
+    let sq = Arc::new(SqliteJournal::open(&dir.join(if ahead { "ahead.sqlite3" } else { "batched.sqlite3" })).unwrap());
+    let journal: Arc<dyn Journal> = if ahead { sq.clone() } else { Arc::new(Batched(sq.clone())) };
+    let engine = Engine::new(registry, journal, Arc::new(StandingApprover::Abort));
+    let t0 = Instant::now();
+    let r = engine.run(&job, RunOptions::default()).await.unwrap();
+    let dt = t0.elapsed();
+    assert_eq!(r.exit_code, 0);
+    sq.close();
+    dt.as_secs_f64() * 1e6 / steps as f64
+}
+
+fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
 }
 
 fn synthetic(i: u64, t0: i64) -> Event {
@@ -308,6 +356,98 @@ fn main() {
             "`exec` script through the loop, gate reading it vs not".into(),
             format!("ratio {:.3}", median(ratios.clone())),
             format!("{rounds} interleaved rounds of {n} (rounds {lo:.3}–{hi:.3}); target ≤ 1.05"),
+        ));
+    }
+
+    // 2c. The journal ahead of side effects (issue 12): what one durable
+    // "call started" record costs (commit + fsync), alone and with several
+    // runs writing at once (group commit), and its share of an `exec` step
+    // through the loop against the batched journal of before, interleaved.
+    if run("ahead") {
+        let (n, rounds) = if smoke {
+            (20, 1)
+        } else if quick {
+            (100, 3)
+        } else {
+            (400, 7)
+        };
+        let started = |i: usize, run: &str| Event {
+            tool: Some("exec".into()),
+            data: json!({"call": format!("c{i}"), "purpose": "call", "call_text": "rm -rf build"}),
+            ..Event::new(mend_core::clock::now_ms(), run, "bench", EventKind::CallStarted, Level::Debug, "call `rm -rf build` started")
+        };
+        let (alone, grouped, grouped_wall) = rt.block_on(async {
+            let j = Arc::new(SqliteJournal::open(&dir.path().join("ahead-cost.sqlite3")).unwrap());
+            let mut alone = Vec::new();
+            for i in 0..n {
+                let t0 = Instant::now();
+                j.record_durable(started(i, "r0")).await.unwrap();
+                alone.push(t0.elapsed().as_secs_f64() * 1e6);
+            }
+            // Four runs at once, each writing its records ahead.
+            let t0 = Instant::now();
+            let tasks: Vec<_> = (0..4)
+                .map(|w| {
+                    let j = j.clone();
+                    tokio::spawn(async move {
+                        let mut v = Vec::new();
+                        for i in 0..n / 4 {
+                            let t0 = Instant::now();
+                            j.record_durable(started(i, &format!("r{}", w + 1))).await.unwrap();
+                            v.push(t0.elapsed().as_secs_f64() * 1e6);
+                        }
+                        v
+                    })
+                })
+                .collect();
+            let mut grouped = Vec::new();
+            for t in tasks {
+                grouped.extend(t.await.unwrap());
+            }
+            let wall = t0.elapsed().as_secs_f64() * 1e6 / (n / 4 * 4) as f64;
+            j.close();
+            (alone, grouped, wall)
+        });
+        rows.push((
+            "durable `call_started` record, one run".into(),
+            format!("p50 {:.0} µs, p99 {:.0} µs", percentile(alone.clone(), 0.5), percentile(alone, 0.99)),
+            format!("{n} records, each committed and fsynced before the call"),
+        ));
+        rows.push((
+            "durable `call_started` record, 4 runs at once".into(),
+            format!("p50 {:.0} µs, p99 {:.0} µs", percentile(grouped.clone(), 0.5), percentile(grouped, 0.99)),
+            format!("{grouped_wall:.0} µs of wall time per record: commits are grouped"),
+        ));
+        let registry = Arc::new(mend_tools::default_registry());
+        let steps = n / 4;
+        let text = job_of(steps, "exec", "{ program = \"true\" }");
+        let (mut before, mut after, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        rt.block_on(async {
+            for round in 0..rounds {
+                let d = dir.path().join(format!("ahead{round}"));
+                std::fs::create_dir_all(&d).unwrap();
+                let (b, a) = if round % 2 == 0 {
+                    let b = per_step_ahead(&d, registry.clone(), &text, steps, false).await;
+                    (b, per_step_ahead(&d, registry.clone(), &text, steps, true).await)
+                } else {
+                    let a = per_step_ahead(&d, registry.clone(), &text, steps, true).await;
+                    (per_step_ahead(&d, registry.clone(), &text, steps, false).await, a)
+                };
+                before.push(b);
+                after.push(a);
+                ratios.push(a / b);
+            }
+        });
+        let lo = ratios.iter().cloned().fold(f64::MAX, f64::min);
+        let hi = ratios.iter().cloned().fold(0.0, f64::max);
+        rows.push((
+            "`exec true` step through the loop, written ahead vs batched (before)".into(),
+            format!("ratio {:.3}", median(ratios.clone())),
+            format!(
+                "{:.0} µs vs {:.0} µs per step; {rounds} interleaved rounds of {steps} (rounds {lo:.3}–{hi:.3})",
+                median(after),
+                median(before)
+            ),
         ));
     }
 
