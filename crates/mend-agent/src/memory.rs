@@ -135,6 +135,8 @@ impl Lessons {
             std::fs::write(path, mend_memory::STARTER).map_err(io)?;
         }
         let store = Store::new(path);
+        // Temp files of writers that were killed mid-write (issue 12).
+        store.remove_stray_temps();
         let (memory, text, version) = store.load()?;
         let (index, _) = LessonIndex::open(index_dir, &memory, version.0)?;
         Ok(Lessons { store, state: Mutex::new(State::new(memory, text, version, index)) })

@@ -105,6 +105,26 @@ impl Store {
         &self.path
     }
 
+    /// Removes temp files that writers killed mid-write left beside the
+    /// file (`.NAME.PID.tmp` whose process is gone; issue 12). A live
+    /// writer's temp file is left alone. Returns how many were removed.
+    pub fn remove_stray_temps(&self) -> usize {
+        let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let name = self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let prefix = format!(".{name}.");
+        let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+        let mut n = 0;
+        for e in entries.flatten() {
+            let file = e.file_name();
+            let Some(pid) = file.to_str().and_then(|f| f.strip_prefix(&prefix)).and_then(|r| r.strip_suffix(".tmp")) else { continue };
+            let Ok(pid) = pid.parse::<u32>() else { continue };
+            if !Path::new(&format!("/proc/{pid}")).exists() && std::fs::remove_file(e.path()).is_ok() {
+                n += 1;
+            }
+        }
+        n
+    }
+
     fn io(&self, source: std::io::Error) -> StoreError {
         StoreError::Io { path: self.path.display().to_string(), source }
     }
@@ -226,6 +246,20 @@ mod tests {
     use crate::NewLesson;
 
     const FILE: &str = "## http\n\n- one\n  - id: one\n- two\n  - id: two\n";
+
+    #[test]
+    fn temp_files_of_killed_writers_are_removed_and_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("MEMORY.md"));
+        let dead = dir.path().join(format!(".MEMORY.md.{}.tmp", u32::MAX - 3));
+        let live = dir.path().join(format!(".MEMORY.md.{}.tmp", std::process::id()));
+        let other = dir.path().join(".notes.md.1.tmp");
+        for p in [&dead, &live, &other] {
+            std::fs::write(p, "half a file").unwrap();
+        }
+        assert_eq!(store.remove_stray_temps(), 1);
+        assert!(!dead.exists() && live.exists() && other.exists());
+    }
 
     fn lesson(id: &str, text: &str) -> NewLesson {
         NewLesson { id: Some(id.into()), text: text.into(), ..Default::default() }
