@@ -292,13 +292,13 @@ impl Agent {
         // is taken before anything about the run is journaled.
         let _lease = match lease {
             Some(l) if l.run_id() == run_id => l,
-            Some(l) => return Err(EngineError::Resume(format!("the lease held is for run {}, not {run_id}", l.run_id()))),
+            Some(l) => return Err(EngineError::Ownership(format!("the lease held is for run {}, not {run_id}", l.run_id()))),
             None => match lease::take(&self.data_dir, &run_id, &process_what()) {
                 Ok(lease::Taken::Ours(l)) => l,
                 Ok(lease::Taken::Held(h)) => {
-                    return Err(EngineError::Resume(format!("run {run_id} is owned by {}", owner_text(h.as_ref()))));
+                    return Err(EngineError::Ownership(format!("run {run_id} is owned by {}", owner_text(h.as_ref()))));
                 }
-                Err(e) => return Err(EngineError::Resume(format!("cannot take run {run_id}'s lease: {e}"))),
+                Err(e) => return Err(EngineError::Ownership(format!("cannot take run {run_id}'s lease: {e}"))),
             },
         };
         let job_path = job_path.map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string());

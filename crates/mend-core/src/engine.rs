@@ -52,6 +52,10 @@ pub enum EngineError {
     /// A run cannot be resumed as asked.
     #[error("cannot resume: {0}")]
     Resume(String),
+    /// The run's lease cannot be taken: a live process owns the run, or
+    /// the lease file cannot be written (issue 12).
+    #[error("run ownership: {0}")]
+    Ownership(String),
 }
 
 /// Per-run inputs.
