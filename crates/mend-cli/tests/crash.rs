@@ -131,9 +131,48 @@ impl Case {
         panic!("the run did not end after 12 decisions and resumes:\n{}", log.join("\n"));
     }
 
+    /// Like [`drive`](Self::drive), but every decide and resume may itself
+    /// be killed at a random moment (half of them are), until the run ends.
+    fn drive_killing(&self, rng: &mut fastrand::Rng, log: &mut Vec<String>) -> Option<String> {
+        for _ in 0..40 {
+            let runs = self.runs();
+            let run = runs.first()?;
+            let status = run["status"].as_str().unwrap_or("").to_owned();
+            let run_id = run["run_id"].as_str().unwrap().to_owned();
+            if matches!(status.as_str(), "succeeded" | "failed" | "aborted") {
+                return Some(status);
+            }
+            let pending = self.pending();
+            let mut cmd = mend(&self.data);
+            if let Some(req) = pending.iter().find(|r| r["run_id"] == run_id.as_str()) {
+                let option = req["recommended"].as_str().unwrap().to_owned();
+                log.push(format!("decide {} ({}) {option}", req["id"], req["kind"]));
+                cmd.args(["approvals", "decide", req["id"].as_str().unwrap(), &option, "--approve", "wait"]);
+            } else {
+                log.push(format!("resume {run_id} ({status})"));
+                cmd.args(["runs", "resume", &run_id, "--approve", "wait"]);
+            }
+            let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+            if rng.bool() {
+                let ms = rng.u64(0..300);
+                std::thread::sleep(Duration::from_millis(ms));
+                kill9(&mut child);
+                log.push(format!("  → killed at {ms} ms"));
+            } else {
+                let code = child.wait().unwrap().code().unwrap_or(-1);
+                log.push(format!("  → exit {code}"));
+            }
+        }
+        panic!("the run did not end after 40 decisions and resumes:\n{}", log.join("\n"));
+    }
+
     /// Asserts the promises after a kill and the person's follow-up.
     fn check(&self, what: &str, seed: u64, kill_ms: u64, log: &mut Vec<String>) {
         let status = self.drive(log);
+        self.assert_promises(what, seed, kill_ms, status, log);
+    }
+
+    fn assert_promises(&self, what: &str, seed: u64, kill_ms: u64, status: Option<String>, log: &mut Vec<String>) {
         let marks = self.marks();
         let ctx = || format!("{what}, seed {seed}, kill at {kill_ms} ms; marks {marks:?}; what was done:\n{}", log.join("\n"));
         eprintln!("{}", log.join("\n"));
@@ -297,5 +336,30 @@ fn kill_9_approvals_decide_at_random_points() {
         kill9(&mut child);
         let mut log = vec![format!("#{i}: mend approvals decide killed at {kill_ms} ms")];
         case.check("approvals decide", seed, kill_ms, &mut log);
+    }
+}
+
+/// A chain of kills: the run, then any of the decides and resumes that go
+/// on with it, each killed at a random moment, until it ends.
+#[test]
+fn kill_9_every_process_that_goes_on_with_the_run() {
+    let seed = seed();
+    let mut rng = fastrand::Rng::with_seed(seed ^ 0xc4a1);
+    for i in 0..kills() {
+        let case = Case::new();
+        let kill_ms = rng.u64(0..300);
+        let mut child = mend(&case.data)
+            .args(["run", "--approve", "wait"])
+            .arg(&case.job)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(kill_ms));
+        kill9(&mut child);
+        let mut log = vec![format!("#{i}: mend run killed at {kill_ms} ms")];
+        let status = case.drive_killing(&mut rng, &mut log);
+        case.assert_promises("a chain of kills", seed, kill_ms, status, &mut log);
     }
 }

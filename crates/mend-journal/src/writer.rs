@@ -137,20 +137,6 @@ fn insert_sql(rows: usize) -> String {
 static INSERT_MANY: LazyLock<String> = LazyLock::new(|| insert_sql(ROWS));
 static INSERT_ONE: LazyLock<String> = LazyLock::new(|| insert_sql(1));
 
-/// Where a run is, as this batch moved it (schema 5, issue 12): `None`
-/// fields were not touched by the batch.
-#[derive(Default)]
-struct Position {
-    /// The step last started.
-    step: Option<String>,
-    /// Whether that step is still going on.
-    open: Option<bool>,
-    /// The side-effecting call started and not finished (`Some(None)`: none).
-    in_flight: Option<Option<String>>,
-    /// The last flow event's time.
-    last_ms: i64,
-}
-
 /// Inserts events in order, `ROWS` at a time, and keeps `runs` current.
 fn insert_events(tx: &Transaction, events: &[&Event]) -> rusqlite::Result<()> {
     for chunk in events.chunks(ROWS) {
@@ -186,7 +172,6 @@ fn insert_events(tx: &Transaction, events: &[&Event]) -> rusqlite::Result<()> {
             }
         }
     }
-    let mut moved: HashMap<&str, Position> = HashMap::new();
     for e in events {
         match e.kind {
             EventKind::RunStarted => {
@@ -214,21 +199,21 @@ fn insert_events(tx: &Transaction, events: &[&Event]) -> rusqlite::Result<()> {
                 )?
                 .execute(params![e.run_id, e.job, e.ts_ms, status, attempts, e.tokens.map(|t| t as i64), reason])?;
             }
+            // Where each run is (schema 5, issue 12). A call in flight stays
+            // until its own outcome or the end of its step: a restarted
+            // step's verify call, or a step started again, never hides a
+            // call that may have run.
             EventKind::StepStarted => {
-                let p = moved.entry(&e.run_id).or_default();
-                p.step = e.step.clone();
-                p.open = Some(true);
-                p.in_flight = Some(None);
-                p.last_ms = e.ts_ms;
+                tx.prepare_cached("UPDATE runs SET step = ?2, step_open = 1, last_ms = MAX(COALESCE(last_ms, 0), ?3) WHERE run_id = ?1")?
+                    .execute(params![e.run_id, e.step, e.ts_ms])?;
             }
             EventKind::StepFinished => {
-                let p = moved.entry(&e.run_id).or_default();
-                p.open = Some(false);
-                p.in_flight = Some(None);
-                p.last_ms = e.ts_ms;
+                tx.prepare_cached(
+                    "UPDATE runs SET step_open = 0, in_flight = NULL, last_ms = MAX(COALESCE(last_ms, 0), ?2) WHERE run_id = ?1",
+                )?
+                .execute(params![e.run_id, e.ts_ms])?;
             }
             EventKind::CallStarted => {
-                let p = moved.entry(&e.run_id).or_default();
                 let mut v = e.data.clone();
                 if let Some(o) = v.as_object_mut() {
                     o.insert("step".into(), e.step.clone().into());
@@ -236,25 +221,23 @@ fn insert_events(tx: &Transaction, events: &[&Event]) -> rusqlite::Result<()> {
                     o.insert("started_ms".into(), e.ts_ms.into());
                     o.insert("message".into(), e.message.clone().into());
                 }
-                p.in_flight = Some(Some(v.to_string()));
-                p.last_ms = e.ts_ms;
+                tx.prepare_cached(
+                    "UPDATE runs SET in_flight = COALESCE(in_flight, ?2), last_ms = MAX(COALESCE(last_ms, 0), ?3) WHERE run_id = ?1",
+                )?
+                .execute(params![e.run_id, v.to_string(), e.ts_ms])?;
             }
-            // A run makes one call at a time: the outcome of a started call ends it.
-            EventKind::Call if e.data.get("call").is_some() => {
-                let p = moved.entry(&e.run_id).or_default();
-                p.in_flight = Some(None);
-                p.last_ms = e.ts_ms;
+            EventKind::Call => {
+                if let Some(id) = e.data.get("call").and_then(|c| c.as_str()) {
+                    tx.prepare_cached(
+                        "UPDATE runs SET in_flight = CASE WHEN json_extract(in_flight, '$.call') = ?2 THEN NULL ELSE in_flight END,
+                             last_ms = MAX(COALESCE(last_ms, 0), ?3)
+                         WHERE run_id = ?1",
+                    )?
+                    .execute(params![e.run_id, id, e.ts_ms])?;
+                }
             }
             _ => {}
         }
-    }
-    for (run, p) in moved {
-        tx.prepare_cached(
-            "UPDATE runs SET step = COALESCE(?2, step), step_open = COALESCE(?3, step_open),
-                 in_flight = CASE WHEN ?4 THEN ?5 ELSE in_flight END, last_ms = MAX(COALESCE(last_ms, 0), ?6)
-             WHERE run_id = ?1",
-        )?
-        .execute(params![run, p.step, p.open, p.in_flight.is_some(), p.in_flight.flatten(), p.last_ms])?;
     }
     Ok(())
 }

@@ -222,6 +222,19 @@ async fn the_run_position_follows_steps_and_calls_written_ahead() {
         (Some("c1"), Some("rm -rf x"), Some("two"), Some(5))
     );
     assert_eq!(r.open_runs().unwrap(), vec!["run-p".to_owned()]);
+    // The step started again (a restart) and its verify call, written ahead
+    // too, do not hide the call that may have run.
+    j.record(step(EventKind::StepStarted, 5, "two"));
+    let verify = Event {
+        tool: Some("exec".into()),
+        data: serde_json::json!({"call": "v1", "call_text": "test -e x"}),
+        ..step(EventKind::CallStarted, 5, "two")
+    };
+    j.record_durable(verify).await.unwrap();
+    j.record(Event { data: serde_json::json!({"call": "v1"}), ..step(EventKind::Call, 5, "two") });
+    j.flush().await.unwrap();
+    let f = r.run_state("run-p").unwrap().unwrap().in_flight.expect("still in doubt");
+    assert_eq!(f["call"].as_str(), Some("c1"));
     // Its outcome ends it; a read-only call (no id) does not touch it.
     j.record(Event { data: serde_json::json!({"call": "c1"}), ..step(EventKind::Call, 6, "two") });
     j.record(Event { data: serde_json::json!({"purpose": "verify"}), ..step(EventKind::Call, 7, "two") });
