@@ -172,7 +172,7 @@ impl Case {
         self.assert_promises(what, seed, kill_ms, status, log);
     }
 
-    fn assert_promises(&self, what: &str, seed: u64, kill_ms: u64, status: Option<String>, log: &mut Vec<String>) {
+    fn assert_promises(&self, what: &str, seed: u64, kill_ms: u64, status: Option<String>, log: &[String]) {
         let marks = self.marks();
         let ctx = || format!("{what}, seed {seed}, kill at {kill_ms} ms; marks {marks:?}; what was done:\n{}", log.join("\n"));
         eprintln!("{}", log.join("\n"));
@@ -360,6 +360,6 @@ fn kill_9_every_process_that_goes_on_with_the_run() {
         kill9(&mut child);
         let mut log = vec![format!("#{i}: mend run killed at {kill_ms} ms")];
         let status = case.drive_killing(&mut rng, &mut log);
-        case.assert_promises("a chain of kills", seed, kill_ms, status, &mut log);
+        case.assert_promises("a chain of kills", seed, kill_ms, status, &log);
     }
 }
