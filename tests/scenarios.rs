@@ -625,9 +625,9 @@ async fn a_call_that_may_have_run_is_asked_about_before_it_runs_again() {
              [[steps]]\nname = \"wipe\"\ntool = \"exec\"\nargs = {{ shell = \"{script}\" }}\n\
              verify = {{ tool = \"exec\", args = {{ program = \"test\", args = [\"-e\", \"done\"] }} }}\n"
         );
-        let in_doubt = InDoubt { tool: "exec".into(), call: script.into(), started_ms: 0, purpose: "call".into() };
+        let in_doubt = InDoubt { tool: "exec".into(), call: script.into(), started_ms: 0, purpose: "call".into(), stopped: None };
         let mut setup = Setup::new(Arc::new(StandingApprover::Recommended));
-        setup.restart = Some(Restart { step: Some("wipe".into()), in_doubt: Some(in_doubt) });
+        setup.restart = Some(Restart { step: Some("wipe".into()), in_doubt: Some(in_doubt), prior: None });
         let ran = run_job(d.path(), &job, setup).await;
         let asked = ran.kind(EventKind::Escalation);
         assert_eq!(asked.len(), 1, "asked once, before anything ran");

@@ -258,7 +258,7 @@ impl Desk {
                 spec.lease = Some(lease);
                 match next {
                     Continuation::Resume(r) => spec.resume = Some(*r),
-                    Continuation::Restart(r) => spec.restart = Some(r),
+                    Continuation::Restart(r) => spec.restart = Some(*r),
                     Continuation::Ended(_) | Continuation::Waiting(_) => {}
                 }
             }

@@ -489,7 +489,7 @@ fn two_deciders_at_once_yield_one_decision_and_one_resume() {
                     spec.lease = Some(t.lease);
                     match t.next {
                         mend_agent::Continuation::Resume(r) => spec.resume = Some(*r),
-                        mend_agent::Continuation::Restart(r) => spec.restart = Some(r),
+                        mend_agent::Continuation::Restart(r) => spec.restart = Some(*r),
                         _ => {}
                     }
                     agent.execute(spec, Arc::new(StandingApprover::Wait), None, std::future::pending::<()>()).await.unwrap();

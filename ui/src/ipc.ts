@@ -320,6 +320,12 @@ job_path: string | null,
  */
 pending_approvals: number, 
 /**
+ * Decisions made from outside the run that no run has gone on with
+ * yet (`mend approvals decide --no-resume`, a decide whose resume
+ * failed): `mend runs resume` goes on with them.
+ */
+decided: number, 
+/**
  * Why it ended, when the journal says (an interrupted run: by what).
  */
 reason: string | null, 

@@ -182,7 +182,7 @@ function RunDetail({ run, evs, onToast }: { run: RunRow; evs: Event[]; onToast: 
             </button>
           )}
           {live && <button onClick={() => act(() => api.cancelRun(run.run_id), "Cancelled.")}>Cancel</button>}
-          {run.job_path && run.status === "interrupted" && (
+          {run.job_path && (run.status === "interrupted" || (run.decided > 0 && run.status === "waiting")) && (
             <button onClick={() => act(() => api.resume(run.run_id), "Going on with it.")}>Resume</button>
           )}
           {run.job_path && !live && <button onClick={() => act(() => api.rerun(run.run_id), "Started again.")}>Re-run</button>}

@@ -16,7 +16,7 @@
 //! names it and tries again, so two processes never both hold a run.
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{Read, Write};
+use std::io::{Read, Seek};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -35,11 +35,25 @@ pub struct Holder {
     pub since_ms: i64,
     /// What it is: `mend run jobs/backup.toml`, `mend-desktop`, …
     pub what: String,
+    /// The process group a call of the run is running in right now, if any:
+    /// when the holder dies mid-call, the group goes on without it, and
+    /// whoever takes the run over stops it ([`Lease::stop_orphan`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub child: Option<Child>,
+}
+
+/// A call's process group, as the lease file records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Child {
+    /// The group's id (its leader's pid).
+    pub pgid: u32,
+    /// The leader's start time in clock ticks since boot (a reused pid is not it).
+    pub start_ticks: u64,
 }
 
 impl std::fmt::Display for Holder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "process {} ({})", self.pid, self.what)
+        write!(f, "pid {}, `{}`", self.pid, self.what)
     }
 }
 
@@ -50,12 +64,96 @@ pub struct Lease {
     file: File,
     path: PathBuf,
     run_id: String,
+    /// What the file said before we took it: the previous holder, if it
+    /// died holding the run.
+    previous: Option<Holder>,
+    /// What the file says now (a std mutex: held only to rewrite the file).
+    holder: std::sync::Mutex<Holder>,
+    /// The previous holder's process group that [`stop_orphan`](Self::stop_orphan) stopped.
+    stopped: Option<String>,
 }
 
 impl Lease {
     /// The run it is for.
     pub fn run_id(&self) -> &str {
         &self.run_id
+    }
+
+    /// The holder before us, when the lease file was left by a holder that
+    /// died (`kill -9`, a crash): who it was and what it was running.
+    pub fn previous(&self) -> Option<&Holder> {
+        self.previous.as_ref()
+    }
+
+    /// Records the process group a call of the run runs in (`None`: none
+    /// now), so whoever takes the run over if we die can stop it. A write to
+    /// the lease file, no fsync: it must survive our death, not the machine's.
+    pub fn note_child(&self, pgid: Option<u32>) {
+        let Ok(mut h) = self.holder.lock() else { return };
+        h.child = pgid.map(|pgid| Child { pgid, start_ticks: start_ticks(pgid).unwrap_or(0) });
+        let text = serde_json::to_string(&*h).unwrap_or_default();
+        let _ = self.file.set_len(0);
+        let _ = std::os::unix::fs::FileExt::write_all_at(&self.file, text.as_bytes(), 0);
+    }
+
+    /// Stops the process group the previous holder's call was running in,
+    /// if it is still running: its supervisor died, and a call of Mend's
+    /// never goes on unsupervised (issue 12). Returns which group was
+    /// stopped (`process group 4242 (sleep 30)`), for the person asked
+    /// whether the call ran.
+    pub fn stop_orphan(&mut self) -> Option<String> {
+        let stopped = self.stop_previous_child();
+        if stopped.is_some() {
+            self.stopped = stopped.clone();
+        }
+        stopped
+    }
+
+    /// What [`stop_orphan`](Self::stop_orphan) stopped, if anything.
+    pub fn stopped(&self) -> Option<&str> {
+        self.stopped.as_deref()
+    }
+
+    fn stop_previous_child(&self) -> Option<String> {
+        let c = self.previous.as_ref()?.child.as_ref()?;
+        let group = nix::unistd::Pid::from_raw(i32::try_from(c.pgid).ok()?);
+        // Still there? (Signal 0 only checks.) A leader alive with another
+        // start time is a reused pid: not ours.
+        nix::sys::signal::killpg(group, None).ok()?;
+        if let Some(t) = start_ticks(c.pgid)
+            && c.start_ticks != 0
+            && t != c.start_ticks
+        {
+            return None;
+        }
+        let cmd = std::fs::read(format!("/proc/{}/cmdline", c.pgid))
+            .ok()
+            .map(|b| {
+                b.split(|&x| x == 0)
+                    .filter(|a| !a.is_empty())
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .filter(|s| !s.is_empty());
+        nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL).ok()?;
+        Some(match cmd {
+            Some(cmd) => format!("process group {} (`{cmd}`)", c.pgid),
+            None => format!("process group {}", c.pgid),
+        })
+    }
+}
+
+/// The run's lease as the engine's [`ProcessNote`](mend_core::tool::ProcessNote):
+/// each call's process group is written to the lease file while it runs.
+pub struct Note(pub std::sync::Arc<Lease>);
+
+impl mend_core::tool::ProcessNote for Note {
+    fn started(&self, pgid: u32) {
+        self.0.note_child(Some(pgid));
+    }
+    fn ended(&self, _pgid: u32) {
+        self.0.note_child(None);
     }
 }
 
@@ -112,15 +210,24 @@ pub fn take(data_dir: &Path, run_id: &str, what: &str) -> std::io::Result<Taken>
         if here.is_none() || here != ours {
             continue;
         }
+        let previous = read(&mut file);
         let holder = Holder {
             pid: std::process::id(),
             start_ticks: start_ticks(std::process::id()).unwrap_or(0),
             since_ms: now_ms(),
             what: what.to_owned(),
+            child: None,
         };
         file.set_len(0)?;
-        file.write_all(serde_json::to_string(&holder).unwrap_or_default().as_bytes())?;
-        return Ok(Taken::Ours(Lease { file, path, run_id: run_id.to_owned() }));
+        std::os::unix::fs::FileExt::write_all_at(&file, serde_json::to_string(&holder).unwrap_or_default().as_bytes(), 0)?;
+        return Ok(Taken::Ours(Lease {
+            file,
+            path,
+            run_id: run_id.to_owned(),
+            previous,
+            holder: std::sync::Mutex::new(holder),
+            stopped: None,
+        }));
     }
     Err(std::io::Error::other(format!("{}: the lease file keeps being replaced", path.display())))
 }
@@ -161,6 +268,7 @@ pub fn sweep(data_dir: &Path) -> usize {
 }
 
 fn read(file: &mut File) -> Option<Holder> {
+    file.rewind().ok()?;
     let mut s = String::new();
     file.read_to_string(&mut s).ok()?;
     serde_json::from_str(&s).ok()
@@ -208,7 +316,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir(d.path())).unwrap();
         // A file left by an owner that died: a pid that is not running.
-        let stale = Holder { pid: u32::MAX - 1, start_ticks: 1, since_ms: 0, what: "mend run (killed)".into() };
+        let stale = Holder { pid: u32::MAX - 1, start_ticks: 1, since_ms: 0, what: "mend run (killed)".into(), child: None };
         std::fs::write(dir(d.path()).join("dead.lock"), serde_json::to_string(&stale).unwrap()).unwrap();
         assert!(peek(d.path(), "dead").is_none());
         assert_eq!(sweep(d.path()), 1);

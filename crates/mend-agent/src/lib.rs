@@ -123,7 +123,7 @@ pub enum Continuation {
     /// A decision made outside the run that no run has gone on with yet.
     Resume(Box<Resume>),
     /// From a step, with the call that may have run, if one did.
-    Restart(Restart),
+    Restart(Box<Restart>),
 }
 
 /// A run this process took over: its lease, and what goes on.
@@ -290,7 +290,7 @@ impl Agent {
         let run_id = resume.as_ref().map(|r| r.request.run_id.clone()).or(run_id).unwrap_or_else(mend_core::engine::new_id);
         // The run is this process's for its whole life (issue 12): the lease
         // is taken before anything about the run is journaled.
-        let _lease = match lease {
+        let lease = match lease {
             Some(l) if l.run_id() == run_id => l,
             Some(l) => return Err(EngineError::Ownership(format!("the lease held is for run {}, not {run_id}", l.run_id()))),
             None => match lease::take(&self.data_dir, &run_id, &process_what()) {
@@ -302,7 +302,10 @@ impl Agent {
             },
         };
         let job_path = job_path.map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string());
-        let run = engine.run(job, RunOptions { env, run_id: Some(run_id.clone()), job_path, resume, restart });
+        // Each call's process group is written to the lease file while it runs.
+        let lease = Arc::new(lease);
+        let processes = Some(mend_core::tool::Processes(Arc::new(lease::Note(lease.clone()))));
+        let run = engine.run(job, RunOptions { env, run_id: Some(run_id.clone()), job_path, resume, restart, processes });
         tokio::select! {
             r = run => r.map(|r| Ended::Finished(Box::new(r))),
             _ = cancel => {
@@ -337,6 +340,14 @@ impl Agent {
     /// run again and go on. Another option than the one that holds is
     /// `BadInput` naming it.
     pub async fn decide(&self, args: DecideArgs) -> Result<Decided, AgentError> {
+        let by = DecidedBy::Person { who: args.who.clone() };
+        self.decide_as(args, by).await
+    }
+
+    /// [`decide`](Self::decide) for an answer that is not a person's: a
+    /// standing `--approve` policy answering a request `mend runs resume`
+    /// found waiting is journaled as that policy's, never as a person's.
+    pub async fn decide_as(&self, args: DecideArgs, by: DecidedBy) -> Result<Decided, AgentError> {
         let (request, earlier) = self.request(&args.id)?;
         let chosen = check_option(&request, &args.option)?.clone();
         let already = |d: &Decision| {
@@ -353,12 +364,7 @@ impl Agent {
             };
         }
         let rule = args.remember.map(|scope| rule_for(&request, &args.option, scope, args.note.clone())).transpose()?;
-        let decision = Decision {
-            option: args.option.clone(),
-            instructions: args.note.clone(),
-            decided_by: DecidedBy::Person { who: args.who.clone() },
-            decided_ms: now_ms(),
-        };
+        let decision = Decision { option: args.option.clone(), instructions: args.note.clone(), decided_by: by, decided_ms: now_ms() };
         // Not acted on yet: whoever goes on with the run applies it.
         let held = self.journal.resolve(&args.id, &decision, false).await?;
         if held != decision {
@@ -383,13 +389,17 @@ impl Agent {
                 &request.job,
                 EventKind::Decision,
                 Level::Info,
-                format!("a person chose `{}` ({}) {}", chosen.id, chosen.label, args.via),
+                match &decision.decided_by {
+                    DecidedBy::Person { .. } => format!("a person chose `{}` ({}) {}", chosen.id, chosen.label, args.via),
+                    DecidedBy::Policy { rule } => format!("policy {rule} chose `{}` ({}) {}", chosen.id, chosen.label, args.via),
+                    DecidedBy::Timeout => format!("timeout chose `{}` ({}) {}", chosen.id, chosen.label, args.via),
+                },
             )
         };
         self.journal.record(ev);
         self.journal.flush().await?;
-        // What the person chose is learned for that failure.
-        if let Some(lessons) = self.lessons() {
+        // What a person chose is learned for that failure.
+        if let Some(lessons) = self.lessons().filter(|_| matches!(decision.decided_by, DecidedBy::Person { .. })) {
             let redactor = learn::redactor(&[], &std::env::vars().collect::<Vec<_>>());
             let pair = [(request.clone(), decision.clone())];
             for n in learn::write(lessons, |m, today| learn::from_run(m, &RunReport::empty(), &pair, today, &redactor)) {
@@ -413,7 +423,11 @@ impl Agent {
         let mut last = None;
         for _ in 0..10 {
             match lease::take(&self.data_dir, run_id, &process_what()) {
-                Ok(lease::Taken::Ours(l)) => return Ok(lease::Taken::Ours(l)),
+                Ok(lease::Taken::Ours(mut l)) => {
+                    // A call its dead owner left running is stopped first.
+                    l.stop_orphan();
+                    return Ok(lease::Taken::Ours(l));
+                }
                 Ok(lease::Taken::Held(h)) => last = h,
                 Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => return Err(AgentError::BadInput(e.to_string())),
                 Err(e) => return Err(AgentError::Internal(format!("cannot take run {run_id}'s lease: {e}"))),
@@ -435,7 +449,10 @@ impl Agent {
                 return Ok(OwnerWait::Applied);
             }
             match lease::take(&self.data_dir, run_id, &process_what()) {
-                Ok(lease::Taken::Ours(l)) => return Ok(OwnerWait::Ours(l)),
+                Ok(lease::Taken::Ours(mut l)) => {
+                    l.stop_orphan();
+                    return Ok(OwnerWait::Ours(l));
+                }
                 Ok(lease::Taken::Held(h)) if t0.elapsed() >= patience => return Ok(OwnerWait::StillHeld(h)),
                 Ok(lease::Taken::Held(_)) => {}
                 Err(e) => return Err(AgentError::Internal(format!("cannot take run {run_id}'s lease: {e}"))),
@@ -456,15 +473,79 @@ impl Agent {
         let state = reader.run_state(&run_id)?.ok_or_else(|| AgentError::BadInput(format!("no run `{run_id}` in the journal")))?;
         let path = self.run_job_path(&run_id)?;
         let job = load::job(&path, config, env).map_err(|e| AgentError::BadInput(format!("cannot go on with run {run_id}: {e}")))?;
+        let missing = |step: &str| {
+            AgentError::BadInput(format!(
+                "run {run_id} cannot go on: its job file {} has no step `{step}` any more (renamed or removed): \
+                 restore it, or end the run with `mend runs close {run_id}`",
+                path.display()
+            ))
+        };
         let next = match state.status.as_deref() {
             Some(s @ ("succeeded" | "failed" | "aborted")) => Continuation::Ended(s.to_owned()),
             _ => match (reader.pending_for_run(&run_id)?.into_iter().next(), reader.unapplied_decision(&run_id)?) {
                 (Some(req), _) => Continuation::Waiting(Box::new(req)),
-                (None, Some((request, decision))) => Continuation::Resume(Box::new(Resume { request, decision })),
-                (None, None) => Continuation::Restart(restart_of(&state, &job)),
+                (None, Some((request, decision))) => {
+                    if !job.steps.iter().any(|s| s.name == request.step) {
+                        return Err(missing(&request.step));
+                    }
+                    Continuation::Resume(Box::new(Resume { request, decision }))
+                }
+                (None, None) => {
+                    let mut r = restart_of(&state, &job);
+                    if let Some(d) = &mut r.in_doubt
+                        && let Some(s) = lease.stopped()
+                    {
+                        d.stopped = Some(s.to_owned());
+                    }
+                    if r.in_doubt.is_none()
+                        && let Some(step) = r.step.as_deref().filter(|s| state.step.as_deref() == Some(*s) && state.step_open)
+                    {
+                        r.prior = prior_of(&reader, &run_id, step)?;
+                    }
+                    if let Some(s) = r.step.as_deref().filter(|s| !job.steps.iter().any(|x| &x.name == s)) {
+                        return Err(missing(s));
+                    }
+                    Continuation::Restart(Box::new(r))
+                }
             },
         };
         Ok(Takeover { lease, job, job_path: path, next })
+    }
+
+    /// Ends a run a person gives up on (`mend runs close`): its lease must
+    /// be ours (no live process owns it). Its waiting requests are decided
+    /// `abort` by `who`, decisions nobody went on with are marked done, and
+    /// the run is journaled as `aborted`, with why. A run that already
+    /// ended is `BadInput`.
+    pub async fn close_run(&self, lease: &lease::Lease, who: &str, note: Option<&str>) -> Result<(), AgentError> {
+        let run_id = lease.run_id();
+        let reader = self.reader()?;
+        let state = reader.run_state(run_id)?.ok_or_else(|| AgentError::BadInput(format!("no run `{run_id}` in the journal")))?;
+        if let Some(s @ ("succeeded" | "failed" | "aborted")) = state.status.as_deref() {
+            return Err(AgentError::BadInput(format!("run {run_id} has already ended ({s})")));
+        }
+        let by = DecidedBy::Person { who: who.to_owned() };
+        for req in reader.pending_for_run(run_id)? {
+            let d =
+                Decision { option: "abort".into(), instructions: note.map(str::to_owned), decided_by: by.clone(), decided_ms: now_ms() };
+            self.journal.resolve(&req.id, &d, true).await?;
+        }
+        while let Some((req, d)) = reader.unapplied_decision(run_id)? {
+            self.journal.resolve(&req.id, &d, true).await?;
+        }
+        let who = if who.is_empty() { "a person" } else { who };
+        let reason = match note {
+            Some(n) => format!("closed by {who}: {n}"),
+            None => format!("closed by {who}"),
+        };
+        let ev = Event {
+            ok: Some(false),
+            data: serde_json::json!({"status": "aborted", "reason": reason}),
+            ..Event::new(now_ms(), run_id, &state.job, EventKind::RunFinished, Level::Error, format!("run of `{}` {reason}", state.job))
+        };
+        self.journal.record(ev);
+        self.journal.flush().await?;
+        Ok(())
     }
 
     /// Closes the runs whose process ended without closing them (killed,
@@ -481,7 +562,7 @@ impl Agent {
                 continue;
             }
             let last = lease::last_holder(&self.data_dir, &run_id);
-            let Ok(lease::Taken::Ours(lease)) = lease::take(&self.data_dir, &run_id, &process_what()) else { continue };
+            let Ok(lease::Taken::Ours(mut lease)) = lease::take(&self.data_dir, &run_id, &process_what()) else { continue };
             // Ours now: nobody else writes this run; is it still open?
             let Some(state) = reader.run_state(&run_id)? else { continue };
             if state.status.is_some() {
@@ -500,11 +581,16 @@ impl Agent {
                     _ => String::new(),
                 },
             };
-            let reason = format!("{who} ended without closing the run{doing}");
+            // Its call, left running without a supervisor, is stopped.
+            let stopped = lease.stop_orphan();
+            let reason = match &stopped {
+                Some(g) => format!("{who} ended without closing the run{doing}; its {g} was still running and was stopped"),
+                None => format!("{who} ended without closing the run{doing}"),
+            };
             let ev = Event {
                 ok: Some(false),
                 step: state.step.clone(),
-                data: serde_json::json!({"status": "interrupted", "reason": reason, "last_ms": state.last_ms, "in_flight": state.in_flight}),
+                data: serde_json::json!({"status": "interrupted", "reason": reason, "last_ms": state.last_ms, "in_flight": state.in_flight, "stopped": stopped}),
                 ..Event::new(
                     now_ms(),
                     &run_id,
@@ -592,6 +678,7 @@ fn restart_of(state: &mend_journal::RunState, job: &Job) -> Restart {
             call: text("call_text"),
             started_ms: c.get("started_ms").and_then(|v| v.as_i64()).unwrap_or(0),
             purpose: text("purpose"),
+            stopped: c.get("stopped").and_then(|v| v.as_str()).map(str::to_owned),
         }
     });
     let step = match (&state.step, state.step_open || in_doubt.is_some()) {
@@ -602,7 +689,58 @@ fn restart_of(state: &mend_journal::RunState, job: &Job) -> Restart {
             None => Some(s.clone()),
         },
     };
-    Restart { step, in_doubt }
+    Restart { step, in_doubt, prior: None }
+}
+
+/// What a step that was going on when its run's process ended had done
+/// since it last started: its last call's outcome and the budgets spent
+/// (issue 12). `None` when it made no call with an outcome.
+fn prior_of(reader: &Reader, run_id: &str, step: &str) -> Result<Option<mend_core::engine::Prior>, AgentError> {
+    let filter = mend_journal::LogFilter { run_id: Some(run_id.to_owned()), limit: 0, ..Default::default() };
+    let events = reader.logs(&filter)?;
+    let since = events.iter().rposition(|e| e.kind == EventKind::StepStarted && e.step.as_deref() == Some(step)).map_or(0, |i| i + 1);
+    let mut prior: Option<mend_core::engine::Prior> = None;
+    let (mut verified, mut any_verify, mut attempts) = (None, false, 0u32);
+    let mut retries: Vec<(String, u32)> = Vec::new();
+    for e in events[since..].iter().filter(|e| e.step.as_deref() == Some(step)) {
+        match e.kind {
+            EventKind::Call => {
+                let Some(outcome) = e.data.get("outcome").and_then(|o| serde_json::from_value::<mend_core::Outcome>(o.clone()).ok()) else {
+                    continue;
+                };
+                if e.data.get("purpose").and_then(|p| p.as_str()) == Some("verify") {
+                    verified = Some(outcome.is_ok());
+                    any_verify = true;
+                    continue;
+                }
+                verified = None;
+                prior = Some(mend_core::engine::Prior {
+                    tool: e.tool.clone().unwrap_or_default(),
+                    args: e.data.get("args").cloned().unwrap_or_default(),
+                    outcome,
+                    verified: None,
+                    attempts: 0,
+                    retries: Vec::new(),
+                });
+            }
+            EventKind::Attempt => {
+                attempts += 1;
+                if e.action.as_deref() == Some("retry_same")
+                    && let Some(code) = &e.code
+                {
+                    match retries.iter_mut().find(|(c, _)| c == code) {
+                        Some((_, n)) => *n += 1,
+                        None => retries.push((code.clone(), 1)),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    // Verified: the goal held after the last call (the step is done), or a
+    // verify call ran and it did not.
+    let verified = verified.or(any_verify.then_some(false));
+    Ok(prior.map(|p| mend_core::engine::Prior { verified, attempts, retries, ..p }))
 }
 
 /// An approver that also reads the journal while it waits: a decision made

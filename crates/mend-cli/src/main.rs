@@ -274,6 +274,16 @@ enum RunsCmd {
         #[arg(long, value_enum)]
         approve: Option<ApproveMode>,
     },
+    /// End a run a person gives up on (its process ended; it cannot or
+    /// should not go on): its waiting requests are decided `abort`, and the
+    /// run is journaled as aborted, closed by you.
+    Close {
+        /// The run id (`mend runs`).
+        run: String,
+        /// Why, kept in the journal.
+        #[arg(long)]
+        note: Option<String>,
+    },
 }
 
 /// The data directory: the flag, `MEND_DATA_DIR`, or the OS default.
@@ -324,6 +334,7 @@ fn main() -> ExitCode {
             Cmd::Runs { cmd: Some(RunsCmd::Resume { run, json, approve }), .. } => {
                 run::resume_run(&dir, &config, &run, run::Output { json, approve, quiet: false }).await
             }
+            Cmd::Runs { cmd: Some(RunsCmd::Close { run, note }), .. } => run::close_run(&dir, &run, note.as_deref()).await,
             Cmd::Approvals { cmd } => match cmd {
                 ApprovalsCmd::List { json } => query::exit(query::approvals_list(&dir, json)),
                 ApprovalsCmd::Show { id } => query::exit(query::approval_show(&dir, &id)),

@@ -292,7 +292,9 @@ pub fn runs(dir: &Path, limit: usize, json: bool) -> Result<(), Fail> {
         let waiting =
             if r.pending_approvals > 0 { format!("  ⚠ {} waiting (mend approvals list)", r.pending_approvals) } else { String::new() };
         println!("{}  {}  {:<11} {:<20} {:>9}  {} attempt(s){waiting}", r.run_id, fmt_ts(r.started_ms), r.status, r.job, took, r.attempts);
-        if r.status == "interrupted" {
+        if r.decided > 0 && !matches!(r.status.as_str(), "succeeded" | "failed" | "aborted") {
+            println!("    ↳ decided, not yet gone on with: `mend runs resume {}` goes on (or `mend runs close {}`)", r.run_id, r.run_id);
+        } else if r.status == "interrupted" {
             let when = r.last_ms.map(|t| format!(" (last heard of {})", fmt_ts(t))).unwrap_or_default();
             let why = r.reason.as_deref().unwrap_or("stopped before its end");
             println!("    ↳ interrupted{when}: {why}; `mend runs resume {}` goes on with it", r.run_id);

@@ -10,7 +10,7 @@ use mend_agent::{Agent, AgentError, Continuation, Decided, Ended, OwnerWait, Rem
 use mend_core::approval::{Answer, ApprovalRequest, Approver, DecidedBy, Decision, StandingApprover};
 use mend_core::clock::now_ms;
 use mend_core::config::Config;
-use mend_core::engine::Observer;
+use mend_core::engine::{EngineError, Observer};
 use mend_core::job::Job;
 use mend_core::report::RunReport;
 
@@ -189,6 +189,11 @@ pub async fn execute_with(agent: &Agent, spec: RunSpec<'_>, out: Output) -> u8 {
             errln!("\nmend: interrupted by {}; the journal has every event of run {run_id} up to now", by.name());
             by.exit_code()
         }
+        // A run that cannot go on as asked, or is owned elsewhere, is bad input, not a failure of Mend.
+        Err(e @ (EngineError::Resume(_) | EngineError::Ownership(_))) => {
+            errln!("mend: {e}");
+            EXIT_BAD_INPUT
+        }
         Err(e) => {
             errln!("mend: {e}");
             EXIT_INTERNAL
@@ -356,16 +361,15 @@ async fn go_on(agent: &Agent, config: &Config, lease: Lease, ask: Option<Arc<dyn
             errln!("Run {run_id} still waits on request {}: `mend approvals decide {} OPTION`.", req.id, req.id);
             return EXIT_WAITING;
         };
-        let who = std::env::var("USER").unwrap_or_default();
-        let args = mend_agent::DecideArgs {
-            id: req.id.clone(),
-            option: d.option,
-            note: d.instructions,
-            remember: None,
-            who,
-            via: "at the terminal (mend runs resume)",
+        let who = match &d.decided_by {
+            DecidedBy::Person { who } => who.clone(),
+            _ => String::new(),
         };
-        if let Err(e) = agent.decide(args).await {
+        let via =
+            if matches!(d.decided_by, DecidedBy::Person { .. }) { "at the terminal (mend runs resume)" } else { "(mend runs resume)" };
+        let args = mend_agent::DecideArgs { id: req.id.clone(), option: d.option, note: d.instructions, remember: None, who, via };
+        // A standing --approve answer is journaled as that policy's, not a person's.
+        if let Err(e) = agent.decide_as(args, d.decided_by).await {
             return agent_fail(e);
         }
         take = match agent.continuation(take.lease, config, &env) {
@@ -394,13 +398,39 @@ async fn go_on(agent: &Agent, config: &Config, lease: Lease, ask: Option<Arc<dyn
                 (Some(s), None) => errln!("Going on with run {run_id} of `{}` at step `{s}`.\n", job.name),
                 (None, _) => errln!("Run {run_id} had finished its steps; closing it.\n"),
             }
-            execute_with(agent, RunSpec { restart: Some(r), ..spec }, out).await
+            execute_with(agent, RunSpec { restart: Some(*r), ..spec }, out).await
         }
     }
 }
 
 fn option_ids(req: &ApprovalRequest) -> String {
     req.options.iter().map(|o| o.id.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// `mend runs close RUN`: ends a run whose process is gone (exit 2 when a
+/// live process owns it or it already ended).
+pub async fn close_run(data_dir: &Path, run_id: &str, note: Option<&str>) -> u8 {
+    let agent = match Agent::open(data_dir) {
+        Ok(a) => a,
+        Err(e) => return agent_fail(e),
+    };
+    let who = std::env::var("USER").unwrap_or_default();
+    let code = match agent.claim(run_id).await {
+        Ok(Taken::Ours(lease)) => match agent.close_run(&lease, &who, note).await {
+            Ok(()) => {
+                errln!("Closed run {run_id}: journaled as aborted; its waiting requests were decided `abort`.");
+                EXIT_OK
+            }
+            Err(e) => agent_fail(e),
+        },
+        Ok(Taken::Held(h)) => {
+            errln!("mend: run {run_id} is owned by {}: stop it there (Ctrl-C, or Cancel in the desktop app).", holder_text(h.as_ref()));
+            EXIT_BAD_INPUT
+        }
+        Err(e) => agent_fail(e),
+    };
+    agent.close();
+    code
 }
 
 /// `mend runs resume RUN`: goes on with a run whose process ended (killed,

@@ -612,7 +612,7 @@ fn deciding_a_request_another_process_waits_on_does_not_run_it_twice() {
     assert_eq!(code, 0, "{err}");
     // The live owner reads the decision from the journal and goes on with
     // it (issue 12); the decider does not run it a second time.
-    assert!(err.contains("goes on with it in live process"), "{err}");
+    assert!(err.contains("goes on with it in live pid"), "{err}");
     assert!(out.is_empty(), "no second run: {out}");
     let status = asking.wait().unwrap();
     assert_eq!(status.code(), Some(0), "the waiting run went on and succeeded");

@@ -72,6 +72,8 @@ pub struct RunOptions {
     /// Go on with a run whose process ended before the run did (needs
     /// `run_id`; ignored with `resume`).
     pub restart: Option<Restart>,
+    /// Where tools note the process groups they start (the run's lease).
+    pub processes: Option<crate::tool::Processes>,
 }
 
 /// Where a run whose process ended (killed, crashed, the machine went down)
@@ -86,6 +88,30 @@ pub struct Restart {
     /// outcome in the journal: it may have run. The step asks a person
     /// before anything runs again.
     pub in_doubt: Option<InDoubt>,
+    /// What that step had done before its process ended, when it made calls
+    /// whose outcomes are in the journal: the step goes on from there (its
+    /// last outcome, its budgets) instead of starting over, so a crash never
+    /// adds calls a run without one would not have made.
+    pub prior: Option<Prior>,
+}
+
+/// What a step had done before its run's process ended (issue 12), as the
+/// journal tells: the last call and its outcome, and the budgets spent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prior {
+    /// The tool of the step's last call with an outcome (not a verify call).
+    pub tool: String,
+    /// Its arguments, as journaled (redacted).
+    pub args: Value,
+    /// Its outcome (redacted).
+    pub outcome: Outcome,
+    /// The step's verify call ran and its outcome: `Some(true)` means the
+    /// step's goal held and the step is done.
+    pub verified: Option<bool>,
+    /// Healing attempts made in the step.
+    pub attempts: u32,
+    /// Retries of the same call, by error code.
+    pub retries: Vec<(String, u32)>,
 }
 
 /// A call that may have run: its "call started" record is in the journal,
@@ -100,6 +126,9 @@ pub struct InDoubt {
     pub started_ms: i64,
     /// What it was: `call`, `attempt`, `verify`, …
     pub purpose: String,
+    /// Its process group was still running when the run was taken over,
+    /// and was stopped: which one (`process group 4242 (sleep 30)`).
+    pub stopped: Option<String>,
 }
 
 /// Where a resumed run picks up: the step a decided request was about.
@@ -124,11 +153,16 @@ enum Entry {
     /// Its own call, already approved for exactly this rendered form and,
     /// when the gate named a part of it, exactly that simple command as the
     /// gate reads it now (a variable the call expands may have changed).
-    Approved(String, Option<String>, Option<String>, Option<CallSource>),
+    /// The last field: the call that may have run, when the approval was
+    /// "run it again" on an in-doubt request — a call that changed since is
+    /// asked about again, never run on the old answer.
+    Approved(String, Option<String>, Option<String>, Option<CallSource>, Option<InDoubt>),
     /// Declared alternative N.
     Alternative(usize),
     /// A call of the step may have run: ask before anything runs.
     InDoubt(InDoubt),
+    /// Go on where the step was when its run's process ended.
+    Continue(Prior),
     /// Not at all.
     Skip,
     /// The run ends here (by a person's decision, or not).
@@ -254,9 +288,10 @@ impl Engine {
             (None, None) => 0,
         };
         let entry = match &opts.resume {
-            None => match restart.and_then(|r| r.in_doubt.clone()) {
-                Some(d) => Entry::InDoubt(d),
-                None => Entry::Fresh,
+            None => match (restart.and_then(|r| r.in_doubt.clone()), restart.and_then(|r| r.prior.clone())) {
+                (Some(d), _) => Entry::InDoubt(d),
+                (None, Some(p)) => Entry::Continue(p),
+                (None, None) => Entry::Fresh,
             },
             Some(r) => match r.request.option(&r.decision.option).map(|o| &o.choice) {
                 Some(Choice::Run) => Entry::Approved(
@@ -264,6 +299,13 @@ impl Engine {
                     r.request.danger.as_ref().map(|d| d.command.clone()),
                     r.request.call_digest.clone(),
                     r.request.call_source.clone(),
+                    (r.request.kind == ApprovalKind::InDoubt).then(|| InDoubt {
+                        tool: r.request.tool.clone().unwrap_or_default(),
+                        call: r.request.call.clone().unwrap_or_default(),
+                        started_ms: r.request.created_ms,
+                        purpose: "call".into(),
+                        stopped: None,
+                    }),
                 ),
                 Some(Choice::Retry) => Entry::Fresh,
                 Some(Choice::Alternative { index }) => Entry::Alternative(*index),
@@ -276,7 +318,7 @@ impl Engine {
         let mut run = Run {
             e: self,
             job,
-            ctx: CallContext { base_dir: job.base_dir.clone(), run_id: run_id.clone() },
+            ctx: CallContext { base_dir: job.base_dir.clone(), run_id: run_id.clone(), processes: opts.processes.clone() },
             env: opts.env,
             redactor,
             safety,
@@ -580,13 +622,15 @@ impl Run<'_> {
         let mut cur = self.expand(&step.call);
         let mut approved = false;
         let mut in_doubt = None;
+        let mut resumed = None;
         let early = match entry {
             Entry::Fresh => None,
+            Entry::Continue(prior) => self.continue_step(step, &mut st, &mut cur, prior, &mut resumed),
             Entry::InDoubt(d) => {
                 in_doubt = Some(d);
                 None
             }
-            Entry::Approved(call, command, digest, source) => {
+            Entry::Approved(call, command, digest, source, doubt) => {
                 // The approved call: the step's own, an alternative, the
                 // verify call or a healing proposal (one whose arguments held
                 // a secret cannot be rebuilt from the journal: it asks again).
@@ -611,6 +655,9 @@ impl Run<'_> {
                         st.used_alternatives.insert(index);
                     }
                     cur = t;
+                }
+                if !approved {
+                    in_doubt = doubt;
                 }
                 None
             }
@@ -637,10 +684,10 @@ impl Run<'_> {
         let status = match (early, in_doubt) {
             (Some(s), _) => s,
             (None, Some(d)) => match self.in_doubt(step, &mut st, &cur, d).await? {
-                Ok(approved) => self.heal(step, &mut st, cur, approved).await?,
+                Ok(approved) => self.heal(step, &mut st, cur, approved, None).await?,
                 Err(status) => status,
             },
-            (None, None) => self.heal(step, &mut st, cur, approved).await?,
+            (None, None) => self.heal(step, &mut st, cur, approved, resumed).await?,
         };
         st.rep.status = status;
         st.rep.duration_ms = st.t0.elapsed().as_millis() as u64;
@@ -657,12 +704,26 @@ impl Run<'_> {
     }
 
     /// The loop for one step. Returns how the step ended.
-    async fn heal(&mut self, step: &Step, st: &mut StepState, mut cur: Current, approved: bool) -> Result<StepStatus, EngineError> {
-        // Approval before the first call: the step asks for it, or the call is destructive.
-        if !approved && let Some(end) = self.gate(step, st, &cur, Origin::Job, None, step.needs_approval).await? {
-            return Ok(end);
-        }
-        let mut outcome = self.call(step, &cur, "call").await?;
+    /// `resumed`: the outcome the step's last call had before its run's
+    /// process ended (issue 12): healing goes on from it without calling.
+    async fn heal(
+        &mut self,
+        step: &Step,
+        st: &mut StepState,
+        mut cur: Current,
+        approved: bool,
+        resumed: Option<Outcome>,
+    ) -> Result<StepStatus, EngineError> {
+        let mut outcome = match resumed {
+            Some(o) => o,
+            None => {
+                // Approval before the first call: the step asks for it, or the call is destructive.
+                if !approved && let Some(end) = self.gate(step, st, &cur, Origin::Job, None, step.needs_approval).await? {
+                    return Ok(end);
+                }
+                self.call(step, &cur, "call").await?
+            }
+        };
         if outcome.is_ok() {
             let status = if outcome.status == crate::Status::Partial { StepStatus::Partial } else { StepStatus::Succeeded };
             st.rep.final_outcome = Some(self.redacted_outcome(&outcome));
@@ -775,7 +836,7 @@ impl Run<'_> {
             }
             let purpose = match kind {
                 "verify_state" => "verify",
-                "escalate" => "call (person's decision)",
+                "escalate" => "call (decision)",
                 _ => "attempt",
             };
             let result = self.call(step, &next, purpose).await?;
@@ -1418,6 +1479,60 @@ impl Run<'_> {
         }
     }
 
+    /// Sets a step up to go on where it was when its run's process ended
+    /// (issue 12): budgets as spent, the call that was being healed, and its
+    /// last outcome to heal from (`resumed`). A last call that succeeded, or
+    /// a verify call that found the goal held, ends the step without calling
+    /// again. Returns the step's status when it ends here.
+    fn continue_step(
+        &mut self,
+        step: &Step,
+        st: &mut StepState,
+        cur: &mut Current,
+        p: Prior,
+        resumed: &mut Option<Outcome>,
+    ) -> Option<StepStatus> {
+        st.attempts = p.attempts;
+        st.retries = p.retries.iter().filter_map(|(c, n)| Some((ErrorCode::parse(c).ok()?, *n))).collect();
+        st.verify_tried = p.verified.is_some();
+        self.attempts_used += p.attempts;
+        // The call being healed: the step's own, an alternative, or (a
+        // healing proposal, whose arguments the journal holds redacted) the
+        // step's own call again.
+        let same = |c: &Call| {
+            let e = self.expand(c);
+            e.tool == p.tool && self.redactor.redacted(&e.args) == p.args
+        };
+        if let Some(i) = step.alternatives.iter().position(same) {
+            st.used_alternatives.insert(i);
+            *cur = self.expand(&step.alternatives[i]);
+        }
+        let ev = self.event(
+            EventKind::Guardrail,
+            Level::Info,
+            Some(&step.name),
+            format!(
+                "step `{}` goes on where it was when Mend stopped: {} healing attempt(s) made, last call {}",
+                step.name,
+                p.attempts,
+                p.outcome.code().map(|c| format!("failed with {c}")).unwrap_or_else(|| "succeeded".into())
+            ),
+        );
+        self.emit(ev, json!({"guardrail": "continued", "attempts": p.attempts, "verified": p.verified}));
+        st.rep.final_outcome = Some(self.redacted_outcome(&p.outcome));
+        match (p.verified, p.outcome.is_ok()) {
+            (Some(true), _) => Some(StepStatus::Verified),
+            (_, true) if p.attempts > 0 => Some(StepStatus::Healed),
+            (_, true) if p.outcome.status == crate::Status::Partial => Some(StepStatus::Partial),
+            (_, true) => Some(StepStatus::Succeeded),
+            (_, false) => {
+                st.failed_first = true;
+                *resumed = Some(p.outcome);
+                None
+            }
+        }
+    }
+
     /// A call of this step may have run: the run's process ended after its
     /// "call started" record and before its outcome (issue 12). Nothing runs
     /// again silently: the step's verify call (when it has one and the gate
@@ -1441,11 +1556,18 @@ impl Run<'_> {
             None => None,
         };
         let started = time_of_day(d.started_ms);
-        let what = format!(
-            "Mend's process ended (killed, crashed, or the machine went down) while this {} was running, started at {started}: `{}`. \
-             Whether it finished, and what it did, is unknown.",
-            d.purpose, d.call
-        );
+        let what = match &d.stopped {
+            Some(group) => format!(
+                "Mend's process ended (killed, crashed, or the machine went down) while this {} was running, started at {started}: `{}`. \
+                 Its {group} was still running when the run was taken over, and was stopped: it may have done part of its work.",
+                d.purpose, d.call
+            ),
+            None => format!(
+                "Mend's process ended (killed, crashed, or the machine went down) while this {} was running, started at {started}: `{}`. \
+                 Whether it finished, and what it did, is unknown.",
+                d.purpose, d.call
+            ),
+        };
         let (diagnosis, done) = match &verify {
             Some((v, o)) if o.is_ok() => (format!("The step's verify call `{v}` succeeds: what the step does looks done."), true),
             Some((v, o)) => (

@@ -31,6 +31,30 @@ pub struct CallContext {
     pub base_dir: PathBuf,
     /// The run this call belongs to.
     pub run_id: String,
+    /// Where a tool notes the process groups it starts, if the run keeps
+    /// track (issue 12).
+    pub processes: Option<Processes>,
+}
+
+/// Where a tool notes the process group it started and when it is gone, so
+/// that if this process dies mid-call, whoever takes the run over can find
+/// the group still running and stop it (issue 12). Implemented by the
+/// run's lease (`mend_agent::lease`).
+pub trait ProcessNote: Send + Sync {
+    /// A process group (its leader's pid) was started for the call.
+    fn started(&self, pgid: u32);
+    /// That group is gone (ended or killed).
+    fn ended(&self, pgid: u32);
+}
+
+/// A shared [`ProcessNote`].
+#[derive(Clone)]
+pub struct Processes(pub std::sync::Arc<dyn ProcessNote>);
+
+impl std::fmt::Debug for Processes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Processes")
+    }
 }
 
 /// A changed set of arguments that a tool proposes for its own failure: a

@@ -165,6 +165,11 @@ pub struct RunRow {
     /// Requests of this run still waiting for a person.
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub pending_approvals: i64,
+    /// Decisions made from outside the run that no run has gone on with
+    /// yet (`mend approvals decide --no-resume`, a decide whose resume
+    /// failed): `mend runs resume` goes on with them.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub decided: i64,
     /// Why it ended, when the journal says (an interrupted run: by what).
     pub reason: Option<String>,
     /// When the run was last heard of (its last step or call, ms since epoch).
@@ -699,7 +704,8 @@ impl Reader {
             .conn
             .prepare(
                 "SELECT r.run_id, r.job, r.started_ms, r.finished_ms, r.status, r.attempts, r.job_path,
-                        (SELECT COUNT(*) FROM approvals a WHERE a.run_id = r.run_id AND a.state = 'pending'), r.reason, r.last_ms
+                        (SELECT COUNT(*) FROM approvals a WHERE a.run_id = r.run_id AND a.state = 'pending'), r.reason, r.last_ms,
+                        (SELECT COUNT(*) FROM approvals a WHERE a.run_id = r.run_id AND a.state = 'decided' AND a.applied = 0)
                  FROM runs r ORDER BY r.started_ms DESC LIMIT ?1",
             )
             .map_err(|e| self.err(e))?;
@@ -716,6 +722,7 @@ impl Reader {
                     pending_approvals: r.get(7)?,
                     reason: r.get(8)?,
                     last_ms: r.get(9)?,
+                    decided: r.get(10)?,
                 })
             })
             .map_err(|e| self.err(e))?;

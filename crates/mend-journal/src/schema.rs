@@ -137,7 +137,8 @@ CREATE TABLE rollup_tokens (
              ALTER TABLE runs ADD COLUMN last_ms INTEGER;
              ALTER TABLE runs ADD COLUMN reason TEXT;
              ALTER TABLE approvals ADD COLUMN applied INTEGER NOT NULL DEFAULT 1;
-             CREATE INDEX runs_open ON runs(started_ms) WHERE status IS NULL;",
+             CREATE INDEX runs_open ON runs(started_ms) WHERE status IS NULL;
+             CREATE INDEX approvals_unapplied ON approvals(run_id) WHERE applied = 0;",
         ),
     ])
 }

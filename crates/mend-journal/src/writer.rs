@@ -198,6 +198,13 @@ fn insert_events(tx: &Transaction, events: &[&Event]) -> rusqlite::Result<()> {
                          tokens = COALESCE(?6, tokens), reason = ?7",
                 )?
                 .execute(params![e.run_id, e.job, e.ts_ms, status, attempts, e.tokens.map(|t| t as i64), reason])?;
+                // A call its dead owner left running, stopped by whoever found it.
+                if let Some(s) = e.data.get("stopped").and_then(|s| s.as_str()) {
+                    tx.prepare_cached(
+                        "UPDATE runs SET in_flight = json_set(in_flight, '$.stopped', ?2) WHERE run_id = ?1 AND in_flight IS NOT NULL",
+                    )?
+                    .execute(params![e.run_id, s])?;
+                }
             }
             // Where each run is (schema 5, issue 12). A call in flight stays
             // until its own outcome or the end of its step: a restarted

@@ -204,6 +204,22 @@ fn kill_group(pgid: Option<u32>) -> bool {
 }
 
 /// Kills a process group when dropped, unless disarmed.
+/// A process group noted as started for as long as the call lasts.
+struct Noted(mend_core::tool::Processes, u32);
+
+impl Noted {
+    fn new(p: mend_core::tool::Processes, pgid: u32) -> Noted {
+        p.0.started(pgid);
+        Noted(p, pgid)
+    }
+}
+
+impl Drop for Noted {
+    fn drop(&mut self) {
+        self.0.0.ended(self.1);
+    }
+}
+
 struct GroupGuard(Option<u32>);
 
 impl GroupGuard {
@@ -350,6 +366,9 @@ impl Tool for ExecTool {
             }
         };
         let pgid = child.id();
+        // Noted where the run keeps track, so that whoever takes the run
+        // over after this process died can stop the group (issue 12).
+        let _noted = pgid.and_then(|g| ctx.processes.clone().map(|p| Noted::new(p, g)));
         // If this call is abandoned mid-way (the run is interrupted), the
         // whole group goes with it, not only the direct child.
         let mut guard = GroupGuard(pgid);

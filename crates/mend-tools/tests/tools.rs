@@ -13,7 +13,7 @@ use mend_tools::http::HttpTool;
 use serde_json::{Value, json};
 
 fn ctx(dir: &Path) -> CallContext {
-    CallContext { base_dir: dir.to_path_buf(), run_id: "test".into() }
+    CallContext { base_dir: dir.to_path_buf(), run_id: "test".into(), processes: None }
 }
 
 fn code(o: &Outcome) -> String {
