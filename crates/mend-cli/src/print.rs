@@ -20,6 +20,17 @@ macro_rules! errln {
 }
 pub(crate) use errln;
 
+/// `errln!` without the newline, flushed (a prompt).
+macro_rules! errw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut e = std::io::stderr();
+        let _ = write!(e, $($arg)*);
+        let _ = e.flush();
+    }};
+}
+pub(crate) use errw;
+
 /// Prints one line per step, failure, healing attempt and decision.
 pub struct Progress;
 
@@ -48,6 +59,8 @@ impl Observer for Progress {
             }
             EventKind::Attempt if e.ok == Some(true) => format!("  ✓ {}", e.message),
             EventKind::Recovery => format!("  ✔ {}", e.message),
+            // Information (a run going on after a crash, a decision made elsewhere) is not a stop.
+            EventKind::Guardrail if e.level == mend_core::event::Level::Info => format!("  · {}", e.message),
             EventKind::Guardrail => format!("  ⛔ {}", e.message),
             EventKind::Escalation => match e.data.get("danger").filter(|d| !d.is_null()) {
                 // Before a call runs: which rule asked, on which simple command (issue 11).

@@ -14,7 +14,7 @@ use mend_core::engine::{EngineError, Observer};
 use mend_core::job::Job;
 use mend_core::report::RunReport;
 
-use crate::print::{Progress, errln};
+use crate::print::{Progress, errln, errw};
 use crate::{ApproveMode, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, EXIT_WAITING};
 
 /// Reads the config file (see [`mend_agent::load::config`]).
@@ -52,19 +52,70 @@ pub fn highlight(call: &str, span: Option<(usize, usize)>, color: bool) -> Strin
 }
 
 /// Asks on the terminal: the recommended option first, Enter takes it.
+///
+/// Lines come from one stdin reader thread for the whole process, over a
+/// channel: a prompt that is answered elsewhere (`mend approvals decide`
+/// from another terminal, the desktop app) stops waiting without a reader
+/// left blocked on stdin to swallow the next prompt's answer (issue 12).
 pub struct TerminalApprover;
+
+/// Lines typed on stdin; `None` once stdin is closed.
+fn stdin_lines() -> &'static tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<Option<String>>> {
+    static LINES: std::sync::OnceLock<tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<Option<String>>>> =
+        std::sync::OnceLock::new();
+    LINES.get_or_init(|| {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let spawned = std::thread::Builder::new().name("mend-stdin".into()).spawn(move || {
+            let stdin = std::io::stdin();
+            loop {
+                let mut line = String::new();
+                match stdin.lock().read_line(&mut line) {
+                    Ok(0) | Err(_) => {
+                        let _ = tx.send(None);
+                        return;
+                    }
+                    Ok(_) => {
+                        if tx.send(Some(line)).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        if spawned.is_err() {
+            // No reader: every prompt reads end-of-input and leaves its request waiting.
+            let (tx, rx2) = tokio::sync::mpsc::unbounded_channel();
+            let _ = tx.send(None);
+            return tokio::sync::Mutex::new(rx2);
+        }
+        tokio::sync::Mutex::new(rx)
+    })
+}
 
 #[async_trait]
 impl Approver for TerminalApprover {
     async fn decide(&self, req: &ApprovalRequest) -> Answer {
-        let req = req.clone();
-        tokio::task::spawn_blocking(move || ask_blocking(&req)).await.unwrap_or(Answer::Pending)
+        show(req);
+        let mut lines = stdin_lines().lock().await;
+        // What was typed before the prompt was shown is not an answer to it.
+        while let Ok(Some(_)) = lines.try_recv() {}
+        loop {
+            errw!("└─ Enter = 1, a number to choose (text after it is kept as instructions), w = leave waiting: ");
+            // Cancelled here (answered elsewhere, or timed out), nothing is consumed.
+            let Some(Some(line)) = lines.recv().await else { return Answer::Pending };
+            match parse_choice(req, line.trim()) {
+                Ok(answer) => return answer,
+                Err(msg) => errln!("   {msg}"),
+            }
+        }
     }
 }
 
-fn ask_blocking(req: &ApprovalRequest) -> Answer {
+/// Prints a request: what happened, the call with the gate's part marked,
+/// the diagnosis, the options with the recommended one first.
+fn show(req: &ApprovalRequest) {
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "\n┌─ APPROVAL NEEDED ─ {}", req.title);
+    let _ = writeln!(err, "\n┌─ APPROVAL NEEDED ─ {}  (request {})", req.title, req.id);
     let _ = writeln!(err, "│ What happened: {}", req.what_happened.replace('\n', "\n│   "));
     if let Some(d) = &req.danger {
         let call = req.call.as_deref().unwrap_or("");
@@ -92,40 +143,25 @@ fn ask_blocking(req: &ApprovalRequest) -> Answer {
         let _ = writeln!(err, "│  {}) {}{mark}\n│     {}", i + 1, o.label, o.detail);
     }
     let _ = err.flush();
-    // Not held while reading: when the job's approval timeout fires, the
-    // progress printer must be able to write (and the run to end).
-    drop(err);
-    let stdin = std::io::stdin();
-    loop {
-        {
-            let mut err = std::io::stderr().lock();
-            let _ = write!(err, "└─ Enter = 1, a number to choose (text after it is kept as instructions), w = leave waiting: ");
-            let _ = err.flush();
-        }
-        let mut line = String::new();
-        match stdin.lock().read_line(&mut line) {
-            Ok(0) | Err(_) => return Answer::Pending,
-            Ok(_) => {}
-        }
-        let line = line.trim();
-        if line.eq_ignore_ascii_case("w") {
-            return Answer::Pending;
-        }
-        let (num, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
-        let idx = if num.is_empty() { Some(0) } else { num.parse::<usize>().ok().and_then(|n| n.checked_sub(1)) };
-        match idx.and_then(|i| req.options.get(i)) {
-            Some(o) => {
-                return Answer::Decided(Decision {
-                    option: o.id.clone(),
-                    instructions: (!rest.trim().is_empty()).then(|| rest.trim().to_owned()),
-                    decided_by: DecidedBy::Person { who: std::env::var("USER").unwrap_or_default() },
-                    decided_ms: now_ms(),
-                });
-            }
-            None => {
-                let _ = writeln!(std::io::stderr().lock(), "   `{line}` is not an option (1-{}).", req.options.len());
-            }
-        }
+}
+
+/// One typed line as an answer: empty = the first (recommended) option, a
+/// number picks one (text after it is kept as instructions), `w` leaves
+/// the request waiting.
+fn parse_choice(req: &ApprovalRequest, line: &str) -> Result<Answer, String> {
+    if line.eq_ignore_ascii_case("w") {
+        return Ok(Answer::Pending);
+    }
+    let (num, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+    let idx = if num.is_empty() { Some(0) } else { num.parse::<usize>().ok().and_then(|n| n.checked_sub(1)) };
+    match idx.and_then(|i| req.options.get(i)) {
+        Some(o) => Ok(Answer::Decided(Decision {
+            option: o.id.clone(),
+            instructions: (!rest.trim().is_empty()).then(|| rest.trim().to_owned()),
+            decided_by: DecidedBy::Person { who: std::env::var("USER").unwrap_or_default() },
+            decided_ms: now_ms(),
+        })),
+        None => Err(format!("`{line}` is not an option (1-{}).", req.options.len())),
     }
 }
 

@@ -188,3 +188,60 @@ fn run_it_again_holds_only_for_the_call_shown() {
     assert_eq!(again[0]["kind"], "in_doubt");
     assert_ne!(again[0]["id"].as_str().unwrap(), id);
 }
+
+/// A prompt at a terminal answered from elsewhere (`mend approvals decide`)
+/// stops waiting, says so, and leaves no reader behind: the next prompt of
+/// the same run takes the next line typed (issue 12).
+#[test]
+fn a_prompt_answered_elsewhere_leaves_the_terminal_to_the_next_prompt() {
+    use std::io::{Read, Write};
+    let c = Case::new(
+        "name = \"two\"\n[[steps]]\nname = \"a\"\ntool = \"exec\"\nargs = { shell = \"rm -rf one\" }\n\
+         [[steps]]\nname = \"b\"\ntool = \"exec\"\nargs = { shell = \"rm -rf two\" }\n",
+    );
+    std::fs::create_dir_all(c.dir.join("one")).unwrap();
+    std::fs::create_dir_all(c.dir.join("two")).unwrap();
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let slave = |fd: &std::os::fd::OwnedFd| Stdio::from(fd.try_clone().unwrap());
+    let mut child = mend(&c.data)
+        .arg("run")
+        .arg(c.dir.join("job.toml"))
+        .stdin(slave(&pty.slave))
+        .stdout(slave(&pty.slave))
+        .stderr(slave(&pty.slave))
+        .spawn()
+        .unwrap();
+    drop(pty.slave);
+    let master = std::fs::File::from(pty.master);
+    let mut writer = master.try_clone().unwrap();
+    let screen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let s2 = screen.clone();
+    std::thread::spawn(move || {
+        let mut master = master;
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = master.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            s2.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let prompts = || screen.lock().unwrap().matches("APPROVAL NEEDED").count();
+    c.wait_for("the first prompt", |_| prompts() == 1);
+    let id = c.pending()[0]["id"].as_str().unwrap().to_owned();
+    let (code, _, err) = run(mend(&c.data).args(["approvals", "decide", &id, "run"]));
+    assert_eq!(code, 0, "{err}");
+    c.wait_for("the second prompt", |_| prompts() == 2);
+    assert!(screen.lock().unwrap().contains("decided elsewhere"), "{}", screen.lock().unwrap());
+    writer.write_all(b"\n").unwrap();
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "the second prompt never took the answer: {}", screen.lock().unwrap());
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0), "{}", screen.lock().unwrap());
+    assert!(!c.dir.join("one").exists() && !c.dir.join("two").exists());
+}

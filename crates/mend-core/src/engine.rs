@@ -1723,6 +1723,13 @@ impl Run<'_> {
             // acted on (and yields the one decision that holds).
             let held = self.e.journal.resolve_approval(&req.id, &decision).await?;
             let Some(option) = req.option(&held.option) else { return Ok(Resolution::Waiting) };
+            let ev = self.event(
+                EventKind::Guardrail,
+                Level::Info,
+                Some(&step.name),
+                format!("request {} was decided elsewhere: `{}` ({}); going on with it", req.id, option.id, option.label),
+            );
+            self.emit(ev, json!({"guardrail": "decided_elsewhere", "request": req.id, "option": option.id}));
             esc.decision = Some(held.clone());
             st.rep.escalations.push(esc);
             return Ok(Resolution::Chose(option.choice.clone(), held));
