@@ -634,7 +634,7 @@ async fn a_call_that_may_have_run_is_asked_about_before_it_runs_again() {
         let req: mend_core::approval::ApprovalRequest = serde_json::from_value(asked[0].data.clone()).unwrap();
         assert_eq!(req.kind, ApprovalKind::InDoubt);
         assert!(req.title.contains("may have run"), "{}", req.title);
-        assert_eq!(req.recommended, if effect_there { "skip" } else { "run" }, "the verify call's answer decides the recommendation");
+        assert_eq!(req.recommended, if effect_there { "ran" } else { "run" }, "the verify call's answer decides the recommendation");
         assert!(req.diagnosis.contains("verify call"), "{}", req.diagnosis);
         let marks = std::fs::read_to_string(d.path().join("marks.log")).unwrap_or_default();
         assert_eq!(marks.lines().count(), runs, "effect there: {effect_there}");

@@ -63,7 +63,7 @@ type Demo = (FaultServer, Vec<(String, String)>);
 struct Live {
     job: String,
     job_path: Option<PathBuf>,
-    cancel: Option<oneshot::Sender<()>>,
+    cancel: Option<oneshot::Sender<String>>,
 }
 
 struct Waiter {
@@ -234,7 +234,7 @@ impl Desk {
         go_on: Option<(Lease, Continuation)>,
     ) -> String {
         let run_id = go_on.as_ref().map(|(l, _)| l.run_id().to_owned()).unwrap_or_else(new_id);
-        let (cancel_tx, cancel_rx) = oneshot::channel::<()>();
+        let (cancel_tx, cancel_rx) = oneshot::channel::<String>();
         let live = self.live.lock().map(|mut live| {
             live.insert(run_id.clone(), Live { job: job.name.clone(), job_path: job_path.clone(), cancel: Some(cancel_tx) });
             live.len()
@@ -247,8 +247,9 @@ impl Desk {
             let observer: Arc<dyn Observer> = Arc::new(UiObserver { desk: desk.clone() });
             // Cancelled when the sender fires; a dropped sender never cancels.
             let cancel = async move {
-                if cancel_rx.await.is_err() {
-                    std::future::pending::<()>().await;
+                match cancel_rx.await {
+                    Ok(why) => why,
+                    Err(_) => std::future::pending::<String>().await,
                 }
             };
             let mut env = desk.env.clone();
@@ -285,7 +286,7 @@ impl Desk {
         let tx = self.live.lock().ok().and_then(|mut l| l.get_mut(run_id).and_then(|r| r.cancel.take()));
         match tx {
             Some(tx) => {
-                let _ = tx.send(());
+                let _ = tx.send("cancelled from the desktop app".into());
                 Ok(())
             }
             None => Err(format!("run {run_id} is not running")),
@@ -521,10 +522,10 @@ impl Desk {
     /// pending in the journal and pops up after the next start), waits a
     /// moment for them to journal it, and closes the journal.
     pub async fn shutdown(&self) {
-        let senders: Vec<oneshot::Sender<()>> =
+        let senders: Vec<oneshot::Sender<String>> =
             self.live.lock().map(|mut l| l.values_mut().filter_map(|r| r.cancel.take()).collect()).unwrap_or_default();
         for tx in senders {
-            let _ = tx.send(());
+            let _ = tx.send("stopped when the desktop app quit".into());
         }
         for _ in 0..150 {
             if self.live.lock().map(|l| l.is_empty()).unwrap_or(true) {

@@ -492,7 +492,7 @@ fn two_deciders_at_once_yield_one_decision_and_one_resume() {
                         mend_agent::Continuation::Restart(r) => spec.restart = Some(*r),
                         _ => {}
                     }
-                    agent.execute(spec, Arc::new(StandingApprover::Wait), None, std::future::pending::<()>()).await.unwrap();
+                    agent.execute(spec, Arc::new(StandingApprover::Wait), None, std::future::pending::<String>()).await.unwrap();
                     went_on = true;
                 }
                 agent.close();

@@ -332,7 +332,16 @@ reason: string | null,
 /**
  * When the run was last heard of (its last step or call, ms since epoch).
  */
-last_ms: number | null, };
+last_ms: number | null, 
+/**
+ * The step last started, while it has not finished.
+ */
+step: string | null, 
+/**
+ * The call that changes the world started in that step with no
+ * outcome in the journal (as shown, redacted): it may have run.
+ */
+in_flight: string | null, };
 
 export type Remember = "job" | "step" | "failure" | "always";
 

@@ -255,16 +255,18 @@ impl Agent {
         Ok(Reader::open(self.journal.path())?)
     }
 
-    /// Runs a job with healing until it ends or `cancel` completes. On
+    /// Runs a job with healing until it ends or `cancel` completes with
+    /// why (`interrupted by SIGTERM`, `cancelled from the desktop app`). On
     /// cancel the run is dropped (a running command's process group is
     /// killed with it), everything journaled so far is kept and the run is
-    /// closed as interrupted; pending approvals stay pending.
+    /// closed as interrupted, with that reason; pending approvals stay
+    /// pending, and a call that was running is in doubt when the run goes on.
     pub async fn execute(
         &self,
         spec: RunSpec<'_>,
         approver: Arc<dyn Approver>,
         observer: Option<Arc<dyn Observer>>,
-        cancel: impl Future<Output = ()>,
+        cancel: impl Future<Output = String>,
     ) -> Result<Ended, EngineError> {
         let (stats, rules) = match self.reader() {
             Ok(r) => (r.stats().unwrap_or_default(), r.rules().unwrap_or_default()),
@@ -308,10 +310,13 @@ impl Agent {
         let run = engine.run(job, RunOptions { env, run_id: Some(run_id.clone()), job_path, resume, restart, processes });
         tokio::select! {
             r = run => r.map(|r| Ended::Finished(Box::new(r))),
-            _ = cancel => {
+            why = cancel => {
+                // The call that was running was stopped with the run (its
+                // process group killed): going on asks whether it ran.
+                let stopped = format!("Mend stopped it when the run was {why}");
                 let ev = Event {
                     ok: Some(false),
-                    data: serde_json::json!({"status": "interrupted", "reason": "stopped by Ctrl-C, SIGTERM or SIGHUP, or from the desktop app"}),
+                    data: serde_json::json!({"status": "interrupted", "reason": why, "stopped": stopped}),
                     ..Event::new(now_ms(), &run_id, &job.name, EventKind::RunFinished, Level::Error, format!("run of `{}` interrupted", job.name))
                 };
                 if let Some(o) = &observer {
@@ -493,9 +498,9 @@ impl Agent {
                 (None, None) => {
                     let mut r = restart_of(&state, &job);
                     if let Some(d) = &mut r.in_doubt
-                        && let Some(s) = lease.stopped()
+                        && let Some(g) = lease.stopped()
                     {
-                        d.stopped = Some(s.to_owned());
+                        d.stopped = Some(orphan_stopped(g));
                     }
                     if r.in_doubt.is_none()
                         && let Some(step) = r.step.as_deref().filter(|s| state.step.as_deref() == Some(*s) && state.step_open)
@@ -515,9 +520,9 @@ impl Agent {
     /// Ends a run a person gives up on (`mend runs close`): its lease must
     /// be ours (no live process owns it). Its waiting requests are decided
     /// `abort` by `who`, decisions nobody went on with are marked done, and
-    /// the run is journaled as `aborted`, with why. A run that already
-    /// ended is `BadInput`.
-    pub async fn close_run(&self, lease: &lease::Lease, who: &str, note: Option<&str>) -> Result<(), AgentError> {
+    /// the run is journaled as `aborted`, with why. Returns how many waiting
+    /// requests were decided. A run that already ended is `BadInput`.
+    pub async fn close_run(&self, lease: &lease::Lease, who: &str, note: Option<&str>) -> Result<usize, AgentError> {
         let run_id = lease.run_id();
         let reader = self.reader()?;
         let state = reader.run_state(run_id)?.ok_or_else(|| AgentError::BadInput(format!("no run `{run_id}` in the journal")))?;
@@ -525,7 +530,9 @@ impl Agent {
             return Err(AgentError::BadInput(format!("run {run_id} has already ended ({s})")));
         }
         let by = DecidedBy::Person { who: who.to_owned() };
-        for req in reader.pending_for_run(run_id)? {
+        let pending = reader.pending_for_run(run_id)?;
+        let n = pending.len();
+        for req in pending {
             let d =
                 Decision { option: "abort".into(), instructions: note.map(str::to_owned), decided_by: by.clone(), decided_ms: now_ms() };
             self.journal.resolve(&req.id, &d, true).await?;
@@ -545,7 +552,7 @@ impl Agent {
         };
         self.journal.record(ev);
         self.journal.flush().await?;
-        Ok(())
+        Ok(n)
     }
 
     /// Closes the runs whose process ended without closing them (killed,
@@ -582,9 +589,9 @@ impl Agent {
                 },
             };
             // Its call, left running without a supervisor, is stopped.
-            let stopped = lease.stop_orphan();
+            let stopped = lease.stop_orphan().map(|g| orphan_stopped(&g));
             let reason = match &stopped {
-                Some(g) => format!("{who} ended without closing the run{doing}; its {g} was still running and was stopped"),
+                Some(s) => format!("{who} ended without closing the run{doing}. {s}"),
                 None => format!("{who} ended without closing the run{doing}"),
             };
             let ev = Event {
@@ -658,6 +665,12 @@ fn process_what() -> String {
         what.push('…');
     }
     what
+}
+
+/// The sentence the in-doubt question and the run's reason give for a
+/// call's process group that its dead owner left running.
+fn orphan_stopped(group: &str) -> String {
+    format!("Its {group} was still running without Mend when the run was taken over, and was stopped")
 }
 
 fn owner_text(h: Option<&lease::Holder>) -> String {
@@ -777,7 +790,7 @@ impl Approver for Watched {
 
 fn check_option<'a>(request: &'a ApprovalRequest, option: &str) -> Result<&'a mend_core::approval::ApprovalOption, AgentError> {
     request.option(option).ok_or_else(|| {
-        let ids: Vec<&str> = request.options.iter().map(|o| o.id.as_str()).collect();
+        let ids: Vec<String> = request.options.iter().map(|o| format!("{} ({})", o.id, o.label)).collect();
         AgentError::BadInput(format!("`{option}` is not an option of request {}; choose one of: {}", request.id, ids.join(", ")))
     })
 }

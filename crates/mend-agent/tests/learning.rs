@@ -41,7 +41,7 @@ async fn run(agent: &Agent, dir: &Path, toml: &str, approver: Arc<Person>, env: 
     std::fs::write(&path, toml).unwrap();
     let job = load::job(&path, &Config::default(), &env).unwrap();
     let spec = RunSpec { job_path: Some(&path), ..RunSpec::new(&job, env) };
-    match agent.execute(spec, approver, None, std::future::pending()).await.unwrap() {
+    match agent.execute(spec, approver, None, std::future::pending::<String>()).await.unwrap() {
         Ended::Finished(r) => *r,
         Ended::Interrupted { .. } => panic!("interrupted"),
     }

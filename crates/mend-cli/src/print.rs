@@ -100,6 +100,16 @@ pub fn summary(r: &RunReport) {
         r.run_id
     );
     for st in &r.steps {
-        let _ = writeln!(err, "   {:<10} {} ({} attempt(s))", format!("{:?}", st.status).to_lowercase(), st.name, st.attempts.len());
+        let _ =
+            writeln!(err, "   {:<10} {} ({} healing attempt(s))", format!("{:?}", st.status).to_lowercase(), st.name, st.attempts.len());
+    }
+    // What waits, and the command that decides it (issue 12: a run left
+    // waiting without a terminal names its request).
+    for e in r.steps.iter().flat_map(|s| &s.escalations).filter(|e| e.decision.is_none()) {
+        let _ = writeln!(
+            err,
+            "   ⚠ request {} waits: {}\n     decide it with `mend approvals decide {} {}` (recommended; `mend approvals show {}` for all options)",
+            e.request_id, e.title, e.request_id, e.recommended, e.request_id
+        );
     }
 }

@@ -266,7 +266,8 @@ pub fn metrics(dir: &Path, a: MetricsArgs) -> Result<(), Fail> {
 
 /// `mend runs`.
 pub fn runs(dir: &Path, limit: usize, json: bool) -> Result<(), Fail> {
-    let mut rows = open(dir)?.runs(limit).map_err(internal)?;
+    let reader = open(dir)?;
+    let mut rows = reader.runs(limit).map_err(internal)?;
     // A run whose end is not journaled is `running` only while a live
     // process holds its lease (issue 12); the next Mend process that writes
     // the journal records it as interrupted.
@@ -286,19 +287,37 @@ pub fn runs(dir: &Path, limit: usize, json: bool) -> Result<(), Fail> {
     }
     if rows.is_empty() {
         println!("No runs yet.");
+    } else {
+        println!("{:<16}  {:<15}  {:<11} {:<20} {:>9}  healing", "run", "started", "status", "job", "took");
     }
+    // Older runs a person still has to look at, hidden by --limit, are counted.
+    let hidden = match rows.last() {
+        Some(oldest) if limit > 0 && rows.len() == limit => reader.unfinished_before(oldest.started_ms).map_err(internal)?,
+        _ => 0,
+    };
     for r in rows {
         let took = r.finished_ms.map(|f| format!("{} ms", f - r.started_ms)).unwrap_or_else(|| "-".into());
-        let waiting =
-            if r.pending_approvals > 0 { format!("  ⚠ {} waiting (mend approvals list)", r.pending_approvals) } else { String::new() };
+        let waiting = if r.pending_approvals > 0 {
+            format!("  ⚠ {} waiting: `mend approvals list` (or `mend approvals show ID`)", r.pending_approvals)
+        } else {
+            String::new()
+        };
         println!("{}  {}  {:<11} {:<20} {:>9}  {} attempt(s){waiting}", r.run_id, fmt_ts(r.started_ms), r.status, r.job, took, r.attempts);
+        let doing = match (&r.in_flight, &r.step) {
+            (Some(c), Some(s)) => format!(" during step `{s}`, while `{c}` was running (it may have run: going on asks first)"),
+            (None, Some(s)) => format!(" during step `{s}`"),
+            _ => String::new(),
+        };
         if r.decided > 0 && !matches!(r.status.as_str(), "succeeded" | "failed" | "aborted") {
             println!("    ↳ decided, not yet gone on with: `mend runs resume {}` goes on (or `mend runs close {}`)", r.run_id, r.run_id);
         } else if r.status == "interrupted" {
             let when = r.last_ms.map(|t| format!(" (last heard of {})", fmt_ts(t))).unwrap_or_default();
             let why = r.reason.as_deref().unwrap_or("stopped before its end");
-            println!("    ↳ interrupted{when}: {why}; `mend runs resume {}` goes on with it", r.run_id);
+            println!("    ↳ interrupted{when}{doing}: {why}; `mend runs resume {}` goes on with it", r.run_id);
         }
+    }
+    if hidden > 0 {
+        println!("… and {hidden} older run(s) waiting for a person or interrupted: `mend runs --limit 0` lists them all");
     }
     Ok(())
 }
@@ -313,6 +332,8 @@ pub fn approvals_list(dir: &Path, json: bool) -> Result<(), Fail> {
     } else {
         for q in list {
             println!("{}  {}  {}  (recommended: {})", q.id, fmt_ts(q.created_ms), q.title, q.recommended);
+            let options: Vec<String> = q.options.iter().map(|o| format!("{} ({})", o.id, o.label)).collect();
+            println!("    job `{}`, step `{}`, run {}; options: {}", q.job, q.step, q.run_id, options.join(", "));
             if let Some(d) = &q.danger {
                 println!("    gate: rule `{}` ({}) on `{}`", d.rule, d.category, d.command);
             }

@@ -212,9 +212,7 @@ pub async fn execute_with(agent: &Agent, spec: RunSpec<'_>, out: Output) -> u8 {
     let Output { json, approve, quiet } = out;
     let observer: Option<Arc<dyn Observer>> = if quiet { None } else { Some(Arc::new(Progress::new())) };
     let stop = crate::signal::stop_requested();
-    let cancel = async {
-        stop.await;
-    };
+    let cancel = async { format!("interrupted by {}", stop.await.name()) };
     match agent.execute(spec, approver(approve), observer, cancel).await {
         Ok(Ended::Finished(r)) => {
             print_report(&r, json, quiet);
@@ -222,7 +220,11 @@ pub async fn execute_with(agent: &Agent, spec: RunSpec<'_>, out: Output) -> u8 {
         }
         Ok(Ended::Interrupted { run_id }) => {
             let by = crate::signal::caught().unwrap_or(crate::signal::Stop::Interrupt);
-            errln!("\nmend: interrupted by {}; the journal has every event of run {run_id} up to now", by.name());
+            errln!(
+                "\nmend: interrupted by {}; the journal has every event of run {run_id} up to now; \
+                 `mend runs resume {run_id}` goes on with it (waiting requests stay waiting: `mend approvals list`)",
+                by.name()
+            );
             by.exit_code()
         }
         // A run that cannot go on as asked, or is owned elsewhere, is bad input, not a failure of Mend.
@@ -321,14 +323,39 @@ async fn decide_with(agent: &Agent, config: &Config, args: DecideArgs<'_>, out: 
     let DecideArgs { id, option, note, resume, remember } = args;
     let who = std::env::var("USER").unwrap_or_default();
     // The run first (issue 12): whoever holds its lease goes on with it.
-    let run_id = match agent.request(id) {
-        Ok((r, _)) => r.run_id,
+    let (request, _) = match agent.request(id) {
+        Ok(r) => r,
         Err(e) => return agent_fail(e),
+    };
+    let run_id = request.run_id.clone();
+    // The number shown at the prompt picks that option too.
+    let option = match option.parse::<usize>().ok().and_then(|n| n.checked_sub(1)).and_then(|i| request.options.get(i)) {
+        Some(o) => o.id.as_str(),
+        None => option,
     };
     let claim = match agent.claim(&run_id).await {
         Ok(c) => c,
         Err(e) => return agent_fail(e),
     };
+    // A decision nothing could go on with is not recorded: a job file that
+    // lost the request's step is said before anything is stored.
+    if resume
+        && let Taken::Ours(_) = &claim
+        && let Err(e) = agent.resume_target(&request, config, &std::env::vars().collect::<Vec<_>>()).and_then(|(job, path)| {
+            if job.steps.iter().any(|s| s.name == request.step) {
+                Ok(())
+            } else {
+                Err(AgentError::BadInput(format!(
+                    "run {run_id} cannot go on: its job file {} has no step `{}` any more (renamed or removed): \
+                     restore it, or end the run with `mend runs close {run_id}`; nothing was decided",
+                    path.display(),
+                    request.step
+                )))
+            }
+        })
+    {
+        return agent_fail(e);
+    }
     let args = mend_agent::DecideArgs { id: id.to_owned(), option: option.to_owned(), note, remember, who, via: "from the command line" };
     let Decided { request, decision, rule, earlier } = match agent.decide(args).await {
         Ok(d) => d,
@@ -417,8 +444,8 @@ async fn go_on(agent: &Agent, config: &Config, lease: Lease, ask: Option<Arc<dyn
     let spec = RunSpec { job_path: Some(&job_path), run_id: Some(run_id.clone()), lease: Some(lease), ..RunSpec::new(&job, env) };
     match next {
         Continuation::Ended(status) => {
-            errln!("Run {run_id} has already ended ({status}): nothing to go on with.");
-            EXIT_OK
+            errln!("mend: run {run_id} has already ended ({status}): nothing to go on with.");
+            EXIT_BAD_INPUT
         }
         Continuation::Waiting(req) => {
             errln!("Run {run_id} waits on request {}: `mend approvals decide {} OPTION` (options: {}).", req.id, req.id, option_ids(&req));
@@ -453,8 +480,12 @@ pub async fn close_run(data_dir: &Path, run_id: &str, note: Option<&str>) -> u8 
     let who = std::env::var("USER").unwrap_or_default();
     let code = match agent.claim(run_id).await {
         Ok(Taken::Ours(lease)) => match agent.close_run(&lease, &who, note).await {
-            Ok(()) => {
-                errln!("Closed run {run_id}: journaled as aborted; its waiting requests were decided `abort`.");
+            Ok(0) => {
+                errln!("Closed run {run_id}: journaled as aborted.");
+                EXIT_OK
+            }
+            Ok(n) => {
+                errln!("Closed run {run_id}: journaled as aborted; its {n} waiting request(s) were decided `abort`.");
                 EXIT_OK
             }
             Err(e) => agent_fail(e),

@@ -368,7 +368,7 @@ fn a_waiting_run_is_decided_and_resumed_from_the_command_line() {
     // Bad decisions are refused with what would be valid.
     let (code, _, err) = run(mend(&data).args(["approvals", "decide", &ids[0], "yolo"]));
     assert_eq!(code, 2);
-    assert!(err.contains("run, skip, abort"), "{err}");
+    assert!(err.contains("run (Run it), skip (Skip this step), abort (Abort the job)"), "{err}");
     let (code, _, _) = run(mend(&data).args(["approvals", "decide", "no-such-id", "run"]));
     assert_eq!(code, 2);
 

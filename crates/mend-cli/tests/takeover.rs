@@ -114,8 +114,8 @@ fn a_call_left_running_by_a_killed_owner_is_stopped_and_the_question_says_so() {
     let req = c.pending().into_iter().next().expect("an in-doubt request");
     assert_eq!(req["kind"], "in_doubt");
     let what = req["what_happened"].as_str().unwrap();
-    assert!(what.contains("was still running when the run was taken over, and was stopped"), "{what}");
-    let (code, _, err) = run(mend(&c.data).args(["approvals", "decide", req["id"].as_str().unwrap(), "skip"]));
+    assert!(what.contains("was still running without Mend when the run was taken over, and was stopped"), "{what}");
+    let (code, _, err) = run(mend(&c.data).args(["approvals", "decide", req["id"].as_str().unwrap(), "ran"]));
     assert_eq!(code, 0, "{err}");
     std::thread::sleep(Duration::from_millis(3500));
     let order = std::fs::read_to_string(c.dir.join("order.log")).unwrap();
@@ -149,11 +149,18 @@ fn a_run_that_cannot_go_on_says_what_to_do_and_can_be_closed() {
     let run_id = c.run_id();
     let job = std::fs::read_to_string(c.dir.join("job.toml")).unwrap().replace("\"destroy\"", "\"wipe\"");
     std::fs::write(c.dir.join("job.toml"), job).unwrap();
+    // Deciding to go on is refused before anything is stored, with what to do.
     let (code, _, err) = run(mend(&c.data).args(["approvals", "decide", &id, "run"]));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("no step `destroy` any more") && err.contains(&format!("mend runs close {run_id}")), "{err}");
+    assert_eq!(c.pending().len(), 1, "nothing was decided");
+    // Decided without going on, it waits to be gone on with, and says so.
+    assert_eq!(run(mend(&c.data).args(["approvals", "decide", &id, "run", "--no-resume"])).0, 0);
     let (_, out, _) = run(mend(&c.data).arg("runs"));
     assert!(out.contains("decided, not yet gone on with"), "{out}");
+    let (code, _, err) = run(mend(&c.data).args(["runs", "resume", &run_id]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&format!("mend runs close {run_id}")), "{err}");
     let (code, _, err) = run(mend(&c.data).args(["runs", "close", &run_id, "--note", "renamed the step"]));
     assert_eq!(code, 0, "{err}");
     let (_, out, _) = run(mend(&c.data).args(["runs", "--json"]));

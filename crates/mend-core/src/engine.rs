@@ -126,8 +126,9 @@ pub struct InDoubt {
     pub started_ms: i64,
     /// What it was: `call`, `attempt`, `verify`, …
     pub purpose: String,
-    /// Its process group was still running when the run was taken over,
-    /// and was stopped: which one (`process group 4242 (sleep 30)`).
+    /// The call did not end by itself: it was stopped — by Mend when the
+    /// run was interrupted, or by whoever took the run over after its
+    /// process died and found it still running. One sentence saying which.
     pub stopped: Option<String>,
 }
 
@@ -1557,9 +1558,8 @@ impl Run<'_> {
         };
         let started = time_of_day(d.started_ms);
         let what = match &d.stopped {
-            Some(group) => format!(
-                "Mend's process ended (killed, crashed, or the machine went down) while this {} was running, started at {started}: `{}`. \
-                 Its {group} was still running when the run was taken over, and was stopped: it may have done part of its work.",
+            Some(how) => format!(
+                "The run was interrupted while this {} was running, started at {started}: `{}`. {how}: it may have done part of its work.",
                 d.purpose, d.call
             ),
             None => format!(
@@ -1580,7 +1580,7 @@ impl Run<'_> {
             None => ("The step has no verify call: check by hand before running it again.".to_owned(), true),
         };
         let skip = ApprovalOption {
-            id: "skip".into(),
+            id: "ran".into(),
             label: "It ran: go on".into(),
             choice: Choice::Skip,
             detail: "Count the step as done without running it again; the job goes on.".into(),

@@ -175,6 +175,11 @@ pub struct RunRow {
     /// When the run was last heard of (its last step or call, ms since epoch).
     #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub last_ms: Option<i64>,
+    /// The step last started, while it has not finished.
+    pub step: Option<String>,
+    /// The call that changes the world started in that step with no
+    /// outcome in the journal (as shown, redacted): it may have run.
+    pub in_flight: Option<String>,
 }
 
 /// Where a run is, as the journal knows it (schema 5, issue 12): what a
@@ -705,7 +710,8 @@ impl Reader {
             .prepare(
                 "SELECT r.run_id, r.job, r.started_ms, r.finished_ms, r.status, r.attempts, r.job_path,
                         (SELECT COUNT(*) FROM approvals a WHERE a.run_id = r.run_id AND a.state = 'pending'), r.reason, r.last_ms,
-                        (SELECT COUNT(*) FROM approvals a WHERE a.run_id = r.run_id AND a.state = 'decided' AND a.applied = 0)
+                        (SELECT COUNT(*) FROM approvals a WHERE a.run_id = r.run_id AND a.state = 'decided' AND a.applied = 0),
+                        CASE WHEN r.step_open THEN r.step END, json_extract(r.in_flight, '$.call_text')
                  FROM runs r ORDER BY r.started_ms DESC LIMIT ?1",
             )
             .map_err(|e| self.err(e))?;
@@ -723,6 +729,8 @@ impl Reader {
                     reason: r.get(8)?,
                     last_ms: r.get(9)?,
                     decided: r.get(10)?,
+                    step: r.get(11)?,
+                    in_flight: r.get(12)?,
                 })
             })
             .map_err(|e| self.err(e))?;
@@ -763,6 +771,19 @@ impl Reader {
             .optional()
             .map_err(|e| self.err(e))?;
         Ok(row)
+    }
+
+    /// How many runs started before `before_ms` wait for a person or did not
+    /// end (waiting, interrupted, or still open): what a limited `mend runs`
+    /// would hide.
+    pub fn unfinished_before(&self, before_ms: i64) -> Result<i64, Error> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM runs WHERE started_ms < ?1 AND (status IS NULL OR status IN ('waiting', 'interrupted'))",
+                [before_ms],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))
     }
 
     /// Runs whose end is not journaled (live, or their owner died), oldest first.
