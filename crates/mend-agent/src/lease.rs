@@ -42,13 +42,17 @@ pub struct Holder {
     pub child: Option<Child>,
 }
 
-/// A call's process group, as the lease file records it.
+/// A call's processes, as the lease file records them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Child {
     /// The group's id (its leader's pid).
     pub pgid: u32,
-    /// The leader's start time in clock ticks since boot (a reused pid is not it).
+    /// The leader's start time in clock ticks since boot.
     pub start_ticks: u64,
+    /// The value of `MEND_CALL` in every process of the call: what tells
+    /// the call's processes from others (a group id can be reused).
+    #[serde(default)]
+    pub marker: String,
 }
 
 impl std::fmt::Display for Holder {
@@ -85,22 +89,25 @@ impl Lease {
         self.previous.as_ref()
     }
 
-    /// Records the process group a call of the run runs in (`None`: none
-    /// now), so whoever takes the run over if we die can stop it. A write to
+    /// Records the process group a call of the run runs in and the mark its
+    /// processes carry (`None`: none now), so whoever takes the run over if
+    /// we die can stop them. A write to
     /// the lease file, no fsync: it must survive our death, not the machine's.
-    pub fn note_child(&self, pgid: Option<u32>) {
+    pub fn note_child(&self, child: Option<(u32, &str)>) {
         let Ok(mut h) = self.holder.lock() else { return };
-        h.child = pgid.map(|pgid| Child { pgid, start_ticks: start_ticks(pgid).unwrap_or(0) });
+        h.child = child.map(|(pgid, marker)| Child { pgid, start_ticks: start_ticks(pgid).unwrap_or(0), marker: marker.to_owned() });
         let text = serde_json::to_string(&*h).unwrap_or_default();
         let _ = self.file.set_len(0);
         let _ = std::os::unix::fs::FileExt::write_all_at(&self.file, text.as_bytes(), 0);
     }
 
-    /// Stops the process group the previous holder's call was running in,
-    /// if it is still running: its supervisor died, and a call of Mend's
-    /// never goes on unsupervised (issue 12). Returns which group was
-    /// stopped (`process group 4242 (sleep 30)`), for the person asked
-    /// whether the call ran.
+    /// Stops the processes of the call the previous holder was running, if
+    /// any still run: their supervisor died, and a call of Mend's never goes
+    /// on unsupervised (issue 12). They are found by the mark each carries
+    /// in its environment (`MEND_CALL`), never by a group id alone, which
+    /// another process may have been given since. Returns which were
+    /// stopped (``process 4242, `sleep 30` ``), for the person asked whether
+    /// the call ran.
     pub fn stop_orphan(&mut self) -> Option<String> {
         let stopped = self.stop_previous_child();
         if stopped.is_some() {
@@ -116,30 +123,34 @@ impl Lease {
 
     fn stop_previous_child(&self) -> Option<String> {
         let c = self.previous.as_ref()?.child.as_ref()?;
-        let group = nix::unistd::Pid::from_raw(i32::try_from(c.pgid).ok()?);
-        // Still there? (Signal 0 only checks.) A leader alive with another
-        // start time is a reused pid: not ours.
-        nix::sys::signal::killpg(group, None).ok()?;
-        if let Some(t) = start_ticks(c.pgid)
-            && c.start_ticks != 0
-            && t != c.start_ticks
-        {
+        if c.marker.is_empty() {
+            // Recorded by a version that did not mark its calls: a group id
+            // alone could name someone else's processes. Left alone.
             return None;
         }
-        let cmd = std::fs::read(format!("/proc/{}/cmdline", c.pgid))
-            .ok()
-            .map(|b| {
-                b.split(|&x| x == 0)
-                    .filter(|a| !a.is_empty())
-                    .map(|a| String::from_utf8_lossy(a).into_owned())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .filter(|s| !s.is_empty());
-        nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL).ok()?;
-        Some(match cmd {
-            Some(cmd) => format!("process group {} (`{cmd}`)", c.pgid),
-            None => format!("process group {}", c.pgid),
+        // Every process carrying the call's mark, those that left its group
+        // included; a few rounds, in case one forks while we look.
+        let mut stopped: Vec<(u32, String)> = Vec::new();
+        for _ in 0..5 {
+            let found = marked(&c.marker);
+            if found.is_empty() {
+                break;
+            }
+            for (pid, cmd) in found {
+                let Ok(p) = i32::try_from(pid) else { continue };
+                if nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), nix::sys::signal::Signal::SIGKILL).is_ok()
+                    && !stopped.iter().any(|(x, _)| *x == pid)
+                {
+                    stopped.push((pid, cmd));
+                }
+            }
+        }
+        let (first, cmd) = stopped.first()?;
+        let pids: Vec<String> = stopped.iter().map(|(p, _)| p.to_string()).collect();
+        Some(if stopped.len() == 1 {
+            format!("process {first}, `{cmd}`")
+        } else {
+            format!("{} processes: {}; the first `{cmd}`", stopped.len(), pids.join(", "))
         })
     }
 }
@@ -149,8 +160,8 @@ impl Lease {
 pub struct Note(pub std::sync::Arc<Lease>);
 
 impl mend_core::tool::ProcessNote for Note {
-    fn started(&self, pgid: u32) {
-        self.0.note_child(Some(pgid));
+    fn started(&self, pgid: u32, marker: &str) {
+        self.0.note_child(Some((pgid, marker)));
     }
     fn ended(&self, _pgid: u32) {
         self.0.note_child(None);
@@ -274,6 +285,31 @@ fn read(file: &mut File) -> Option<Holder> {
     serde_json::from_str(&s).ok()
 }
 
+/// The processes whose environment holds `MEND_CALL=marker` (those of other
+/// users cannot be read, and are not ours), with their command lines.
+fn marked(marker: &str) -> Vec<(u32, String)> {
+    let want = format!("MEND_CALL={marker}");
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()).filter(|&p| p != std::process::id()) else { continue };
+        let Ok(env) = std::fs::read(e.path().join("environ")) else { continue };
+        if env.split(|&b| b == 0).any(|v| v == want.as_bytes()) {
+            let cmd = std::fs::read(e.path().join("cmdline"))
+                .map(|b| {
+                    b.split(|&x| x == 0)
+                        .filter(|a| !a.is_empty())
+                        .map(|a| String::from_utf8_lossy(a).into_owned())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_default();
+            out.push((pid, cmd));
+        }
+    }
+    out
+}
+
 /// A process's start time in clock ticks since boot, `None` if it is gone.
 fn start_ticks(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -321,6 +357,36 @@ mod tests {
         assert!(peek(d.path(), "dead").is_none());
         assert_eq!(sweep(d.path()), 1);
         assert!(!dir(d.path()).join("dead.lock").exists());
+    }
+
+    /// A dead owner's call is found by the mark its processes carry: one
+    /// that left the group is stopped; a process that merely has the group
+    /// id recorded (a reused id) is left alone (issue 12, red team).
+    #[test]
+    fn only_the_calls_own_processes_are_stopped_at_takeover() {
+        use std::os::unix::process::CommandExt;
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir(d.path())).unwrap();
+        // Not ours: its own group, no mark. Recorded as the call's group (a reused id).
+        let mut stranger = std::process::Command::new("sleep").arg("30").process_group(0).spawn().unwrap();
+        // Ours: carries the mark, in another group (it escaped with setsid).
+        let mut escaped = std::process::Command::new("sleep").arg("30").env("MEND_CALL", "run-x-1").process_group(0).spawn().unwrap();
+        let dead = Holder {
+            pid: u32::MAX - 1,
+            start_ticks: 1,
+            since_ms: 0,
+            what: "mend run (killed)".into(),
+            child: Some(Child { pgid: stranger.id(), start_ticks: start_ticks(stranger.id()).unwrap(), marker: "run-x-1".into() }),
+        };
+        std::fs::write(dir(d.path()).join("x.lock"), serde_json::to_string(&dead).unwrap()).unwrap();
+        let Taken::Ours(mut lease) = take(d.path(), "x", "test").unwrap() else { panic!("the owner is dead") };
+        let stopped = lease.stop_orphan().expect("the marked process is stopped");
+        assert!(stopped.contains(&escaped.id().to_string()), "{stopped}");
+        assert!(escaped.wait().unwrap().code().is_none(), "killed by a signal");
+        assert!(stranger.try_wait().unwrap().is_none(), "the unmarked process with the recorded group id lives");
+        let _ = stranger.kill();
+        let _ = stranger.wait();
+        assert_eq!(lease.stopped(), Some(stopped.as_str()));
     }
 
     #[test]

@@ -355,11 +355,13 @@ impl Agent {
     pub async fn decide_as(&self, args: DecideArgs, by: DecidedBy) -> Result<Decided, AgentError> {
         let (request, earlier) = self.request(&args.id)?;
         let chosen = check_option(&request, &args.option)?.clone();
+        let ended = self.reader().ok().and_then(|r| r.run_state(&request.run_id).ok().flatten()).and_then(|s| s.status);
         let already = |d: &Decision| {
-            AgentError::BadInput(format!(
-                "request {} was already decided: `{}` at {}; `mend runs resume {}` goes on with that decision",
-                args.id, d.option, d.decided_ms, request.run_id
-            ))
+            let next = match ended.as_deref() {
+                Some(s @ ("succeeded" | "failed" | "aborted")) => format!("its run {} has ended ({s})", request.run_id),
+                _ => format!("`mend runs resume {}` goes on with that decision", request.run_id),
+            };
+            AgentError::BadInput(format!("request {} was already decided: `{}` at {}; {next}", args.id, d.option, d.decided_ms))
         };
         if let Some(d) = earlier {
             return if d.option == args.option {
@@ -535,7 +537,25 @@ impl Agent {
         for req in pending {
             let d =
                 Decision { option: "abort".into(), instructions: note.map(str::to_owned), decided_by: by.clone(), decided_ms: now_ms() };
-            self.journal.resolve(&req.id, &d, true).await?;
+            let held = self.journal.resolve(&req.id, &d, true).await?;
+            if held == d {
+                let ev = Event {
+                    action: Some(d.option.clone()),
+                    ok: Some(false),
+                    duration_ms: Some((d.decided_ms - req.created_ms).max(0) as u64),
+                    step: Some(req.step.clone()),
+                    data: serde_json::json!({"request": req.id, "decision": d, "recommended": req.recommended, "kind": req.kind}),
+                    ..Event::new(
+                        d.decided_ms,
+                        run_id,
+                        &req.job,
+                        EventKind::Decision,
+                        Level::Info,
+                        "a person closed the run: `abort`".to_owned(),
+                    )
+                };
+                self.journal.record(ev);
+            }
         }
         while let Some((req, d)) = reader.unapplied_decision(run_id)? {
             self.journal.resolve(&req.id, &d, true).await?;
@@ -670,7 +690,7 @@ fn process_what() -> String {
 /// The sentence the in-doubt question and the run's reason give for a
 /// call's process group that its dead owner left running.
 fn orphan_stopped(group: &str) -> String {
-    format!("Its {group} was still running without Mend when the run was taken over, and was stopped")
+    format!("It was still running without Mend when the run was taken over, and was stopped ({group})")
 }
 
 fn owner_text(h: Option<&lease::Holder>) -> String {
@@ -711,7 +731,16 @@ fn restart_of(state: &mend_journal::RunState, job: &Job) -> Restart {
 fn prior_of(reader: &Reader, run_id: &str, step: &str) -> Result<Option<mend_core::engine::Prior>, AgentError> {
     let filter = mend_journal::LogFilter { run_id: Some(run_id.to_owned()), limit: 0, ..Default::default() };
     let events = reader.logs(&filter)?;
-    let since = events.iter().rposition(|e| e.kind == EventKind::StepStarted && e.step.as_deref() == Some(step)).map_or(0, |i| i + 1);
+    // Since the step last really started: a start that only went on after a
+    // crash (`continued`) is the same step, its calls and budgets count.
+    let since = events
+        .iter()
+        .rposition(|e| {
+            e.kind == EventKind::StepStarted
+                && e.step.as_deref() == Some(step)
+                && e.data.get("continued").and_then(|c| c.as_bool()) != Some(true)
+        })
+        .map_or(0, |i| i + 1);
     let mut prior: Option<mend_core::engine::Prior> = None;
     let (mut verified, mut any_verify, mut attempts) = (None, false, 0u32);
     let mut retries: Vec<(String, u32)> = Vec::new();

@@ -114,7 +114,7 @@ fn a_call_left_running_by_a_killed_owner_is_stopped_and_the_question_says_so() {
     let req = c.pending().into_iter().next().expect("an in-doubt request");
     assert_eq!(req["kind"], "in_doubt");
     let what = req["what_happened"].as_str().unwrap();
-    assert!(what.contains("was still running without Mend when the run was taken over, and was stopped"), "{what}");
+    assert!(what.contains("was still running without Mend when the run was taken over, and was stopped ("), "{what}");
     let (code, _, err) = run(mend(&c.data).args(["approvals", "decide", req["id"].as_str().unwrap(), "ran"]));
     assert_eq!(code, 0, "{err}");
     std::thread::sleep(Duration::from_millis(3500));
@@ -251,4 +251,46 @@ fn a_prompt_answered_elsewhere_leaves_the_terminal_to_the_next_prompt() {
     };
     assert_eq!(status.code(), Some(0), "{}", screen.lock().unwrap());
     assert!(!c.dir.join("one").exists() && !c.dir.join("two").exists());
+}
+
+/// Killed in its retry wait, then the process that went on killed in the
+/// same wait: the step's history reaches back to where it first started, so
+/// the third process still makes only the call an uninterrupted run makes.
+#[test]
+fn two_takeovers_in_a_row_keep_the_budget() {
+    let c = Case::new(
+        "name = \"bo\"\n[[steps]]\nname = \"charge\"\ntool = \"exec\"\nargs = { shell = \"echo charged >> payments.log; exit 1\" }\n\
+         retry = { max = 1, base = \"2s\", on = [\"NON_ZERO_EXIT\"] }\n",
+    );
+    let child = c.start();
+    c.wait_for("the first call", |c| c.lines("payments.log") == 1);
+    std::thread::sleep(Duration::from_millis(300));
+    kill9(child);
+    let run_id = c.run_id();
+    let second =
+        mend(&c.data).args(["runs", "resume", &run_id, "--approve", "abort"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    kill9(second);
+    assert_eq!(c.lines("payments.log"), 1, "the second process was still waiting to retry");
+    let (_, _, err) = run(mend(&c.data).args(["runs", "resume", &run_id, "--approve", "abort"]));
+    assert_eq!(c.lines("payments.log"), 2, "one retry in all, as without a crash: {err}");
+}
+
+/// The step's verify call was the one running at the kill: the question
+/// about it is asked without running it again.
+#[test]
+fn a_verify_call_in_doubt_is_not_run_again_to_answer_about_itself() {
+    let c = Case::new(
+        "name = \"vd\"\n[[steps]]\nname = \"b\"\ntool = \"exec\"\nargs = { program = \"mkdir\", args = [\"outbox\"] }\n\
+         verify = { tool = \"exec\", args = { shell = \"echo v >> verify.log; sleep 3; test -d outbox\" } }\n",
+    );
+    std::fs::create_dir_all(c.dir.join("outbox")).unwrap();
+    let child = c.start();
+    c.wait_for("the verify call", |c| c.lines("verify.log") == 1);
+    kill9(child);
+    let (code, _, err) = run(mend(&c.data).args(["runs", "resume", &c.run_id(), "--approve", "wait"]));
+    assert_eq!(code, 3, "{err}");
+    assert_eq!(c.lines("verify.log"), 1, "not run again to answer: {err}");
+    let req = c.pending().into_iter().next().expect("an in-doubt request");
+    assert!(req["diagnosis"].as_str().unwrap().contains("verify call; it was not run again"), "{req}");
 }

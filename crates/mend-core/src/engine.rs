@@ -624,6 +624,7 @@ impl Run<'_> {
         let mut approved = false;
         let mut in_doubt = None;
         let mut resumed = None;
+        let continued = matches!(entry, Entry::Continue(_));
         let early = match entry {
             Entry::Fresh => None,
             Entry::Continue(prior) => self.continue_step(step, &mut st, &mut cur, prior, &mut resumed),
@@ -680,7 +681,9 @@ impl Run<'_> {
             tool: Some(cur.tool.clone()),
             ..self.event(EventKind::StepStarted, Level::Info, Some(&step.name), format!("step `{}`: {}", step.name, self.render(&cur)))
         };
-        self.emit(ev, Value::Null);
+        // A step going on after a crash is the same step: its history (and
+        // budgets) reach back to where it first started (issue 12).
+        self.emit(ev, if continued { json!({"continued": true}) } else { Value::Null });
 
         let status = match (early, in_doubt) {
             (Some(s), _) => s,
@@ -1549,12 +1552,15 @@ impl Run<'_> {
     ) -> Result<Result<bool, StepStatus>, EngineError> {
         let shown = self.render(cur);
         let own = d.call == shown;
+        // The verify call answers, unless it is the call in doubt (it is not
+        // run again to answer about itself) or the gate would ask first.
+        let verify_in_doubt = d.purpose == "verify" || step.verify.as_ref().is_some_and(|v| self.render(&self.expand(v)) == d.call);
         let verify = match &step.verify {
-            Some(v) => {
+            Some(v) if !verify_in_doubt => {
                 let v = self.expand(v);
                 if self.verdict(&v).asks.is_empty() { Some((self.render(&v), self.call(step, &v, "verify").await?)) } else { None }
             }
-            None => None,
+            _ => None,
         };
         let started = time_of_day(d.started_ms);
         let what = match &d.stopped {
@@ -1577,6 +1583,9 @@ impl Run<'_> {
                 ),
                 false,
             ),
+            None if verify_in_doubt => {
+                ("The call in doubt is the step's verify call; it was not run again to answer: check by hand.".to_owned(), true)
+            }
             None => ("The step has no verify call: check by hand before running it again.".to_owned(), true),
         };
         let skip = ApprovalOption {

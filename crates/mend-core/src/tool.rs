@@ -41,8 +41,9 @@ pub struct CallContext {
 /// the group still running and stop it (issue 12). Implemented by the
 /// run's lease (`mend_agent::lease`).
 pub trait ProcessNote: Send + Sync {
-    /// A process group (its leader's pid) was started for the call.
-    fn started(&self, pgid: u32);
+    /// A process group (its leader's pid) was started for the call; each of
+    /// its processes has `MEND_CALL=marker` in its environment.
+    fn started(&self, pgid: u32, marker: &str);
     /// That group is gone (ended or killed).
     fn ended(&self, pgid: u32);
 }

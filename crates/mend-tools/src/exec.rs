@@ -208,10 +208,22 @@ fn kill_group(pgid: Option<u32>) -> bool {
 struct Noted(mend_core::tool::Processes, u32);
 
 impl Noted {
-    fn new(p: mend_core::tool::Processes, pgid: u32) -> Noted {
-        p.0.started(pgid);
+    fn new(p: mend_core::tool::Processes, pgid: u32, marker: &str) -> Noted {
+        p.0.started(pgid, marker);
         Noted(p, pgid)
     }
+}
+
+/// The environment variable that marks a call's processes (`MEND_CALL`):
+/// set only when the run keeps track of its processes (a lease).
+pub const MARK_VAR: &str = "MEND_CALL";
+
+/// A mark no other call has: the run, this process, a counter, the time.
+fn call_marker(run_id: &str) -> String {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{run_id}-{}-{n}-{t:x}", std::process::id())
 }
 
 impl Drop for Noted {
@@ -346,6 +358,14 @@ impl Tool for ExecTool {
                 cmd.env(k, v.as_str().unwrap_or(""));
             }
         }
+        // Every process of the call inherits this mark, so whoever takes the
+        // run over after this process died finds exactly the call's
+        // processes (those that escaped its group too) and nothing else —
+        // a reused group id is not enough (issue 12).
+        let marker = call_marker(&ctx.run_id);
+        if ctx.processes.is_some() {
+            cmd.env(MARK_VAR, &marker);
+        }
         let stdin_text = str_arg(args, "stdin").map(str::to_owned);
         cmd.stdin(if stdin_text.is_some() { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
@@ -368,7 +388,7 @@ impl Tool for ExecTool {
         let pgid = child.id();
         // Noted where the run keeps track, so that whoever takes the run
         // over after this process died can stop the group (issue 12).
-        let _noted = pgid.and_then(|g| ctx.processes.clone().map(|p| Noted::new(p, g)));
+        let _noted = pgid.and_then(|g| ctx.processes.clone().map(|p| Noted::new(p, g, &marker)));
         // If this call is abandoned mid-way (the run is interrupted), the
         // whole group goes with it, not only the direct child.
         let mut guard = GroupGuard(pgid);
