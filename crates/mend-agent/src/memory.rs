@@ -132,7 +132,16 @@ impl Lessons {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(io)?;
             }
-            std::fs::write(path, mend_memory::STARTER).map_err(io)?;
+            // Created only if still missing: two processes starting at once
+            // must not write the starter over each other's first edits.
+            match std::fs::OpenOptions::new().write(true).create_new(true).open(path) {
+                Ok(mut f) => {
+                    use std::io::Write as _;
+                    f.write_all(mend_memory::STARTER.as_bytes()).and_then(|()| f.sync_all()).map_err(io)?;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(io(e)),
+            }
         }
         let store = Store::new(path);
         // Temp files of writers that were killed mid-write (issue 12).

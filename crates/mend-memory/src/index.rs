@@ -29,6 +29,13 @@ fn is_locked(e: &tantivy::TantivyError) -> bool {
     matches!(e, tantivy::TantivyError::LockFailure(..))
 }
 
+impl IndexError {
+    /// Another process holds the folder's writer right now.
+    fn is_busy(&self) -> bool {
+        matches!(self, IndexError::Tantivy { source, .. } if is_locked(source))
+    }
+}
+
 /// The index failed in a way a rebuild does not fix.
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -118,7 +125,37 @@ impl LessonIndex {
     /// (`file_version`), rebuilding it when it is missing, unreadable, of
     /// another schema, or of another version of the file. Returns whether
     /// it was rebuilt.
+    ///
+    /// Processes opening it at once (twenty `mend memory add`s, the desktop
+    /// app and a run) rebuild it one at a time, under a lock file beside
+    /// the folder; one that finds the folder's writer taken waits a little,
+    /// then indexes in memory (issue 13): opening never fails because
+    /// another process is using the index.
     pub fn open(dir: &Path, memory: &Memory, file_version: u64) -> Result<(LessonIndex, bool), IndexError> {
+        for attempt in 0..5u64 {
+            match Self::try_open(dir, memory, file_version) {
+                Err(e) if e.is_busy() => std::thread::sleep(std::time::Duration::from_millis(10 * (attempt + 1))),
+                other => return other,
+            }
+        }
+        Self::in_ram(dir, memory)
+    }
+
+    fn try_open(dir: &Path, memory: &Memory, file_version: u64) -> Result<(LessonIndex, bool), IndexError> {
+        let io = |source| IndexError::Io { path: dir.display().to_string(), source };
+        let mut lock_path = dir.as_os_str().to_owned();
+        lock_path.push(".rebuild-lock");
+        if let Some(parent) = dir.parent() {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(io)?;
+        lock.lock().map_err(io)?;
+        let out = Self::open_locked(dir, memory, file_version);
+        let _ = lock.unlock();
+        out
+    }
+
+    fn open_locked(dir: &Path, memory: &Memory, file_version: u64) -> Result<(LessonIndex, bool), IndexError> {
         let meta_ok = std::fs::read(dir.join(META))
             .ok()
             .and_then(|b| serde_json::from_slice::<Meta>(&b).ok())

@@ -148,13 +148,58 @@ impl Store {
         Ok((parse(&text), text, v))
     }
 
+    /// The writers' lock (issue 13): an exclusive `flock` on
+    /// `.NAME.lock` beside the file, held around read → merge → atomic
+    /// write by every writer in Mend (the CLI, the desktop app, learning
+    /// after a run), so two of them never both base a write on the same
+    /// text. Waits for the lock (a write takes milliseconds). The file
+    /// itself cannot carry the lock: each write replaces it (rename).
+    fn locked<T>(&self, f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(|e| self.io(e))?;
+        let name = self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "MEMORY.md".into());
+        let lock_path = dir.join(format!(".{name}.lock"));
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|source| StoreError::Io { path: lock_path.display().to_string(), source })?;
+        lock.lock().map_err(|source| StoreError::Io { path: lock_path.display().to_string(), source })?;
+        let out = f();
+        let _ = lock.unlock();
+        out
+    }
+
     /// Applies `edit`, made on `base` (the text it was read as), to the
-    /// file; returns what happened and the file's new text.
+    /// file; returns what happened and the file's new text. Under the
+    /// writers' lock; a file changed since `base` (another writer, the
+    /// person's editor) gets the edit merged into it, or a conflict.
     pub fn apply(&self, base: &str, edit: &Edit) -> Result<(Written, String), StoreError> {
-        let current = self.read()?;
+        self.locked(|| self.apply_unlocked(base, edit))
+    }
+
+    fn apply_unlocked(&self, base: &str, edit: &Edit) -> Result<(Written, String), StoreError> {
+        // A person's editor does not take the lock: if it saved while this
+        // edit was being merged, merge again on what it saved.
+        let mut tries = 0;
+        loop {
+            let current = self.read()?;
+            let (written, new) = self.merge(base, &current, edit)?;
+            tries += 1;
+            if self.write_over(&new, (tries < 8).then_some(current.as_str()))? {
+                return Ok((written, new));
+            }
+        }
+    }
+
+    /// `edit` (made on `base`) applied to the file as it is (`current`):
+    /// as is when nobody changed it, merged when what it touches is
+    /// unchanged, else a conflict carrying both versions.
+    fn merge(&self, base: &str, current: &str, edit: &Edit) -> Result<(Written, String), StoreError> {
+        let current = current.to_owned();
         if current == base {
             let new = apply(&current, edit)?;
-            self.write(&new)?;
             return Ok((Written::Applied(Version::of(&new)), new));
         }
         let ours = apply(base, edit)?;
@@ -190,7 +235,6 @@ impl Store {
             Edit::AddSection { .. } => {}
         }
         let new = apply(&current, edit)?;
-        self.write(&new)?;
         Ok((Written::Merged(Version::of(&new)), new))
     }
 
@@ -198,30 +242,47 @@ impl Store {
     /// as `memory`: when nobody changed the file meanwhile only the edited
     /// section is parsed again (see [`crate::edit::apply_parsed`]).
     pub fn apply_parsed(&self, base: &str, memory: &Memory, edit: &Edit) -> Result<(Written, Patched), StoreError> {
-        if self.read()? == base {
-            let patched = crate::edit::apply_parsed(base, memory, edit)?;
-            self.write(&patched.text)?;
-            return Ok((Written::Applied(Version::of(&patched.text)), patched));
-        }
-        let (written, text) = self.apply(base, edit)?;
-        Ok((written, Patched { memory: parse(&text), text, touched: None }))
+        self.locked(|| {
+            if self.read()? == base {
+                let patched = crate::edit::apply_parsed(base, memory, edit)?;
+                if self.write_over(&patched.text, Some(base))? {
+                    return Ok((Written::Applied(Version::of(&patched.text)), patched));
+                }
+            }
+            let (written, text) = self.apply_unlocked(base, edit)?;
+            Ok((written, Patched { memory: parse(&text), text, touched: None }))
+        })
     }
 
     /// Replaces the whole file (the raw editor), refused if it changed since `base`.
     pub fn replace_all(&self, base: &str, text: &str) -> Result<Version, StoreError> {
-        let current = self.read()?;
-        if current != base {
-            return Err(StoreError::Conflict {
-                path: self.path.display().to_string(),
-                conflict: Box::new(Conflict { theirs: current, ours: text.to_owned(), reason: "the whole file was edited".into() }),
-            });
-        }
-        self.write(text)?;
-        Ok(Version::of(text))
+        self.locked(|| {
+            let current = self.read()?;
+            if current != base {
+                return Err(StoreError::Conflict {
+                    path: self.path.display().to_string(),
+                    conflict: Box::new(Conflict { theirs: current, ours: text.to_owned(), reason: "the whole file was edited".into() }),
+                });
+            }
+            self.write(text)?;
+            Ok(Version::of(text))
+        })
+    }
+
+    /// [`write`](Self::write), unless the file is no longer `expected`
+    /// once the new text is on disk, just before the rename (a person's
+    /// editor saved meanwhile): then nothing is replaced and `false` says
+    /// to merge again. `None` writes regardless.
+    fn write_over(&self, text: &str, expected: Option<&str>) -> Result<bool, StoreError> {
+        self.write_inner(text, expected)
     }
 
     /// Atomic write: a temp file beside the target, fsync, rename, fsync the folder.
     fn write(&self, text: &str) -> Result<(), StoreError> {
+        self.write_inner(text, None).map(|_| ())
+    }
+
+    fn write_inner(&self, text: &str, expected: Option<&str>) -> Result<bool, StoreError> {
         let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(|e| self.io(e))?;
         let name = self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "MEMORY.md".into());
@@ -230,8 +291,20 @@ impl Store {
             let mut f = std::fs::File::create(&tmp)?;
             f.write_all(text.as_bytes())?;
             f.sync_all()?;
+            if let Some(expected) = expected {
+                let now = match std::fs::read(&self.path) {
+                    Ok(b) => b,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+                    Err(e) => return Err(e),
+                };
+                if now != expected.as_bytes() {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Ok(false);
+                }
+            }
             std::fs::rename(&tmp, &self.path)?;
-            std::fs::File::open(dir)?.sync_all()
+            std::fs::File::open(dir)?.sync_all()?;
+            Ok(true)
         })();
         if result.is_err() {
             let _ = std::fs::remove_file(&tmp);
@@ -276,8 +349,10 @@ mod tests {
         assert_eq!(w, Written::Applied(Version::of(&text)));
         assert_eq!(returned, text);
         assert_eq!(text, "## http\n\n- uno\n  - id: one\n- two\n  - id: two\n");
+        // The file and the writers' lock file, nothing else.
         let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("memory")).unwrap().flatten().map(|e| e.file_name()).collect();
-        assert_eq!(leftovers.len(), 1, "no temp files left: {leftovers:?}");
+        assert_eq!(leftovers.len(), 2, "no temp files left: {leftovers:?}");
+        assert!(dir.path().join("memory/.MEMORY.md.lock").exists());
     }
 
     #[test]

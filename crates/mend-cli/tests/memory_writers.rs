@@ -1,0 +1,78 @@
+//! MEMORY.md under many writers (issue 13): twenty `mend memory` processes
+//! adding and editing at once, and a person's editor appending lessons
+//! meanwhile. Every add, edit and append is there exactly once, and every
+//! process exits 0.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn mend(data: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mend"));
+    c.env("MEND_DATA_DIR", data)
+        .env("XDG_CONFIG_HOME", data.join("no-config"))
+        .env_remove("MEND_MEMORY")
+        .env_remove("MEND_CONFIG")
+        .stdin(Stdio::null());
+    c
+}
+
+#[test]
+fn twenty_writers_and_an_editor_lose_nothing() {
+    for round in 0..3 {
+        let d = tempfile::tempdir().unwrap();
+        let data = d.path().join("data");
+        // Lessons to edit, written one at a time first.
+        for k in 0..10 {
+            let o = mend(&data)
+                .args(["memory", "add", "--section", "edits", "--id", &format!("e-{k}"), "--text", &format!("before {k}")])
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        }
+        let file = data.join("MEMORY.md");
+        let mut children = Vec::new();
+        for k in 0..10 {
+            children.push((
+                format!("add par-{k}"),
+                mend(&data)
+                    .args(["memory", "add", "--section", "par", "--id", &format!("par-{k}"), "--text", &format!("parallel {k}")])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap(),
+            ));
+            children.push((
+                format!("edit e-{k}"),
+                mend(&data)
+                    .args(["memory", "edit", &format!("e-{k}"), "--text", &format!("after {k}")])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap(),
+            ));
+        }
+        // A person's editor appends lessons at the end of the file meanwhile.
+        for k in 0..10 {
+            let mut f = std::fs::OpenOptions::new().append(true).open(&file).unwrap();
+            write!(f, "\n## editor {round}-{k}\n\n- typed by hand {k}\n  - id: ext-{k}\n").unwrap();
+            drop(f);
+            std::thread::sleep(Duration::from_millis(15));
+        }
+        for (what, c) in children {
+            let o = c.wait_with_output().unwrap();
+            assert!(o.status.success(), "{what}: exit {:?}: {}", o.status.code(), String::from_utf8_lossy(&o.stderr));
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        for k in 0..10 {
+            assert_eq!(text.matches(&format!("id: par-{k}\n")).count(), 1, "round {round}: add par-{k}\n{text}");
+            assert_eq!(text.matches(&format!("after {k}\n")).count(), 1, "round {round}: edit e-{k}\n{text}");
+            assert_eq!(text.matches(&format!("before {k}\n")).count(), 0, "round {round}: edit e-{k}\n{text}");
+            assert_eq!(text.matches(&format!("id: ext-{k}\n")).count(), 1, "round {round}: the editor's append {k}\n{text}");
+        }
+        let o = mend(&data).args(["memory", "check"]).output().unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(!out.contains("duplicate"), "round {round}: {out}");
+    }
+}
