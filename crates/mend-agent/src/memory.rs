@@ -441,40 +441,62 @@ pub fn check(memory: &Memory, stale_days: u32, today: i64) -> Vec<Finding> {
             by_text.entry(l.text.to_lowercase()).or_default().push(l);
         }
     }
+    // Linear in the number of lessons (issue 13): each lesson is compared
+    // with the first lesson of its group that has the same fix (a
+    // duplicate) or, when none does, with the first one whose fix differs
+    // (a contradiction) — never with every other lesson of the group.
     for group in by_when.values().chain(by_text.values()) {
-        for (i, b) in group.iter().enumerate().skip(1) {
-            for a in &group[..i] {
-                if a.when.is_empty() {
-                    out.push(finding(
-                        "duplicate",
-                        b.line,
-                        Some(&b.id),
-                        Some(&a.id),
-                        format!("duplicate of lesson {} (line {}): the same text", a.id, a.line),
-                    ));
-                    continue;
-                }
-                match (&a.fix, &b.fix) {
-                    _ if choice(&a.fix) != choice(&b.fix) => {}
-                    (Some(x), Some(y)) if x != y => out.push(finding(
-                        "contradiction",
-                        b.line,
-                        Some(&b.id),
-                        Some(&a.id),
-                        format!(
-                            "contradicts lesson {} (line {}): the same failure, fix {} there and {} here",
-                            a.id, a.line, x.action, y.action
-                        ),
-                    )),
-                    _ => out.push(finding(
-                        "duplicate",
-                        b.line,
-                        Some(&b.id),
-                        Some(&a.id),
-                        format!("duplicate of lesson {} (line {}): the same failure and fix", a.id, a.line),
-                    )),
-                }
+        let Some(first) = group.first() else { continue };
+        // (records a choice, fix as text) → the first lesson with it.
+        let mut firsts: HashMap<(bool, String), &Lesson> = HashMap::new();
+        // The first lesson with a fix, by whether it records a choice.
+        let mut first_fixed: HashMap<bool, &Lesson> = HashMap::new();
+        let key = |l: &Lesson| (choice(&l.fix), l.fix.as_ref().map(|f| format!("{f:?}")).unwrap_or_default());
+        firsts.insert(key(first), first);
+        if first.fix.is_some() {
+            first_fixed.insert(choice(&first.fix), first);
+        }
+        for b in group.iter().skip(1) {
+            if first.when.is_empty() {
+                out.push(finding(
+                    "duplicate",
+                    b.line,
+                    Some(&b.id),
+                    Some(&first.id),
+                    format!("duplicate of lesson {} (line {}): the same text", first.id, first.line),
+                ));
+                continue;
             }
+            let k = key(b);
+            if let Some(a) = firsts.get(&k) {
+                out.push(finding(
+                    "duplicate",
+                    b.line,
+                    Some(&b.id),
+                    Some(&a.id),
+                    format!("duplicate of lesson {} (line {}): the same failure and fix", a.id, a.line),
+                ));
+                continue;
+            }
+            // A fix that differs from an earlier one's (a person's recorded
+            // choice never contradicts a fix).
+            let other = first_fixed.get(&k.0).copied().filter(|a| b.fix.is_some() && a.fix != b.fix);
+            if b.fix.is_some() {
+                first_fixed.entry(k.0).or_insert(b);
+            }
+            if let (Some(a), Some(x), Some(y)) = (other, other.and_then(|a| a.fix.as_ref()), b.fix.as_ref()) {
+                out.push(finding(
+                    "contradiction",
+                    b.line,
+                    Some(&b.id),
+                    Some(&a.id),
+                    format!(
+                        "contradicts lesson {} (line {}): the same failure, fix {} there and {} here",
+                        a.id, a.line, x.action, y.action
+                    ),
+                ));
+            }
+            firsts.insert(k, b);
         }
     }
     for l in &lessons {
@@ -580,6 +602,31 @@ mod tests {
         assert!(kinds.contains(&("failing", Some("b"))) && kinds.contains(&("stale", Some("b"))), "{f:#?}");
         assert_eq!(f.iter().filter(|x| x.kind == "duplicate").count(), 1, "{f:#?}");
         assert!(f.iter().all(|x| x.lesson.as_deref() != Some("c")), "a recorded choice contradicts nothing: {f:#?}");
+    }
+
+    /// Issue 13: each lesson is reported once, against the first of its
+    /// kind — the findings grow with the lessons, not with their pairs.
+    #[test]
+    fn check_reports_each_lesson_once_however_many_copies() {
+        let n = 3_000;
+        let mut text = String::from("## s\n\n");
+        for i in 0..n {
+            let fix = if i % 3 == 0 { "retry_same" } else { "verify_state" };
+            text.push_str(&format!("- the same failure\n  - when: `http` `TIMEOUT`\n  - fix: {fix}\n  - id: l{i}\n"));
+        }
+        for i in 0..n {
+            text.push_str(&format!("- the same words\n  - id: w{i}\n"));
+        }
+        let f = check(&mend_memory::parse(&text), 180, parse_date("2026-11-22").unwrap());
+        assert_eq!(f.len(), 2 * n - 2, "one finding per lesson after the first of each group");
+        let contradictions: Vec<_> = f.iter().filter(|x| x.kind == "contradiction").collect();
+        assert_eq!(contradictions.len(), 1, "only the first verify_state contradicts the first retry_same");
+        assert_eq!(contradictions[0].lesson.as_deref(), Some("l1"));
+        assert!(
+            f.iter()
+                .filter(|x| x.kind == "duplicate" && x.lesson.as_deref().is_some_and(|l| l.starts_with('w')))
+                .all(|x| x.other.as_deref() == Some("w0"))
+        );
     }
 
     #[test]

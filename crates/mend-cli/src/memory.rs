@@ -3,6 +3,7 @@
 //! `MEND_MEMORY`, or `MEMORY.md` in the data directory (created with the
 //! starter lessons on first use); the index lives in the data directory.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -216,8 +217,22 @@ fn search(lessons: &Lessons, query: &str, filter: Filter, limit: usize, json: bo
 fn check(path: &Path, memory: &Memory, stale_days: u32) -> Result<(), Fail> {
     let shown = path.display();
     let findings = mend_agent::memory::check(memory, stale_days, mend_agent::memory::days_since_epoch(std::time::SystemTime::now()));
+    // Findings of one kind about one lesson (8,000 copies of it) are shown
+    // a few times, then counted (issue 13).
+    const SHOWN: usize = 3;
+    let mut seen: HashMap<(&str, Option<&str>), usize> = HashMap::new();
     for f in &findings {
-        println!("{shown}:{}: {}", f.line, f.message);
+        let n = seen.entry((f.kind.as_str(), f.other.as_deref())).or_default();
+        *n += 1;
+        if *n <= SHOWN {
+            println!("{shown}:{}: {}", f.line, f.message);
+        }
+    }
+    let mut more: Vec<(&(&str, Option<&str>), &usize)> = seen.iter().filter(|(_, n)| **n > SHOWN).collect();
+    more.sort();
+    for ((kind, other), n) in more {
+        let about = other.map(|o| format!(" of lesson {o}")).unwrap_or_default();
+        println!("{shown}: … and {} more {kind}{about} like these", n - SHOWN);
     }
     if findings.is_empty() {
         eprintln!("{shown}: {} lessons in {} sections, no problems.", memory.lessons().count(), memory.sections.len());
