@@ -7,6 +7,18 @@ use crate::{Fix, Lesson, Memory, Problem, Provenance, Section, When};
 
 /// Parses the file. Never fails: what cannot be understood is a [`Problem`].
 pub fn parse(text: &str) -> Memory {
+    // A byte-order mark (a file saved by a Windows editor) is read as one
+    // (issue 13): parsed as three spaces, which keep every byte offset and
+    // leave a heading right after it a heading. The file keeps its mark:
+    // edits splice the original text.
+    let unmarked;
+    let text = match text.strip_prefix('\u{FEFF}') {
+        Some(rest) => {
+            unmarked = format!("   {rest}");
+            unmarked.as_str()
+        }
+        None => text,
+    };
     let mut problems = Vec::new();
     // Headings (`#` and `##`) cut the file into sections.
     let mut cuts: Vec<(usize, std::ops::Range<usize>, String, bool)> = Vec::new();
@@ -257,6 +269,29 @@ fn parse_seen(value: &str, line: usize, problems: &mut Vec<Problem>) -> Provenan
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 13: a file saved with a byte-order mark keeps its first
+    /// heading a heading; adding to that section adds there, and the mark
+    /// stays on the file.
+    #[test]
+    fn a_byte_order_mark_is_read_as_one() {
+        let text = "\u{FEFF}## shop API\n\n- 502 during deploys\n  - id: shop-502\n";
+        let m = parse(text);
+        assert!(m.problems.is_empty(), "{:?}", m.problems);
+        assert_eq!(m.sections.iter().map(|s| s.title.as_str()).collect::<Vec<_>>(), ["shop API"]);
+        let l = m.lesson("shop-502").unwrap();
+        assert_eq!(l.section, "shop API");
+        assert_eq!(l.line, 3);
+        assert!(text[l.range.clone()].starts_with("- 502"));
+        let edit = crate::edit::Edit::Add {
+            section: "shop API".into(),
+            lesson: crate::NewLesson { id: Some("two".into()), text: "another".into(), ..Default::default() },
+        };
+        let out = crate::edit::apply(text, &edit).unwrap();
+        assert!(out.starts_with('\u{FEFF}'), "the mark stays");
+        assert_eq!(out.matches("## shop API").count(), 1, "{out}");
+        assert_eq!(parse(&out).lesson("two").unwrap().section, "shop API");
+    }
 
     #[test]
     fn a_lesson_with_every_field() {
