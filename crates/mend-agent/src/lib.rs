@@ -186,7 +186,9 @@ pub struct Agent {
     data_dir: PathBuf,
     journal: Arc<SqliteJournal>,
     registry: Arc<ToolRegistry>,
-    lessons: Result<Arc<Lessons>, String>,
+    /// The memory, opened on first need (issue 13): a run whose calls all
+    /// succeed never reads MEMORY.md.
+    lessons: Arc<LazyLessons>,
     /// The LLM layer, when models are configured.
     llm: Option<Arc<mend_llm::LlmDiagnoser>>,
 }
@@ -208,7 +210,7 @@ impl Agent {
         std::fs::create_dir_all(data_dir).map_err(|e| AgentError::Internal(format!("{}: {e}", data_dir.display())))?;
         let journal = SqliteJournal::open(&data_dir.join(mend_journal::FILE_NAME))?;
         let path = memory.map(Path::to_path_buf).unwrap_or_else(|| Lessons::default_path(data_dir));
-        let lessons = Lessons::open(&path, &Lessons::index_dir(data_dir)).map(Arc::new).map_err(|e| e.to_string());
+        let lessons = Arc::new(LazyLessons { path, index_dir: Lessons::index_dir(data_dir), cell: std::sync::OnceLock::new() });
         Ok(Agent {
             data_dir: data_dir.to_path_buf(),
             journal: Arc::new(journal),
@@ -230,14 +232,15 @@ impl Agent {
         Ok(self)
     }
 
-    /// The memory, unless its file could not be read.
+    /// The memory (opened now if it was not yet), unless its file could
+    /// not be read.
     pub fn lessons(&self) -> Option<&Arc<Lessons>> {
-        self.lessons.as_ref().ok()
+        self.lessons.get().ok()
     }
 
-    /// Why the memory file could not be read, if it could not.
+    /// Why the memory file could not be read, if it could not (opens it).
     pub fn memory_error(&self) -> Option<&str> {
-        self.lessons.as_ref().err().map(String::as_str)
+        self.lessons.get().err()
     }
 
     /// The data directory.
@@ -282,9 +285,9 @@ impl Agent {
         if let Some(o) = observer.clone() {
             engine = engine.with_observer(o);
         }
-        if let Some(l) = self.lessons() {
-            engine = engine.with_lessons(l.clone()).with_learner(Arc::new(learn::MemoryLearner(l.clone())));
-        }
+        // Opened only when a call fails (a diagnosis looks lessons up) or
+        // the run has something to teach (issue 13).
+        engine = engine.with_lessons(self.lessons.clone()).with_learner(self.lessons.clone());
         if let Some(llm) = &self.llm {
             engine = engine.with_layer_last(llm.clone());
         }
@@ -783,6 +786,50 @@ fn prior_of(reader: &Reader, run_id: &str, step: &str) -> Result<Option<mend_cor
     // verify call ran and it did not.
     let verified = verified.or(any_verify.then_some(false));
     Ok(prior.map(|p| mend_core::engine::Prior { verified, attempts, retries, ..p }))
+}
+
+/// The memory file and its index, opened on first need (issue 13).
+struct LazyLessons {
+    path: PathBuf,
+    index_dir: PathBuf,
+    cell: std::sync::OnceLock<Result<Arc<Lessons>, String>>,
+}
+
+impl LazyLessons {
+    fn get(&self) -> Result<&Arc<Lessons>, &str> {
+        self.cell
+            .get_or_init(|| Lessons::open(&self.path, &self.index_dir).map(Arc::new).map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(String::as_str)
+    }
+}
+
+impl mend_core::lesson::LessonSource for LazyLessons {
+    fn find(&self, failure: &mend_core::lesson::FailureQuery, k: usize) -> Vec<mend_core::lesson::LessonMatch> {
+        match self.get() {
+            Ok(l) => l.find(failure, k),
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl mend_core::lesson::Learner for LazyLessons {
+    async fn learn(
+        &self,
+        report: &RunReport,
+        decided: &[(ApprovalRequest, Decision)],
+        redactor: &mend_core::redact::Redactor,
+    ) -> Vec<mend_core::report::LessonNote> {
+        // A run where nothing failed and nobody decided teaches nothing.
+        if decided.is_empty() && report.steps.iter().all(|s| s.failure.is_none() && s.attempts.is_empty()) {
+            return Vec::new();
+        }
+        match self.get() {
+            Ok(l) => learn::MemoryLearner(l.clone()).learn(report, decided, redactor).await,
+            Err(_) => Vec::new(),
+        }
+    }
 }
 
 /// An approver that also reads the journal while it waits: a decision made

@@ -76,3 +76,22 @@ fn twenty_writers_and_an_editor_lose_nothing() {
         assert!(!out.contains("duplicate"), "round {round}: {out}");
     }
 }
+
+/// Issue 13: a run whose calls all succeed never reads the memory (here:
+/// not even creates it); a run with a failure looks lessons up.
+#[test]
+fn a_run_that_does_not_fail_never_reads_the_memory() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    let job = d.path().join("ok.toml");
+    std::fs::write(&job, "name = \"ok\"\n[[steps]]\nname = \"s\"\ntool = \"exec\"\nargs = { program = \"true\" }\n").unwrap();
+    let o = mend(&data).args(["--no-llm", "run", "--approve", "wait"]).arg(&job).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!data.join("MEMORY.md").exists(), "the memory was not opened");
+    assert!(!data.join("index").exists(), "nor its index");
+    let bad = d.path().join("bad.toml");
+    std::fs::write(&bad, "name = \"bad\"\n[[steps]]\nname = \"s\"\ntool = \"exec\"\nargs = { program = \"false\" }\nmax_attempts = 1\n")
+        .unwrap();
+    let _ = mend(&data).args(["--no-llm", "run", "--approve", "abort"]).arg(&bad).output().unwrap();
+    assert!(data.join("MEMORY.md").exists(), "a failure looks lessons up");
+}
