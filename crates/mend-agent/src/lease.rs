@@ -128,30 +128,59 @@ impl Lease {
             // alone could name someone else's processes. Left alone.
             return None;
         }
-        // Every process carrying the call's mark, those that left its group
-        // included; a few rounds, in case one forks while we look.
+        // The call's own processes are those in its group that carry its
+        // mark (the mark tells them from a group id given out again). Those
+        // with the mark outside the group left it on purpose (`setsid`, a
+        // service, a terminal multiplexer whose later sessions inherit the
+        // mark): named for the person, never killed — as at a timeout.
+        // Our own process and its ancestors are never touched. A few
+        // rounds, in case one forks while we look.
+        let spared = ancestors();
         let mut stopped: Vec<(u32, String)> = Vec::new();
+        let mut left: Vec<(u32, String)> = Vec::new();
         for _ in 0..5 {
-            let found = marked(&c.marker);
-            if found.is_empty() {
-                break;
-            }
+            let found: Vec<(u32, String)> = marked(&c.marker).into_iter().filter(|(p, _)| !spared.contains(p)).collect();
+            let mut killed_any = false;
             for (pid, cmd) in found {
+                if stopped.iter().chain(&left).any(|(x, _)| *x == pid) {
+                    continue;
+                }
+                if group_of(pid) != Some(c.pgid) {
+                    left.push((pid, cmd));
+                    continue;
+                }
                 let Ok(p) = i32::try_from(pid) else { continue };
-                if nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), nix::sys::signal::Signal::SIGKILL).is_ok()
-                    && !stopped.iter().any(|(x, _)| *x == pid)
-                {
+                if nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), nix::sys::signal::Signal::SIGKILL).is_ok() {
                     stopped.push((pid, cmd));
+                    killed_any = true;
                 }
             }
+            if !killed_any {
+                break;
+            }
         }
-        let (first, cmd) = stopped.first()?;
-        let pids: Vec<String> = stopped.iter().map(|(p, _)| p.to_string()).collect();
-        Some(if stopped.len() == 1 {
-            format!("process {first}, `{cmd}`")
-        } else {
-            format!("{} processes: {}; the first `{cmd}`", stopped.len(), pids.join(", "))
-        })
+        // Gone before anything looks (the verify call): a killed process is
+        // a zombie until it is reaped, and a zombie still answers `kill -0`.
+        let t0 = std::time::Instant::now();
+        while stopped.iter().any(|(p, _)| std::path::Path::new(&format!("/proc/{p}")).exists())
+            && t0.elapsed() < std::time::Duration::from_secs(2)
+        {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let list = |v: &[(u32, String)]| match v {
+            [] => String::new(),
+            [(p, cmd)] => format!("process {p}, `{cmd}`"),
+            [(_, cmd), ..] => {
+                format!("{} processes: {}; the first `{cmd}`", v.len(), v.iter().map(|(p, _)| p.to_string()).collect::<Vec<_>>().join(", "))
+            }
+        };
+        let outside = |v: &[(u32, String)]| format!("{} still running outside its process group, left for you to check", list(v));
+        match (stopped.is_empty(), left.is_empty()) {
+            (true, true) => None,
+            (false, true) => Some(format!("stopped {}", list(&stopped))),
+            (true, false) => Some(outside(&left)),
+            (false, false) => Some(format!("stopped {}; {}", list(&stopped), outside(&left))),
+        }
     }
 }
 
@@ -288,13 +317,17 @@ fn read(file: &mut File) -> Option<Holder> {
 /// The processes whose environment holds `MEND_CALL=marker` (those of other
 /// users cannot be read, and are not ours), with their command lines.
 fn marked(marker: &str) -> Vec<(u32, String)> {
-    let want = format!("MEND_CALL={marker}");
+    // A Mend run inside a call adds its own mark after the one it inherited.
     let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
     let mut out = Vec::new();
     for e in entries.flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()).filter(|&p| p != std::process::id()) else { continue };
         let Ok(env) = std::fs::read(e.path().join("environ")) else { continue };
-        if env.split(|&b| b == 0).any(|v| v == want.as_bytes()) {
+        let has = env
+            .split(|&b| b == 0)
+            .filter_map(|v| v.strip_prefix(b"MEND_CALL="))
+            .any(|v| v.split(|&b| b == b' ').any(|m| m == marker.as_bytes()));
+        if has {
             let cmd = std::fs::read(e.path().join("cmdline"))
                 .map(|b| {
                     b.split(|&x| x == 0)
@@ -310,13 +343,41 @@ fn marked(marker: &str) -> Vec<(u32, String)> {
     out
 }
 
-/// A process's start time in clock ticks since boot, `None` if it is gone.
+/// A process's group id (`/proc/PID/stat` field 5).
+fn group_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(2)?.parse().ok()
+}
+
+/// This process and its ancestors (never stopped at a takeover, whatever
+/// their environment says).
+fn ancestors() -> Vec<u32> {
+    let mut out = vec![std::process::id()];
+    let mut pid = std::process::id();
+    while let Some(parent) = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.get(s.rfind(')')? + 1..).and_then(|r| r.split_whitespace().nth(1)).and_then(|p| p.parse::<u32>().ok()))
+        .filter(|&p| p > 1 && !out.contains(&p))
+    {
+        out.push(parent);
+        pid = parent;
+    }
+    out
+}
+
+/// A process's start time in clock ticks since boot, `None` if it is gone
+/// (a zombie is gone: it has ended and only waits to be reaped).
 fn start_ticks(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) is in parentheses and may hold spaces.
     let rest = &stat[stat.rfind(')')? + 1..];
-    // Fields from 3 on; the start time is field 22.
-    rest.split_whitespace().nth(19)?.parse().ok()
+    // Fields from 3 on: the state is field 3, the start time field 22.
+    let mut fields = rest.split_whitespace();
+    if fields.next()? == "Z" {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
 }
 
 fn now_ms() -> i64 {
@@ -359,34 +420,44 @@ mod tests {
         assert!(!dir(d.path()).join("dead.lock").exists());
     }
 
-    /// A dead owner's call is found by the mark its processes carry: one
-    /// that left the group is stopped; a process that merely has the group
-    /// id recorded (a reused id) is left alone (issue 12, red team).
+    /// A dead owner's call is found by its group and the mark its
+    /// processes carry: a marked process in the group is stopped; an
+    /// unmarked one in the group (a reused id) lives; a marked one that left
+    /// the group is named, not stopped (issue 12, red team).
     #[test]
     fn only_the_calls_own_processes_are_stopped_at_takeover() {
         use std::os::unix::process::CommandExt;
         let d = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir(d.path())).unwrap();
-        // Not ours: its own group, no mark. Recorded as the call's group (a reused id).
-        let mut stranger = std::process::Command::new("sleep").arg("30").process_group(0).spawn().unwrap();
-        // Ours: carries the mark, in another group (it escaped with setsid).
-        let mut escaped = std::process::Command::new("sleep").arg("30").env("MEND_CALL", "run-x-1").process_group(0).spawn().unwrap();
+        let mut leader = std::process::Command::new("sleep").arg("30").env("MEND_CALL", "outer run-x-1").process_group(0).spawn().unwrap();
+        let group = leader.id();
+        let mut stranger = std::process::Command::new("sleep").arg("31").process_group(group as i32).spawn().unwrap();
+        let mut escaped = std::process::Command::new("sleep").arg("32").env("MEND_CALL", "run-x-1").process_group(0).spawn().unwrap();
         let dead = Holder {
             pid: u32::MAX - 1,
             start_ticks: 1,
             since_ms: 0,
             what: "mend run (killed)".into(),
-            child: Some(Child { pgid: stranger.id(), start_ticks: start_ticks(stranger.id()).unwrap(), marker: "run-x-1".into() }),
+            child: Some(Child { pgid: group, start_ticks: start_ticks(group).unwrap(), marker: "run-x-1".into() }),
         };
         std::fs::write(dir(d.path()).join("x.lock"), serde_json::to_string(&dead).unwrap()).unwrap();
         let Taken::Ours(mut lease) = take(d.path(), "x", "test").unwrap() else { panic!("the owner is dead") };
-        let stopped = lease.stop_orphan().expect("the marked process is stopped");
-        assert!(stopped.contains(&escaped.id().to_string()), "{stopped}");
-        assert!(escaped.wait().unwrap().code().is_none(), "killed by a signal");
-        assert!(stranger.try_wait().unwrap().is_none(), "the unmarked process with the recorded group id lives");
-        let _ = stranger.kill();
-        let _ = stranger.wait();
-        assert_eq!(lease.stopped(), Some(stopped.as_str()));
+        // Each has its environment in place before the takeover looks.
+        let t0 = std::time::Instant::now();
+        while marked("run-x-1").len() < 2 && t0.elapsed() < std::time::Duration::from_secs(5) {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let said = lease.stop_orphan().expect("something was found");
+        assert!(said.starts_with(&format!("stopped process {group}")), "{said}");
+        assert!(said.contains(&format!("process {}, `sleep 32` still running outside its process group", escaped.id())), "{said}");
+        assert!(leader.wait().unwrap().code().is_none(), "the marked group member was killed");
+        assert!(stranger.try_wait().unwrap().is_none(), "an unmarked process of the group lives");
+        assert!(escaped.try_wait().unwrap().is_none(), "a marked process outside the group lives");
+        for c in [&mut stranger, &mut escaped] {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        assert_eq!(lease.stopped(), Some(said.as_str()));
     }
 
     #[test]

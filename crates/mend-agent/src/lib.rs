@@ -316,7 +316,7 @@ impl Agent {
             why = cancel => {
                 // The call that was running was stopped with the run (its
                 // process group killed): going on asks whether it ran.
-                let stopped = format!("Mend stopped it when the run was {why}");
+                let stopped = format!("Mend stopped its process group when the run was {why} (anything it started outside that group was left running)");
                 let ev = Event {
                     ok: Some(false),
                     data: serde_json::json!({"status": "interrupted", "reason": why, "stopped": stopped}),
@@ -693,7 +693,7 @@ fn process_what() -> String {
 /// The sentence the in-doubt question and the run's reason give for a
 /// call's process group that its dead owner left running.
 fn orphan_stopped(group: &str) -> String {
-    format!("It was still running without Mend when the run was taken over, and was stopped ({group})")
+    format!("It was still running without Mend when the run was taken over: {group}")
 }
 
 fn owner_text(h: Option<&lease::Holder>) -> String {

@@ -114,7 +114,7 @@ fn a_call_left_running_by_a_killed_owner_is_stopped_and_the_question_says_so() {
     let req = c.pending().into_iter().next().expect("an in-doubt request");
     assert_eq!(req["kind"], "in_doubt");
     let what = req["what_happened"].as_str().unwrap();
-    assert!(what.contains("was still running without Mend when the run was taken over, and was stopped ("), "{what}");
+    assert!(what.contains("was still running without Mend when the run was taken over: stopped "), "{what}");
     let (code, _, err) = run(mend(&c.data).args(["approvals", "decide", req["id"].as_str().unwrap(), "ran"]));
     assert_eq!(code, 0, "{err}");
     std::thread::sleep(Duration::from_millis(3500));
@@ -293,4 +293,45 @@ fn a_verify_call_in_doubt_is_not_run_again_to_answer_about_itself() {
     assert_eq!(c.lines("verify.log"), 1, "not run again to answer: {err}");
     let req = c.pending().into_iter().next().expect("an in-doubt request");
     assert!(req["diagnosis"].as_str().unwrap().contains("verify call; it was not run again"), "{req}");
+}
+
+/// Issue 12, red team: at a takeover only the dead call's own process group
+/// is stopped (its members carry its mark); a process it started outside
+/// its group (a service, a terminal multiplexer whose later sessions inherit
+/// the mark) is named, not killed; the shell the takeover runs from is never
+/// touched, whatever its environment says.
+#[test]
+fn a_takeover_stops_the_calls_group_names_what_left_it_and_spares_its_own_shell() {
+    let c = Case::new(
+        "name = \"svc\"\n[[steps]]\nname = \"start\"\ntool = \"exec\"\n\
+         args = { shell = \"setsid sleep 41 >/dev/null 2>&1 </dev/null & echo $! > svc.pid; echo up >> order.log; sleep 30\" }\n",
+    );
+    let child = c.start();
+    c.wait_for("the call", |c| c.lines("order.log") == 1 && c.dir.join("svc.pid").exists());
+    let run_id = c.run_id();
+    let lease: Value = serde_json::from_str(&std::fs::read_to_string(c.data.join("runs").join(format!("{run_id}.lock"))).unwrap()).unwrap();
+    let mark = lease["child"]["marker"].as_str().expect("the call's mark is in the lease file").to_owned();
+    kill9(child);
+    let svc: i32 = std::fs::read_to_string(c.dir.join("svc.pid")).unwrap().trim().parse().unwrap();
+    // The takeover runs from a shell that carries the dead call's mark.
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(format!("'{}' --no-llm runs resume {run_id} --approve wait; echo survived", env!("CARGO_BIN_EXE_mend")))
+        .env("MEND_CALL", &mark)
+        .env("MEND_DATA_DIR", &c.data)
+        .env("XDG_CONFIG_HOME", c.data.join("no-config"))
+        .env_remove("MEND_CONFIG")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).contains("survived"), "the shell lives: {o:?}");
+    let req = c.pending().into_iter().next().expect("an in-doubt request");
+    let what = req["what_happened"].as_str().unwrap().to_owned();
+    assert!(what.contains("stopped "), "{what}");
+    assert!(what.contains(&format!("process {svc}, `sleep 41` still running outside its process group")), "{what}");
+    let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(svc), None).is_ok();
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(svc), nix::sys::signal::Signal::SIGKILL);
+    assert!(alive, "what left the group on purpose is not killed");
+    let (_, out, _) = run(mend(&c.data).args(["approvals", "show", req["id"].as_str().unwrap()]));
+    assert!(!out.contains("panicked"));
 }

@@ -1616,7 +1616,13 @@ impl Run<'_> {
             detail: "Nothing more runs.".into(),
         };
         let (options, recommendation) = if done {
-            (vec![skip, again, abort], "Do not run it twice unasked: go on unless you find it did not run.".to_owned())
+            let why = match (&verify, &d.stopped) {
+                (None, Some(_)) => {
+                    "It was cut off part-way: check what it did before choosing; going on without running it again is the safe default."
+                }
+                _ => "Do not run it twice unasked: go on unless you find it did not run.",
+            };
+            (vec![skip, again, abort], why.to_owned())
         } else {
             (vec![again, skip, abort], "The verify call says the step's effect is not there: run it again.".to_owned())
         };

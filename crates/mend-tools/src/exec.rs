@@ -364,7 +364,13 @@ impl Tool for ExecTool {
         // a reused group id is not enough (issue 12).
         let marker = call_marker(&ctx.run_id);
         if ctx.processes.is_some() {
-            cmd.env(MARK_VAR, &marker);
+            // Inside another Mend's call (a `mend run` in a step), that
+            // call's mark is kept before ours: its takeover finds ours too.
+            let mark = match std::env::var(MARK_VAR) {
+                Ok(outer) if !outer.is_empty() => format!("{outer} {marker}"),
+                _ => marker.clone(),
+            };
+            cmd.env(MARK_VAR, mark);
         }
         let stdin_text = str_arg(args, "stdin").map(str::to_owned);
         cmd.stdin(if stdin_text.is_some() { Stdio::piped() } else { Stdio::null() })
