@@ -81,8 +81,19 @@ pub fn render(lesson: &NewLesson, eol: &str) -> String {
     let mut out = String::from("- ");
     let text = lesson.text.trim();
     out.push_str(&text.lines().map(str::trim_end).collect::<Vec<_>>().join(&format!("{eol}  ")));
+    for (key, value) in field_values(lesson) {
+        if let Some(v) = value {
+            out.push_str(&format!("{eol}  - {key}: {v}"));
+        }
+    }
+    out
+}
+
+/// Each field's value as the convention writes it, in the convention's
+/// order; `None` when the lesson has no such field.
+fn field_values(lesson: &NewLesson) -> [(&'static str, Option<String>); 4] {
     let w = &lesson.when;
-    if !w.is_empty() {
+    let when = (!w.is_empty()).then(|| {
         let mut parts = Vec::new();
         if let Some(t) = &w.tool {
             parts.push(format!("`{t}`"));
@@ -91,16 +102,14 @@ pub fn render(lesson: &NewLesson, eol: &str) -> String {
             parts.push(format!("`{c}`"));
         }
         parts.extend(w.matches.iter().map(|m| format!("\"{}\"", m.replace('"', "'"))));
-        out.push_str(&format!("{eol}  - when: {}", parts.join(" ")));
-    }
-    if let Some(f) = &lesson.fix {
-        match &f.args {
-            Some(a) => out.push_str(&format!("{eol}  - fix: {} `{a}`", f.action)),
-            None => out.push_str(&format!("{eol}  - fix: {}", f.action)),
-        }
-    }
+        parts.join(" ")
+    });
+    let fix = lesson.fix.as_ref().map(|f| match &f.args {
+        Some(a) => format!("{} `{a}`", f.action),
+        None => f.action.clone(),
+    });
     let p = &lesson.provenance;
-    if p.seen > 0 || p.last.is_some() || p.outcome.is_some() || p.failures > 0 {
+    let seen = (p.seen > 0 || p.last.is_some() || p.outcome.is_some() || p.failures > 0).then(|| {
         let mut parts = vec![p.seen.to_string()];
         if let Some(l) = &p.last {
             parts.push(format!("last: {l}"));
@@ -111,12 +120,133 @@ pub fn render(lesson: &NewLesson, eol: &str) -> String {
         if p.failures > 0 {
             parts.push(format!("failures: {}", p.failures));
         }
-        out.push_str(&format!("{eol}  - seen: {}", parts.join(" · ")));
+        parts.join(" · ")
+    });
+    [("when", when), ("fix", fix), ("seen", seen), ("id", lesson.id.clone())]
+}
+
+/// A lesson's bytes with only what changed from `old` to `new` touched
+/// (issue 13): a changed field's value replaced on its own line, a new
+/// field inserted as one line with the lesson's own marker and indent, a
+/// dropped field's line removed, a one-line text replaced after the item's
+/// marker. List markers, indentation, blank lines, comments, other lines
+/// and line endings stay. `None` when the change cannot be made that way
+/// (a text over several lines): the caller writes the lesson afresh.
+fn patch_lesson(src: &str, old: &crate::Lesson, new: &NewLesson, nl: &str) -> Option<String> {
+    let mut lines: Vec<String> = src.split_inclusive('\n').map(str::to_owned).collect();
+    let content = |l: &str| l.trim_end_matches('\n').trim_end_matches('\r').to_owned();
+    let eol_of = |l: &str| {
+        if l.ends_with("\r\n") {
+            "\r\n"
+        } else if l.ends_with('\n') {
+            "\n"
+        } else {
+            ""
+        }
+        .to_owned()
+    };
+    // The text: a change of its first line, on the item's own line (the
+    // rest of it — a second paragraph, a comment — the same).
+    if old.text.trim() != new.text.trim() {
+        let first = content(lines.first()?);
+        let body = crate::parse::strip_marker(&first)?;
+        let (old_first, old_rest) = old.text.trim().split_once('\n').unwrap_or((old.text.trim(), ""));
+        let (new_first, new_rest) = new.text.trim().split_once('\n').unwrap_or((new.text.trim(), ""));
+        if old_rest.trim() != new_rest.trim() || body.trim() != old_first.trim() || new_first.trim().is_empty() {
+            return None;
+        }
+        let start = first.len() - body.len();
+        let eol = eol_of(&lines[0]);
+        lines[0] = format!("{}{}{eol}", &first[..start], new_first.trim());
     }
-    if let Some(id) = &lesson.id {
-        out.push_str(&format!("{eol}  - id: {id}"));
+    let old_values = field_values(&NewLesson::from(old));
+    let new_values = field_values(new);
+    for ((key, was), (_, now)) in old_values.iter().zip(new_values.iter()) {
+        let at = lines
+            .iter()
+            .enumerate()
+            .skip(1)
+            .find(|(_, l)| crate::parse::field(&content(l)).is_some_and(|(k, _)| k == *key))
+            .map(|(i, _)| i);
+        let unchanged = match *key {
+            "when" => old.when == new.when,
+            "fix" => old.fix == new.fix,
+            "seen" => old.provenance == new.provenance,
+            _ => at.is_some() && was == now,
+        };
+        if unchanged {
+            continue;
+        }
+        match (at, now) {
+            (Some(i), Some(v)) => {
+                let line = content(&lines[i]);
+                let colon = line.find(':')?;
+                let after = &line[colon + 1..];
+                let spaces = after.len() - after.trim_start().len();
+                let sep = if spaces == 0 { " " } else { &after[..spaces] };
+                let eol = eol_of(&lines[i]);
+                lines[i] = format!("{}{sep}{v}{eol}", &line[..=colon]);
+            }
+            (Some(i), None) => {
+                // The lesson's last line carries no line ending (the item's
+                // range stops before it): the line before gives its up.
+                let last = !lines[i].ends_with('\n');
+                lines.remove(i);
+                if last && let Some(prev) = lines.get_mut(i - 1) {
+                    let trimmed = prev.trim_end_matches('\n').trim_end_matches('\r').len();
+                    prev.truncate(trimmed);
+                }
+            }
+            (None, Some(v)) => {
+                // Shaped like the lesson's other fields, else nested under its marker.
+                let like = lines.iter().skip(1).map(|l| content(l)).find(|l| crate::parse::field(l).is_some());
+                let prefix = match &like {
+                    Some(l) => {
+                        let rest = crate::parse::strip_marker(l)?;
+                        l[..l.len() - rest.len()].to_owned()
+                    }
+                    None => {
+                        let first = content(lines.first()?);
+                        let body = crate::parse::strip_marker(&first)?;
+                        let indent: String = first.chars().take_while(|c| c.is_whitespace()).collect();
+                        format!("{indent}{}- ", " ".repeat(first.len() - body.len() - indent.len()))
+                    }
+                };
+                // In the convention's order: before the first field that comes after it.
+                let order = |k: &str| ["when", "fix", "seen", "id"].iter().position(|x| *x == k).unwrap_or(4);
+                let before = lines
+                    .iter()
+                    .enumerate()
+                    .skip(1)
+                    .find(|(_, l)| crate::parse::field(&content(l)).is_some_and(|(k, _)| order(k) > order(key)))
+                    .map(|(i, _)| i);
+                if let Some(i) = before {
+                    let eol = eol_of(&lines[i]);
+                    let eol = if eol.is_empty() { nl.to_owned() } else { eol };
+                    lines.insert(i, format!("{prefix}{key}: {v}{eol}"));
+                    continue;
+                }
+                let last_field = lines
+                    .iter()
+                    .enumerate()
+                    .skip(1)
+                    .filter(|(_, l)| crate::parse::field(&content(l)).is_some())
+                    .map(|(i, _)| i)
+                    .next_back();
+                let after = last_field.unwrap_or(lines.len() - 1);
+                // The line before ends with its own line ending; a last line without one gets ours.
+                if !lines[after].ends_with('\n') {
+                    lines[after].push_str(nl);
+                    lines.insert(after + 1, format!("{prefix}{key}: {v}"));
+                } else {
+                    let eol = eol_of(&lines[after]);
+                    lines.insert(after + 1, format!("{prefix}{key}: {v}{eol}"));
+                }
+            }
+            (None, None) => {}
+        }
     }
-    out
+    Some(lines.concat())
 }
 
 /// Applies an edit to the text; returns the new text.
@@ -280,6 +410,10 @@ fn apply_on(text: &str, memory: &Memory, edit: &Edit) -> Result<String, EditErro
             let mut lesson = lesson.clone();
             // A lesson that had no id keeps being found by the one it was given.
             lesson.id.get_or_insert_with(|| id.clone());
+            // Only what changed, in the lesson's own shape (issue 13).
+            if let Some(body) = patch_lesson(&text[old.range.clone()], old, &lesson, nl) {
+                return Ok(splice(text, old.range.clone(), &body));
+            }
             let indent = line_indent(text, old.range.start);
             let body = render(&lesson, nl).replace(nl, &format!("{nl}{indent}"));
             Ok(splice(text, old.range.clone(), &body))
@@ -481,5 +615,81 @@ mod tests {
                 .unwrap();
         assert_eq!(after, format!("## exec\n\n- hand written, edited\n  - id: {id}\n- another\n"));
         assert_eq!(parse(&after).lesson(&id).unwrap().text, "hand written, edited");
+    }
+}
+
+/// Issue 13: a one-field edit changes that field's line only, whatever
+/// the lesson's shape (list marker, indent, blank lines, comments, CRLF,
+/// a byte-order mark); edit then revert gives the original bytes.
+#[cfg(test)]
+mod byte_exact {
+    use super::*;
+    use crate::{Fix, NewLesson, parse};
+
+    /// Lesson shapes: (marker, field indent, field marker, eol, extra line inside the item).
+    fn corpus() -> Vec<String> {
+        let mut out = Vec::new();
+        for marker in ["- ", "* ", "+ ", "1. ", "3) "] {
+            for indent in ["  ", "   ", "    ", "\t"] {
+                for field_marker in ["- ", "* "] {
+                    for eol in ["\n", "\r\n"] {
+                        for extra in ["", "<!-- a note -->", "A second paragraph."] {
+                            for bom in ["", "\u{FEFF}"] {
+                                // A field indent must reach past the item's marker to nest.
+                                if indent.len() < marker.len() && indent != "\t" {
+                                    continue;
+                                }
+                                let mut s = format!("{bom}## shop API{eol}{eol}{marker}502 during deploys{eol}");
+                                if !extra.is_empty() {
+                                    s.push_str(&format!("{eol}{indent}{extra}{eol}{eol}"));
+                                }
+                                s.push_str(&format!("{indent}{field_marker}when: `http` `SERVER_ERROR`{eol}"));
+                                s.push_str(&format!("{indent}{field_marker}fix: retry_same{eol}"));
+                                s.push_str(&format!("{indent}{field_marker}id: shop-502{eol}"));
+                                s.push_str(&format!("{eol}- another lesson{eol}{indent}{field_marker}id: other{eol}"));
+                                out.push(s);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The lines of `a` and `b` that differ, as (removed, added) counts.
+    fn diff(a: &str, b: &str) -> (usize, usize) {
+        let (la, lb): (Vec<&str>, Vec<&str>) = (a.split_inclusive('\n').collect(), b.split_inclusive('\n').collect());
+        let common_head = la.iter().zip(&lb).take_while(|(x, y)| x == y).count();
+        let common_tail =
+            la.iter().rev().zip(lb.iter().rev()).take_while(|(x, y)| x == y).count().min(la.len().min(lb.len()) - common_head);
+        (la.len() - common_head - common_tail, lb.len() - common_head - common_tail)
+    }
+
+    #[test]
+    fn a_one_field_edit_changes_one_line_in_every_shape() {
+        for text in corpus() {
+            let m = parse(&text);
+            let old = m.lesson("shop-502").unwrap_or_else(|| panic!("no lesson in {text:?}: {:?}", m.problems));
+            assert!(old.fix.is_some(), "{text:?}");
+            let base = NewLesson::from(old);
+            let edits: Vec<(&str, NewLesson, (usize, usize))> = vec![
+                ("fix", NewLesson { fix: Some(Fix { action: "use_alternative".into(), args: None }), ..base.clone() }, (1, 1)),
+                ("when", NewLesson { when: crate::When { code: Some("TIMEOUT".into()), ..old.when.clone() }, ..base.clone() }, (1, 1)),
+                ("seen (added)", NewLesson { provenance: crate::Provenance { seen: 2, ..Default::default() }, ..base.clone() }, (0, 1)),
+                ("fix (dropped)", NewLesson { fix: None, ..base.clone() }, (1, 0)),
+                ("text", NewLesson { text: old.text.replacen("502 during deploys", "502 while they deploy", 1), ..base.clone() }, (1, 1)),
+            ];
+            for (what, new, expect) in edits {
+                let after = apply(&text, &Edit::Replace { id: "shop-502".into(), lesson: new }).unwrap();
+                assert_eq!(diff(&text, &after), expect, "{what} in {text:?} gave {after:?}");
+                assert_eq!(after.starts_with('\u{FEFF}'), text.starts_with('\u{FEFF}'));
+                let crlf = text.contains("\r\n");
+                assert!(!crlf || after.matches('\n').count() == after.matches("\r\n").count(), "{what}: line endings kept: {after:?}");
+                let back = parse(&after).lesson("shop-502").map(NewLesson::from).unwrap();
+                let reverted = apply(&after, &Edit::Replace { id: "shop-502".into(), lesson: NewLesson { ..base.clone() } }).unwrap();
+                assert_eq!(reverted, text, "{what}: edit then revert gives the original bytes (edited: {back:?})");
+            }
+        }
     }
 }

@@ -95,7 +95,7 @@ pub fn parse(text: &str) -> Memory {
 }
 
 /// Strips a list marker (`- `, `* `, `+ `, `1. `, `1) `) from a line.
-fn strip_marker(line: &str) -> Option<&str> {
+pub(crate) fn strip_marker(line: &str) -> Option<&str> {
     let t = line.trim_start();
     if let Some(rest) = t.strip_prefix("- ").or_else(|| t.strip_prefix("* ")).or_else(|| t.strip_prefix("+ ")) {
         return Some(rest);
@@ -111,7 +111,7 @@ fn strip_marker(line: &str) -> Option<&str> {
 const FIELDS: &[&str] = &["id", "when", "fix", "seen"];
 
 /// A nested `- key: value` line naming one of the lesson fields.
-fn field(line: &str) -> Option<(&'static str, &str)> {
+pub(crate) fn field(line: &str) -> Option<(&'static str, &str)> {
     if !line.starts_with([' ', '\t']) {
         return None;
     }
