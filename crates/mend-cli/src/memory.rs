@@ -143,6 +143,17 @@ fn new_lesson(base: NewLesson, a: LessonArgs) -> Result<NewLesson, Fail> {
 /// Runs a `mend memory` command.
 pub fn memory(data_dir: &Path, args: MemoryArgs) -> Result<(), Fail> {
     let path = args.memory.unwrap_or_else(|| Lessons::default_path(data_dir));
+    // A search reads the index alone when it was built from the file as it
+    // is: the file is read and hashed, not parsed (issue 13).
+    if let MemoryCmd::Search { query, tool, code, limit, json } = &args.cmd
+        && let Ok(text) = std::fs::read_to_string(&path)
+        && let Some(index) =
+            mend_memory::index::LessonIndex::open_current(&Lessons::index_dir(data_dir), mend_memory::store::Version::of(&text).0)
+        && let Ok(hits) = index.search(query, &Filter { tool: tool.clone(), code: code.clone() }, *limit)
+        && hits.iter().all(|h| line_holds(&text, &h.info))
+    {
+        return print_hits(&hits, *json);
+    }
     let lessons = Lessons::open(&path, &Lessons::index_dir(data_dir)).map_err(memory_err)?;
     let edit = match args.cmd {
         MemoryCmd::Search { query, tool, code, limit, json } => return search(&lessons, &query, Filter { tool, code }, limit, json),
@@ -180,16 +191,37 @@ pub fn memory(data_dir: &Path, args: MemoryArgs) -> Result<(), Fail> {
 }
 
 fn search(lessons: &Lessons, query: &str, filter: Filter, limit: usize, json: bool) -> Result<(), Fail> {
-    let hits = lessons.search(query, &filter, limit).map_err(memory_err)?;
-    for h in &hits {
-        let lesson = lessons.lesson(&h.id);
-        let lesson = lesson.as_ref();
+    let mut hits = lessons.search(query, &filter, limit).map_err(memory_err)?;
+    // The file is parsed here: show each lesson as it is now.
+    for h in &mut hits {
+        if let Some(l) = lessons.lesson(&h.id) {
+            h.info = serde_json::json!({
+                "line": l.line, "when": l.when, "fix": l.fix, "seen": l.provenance.seen, "failures": l.provenance.failures,
+            });
+        }
+    }
+    print_hits(&hits, json)
+}
+
+/// Whether the line the index recorded for a lesson still starts it (an
+/// edit above it may have moved it; then the file is parsed after all).
+fn line_holds(text: &str, info: &serde_json::Value) -> bool {
+    let (Some(line), Some(first)) = (info.get("line").and_then(|l| l.as_u64()), info.get("first").and_then(|f| f.as_str())) else {
+        return false;
+    };
+    line > 0 && text.lines().nth(line as usize - 1).is_some_and(|l| l.contains(first))
+}
+
+/// Prints search hits from what the index keeps of each lesson.
+fn print_hits(hits: &[mend_memory::index::Hit], json: bool) -> Result<(), Fail> {
+    for h in hits {
+        let info = &h.info;
         if json {
             let v = serde_json::json!({
                 "id": h.id, "section": h.section, "score": h.score, "snippet": h.snippet,
                 "highlights": h.highlights.iter().map(|r| [r.start, r.end]).collect::<Vec<_>>(),
-                "line": lesson.map(|l| l.line), "when": lesson.map(|l| &l.when), "fix": lesson.and_then(|l| l.fix.as_ref()),
-                "seen": lesson.map(|l| l.provenance.seen), "failures": lesson.map(|l| l.provenance.failures),
+                "line": info.get("line"), "when": info.get("when"), "fix": info.get("fix").filter(|f| !f.is_null()),
+                "seen": info.get("seen"), "failures": info.get("failures"),
             });
             println!("{v}");
             continue;
@@ -204,8 +236,8 @@ fn search(lessons: &Lessons, query: &str, filter: Filter, limit: usize, json: bo
             at = r.end;
         }
         shown.push_str(&h.snippet[at..]);
-        let fix = lesson.and_then(|l| l.fix.as_ref()).map(|f| format!(" → {}", f.action)).unwrap_or_default();
-        let line = lesson.map(|l| format!(":{}", l.line)).unwrap_or_default();
+        let fix = info.pointer("/fix/action").and_then(|a| a.as_str()).map(|a| format!(" → {a}")).unwrap_or_default();
+        let line = info.get("line").and_then(|l| l.as_u64()).map(|l| format!(":{l}")).unwrap_or_default();
         println!("{} ({}{line}){fix}\n    {}", h.id, h.section, shown.replace('\n', " "));
     }
     if hits.is_empty() && !json {

@@ -95,3 +95,55 @@ fn a_run_that_does_not_fail_never_reads_the_memory() {
     let _ = mend(&data).args(["--no-llm", "run", "--approve", "abort"]).arg(&bad).output().unwrap();
     assert!(data.join("MEMORY.md").exists(), "a failure looks lessons up");
 }
+
+/// Issue 13: `mend memory search` answers from the index when it was built
+/// from the file as it is, and shows each lesson where it is now — also
+/// after an edit above it moved it, or an editor changed the file.
+#[test]
+fn search_shows_lessons_where_they_are_after_edits() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    let file = d.path().join("MEMORY.md");
+    std::fs::write(
+        &file,
+        "## a\n\n- first lesson\n  - id: first\n\n## b\n\n- kiwi shortage in the shop\n  - fix: retry_same\n  - id: kiwi\n",
+    )
+    .unwrap();
+    let search = || {
+        let o = mend(&data).arg("memory").arg("--memory").arg(&file).args(["search", "kiwi", "--json"]).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().next().unwrap()).unwrap();
+        v
+    };
+    let line_of = |id: &str| {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let at = text.find(&format!("id: {id}")).unwrap();
+        let item = text[..at].rfind("\n- ").unwrap() + 1;
+        text[..item].matches('\n').count() as u64 + 1
+    };
+    let v = search();
+    assert_eq!(
+        (v["id"].as_str(), v["line"].as_u64(), v["fix"]["action"].as_str()),
+        (Some("kiwi"), Some(line_of("kiwi")), Some("retry_same"))
+    );
+    let v = search(); // from the index alone, the same answer
+    assert_eq!(v["line"].as_u64(), Some(line_of("kiwi")));
+    // An add above moves it.
+    let o = mend(&data)
+        .arg("memory")
+        .arg("--memory")
+        .arg(&file)
+        .args(["add", "--section", "a", "--text", "another", "--id", "another"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert_eq!(search()["line"].as_u64(), Some(line_of("kiwi")));
+    // An editor moves it too.
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, format!("# My lessons\n\nSome words first.\n\n{text}")).unwrap();
+    assert_eq!(search()["line"].as_u64(), Some(line_of("kiwi")));
+    // And a changed fix shows.
+    let o = mend(&data).arg("memory").arg("--memory").arg(&file).args(["edit", "kiwi", "--fix", "verify_state"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(search()["fix"]["action"].as_str(), Some("verify_state"));
+}

@@ -21,7 +21,7 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Te
 use crate::{Lesson, Memory};
 
 /// Bumped whenever the fields change: an index of another schema is rebuilt.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 const META: &str = "mend-index.json";
 
@@ -79,6 +79,12 @@ pub struct Hit {
     pub snippet: String,
     /// Byte ranges of the matches within `snippet`.
     pub highlights: Vec<Range<usize>>,
+    /// What the index keeps of the lesson for showing it without parsing
+    /// the file (schema 2, issue 13): `{"line", "first", "when", "fix",
+    /// "seen", "failures"}`. `line` is where it was when indexed (an edit
+    /// above it may have moved it: check that line holds `first`, the
+    /// start of its text).
+    pub info: serde_json::Value,
 }
 
 struct Fields {
@@ -88,6 +94,7 @@ struct Fields {
     failure: Field,
     tool: Field,
     code: Field,
+    info: Field,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -99,6 +106,7 @@ fn schema() -> (Schema, Fields) {
         failure: b.add_text_field("failure", TEXT),
         tool: b.add_text_field("tool", STRING),
         code: b.add_text_field("code", STRING),
+        info: b.add_text_field("info", STORED),
     };
     (b.build(), fields)
 }
@@ -110,7 +118,8 @@ pub struct LessonIndex {
     in_ram: bool,
     index: Index,
     reader: IndexReader,
-    writer: IndexWriter,
+    /// `None` for a read-only snapshot ([`open_current`](Self::open_current)).
+    writer: Option<IndexWriter>,
     f: Fields,
 }
 
@@ -211,7 +220,7 @@ impl LessonIndex {
     fn with(dir: &Path, index: Index, f: Fields) -> Result<LessonIndex, tantivy::TantivyError> {
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let writer = index.writer(50_000_000)?;
-        Ok(LessonIndex { dir: dir.to_path_buf(), in_ram: false, index, reader, writer, f })
+        Ok(LessonIndex { dir: dir.to_path_buf(), in_ram: false, index, reader, writer: Some(writer), f })
     }
 
     fn create(dir: &Path) -> Result<LessonIndex, IndexError> {
@@ -240,7 +249,37 @@ impl LessonIndex {
         if let Some(c) = &l.when.code {
             d.add_text(self.f.code, c.to_ascii_uppercase());
         }
+        let first: String = l.text.lines().next().unwrap_or("").chars().take(40).collect();
+        let info = serde_json::json!({
+            "line": l.line, "first": first, "when": l.when, "fix": l.fix, "seen": l.provenance.seen, "failures": l.provenance.failures,
+        });
+        d.add_text(self.f.info, info.to_string());
         d
+    }
+
+    /// The writer, unless this is a read-only snapshot.
+    fn w(&mut self) -> Result<&mut IndexWriter, IndexError> {
+        let path = self.dir.display().to_string();
+        self.writer.as_mut().ok_or_else(|| IndexError::Io { path, source: std::io::Error::other("the index is open read-only") })
+    }
+
+    /// The index as it is on disk, read-only and without taking its writer,
+    /// if it was built from exactly this version of the file (`file_version`
+    /// = [`crate::store::Version`] of its bytes) with this schema; `None`
+    /// otherwise (then [`open`](Self::open) rebuilds it). What `mend memory
+    /// search` uses so a search does not parse the file (issue 13).
+    pub fn open_current(dir: &Path, file_version: u64) -> Option<LessonIndex> {
+        let meta: Meta = serde_json::from_slice(&std::fs::read(dir.join(META)).ok()?).ok()?;
+        if meta != (Meta { schema: SCHEMA_VERSION, file_version }) {
+            return None;
+        }
+        let (schema, f) = schema();
+        let index = Index::open_in_dir(dir).ok()?;
+        if index.schema() != schema {
+            return None;
+        }
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().ok()?;
+        Some(LessonIndex { dir: dir.to_path_buf(), in_ram: false, index, reader, writer: None, f })
     }
 
     fn write_meta(&self, file_version: u64) -> Result<(), IndexError> {
@@ -253,15 +292,16 @@ impl LessonIndex {
 
     /// Indexes every lesson of `memory` afresh, in one commit.
     pub fn rebuild(&mut self, memory: &Memory, file_version: u64) -> Result<(), IndexError> {
-        self.writer.delete_all_documents().map_err(|e| self.tantivy(e))?;
+        self.w()?.delete_all_documents().map_err(|e| self.tantivy(e))?;
         for l in memory.lessons() {
-            self.writer.add_document(self.document(l)).map_err(|e| self.tantivy(e))?;
+            let d = self.document(l);
+            self.w()?.add_document(d).map_err(|e| self.tantivy(e))?;
         }
         self.commit(file_version)
     }
 
     fn commit(&mut self, file_version: u64) -> Result<(), IndexError> {
-        self.writer.commit().map_err(|e| self.tantivy(e))?;
+        self.w()?.commit().map_err(|e| self.tantivy(e))?;
         self.reader.reload().map_err(|e| self.tantivy(e))?;
         self.write_meta(file_version)
     }
@@ -275,15 +315,22 @@ impl LessonIndex {
         let mut seen = std::collections::HashSet::new();
         for l in new.lessons() {
             seen.insert(l.id.as_str());
-            let same = before.get(l.id.as_str()).is_some_and(|b| b.text == l.text && b.when == l.when && b.section == l.section);
+            // What the index keeps (not where the lesson is: a line moved by
+            // an edit above it is checked by whoever shows it).
+            let same = before.get(l.id.as_str()).is_some_and(|b| {
+                b.text == l.text && b.when == l.when && b.section == l.section && b.fix == l.fix && b.provenance == l.provenance
+            });
             if !same {
-                self.writer.delete_term(Term::from_field_text(self.f.id, &l.id));
-                self.writer.add_document(self.document(l)).map_err(|e| self.tantivy(e))?;
+                let t = Term::from_field_text(self.f.id, &l.id);
+                self.w()?.delete_term(t);
+                let d = self.document(l);
+                self.w()?.add_document(d).map_err(|e| self.tantivy(e))?;
                 touched += 1;
             }
         }
         for id in before.keys().filter(|id| !seen.contains(*id)) {
-            self.writer.delete_term(Term::from_field_text(self.f.id, id));
+            let t = Term::from_field_text(self.f.id, id);
+            self.w()?.delete_term(t);
             touched += 1;
         }
         self.commit(file_version)?;
@@ -300,10 +347,12 @@ impl LessonIndex {
         file_version: u64,
     ) -> Result<(), IndexError> {
         for id in ids {
-            self.writer.delete_term(Term::from_field_text(self.f.id, id));
+            let t = Term::from_field_text(self.f.id, id);
+            self.w()?.delete_term(t);
         }
         for l in lessons {
-            self.writer.add_document(self.document(l)).map_err(|e| self.tantivy(e))?;
+            let d = self.document(l);
+            self.w()?.add_document(d).map_err(|e| self.tantivy(e))?;
         }
         self.commit(file_version)
     }
@@ -398,7 +447,8 @@ impl LessonIndex {
                 }
                 None => (get(self.f.text).chars().take(150).collect(), Vec::new()),
             };
-            hits.push(Hit { id: get(self.f.id), section: get(self.f.section), score, snippet, highlights });
+            let info = serde_json::from_str(&get(self.f.info)).unwrap_or_default();
+            hits.push(Hit { id: get(self.f.id), section: get(self.f.section), score, snippet, highlights, info });
         }
         Ok(hits)
     }
