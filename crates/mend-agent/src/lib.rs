@@ -210,7 +210,12 @@ impl Agent {
         std::fs::create_dir_all(data_dir).map_err(|e| AgentError::Internal(format!("{}: {e}", data_dir.display())))?;
         let journal = SqliteJournal::open(&data_dir.join(mend_journal::FILE_NAME))?;
         let path = memory.map(Path::to_path_buf).unwrap_or_else(|| Lessons::default_path(data_dir));
-        let lessons = Arc::new(LazyLessons { path, index_dir: Lessons::index_dir(data_dir), cell: std::sync::OnceLock::new() });
+        let lessons = Arc::new(LazyLessons {
+            path,
+            index_dir: Lessons::index_dir(data_dir),
+            cell: std::sync::OnceLock::new(),
+            snapshot: std::sync::OnceLock::new(),
+        });
         Ok(Agent {
             data_dir: data_dir.to_path_buf(),
             journal: Arc::new(journal),
@@ -793,6 +798,11 @@ struct LazyLessons {
     path: PathBuf,
     index_dir: PathBuf,
     cell: std::sync::OnceLock<Result<Arc<Lessons>, String>>,
+    /// The persisted index, read-only, when it was built from the file as
+    /// it is: what a failing call's lookup uses before (or instead of)
+    /// parsing the file. Opened once per process (a std mutex: held for
+    /// one lookup).
+    snapshot: std::sync::OnceLock<Option<std::sync::Mutex<mend_memory::index::LessonIndex>>>,
 }
 
 impl LazyLessons {
@@ -805,7 +815,21 @@ impl LazyLessons {
 }
 
 impl mend_core::lesson::LessonSource for LazyLessons {
+    /// Through the memory when it is open; else through the persisted
+    /// index when it was built from the file as it is (the file is read
+    /// and hashed, not parsed); else the memory is opened.
     fn find(&self, failure: &mend_core::lesson::FailureQuery, k: usize) -> Vec<mend_core::lesson::LessonMatch> {
+        if let Some(Ok(l)) = self.cell.get() {
+            return l.find(failure, k);
+        }
+        let snapshot = self.snapshot.get_or_init(|| {
+            let text = std::fs::read_to_string(&self.path).ok()?;
+            mend_memory::index::LessonIndex::open_current(&self.index_dir, mend_memory::store::Version::of(&text).0)
+                .map(std::sync::Mutex::new)
+        });
+        if let Some(Ok(idx)) = snapshot.as_ref().map(|m| m.lock()) {
+            return memory::find_in_index(&idx, failure, k);
+        }
         match self.get() {
             Ok(l) => l.find(failure, k),
             Err(_) => Vec::new(),

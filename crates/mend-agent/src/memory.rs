@@ -351,48 +351,91 @@ pub fn covers(w: &When, q: &FailureQuery) -> bool {
     tool_ok && code_ok && w.matches.iter().all(|m| q.mentions(m))
 }
 
+/// A lesson as [`find`] needs it: from the parsed file, or from what the
+/// index keeps of it.
+pub(crate) struct Found {
+    pub(crate) section: String,
+    pub(crate) text: String,
+    pub(crate) when: When,
+    pub(crate) fix: Option<mend_memory::Fix>,
+    pub(crate) seen: u32,
+    pub(crate) failures: u32,
+}
+
+/// The lessons for a failure (see [`LessonSource::find`]), looked up in
+/// `index` and described by `lesson`.
+pub(crate) fn find_in(index: &LessonIndex, lesson: impl Fn(&str) -> Option<Found>, q: &FailureQuery, k: usize) -> Vec<LessonMatch> {
+    let words = format!("{} {} {}", q.code, q.message, q.subject.as_deref().unwrap_or(""));
+    let mut found: Vec<(String, f32)> = Vec::new();
+    // Lessons for this code (any tool: a lesson may name none), ranked by
+    // the words they share with the failure; then lessons that only share
+    // words, as context.
+    let by_code = Filter { tool: None, code: Some(q.code.clone()) };
+    found.extend(index.lookup(&words, &by_code, 64).unwrap_or_default());
+    found.extend(index.lookup(&words, &Filter { tool: None, code: None }, k).unwrap_or_default().into_iter().filter(|(_, s)| *s > 0.0));
+    let mut out: Vec<LessonMatch> = Vec::new();
+    for (id, score) in found {
+        if out.iter().any(|m| m.id == id) {
+            continue;
+        }
+        let Some(l) = lesson(&id) else { continue };
+        out.push(LessonMatch {
+            id,
+            applies: covers(&l.when, q),
+            specificity: l.when.matches.len() as u32 + u32::from(l.when.tool.is_some()),
+            section: l.section,
+            text: l.text,
+            fix: l.fix.map(|f| LessonFix { action: f.action, args: f.args }),
+            seen: l.seen,
+            failures: l.failures,
+            score,
+        });
+    }
+    out.sort_by(|a, b| {
+        b.applies
+            .cmp(&a.applies)
+            .then(b.specificity.cmp(&a.specificity))
+            .then(a.failures.cmp(&b.failures))
+            .then(b.seen.cmp(&a.seen))
+            .then(b.score.partial_cmp(&a.score).unwrap_or(std::cmp::Ordering::Equal))
+            // Ties in a stable order, however the index stored them.
+            .then(a.id.cmp(&b.id))
+    });
+    out.truncate(k);
+    out
+}
+
+/// The lessons for a failure over the index alone (a read-only snapshot of it built from
+/// the file as it is): the file is not parsed (issue 13).
+pub fn find_in_index(index: &LessonIndex, q: &FailureQuery, k: usize) -> Vec<LessonMatch> {
+    let lesson = |id: &str| {
+        let (section, text, info) = index.stored(id).ok()??;
+        Some(Found {
+            section,
+            text,
+            when: serde_json::from_value(info.get("when")?.clone()).ok()?,
+            fix: info.get("fix").and_then(|f| serde_json::from_value(f.clone()).ok()),
+            seen: info.get("seen").and_then(|v| v.as_u64()).unwrap_or(0) as u32,
+            failures: info.get("failures").and_then(|v| v.as_u64()).unwrap_or(0) as u32,
+        })
+    };
+    find_in(index, lesson, q, k)
+}
+
 impl LessonSource for Lessons {
     fn find(&self, q: &FailureQuery, k: usize) -> Vec<LessonMatch> {
         let st = self.state();
-        let words = format!("{} {} {}", q.code, q.message, q.subject.as_deref().unwrap_or(""));
-        let mut found: Vec<(String, f32)> = Vec::new();
-        // Lessons for this code (any tool: a lesson may name none), ranked
-        // by the words they share with the failure; then lessons that only
-        // share words, as context.
-        let by_code = Filter { tool: None, code: Some(q.code.clone()) };
-        found.extend(st.index.lookup(&words, &by_code, 64).unwrap_or_default());
-        found.extend(
-            st.index.lookup(&words, &Filter { tool: None, code: None }, k).unwrap_or_default().into_iter().filter(|(_, s)| *s > 0.0),
-        );
-        let mut out: Vec<LessonMatch> = Vec::new();
-        for (id, score) in found {
-            if out.iter().any(|m| m.id == id) {
-                continue;
-            }
-            let Some(l) = st.lesson(&id) else { continue };
-            let applies = covers(&l.when, q);
-            out.push(LessonMatch {
-                id,
+        let lesson = |id: &str| {
+            st.lesson(id).map(|l| Found {
                 section: l.section.clone(),
                 text: l.text.clone(),
-                fix: l.fix.as_ref().map(|f| LessonFix { action: f.action.clone(), args: f.args.clone() }),
-                applies,
-                specificity: l.when.matches.len() as u32 + u32::from(l.when.tool.is_some()),
+                when: l.when.clone(),
+                fix: l.fix.clone(),
                 seen: l.provenance.seen,
                 failures: l.provenance.failures,
-                score,
-            });
-        }
-        out.sort_by(|a, b| {
-            b.applies
-                .cmp(&a.applies)
-                .then(b.specificity.cmp(&a.specificity))
-                .then(a.failures.cmp(&b.failures))
-                .then(b.seen.cmp(&a.seen))
-                .then(b.score.partial_cmp(&a.score).unwrap_or(std::cmp::Ordering::Equal))
-        });
-        out.truncate(k);
-        out
+            })
+        };
+        find_in(&st.index, lesson, q, k)
     }
 }
 
@@ -583,6 +626,40 @@ mod tests {
         let other = l.find(&FailureQuery { subject: Some("api.other:443".into()), target: "GET https://api.other/".into(), ..q }, 5);
         assert_eq!(other[0].id, "generic");
         assert!(other.iter().all(|m| m.id != "shop-mirror" || !m.applies));
+    }
+
+    /// Issue 13: the lookup from the index alone finds what the parsed
+    /// memory finds, in the same order, with the same facts.
+    #[test]
+    fn the_index_alone_finds_what_the_parsed_memory_finds() {
+        let (d, l) = open(FILE);
+        let text = std::fs::read_to_string(d.path().join("MEMORY.md")).unwrap();
+        drop(l);
+        let snap =
+            LessonIndex::open_current(&d.path().join("index"), mend_memory::store::Version::of(&text).0).expect("built from this file");
+        let (_d2, l) = open(FILE);
+        let key = |m: &LessonMatch| {
+            (m.id.clone(), m.applies, m.specificity, m.fix.as_ref().map(|f| f.action.clone()), m.seen, m.failures, m.text.clone())
+        };
+        for (tool, code, message, subject) in [
+            ("http", "CONNECTION_REFUSED", "connection refused", Some("shop.example:8080")),
+            ("http", "CONNECTION_REFUSED", "connection refused", Some("api.other:443")),
+            ("http", "TIMEOUT", "timed out after 30 s", None),
+            ("exec", "NOT_FOUND", "no such file", Some("Export.csv")),
+        ] {
+            let q = FailureQuery {
+                tool: tool.into(),
+                code: code.into(),
+                message: message.into(),
+                subject: subject.map(Into::into),
+                target: String::new(),
+            };
+            let parsed: Vec<_> = l.find(&q, 5).iter().map(key).collect();
+            let indexed: Vec<_> = find_in_index(&snap, &q, 5).iter().map(key).collect();
+            assert_eq!(indexed, parsed, "{code} {subject:?}");
+        }
+        // Another version of the file: no snapshot (the file is parsed instead).
+        assert!(LessonIndex::open_current(&d.path().join("index"), mend_memory::store::Version::of("other").0).is_none());
     }
 
     #[test]

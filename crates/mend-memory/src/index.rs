@@ -405,6 +405,18 @@ impl LessonIndex {
         Ok(out)
     }
 
+    /// What the index keeps of lesson `id`: its section, its text and its
+    /// `info` (see [`Hit::info`]); `None` when it has no such lesson.
+    pub fn stored(&self, id: &str) -> Result<Option<(String, String, serde_json::Value)>, IndexError> {
+        let searcher = self.reader.searcher();
+        let q = TermQuery::new(Term::from_field_text(self.f.id, id), IndexRecordOption::Basic);
+        let top = searcher.search(&q, &TopDocs::with_limit(1).order_by_score()).map_err(|e| self.tantivy(e))?;
+        let Some((_, addr)) = top.into_iter().next() else { return Ok(None) };
+        let d: TantivyDocument = searcher.doc(addr).map_err(|e| self.tantivy(e))?;
+        let get = |f: Field| d.get_first(f).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+        Ok(Some((get(self.f.section), get(self.f.text), serde_json::from_str(&get(self.f.info)).unwrap_or_default())))
+    }
+
     /// The best `limit` lessons for `query` (free text: words, `"phrases"`,
     /// typos tolerated), within `filter`.
     pub fn search(&self, query: &str, filter: &Filter, limit: usize) -> Result<Vec<Hit>, IndexError> {
