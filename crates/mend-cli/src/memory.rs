@@ -117,7 +117,13 @@ fn new_lesson(base: NewLesson, a: LessonArgs) -> Result<NewLesson, Fail> {
     let bad = |m: String| Fail(crate::EXIT_BAD_INPUT, m);
     let mut l = base;
     if let Some(t) = a.text {
-        l.text = t;
+        // One line of text replaces the lesson's first line: a second
+        // paragraph or a comment under it stays (issue 13).
+        let old = l.text.trim().to_owned();
+        l.text = match old.split_once('\n') {
+            Some((first, rest)) if !t.contains('\n') && !first.trim().is_empty() => format!("{}\n{rest}", t.trim()),
+            _ => t,
+        };
     }
     if a.tool.is_some() || a.code.is_some() || !a.matches.is_empty() {
         l.when = When {

@@ -96,9 +96,8 @@ fn stdin_lines() -> &'static tokio::sync::Mutex<tokio::sync::mpsc::UnboundedRece
 impl Approver for TerminalApprover {
     async fn decide(&self, req: &ApprovalRequest) -> Answer {
         show(req);
+        // Lines typed ahead (a script piping its answers) answer in order.
         let mut lines = stdin_lines().lock().await;
-        // What was typed before the prompt was shown is not an answer to it.
-        while let Ok(Some(_)) = lines.try_recv() {}
         loop {
             errw!("└─ Enter = 1, a number to choose (text after it is kept as instructions), w = leave waiting: ");
             // Cancelled here (answered elsewhere, or timed out), nothing is consumed.

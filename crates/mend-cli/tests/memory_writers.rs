@@ -147,3 +147,56 @@ fn search_shows_lessons_where_they_are_after_edits() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(search()["fix"]["action"].as_str(), Some("verify_state"));
 }
+
+/// Issue 13, red team: a person's editor that saves in place (truncate,
+/// then write, with a pause in between) while Mend writes: Mend waits for
+/// the save to finish and merges into it; nothing of either is lost.
+#[test]
+fn an_editor_saving_in_place_meanwhile_loses_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    let file = d.path().join("MEMORY.md");
+    let mut text = String::from("## hand\n\n");
+    for k in 0..30 {
+        text.push_str(&format!("- lesson {k} written by hand\n  - id: hand-{k}\n"));
+    }
+    std::fs::write(&file, &text).unwrap();
+    // Mend has written it once (its lock file knows the file as it was).
+    let o = mend(&data)
+        .arg("memory")
+        .arg("--memory")
+        .arg(&file)
+        .args(["add", "--section", "m", "--id", "first", "--text", "first"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let saved = std::fs::read_to_string(&file).unwrap() + "- the person's new lesson\n  - id: theirs\n";
+    let editor = std::thread::spawn({
+        let (file, saved) = (file.clone(), saved.clone());
+        move || {
+            use std::io::Write as _;
+            let mut f = std::fs::File::create(&file).unwrap();
+            f.write_all(&saved.as_bytes()[..saved.len() / 2]).unwrap();
+            f.flush().unwrap();
+            std::thread::sleep(Duration::from_millis(700));
+            f.write_all(&saved.as_bytes()[saved.len() / 2..]).unwrap();
+        }
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let o = mend(&data)
+        .arg("memory")
+        .arg("--memory")
+        .arg(&file)
+        .args(["add", "--section", "m", "--id", "ours", "--text", "ours"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    editor.join().unwrap();
+    let now = std::fs::read_to_string(&file).unwrap();
+    for k in 0..30 {
+        assert_eq!(now.matches(&format!("id: hand-{k}\n")).count(), 1, "hand-{k}:\n{now}");
+    }
+    for id in ["first", "ours", "theirs"] {
+        assert_eq!(now.matches(&format!("id: {id}\n")).count(), 1, "{id}:\n{now}");
+    }
+}

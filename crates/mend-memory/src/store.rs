@@ -10,6 +10,13 @@ use std::path::{Path, PathBuf};
 use crate::edit::{Edit, EditError, Patched, apply};
 use crate::{Memory, parse};
 
+/// How long the file must have been still, after a change Mend did not
+/// make, before a write merges into it: an editor saving in place (a
+/// truncate, then writes) is done by then.
+pub const QUIET: std::time::Duration = std::time::Duration::from_millis(1500);
+/// The longest a write waits for the file to be still.
+pub const QUIET_MAX: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A version of the file: a hash of its bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Version(pub u64);
@@ -166,9 +173,40 @@ impl Store {
             .open(&lock_path)
             .map_err(|source| StoreError::Io { path: lock_path.display().to_string(), source })?;
         lock.lock().map_err(|source| StoreError::Io { path: lock_path.display().to_string(), source })?;
+        // Changed by something other than Mend since Mend's last write (the
+        // person's editor)? An editor that saves in place (truncate, then
+        // write) may be half-way: wait until the file has been still for
+        // a moment, so a merge never starts from half a file (issue 13).
+        let ours = std::fs::read_to_string(&lock_path).ok();
+        if self.stamp().is_some_and(|s| Some(s) != ours) {
+            self.wait_still();
+        }
         let out = f();
+        if let Some(s) = self.stamp() {
+            let _ = std::fs::write(&lock_path, s);
+        }
         let _ = lock.unlock();
         out
+    }
+
+    /// The file's identity and last change, as text: inode, size, mtime (ns).
+    fn stamp(&self) -> Option<String> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(&self.path).ok()?;
+        Some(format!("{} {} {}.{}", m.ino(), m.size(), m.mtime(), m.mtime_nsec()))
+    }
+
+    /// Waits until the file was last changed at least [`QUIET`] ago (at most
+    /// [`QUIET_MAX`]).
+    fn wait_still(&self) {
+        let t0 = std::time::Instant::now();
+        while t0.elapsed() < QUIET_MAX {
+            let age = std::fs::metadata(&self.path).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+            match age {
+                Some(a) if a < QUIET => std::thread::sleep((QUIET - a).min(std::time::Duration::from_millis(200))),
+                _ => return,
+            }
+        }
     }
 
     /// Applies `edit`, made on `base` (the text it was read as), to the
@@ -291,12 +329,14 @@ impl Store {
             let mut f = std::fs::File::create(&tmp)?;
             f.write_all(text.as_bytes())?;
             f.sync_all()?;
+            // The file as it is just before the rename, kept open: an editor
+            // still writing into it after the rename writes there.
+            let mut old = std::fs::File::open(&self.path).ok();
             if let Some(expected) = expected {
-                let now = match std::fs::read(&self.path) {
-                    Ok(b) => b,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-                    Err(e) => return Err(e),
-                };
+                let mut now = Vec::new();
+                if let Some(f) = old.as_mut() {
+                    std::io::Read::read_to_end(f, &mut now)?;
+                }
                 if now != expected.as_bytes() {
                     let _ = std::fs::remove_file(&tmp);
                     return Ok(false);
@@ -304,6 +344,20 @@ impl Store {
             }
             std::fs::rename(&tmp, &self.path)?;
             std::fs::File::open(dir)?.sync_all()?;
+            // Written into after all (the editor's save went on): put its
+            // text back, and have the caller merge again on it.
+            if let (Some(expected), Some(f)) = (expected, old.as_mut()) {
+                let mut later = Vec::new();
+                std::io::Seek::rewind(f)?;
+                std::io::Read::read_to_end(f, &mut later)?;
+                if later != expected.as_bytes() {
+                    let back = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+                    std::fs::write(&back, &later)?;
+                    std::fs::File::open(&back)?.sync_all()?;
+                    std::fs::rename(&back, &self.path)?;
+                    return Ok(false);
+                }
+            }
             Ok(true)
         })();
         if result.is_err() {
