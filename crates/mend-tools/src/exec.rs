@@ -78,6 +78,15 @@ const PATTERNS: &[(&str, &[&str])] = &[
     ("SERVER_ERROR", &["internal server error", "503 service unavailable", "502 bad gateway"]),
 ];
 
+/// Whether a command's error output is a usage error (`usage:`, an
+/// unknown or invalid option).
+fn usage_error(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    ["usage:", "unrecognized option", "unrecognised option", "invalid option", "unknown option", "illegal option"]
+        .iter()
+        .any(|n| lower.contains(n))
+}
+
 /// The code for a failed command's output, if a known message is in it.
 pub fn classify_output(text: &str) -> Option<ErrorCode> {
     let lower = text.to_lowercase();
@@ -268,7 +277,11 @@ impl Tool for ExecTool {
                 "clear_env": {"type": "boolean", "description": "start from an empty environment"},
                 "stdin": {"type": "string"},
                 "timeout_ms": {"type": "integer", "minimum": 1},
-                "max_output_bytes": {"type": "integer", "minimum": 1}
+                "max_output_bytes": {"type": "integer", "minimum": 1},
+                "ok_exit": {
+                    "type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 255}, "minItems": 1,
+                    "description": "exit codes that mean success (default [0]); e.g. [0, 1] for `grep -c`"
+                }
             },
             "additionalProperties": false,
             "oneOf": [{"required": ["program"]}, {"required": ["shell"]}]
@@ -510,7 +523,16 @@ impl Tool for ExecTool {
                 return Outcome::failure_with(with_facts(e), output).timed(elapsed);
             }
         };
-        if status.success() {
+        // The step says which exit codes mean success (issue 14: `grep`
+        // exits 1 when nothing matched, by design).
+        let ok_exit: Vec<i64> =
+            args.get("ok_exit").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_i64).collect()).unwrap_or_default();
+        let ok = if ok_exit.is_empty() {
+            status.success()
+        } else {
+            signal.is_none() && exit_code.is_some_and(|c| ok_exit.contains(&i64::from(c)))
+        };
+        if ok {
             return Outcome { output, ..Outcome::success(Value::Null) }.timed(elapsed);
         }
         let err_tail = tail(&stderr, 500);
@@ -521,10 +543,18 @@ impl Tool for ExecTool {
             ErrorCode::COMMAND_NOT_FOUND
         } else if exit_code == Some(126) && str_arg(args, "shell").is_some() {
             ErrorCode::PERMISSION_DENIED
+        } else if exit_code == Some(2) && usage_error(&err_tail) {
+            // The conventional usage error (exit 2 with "usage:" or an
+            // unknown option): the arguments are wrong; retrying cannot help.
+            ErrorCode::INVALID_ARGS
         } else {
             classify_output(&format!("{}\n{}", err_tail, tail(&stdout, 500))).unwrap_or(ErrorCode::NON_ZERO_EXIT)
         };
-        let first_line = err_tail.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_owned();
+        // The line that says what went wrong: the one a known message is
+        // in, else the last one (a usage text ends with its least useful line).
+        let lines: Vec<&str> = err_tail.lines().filter(|l| !l.trim().is_empty()).collect();
+        let telling = lines.iter().find(|l| classify_output(l).is_some() || usage_error(l)).or(lines.last());
+        let first_line = telling.map(|l| l.trim().to_owned()).unwrap_or_default();
         let msg = if first_line.is_empty() {
             format!("`{what}` exited with {}", exit_code.unwrap_or(-1))
         } else {

@@ -375,3 +375,36 @@ async fn fs_unreadable_file_is_permission_denied() {
     std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o000)).unwrap();
     assert_eq!(code(&fs(json!({"op": "read", "path": "secret.txt"}), d.path()).await), "PERMISSION_DENIED");
 }
+
+/// Issue 14 (first part): a step says which exit codes mean success; a
+/// usage error is `INVALID_ARGS`; the message keeps the telling line.
+#[tokio::test]
+async fn exit_codes_that_mean_success_usage_errors_and_the_telling_line() {
+    let d = tempfile::tempdir().unwrap();
+    let exec = mend_tools::default_registry().get("exec").unwrap().clone();
+    let call = |args: serde_json::Value| {
+        let exec = exec.clone();
+        let cx = ctx(d.path());
+        async move { exec.call(&args, &cx).await }
+    };
+    std::fs::write(d.path().join("log.txt"), "all fine\n").unwrap();
+    // `grep -c` finds nothing: exit 1, by design.
+    let grep = serde_json::json!({"program": "grep", "args": ["-c", "ERROR", "log.txt"]});
+    assert_eq!(code(&call(grep.clone()).await), "NON_ZERO_EXIT");
+    let mut ok = grep.clone();
+    ok["ok_exit"] = serde_json::json!([0, 1]);
+    let o = call(ok).await;
+    assert!(o.is_ok(), "{o:?}");
+    // Only the codes listed: exit 0 is not success when the step says [1].
+    let mut none = serde_json::json!({"program": "grep", "args": ["-q", "fine", "log.txt"]});
+    none["ok_exit"] = serde_json::json!([1]);
+    assert!(!call(none).await.is_ok());
+    // A usage error.
+    let o = call(serde_json::json!({"program": "ls", "args": ["--no-such-flag"]})).await;
+    assert_eq!(code(&o), "INVALID_ARGS", "{o:?}");
+    // The line that says what went wrong, not the last one.
+    let o = call(serde_json::json!({"shell": "echo 'curl: (6) Could not resolve host: nowhere.invalid' >&2; echo 'more details at the end' >&2; exit 6"})).await;
+    assert_eq!(code(&o), "DNS_FAILURE");
+    let msg = &o.error.as_ref().unwrap().message;
+    assert!(msg.contains("Could not resolve host"), "{msg}");
+}
