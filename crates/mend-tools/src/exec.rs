@@ -78,6 +78,35 @@ const PATTERNS: &[(&str, &[&str])] = &[
     ("SERVER_ERROR", &["internal server error", "503 service unavailable", "502 bad gateway"]),
 ];
 
+/// The code for curl's own error report (`curl: (N) …`, its exit code N;
+/// for 22, `--fail`, the HTTP status it names), as the HTTP tool would
+/// classify the same failure (issue 14).
+pub fn classify_curl(text: &str) -> Option<ErrorCode> {
+    let at = text.find("curl: (")? + "curl: (".len();
+    let n: u32 = text[at..].split(')').next()?.trim().parse().ok()?;
+    Some(match n {
+        6 | 5 => ErrorCode::DNS_FAILURE,
+        7 => ErrorCode::CONNECTION_REFUSED,
+        28 => ErrorCode::TIMEOUT,
+        35 | 51 | 58 | 59 | 60 | 77 | 83 | 90 | 91 => ErrorCode::TLS_FAILURE,
+        52 | 55 | 56 => ErrorCode::CONNECTION_RESET,
+        22 => {
+            let s = text.find("returned error: ").map(|i| &text[i + "returned error: ".len()..])?;
+            let status: u16 = s.get(..3)?.parse().ok()?;
+            match status {
+                429 => ErrorCode::RATE_LIMITED,
+                401 => ErrorCode::UNAUTHORIZED,
+                403 => ErrorCode::PERMISSION_DENIED,
+                404 | 410 => ErrorCode::NOT_FOUND,
+                409 => ErrorCode::CONFLICT,
+                500..=599 => ErrorCode::SERVER_ERROR,
+                _ => return None,
+            }
+        }
+        _ => return None,
+    })
+}
+
 /// Whether a command's error output is a usage error (`usage:`, an
 /// unknown or invalid option).
 fn usage_error(text: &str) -> bool {
@@ -548,12 +577,13 @@ impl Tool for ExecTool {
             // unknown option): the arguments are wrong; retrying cannot help.
             ErrorCode::INVALID_ARGS
         } else {
-            classify_output(&format!("{}\n{}", err_tail, tail(&stdout, 500))).unwrap_or(ErrorCode::NON_ZERO_EXIT)
+            let out = format!("{}\n{}", err_tail, tail(&stdout, 500));
+            classify_curl(&out).or_else(|| classify_output(&out)).unwrap_or(ErrorCode::NON_ZERO_EXIT)
         };
         // The line that says what went wrong: the one a known message is
         // in, else the last one (a usage text ends with its least useful line).
         let lines: Vec<&str> = err_tail.lines().filter(|l| !l.trim().is_empty()).collect();
-        let telling = lines.iter().find(|l| classify_output(l).is_some() || usage_error(l)).or(lines.last());
+        let telling = lines.iter().find(|l| classify_curl(l).is_some() || classify_output(l).is_some() || usage_error(l)).or(lines.last());
         let first_line = telling.map(|l| l.trim().to_owned()).unwrap_or_default();
         let msg = if first_line.is_empty() {
             format!("`{what}` exited with {}", exit_code.unwrap_or(-1))

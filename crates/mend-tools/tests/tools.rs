@@ -408,3 +408,38 @@ async fn exit_codes_that_mean_success_usage_errors_and_the_telling_line() {
     let msg = &o.error.as_ref().unwrap().message;
     assert!(msg.contains("Could not resolve host"), "{msg}");
 }
+
+/// Issue 14 (first part): the real curl's failures are classified as the
+/// HTTP tool classifies the same failures, from curl's own report.
+#[tokio::test]
+async fn curl_failures_map_to_the_http_codes() {
+    if std::process::Command::new("curl").arg("--version").output().is_err() {
+        eprintln!("curl is not installed here: skipped (the test command installs it)");
+        return;
+    }
+    let server = FaultServer::start([
+        ("/busy", Script::new().always(Reply::status(503, "busy"))),
+        ("/limited", Script::new().always(Reply::status(429, "slow"))),
+        ("/missing", Script::new().always(Reply::status(404, ""))),
+        ("/stall", Script::new().always(Reply::ok("late").after_ms(5000))),
+    ])
+    .await
+    .unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let curl = |args: Vec<String>| {
+        let cx = ctx(d.path());
+        async move { ExecTool.call(&serde_json::json!({"program": "curl", "args": args}), &cx).await }
+    };
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    for (path, want) in [("/busy", "SERVER_ERROR"), ("/limited", "RATE_LIMITED"), ("/missing", "NOT_FOUND")] {
+        let o = curl(s(&["-sS", "--fail", &server.url(path)])).await;
+        assert_eq!(code(&o), want, "{path}: {o:?}");
+        assert!(o.error.as_ref().unwrap().message.contains("returned error"), "{o:?}");
+    }
+    let o = curl(s(&["-sS", "-m", "1", &server.url("/stall")])).await;
+    assert_eq!(code(&o), "TIMEOUT", "{o:?}");
+    let o = curl(s(&["-sS", &format!("http://127.0.0.1:{}/", mend_faults::closed_port())])).await;
+    assert_eq!(code(&o), "CONNECTION_REFUSED", "{o:?}");
+    let o = curl(s(&["-sS", "http://no-such-host.invalid/"])).await;
+    assert_eq!(code(&o), "DNS_FAILURE", "{o:?}");
+}
