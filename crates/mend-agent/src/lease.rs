@@ -328,26 +328,22 @@ fn marked(marker: &str) -> Vec<(u32, String)> {
             .filter_map(|v| v.strip_prefix(b"MEND_CALL="))
             .any(|v| v.split(|&b| b == b' ').any(|m| m == marker.as_bytes()));
         if has {
-            let cmd = std::fs::read(e.path().join("cmdline"))
-                .map(|b| {
-                    b.split(|&x| x == 0)
-                        .filter(|a| !a.is_empty())
-                        .map(|a| String::from_utf8_lossy(a).into_owned())
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
-                .unwrap_or_default();
-            out.push((pid, cmd));
+            out.push((pid, mend_tools::exec::command_of(pid)));
         }
     }
     out
 }
 
-/// A process's group id (`/proc/PID/stat` field 5).
-fn group_of(pid: u32) -> Option<u32> {
+/// The fields of `/proc/PID/stat` from field 3 (the state) on: the
+/// command name before them is in parentheses and may hold spaces.
+fn stat(pid: u32) -> Option<Vec<String>> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(2)?.parse().ok()
+    Some(stat.get(stat.rfind(')')? + 1..)?.split_whitespace().map(str::to_owned).collect())
+}
+
+/// A process's group id (field 5).
+fn group_of(pid: u32) -> Option<u32> {
+    stat(pid)?.get(2)?.parse().ok()
 }
 
 /// This process and its ancestors (never stopped at a takeover, whatever
@@ -355,29 +351,22 @@ fn group_of(pid: u32) -> Option<u32> {
 fn ancestors() -> Vec<u32> {
     let mut out = vec![std::process::id()];
     let mut pid = std::process::id();
-    while let Some(parent) = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| s.get(s.rfind(')')? + 1..).and_then(|r| r.split_whitespace().nth(1)).and_then(|p| p.parse::<u32>().ok()))
-        .filter(|&p| p > 1 && !out.contains(&p))
-    {
+    // The parent is field 4.
+    while let Some(parent) = stat(pid).and_then(|f| f.get(1)?.parse::<u32>().ok()).filter(|&p| p > 1 && !out.contains(&p)) {
         out.push(parent);
         pid = parent;
     }
     out
 }
 
-/// A process's start time in clock ticks since boot, `None` if it is gone
-/// (a zombie is gone: it has ended and only waits to be reaped).
+/// A process's start time in clock ticks since boot (field 22), `None` if
+/// it is gone (a zombie is gone: it has ended and only waits to be reaped).
 fn start_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) is in parentheses and may hold spaces.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    // Fields from 3 on: the state is field 3, the start time field 22.
-    let mut fields = rest.split_whitespace();
-    if fields.next()? == "Z" {
+    let f = stat(pid)?;
+    if f.first()? == "Z" {
         return None;
     }
-    fields.nth(18)?.parse().ok()
+    f.get(19)?.parse().ok()
 }
 
 fn now_ms() -> i64 {

@@ -201,9 +201,7 @@ fn search(lessons: &Lessons, query: &str, filter: Filter, limit: usize, json: bo
     // The file is parsed here: show each lesson as it is now.
     for h in &mut hits {
         if let Some(l) = lessons.lesson(&h.id) {
-            h.info = serde_json::json!({
-                "line": l.line, "when": l.when, "fix": l.fix, "seen": l.provenance.seen, "failures": l.provenance.failures,
-            });
+            h.info = mend_memory::index::info_of(&l);
         }
     }
     print_hits(&hits, json)

@@ -87,6 +87,15 @@ pub struct Hit {
     pub info: serde_json::Value,
 }
 
+/// What the index keeps of a lesson to show it without the file (see
+/// [`Hit::info`]).
+pub fn info_of(l: &Lesson) -> serde_json::Value {
+    let first: String = l.text.lines().next().unwrap_or("").chars().take(40).collect();
+    serde_json::json!({
+        "line": l.line, "first": first, "when": l.when, "fix": l.fix, "seen": l.provenance.seen, "failures": l.provenance.failures,
+    })
+}
+
 struct Fields {
     id: Field,
     section: Field,
@@ -249,11 +258,7 @@ impl LessonIndex {
         if let Some(c) = &l.when.code {
             d.add_text(self.f.code, c.to_ascii_uppercase());
         }
-        let first: String = l.text.lines().next().unwrap_or("").chars().take(40).collect();
-        let info = serde_json::json!({
-            "line": l.line, "first": first, "when": l.when, "fix": l.fix, "seen": l.provenance.seen, "failures": l.provenance.failures,
-        });
-        d.add_text(self.f.info, info.to_string());
+        d.add_text(self.f.info, info_of(l).to_string());
         d
     }
 

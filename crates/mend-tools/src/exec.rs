@@ -212,8 +212,9 @@ fn pipe_holders(inodes: &[u64]) -> Vec<Value> {
     found
 }
 
-/// A process's command line (or name), shortened.
-fn command_of(pid: u32) -> String {
+/// A process's command line (or its name), at most 200 characters; empty
+/// when it is gone or not ours to read. Linux (`/proc`).
+pub fn command_of(pid: u32) -> String {
     let line = std::fs::read(format!("/proc/{pid}/cmdline"))
         .map(|b| b.split(|&c| c == 0).filter(|a| !a.is_empty()).map(String::from_utf8_lossy).collect::<Vec<_>>().join(" "))
         .unwrap_or_default();
