@@ -199,6 +199,7 @@ retry = { on = ["NON_ZERO_EXIT"], base = "10ms" }"#,
 [[steps]]
 tool = "exec"
 args = { program = "sleep", args = ["10"], timeout_ms = 50 }
+idempotent = true
 max_attempts = 2
 retry = { max = 0 }"#,
             routes: vec![],
@@ -208,6 +209,136 @@ retry = { max = 0 }"#,
             step: StepStatus::Failed,
             actions: &["retry_modified", "retry_modified"],
             hits: None,
+        },
+        Row {
+            name: "a hanging command is not run again unasked (issue 14)",
+            job: r#"name = "t"
+[[steps]]
+tool = "exec"
+args = { program = "sleep", args = ["10"], timeout_ms = 50 }"#,
+            routes: vec![],
+            files: none,
+            approve: Abort,
+            run: RunStatus::Failed,
+            step: StepStatus::Failed,
+            actions: &[],
+            hits: None,
+        },
+        Row {
+            name: "a timed-out POST with no verify is not sent again (issue 14)",
+            job: r#"name = "t"
+[[steps]]
+tool = "http"
+args = { url = "{url}/orders", method = "POST", json = { sku = "A-1" }, timeout_ms = 150 }"#,
+            routes: vec![("/orders", Script::new().always(Reply::json(201, r#"{"id": 42}"#).after_ms(1000)))],
+            files: none,
+            approve: Abort,
+            run: RunStatus::Failed,
+            step: StepStatus::Failed,
+            actions: &[],
+            hits: Some(1),
+        },
+        Row {
+            name: "a timed-out POST in doubt: the standing answer never sends it again (issue 14)",
+            job: r#"name = "t"
+[[steps]]
+tool = "http"
+args = { url = "{url}/orders", method = "POST", json = { sku = "A-1" }, timeout_ms = 150 }"#,
+            routes: vec![("/orders", Script::new().always(Reply::json(201, r#"{"id": 42}"#).after_ms(1000)))],
+            files: none,
+            approve: Recommended,
+            run: RunStatus::Succeeded,
+            step: StepStatus::Skipped,
+            actions: &[],
+            hits: Some(1),
+        },
+        Row {
+            name: "a POST dropped after it was sent is not sent again (issue 14)",
+            job: r#"name = "t"
+[[steps]]
+tool = "http"
+args = { url = "{url}/orders", method = "POST", json = { sku = "A-1" } }
+[[steps.alternatives]]
+tool = "http"
+args = { url = "{url}/backup", method = "POST", json = { sku = "A-1" } }"#,
+            routes: vec![("/orders", Script::new().always(Reply::Drop)), ("/backup", Script::new().always(Reply::ok("placed")))],
+            files: none,
+            approve: Abort,
+            run: RunStatus::Failed,
+            step: StepStatus::Failed,
+            actions: &[],
+            hits: Some(1),
+        },
+        Row {
+            name: "a timed-out POST whose verify says it did not happen is sent again (issue 14)",
+            job: r#"name = "t"
+[[steps]]
+tool = "http"
+args = { url = "{url}/orders", method = "POST", json = { sku = "A-1" }, timeout_ms = 150 }
+verify = { tool = "http", args = { url = "{url}/orders/42" } }"#,
+            routes: vec![
+                (
+                    "/orders",
+                    Script::new().then(1, Reply::json(201, r#"{"id": 42}"#).after_ms(1000)).always(Reply::json(201, r#"{"id": 42}"#)),
+                ),
+                ("/orders/42", Script::new().always(Reply::status(404, "no such order"))),
+            ],
+            files: none,
+            approve: Abort,
+            run: RunStatus::Succeeded,
+            step: StepStatus::Healed,
+            actions: &["verify_state", "retry_modified"],
+            hits: Some(2),
+        },
+        Row {
+            name: "a timed-out POST whose verify cannot tell is not sent again (issue 14)",
+            job: r#"name = "t"
+[[steps]]
+tool = "http"
+args = { url = "{url}/orders", method = "POST", json = { sku = "A-1" }, timeout_ms = 150 }
+verify = { tool = "http", args = { url = "{url}/orders/42" } }"#,
+            routes: vec![
+                ("/orders", Script::new().always(Reply::json(201, r#"{"id": 42}"#).after_ms(1000))),
+                ("/orders/42", Script::new().always(Reply::status(503, "down"))),
+            ],
+            files: none,
+            approve: Abort,
+            run: RunStatus::Failed,
+            step: StepStatus::Failed,
+            actions: &["verify_state"],
+            hits: Some(1),
+        },
+        Row {
+            name: "a timed-out POST with an idempotency key is sent again (issue 14)",
+            job: r#"name = "t"
+[[steps]]
+tool = "http"
+args = { url = "{url}/orders", method = "POST", json = { sku = "A-1" }, timeout_ms = 150 }
+idempotency_key = true"#,
+            routes: vec![(
+                "/orders",
+                Script::new().then(1, Reply::json(201, r#"{"id": 42}"#).after_ms(1000)).always(Reply::json(201, r#"{"id": 42}"#)),
+            )],
+            files: none,
+            approve: Abort,
+            run: RunStatus::Succeeded,
+            step: StepStatus::Healed,
+            actions: &["retry_modified"],
+            hits: Some(2),
+        },
+        Row {
+            name: "a timed-out PUT is sent again: PUT is idempotent (RFC 9110 §9.2.2)",
+            job: r#"name = "t"
+[[steps]]
+tool = "http"
+args = { url = "{url}/orders/42", method = "PUT", json = { sku = "A-1" }, timeout_ms = 150 }"#,
+            routes: vec![("/orders/42", Script::new().then(1, Reply::ok("stored").after_ms(1000)).always(Reply::ok("stored")))],
+            files: none,
+            approve: Abort,
+            run: RunStatus::Succeeded,
+            step: StepStatus::Healed,
+            actions: &["retry_modified"],
+            hits: Some(2),
         },
         Row {
             name: "a missing file is found by searching",

@@ -42,6 +42,12 @@ pub struct DiagnosisContext<'a> {
     pub untried_alternatives: Vec<usize>,
     /// Whether the verify call was already tried for this failure.
     pub verify_tried: bool,
+    /// Why the failed call must not be sent again now, when it must not: it
+    /// is not safe to repeat and its outcome is unknown (issue 14). Only a
+    /// verify call that says the goal does not hold, or a person, lets it
+    /// be sent again; the engine rejects every proposal that would resend
+    /// it, so layers should not make one.
+    pub in_doubt: Option<&'a str>,
     /// Argument changes the tool proposes for this failure.
     pub repairs: &'a [Repair],
     /// Fingerprints of strategies that already failed.
@@ -107,8 +113,9 @@ impl Diagnoser for PolicyDiagnoser {
         let mut out = Vec::new();
 
         // A call that changes the world and broke off mid-way may have done
-        // its work: check before sending it again (no double POST).
-        let maybe_done = cx.effect != Effect::ReadOnly && matches!(err.code.as_str(), "TIMEOUT" | "CONNECTION_RESET");
+        // its work: check before sending it again (no double POST). A call
+        // not safe to repeat is never sent again before that (issue 14).
+        let maybe_done = cx.in_doubt.is_some() || (cx.effect != Effect::ReadOnly && crate::outcome::fate_unknown(err));
         if (matches!(info.policy, DefaultPolicy::Verify) || maybe_done) && cx.step.verify.is_some() && !cx.verify_tried {
             let why = if maybe_done {
                 "the call may have done its work before it broke off, so check first"
@@ -116,6 +123,9 @@ impl Diagnoser for PolicyDiagnoser {
                 "the goal may already hold, so check it"
             };
             out.push(d(Action::VerifyState, format!("{cause}; {why}")));
+        }
+        if cx.in_doubt.is_some() {
+            return out;
         }
         let repairs_first = matches!(info.policy, DefaultPolicy::PathSearch | DefaultPolicy::Chunked | DefaultPolicy::LongerTimeout);
         let repairs = cx.repairs.iter().map(|r| d(Action::RetryModified { args: r.args.clone() }, format!("{cause}; {}", r.reason)));
@@ -181,6 +191,8 @@ mod tests {
             wall_clock_ms: None,
             needs_approval: false,
             optional: false,
+            idempotent: None,
+            idempotency_key: None,
         }
     }
 
@@ -199,6 +211,7 @@ mod tests {
             retries_for_code: 0,
             untried_alternatives: vec![0],
             verify_tried: false,
+            in_doubt: None,
             repairs,
             tried: &tried,
             stats: &stats,

@@ -26,11 +26,11 @@ use crate::diagnose::{Diagnoser, DiagnosisContext, PolicyDiagnoser};
 use crate::event::{Event, EventKind, Journal, JournalError, Level, Stats};
 use crate::job::{Call, Job, Step, expand};
 use crate::lesson::{FailureQuery, Learner, LessonDiagnoser, LessonMatch, LessonSource, TOP_K, subject_of};
-use crate::outcome::{Outcome, ToolError};
+use crate::outcome::{Outcome, ToolError, fate_unknown};
 use crate::redact::Redactor;
 use crate::report::{AttemptReport, EscalationReport, FailureReport, RunReport, RunStatus, StepReport, StepStatus, args_diff};
 use crate::safety::{Category, Context, Finding, Gate, Intent, Probe, destination};
-use crate::tool::{CallContext, Effect, ToolRegistry};
+use crate::tool::{CallContext, Effect, IdempotencyKey, ToolRegistry};
 
 /// Sees every event as it happens (already redacted): the CLI's progress
 /// lines, the desktop's live view.
@@ -319,7 +319,12 @@ impl Engine {
         let mut run = Run {
             e: self,
             job,
-            ctx: CallContext { base_dir: job.base_dir.clone(), run_id: run_id.clone(), processes: opts.processes.clone() },
+            ctx: CallContext {
+                base_dir: job.base_dir.clone(),
+                run_id: run_id.clone(),
+                processes: opts.processes.clone(),
+                idempotency_key: None,
+            },
             env: opts.env,
             redactor,
             safety,
@@ -424,6 +429,34 @@ pub fn new_id() -> String {
     format!("{:016x}", fastrand::u64(..))
 }
 
+/// Whether a verify call's outcome answers "the goal does not hold" (issue
+/// 14): it failed with a code that is an answer — `NOT_FOUND` (a 404, a
+/// missing file), `NON_ZERO_EXIT` (`test -f` false), `REMOTE_ERROR` (the
+/// body says otherwise), `HTTP_ERROR` (another 4xx). A verify call that
+/// timed out, could not connect, or met a transient error says nothing.
+pub fn says_not_done(o: &Outcome) -> bool {
+    !o.is_ok() && o.error.as_ref().is_some_and(|e| matches!(e.code.as_str(), "NOT_FOUND" | "NON_ZERO_EXIT" | "REMOTE_ERROR" | "HTTP_ERROR"))
+}
+
+/// A duration in ms as a person reads it: `86,400 s`, `2 s`, `250 ms`.
+fn span(ms: u64) -> String {
+    if ms >= 1000 && ms % 1000 == 0 {
+        let digits = (ms / 1000).to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        format!("{out} s")
+    } else if ms >= 10_000 {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    } else {
+        format!("{ms} ms")
+    }
+}
+
 /// Where the call being healed came from: the job's author, or the healer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Origin {
@@ -481,6 +514,11 @@ struct StepState {
     paused: Duration,
     /// Lessons found for the failure being healed.
     lessons: Vec<LessonMatch>,
+    /// Set while the step's last call may have done its work and is not
+    /// safe to send again (issue 14): why, for the journal and a person.
+    /// Cleared by a verify call that says the goal does not hold, or by a
+    /// person's "send it again".
+    doubt: Option<String>,
 }
 
 impl StepState {
@@ -544,6 +582,13 @@ impl Run<'_> {
     async fn call(&self, step: &Step, cur: &Current, purpose: &str) -> Result<Outcome, EngineError> {
         let tool = self.e.registry.get(&cur.tool);
         let valid = self.e.registry.validate(&cur.tool, &cur.args);
+        // The step's idempotency key: one value for every attempt of the
+        // step in this run (issue 14); never on its verify call.
+        let key = step
+            .idempotency_key
+            .as_deref()
+            .filter(|_| purpose != "verify" && tool.is_some_and(|t| t.takes_idempotency_key()))
+            .map(|h| IdempotencyKey::derive(h, &self.ctx.run_id, &step.name));
         let call_id = match (&tool, &valid) {
             (Some(t), Ok(())) if t.effect(&cur.args) != Effect::ReadOnly => {
                 let id = new_id();
@@ -556,13 +601,21 @@ impl Run<'_> {
                         format!("{purpose} `{}` started", self.render(cur)),
                     )
                 };
-                self.emit_durable(ev, json!({"call": id, "purpose": purpose, "call_text": self.render(cur)})).await?;
+                let mut data = json!({"call": id, "purpose": purpose, "call_text": self.render(cur)});
+                if let Some(k) = &key {
+                    data["idempotency_key"] = json!(k);
+                }
+                self.emit_durable(ev, data).await?;
                 Some(id)
             }
             _ => None,
         };
         let t0 = Instant::now();
         let outcome = match (tool, valid) {
+            (Some(tool), Ok(())) if key.is_some() => {
+                let ctx = CallContext { idempotency_key: key.clone(), ..self.ctx.clone() };
+                tool.call(&cur.args, &ctx).await
+            }
             (Some(tool), Ok(())) => tool.call(&cur.args, &self.ctx).await,
             (_, Err(problems)) => {
                 let msg = problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ");
@@ -590,6 +643,9 @@ impl Run<'_> {
         let mut data = json!({"purpose": purpose, "args": cur.args, "outcome": outcome});
         if let (Some(id), Some(o)) = (call_id, data.as_object_mut()) {
             o.insert("call".into(), id.into());
+        }
+        if let (Some(k), Some(o)) = (&key, data.as_object_mut()) {
+            o.insert("idempotency_key".into(), json!(k));
         }
         self.emit(ev, data);
         Ok(outcome)
@@ -619,6 +675,7 @@ impl Run<'_> {
             failed_first: false,
             paused: Duration::ZERO,
             lessons: Vec::new(),
+            doubt: None,
         };
         let mut cur = self.expand(&step.call);
         let mut approved = false;
@@ -734,6 +791,7 @@ impl Run<'_> {
             return Ok(status);
         }
         st.failed_first = true;
+        self.note_doubt(step, st, &cur, &outcome, "call");
         if let Some(e) = &outcome.error {
             st.rep.failure = Some(FailureReport {
                 tool: cur.tool.clone(),
@@ -803,8 +861,10 @@ impl Run<'_> {
                         }
                         Resolution::Chose(Choice::Retry | Choice::Run, _) => {
                             // A person granted another round: budgets of this step start over.
+                            // A call in doubt goes again because a person said so (issue 14).
                             st.attempts = 0;
                             st.retries.clear();
+                            st.doubt = None;
                             (cur.clone(), Origin::Job, 0)
                         }
                     }
@@ -911,9 +971,26 @@ impl Run<'_> {
                 return Ok(status);
             }
             if kind == "verify_state" {
-                // The goal does not hold: the original failure stands.
+                // The original failure stands. A verify call that answered
+                // "not there" lets a call in doubt go again; one that could
+                // not tell leaves it in doubt (issue 14).
+                if let Some(why) = st.doubt.take() {
+                    if says_not_done(&result) {
+                        let ev = self.event(
+                            EventKind::Guardrail,
+                            Level::Info,
+                            Some(&step.name),
+                            "the verify call says the goal does not hold: the call in doubt may be sent again".into(),
+                        );
+                        self.emit(ev, json!({"guardrail": "in_doubt", "cleared": true}));
+                    } else {
+                        let code = result.code().map(|c| c.to_string()).unwrap_or_default();
+                        st.doubt = Some(format!("{why} The step's verify call could not tell ({code})."));
+                    }
+                }
                 continue;
             }
+            self.note_doubt(step, st, &next, &result, purpose);
             cur = next;
             outcome = result;
         }
@@ -950,6 +1027,7 @@ impl Run<'_> {
         let retries_for_code = st.retries.get(&err.code).copied().unwrap_or(0);
         let effect = self.e.registry.get(&cur.tool).map(|t| t.effect(&cur.args)).unwrap_or(Effect::Mutating);
         let mut rejected = Vec::new();
+        let mut reasons: Vec<String> = Vec::new();
         let mut chosen = None;
         for layer in &self.e.layers {
             let tokens_left = self.job.budget.tokens.saturating_sub(self.tokens_used);
@@ -968,6 +1046,7 @@ impl Run<'_> {
                 retries_for_code,
                 untried_alternatives: untried_alternatives.clone(),
                 verify_tried: st.verify_tried,
+                in_doubt: st.doubt.as_deref(),
                 repairs: &repairs,
                 tried: &st.tried,
                 stats: &self.e.stats,
@@ -984,22 +1063,26 @@ impl Run<'_> {
                         chosen = Some(d);
                         break;
                     }
-                    Err(reason) => rejected.push(json!({"layer": d.layer, "action": d.action.kind(), "reason": reason})),
+                    Err(reason) => {
+                        rejected.push(json!({"layer": d.layer, "action": d.action.kind(), "reason": reason}));
+                        if !reasons.contains(&reason) {
+                            reasons.push(reason);
+                        }
+                    }
                 }
             }
             if chosen.is_some() {
                 break;
             }
         }
+        // Nothing passed: the person is told the real reason (issue 14).
         let d = chosen.unwrap_or_else(|| {
-            Diagnosis::new(
-                "policy",
-                Action::Escalate,
-                format!(
-                    "{}: {}; no automatic fix applies (retryable: {}, recoverable: {})",
-                    err.code, err.message, err.retryable, err.recoverable
-                ),
-            )
+            let why = match &st.doubt {
+                Some(doubt) => doubt.clone(),
+                None if !reasons.is_empty() => format!("not healed automatically: {}", reasons.join("; ")),
+                None => self.no_fix(step, err, retries_for_code, untried_alternatives.is_empty()),
+            };
+            Diagnosis::new("policy", Action::Escalate, format!("{}: {}; {why}", err.code, err.message))
         });
         let ev = Event {
             tool: Some(cur.tool.clone()),
@@ -1016,6 +1099,24 @@ impl Run<'_> {
     /// Code stays in charge: a proposal runs only if it fits the closed
     /// action set's rules, the tool's schema and the no-repeat rule.
     fn validate(&self, step: &Step, st: &StepState, cur: &Current, err: &ToolError, d: &mut Diagnosis, retries: u32) -> Result<(), String> {
+        // Above every layer (issue 14): a call in doubt is not sent again —
+        // not as it was, not changed, not as an alternative that does the
+        // same work — before a verify call or a person says so.
+        if let Some(why) = &st.doubt {
+            match &d.action {
+                Action::RetrySame { .. } | Action::RetryModified { .. } => return Err(why.clone()),
+                Action::UseAlternative { index } => {
+                    let read_only = step.alternatives.get(*index).is_some_and(|a| {
+                        let a = self.expand(a);
+                        self.e.registry.get(&a.tool).is_some_and(|t| t.effect(&a.args) == Effect::ReadOnly)
+                    });
+                    if !read_only {
+                        return Err(format!("{why} An alternative would do the same work a second time."));
+                    }
+                }
+                _ => {}
+            }
+        }
         match &mut d.action {
             Action::RetrySame { delay_ms } => {
                 let retryable = err.retryable || step.retry.also_on.contains(&err.code);
@@ -1029,14 +1130,22 @@ impl Run<'_> {
                     *delay_ms = (*delay_ms).max(ra);
                 }
                 if *delay_ms > step.retry.max_delay_ms {
-                    return Err(format!("a wait of {delay_ms} ms is over the step's max_delay of {} ms", step.retry.max_delay_ms));
+                    let asked = err.retry_after_ms().filter(|&ra| ra >= *delay_ms);
+                    return Err(match asked {
+                        Some(ra) => format!(
+                            "the service asked to wait {}, over this step's max_delay of {}",
+                            span(ra),
+                            span(step.retry.max_delay_ms)
+                        ),
+                        None => format!("a wait of {} is over this step's max_delay of {}", span(*delay_ms), span(step.retry.max_delay_ms)),
+                    });
                 }
                 let mut left = self.job.budget.wall_clock_ms.saturating_sub(self.elapsed_ms());
                 if let Some(limit) = step.wall_clock_ms {
                     left = left.min(limit.saturating_sub(st.elapsed_ms()));
                 }
                 if *delay_ms >= left {
-                    return Err(format!("a wait of {delay_ms} ms does not fit the {left} ms left of the wall-clock budget"));
+                    return Err(format!("a wait of {} does not fit the {} left of the wall-clock budget", span(*delay_ms), span(left)));
                 }
                 Ok(())
             }
@@ -1341,6 +1450,9 @@ impl Run<'_> {
         exhausted: bool,
         question: Option<&str>,
     ) -> Result<Resolution, EngineError> {
+        if let Some(why) = st.doubt.clone() {
+            return self.ask_resend(step, st, cur, err, d, &why, question).await;
+        }
         let retryable = err.retryable || step.retry.also_on.contains(&err.code);
         let mut options = vec![ApprovalOption {
             id: "retry".into(),
@@ -1437,6 +1549,151 @@ impl Run<'_> {
         req.code = Some(err.code.to_string());
         req.subject = subject_of(&cur.tool, &cur.args).map(|s| self.redactor.text(&s));
         self.ask(step, st, req, true).await
+    }
+
+    /// Why `cur`, one of `step`'s calls, may not be sent again when its
+    /// outcome is unknown; `None` when it may (issue 14). A key the tool
+    /// sends makes any call safe to repeat; then the step's `idempotent`
+    /// flag; then the tool's judgment ([`crate::tool::Tool::idempotent`]).
+    fn not_repeatable(&self, step: &Step, cur: &Current) -> Option<String> {
+        let tool = self.e.registry.get(&cur.tool)?;
+        if step.idempotency_key.is_some() && tool.takes_idempotency_key() {
+            return None;
+        }
+        let by = match step.idempotent {
+            Some(true) => return None,
+            Some(false) => "the step says `idempotent = false`".to_owned(),
+            None if tool.idempotent(&cur.args) => return None,
+            None if cur.tool == "exec" => "Mend cannot know what a command does (a step says `idempotent = true` when it is)".to_owned(),
+            None if cur.tool == "http" => {
+                let m = cur.args.get("method").and_then(Value::as_str).unwrap_or("GET").to_uppercase();
+                format!("{m} is not idempotent (RFC 9110 §9.2.2)")
+            }
+            None => format!("the `{}` tool says this call is not safe to repeat", cur.tool),
+        };
+        Some(by)
+    }
+
+    /// After a call of the step that failed: if its outcome is unknown and
+    /// it is not safe to repeat, the step is in doubt until a verify call
+    /// or a person clears it (issue 14). Journaled as a guardrail.
+    fn note_doubt(&self, step: &Step, st: &mut StepState, cur: &Current, outcome: &Outcome, purpose: &str) {
+        let Some(e) = outcome.error.as_ref().filter(|e| !outcome.is_ok() && fate_unknown(e)) else { return };
+        if purpose == "verify" {
+            return;
+        }
+        let Some(by) = self.not_repeatable(step, cur) else { return };
+        let why = format!(
+            "`{}` may already have taken effect ({} after it was sent) and is not safe to repeat: {by}. \
+             It is not sent again unless the step's verify call says the goal does not hold, or a person says so.",
+            self.render(cur),
+            e.code
+        );
+        let ev = Event {
+            tool: Some(cur.tool.clone()),
+            code: Some(e.code.to_string()),
+            ..self.event(EventKind::Guardrail, Level::Warn, Some(&step.name), why.clone())
+        };
+        self.emit(ev, json!({"guardrail": "in_doubt", "call_text": self.render(cur)}));
+        st.doubt = Some(why);
+    }
+
+    /// Why no layer's proposal applies, in words a person reads (issue 14),
+    /// when no proposal was made at all.
+    fn no_fix(&self, step: &Step, err: &ToolError, retries: u32, no_alternatives_left: bool) -> String {
+        let mut why = Vec::new();
+        let retryable = err.retryable || step.retry.also_on.contains(&err.code);
+        if !retryable {
+            why.push(format!("{} is not retried (the same call would fail the same way; `retry.on` opts a step in)", err.code));
+        } else if retries >= step.retry.max {
+            why.push(format!("its retries are spent ({retries} of the step's retry.max {})", step.retry.max));
+        }
+        if step.alternatives.is_empty() {
+            why.push("the step declares no alternative".to_owned());
+        } else if no_alternatives_left {
+            why.push("every alternative was tried".to_owned());
+        }
+        if why.is_empty() {
+            why.push("no layer proposed a fix".to_owned());
+        }
+        format!("not healed automatically: {}", why.join("; "))
+    }
+
+    /// Asks a person whether to send a call in doubt again (issue 14): it
+    /// may already have happened. A remembered decision never answers this,
+    /// nor does a lesson's recommendation: only a person knows.
+    #[allow(clippy::too_many_arguments)]
+    async fn ask_resend(
+        &mut self,
+        step: &Step,
+        st: &mut StepState,
+        cur: &Current,
+        err: &ToolError,
+        d: &Diagnosis,
+        why: &str,
+        question: Option<&str>,
+    ) -> Result<Resolution, EngineError> {
+        let shown = self.render(cur);
+        let options = vec![
+            ApprovalOption {
+                id: "ran".into(),
+                label: "It happened: go on".into(),
+                choice: Choice::Skip,
+                detail: "Count the step as done without sending it again; the job goes on.".into(),
+            },
+            ApprovalOption {
+                id: "run".into(),
+                label: "Send it again".into(),
+                choice: Choice::Run,
+                detail: format!("Send `{shown}` once more. It may already have happened: if it did, it happens twice."),
+            },
+            ApprovalOption {
+                id: "abort".into(),
+                label: "Abort the job".into(),
+                choice: Choice::Abort,
+                detail: "Nothing more runs.".into(),
+            },
+        ];
+        let mut what = format!("`{shown}` failed with {}: {}", err.code, err.message);
+        for key in ["http_status", "exit_code", "stderr_tail"] {
+            if let Some(v) = err.hints.get(key) {
+                what.push_str(&format!("\n{key}: {}", v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())));
+            }
+        }
+        let mut diagnosis = why.to_owned();
+        if d.layer == "llm" {
+            diagnosis.push_str(&format!("\n\nWhat the model thinks (advice, not a fact): {}", d.root_cause));
+        }
+        if step.verify.is_none() {
+            diagnosis.push_str("\nThe step declares no verify call to check it with.");
+        }
+        if let Some(q) = question {
+            diagnosis.push_str(&format!("\nQuestion: {q}"));
+        }
+        let mut req = self.request(
+            step,
+            st,
+            ApprovalKind::InDoubt,
+            format!("{} › {}: `{shown}` may already have happened", self.job.name, step.name),
+            what,
+            diagnosis,
+            "Do not send it twice unasked: check whether it took effect, then go on, or send it again if it did not.".to_owned(),
+            options,
+        );
+        req.call = Some(shown);
+        req.tool = Some(cur.tool.clone());
+        req.code = Some(err.code.to_string());
+        req.subject = subject_of(&cur.tool, &cur.args).map(|s| self.redactor.text(&s));
+        req.call_digest = Some(self.digest(cur));
+        req.call_source = Some(self.source_of(step, cur));
+        req.danger = self.danger(cur).map(|f| Danger {
+            category: f.category.as_str().to_owned(),
+            rule: self.redactor.text(&f.rule),
+            command: self.redactor.text(&f.command),
+            why: self.redactor.text(&f.why),
+            span: None,
+        });
+        self.ask(step, st, req, false).await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1576,6 +1833,13 @@ impl Run<'_> {
         };
         let (diagnosis, done) = match &verify {
             Some((v, o)) if o.is_ok() => (format!("The step's verify call `{v}` succeeds: what the step does looks done."), true),
+            Some((v, o)) if !says_not_done(o) => (
+                format!(
+                    "The step's verify call `{v}` could not tell ({}): check by hand before running it again.",
+                    o.error.as_ref().map(|e| format!("{} {}", e.code, e.message)).unwrap_or_default()
+                ),
+                true,
+            ),
             Some((v, o)) => (
                 format!(
                     "The step's verify call `{v}` fails ({}): what the step does looks not done.",

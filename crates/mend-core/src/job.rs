@@ -128,6 +128,17 @@ pub struct Step {
     pub needs_approval: bool,
     /// A failure of this step does not fail the job.
     pub optional: bool,
+    /// Whether the step's calls (its own, its alternatives, and healing
+    /// changes of them; not its verify call) are safe to send again when
+    /// their outcome is unknown (issue 14). `None`: the tool judges from
+    /// the call ([`crate::tool::Tool::idempotent`]: an HTTP method,
+    /// an `fs` operation; an `exec` command is not, since Mend cannot know
+    /// what it does).
+    pub idempotent: Option<bool>,
+    /// The header the step's idempotency key goes in (`idempotency_key =
+    /// true` means `Idempotency-Key`, a string names another header); a
+    /// call with a key is safe to send again (issue 14).
+    pub idempotency_key: Option<String>,
 }
 
 /// Limits for the whole run.
@@ -234,6 +245,16 @@ struct RawStep {
     approval: Option<Spanned<String>>,
     #[serde(default)]
     optional: bool,
+    idempotent: Option<bool>,
+    idempotency_key: Option<Spanned<KeyText>>,
+}
+
+/// `idempotency_key = true` or a header name.
+#[derive(Deserialize, Clone)]
+#[serde(untagged)]
+enum KeyText {
+    On(bool),
+    Header(String),
 }
 
 #[derive(Deserialize)]
@@ -446,6 +467,24 @@ impl Job {
                     }
                 },
             };
+            let idempotency_key = match rs.idempotency_key.as_ref().map(|k| (k.span(), k.get_ref().clone())) {
+                None | Some((_, KeyText::On(false))) => None,
+                Some((_, KeyText::On(true))) => Some("Idempotency-Key".to_owned()),
+                // A header name is an RFC 9110 §5.1 token.
+                Some((_, KeyText::Header(h)))
+                    if !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)) =>
+                {
+                    Some(h)
+                }
+                Some((sp, KeyText::Header(h))) => {
+                    cx.err(
+                        sp,
+                        format!("steps[{i}].idempotency_key"),
+                        format!("`{h}` is not a header name (letters, digits and !#$%&'*+-.^_`|~)"),
+                    );
+                    None
+                }
+            };
             steps.push(Step {
                 name,
                 call,
@@ -456,6 +495,8 @@ impl Job {
                 wall_clock_ms,
                 needs_approval,
                 optional: rs.optional,
+                idempotent: rs.idempotent,
+                idempotency_key,
             });
         }
 
@@ -489,6 +530,11 @@ impl Job {
             }
             for (field, call) in calls {
                 let err = |f: String, m: String| JobError { file: file.to_owned(), line: call.line, column: 1, field: f, message: m };
+                let keyed = !field.ends_with(".verify") && step.idempotency_key.is_some();
+                if keyed && let Some(t) = registry.get(&call.tool).filter(|t| !t.takes_idempotency_key()) {
+                    let m = format!("the `{}` tool cannot send an idempotency key (the `http` and `exec` tools can)", t.name());
+                    errors.push(err(format!("steps[{i}].idempotency_key"), m));
+                }
                 // Templates are checked as they will run: expanded.
                 let expanded = expand(&call.args, env, &self.base_dir);
                 if let Err(problems) = registry.validate(&call.tool, &expanded) {

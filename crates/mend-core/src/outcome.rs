@@ -103,6 +103,16 @@ impl ToolError {
     }
 }
 
+/// Whether a failed call may have done its work anyway (issue 14): it
+/// timed out, its connection dropped before a complete answer, or its
+/// process was killed part-way (`TIMEOUT`, `CONNECTION_RESET`,
+/// `KILLED_BY_SIGNAL`) — unless the tool knows the request never left
+/// (hint `sent: false`, e.g. a reset during the TCP or TLS handshake).
+pub fn fate_unknown(e: &ToolError) -> bool {
+    matches!(e.code.as_str(), "TIMEOUT" | "CONNECTION_RESET" | "KILLED_BY_SIGNAL")
+        && e.hints.get("sent").and_then(Value::as_bool) != Some(false)
+}
+
 /// The result of one tool call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Outcome {

@@ -34,6 +34,45 @@ pub struct CallContext {
     /// Where a tool notes the process groups it starts, if the run keeps
     /// track (issue 12).
     pub processes: Option<Processes>,
+    /// The idempotency key of the step this call belongs to, when the step
+    /// declares one (`idempotency_key`, issue 14): a tool that
+    /// [takes keys](Tool::takes_idempotency_key) sends it with the call
+    /// (`http`: as the header; `exec`: as `MEND_IDEMPOTENCY_KEY`).
+    pub idempotency_key: Option<IdempotencyKey>,
+}
+
+/// An idempotency key and where it goes (IETF httpapi
+/// `draft-ietf-httpapi-idempotency-key-header`): the same value on every
+/// attempt of one step in one run, so a server that saw the first attempt
+/// answers the next ones without doing the work twice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IdempotencyKey {
+    /// The header it is sent in (`Idempotency-Key` unless the step names another).
+    pub header: String,
+    /// The key: a UUID (RFC 9562 version 8) derived from the run id and the
+    /// step's name, so it survives a takeover of the run.
+    pub value: String,
+}
+
+impl IdempotencyKey {
+    /// The key of step `step` in run `run_id`, sent in `header`.
+    pub fn derive(header: &str, run_id: &str, step: &str) -> Self {
+        let fnv = |seed: u64| {
+            let mut h = seed;
+            for b in run_id.bytes().chain([0]).chain(step.bytes()) {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+            h
+        };
+        let (hi, lo) = (fnv(0xcbf2_9ce4_8422_2325), fnv(0x8422_2325_cbf2_9ce4));
+        // Version 8 (custom) in bits 48..52, variant 0b10 in bits 64..66 (RFC 9562 §5.8).
+        let hi = (hi & !0xf000) | 0x8000;
+        let lo = (lo & !(0b11 << 62)) | (0b10 << 62);
+        let value =
+            format!("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", hi >> 32, (hi >> 16) & 0xffff, hi & 0xffff, lo >> 48, lo & 0xffff_ffff_ffff);
+        IdempotencyKey { header: header.to_owned(), value }
+    }
 }
 
 /// Where a tool notes the process group it started and when it is gone, so
@@ -84,6 +123,21 @@ pub trait Tool: Send + Sync {
     fn render(&self, args: &Value) -> String;
     /// What the call does to the world.
     fn effect(&self, args: &Value) -> Effect;
+    /// Whether sending this call a second time leaves the world as sending
+    /// it once does (idempotent), so a call whose outcome is unknown (a
+    /// timeout, a dropped connection) may be sent again (issue 14). HTTP by
+    /// its method (RFC 9110 §9.2.2: GET, HEAD, OPTIONS, TRACE, PUT and
+    /// DELETE are; POST and PATCH are not). The default: only read-only
+    /// calls. A step's `idempotent` flag overrides this.
+    fn idempotent(&self, args: &Value) -> bool {
+        self.effect(args) == Effect::ReadOnly
+    }
+    /// Whether the tool sends a step's idempotency key with its calls
+    /// ([`CallContext::idempotency_key`]); only then does a key make a call
+    /// safe to send again. Default: no.
+    fn takes_idempotency_key(&self) -> bool {
+        false
+    }
     /// What the call would do, in the form the safety gate reads (issue
     /// 11): an `exec` call's argv or script, an HTTP method and URL, an `fs`
     /// operation and path. `base_dir` is the job's folder (relative paths

@@ -32,6 +32,16 @@ pub enum Reply {
     Stall(Duration, Box<Reply>),
     /// Closes the connection without answering.
     Drop,
+    /// Plays `yes` if `path` has received a request (a resource the first
+    /// request created, as a verify call sees it), else `no`.
+    IfHit {
+        /// The path whose hits decide.
+        path: String,
+        /// Played when it was hit.
+        yes: Box<Reply>,
+        /// Played when it was not.
+        no: Box<Reply>,
+    },
 }
 
 impl Reply {
@@ -61,6 +71,27 @@ impl Reply {
     pub fn after_ms(self, ms: u64) -> Reply {
         Reply::Stall(Duration::from_millis(ms), Box::new(self))
     }
+    /// `yes` once `path` was hit, `no` before.
+    pub fn if_hit(path: &str, yes: Reply, no: Reply) -> Reply {
+        Reply::IfHit { path: path.to_owned(), yes: Box::new(yes), no: Box::new(no) }
+    }
+}
+
+/// One request a route received: its method and headers (names lower-case),
+/// in arrival order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    /// `GET`, `POST`, …
+    pub method: String,
+    /// Header names (lower-case) and values.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Seen {
+    /// A header's value by name (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
 }
 
 /// A route's script: `times` copies of each reply, in order; the last repeats.
@@ -87,6 +118,7 @@ impl Script {
 struct Route {
     script: Vec<Reply>,
     hits: usize,
+    seen: Vec<Seen>,
 }
 
 /// A running fault server. Dropping it stops it.
@@ -102,7 +134,8 @@ impl FaultServer {
     pub async fn start(routes: impl IntoIterator<Item = (&'static str, Script)>) -> std::io::Result<FaultServer> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let map: HashMap<String, Route> = routes.into_iter().map(|(p, s)| (p.to_owned(), Route { script: s.0, hits: 0 })).collect();
+        let map: HashMap<String, Route> =
+            routes.into_iter().map(|(p, s)| (p.to_owned(), Route { script: s.0, hits: 0, seen: Vec::new() })).collect();
         let routes = Arc::new(Mutex::new(map));
         let r = routes.clone();
         let task = tokio::spawn(async move {
@@ -129,6 +162,11 @@ impl FaultServer {
     /// How many requests a path received.
     pub fn hits(&self, path: &str) -> usize {
         self.routes.lock().map(|r| r.get(path).map(|x| x.hits).unwrap_or(0)).unwrap_or(0)
+    }
+
+    /// The requests a path received, in arrival order.
+    pub fn requests(&self, path: &str) -> Vec<Seen> {
+        self.routes.lock().map(|r| r.get(path).map(|x| x.seen.clone()).unwrap_or_default()).unwrap_or_default()
     }
 }
 
@@ -175,15 +213,34 @@ async fn serve(mut sock: TcpStream, routes: Arc<Mutex<HashMap<String, Route>>>) 
         }
         have += n;
     }
+    let seen = Seen {
+        method: head.split_whitespace().next().unwrap_or("").to_owned(),
+        headers: head
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_owned())))
+            .collect(),
+    };
     let reply = {
         let mut r = routes.lock().map_err(|_| std::io::Error::other("poisoned"))?;
-        match r.get_mut(&path) {
+        let reply = match r.get_mut(&path) {
             Some(route) => {
                 let i = route.hits.min(route.script.len().saturating_sub(1));
                 route.hits += 1;
+                route.seen.push(seen);
                 route.script.get(i).cloned().unwrap_or_else(|| Reply::status(404, "no script"))
             }
             None => Reply::status(404, "no such route"),
+        };
+        match reply {
+            Reply::IfHit { path, yes, no } => {
+                if r.get(&path).is_some_and(|x| x.hits > 0) {
+                    *yes
+                } else {
+                    *no
+                }
+            }
+            other => other,
         }
     };
     play(&mut sock, reply).await
@@ -196,6 +253,7 @@ async fn play(sock: &mut TcpStream, mut reply: Reply) -> std::io::Result<()> {
                 tokio::time::sleep(d).await;
                 reply = *inner;
             }
+            Reply::IfHit { no, .. } => reply = *no,
             Reply::Drop => {
                 // Linger 0 would send RST; a plain close without a response
                 // is what a crashing backend looks like to the client.

@@ -76,6 +76,7 @@ fn main() {
         retries_for_code: 0,
         untried_alternatives: vec![0],
         verify_tried: false,
+        in_doubt: None,
         repairs: &[],
         tried: &tried,
         stats: &stats,

@@ -77,12 +77,17 @@ pub fn user(cx: &DiagnosisContext<'_>) -> String {
         }
     }
     let mut allowed = vec!["escalate", "ask_user"];
-    if err.retryable || cx.step.retry.also_on.contains(&err.code) {
-        allowed.push("retry_same");
-    }
-    allowed.push("retry_modified");
-    if !cx.untried_alternatives.is_empty() {
-        allowed.push("use_alternative");
+    if let Some(why) = cx.in_doubt {
+        // Issue 14: nothing may send the call again before a check or a person.
+        out.push_str(&format!("The call must not be sent again now: {}\n", data(&cx.redactor.text(why))));
+    } else {
+        if err.retryable || cx.step.retry.also_on.contains(&err.code) {
+            allowed.push("retry_same");
+        }
+        allowed.push("retry_modified");
+        if !cx.untried_alternatives.is_empty() {
+            allowed.push("use_alternative");
+        }
     }
     if cx.step.verify.is_some() && !cx.verify_tried {
         allowed.push("verify_state");
@@ -153,6 +158,7 @@ mod tests {
             retries_for_code: 0,
             untried_alternatives: vec![0],
             verify_tried: false,
+            in_doubt: None,
             repairs: &[],
             tried: &tried,
             stats: &stats,

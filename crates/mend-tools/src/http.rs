@@ -209,7 +209,10 @@ impl Tool for HttpTool {
                     "required": ["pointer", "equals"],
                     "additionalProperties": false
                 },
-                "detect_body_errors": {"type": "boolean", "description": "treat {\"error\":…}, {\"ok\":false} in a 2xx body as failure (default true)"}
+                "detect_body_errors": {
+                    "type": "boolean",
+                    "description": "default true: a 2xx JSON object body with an \"error\" that is not null, false or empty, \"ok\": false, \"success\": false or \"status\": \"error\" fails, as REMOTE_ERROR or the error's own known \"code\"; not used when error_pointer or expect is given"
+                }
             },
             "required": ["url"],
             "additionalProperties": false,
@@ -229,6 +232,21 @@ impl Tool for HttpTool {
         }
     }
 
+    /// RFC 9110 §9.2.2: GET, HEAD, OPTIONS, TRACE, PUT and DELETE are
+    /// idempotent; POST, PATCH and any other method are not — unless the
+    /// call carries an `Idempotency-Key` header of its own (issue 14).
+    fn idempotent(&self, args: &Value) -> bool {
+        let method = args.get("method").and_then(Value::as_str).unwrap_or("GET").to_ascii_uppercase();
+        let keyed =
+            args.get("headers").and_then(Value::as_object).is_some_and(|h| h.keys().any(|k| k.eq_ignore_ascii_case("idempotency-key")));
+        keyed || matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE")
+    }
+
+    /// The step's key goes in its header (issue 14).
+    fn takes_idempotency_key(&self) -> bool {
+        true
+    }
+
     fn intent(&self, args: &Value, _base_dir: &std::path::Path) -> Intent {
         Intent::Http {
             method: args.get("method").and_then(Value::as_str).unwrap_or("GET").to_owned(),
@@ -236,7 +254,7 @@ impl Tool for HttpTool {
         }
     }
 
-    async fn call(&self, args: &Value, _ctx: &CallContext) -> Outcome {
+    async fn call(&self, args: &Value, ctx: &CallContext) -> Outcome {
         let t0 = Instant::now();
         let url = args.get("url").and_then(Value::as_str).unwrap_or("");
         let method = args.get("method").and_then(Value::as_str).unwrap_or("GET");
@@ -249,6 +267,13 @@ impl Tool for HttpTool {
         if let Some(h) = args.get("headers").and_then(Value::as_object) {
             for (k, v) in h {
                 req = req.header(k.as_str(), v.as_str().unwrap_or(""));
+            }
+        }
+        // The step's idempotency key, unless the call sets that header itself.
+        if let Some(k) = &ctx.idempotency_key {
+            let own = args.get("headers").and_then(Value::as_object).is_some_and(|h| h.keys().any(|n| n.eq_ignore_ascii_case(&k.header)));
+            if !own {
+                req = req.header(k.header.as_str(), k.value.as_str());
             }
         }
         if let Some(b) = args.get("body").and_then(Value::as_str) {
@@ -264,6 +289,11 @@ impl Tool for HttpTool {
                 let mut te = ToolError::new(code.clone(), format!("{method} {url}: {}", describe(&e)));
                 if code == ErrorCode::TIMEOUT {
                     te = te.hint("timeout_ms", timeout_ms);
+                }
+                // Broken off while connecting: the request never left, so
+                // its fate is known (issue 14).
+                if e.is_connect() {
+                    te = te.hint("sent", false);
                 }
                 return Outcome::failure(te).timed(ms_since(t0));
             }
