@@ -330,6 +330,7 @@ impl Pending<'_> {
             message: String::new(),
             subject: req.subject.clone(),
             target: String::new(),
+            in_doubt: false,
         };
         let when = when_of(&f);
         let fix = Fix { action: "escalate".into(), args: Some(json!({ "recommend": option.id })) };
@@ -429,7 +430,20 @@ pub fn from_run(
                 .escalations
                 .iter()
                 .any(|e| e.decision.as_ref().is_some_and(|d| d.option == "run" && matches!(d.decided_by, DecidedBy::Person { .. })));
-            if approved || !moves_destination(last) {
+            // A call that may have done its work is never learned as sent
+            // again (issue 14): the next time, it is checked or asked first.
+            let resend = matches!(last.action.as_str(), "retry_same" | "retry_modified" | "use_alternative");
+            if f.in_doubt && resend {
+                let id = format!("{}-{}", f.tool, f.code.to_ascii_lowercase().replace('_', "-"));
+                p.notes.push(LessonNote {
+                    id,
+                    change: "not_learned".into(),
+                    message: format!(
+                        "not learned: `{}` may have done its work before it failed with {}, so sending it again is never a lesson (issue 14)",
+                        f.target, f.code
+                    ),
+                });
+            } else if approved || !moves_destination(last) {
                 p.recovered(f, last, &report.job, &step.name, &failed_here);
             }
         }
@@ -515,6 +529,7 @@ mod tests {
             message: "no such file".into(),
             subject: Some("Export.csv".into()),
             target: "read /w/data/Export.csv".into(),
+            in_doubt: false,
         });
         step.attempts.push(attempt);
         RunReport { job: "nightly".into(), steps: vec![step], ..RunReport::empty() }

@@ -799,6 +799,7 @@ impl Run<'_> {
                 message: self.redactor.text(&e.message),
                 subject: subject_of(&cur.tool, &cur.args).map(|s| self.redactor.text(&s)),
                 target: self.render(&cur),
+                in_doubt: st.doubt.is_some(),
             });
         }
         let failure_t0 = Instant::now();
@@ -1106,10 +1107,13 @@ impl Run<'_> {
             match &d.action {
                 Action::RetrySame { .. } | Action::RetryModified { .. } => return Err(why.clone()),
                 Action::UseAlternative { index } => {
-                    let read_only = step.alternatives.get(*index).is_some_and(|a| {
-                        let a = self.expand(a);
-                        self.e.registry.get(&a.tool).is_some_and(|t| t.effect(&a.args) == Effect::ReadOnly)
-                    });
+                    // Only an alternative that just reads, of a step that
+                    // does not say its calls are unsafe to repeat.
+                    let read_only = step.idempotent != Some(false)
+                        && step.alternatives.get(*index).is_some_and(|a| {
+                            let a = self.expand(a);
+                            self.e.registry.get(&a.tool).is_some_and(|t| t.effect(&a.args) == Effect::ReadOnly)
+                        });
                     if !read_only {
                         return Err(format!("{why} An alternative would do the same work a second time."));
                     }

@@ -166,6 +166,11 @@ pub struct FailureReport {
     /// The call as shown to people.
     #[serde(default)]
     pub target: String,
+    /// The call may have done its work (a timeout, a dropped connection)
+    /// and is not safe to repeat (issue 14): what healed it is not learned
+    /// as a resend.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub in_doubt: bool,
 }
 
 impl FailureReport {
