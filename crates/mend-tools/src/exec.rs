@@ -51,76 +51,315 @@ const MAX_COMMAND_CHARS: usize = 200;
 #[derive(Debug, Default, Clone)]
 pub struct ExecTool;
 
-/// Well-known messages in a failed command's output, most specific first.
-const PATTERNS: &[(&str, &[&str])] = &[
-    ("COMMAND_NOT_FOUND", &["command not found", "no such command", "executable file not found"]),
-    ("CONNECTION_REFUSED", &["connection refused", "econnrefused", "could not connect to server", "failed to connect"]),
-    (
-        "DNS_FAILURE",
-        &[
-            "could not resolve host",
-            "name or service not known",
-            "no such host",
-            "temporary failure in name resolution",
-            "nodename nor servname",
-            "getaddrinfo",
-        ],
-    ),
-    ("TLS_FAILURE", &["certificate verify failed", "ssl certificate problem", "tls handshake", "x509:"]),
-    ("CONNECTION_RESET", &["connection reset", "broken pipe", "econnreset"]),
-    ("TIMEOUT", &["timed out", "timeout expired", "deadline exceeded", "etimedout"]),
-    ("RATE_LIMITED", &["too many requests", "rate limit", "429"]),
-    ("UNAUTHORIZED", &["unauthorized", "authentication failed", "invalid credentials", "401"]),
-    ("PERMISSION_DENIED", &["permission denied", "operation not permitted", "access denied", "eacces", "eperm"]),
-    ("NO_SPACE", &["no space left on device", "disk quota exceeded"]),
-    ("ALREADY_EXISTS", &["already exists", "file exists", "eexist"]),
-    ("NOT_FOUND", &["no such file or directory", "not found", "does not exist", "enoent"]),
-    ("SERVER_ERROR", &["internal server error", "503 service unavailable", "502 bad gateway"]),
+/// One row of the command classification table ([`COMMANDS`], issue 14).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandRow {
+    /// The program the row is about (`*`: any). It restricts the row only
+    /// when the row has an exit code: exit codes mean something per program.
+    pub program: &'static str,
+    /// The exit code the row needs (`None`: any). For a named program it is
+    /// the code the program run exited with, or the one the program's own
+    /// report names in the output (curl's `curl: (N)`, rsync's `(code N)`).
+    pub exit: Option<i32>,
+    /// Lowercase text the output must contain (`""`: none needed); `#`
+    /// stands for any digit.
+    pub message: &'static str,
+    /// What the row means (an errno name, the program's own words), for the doc.
+    pub meaning: &'static str,
+    /// The error code given (a known code, see `docs/error-codes.md`).
+    pub code: &'static str,
+}
+
+const fn row(program: &'static str, exit: Option<i32>, message: &'static str, meaning: &'static str, code: &'static str) -> CommandRow {
+    CommandRow { program, exit, message, meaning, code }
+}
+
+/// How a failed command is classified: the first row that matches wins
+/// (so the most specific rows come first), else `NON_ZERO_EXIT`. Usage
+/// errors first, then curl's own reports, then the messages of particular
+/// programs, then errno and other common messages, then the exit codes of
+/// programs whose output said nothing more. Rendered as the commands section
+/// of `docs/error-codes.md` by [`commands_markdown`]; every row is tested in
+/// `crates/mend-tools/tests/commands.rs` (issue 14).
+pub static COMMANDS: &[CommandRow] = &[
+    // Usage errors: the arguments are wrong; retrying cannot help.
+    row("*", Some(2), "usage:", "usage error: the usage text", "INVALID_ARGS"),
+    row("*", Some(2), "unrecognized option", "usage error", "INVALID_ARGS"),
+    row("*", Some(2), "unrecognised option", "usage error", "INVALID_ARGS"),
+    row("*", Some(2), "invalid option", "usage error", "INVALID_ARGS"),
+    row("*", Some(2), "unknown option", "usage error", "INVALID_ARGS"),
+    row("*", Some(2), "illegal option", "usage error", "INVALID_ARGS"),
+    row("git", Some(129), "usage:", "usage error (git exits 129)", "INVALID_ARGS"),
+    // curl's report `curl: (N) …` (its exit code N), as the http tool
+    // classifies the same failure.
+    row("curl", Some(5), "", "could not resolve the proxy", "DNS_FAILURE"),
+    row("curl", Some(6), "", "could not resolve the host", "DNS_FAILURE"),
+    row("curl", Some(7), "", "failed to connect", "CONNECTION_REFUSED"),
+    row("curl", Some(28), "", "operation timed out", "TIMEOUT"),
+    row("curl", Some(35), "", "TLS handshake failed", "TLS_FAILURE"),
+    row("curl", Some(51), "", "the peer's certificate did not match the host", "TLS_FAILURE"),
+    row("curl", Some(58), "", "problem with the local client certificate", "TLS_FAILURE"),
+    row("curl", Some(59), "", "could not use the cipher", "TLS_FAILURE"),
+    row("curl", Some(60), "", "the peer's certificate could not be verified", "TLS_FAILURE"),
+    row("curl", Some(77), "", "problem reading the CA certificates", "TLS_FAILURE"),
+    row("curl", Some(83), "", "the issuer check failed", "TLS_FAILURE"),
+    row("curl", Some(90), "", "the pinned public key did not match", "TLS_FAILURE"),
+    row("curl", Some(91), "", "invalid certificate status", "TLS_FAILURE"),
+    row("curl", Some(52), "", "empty reply from the server", "CONNECTION_RESET"),
+    row("curl", Some(55), "", "failed sending data to the peer", "CONNECTION_RESET"),
+    row("curl", Some(56), "", "failure receiving data (connection reset)", "CONNECTION_RESET"),
+    row("curl", Some(22), "returned error: 5##", "`--fail`: HTTP 5xx", "SERVER_ERROR"),
+    row("curl", Some(22), "returned error: 429", "`--fail`: HTTP 429", "RATE_LIMITED"),
+    row("curl", Some(22), "returned error: 401", "`--fail`: HTTP 401", "UNAUTHORIZED"),
+    row("curl", Some(22), "returned error: 403", "`--fail`: HTTP 403", "PERMISSION_DENIED"),
+    row("curl", Some(22), "returned error: 404", "`--fail`: HTTP 404", "NOT_FOUND"),
+    row("curl", Some(22), "returned error: 410", "`--fail`: HTTP 410", "NOT_FOUND"),
+    row("curl", Some(22), "returned error: 409", "`--fail`: HTTP 409", "CONFLICT"),
+    // Particular programs' messages, before the common ones they contain.
+    row("git", None, ".lock': file exists", "another git holds the lock (`index.lock`)", "CONFLICT"),
+    row("git", None, "not a git repository", "not inside a repository", "NOT_FOUND"),
+    row("git", None, "repository not found", "the remote has no such repository", "NOT_FOUND"),
+    row("git", None, "could not read username", "credentials needed, no prompt allowed", "UNAUTHORIZED"),
+    row("ssh", None, "permission denied (publickey", "the server refused the key", "UNAUTHORIZED"),
+    row("ssh", None, "host key verification failed", "the server's identity could not be verified", "TLS_FAILURE"),
+    row("ssh", None, "could not resolve hostname", "the host name did not resolve", "DNS_FAILURE"),
+    row("psql", None, "password authentication failed", "wrong password", "UNAUTHORIZED"),
+    row("psql", None, "the database system is starting up", "the server is not ready yet", "CONNECTION_REFUSED"),
+    row("psql", None, "the database system is shutting down", "the server is going down", "CONNECTION_REFUSED"),
+    row("psql", None, "too many connections", "over the connection limit", "RATE_LIMITED"),
+    row("psql", None, "too many clients already", "over the connection limit", "RATE_LIMITED"),
+    row("psql", None, "could not connect to server", "the server is down (libpq before 14)", "CONNECTION_REFUSED"),
+    row("psql", None, "could not translate host name", "the host name did not resolve", "DNS_FAILURE"),
+    row("psql", None, "timeout expired", "`connect_timeout` passed", "TIMEOUT"),
+    row("wget", None, "error 5##:", "exit 8: HTTP 5xx", "SERVER_ERROR"),
+    row("wget", None, "error 429:", "exit 8: HTTP 429", "RATE_LIMITED"),
+    row("wget", None, "error 404:", "exit 8: HTTP 404", "NOT_FOUND"),
+    row("wget", None, "error 403:", "exit 8: HTTP 403", "PERMISSION_DENIED"),
+    row("wget", None, "unable to resolve host address", "exit 4: the host name did not resolve", "DNS_FAILURE"),
+    row("wget", None, "unable to establish ssl connection", "exit 5: TLS handshake failed", "TLS_FAILURE"),
+    row("apt", None, "could not get lock", "another apt or dpkg holds the lock", "CONFLICT"),
+    row("apt", None, "temporary failure resolving", "the mirror's name did not resolve", "DNS_FAILURE"),
+    row("apt", None, "unable to locate package", "no such package", "NOT_FOUND"),
+    row("pip", None, "readtimeouterror", "the index did not answer in time", "TIMEOUT"),
+    row("pip", None, "http error 5##", "the index failed (HTTP 5xx)", "SERVER_ERROR"),
+    row("pip", None, "too many 5## error responses", "the index failed (HTTP 5xx), retries used up", "SERVER_ERROR"),
+    row("pip", None, "could not find a version that satisfies", "no such package or version", "NOT_FOUND"),
+    // errno messages (strerror) and common words.
+    row("*", None, "resource temporarily unavailable", "EAGAIN / EWOULDBLOCK: busy, try again", "CONFLICT"),
+    row("*", None, "device or resource busy", "EBUSY", "CONFLICT"),
+    row("*", None, "text file busy", "ETXTBSY: the file is being run", "CONFLICT"),
+    row("*", None, "command not found", "the shell found no such program", "COMMAND_NOT_FOUND"),
+    row("*", None, "no such command", "no such subcommand", "COMMAND_NOT_FOUND"),
+    row("*", None, "executable file not found", "no such program (Go's exec)", "COMMAND_NOT_FOUND"),
+    row("*", None, "connection refused", "ECONNREFUSED", "CONNECTION_REFUSED"),
+    row("*", None, "econnrefused", "ECONNREFUSED", "CONNECTION_REFUSED"),
+    row("*", None, "failed to connect", "could not connect", "CONNECTION_REFUSED"),
+    row("*", None, "network is unreachable", "ENETUNREACH", "CONNECTION_REFUSED"),
+    row("*", None, "no route to host", "EHOSTUNREACH", "CONNECTION_REFUSED"),
+    row("*", None, "could not resolve host", "the host name did not resolve", "DNS_FAILURE"),
+    row("*", None, "name or service not known", "EAI_NONAME", "DNS_FAILURE"),
+    row("*", None, "temporary failure in name resolution", "EAI_AGAIN", "DNS_FAILURE"),
+    row("*", None, "no such host", "the host name did not resolve (Go)", "DNS_FAILURE"),
+    row("*", None, "nodename nor servname", "EAI_NONAME (BSD, macOS)", "DNS_FAILURE"),
+    row("*", None, "getaddrinfo", "the host name did not resolve", "DNS_FAILURE"),
+    row("*", None, "certificate verify failed", "the certificate could not be verified", "TLS_FAILURE"),
+    row("*", None, "ssl certificate problem", "the certificate could not be verified", "TLS_FAILURE"),
+    row("*", None, "tls handshake", "TLS handshake failed", "TLS_FAILURE"),
+    row("*", None, "x509:", "the certificate could not be verified (Go)", "TLS_FAILURE"),
+    row("*", None, "connection reset", "ECONNRESET", "CONNECTION_RESET"),
+    row("*", None, "econnreset", "ECONNRESET", "CONNECTION_RESET"),
+    row("*", None, "broken pipe", "EPIPE", "CONNECTION_RESET"),
+    row("*", None, "connection timed out", "ETIMEDOUT", "TIMEOUT"),
+    row("*", None, "timed out", "a time limit passed", "TIMEOUT"),
+    row("*", None, "deadline exceeded", "a time limit passed", "TIMEOUT"),
+    row("*", None, "etimedout", "ETIMEDOUT", "TIMEOUT"),
+    row("*", None, "too many requests", "HTTP 429", "RATE_LIMITED"),
+    row("*", None, "rate limit", "a quota", "RATE_LIMITED"),
+    row("*", None, "unauthorized", "HTTP 401", "UNAUTHORIZED"),
+    row("*", None, "authentication failed", "wrong credentials", "UNAUTHORIZED"),
+    row("*", None, "invalid credentials", "wrong credentials", "UNAUTHORIZED"),
+    row("*", None, "permission denied", "EACCES", "PERMISSION_DENIED"),
+    row("*", None, "operation not permitted", "EPERM", "PERMISSION_DENIED"),
+    row("*", None, "read-only file system", "EROFS", "PERMISSION_DENIED"),
+    row("*", None, "access denied", "refused", "PERMISSION_DENIED"),
+    row("*", None, "eacces", "EACCES", "PERMISSION_DENIED"),
+    row("*", None, "eperm", "EPERM", "PERMISSION_DENIED"),
+    row("*", None, "no space left on device", "ENOSPC", "NO_SPACE"),
+    row("*", None, "disk quota exceeded", "EDQUOT", "NO_SPACE"),
+    row("*", None, "already exists", "the target exists", "ALREADY_EXISTS"),
+    row("*", None, "file exists", "EEXIST", "ALREADY_EXISTS"),
+    row("*", None, "eexist", "EEXIST", "ALREADY_EXISTS"),
+    row("*", None, "no such file", "ENOENT (`sh` drops \"or directory\")", "NOT_FOUND"),
+    row("*", None, "not found", "not there", "NOT_FOUND"),
+    row("*", None, "does not exist", "not there", "NOT_FOUND"),
+    row("*", None, "enoent", "ENOENT", "NOT_FOUND"),
+    row("*", None, "internal server error", "HTTP 500", "SERVER_ERROR"),
+    row("*", None, "503 service unavailable", "HTTP 503", "SERVER_ERROR"),
+    row("*", None, "502 bad gateway", "HTTP 502", "SERVER_ERROR"),
+    // Exit codes of programs whose output said nothing more.
+    row("wget", Some(4), "", "network failure", "CONNECTION_RESET"),
+    row("wget", Some(5), "", "TLS verification failed", "TLS_FAILURE"),
+    row("wget", Some(6), "", "authentication failed", "UNAUTHORIZED"),
+    row("wget", Some(8), "", "the server answered with another error", "HTTP_ERROR"),
+    row("rsync", Some(10), "", "error in socket I/O", "CONNECTION_RESET"),
+    row("rsync", Some(12), "", "error in the protocol data stream", "CONNECTION_RESET"),
+    row("rsync", Some(23), "", "partial transfer due to an error", "IO_ERROR"),
+    row("rsync", Some(30), "", "timeout in data send/receive", "TIMEOUT"),
+    row("rsync", Some(35), "", "timeout waiting for the daemon", "TIMEOUT"),
 ];
 
-/// The code for curl's own error report (`curl: (N) …`, its exit code N;
-/// for 22, `--fail`, the HTTP status it names), as the HTTP tool would
-/// classify the same failure (issue 14).
-pub fn classify_curl(text: &str) -> Option<ErrorCode> {
-    let at = text.find("curl: (")? + "curl: (".len();
-    let n: u32 = text[at..].split(')').next()?.trim().parse().ok()?;
-    Some(match n {
-        6 | 5 => ErrorCode::DNS_FAILURE,
-        7 => ErrorCode::CONNECTION_REFUSED,
-        28 => ErrorCode::TIMEOUT,
-        35 | 51 | 58 | 59 | 60 | 77 | 83 | 90 | 91 => ErrorCode::TLS_FAILURE,
-        52 | 55 | 56 => ErrorCode::CONNECTION_RESET,
-        22 => {
-            let s = text.find("returned error: ").map(|i| &text[i + "returned error: ".len()..])?;
-            let status: u16 = s.get(..3)?.parse().ok()?;
-            match status {
-                429 => ErrorCode::RATE_LIMITED,
-                401 => ErrorCode::UNAUTHORIZED,
-                403 => ErrorCode::PERMISSION_DENIED,
-                404 | 410 => ErrorCode::NOT_FOUND,
-                409 => ErrorCode::CONFLICT,
-                500..=599 => ErrorCode::SERVER_ERROR,
-                _ => return None,
-            }
-        }
-        _ => return None,
+/// The first and the last `n` characters of a text (all of it when it
+/// is not longer than `2 n`), with a line `…` between them.
+fn ends(s: &str, n: usize) -> String {
+    if s.chars().count() <= 2 * n { s.to_owned() } else { format!("{}\n…\n{}", s.chars().take(n).collect::<String>(), tail(s, n)) }
+}
+
+/// Whether `text` (lowercase) contains `pattern`, where `#` is any digit.
+fn contains_pattern(text: &str, pattern: &str) -> bool {
+    if !pattern.contains('#') {
+        return text.contains(pattern);
+    }
+    let (t, p) = (text.as_bytes(), pattern.as_bytes());
+    t.len() >= p.len() && t.windows(p.len()).any(|w| w.iter().zip(p).all(|(&c, &q)| if q == b'#' { c.is_ascii_digit() } else { c == q }))
+}
+
+/// The exit code a program's own report in its output names: curl's
+/// `curl: (N) …` and rsync's `rsync error: … (code N)`.
+fn reports(lower: &str) -> Vec<(&'static str, i32)> {
+    let mut out = vec![];
+    if let Some(at) = lower.find("curl: (")
+        && let Some(n) = lower[at + "curl: (".len()..].split(')').next().and_then(|n| n.trim().parse().ok())
+    {
+        out.push(("curl", n));
+    }
+    if let Some(at) = lower.find("rsync error: ")
+        && let Some(at) = lower[at..].find("(code ").map(|i| at + i + "(code ".len())
+        && let Some(n) = lower[at..].split(')').next().and_then(|n| n.trim().parse().ok())
+    {
+        out.push(("rsync", n));
+    }
+    out
+}
+
+/// The row of [`COMMANDS`] that classifies a failed command: `program` is
+/// the program run (a path or a name; `None` for a `shell` script), `exit`
+/// its exit code, `output` what it printed (stderr, then stdout). `None`
+/// when no row matches (`NON_ZERO_EXIT`).
+pub fn command_row(program: Option<&str>, exit: Option<i32>, output: &str) -> Option<&'static CommandRow> {
+    let lower = output.to_lowercase();
+    let mut ids = reports(&lower);
+    if let (Some(p), Some(e)) = (program, exit) {
+        ids.push((p.rsplit('/').next().unwrap_or(p), e));
+    }
+    COMMANDS.iter().find(|r| {
+        let exit_ok = match r.exit {
+            None => true,
+            Some(e) if r.program == "*" => exit == Some(e),
+            Some(e) => ids.iter().any(|&(p, n)| n == e && p == r.program),
+        };
+        exit_ok && (r.message.is_empty() || contains_pattern(&lower, r.message))
     })
 }
 
-/// Whether a command's error output is a usage error (`usage:`, an
-/// unknown or invalid option).
-fn usage_error(text: &str) -> bool {
+/// The code for curl's own error report (`curl: (N) …`, its exit code N;
+/// for 22, `--fail`, the HTTP status it names), as the HTTP tool would
+/// classify the same failure: the curl rows of [`COMMANDS`] (issue 14).
+pub fn classify_curl(text: &str) -> Option<ErrorCode> {
     let lower = text.to_lowercase();
-    ["usage:", "unrecognized option", "unrecognised option", "invalid option", "unknown option", "illegal option"]
+    let n = reports(&lower).into_iter().find(|(p, _)| *p == "curl")?.1;
+    COMMANDS
         .iter()
-        .any(|n| lower.contains(n))
+        .find(|r| r.program == "curl" && r.exit == Some(n) && (r.message.is_empty() || contains_pattern(&lower, r.message)))
+        .and_then(|r| ErrorCode::parse(r.code).ok())
 }
 
-/// The code for a failed command's output, if a known message is in it.
+/// The code for a failed command's output, if a known message is in it:
+/// the rows of [`COMMANDS`] that need no exit code.
 pub fn classify_output(text: &str) -> Option<ErrorCode> {
     let lower = text.to_lowercase();
-    PATTERNS.iter().find(|(_, needles)| needles.iter().any(|n| lower.contains(n))).and_then(|(code, _)| ErrorCode::parse(code).ok())
+    COMMANDS.iter().find(|r| r.exit.is_none() && contains_pattern(&lower, r.message)).and_then(|r| ErrorCode::parse(r.code).ok())
 }
+
+/// Whether one line of output says what went wrong: a known message or a
+/// program's own report.
+fn telling(line: &str) -> bool {
+    let lower = line.to_lowercase();
+    !reports(&lower).is_empty() || COMMANDS.iter().any(|r| !r.message.is_empty() && contains_pattern(&lower, r.message))
+}
+
+/// Lines of stderr kept in a failure's message, at most.
+pub const MESSAGE_LINES: usize = 3;
+/// Characters of stderr kept in a failure's message, at most.
+pub const MESSAGE_CHARS: usize = 400;
+
+/// The stderr lines that say what went wrong, for a failure's message
+/// (issue 14): those with a known message or a program's report, in order,
+/// at most [`MESSAGE_LINES`] and [`MESSAGE_CHARS`] (joined with ` | `);
+/// the last non-empty line when none is known.
+pub fn telling_lines(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let mut kept: Vec<&str> = vec![];
+    for l in lines.iter().copied().filter(|l| telling(l)) {
+        if kept.len() < MESSAGE_LINES && !kept.contains(&l) {
+            kept.push(l);
+        }
+    }
+    if kept.is_empty() {
+        kept.extend(lines.last());
+    }
+    let joined = kept.join(" | ");
+    if joined.chars().count() <= MESSAGE_CHARS {
+        joined
+    } else {
+        let mut s: String = joined.chars().take(MESSAGE_CHARS - 1).collect();
+        s.push('…');
+        s
+    }
+}
+
+/// The commands section of `docs/error-codes.md`, between
+/// [`DOC_BEGIN`] and [`DOC_END`]: [`COMMANDS`] as a markdown table, with
+/// each code's default retry (issue 14).
+pub fn commands_markdown() -> String {
+    let mut out = String::from(
+        "## Commands (`exec`)\n\n\
+         Generated from `COMMANDS` in `crates/mend-tools/src/exec.rs`; a test fails when this section \
+         and the table differ (regenerate with `MEND_BLESS=1 cargo test -p mend-tools --test commands`). \
+         Each row is tested in `crates/mend-tools/tests/commands.rs` against the real program where it \
+         is installed, else against output recorded from it.\n\n\
+         A command that exits with a code its step lists in `ok_exit` (default `[0]`) succeeded. \
+         Otherwise: a signal is `KILLED_BY_SIGNAL`; a `shell` script's exit 127 is `COMMAND_NOT_FOUND` \
+         and 126 `PERMISSION_DENIED`; else the first row below that matches gives the code, and \
+         `NON_ZERO_EXIT` when none does. A message is looked for, in any case, in the first and last 500 \
+         characters of stderr and the last 500 of stdout; `#` stands for any digit. A row with an exit code applies \
+         to that program: the one run, or the one whose own report the output holds (curl's \
+         `curl: (N)`, rsync's `(code N)`); `*` is any program. A row without an exit code applies to \
+         any command's output (the program named is where the message comes from). \"retried\" is the \
+         code's default (a step opts in to others with `retry.on`). A `NOT_FOUND` whose stderr names an \
+         argument (or a word of the `shell` script) as missing (\"No such file or directory\") is \
+         repaired like the `fs` tool's: the call again with the nearest existing path.\n\n\
+         | program | exit code | message | meaning | code | retried |\n\
+         | --- | --- | --- | --- | --- | --- |\n",
+    );
+    for r in COMMANDS {
+        let retried = ErrorCode::parse(r.code).map(|c| c.info().retryable).unwrap_or(false);
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | `{}` | {} |\n",
+            if r.program == "*" { "any" } else { r.program },
+            r.exit.map(|e| e.to_string()).unwrap_or_else(|| "any".into()),
+            if r.message.is_empty() { "—".to_owned() } else { format!("`{}`", r.message) },
+            r.meaning,
+            r.code,
+            if retried { "yes" } else { "no" },
+        ));
+    }
+    out
+}
+
+/// Where the commands section of `docs/error-codes.md` begins.
+pub const DOC_BEGIN: &str = "<!-- commands:begin -->";
+/// Where it ends.
+pub const DOC_END: &str = "<!-- commands:end -->";
 
 fn quote(s: &str) -> String {
     if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c)) {
@@ -566,6 +805,8 @@ impl Tool for ExecTool {
             return Outcome { output, ..Outcome::success(Value::Null) }.timed(elapsed);
         }
         let err_tail = tail(&stderr, 500);
+        // Both ends of stderr: a usage text starts with what went wrong.
+        let err_ends = ends(&stderr, 500);
         let code = if let Some(sig) = signal {
             let e = ToolError::new(ErrorCode::KILLED_BY_SIGNAL, format!("`{what}` was killed by signal {sig}")).hint("signal", sig);
             return Outcome::failure_with(with_facts(e), output).timed(elapsed);
@@ -573,34 +814,191 @@ impl Tool for ExecTool {
             ErrorCode::COMMAND_NOT_FOUND
         } else if exit_code == Some(126) && str_arg(args, "shell").is_some() {
             ErrorCode::PERMISSION_DENIED
-        } else if exit_code == Some(2) && usage_error(&err_tail) {
-            // The conventional usage error (exit 2 with "usage:" or an
-            // unknown option): the arguments are wrong; retrying cannot help.
-            ErrorCode::INVALID_ARGS
         } else {
-            let out = format!("{}\n{}", err_tail, tail(&stdout, 500));
-            classify_curl(&out).or_else(|| classify_output(&out)).unwrap_or(ErrorCode::NON_ZERO_EXIT)
+            let out = format!("{}\n{}", err_ends, tail(&stdout, 500));
+            command_row(str_arg(args, "program"), exit_code, &out)
+                .and_then(|r| ErrorCode::parse(r.code).ok())
+                .unwrap_or(ErrorCode::NON_ZERO_EXIT)
         };
-        // The line that says what went wrong: the one a known message is
-        // in, else the last one (a usage text ends with its least useful line).
-        let lines: Vec<&str> = err_tail.lines().filter(|l| !l.trim().is_empty()).collect();
-        let telling = lines.iter().find(|l| classify_curl(l).is_some() || classify_output(l).is_some() || usage_error(l)).or(lines.last());
-        let first_line = telling.map(|l| l.trim().to_owned()).unwrap_or_default();
-        let msg = if first_line.is_empty() {
+        // The lines that say what went wrong, not only the last one (a
+        // usage text ends with its least useful line).
+        let told = telling_lines(&err_ends);
+        let msg = if told.is_empty() {
             format!("`{what}` exited with {}", exit_code.unwrap_or(-1))
         } else {
-            format!("`{what}` exited with {}: {first_line}", exit_code.unwrap_or(-1))
+            format!("`{what}` exited with {}: {told}", exit_code.unwrap_or(-1))
         };
-        let mut e = ToolError::new(code, msg).hint("exit_code", exit_code.unwrap_or(-1));
+        let mut e = ToolError::new(code.clone(), msg).hint("exit_code", exit_code.unwrap_or(-1));
+        if code == ErrorCode::NOT_FOUND
+            && let Some(raw) = missing_argument(args, &cwd, &err_ends)
+        {
+            // As the fs tool says it, so the same repair applies.
+            e = e.hint("missing", "path").hint("path", raw);
+        }
         if !err_tail.is_empty() {
             e = e.hint("stderr_tail", err_tail);
         }
         Outcome::failure_with(with_facts(e), output).timed(elapsed)
     }
 
-    async fn repairs(&self, args: &Value, error: &ToolError, _ctx: &CallContext) -> Vec<Repair> {
-        crate::longer_timeout(args, error, DEFAULT_TIMEOUT_MS, MAX_REPAIR_TIMEOUT_MS)
+    /// A longer timeout for a `TIMEOUT`; for a `NOT_FOUND` whose stderr
+    /// named an argument as missing (hints `missing = "path"`, `path`), the
+    /// call with that argument (or that word of the script) replaced by each
+    /// path the fs tool's search finds near it (issue 14).
+    async fn repairs(&self, args: &Value, error: &ToolError, ctx: &CallContext) -> Vec<Repair> {
+        let mut out = crate::longer_timeout(args, error, DEFAULT_TIMEOUT_MS, MAX_REPAIR_TIMEOUT_MS);
+        if error.code != ErrorCode::NOT_FOUND || error.hints.get("missing").and_then(Value::as_str) != Some("path") {
+            return out;
+        }
+        let Some(raw) = error.hints.get("path").and_then(Value::as_str) else { return out };
+        let cwd = match str_arg(args, "cwd") {
+            Some(d) => ctx.base_dir.join(d),
+            None => ctx.base_dir.clone(),
+        };
+        let mut near = crate::fs::near_paths(raw, &cwd, raw.ends_with('/'), 3).await;
+        if near.is_empty() && !raw.ends_with('/') {
+            near = crate::fs::near_paths(raw, &cwd, true, 3).await;
+        }
+        for (shown, reason) in near {
+            if let Some(a) = with_argument_replaced(args, raw, &shown) {
+                out.push(Repair { args: a, reason });
+            }
+        }
+        out
     }
+}
+
+/// The call's arguments with every one equal to `raw` replaced by `new`:
+/// an element of `args` (or `program`), or a shell word of `shell` whose
+/// value is exactly `raw` (written again quoted as needed). `None` when no
+/// argument is `raw`.
+pub fn with_argument_replaced(args: &Value, raw: &str, new: &str) -> Option<Value> {
+    let mut a = args.clone();
+    if let Some(script) = str_arg(args, "shell") {
+        let mut text = script.to_owned();
+        let spans: Vec<_> = shell_words(script).into_iter().filter(|(_, v)| v.as_deref() == Some(raw)).map(|(r, _)| r).collect();
+        if spans.is_empty() {
+            return None;
+        }
+        for r in spans.into_iter().rev() {
+            text.replace_range(r, &quote(new));
+        }
+        a["shell"] = json!(text);
+        return Some(a);
+    }
+    let mut changed = false;
+    if let Some(list) = a.get_mut("args").and_then(Value::as_array_mut) {
+        for x in list.iter_mut().filter(|x| x.as_str() == Some(raw)) {
+            *x = json!(new);
+            changed = true;
+        }
+    }
+    changed.then_some(a)
+}
+
+/// The words of a shell script with their byte ranges and, for a word
+/// that is a plain literal, its value after quote removal (`None` when it
+/// holds an expansion, a glob or a brace). Careful word matching, not a
+/// parser: a script with a here-document gives no words at all (its body
+/// is data, not words).
+pub fn shell_words(script: &str) -> Vec<(std::ops::Range<usize>, Option<String>)> {
+    if script.contains("<<") {
+        return vec![];
+    }
+    let meta = |c: char| c.is_whitespace() || ";|&<>()".contains(c);
+    let chars: Vec<(usize, char)> = script.char_indices().collect();
+    let end_of = |i: usize| chars.get(i).map_or(script.len(), |&(b, _)| b);
+    let mut words = vec![];
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i].1;
+        if meta(c) {
+            i += 1;
+            continue;
+        }
+        if c == '#' {
+            while i < chars.len() && chars[i].1 != '\n' {
+                i += 1;
+            }
+            continue;
+        }
+        let start = i;
+        let mut value = String::new();
+        let mut literal = c != '~';
+        while i < chars.len() && !meta(chars[i].1) {
+            match chars[i].1 {
+                '\'' => {
+                    i += 1;
+                    while i < chars.len() && chars[i].1 != '\'' {
+                        value.push(chars[i].1);
+                        i += 1;
+                    }
+                    literal &= i < chars.len();
+                }
+                '"' => {
+                    i += 1;
+                    while i < chars.len() && chars[i].1 != '"' {
+                        match chars[i].1 {
+                            '\\' if chars.get(i + 1).is_some_and(|&(_, n)| "$`\"\\\n".contains(n)) => {
+                                i += 1;
+                                value.push(chars[i].1);
+                            }
+                            '$' | '`' => literal = false,
+                            ch => value.push(ch),
+                        }
+                        i += 1;
+                    }
+                    literal &= i < chars.len();
+                }
+                '\\' => {
+                    i += 1;
+                    match chars.get(i) {
+                        Some(&(_, '\n')) => {}
+                        Some(&(_, ch)) => value.push(ch),
+                        None => literal = false,
+                    }
+                }
+                '$' | '`' | '*' | '?' | '[' | '{' | '}' => literal = false,
+                ch => value.push(ch),
+            }
+            i += 1;
+        }
+        let range = end_of(start)..end_of(i.min(chars.len()));
+        words.push((range, literal.then_some(value)));
+    }
+    words
+}
+
+/// The argument of a call that a "No such file or directory" line of its
+/// stderr names and that does not exist relative to `cwd`: an element of
+/// `args`, or a literal word of `shell`. Options, URLs and paths that exist
+/// are never it.
+fn missing_argument(args: &Value, cwd: &std::path::Path, stderr: &str) -> Option<String> {
+    let candidates: Vec<String> = match str_arg(args, "shell") {
+        Some(script) => shell_words(script).into_iter().filter_map(|(_, v)| v).collect(),
+        None => args.get("args").and_then(Value::as_array).map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())?,
+    };
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.to_lowercase().contains("no such file")).collect();
+    candidates.into_iter().find(|raw| {
+        if raw.is_empty() || raw.starts_with('-') || raw.contains("://") {
+            return false;
+        }
+        let full = cwd.join(raw);
+        let gone = matches!(std::fs::symlink_metadata(&full), Err(e) if e.kind() == std::io::ErrorKind::NotFound);
+        let full = full.display().to_string();
+        gone && lines.iter().any(|l| mentions(l, raw) || mentions(l, &full))
+    })
+}
+
+/// Whether `line` names `path` as a whole: not as part of a longer name,
+/// and not as the program's own name that starts the line (`cat: …`).
+fn mentions(line: &str, path: &str) -> bool {
+    let part = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || "._-/~+".contains(c));
+    line.match_indices(path).any(|(at, _)| {
+        let after = line[at + path.len()..].chars().next();
+        let program_name = at == 0 && after == Some(':');
+        !part(line[..at].chars().next_back()) && !part(after) && !program_name
+    })
 }
 
 #[cfg(test)]

@@ -287,6 +287,31 @@ pub fn search_near(missing: &Path, want_dir: bool, n: usize) -> Vec<PathBuf> {
     scored.into_iter().take(n).map(|(_, _, p)| p).collect()
 }
 
+/// The paths [`search_near`] finds for `raw` (a path as the job wrote it,
+/// relative to `base`), each as the job would write it — a relative path
+/// stays relative to `base` — with the repair's reason. Best first, at most
+/// `n`. Shared by the `fs` and `exec` repairs, so both propose the same
+/// paths in the same words (issue 14).
+pub(crate) async fn near_paths(raw: &str, base: &Path, want_dir: bool, n: usize) -> Vec<(String, String)> {
+    let missing = base.join(raw);
+    // The search also looks one folder above the missing path's; what it
+    // finds inside `base` goes first (a sibling job's folder is the last
+    // place to look), so a few more are asked for.
+    let mut found = tokio::task::spawn_blocking(move || search_near(&missing, want_dir, n + 8)).await.unwrap_or_default();
+    found.sort_by_key(|p| !p.starts_with(base));
+    found
+        .into_iter()
+        .take(n)
+        .map(|p| {
+            // Keep the path relative when the job wrote it relative.
+            let shown = if Path::new(raw).is_relative() { p.strip_prefix(base).unwrap_or(&p).to_path_buf() } else { p.clone() };
+            let shown = shown.display().to_string();
+            let reason = format!("{raw} does not exist; found {shown} nearby");
+            (shown, reason)
+        })
+        .collect()
+}
+
 fn resolve(ctx: &CallContext, p: &str) -> PathBuf {
     ctx.base_dir.join(p)
 }
@@ -405,23 +430,15 @@ impl Tool for FsTool {
                 a["parents"] = json!(true);
                 vec![Repair { args: a, reason: "create the missing parent folders too".into() }]
             }
-            _ => {
-                let missing = resolve(ctx, raw);
-                let want_dir = matches!(op, "list" | "find");
-                let base = ctx.base_dir.clone();
-                let found = tokio::task::spawn_blocking(move || search_near(&missing, want_dir, 3)).await.unwrap_or_default();
-                found
-                    .into_iter()
-                    .map(|p| {
-                        // Keep the path relative when the job wrote it relative.
-                        let shown =
-                            if Path::new(raw).is_relative() { p.strip_prefix(&base).unwrap_or(&p).to_path_buf() } else { p.clone() };
-                        let mut a = args.clone();
-                        a["path"] = json!(shown.display().to_string());
-                        Repair { args: a, reason: format!("{raw} does not exist; found {} nearby", shown.display()) }
-                    })
-                    .collect()
-            }
+            _ => near_paths(raw, &ctx.base_dir, matches!(op, "list" | "find"), 3)
+                .await
+                .into_iter()
+                .map(|(shown, reason)| {
+                    let mut a = args.clone();
+                    a["path"] = json!(shown);
+                    Repair { args: a, reason }
+                })
+                .collect(),
         }
     }
 }

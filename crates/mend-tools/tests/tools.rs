@@ -13,7 +13,7 @@ use mend_tools::http::HttpTool;
 use serde_json::{Value, json};
 
 fn ctx(dir: &Path) -> CallContext {
-    CallContext { base_dir: dir.to_path_buf(), run_id: "test".into(), processes: None }
+    CallContext { base_dir: dir.to_path_buf(), run_id: "test".into(), ..Default::default() }
 }
 
 fn code(o: &Outcome) -> String {
