@@ -779,3 +779,34 @@ async fn a_call_that_may_have_run_is_asked_about_before_it_runs_again() {
         }
     }
 }
+
+/// Issue 14: when every proposal is refused, the person reads the real
+/// reason, not "no automatic fix applies".
+#[tokio::test]
+async fn a_refused_proposal_tells_the_person_why() {
+    let server =
+        FaultServer::start([("/limited", Script::new().always(Reply::status(429, "quota").header("Retry-After", "86400")))]).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let job = format!(
+        "name = \"t\"\n[[steps]]\ntool = \"http\"\nargs = {{ url = \"{}\" }}\nretry = {{ max_delay = \"2s\" }}\n",
+        server.url("/limited")
+    );
+    let ran = run_job(dir.path(), &job, Setup::new(Arc::new(StandingApprover::Abort))).await;
+    let asked = &ran.report.steps[0].escalations;
+    assert_eq!(asked.len(), 1);
+    let req: mend_core::approval::ApprovalRequest = serde_json::from_value(ran.kind(EventKind::Escalation)[0].data.clone()).unwrap();
+    assert!(req.diagnosis.contains("the service asked to wait 86,400 s, over this step's max_delay of 2 s"), "{}", req.diagnosis);
+    assert!(!req.diagnosis.contains("no automatic fix applies"), "{}", req.diagnosis);
+
+    // With no proposal at all, the reason names the code and what the step lacks.
+    let server = FaultServer::start([("/bad", Script::new().always(Reply::status(400, "bad field")))]).await.unwrap();
+    let job = format!("name = \"t\"\n[[steps]]\ntool = \"http\"\nargs = {{ url = \"{}\" }}\n", server.url("/bad"));
+    let dir = tempfile::tempdir().unwrap();
+    let ran = run_job(dir.path(), &job, Setup::new(Arc::new(StandingApprover::Abort))).await;
+    let req: mend_core::approval::ApprovalRequest = serde_json::from_value(ran.kind(EventKind::Escalation)[0].data.clone()).unwrap();
+    assert!(
+        req.diagnosis.contains("INVALID_ARGS is not retried") && req.diagnosis.contains("declares no alternative"),
+        "{}",
+        req.diagnosis
+    );
+}

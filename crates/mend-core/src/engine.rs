@@ -440,11 +440,11 @@ pub fn says_not_done(o: &Outcome) -> bool {
 
 /// A duration in ms as a person reads it: `86,400 s`, `2 s`, `250 ms`.
 fn span(ms: u64) -> String {
-    if ms >= 1000 && ms % 1000 == 0 {
+    if ms >= 1000 && ms.is_multiple_of(1000) {
         let digits = (ms / 1000).to_string();
         let mut out = String::new();
         for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
                 out.push(',');
             }
             out.push(c);

@@ -116,7 +116,7 @@ pub static COMMANDS: &[CommandRow] = &[
     row("curl", Some(22), "returned error: 410", "`--fail`: HTTP 410", "NOT_FOUND"),
     row("curl", Some(22), "returned error: 409", "`--fail`: HTTP 409", "CONFLICT"),
     // Particular programs' messages, before the common ones they contain.
-    row("git", None, ".lock': file exists", "another git holds the lock (`index.lock`)", "CONFLICT"),
+    row("git", None, ".lock': file exists", "another git holds the lock (`index.lock`)", "BUSY"),
     row("git", None, "not a git repository", "not inside a repository", "NOT_FOUND"),
     row("git", None, "repository not found", "the remote has no such repository", "NOT_FOUND"),
     row("git", None, "could not read username", "credentials needed, no prompt allowed", "UNAUTHORIZED"),
@@ -137,7 +137,7 @@ pub static COMMANDS: &[CommandRow] = &[
     row("wget", None, "error 403:", "exit 8: HTTP 403", "PERMISSION_DENIED"),
     row("wget", None, "unable to resolve host address", "exit 4: the host name did not resolve", "DNS_FAILURE"),
     row("wget", None, "unable to establish ssl connection", "exit 5: TLS handshake failed", "TLS_FAILURE"),
-    row("apt", None, "could not get lock", "another apt or dpkg holds the lock", "CONFLICT"),
+    row("apt", None, "could not get lock", "another apt or dpkg holds the lock", "BUSY"),
     row("apt", None, "temporary failure resolving", "the mirror's name did not resolve", "DNS_FAILURE"),
     row("apt", None, "unable to locate package", "no such package", "NOT_FOUND"),
     row("pip", None, "readtimeouterror", "the index did not answer in time", "TIMEOUT"),
@@ -145,9 +145,9 @@ pub static COMMANDS: &[CommandRow] = &[
     row("pip", None, "too many 5## error responses", "the index failed (HTTP 5xx), retries used up", "SERVER_ERROR"),
     row("pip", None, "could not find a version that satisfies", "no such package or version", "NOT_FOUND"),
     // errno messages (strerror) and common words.
-    row("*", None, "resource temporarily unavailable", "EAGAIN / EWOULDBLOCK: busy, try again", "CONFLICT"),
-    row("*", None, "device or resource busy", "EBUSY", "CONFLICT"),
-    row("*", None, "text file busy", "ETXTBSY: the file is being run", "CONFLICT"),
+    row("*", None, "resource temporarily unavailable", "EAGAIN / EWOULDBLOCK: busy, try again", "BUSY"),
+    row("*", None, "device or resource busy", "EBUSY", "BUSY"),
+    row("*", None, "text file busy", "ETXTBSY: the file is being run", "BUSY"),
     row("*", None, "command not found", "the shell found no such program", "COMMAND_NOT_FOUND"),
     row("*", None, "no such command", "no such subcommand", "COMMAND_NOT_FOUND"),
     row("*", None, "executable file not found", "no such program (Go's exec)", "COMMAND_NOT_FOUND"),
@@ -572,6 +572,18 @@ impl Tool for ExecTool {
         Effect::Mutating
     }
 
+    /// Not by default (issue 14): Mend cannot know what a command does, and
+    /// one killed part-way may have done some of it. A step that is safe to
+    /// run twice says `idempotent = true`.
+    fn idempotent(&self, _args: &Value) -> bool {
+        false
+    }
+
+    /// The step's key reaches the command as `MEND_IDEMPOTENCY_KEY` (issue 14).
+    fn takes_idempotency_key(&self) -> bool {
+        true
+    }
+
     fn intent(&self, args: &Value, base_dir: &std::path::Path) -> Intent {
         let argv = str_arg(args, "program").map(|p| {
             let mut v = vec![p.to_owned()];
@@ -634,6 +646,9 @@ impl Tool for ExecTool {
         }
         if args.get("clear_env").and_then(Value::as_bool).unwrap_or(false) {
             cmd.env_clear();
+        }
+        if let Some(k) = &ctx.idempotency_key {
+            cmd.env("MEND_IDEMPOTENCY_KEY", &k.value);
         }
         if let Some(env) = args.get("env").and_then(Value::as_object) {
             for (k, v) in env {

@@ -244,6 +244,13 @@ fn op_remove(path: &Path, args: &Value) -> Outcome {
 /// Files near a missing path whose names match it best: the same name
 /// elsewhere, a different case, or a small typo. Best first, at most `n`.
 pub fn search_near(missing: &Path, want_dir: bool, n: usize) -> Vec<PathBuf> {
+    search_near_within(missing, None, want_dir, n)
+}
+
+/// [`search_near`], never looking above `floor` (a job's folder, for a
+/// path the job wrote relative to it: a sibling job's files are never
+/// proposed).
+pub fn search_near_within(missing: &Path, floor: Option<&Path>, want_dir: bool, n: usize) -> Vec<PathBuf> {
     let Some(name) = missing.file_name().map(|s| s.to_string_lossy().into_owned()) else { return vec![] };
     // The nearest folder that exists; one more level up so a wrong folder is found too.
     let mut root = missing.parent().map(Path::to_path_buf);
@@ -257,6 +264,7 @@ pub fn search_near(missing: &Path, want_dir: bool, n: usize) -> Vec<PathBuf> {
     if root == missing.parent().unwrap_or(Path::new(""))
         && let Some(up) = root.parent()
         && up.parent().is_some()
+        && floor.is_none_or(|f| up.starts_with(f))
     {
         root = up.to_path_buf();
     }
@@ -294,11 +302,9 @@ pub fn search_near(missing: &Path, want_dir: bool, n: usize) -> Vec<PathBuf> {
 /// paths in the same words (issue 14).
 pub(crate) async fn near_paths(raw: &str, base: &Path, want_dir: bool, n: usize) -> Vec<(String, String)> {
     let missing = base.join(raw);
-    // The search also looks one folder above the missing path's; what it
-    // finds inside `base` goes first (a sibling job's folder is the last
-    // place to look), so a few more are asked for.
-    let mut found = tokio::task::spawn_blocking(move || search_near(&missing, want_dir, n + 8)).await.unwrap_or_default();
-    found.sort_by_key(|p| !p.starts_with(base));
+    // A path written relative to the job's folder is looked for inside it.
+    let floor = Path::new(raw).is_relative().then(|| base.to_path_buf());
+    let found = tokio::task::spawn_blocking(move || search_near_within(&missing, floor.as_deref(), want_dir, n)).await.unwrap_or_default();
     found
         .into_iter()
         .take(n)
@@ -373,6 +379,13 @@ impl Tool for FsTool {
             Some("remove") => Effect::Destructive,
             _ => Effect::Mutating,
         }
+    }
+
+    /// Doing it twice leaves what doing it once does (issue 14): reads,
+    /// `write` (the same content), `mkdir`, `remove`. `edit` is not: a
+    /// second replacement can change the text again.
+    fn idempotent(&self, args: &Value) -> bool {
+        matches!(args.get("op").and_then(Value::as_str), Some("read" | "list" | "find" | "write" | "mkdir" | "remove"))
     }
 
     fn intent(&self, args: &Value, base_dir: &std::path::Path) -> Intent {

@@ -278,7 +278,7 @@ async fn each_row_against_the_real_program_or_its_recorded_output() {
         ("curl 22 418", Real(json!({"program": "curl", "args": ["-sS", "--fail", u("/teapot")]})), "NON_ZERO_EXIT"),
         ("curl in a script", Real(json!({"shell": format!("curl -sS --fail {}", u("/busy"))})), "SERVER_ERROR"),
         // git.
-        ("git index.lock", Real(git("touch .git/index.lock && git add -A")), "CONFLICT"),
+        ("git index.lock", Real(git("touch .git/index.lock && git add -A")), "BUSY"),
         (
             "git not a repository",
             Real(json!({"program": "git", "args": ["-C", "/", "status"], "env": {"GIT_CEILING_DIRECTORIES": "/"}})),
@@ -439,7 +439,7 @@ async fn each_row_against_the_real_program_or_its_recorded_output() {
             "TIMEOUT",
         ),
         // apt and pip.
-        ("apt lock", Real(json!({"shell": apt_locked})), "CONFLICT"),
+        ("apt lock", Real(json!({"shell": apt_locked})), "BUSY"),
         (
             "dpkg lock",
             Recorded(
@@ -447,7 +447,7 @@ async fn each_row_against_the_real_program_or_its_recorded_output() {
                 100,
                 "E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 1234 (apt)\nE: Unable to acquire the dpkg frontend lock (/var/lib/dpkg/lock-frontend), is another process using it?",
             ),
-            "CONFLICT",
+            "BUSY",
         ),
         (
             "apt resolve",
@@ -501,9 +501,9 @@ async fn each_row_against_the_real_program_or_its_recorded_output() {
             "SERVER_ERROR",
         ),
         // errno messages, from real programs where this machine can make them.
-        ("EAGAIN", Real(json!({"program": "python3", "args": ["-c", py_lock]})), "CONFLICT"),
-        ("EAGAIN (fork)", Recorded(Some("bash"), 1, "bash: fork: retry: Resource temporarily unavailable"), "CONFLICT"),
-        ("ETXTBSY", Real(json!({"program": "cp", "args": ["/bin/true", "busy-sleep"]})), "CONFLICT"),
+        ("EAGAIN", Real(json!({"program": "python3", "args": ["-c", py_lock]})), "BUSY"),
+        ("EAGAIN (fork)", Recorded(Some("bash"), 1, "bash: fork: retry: Resource temporarily unavailable"), "BUSY"),
+        ("ETXTBSY", Real(json!({"program": "cp", "args": ["/bin/true", "busy-sleep"]})), "BUSY"),
         ("ENOSPC", Real(json!({"program": "cp", "args": ["/etc/hostname", "/dev/full"]})), "NO_SPACE"),
         ("EDQUOT", Recorded(Some("cp"), 1, "cp: error writing '/home/a/x': Disk quota exceeded"), "NO_SPACE"),
         ("ENOENT", Real(json!({"program": "cat", "args": ["no-such-file"]})), "NOT_FOUND"),
@@ -617,9 +617,9 @@ async fn each_row_against_the_real_program_or_its_recorded_output() {
         ("nothing known", Real(json!({"shell": "echo 'schema check failed' >&2; exit 1"})), "NON_ZERO_EXIT"),
     ];
     if root {
-        cases.push(("EBUSY", Real(json!({"program": "rmdir", "args": ["/proc"]})), "CONFLICT"));
+        cases.push(("EBUSY", Real(json!({"program": "rmdir", "args": ["/proc"]})), "BUSY"));
     } else {
-        cases.push(("EBUSY", Recorded(Some("rmdir"), 1, "rmdir: failed to remove '/proc': Device or resource busy"), "CONFLICT"));
+        cases.push(("EBUSY", Recorded(Some("rmdir"), 1, "rmdir: failed to remove '/proc': Device or resource busy"), "BUSY"));
     }
 
     let mut hit: BTreeSet<usize> = BTreeSet::new();
