@@ -10,6 +10,8 @@
 //! request is left pending (`mend approvals decide` resumes it) and the
 //! next job runs. SIGINT, SIGTERM or SIGHUP stops it: a run going on is
 //! interrupted (its exit code is the daemon's), an idle daemon exits 0.
+//! Every run reads its lessons from, and learns into, the memory file of
+//! [`Home`] (`--memory`, as for `mend run`).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -20,14 +22,14 @@ use mend_core::clock::now_ms;
 use mend_core::config::Config;
 
 use crate::print::errln;
-use crate::run::{Output, execute};
+use crate::run::{Home, Output, execute};
 use crate::{ApproveMode, EXIT_BAD_INPUT, EXIT_OK};
 
 /// How often the folder is re-read.
 const RESCAN: Duration = Duration::from_secs(2);
 
 /// `mend daemon`.
-pub async fn daemon(data_dir: &Path, config: &Config, dir: &Path, approve: Option<ApproveMode>, max_runs: Option<usize>) -> u8 {
+pub async fn daemon(home: &Home, config: &Config, dir: &Path, approve: Option<ApproveMode>, max_runs: Option<usize>) -> u8 {
     if !dir.is_dir() {
         errln!("mend: {} is not a folder of job files", dir.display());
         return EXIT_BAD_INPUT;
@@ -52,7 +54,7 @@ pub async fn daemon(data_dir: &Path, config: &Config, dir: &Path, approve: Optio
         if let Some((path, job)) = folder.take_due(now) {
             errln!("mend daemon: running `{}` ({})", job.name, path.display());
             let spec = RunSpec { job_path: Some(&path), ..RunSpec::new(&job, env.clone()) };
-            let code = execute(data_dir, config, spec, Output { json: false, approve, quiet: false }).await;
+            let code = execute(home, config, spec, Output { json: false, approve, quiet: false }).await;
             errln!("mend daemon: `{}` ended with exit code {code}", job.name);
             if crate::signal::caught().is_some() {
                 return code;

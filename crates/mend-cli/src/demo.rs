@@ -1,7 +1,7 @@
 //! `mend demo`: the bundled demo job against its own flaky loopback
 //! service, so a newcomer sees healing in the first minute.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use mend_agent::demo;
 use mend_core::config::Config;
@@ -10,7 +10,7 @@ use crate::print::errln;
 use crate::{ApproveMode, EXIT_BAD_INPUT, EXIT_INTERNAL};
 
 /// `mend demo`.
-pub async fn demo(data_dir: &Path, config: &Config, json: bool, approve: Option<ApproveMode>, workdir: Option<PathBuf>) -> u8 {
+pub async fn demo(home: &crate::run::Home, config: &Config, json: bool, approve: Option<ApproveMode>, workdir: Option<PathBuf>) -> u8 {
     let tmp;
     let dir = match workdir {
         Some(d) => d,
@@ -50,5 +50,5 @@ pub async fn demo(data_dir: &Path, config: &Config, json: bool, approve: Option<
         }
     };
     let spec = mend_agent::RunSpec { job_path: Some(&job_path), ..mend_agent::RunSpec::new(&job, env) };
-    crate::run::execute(data_dir, config, spec, crate::run::Output { json, approve, quiet: false }).await
+    crate::run::execute(home, config, spec, crate::run::Output { json, approve, quiet: false }).await
 }

@@ -26,7 +26,7 @@ mod run;
 mod safety;
 mod signal;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -56,6 +56,10 @@ struct Cli {
     /// Defaults for every job (default: the OS config directory's mend/config.toml, if present).
     #[arg(long, global = true, env = "MEND_CONFIG")]
     config: Option<PathBuf>,
+    /// The memory file that runs read lessons from and learn into, and that `mend memory` edits
+    /// (default: $MEND_MEMORY, else MEMORY.md in the data directory).
+    #[arg(long, global = true, value_name = "FILE")]
+    memory: Option<PathBuf>,
     #[command(flatten)]
     llm: LlmFlags,
     #[command(subcommand)]
@@ -291,6 +295,15 @@ fn data_dir(flag: Option<PathBuf>) -> PathBuf {
     flag.unwrap_or_else(mend_agent::load::default_data_dir)
 }
 
+/// The memory file: the flag, `MEND_MEMORY` (unless empty), or `MEMORY.md`
+/// in the data directory — what [`mend_agent::Agent::open`] reads, with the
+/// flag first. Not clap's `env`: an empty `MEND_MEMORY` must not make every
+/// command fail as a missing value.
+fn memory_file(flag: Option<PathBuf>, data_dir: &Path) -> PathBuf {
+    flag.or_else(|| std::env::var_os("MEND_MEMORY").filter(|v| !v.is_empty()).map(PathBuf::from))
+        .unwrap_or_else(|| mend_agent::memory::Lessons::default_path(data_dir))
+}
+
 /// Output piped into `head` must end the process quietly, as for any Unix
 /// tool, not panic in `println!`: restore the default SIGPIPE action. Only
 /// for the commands that print (see the header).
@@ -308,6 +321,7 @@ fn main() -> ExitCode {
         default_sigpipe();
     }
     let dir = data_dir(cli.data_dir);
+    let home = run::Home { memory: memory_file(cli.memory, &dir), data_dir: dir };
     let config = match run::config(cli.config.as_deref()).and_then(|mut c| cli.llm.apply(&mut c).map(|()| c)) {
         Ok(c) => c,
         Err(e) => {
@@ -324,26 +338,26 @@ fn main() -> ExitCode {
     };
     let code = rt.block_on(async move {
         match cli.cmd {
-            Cmd::Run { job, json, approve, quiet } => run::run_file(&dir, &config, &job, run::Output { json, approve, quiet }).await,
+            Cmd::Run { job, json, approve, quiet } => run::run_file(&home, &config, &job, run::Output { json, approve, quiet }).await,
             Cmd::Check { jobs } => run::check(&config, &jobs),
-            Cmd::Demo { json, approve, workdir } => demo::demo(&dir, &config, json, approve, workdir).await,
-            Cmd::Daemon { jobs, approve, max_runs } => daemon::daemon(&dir, &config, &jobs, approve, max_runs).await,
-            Cmd::Logs(a) => query::exit(query::logs(&dir, a)),
-            Cmd::Metrics(a) => query::exit(query::metrics(&dir, a)),
-            Cmd::Runs { cmd: None, limit, json } => query::exit(query::runs(&dir, limit, json)),
+            Cmd::Demo { json, approve, workdir } => demo::demo(&home, &config, json, approve, workdir).await,
+            Cmd::Daemon { jobs, approve, max_runs } => daemon::daemon(&home, &config, &jobs, approve, max_runs).await,
+            Cmd::Logs(a) => query::exit(query::logs(&home.data_dir, a)),
+            Cmd::Metrics(a) => query::exit(query::metrics(&home.data_dir, a)),
+            Cmd::Runs { cmd: None, limit, json } => query::exit(query::runs(&home.data_dir, limit, json)),
             Cmd::Runs { cmd: Some(RunsCmd::Resume { run, json, approve }), .. } => {
-                run::resume_run(&dir, &config, &run, run::Output { json, approve, quiet: false }).await
+                run::resume_run(&home, &config, &run, run::Output { json, approve, quiet: false }).await
             }
-            Cmd::Runs { cmd: Some(RunsCmd::Close { run, note }), .. } => run::close_run(&dir, &run, note.as_deref()).await,
+            Cmd::Runs { cmd: Some(RunsCmd::Close { run, note }), .. } => run::close_run(&home, &run, note.as_deref()).await,
             Cmd::Approvals { cmd } => match cmd {
-                ApprovalsCmd::List { json } => query::exit(query::approvals_list(&dir, json)),
-                ApprovalsCmd::Show { id } => query::exit(query::approval_show(&dir, &id)),
-                ApprovalsCmd::Rules { json } => query::exit(query::rules(&dir, json)),
-                ApprovalsCmd::Forget { id } => run::forget(&dir, &id).await,
+                ApprovalsCmd::List { json } => query::exit(query::approvals_list(&home.data_dir, json)),
+                ApprovalsCmd::Show { id } => query::exit(query::approval_show(&home.data_dir, &id)),
+                ApprovalsCmd::Rules { json } => query::exit(query::rules(&home.data_dir, json)),
+                ApprovalsCmd::Forget { id } => run::forget(&home, &id).await,
                 ApprovalsCmd::Decide { id, option, note, no_resume, json, approve, remember } => {
                     let out = run::Output { json, approve, quiet: false };
                     run::decide(
-                        &dir,
+                        &home,
                         &config,
                         run::DecideArgs { id: &id, option: &option, note, resume: !no_resume, remember: remember.map(Into::into) },
                         out,
@@ -351,7 +365,7 @@ fn main() -> ExitCode {
                     .await
                 }
             },
-            Cmd::Memory(a) => query::exit(memory::memory(&dir, a)),
+            Cmd::Memory(a) => query::exit(memory::memory(&home, a)),
             Cmd::Codes { markdown } => query::codes(markdown),
             Cmd::Tools { json } => query::tools(json),
             Cmd::Safety { cmd } => safety::safety(&config, cmd),

@@ -4,7 +4,7 @@
 //! starter lessons on first use); the index lives in the data directory.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use clap::{Args, Subcommand};
@@ -15,13 +15,11 @@ use mend_memory::store::StoreError;
 use mend_memory::{Fix, Memory, NewLesson, When};
 
 use crate::query::Fail;
+use crate::run::Home;
 
-/// Where the memory file is.
+/// What to do with the lessons (the file is the global `--memory`).
 #[derive(Args)]
 pub struct MemoryArgs {
-    /// The memory file (default: MEMORY.md in the data directory).
-    #[arg(long, global = true, env = "MEND_MEMORY")]
-    memory: Option<PathBuf>,
     #[command(subcommand)]
     cmd: MemoryCmd,
 }
@@ -147,12 +145,12 @@ fn new_lesson(base: NewLesson, a: LessonArgs) -> Result<NewLesson, Fail> {
 }
 
 /// Runs a `mend memory` command.
-pub fn memory(data_dir: &Path, args: MemoryArgs) -> Result<(), Fail> {
-    let path = args.memory.unwrap_or_else(|| Lessons::default_path(data_dir));
+pub fn memory(home: &Home, args: MemoryArgs) -> Result<(), Fail> {
+    let (data_dir, path) = (home.data_dir.as_path(), home.memory.as_path());
     // A search reads the index alone when it was built from the file as it
     // is: the file is read and hashed, not parsed (issue 13).
     if let MemoryCmd::Search { query, tool, code, limit, json } = &args.cmd
-        && let Ok(text) = std::fs::read_to_string(&path)
+        && let Ok(text) = std::fs::read_to_string(path)
         && let Some(index) =
             mend_memory::index::LessonIndex::open_current(&Lessons::index_dir(data_dir), mend_memory::store::Version::of(&text).0)
         && let Ok(hits) = index.search(query, &Filter { tool: tool.clone(), code: code.clone() }, *limit)
@@ -160,7 +158,7 @@ pub fn memory(data_dir: &Path, args: MemoryArgs) -> Result<(), Fail> {
     {
         return print_hits(&hits, *json);
     }
-    let lessons = Lessons::open(&path, &Lessons::index_dir(data_dir)).map_err(memory_err)?;
+    let lessons = Lessons::open(path, &Lessons::index_dir(data_dir)).map_err(memory_err)?;
     let edit = match args.cmd {
         MemoryCmd::Search { query, tool, code, limit, json } => return search(&lessons, &query, Filter { tool, code }, limit, json),
         MemoryCmd::Reindex => {
@@ -169,7 +167,7 @@ pub fn memory(data_dir: &Path, args: MemoryArgs) -> Result<(), Fail> {
             eprintln!("Indexed {n} lessons of {} in {} ms.", path.display(), t0.elapsed().as_millis());
             return Ok(());
         }
-        MemoryCmd::Check { stale_days } => return lessons.with(|m, _, _| check(&path, m, stale_days)),
+        MemoryCmd::Check { stale_days } => return lessons.with(|m, _, _| check(path, m, stale_days)),
         MemoryCmd::Add { section, id, lesson } => {
             let l = new_lesson(NewLesson { id, ..Default::default() }, lesson)?;
             Edit::Add { section, lesson: l }

@@ -17,6 +17,24 @@ use mend_core::report::RunReport;
 use crate::print::{Progress, errln, errw};
 use crate::{ApproveMode, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, EXIT_WAITING};
 
+/// Where this process keeps its state: the data directory (journal, run
+/// leases, the memory's index) and the memory file the runs read lessons
+/// from and learn into.
+#[derive(Debug, Clone)]
+pub struct Home {
+    /// `--data-dir`, `MEND_DATA_DIR`, or the OS default.
+    pub data_dir: PathBuf,
+    /// `--memory`, `MEND_MEMORY`, or `MEMORY.md` in the data directory.
+    pub memory: PathBuf,
+}
+
+impl Home {
+    /// The journal and the memory file, opened for this process.
+    fn agent(&self) -> Result<Agent, AgentError> {
+        Agent::open_with(&self.data_dir, Some(&self.memory))
+    }
+}
+
 /// Reads the config file (see [`mend_agent::load::config`]).
 pub fn config(path: Option<&Path>) -> Result<Config, String> {
     mend_agent::load::config(path)
@@ -187,12 +205,12 @@ pub struct Output {
     pub quiet: bool,
 }
 
-/// Runs a checked job with the journal in `data_dir`; prints progress and
+/// Runs a checked job with the journal and memory of `home`; prints progress and
 /// the report. The spec's `job_path` is journaled so a waiting run can be
 /// resumed; its `resume` goes on with one. SIGINT, SIGTERM or SIGHUP
 /// interrupts ([`crate::signal`]). Returns the exit code.
-pub async fn execute(data_dir: &Path, config: &Config, spec: RunSpec<'_>, out: Output) -> u8 {
-    let agent = match Agent::open(data_dir).and_then(|a| a.with_llm(&config.llm)) {
+pub async fn execute(home: &Home, config: &Config, spec: RunSpec<'_>, out: Output) -> u8 {
+    let agent = match home.agent().and_then(|a| a.with_llm(&config.llm)) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("mend: {e}");
@@ -253,7 +271,7 @@ fn print_report(r: &RunReport, json: bool, quiet: bool) {
 }
 
 /// `mend run`.
-pub async fn run_file(data_dir: &Path, config: &Config, path: &Path, out: Output) -> u8 {
+pub async fn run_file(home: &Home, config: &Config, path: &Path, out: Output) -> u8 {
     let env: Vec<(String, String)> = std::env::vars().collect();
     let job = match load(path, config, &env) {
         Ok(j) => j,
@@ -262,7 +280,7 @@ pub async fn run_file(data_dir: &Path, config: &Config, path: &Path, out: Output
             return EXIT_BAD_INPUT;
         }
     };
-    execute(data_dir, config, RunSpec { job_path: Some(path), ..RunSpec::new(&job, env) }, out).await
+    execute(home, config, RunSpec { job_path: Some(path), ..RunSpec::new(&job, env) }, out).await
 }
 
 /// What `mend approvals decide` was asked.
@@ -288,8 +306,8 @@ fn agent_fail(e: AgentError) -> u8 {
 }
 
 /// `mend approvals forget`.
-pub async fn forget(data_dir: &Path, id: &str) -> u8 {
-    let agent = match Agent::open(data_dir) {
+pub async fn forget(home: &Home, id: &str) -> u8 {
+    let agent = match home.agent() {
         Ok(a) => a,
         Err(e) => return agent_fail(e),
     };
@@ -307,8 +325,8 @@ pub async fn forget(data_dir: &Path, id: &str) -> u8 {
 /// `mend approvals decide`: records a person's decision on a waiting
 /// request, remembers it if asked, and, unless told not to, resumes its run
 /// from that step.
-pub async fn decide(data_dir: &Path, config: &Config, args: DecideArgs<'_>, out: Output) -> u8 {
-    let agent = match Agent::open(data_dir).and_then(|a| a.with_llm(&config.llm)) {
+pub async fn decide(home: &Home, config: &Config, args: DecideArgs<'_>, out: Output) -> u8 {
+    let agent = match home.agent().and_then(|a| a.with_llm(&config.llm)) {
         Ok(a) => a,
         Err(e) => return agent_fail(e),
     };
@@ -471,8 +489,8 @@ fn option_ids(req: &ApprovalRequest) -> String {
 
 /// `mend runs close RUN`: ends a run whose process is gone (exit 2 when a
 /// live process owns it or it already ended).
-pub async fn close_run(data_dir: &Path, run_id: &str, note: Option<&str>) -> u8 {
-    let agent = match Agent::open(data_dir) {
+pub async fn close_run(home: &Home, run_id: &str, note: Option<&str>) -> u8 {
+    let agent = match home.agent() {
         Ok(a) => a,
         Err(e) => return agent_fail(e),
     };
@@ -504,8 +522,8 @@ pub async fn close_run(data_dir: &Path, run_id: &str, note: Option<&str>) -> u8 
 /// pending request at the terminal (or as `--approve` says), or going on
 /// from the step that was going on; a call that may have run asks first.
 /// A run a live process owns is left to it (exit 2, naming the process).
-pub async fn resume_run(data_dir: &Path, config: &Config, run_id: &str, out: Output) -> u8 {
-    let agent = match Agent::open(data_dir).and_then(|a| a.with_llm(&config.llm)) {
+pub async fn resume_run(home: &Home, config: &Config, run_id: &str, out: Output) -> u8 {
+    let agent = match home.agent().and_then(|a| a.with_llm(&config.llm)) {
         Ok(a) => a,
         Err(e) => return agent_fail(e),
     };

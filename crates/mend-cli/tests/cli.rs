@@ -741,3 +741,79 @@ async fn a_model_given_by_flags_heals_what_the_policy_cannot_and_no_llm_turns_it
     assert_eq!(code, 2);
     assert!(err.contains("--llm-provider: `gemini`"), "{err}");
 }
+
+#[test]
+fn run_and_daemon_read_and_learn_into_the_memory_file_the_flag_names() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    let other = d.path().join("other.md");
+    let from_env = d.path().join("env.md");
+    // A lesson only this file has: the policy alone would bring the failure to a person.
+    std::fs::write(
+        &other,
+        "## Shell commands\n\n- `false` never works here; `true` does.\n  - when: `exec` `NON_ZERO_EXIT` \"false\"\n  \
+         - fix: retry_modified `{\"program\": \"true\"}`\n  - id: false-means-true\n",
+    )
+    .unwrap();
+    let jobs = d.path().join("jobs");
+    std::fs::create_dir_all(&jobs).unwrap();
+    let job = jobs.join("job.toml");
+    std::fs::write(
+        &job,
+        "name = \"j\"\nschedule = \"every 1s\"\n[[steps]]\nname = \"go\"\ntool = \"exec\"\nargs = { program = \"false\" }\n",
+    )
+    .unwrap();
+    // The flag wins over MEND_MEMORY.
+    let mend_env = || {
+        let mut c = mend(&data);
+        c.env("MEND_MEMORY", &from_env);
+        c
+    };
+    let (code, out, err) = run(mend_env().arg("run").arg("--memory").arg(&other).arg(&job).args(["--json", "--approve", "abort"]));
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let attempt = &report["steps"][0]["attempts"][0];
+    assert_eq!((&attempt["layer"], &attempt["lesson"]), (&Value::from("lesson"), &Value::from("false-means-true")), "{out}");
+    let seen = |n: u32| std::fs::read_to_string(&other).unwrap().contains(&format!("  - seen: {n} · "));
+    assert!(seen(1), "the run learned into the flag's file: {}", std::fs::read_to_string(&other).unwrap());
+    assert!(!data.join("MEMORY.md").exists() && !from_env.exists(), "the other memory files are left alone");
+
+    let (code, _, err) = run(mend_env().args(["daemon", "--max-runs", "1", "--memory"]).arg(&other).arg("--jobs").arg(&jobs));
+    assert_eq!(code, 0, "{err}");
+    assert!(seen(2), "the daemon's run too: {}", std::fs::read_to_string(&other).unwrap());
+    assert!(!data.join("MEMORY.md").exists() && !from_env.exists(), "the other memory files are left alone");
+
+    // Without the flag, MEND_MEMORY's file (the starter lessons): nothing heals it.
+    let before = std::fs::read(&other).unwrap();
+    let (code, _, err) = run(mend_env().arg("run").arg(&job).args(["--approve", "abort"]));
+    assert_eq!(code, 1, "{err}");
+    assert!(from_env.exists() && !data.join("MEMORY.md").exists());
+    assert_eq!(std::fs::read(&other).unwrap(), before);
+}
+
+#[test]
+fn the_job_format_says_what_the_tools_and_codes_do() {
+    let d = tempfile::tempdir().unwrap();
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/job-format.md")).unwrap();
+    // `detect_body_errors`: the http schema's text is the doc's, without the backticks.
+    let (code, out, err) = run(mend(d.path()).args(["tools", "--json"]));
+    assert_eq!(code, 0, "{err}");
+    let tools: Value = serde_json::from_str(&out).unwrap();
+    let schema_text = tools["http"]["schema"]["properties"]["detect_body_errors"]["description"].as_str().unwrap();
+    let cell = doc.split("`detect_body_errors` (").nth(1).and_then(|s| s.split(") |").next()).unwrap();
+    assert_eq!(cell.replace('`', ""), schema_text);
+    // The codes retried by default are the retryable ones of `mend codes`.
+    let (code, out, err) = run(mend(d.path()).args(["codes", "--markdown"]));
+    assert_eq!(code, 0, "{err}");
+    let retryable: Vec<&str> = out
+        .lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            (cells.len() > 4 && cells[3] == "true").then(|| cells[1].trim_matches('`'))
+        })
+        .collect();
+    let said = doc.split("The codes retried by default are").nth(1).and_then(|s| s.split("Every other code").next()).unwrap();
+    let listed: Vec<&str> = said.split('`').filter(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_uppercase() || c == '_')).collect();
+    assert!(!retryable.is_empty());
+    assert_eq!(listed, retryable);
+}
