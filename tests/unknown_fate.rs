@@ -296,3 +296,29 @@ async fn a_remembered_decision_never_answers_a_call_in_doubt() {
     let decision = report.steps[0].escalations[0].decision.as_ref().unwrap();
     assert!(matches!(&decision.decided_by, DecidedBy::Policy { rule } if rule == "--approve abort"), "{decision:?}");
 }
+
+#[test]
+fn a_verify_call_that_changes_something_or_a_key_a_tool_cannot_send_is_refused_with_its_place() {
+    let registry = mend_tools::default_registry();
+    let dir = tempfile::tempdir().unwrap();
+    let check = |text: &str| {
+        let job = mend_core::job::Job::parse(text, "job.toml", dir.path()).unwrap();
+        job.check("job.toml", &registry, &[]).map_err(|e| e.to_string())
+    };
+    let post_verify = "name = \"t\"\n[[steps]]\ntool = \"http\"\nargs = { url = \"http://127.0.0.1:9/o\", method = \"POST\" }\n\
+                       verify = { tool = \"http\", args = { url = \"http://127.0.0.1:9/o\", method = \"POST\" } }\n";
+    let e = check(post_verify).unwrap_err();
+    assert!(e.contains("steps[0].verify") && e.contains("only reads"), "{e}");
+    let fs_key =
+        "name = \"t\"\n[[steps]]\ntool = \"fs\"\nargs = { op = \"write\", path = \"x\", content = \"y\" }\nidempotency_key = true\n";
+    let e = check(fs_key).unwrap_err();
+    assert!(e.contains("steps[0].idempotency_key") && e.contains("cannot send an idempotency key"), "{e}");
+    let bad_header =
+        "name = \"t\"\n[[steps]]\ntool = \"http\"\nargs = { url = \"http://127.0.0.1:9/o\" }\nidempotency_key = \"bad header\"\n";
+    let e = mend_core::job::Job::parse(bad_header, "job.toml", dir.path()).unwrap_err().to_string();
+    assert!(e.contains("job.toml:5") && e.contains("steps[0].idempotency_key"), "{e}");
+    // A GET verify and a command verify are fine.
+    let ok = "name = \"t\"\n[[steps]]\ntool = \"http\"\nargs = { url = \"http://127.0.0.1:9/o\", method = \"POST\" }\n\
+              verify = { tool = \"exec\", args = { program = \"test\", args = [\"-e\", \"done\"] } }\nidempotency_key = \"X-Request-Id\"\n";
+    check(ok).unwrap();
+}

@@ -530,6 +530,16 @@ impl Job {
             }
             for (field, call) in calls {
                 let err = |f: String, m: String| JobError { file: file.to_owned(), line: call.line, column: 1, field: f, message: m };
+                // A verify call checks; it must not do the work again
+                // (issue 14). A command cannot be read: the author's word.
+                if field.ends_with(".verify")
+                    && let Some(t) = registry.get(&call.tool).filter(|t| t.name() != "exec")
+                    && registry.validate(&call.tool, &expand(&call.args, env, &self.base_dir)).is_ok()
+                    && t.effect(&expand(&call.args, env, &self.base_dir)) != crate::tool::Effect::ReadOnly
+                {
+                    let m = format!("a verify call only reads; `{}` changes something", t.render(&call.args));
+                    errors.push(err(field.clone(), m));
+                }
                 let keyed = !field.ends_with(".verify") && step.idempotency_key.is_some();
                 if keyed && let Some(t) = registry.get(&call.tool).filter(|t| !t.takes_idempotency_key()) {
                     let m = format!("the `{}` tool cannot send an idempotency key (the `http` and `exec` tools can)", t.name());
