@@ -341,6 +341,81 @@ args = { url = "{url}/orders/42", method = "PUT", json = { sku = "A-1" }, timeou
             hits: Some(2),
         },
         Row {
+            name: "exec: EAGAIN is busy, retried (issue 14)",
+            job: r#"name = "t"
+[[steps]]
+tool = "exec"
+args = { shell = "if [ -e tried ]; then echo ok; else touch tried; echo 'fork: Resource temporarily unavailable, try again later' >&2; exit 1; fi" }
+retry = { base = "10ms" }"#,
+            routes: vec![],
+            files: none,
+            approve: Abort,
+            run: RunStatus::Succeeded,
+            step: StepStatus::Healed,
+            actions: &["retry_same"],
+            hits: None,
+        },
+        Row {
+            name: "exec: curl --fail to a 503 is a server error, retried (issue 14)",
+            job: r#"name = "t"
+[[steps]]
+tool = "exec"
+args = { program = "curl", args = ["-sS", "--fail", "{url}/busy"] }
+retry = { base = "10ms" }"#,
+            routes: vec![("/busy", Script::new().then(1, Reply::status(503, "busy")).always(Reply::ok("fine")))],
+            files: none,
+            approve: Abort,
+            run: RunStatus::Succeeded,
+            step: StepStatus::Healed,
+            actions: &["retry_same"],
+            hits: Some(2),
+        },
+        Row {
+            name: "exec: a misspelt path argument is repaired like fs's (issue 14)",
+            job: r#"name = "t"
+[[steps]]
+tool = "exec"
+args = { program = "cat", args = ["data/reprot.csv"] }"#,
+            routes: vec![],
+            files: |d| {
+                std::fs::create_dir_all(d.join("data")).unwrap();
+                std::fs::write(d.join("data/report.csv"), "a,b\n").unwrap();
+            },
+            approve: Abort,
+            run: RunStatus::Succeeded,
+            step: StepStatus::Healed,
+            actions: &["retry_modified"],
+            hits: None,
+        },
+        Row {
+            name: "exec: a usage error goes to a person, not retried (issue 14)",
+            job: r#"name = "t"
+[[steps]]
+tool = "exec"
+args = { program = "ls", args = ["--bad-flag"] }"#,
+            routes: vec![],
+            files: none,
+            approve: Abort,
+            run: RunStatus::Failed,
+            step: StepStatus::Failed,
+            actions: &[],
+            hits: None,
+        },
+        Row {
+            name: "exec: grep -c with no match succeeds with ok_exit (issue 14)",
+            job: r#"name = "t"
+[[steps]]
+tool = "exec"
+args = { program = "grep", args = ["-c", "ERROR", "app.log"], ok_exit = [0, 1] }"#,
+            routes: vec![],
+            files: |d| std::fs::write(d.join("app.log"), "all fine\n").unwrap(),
+            approve: Abort,
+            run: RunStatus::Succeeded,
+            step: StepStatus::Succeeded,
+            actions: &[],
+            hits: None,
+        },
+        Row {
             name: "a missing file is found by searching",
             job: r#"name = "t"
 [[steps]]
@@ -809,4 +884,37 @@ async fn a_refused_proposal_tells_the_person_why() {
         "{}",
         req.diagnosis
     );
+}
+
+/// Issue 14: the command-line failures a person would recognise, with the
+/// code and the telling line a person reads.
+#[tokio::test]
+async fn command_failures_keep_their_code_and_telling_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = "name = \"t\"\n[[steps]]\ntool = \"exec\"\nargs = { program = \"ls\", args = [\"--bad-flag\"] }\n";
+    let ran = run_job(dir.path(), job, Setup::new(Arc::new(StandingApprover::Abort))).await;
+    let f = ran.report.steps[0].failure.as_ref().unwrap();
+    assert_eq!(f.code, "INVALID_ARGS");
+    assert!(f.message.contains("unrecognized option '--bad-flag'"), "{}", f.message);
+    let req: mend_core::approval::ApprovalRequest = serde_json::from_value(ran.kind(EventKind::Escalation)[0].data.clone()).unwrap();
+    assert!(req.diagnosis.contains("INVALID_ARGS is not retried"), "{}", req.diagnosis);
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    std::fs::write(dir.path().join("data/report.csv"), "a,b\n").unwrap();
+    let job = "name = \"t\"\n[[steps]]\ntool = \"exec\"\nargs = { shell = \"cat data/reprot.csv | wc -l\" }\n";
+    let ran = run_job(dir.path(), job, Setup::new(Arc::new(StandingApprover::Abort))).await;
+    // `cat` fails inside a pipeline whose last command succeeds: the shell
+    // reports success, so nothing to heal — the step is what the script says.
+    assert_eq!(ran.report.steps[0].status, StepStatus::Succeeded);
+    let job = "name = \"t\"\n[[steps]]\ntool = \"exec\"\nargs = { shell = \"set -e; cat data/reprot.csv; echo done\" }\n";
+    let dir2 = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir2.path().join("data")).unwrap();
+    std::fs::write(dir2.path().join("data/report.csv"), "a,b\n").unwrap();
+    let ran = run_job(dir2.path(), job, Setup::new(Arc::new(StandingApprover::Abort))).await;
+    assert_eq!(ran.report.steps[0].status, StepStatus::Healed, "{:#?}", ran.report.steps[0]);
+    let out = ran.report.steps[0].final_outcome.as_ref().unwrap().output.to_string();
+    assert!(out.contains("a,b") && out.contains("done"), "{out}");
+    let attempt = &ran.report.steps[0].attempts[0];
+    assert!(attempt.root_cause.contains("found data/report.csv nearby"), "{}", attempt.root_cause);
 }

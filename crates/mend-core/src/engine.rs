@@ -438,6 +438,35 @@ pub fn says_not_done(o: &Outcome) -> bool {
     !o.is_ok() && o.error.as_ref().is_some_and(|e| matches!(e.code.as_str(), "NOT_FOUND" | "NON_ZERO_EXIT" | "REMOTE_ERROR" | "HTTP_ERROR"))
 }
 
+/// Whether a script runs `env`, `set` or `export` with no operand on its
+/// command (`env` and `export` may have options): each prints every
+/// variable. `set -e` or `env X=1 cmd` do not. Read conservatively: an
+/// end, `;`, `|`, `&`, `)`, a backquote, a newline or a redirection counts
+/// as the command's end.
+fn bare_dump(text: &str) -> bool {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.';
+    ["env", "set", "export"].iter().any(|w| {
+        text.match_indices(w).any(|(i, _)| {
+            if text[..i].chars().next_back().is_some_and(word) || text[i + w.len()..].chars().next().is_some_and(word) {
+                return false;
+            }
+            let mut rest = text[i + w.len()..].trim_start_matches([' ', '\t']);
+            if *w != "set" {
+                while rest.starts_with('-') {
+                    rest = rest.trim_start_matches(|c: char| !c.is_whitespace() && !";|&)`\n".contains(c)).trim_start_matches([' ', '\t']);
+                }
+            }
+            let mut chars = rest.chars();
+            match chars.next() {
+                None => true,
+                Some(c) if ";|&)`\n<>".contains(c) => true,
+                Some(c) if c.is_ascii_digit() => chars.next() == Some('>'),
+                _ => false,
+            }
+        })
+    })
+}
+
 /// A duration in ms as a person reads it: `86,400 s`, `2 s`, `250 ms`.
 fn span(ms: u64) -> String {
     if ms >= 1000 && ms.is_multiple_of(1000) {
@@ -1422,7 +1451,7 @@ impl Run<'_> {
                 let dumps = ["printenv", "/environ", "compgen", "export -p", "declare -x", "declare -p", "typeset -x"]
                     .iter()
                     .any(|w| text.contains(w))
-                    || text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')).any(|w| w == "env" || w == "set");
+                    || bare_dump(&text);
                 let proxy =
                     env.iter().any(|(k, _)| k.to_ascii_lowercase().ends_with("_proxy")) || text.to_ascii_lowercase().contains("_proxy=");
                 (value || dumps || proxy || !named.is_empty()).then(|| {
@@ -2046,5 +2075,24 @@ impl Run<'_> {
             self.decided.push((req.clone(), decision.clone()));
         }
         Ok(Resolution::Chose(option.choice.clone(), decision))
+    }
+}
+
+#[cfg(test)]
+mod dump_tests {
+    use super::bare_dump;
+
+    #[test]
+    fn bare_env_set_and_export_print_every_variable() {
+        for dumps in
+            ["env", "set", "export", "/usr/bin/env", "env -0", "set | grep KEY", "x=$(env)", "`set`", "set 2>&1", "env>o", "a; export\nb"]
+        {
+            assert!(bare_dump(dumps), "{dumps}");
+        }
+        for quiet in
+            ["set -e; cat data/report.csv", "env FOO=1 make", "export A=1", "reset", "setup.sh", "envsubst < t", "set -- a b", "my_env"]
+        {
+            assert!(!bare_dump(quiet), "{quiet}");
+        }
     }
 }
