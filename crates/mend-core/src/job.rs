@@ -91,7 +91,7 @@ impl Call {
 pub struct RetryPolicy {
     /// At most this many `retry_same` attempts per error code.
     pub max: u32,
-    /// First backoff delay; doubles each time (full jitter).
+    /// First backoff delay; doubles each time (equal jitter: between half the delay and the whole).
     pub base_ms: u64,
     /// Cap on one delay (a longer Retry-After escalates instead of waiting).
     pub max_delay_ms: u64,

@@ -541,7 +541,7 @@ impl Tool for ExecTool {
                 "program": {"type": "string", "minLength": 1, "description": "program name (PATH lookup) or path"},
                 "args": {"type": "array", "items": {"type": "string"}},
                 "shell": {"type": "string", "minLength": 1, "description": "a script for /bin/sh -c (instead of program)"},
-                "cwd": {"type": "string", "description": "working directory; relative to the job file"},
+                "cwd": {"type": "string", "description": "working directory (default: the job file's folder); a relative path resolves against that folder"},
                 "env": {"type": "object", "additionalProperties": {"type": "string"}},
                 "clear_env": {"type": "boolean", "description": "start from an empty environment"},
                 "stdin": {"type": "string"},
