@@ -322,3 +322,31 @@ fn a_verify_call_that_changes_something_or_a_key_a_tool_cannot_send_is_refused_w
               verify = { tool = \"exec\", args = { program = \"test\", args = [\"-e\", \"done\"] } }\nidempotency_key = \"X-Request-Id\"\n";
     check(ok).unwrap();
 }
+
+#[tokio::test]
+async fn send_it_again_sends_the_call_in_doubt_not_the_alternative_tried_since() {
+    let server = FaultServer::start([
+        ("/orders", Script::new().then(1, Reply::json(201, "{}").after_ms(600)).always(Reply::json(201, "{}"))),
+        ("/mirror", Script::new().always(Reply::status(404, "nothing here"))),
+    ])
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let job = format!(
+        "name = \"t\"\n[[steps]]\nname = \"place\"\ntool = \"http\"\nargs = {{ url = \"{}\", method = \"POST\", timeout_ms = 150 }}\n\
+         [[steps.alternatives]]\ntool = \"http\"\nargs = {{ url = \"{}\" }}\n",
+        server.url("/orders"),
+        server.url("/mirror")
+    );
+    let person = Arc::new(SendOnce(std::sync::Mutex::new(0)));
+    let mut setup = Setup::new(person);
+    setup.layers.push(Arc::new(Pushy));
+    let ran = run_job(dir.path(), &job, setup).await;
+    // The read-only alternative (proposed by the layer) ran while the POST was in doubt, and failed.
+    assert_eq!(server.hits("/mirror"), 1);
+    let asked: Vec<ApprovalRequest> =
+        ran.kind(EventKind::Escalation).iter().map(|e| serde_json::from_value(e.data.clone()).unwrap()).collect();
+    assert!(asked[0].call.as_deref().is_some_and(|c| c.starts_with("POST")), "the question names the POST: {:?}", asked[0].call);
+    assert_eq!(server.requests("/orders").iter().filter(|r| r.method == "POST").count(), 2, "the person's resend went to the POST");
+    assert_eq!(ran.report.steps[0].status, StepStatus::Healed);
+}

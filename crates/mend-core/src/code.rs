@@ -226,7 +226,9 @@ pub fn markdown_table() -> String {
          code, which is treated as a non-retryable, recoverable error.\n\n\
          **Unknown fate (issue 14).** `TIMEOUT`, `CONNECTION_RESET` and `KILLED_BY_SIGNAL` \
          mean the call may have done its work before it failed (unless the tool knows the \
-         request never left: a reset while connecting). A call that is not safe to repeat \
+         request never left: a failure while connecting, a 408), and so does any failure \
+         the tool marks `in_doubt` (an answer that could not be read, a 500, 502 or 504, \
+         a redirect's target failing after the request was answered). A call that is not safe to repeat \
          (an HTTP `POST` or `PATCH`, RFC 9110 §9.2.2; an `fs` `edit`; any `exec` command \
          unless its step says `idempotent = true`) is then never sent again — by the policy, \
          a lesson, a model, a remembered decision or an alternative that does the same \

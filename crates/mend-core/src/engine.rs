@@ -547,7 +547,15 @@ struct StepState {
     /// safe to send again (issue 14): why, for the journal and a person.
     /// Cleared by a verify call that says the goal does not hold, or by a
     /// person's "send it again".
-    doubt: Option<String>,
+    doubt: Option<Doubt>,
+}
+
+/// A call of a step that may already have done its work (issue 14).
+struct Doubt {
+    /// Why, for the journal and a person.
+    why: String,
+    /// The call itself: what "Send it again" sends.
+    call: Current,
 }
 
 impl StepState {
@@ -891,11 +899,14 @@ impl Run<'_> {
                         }
                         Resolution::Chose(Choice::Retry | Choice::Run, _) => {
                             // A person granted another round: budgets of this step start over.
-                            // A call in doubt goes again because a person said so (issue 14).
+                            // A call in doubt goes again — that call, not one tried since —
+                            // because a person said so (issue 14).
                             st.attempts = 0;
                             st.retries.clear();
-                            st.doubt = None;
-                            (cur.clone(), Origin::Job, 0)
+                            match st.doubt.take() {
+                                Some(d) => (d.call, Origin::Job, 0),
+                                None => (cur.clone(), Origin::Job, 0),
+                            }
                         }
                     }
                 }
@@ -1004,7 +1015,7 @@ impl Run<'_> {
                 // The original failure stands. A verify call that answered
                 // "not there" lets a call in doubt go again; one that could
                 // not tell leaves it in doubt (issue 14).
-                if let Some(why) = st.doubt.take() {
+                if let Some(Doubt { why, call }) = st.doubt.take() {
                     if says_not_done(&result) {
                         let ev = self.event(
                             EventKind::Guardrail,
@@ -1015,7 +1026,7 @@ impl Run<'_> {
                         self.emit(ev, json!({"guardrail": "in_doubt", "cleared": true}));
                     } else {
                         let code = result.code().map(|c| c.to_string()).unwrap_or_default();
-                        st.doubt = Some(format!("{why} The step's verify call could not tell ({code})."));
+                        st.doubt = Some(Doubt { why: format!("{why} The step's verify call could not tell ({code})."), call });
                     }
                 }
                 continue;
@@ -1076,7 +1087,7 @@ impl Run<'_> {
                 retries_for_code,
                 untried_alternatives: untried_alternatives.clone(),
                 verify_tried: st.verify_tried,
-                in_doubt: st.doubt.as_deref(),
+                in_doubt: st.doubt.as_ref().map(|d| d.why.as_str()),
                 repairs: &repairs,
                 tried: &st.tried,
                 stats: &self.e.stats,
@@ -1108,7 +1119,7 @@ impl Run<'_> {
         // Nothing passed: the person is told the real reason (issue 14).
         let d = chosen.unwrap_or_else(|| {
             let why = match &st.doubt {
-                Some(doubt) => doubt.clone(),
+                Some(doubt) => doubt.why.clone(),
                 None if !reasons.is_empty() => format!("not healed automatically: {}", reasons.join("; ")),
                 None => self.no_fix(step, err, retries_for_code, untried_alternatives.is_empty()),
             };
@@ -1132,7 +1143,7 @@ impl Run<'_> {
         // Above every layer (issue 14): a call in doubt is not sent again —
         // not as it was, not changed, not as an alternative that does the
         // same work — before a verify call or a person says so.
-        if let Some(why) = &st.doubt {
+        if let Some(Doubt { why, .. }) = &st.doubt {
             match &d.action {
                 Action::RetrySame { .. } | Action::RetryModified { .. } => return Err(why.clone()),
                 Action::UseAlternative { index } => {
@@ -1185,6 +1196,22 @@ impl Run<'_> {
             Action::RetryModified { args } => {
                 if *args == cur.args {
                     return Err("the modified arguments are the same as the failed ones".into());
+                }
+                // The key a server dedups on stays the step's (issue 14).
+                let named = |h: &str| {
+                    h.eq_ignore_ascii_case("idempotency-key") || step.idempotency_key.as_deref().is_some_and(|k| h.eq_ignore_ascii_case(k))
+                };
+                let keys = |a: &Value| -> Vec<(String, Value)> {
+                    let mut v: Vec<(String, Value)> = a
+                        .get("headers")
+                        .and_then(Value::as_object)
+                        .map(|h| h.iter().filter(|(k, _)| named(k)).map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect())
+                        .unwrap_or_default();
+                    v.sort_by(|x, y| x.0.cmp(&y.0));
+                    v
+                };
+                if keys(args) != keys(&cur.args) {
+                    return Err("a healing change may not set or change the idempotency key header".into());
                 }
                 self.e.registry.validate(&cur.tool, args).map_err(|p| {
                     format!("arguments break the `{}` schema: {}", cur.tool, p.iter().map(|x| x.to_string()).collect::<Vec<_>>().join("; "))
@@ -1483,8 +1510,8 @@ impl Run<'_> {
         exhausted: bool,
         question: Option<&str>,
     ) -> Result<Resolution, EngineError> {
-        if let Some(why) = st.doubt.clone() {
-            return self.ask_resend(step, st, cur, err, d, &why, question).await;
+        if let Some((why, call)) = st.doubt.as_ref().map(|d| (d.why.clone(), d.call.clone())) {
+            return self.ask_resend(step, st, &call, err, d, &why, question).await;
         }
         let retryable = err.retryable || step.retry.also_on.contains(&err.code);
         let mut options = vec![ApprovalOption {
@@ -1611,16 +1638,23 @@ impl Run<'_> {
     /// it is not safe to repeat, the step is in doubt until a verify call
     /// or a person clears it (issue 14). Journaled as a guardrail.
     fn note_doubt(&self, step: &Step, st: &mut StepState, cur: &Current, outcome: &Outcome, purpose: &str) {
-        let Some(e) = outcome.error.as_ref().filter(|e| !outcome.is_ok() && fate_unknown(e)) else { return };
-        if purpose == "verify" {
+        let Some(e) = outcome.error.as_ref().filter(|_| !outcome.is_ok()) else { return };
+        // A step that says its calls are not safe to repeat doubts every
+        // failure of a call that ran; otherwise only an unknown fate.
+        // What never ran: the tool says so (`sent: false`: a refused
+        // connection, a program that could not start), or the call was
+        // refused before it (bad arguments, the gate).
+        let ran = !matches!(e.code.as_str(), "INVALID_ARGS" | "BLOCKED") && e.hints.get("sent").and_then(Value::as_bool) != Some(false);
+        let doubted = fate_unknown(e) || (step.idempotent == Some(false) && ran);
+        if !doubted || purpose == "verify" {
             return;
         }
         let Some(by) = self.not_repeatable(step, cur) else { return };
+        let how = if fate_unknown(e) { format!("{} after it was sent", e.code) } else { format!("{} after it ran", e.code) };
         let why = format!(
-            "`{}` may already have taken effect ({} after it was sent) and is not safe to repeat: {by}. \
+            "`{}` may already have taken effect ({how}) and is not safe to repeat: {by}. \
              It is not sent again unless the step's verify call says the goal does not hold, or a person says so.",
             self.render(cur),
-            e.code
         );
         let ev = Event {
             tool: Some(cur.tool.clone()),
@@ -1628,7 +1662,7 @@ impl Run<'_> {
             ..self.event(EventKind::Guardrail, Level::Warn, Some(&step.name), why.clone())
         };
         self.emit(ev, json!({"guardrail": "in_doubt", "call_text": self.render(cur)}));
-        st.doubt = Some(why);
+        st.doubt = Some(Doubt { why, call: cur.clone() });
     }
 
     /// Why no layer's proposal applies, in words a person reads (issue 14),

@@ -107,8 +107,14 @@ impl ToolError {
 /// timed out, its connection dropped before a complete answer, or its
 /// process was killed part-way (`TIMEOUT`, `CONNECTION_RESET`,
 /// `KILLED_BY_SIGNAL`) — unless the tool knows the request never left
-/// (hint `sent: false`, e.g. a reset during the TCP or TLS handshake).
+/// (hint `sent: false`, e.g. a reset during the TCP or TLS handshake, a
+/// 408) — or the tool says so of any failure (hint `in_doubt: true`: an
+/// answer that could not be read after the request was sent, a 500, 502
+/// or 504, a failure on a redirect's hop).
 pub fn fate_unknown(e: &ToolError) -> bool {
+    if e.hints.get("in_doubt").and_then(Value::as_bool) == Some(true) {
+        return true;
+    }
     matches!(e.code.as_str(), "TIMEOUT" | "CONNECTION_RESET" | "KILLED_BY_SIGNAL")
         && e.hints.get("sent").and_then(Value::as_bool) != Some(false)
 }

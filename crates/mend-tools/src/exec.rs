@@ -90,6 +90,11 @@ pub static COMMANDS: &[CommandRow] = &[
     row("*", Some(2), "unknown option", "usage error", "INVALID_ARGS"),
     row("*", Some(2), "illegal option", "usage error", "INVALID_ARGS"),
     row("git", Some(129), "usage:", "usage error (git exits 129)", "INVALID_ARGS"),
+    // A process inside the command was killed part-way, or ran out of
+    // time: what it did is unknown (issue 14).
+    row("*", Some(137), "", "a process was killed by SIGKILL (the OOM killer, `kill -9`, a container's OOM)", "KILLED_BY_SIGNAL"),
+    row("*", Some(143), "", "a process was killed by SIGTERM", "KILLED_BY_SIGNAL"),
+    row("*", Some(124), "", "`timeout(1)`: the command ran past its limit", "TIMEOUT"),
     // curl's report `curl: (N) …` (its exit code N), as the http tool
     // classifies the same failure.
     row("curl", Some(5), "", "could not resolve the proxy", "DNS_FAILURE"),
@@ -108,6 +113,8 @@ pub static COMMANDS: &[CommandRow] = &[
     row("curl", Some(52), "", "empty reply from the server", "CONNECTION_RESET"),
     row("curl", Some(55), "", "failed sending data to the peer", "CONNECTION_RESET"),
     row("curl", Some(56), "", "failure receiving data (connection reset)", "CONNECTION_RESET"),
+    row("curl", Some(18), "", "the transfer closed with data missing", "CONNECTION_RESET"),
+    row("curl", Some(22), "returned error: 504", "`--fail`: HTTP 504, the gateway timed out", "TIMEOUT"),
     row("curl", Some(22), "returned error: 5##", "`--fail`: HTTP 5xx", "SERVER_ERROR"),
     row("curl", Some(22), "returned error: 429", "`--fail`: HTTP 429", "RATE_LIMITED"),
     row("curl", Some(22), "returned error: 401", "`--fail`: HTTP 401", "UNAUTHORIZED"),
@@ -639,6 +646,7 @@ impl Tool for ExecTool {
                 return Outcome::failure(
                     ToolError::new(ErrorCode::NOT_FOUND, format!("working directory {} does not exist", cwd.display()))
                         .hint("missing", "cwd")
+                        .hint("sent", false)
                         .hint("path", cwd.display().to_string()),
                 );
             }
@@ -685,7 +693,9 @@ impl Tool for ExecTool {
                     std::io::ErrorKind::PermissionDenied => ErrorCode::PERMISSION_DENIED,
                     _ => ErrorCode::SPAWN_FAILED,
                 };
-                return Outcome::failure(ToolError::new(code, format!("could not start `{what}`: {e}"))).timed(ms_since(t0));
+                // Nothing started (issue 14: its fate is known).
+                return Outcome::failure(ToolError::new(code, format!("could not start `{what}`: {e}")).hint("sent", false))
+                    .timed(ms_since(t0));
             }
         };
         let pgid = child.id();

@@ -20,6 +20,8 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
 /// Default cap on a response body kept in the outcome.
 pub const DEFAULT_MAX_BODY: u64 = 1 << 20;
 const MAX_REPAIR_TIMEOUT_MS: u64 = 5 * 60_000;
+/// Redirects followed at most, per call.
+pub const MAX_REDIRECTS: u32 = 10;
 
 /// The `http` tool.
 #[derive(Debug, Clone)]
@@ -29,9 +31,10 @@ pub struct HttpTool {
 
 impl Default for HttpTool {
     fn default() -> Self {
+        // Redirects are followed by the tool itself (see `call`).
         let client = reqwest::Client::builder()
             .user_agent(concat!("mend/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::limited(10))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
         HttpTool { client }
@@ -40,6 +43,9 @@ impl Default for HttpTool {
 
 impl HttpTool {
     /// A tool on a given client (a custom resolver, proxy or TLS roots).
+    /// The client should not follow redirects itself
+    /// (`reqwest::redirect::Policy::none()`): the tool follows them, so that
+    /// a failure on a hop is not taken for the request's own (issue 14).
     pub fn with_client(client: reqwest::Client) -> Self {
         HttpTool { client }
     }
@@ -107,6 +113,19 @@ fn truthy(v: &Value) -> bool {
     }
 }
 
+/// The method a call means: `method` (GET), or the method an override
+/// header (`X-HTTP-Method-Override`, `X-HTTP-Method`, `X-Method-Override`)
+/// asks the server to use instead, which is what the server acts on.
+fn method_of(args: &Value) -> String {
+    let headers = args.get("headers").and_then(Value::as_object);
+    let overridden = headers.and_then(|h| {
+        h.iter()
+            .find(|(k, _)| ["x-http-method-override", "x-http-method", "x-method-override"].iter().any(|n| k.eq_ignore_ascii_case(n)))
+            .and_then(|(_, v)| v.as_str())
+    });
+    overridden.or_else(|| args.get("method").and_then(Value::as_str)).unwrap_or("GET").trim().to_owned()
+}
+
 /// An error reported inside a successful body, if any.
 fn body_error(body: &Value, args: &Value) -> Option<ToolError> {
     let (found, source) = if let Some(p) = args.get("error_pointer").and_then(Value::as_str) {
@@ -165,6 +184,8 @@ fn status_error(status: u16, body: &str, retry_after: Option<u64>) -> Option<Too
         403 => ErrorCode::PERMISSION_DENIED,
         404 | 410 => ErrorCode::NOT_FOUND,
         408 => ErrorCode::TIMEOUT,
+        // A gateway that timed out: the upstream may have done the work.
+        504 => ErrorCode::TIMEOUT,
         409 if body.to_lowercase().contains("exist") => ErrorCode::ALREADY_EXISTS,
         409 => ErrorCode::CONFLICT,
         413 => ErrorCode::TOO_LARGE,
@@ -175,6 +196,13 @@ fn status_error(status: u16, body: &str, retry_after: Option<u64>) -> Option<Too
     };
     let mut e = ToolError::new(code, format!("HTTP {status}{}", if snippet.is_empty() { String::new() } else { format!(": {snippet}") }))
         .hint("http_status", status);
+    // Issue 14: a 408 says the server never took the request; a 500, 502
+    // or 504 came after it may have been acted on.
+    match status {
+        408 => e = e.hint("sent", false),
+        500 | 502 | 504 => e = e.hint("in_doubt", true),
+        _ => {}
+    }
     if let Some(ms) = retry_after {
         e = e.hint("retry_after_ms", ms);
     }
@@ -226,7 +254,7 @@ impl Tool for HttpTool {
     }
 
     fn effect(&self, args: &Value) -> Effect {
-        match args.get("method").and_then(Value::as_str).unwrap_or("GET") {
+        match method_of(args).as_str() {
             "GET" | "HEAD" | "OPTIONS" => Effect::ReadOnly,
             _ => Effect::Mutating,
         }
@@ -236,7 +264,7 @@ impl Tool for HttpTool {
     /// idempotent; POST, PATCH and any other method are not — unless the
     /// call carries an `Idempotency-Key` header of its own (issue 14).
     fn idempotent(&self, args: &Value) -> bool {
-        let method = args.get("method").and_then(Value::as_str).unwrap_or("GET").to_ascii_uppercase();
+        let method = method_of(args);
         let keyed =
             args.get("headers").and_then(Value::as_object).is_some_and(|h| h.keys().any(|k| k.eq_ignore_ascii_case("idempotency-key")));
         keyed || matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE")
@@ -249,7 +277,7 @@ impl Tool for HttpTool {
 
     fn intent(&self, args: &Value, _base_dir: &std::path::Path) -> Intent {
         Intent::Http {
-            method: args.get("method").and_then(Value::as_str).unwrap_or("GET").to_owned(),
+            method: method_of(args),
             url: args.get("url").and_then(Value::as_str).unwrap_or("").to_owned(),
         }
     }
@@ -263,42 +291,95 @@ impl Tool for HttpTool {
         let Ok(m) = reqwest::Method::from_bytes(method.as_bytes()) else {
             return Outcome::failure(ToolError::new(ErrorCode::INVALID_ARGS, format!("bad method {method}")));
         };
-        let mut req = self.client.request(m, url).timeout(Duration::from_millis(timeout_ms));
-        if let Some(h) = args.get("headers").and_then(Value::as_object) {
-            for (k, v) in h {
-                req = req.header(k.as_str(), v.as_str().unwrap_or(""));
+        // Redirects are followed here, not by the client (issue 14), so a
+        // failure on a hop is never taken for the request's own: the
+        // request was answered. A call not safe to repeat (POST, PATCH) is
+        // not followed to where a 301, 302 or 303 points (its answer is the
+        // redirect, `location` in the output); a 307 or 308 — "send it
+        // there instead" — is followed only to the same host (or from http
+        // to https). Credentials are not sent to another host.
+        let deadline = t0 + Duration::from_millis(timeout_ms);
+        let repeatable = self.idempotent(args);
+        let first = reqwest::Url::parse(url).ok();
+        let (mut method_now, mut at, mut with_body, mut hops) = (m, first.clone(), true, 0u32);
+        let mut resp = loop {
+            let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+            let mut req = match &at {
+                Some(u) => self.client.request(method_now.clone(), u.clone()),
+                None => self.client.request(method_now.clone(), url),
             }
-        }
-        // The step's idempotency key, unless the call sets that header itself.
-        if let Some(k) = &ctx.idempotency_key {
-            let own = args.get("headers").and_then(Value::as_object).is_some_and(|h| h.keys().any(|n| n.eq_ignore_ascii_case(&k.header)));
-            if !own {
-                req = req.header(k.header.as_str(), k.value.as_str());
-            }
-        }
-        if let Some(b) = args.get("body").and_then(Value::as_str) {
-            req = req.body(b.to_owned());
-        } else if let Some(j) = args.get("json") {
-            req = req.json(j);
-        }
-
-        let mut resp = match req.send().await {
-            Ok(r) => r,
-            Err(e) => {
-                let code = classify_transport(&e);
-                let mut te = ToolError::new(code.clone(), format!("{method} {url}: {}", describe(&e)));
-                if code == ErrorCode::TIMEOUT {
-                    te = te.hint("timeout_ms", timeout_ms);
+            .timeout(left);
+            let same_host = at
+                .as_ref()
+                .zip(first.as_ref())
+                .is_some_and(|(a, b)| a.host_str() == b.host_str() && a.port_or_known_default() == b.port_or_known_default());
+            if let Some(h) = args.get("headers").and_then(Value::as_object) {
+                for (k, v) in h {
+                    if !same_host && ["authorization", "cookie", "proxy-authorization"].iter().any(|n| k.eq_ignore_ascii_case(n)) {
+                        continue;
+                    }
+                    req = req.header(k.as_str(), v.as_str().unwrap_or(""));
                 }
-                // Broken off while connecting: the request never left, so
-                // its fate is known (issue 14).
-                if e.is_connect() {
-                    te = te.hint("sent", false);
-                }
-                return Outcome::failure(te).timed(ms_since(t0));
             }
+            // The step's idempotency key, unless the call sets that header itself.
+            if let Some(k) = &ctx.idempotency_key {
+                let own =
+                    args.get("headers").and_then(Value::as_object).is_some_and(|h| h.keys().any(|n| n.eq_ignore_ascii_case(&k.header)));
+                if !own {
+                    req = req.header(k.header.as_str(), k.value.as_str());
+                }
+            }
+            if with_body {
+                if let Some(b) = args.get("body").and_then(Value::as_str) {
+                    req = req.body(b.to_owned());
+                } else if let Some(j) = args.get("json") {
+                    req = req.json(j);
+                }
+            }
+            let r = match req.send().await {
+                Ok(r) => r,
+                Err(e) => {
+                    let code = classify_transport(&e);
+                    let shown = at.as_ref().map(|u| u.to_string()).unwrap_or_else(|| url.to_owned());
+                    let mut te = ToolError::new(code.clone(), format!("{method} {shown}: {}", describe(&e)));
+                    if code == ErrorCode::TIMEOUT {
+                        te = te.hint("timeout_ms", timeout_ms);
+                    }
+                    // Issue 14: broken off while making the first connection,
+                    // the request never left; broken off later — or on a
+                    // redirect's hop, after the server answered the request —
+                    // its fate is unknown.
+                    if hops > 0 {
+                        te = te.hint("in_doubt", true).hint("redirected_to", shown);
+                    } else if e.is_connect() {
+                        te = te.hint("sent", false);
+                    } else if !matches!(code.as_str(), "DNS_FAILURE" | "CONNECTION_REFUSED" | "TLS_FAILURE" | "INVALID_ARGS") {
+                        te = te.hint("in_doubt", true);
+                    }
+                    return Outcome::failure(te).timed(ms_since(t0));
+                }
+            };
+            let status = r.status().as_u16();
+            let next = r.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).and_then(|l| r.url().join(l).ok());
+            let Some(next) = next.filter(|_| matches!(status, 301 | 302 | 303 | 307 | 308) && hops < MAX_REDIRECTS) else { break r };
+            let keeps_method = matches!(status, 307 | 308);
+            let upgrade_or_same = |a: &reqwest::Url, b: &reqwest::Url| {
+                a.host_str() == b.host_str() && (a.scheme() == b.scheme() || (a.scheme() == "http" && b.scheme() == "https"))
+            };
+            let follow = if repeatable { true } else { keeps_method && upgrade_or_same(r.url(), &next) };
+            if !follow {
+                break r;
+            }
+            if !keeps_method && method_now != reqwest::Method::HEAD {
+                method_now = reqwest::Method::GET;
+                with_body = false;
+            }
+            at = Some(next);
+            hops += 1;
         };
         let status = resp.status().as_u16();
+        let redirected = hops > 0;
+        let final_url = resp.url().to_string();
         let retry_after = resp
             .headers()
             .get(reqwest::header::RETRY_AFTER)
@@ -325,7 +406,8 @@ impl Tool for HttpTool {
                 Err(e) => {
                     let code = classify_transport(&e);
                     let te = ToolError::new(code, format!("{method} {url}: the body broke off after {total} bytes: {}", describe(&e)))
-                        .hint("http_status", status);
+                        .hint("http_status", status)
+                        .hint("in_doubt", true);
                     return Outcome::failure(te).timed(ms_since(t0));
                 }
             }
@@ -342,8 +424,15 @@ impl Tool for HttpTool {
         if total > cap {
             output["truncated"] = json!(true);
         }
+        if redirected {
+            output["url"] = json!(final_url);
+        }
         let elapsed = ms_since(t0);
-        if let Some(e) = status_error(status, &text, retry_after) {
+        if let Some(mut e) = status_error(status, &text, retry_after) {
+            // A redirect was followed: the request itself was answered.
+            if redirected {
+                e = e.hint("in_doubt", true).hint("redirected_to", output["url"].clone());
+            }
             return Outcome::failure_with(e, output).timed(elapsed);
         }
         if let Some(body) = &parsed

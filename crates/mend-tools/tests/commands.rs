@@ -176,6 +176,7 @@ async fn each_row_against_the_real_program_or_its_recorded_output() {
         ("/gone", Script::new().always(Reply::status(410, ""))),
         ("/conflict", Script::new().always(Reply::status(409, ""))),
         ("/teapot", Script::new().always(Reply::status(418, ""))),
+        ("/gateway", Script::new().always(Reply::status(504, "upstream timed out"))),
         ("/stall", Script::new().always(Reply::ok("late").after_ms(5000))),
         ("/drop", Script::new().always(Reply::Drop)),
         ("/private.git/info/refs", Script::new().always(auth)),
@@ -276,6 +277,12 @@ async fn each_row_against_the_real_program_or_its_recorded_output() {
         ("curl 22 410", Real(json!({"program": "curl", "args": ["-sS", "--fail", u("/gone")]})), "NOT_FOUND"),
         ("curl 22 409", Real(json!({"program": "curl", "args": ["-sS", "--fail", u("/conflict")]})), "CONFLICT"),
         ("curl 22 418", Real(json!({"program": "curl", "args": ["-sS", "--fail", u("/teapot")]})), "NON_ZERO_EXIT"),
+        ("curl 22 504", Real(json!({"program": "curl", "args": ["-sS", "--fail", u("/gateway")]})), "TIMEOUT"),
+        ("curl 18", Recorded(Some("curl"), 18, "curl: (18) transfer closed with 90 bytes remaining to read"), "CONNECTION_RESET"),
+        // Killed part-way inside a script, or out of time under timeout(1).
+        ("a child killed by SIGKILL", Real(json!({"shell": "sleep 5 & kill -9 $!; wait $!"})), "KILLED_BY_SIGNAL"),
+        ("a child killed by SIGTERM", Real(json!({"shell": "sleep 5 & kill -TERM $!; wait $!"})), "KILLED_BY_SIGNAL"),
+        ("timeout(1)", Real(json!({"program": "timeout", "args": ["0.2", "sleep", "5"]})), "TIMEOUT"),
         ("curl in a script", Real(json!({"shell": format!("curl -sS --fail {}", u("/busy"))})), "SERVER_ERROR"),
         // git.
         ("git index.lock", Real(git("touch .git/index.lock && git add -A")), "BUSY"),
