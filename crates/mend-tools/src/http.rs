@@ -276,10 +276,7 @@ impl Tool for HttpTool {
     }
 
     fn intent(&self, args: &Value, _base_dir: &std::path::Path) -> Intent {
-        Intent::Http {
-            method: method_of(args),
-            url: args.get("url").and_then(Value::as_str).unwrap_or("").to_owned(),
-        }
+        Intent::Http { method: method_of(args), url: args.get("url").and_then(Value::as_str).unwrap_or("").to_owned() }
     }
 
     async fn call(&self, args: &Value, ctx: &CallContext) -> Outcome {
