@@ -7,27 +7,27 @@ use mend_core::approval::DecisionRule;
 use tauri::{State, Webview};
 
 use crate::desk::Desk;
+use crate::error::IpcError;
 use crate::ipc::{ApprovalStatus, DecideInput, DecideResult, Pending};
 
 /// Requests waiting for a person, oldest first (the journal is the truth:
 /// requests from before a restart are here too).
 #[tauri::command]
-pub fn approvals_pending(desk: State<'_, Arc<Desk>>) -> Result<Vec<Pending>, String> {
-    let pending = desk.agent().reader().and_then(|r| Ok(r.pending_approvals()?)).map_err(|e| e.to_string())?;
+pub fn approvals_pending(desk: State<'_, Arc<Desk>>) -> Result<Vec<Pending>, IpcError> {
+    let pending = desk.agent().reader()?.pending_approvals()?;
     Ok(pending.into_iter().map(|request| Pending { live: desk.is_waiting_on(&request.id), request }).collect())
 }
 
 /// One request and how it was decided.
 #[tauri::command]
-pub fn approval_get(desk: State<'_, Arc<Desk>>, id: String) -> Result<ApprovalStatus, String> {
-    let found = desk.agent().reader().and_then(|r| Ok(r.approval(&id)?)).map_err(|e| e.to_string())?;
-    let (request, decision) = found.ok_or_else(|| format!("no approval request `{id}`"))?;
+pub fn approval_get(desk: State<'_, Arc<Desk>>, id: String) -> Result<ApprovalStatus, IpcError> {
+    let (request, decision) = desk.agent().request(&id)?;
     Ok(ApprovalStatus { request, decision })
 }
 
 /// A person's decision.
 #[tauri::command]
-pub async fn approval_decide(desk: State<'_, Arc<Desk>>, input: DecideInput) -> Result<DecideResult, String> {
+pub async fn approval_decide(desk: State<'_, Arc<Desk>>, input: DecideInput) -> Result<DecideResult, IpcError> {
     desk.inner().decide(input).await
 }
 
@@ -46,14 +46,14 @@ pub fn approvals_show<R: tauri::Runtime>(app: tauri::AppHandle<R>) {
 
 /// Remembered decisions.
 #[tauri::command]
-pub fn rules_list(desk: State<'_, Arc<Desk>>) -> Result<Vec<DecisionRule>, String> {
-    desk.agent().reader().and_then(|r| Ok(r.rules()?)).map_err(|e| e.to_string())
+pub fn rules_list(desk: State<'_, Arc<Desk>>) -> Result<Vec<DecisionRule>, IpcError> {
+    Ok(desk.agent().reader()?.rules()?)
 }
 
 /// Forgets a remembered decision.
 #[tauri::command]
-pub async fn rule_forget(desk: State<'_, Arc<Desk>>, id: String) -> Result<(), String> {
-    desk.agent().forget(&id).await.map_err(|e| e.to_string())
+pub async fn rule_forget(desk: State<'_, Arc<Desk>>, id: String) -> Result<(), IpcError> {
+    Ok(desk.agent().forget(&id).await?)
 }
 
 /// A window painted (for the benchmarks; a no-op otherwise).

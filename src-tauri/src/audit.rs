@@ -10,6 +10,7 @@ use serde::Deserialize;
 use tauri::State;
 
 use crate::desk::Desk;
+use crate::error::IpcError;
 
 /// What the audit log filters by; every field is optional.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -67,27 +68,25 @@ fn log_filter(f: AuditFilter, default_limit: usize) -> LogFilter {
 
 /// The newest events matching the filter, oldest first.
 #[tauri::command]
-pub fn audit_events(desk: State<'_, Arc<Desk>>, filter: AuditFilter) -> Result<Vec<Event>, String> {
-    let reader = desk.agent().reader().map_err(|e| e.to_string())?;
-    reader.logs(&log_filter(filter, 500)).map_err(|e| e.to_string())
+pub fn audit_events(desk: State<'_, Arc<Desk>>, filter: AuditFilter) -> Result<Vec<Event>, IpcError> {
+    Ok(desk.agent().reader()?.logs(&log_filter(filter, 500))?)
 }
 
 /// Writes every event matching the filter as JSON lines into the data
 /// directory's `exports` folder; returns the file.
 #[tauri::command]
-pub fn audit_export(desk: State<'_, Arc<Desk>>, filter: AuditFilter) -> Result<String, String> {
-    let reader = desk.agent().reader().map_err(|e| e.to_string())?;
-    let events =
-        reader.logs(&log_filter(AuditFilter { limit: Some(filter.limit.unwrap_or(0)), ..filter }, 0)).map_err(|e| e.to_string())?;
+pub fn audit_export(desk: State<'_, Arc<Desk>>, filter: AuditFilter) -> Result<String, IpcError> {
+    let reader = desk.agent().reader()?;
+    let events = reader.logs(&log_filter(AuditFilter { limit: Some(filter.limit.unwrap_or(0)), ..filter }, 0))?;
     let dir = desk.agent().data_dir().join("exports");
-    let io = |e: std::io::Error| format!("{}: {e}", dir.display());
+    let io = |e: std::io::Error| IpcError::io(&dir, e);
     std::fs::create_dir_all(&dir).map_err(io)?;
     let path = dir.join(format!("mend-events-{}.jsonl", mend_core::clock::now_ms()));
     let mut out = std::io::BufWriter::new(std::fs::File::create(&path).map_err(io)?);
     for e in &events {
-        serde_json::to_writer(&mut out, e).map_err(|e| e.to_string())?;
+        serde_json::to_writer(&mut out, e)?;
         out.write_all(b"\n").map_err(io)?;
     }
-    out.into_inner().map_err(|e| e.to_string())?.sync_all().map_err(io)?;
+    out.into_inner().map_err(|e| io(e.into_error()))?.sync_all().map_err(io)?;
     Ok(path.display().to_string())
 }

@@ -8,6 +8,7 @@ use serde::Serialize;
 use tauri::State;
 
 use crate::desk::Desk;
+use crate::error::IpcError;
 
 /// What the dashboard draws.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -21,9 +22,9 @@ pub struct DashboardView {
 
 /// The numbers since `since_ms`, in buckets of `bucket_ms` (whole hours).
 #[tauri::command]
-pub fn dashboard(desk: State<'_, Arc<Desk>>, since_ms: i64, bucket_ms: i64) -> Result<DashboardView, String> {
-    let reader = desk.agent().reader().map_err(|e| e.to_string())?;
-    let metrics = reader.metrics(Some(since_ms)).map_err(|e| e.to_string())?;
-    let series = reader.series(since_ms, bucket_ms).map_err(|e| e.to_string())?;
+pub fn dashboard(desk: State<'_, Arc<Desk>>, since_ms: i64, bucket_ms: i64) -> Result<DashboardView, IpcError> {
+    let reader = desk.agent().reader()?;
+    let metrics = reader.metrics(Some(since_ms))?;
+    let series = reader.series(since_ms, bucket_ms)?;
     Ok(DashboardView { metrics, series })
 }

@@ -23,6 +23,7 @@ use mend_faults::FaultServer;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
+use crate::error::IpcError;
 use crate::ipc::{DecideInput, DecideResult, JobEntry, JobsView};
 use crate::timing::Timing;
 
@@ -171,7 +172,7 @@ impl Desk {
     }
 
     /// Loads and checks a job file (the demo's gets its service).
-    pub async fn load(&self, path: &Path) -> Result<(Job, Vec<(String, String)>), String> {
+    pub async fn load(&self, path: &Path) -> Result<(Job, Vec<(String, String)>), IpcError> {
         let extra = if self.is_demo(path) { self.demo_env().await? } else { Vec::new() };
         let mut env = self.env.clone();
         env.extend(extra.iter().cloned());
@@ -188,10 +189,10 @@ impl Desk {
         std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()).starts_with(dir)
     }
 
-    async fn demo_env(&self) -> Result<Vec<(String, String)>, String> {
+    async fn demo_env(&self) -> Result<Vec<(String, String)>, IpcError> {
         let mut demo = self.demo.lock().await;
         if demo.is_none() {
-            let server = mend_agent::demo::server().await.map_err(|e| format!("cannot start the demo service: {e}"))?;
+            let server = mend_agent::demo::server().await.map_err(|e| IpcError::internal(format!("cannot start the demo service: {e}")))?;
             let env = mend_agent::demo::env(&server);
             *demo = Some((server, env));
         }
@@ -199,26 +200,26 @@ impl Desk {
     }
 
     /// Lays out the demo's work folder and starts the demo job.
-    pub async fn start_demo(self: &Arc<Self>) -> Result<String, String> {
-        let path = mend_agent::demo::prepare(&self.demo_dir()).map_err(|e| format!("{}: {e}", self.demo_dir().display()))?;
+    pub async fn start_demo(self: &Arc<Self>) -> Result<String, IpcError> {
+        let path = mend_agent::demo::prepare(&self.demo_dir()).map_err(|e| IpcError::io(&self.demo_dir(), e))?;
         let (job, extra) = self.load(&path).await?;
         Ok(self.start(job, Some(path), extra, None))
     }
 
     /// A fresh install (no run in the journal, demo never shown): starts the
     /// demo so a newcomer sees healing in the first minute.
-    pub async fn first_start(self: &Arc<Self>) -> Result<Option<String>, String> {
+    pub async fn first_start(self: &Arc<Self>) -> Result<Option<String>, IpcError> {
         let marker = self.agent.data_dir().join("demo-shown");
-        let empty = self.agent.reader().map_err(|e| e.to_string())?.runs(1).map_err(|e| e.to_string())?.is_empty();
+        let empty = self.agent.reader()?.runs(1)?.is_empty();
         if marker.exists() || !empty {
             return Ok(None);
         }
-        std::fs::write(&marker, b"").map_err(|e| format!("{}: {e}", marker.display()))?;
+        std::fs::write(&marker, b"").map_err(|e| IpcError::io(&marker, e))?;
         self.start_demo().await.map(Some)
     }
 
     /// Starts a job file by path.
-    pub async fn start_path(self: &Arc<Self>, path: &Path) -> Result<String, String> {
+    pub async fn start_path(self: &Arc<Self>, path: &Path) -> Result<String, IpcError> {
         let (job, extra) = self.load(path).await?;
         Ok(self.start(job, Some(path.to_path_buf()), extra, None))
     }
@@ -281,21 +282,21 @@ impl Desk {
     }
 
     /// Cancels a live run (its command's process group is killed; pending
-    /// requests stay pending).
-    pub fn cancel(&self, run_id: &str) -> Result<(), String> {
+    /// requests stay pending). A run that is not going on is a conflict.
+    pub fn cancel(&self, run_id: &str) -> Result<(), IpcError> {
         let tx = self.live.lock().ok().and_then(|mut l| l.get_mut(run_id).and_then(|r| r.cancel.take()));
         match tx {
             Some(tx) => {
                 let _ = tx.send("cancelled from the desktop app".into());
                 Ok(())
             }
-            None => Err(format!("run {run_id} is not running")),
+            None => Err(IpcError::conflict(format!("run {run_id} is not running"))),
         }
     }
 
     /// Runs a past run's job file again, as a new run.
-    pub async fn rerun(self: &Arc<Self>, run_id: &str) -> Result<String, String> {
-        let path = self.agent.run_job_path(run_id).map_err(|e| e.to_string())?;
+    pub async fn rerun(self: &Arc<Self>, run_id: &str) -> Result<String, IpcError> {
+        let path = self.agent.run_job_path(run_id)?;
         self.start_path(&path).await
     }
 
@@ -305,23 +306,23 @@ impl Desk {
     /// restart, or another process) is journaled here and its run resumed.
     /// A remembered decision is stored and answers the other waiting
     /// requests it matches.
-    pub async fn decide(self: &Arc<Self>, input: DecideInput) -> Result<DecideResult, String> {
+    pub async fn decide(self: &Arc<Self>, input: DecideInput) -> Result<DecideResult, IpcError> {
         self.timing.clicked(&input.id, input.clicked_ms);
         let who = std::env::var("USER").unwrap_or_default();
-        let waiter = self.waiters.lock().map_err(|e| e.to_string())?.remove(&input.id);
+        let waiter = self.waiters.lock().map_err(|e| IpcError::internal(e.to_string()))?.remove(&input.id);
         let (rule, resumed) = match waiter {
             Some(Waiter { request, tx }) => {
                 let rule = match input.remember {
-                    Some(scope) => Some(rule_for(&request, &input.option, scope, input.note.clone()).map_err(|e| e.to_string())?),
+                    Some(scope) => Some(rule_for(&request, &input.option, scope, input.note.clone())?),
                     None => None,
                 };
                 if request.option(&input.option).is_none() {
                     // Put it back: the request is still waiting.
-                    self.waiters.lock().map_err(|e| e.to_string())?.insert(input.id.clone(), Waiter { request, tx });
-                    return Err(format!("`{}` is not an option of request {}", input.option, input.id));
+                    self.waiters.lock().map_err(|e| IpcError::internal(e.to_string()))?.insert(input.id.clone(), Waiter { request, tx });
+                    return Err(IpcError::bad_input_at("option", format!("`{}` is not an option of request {}", input.option, input.id)));
                 }
                 if let Some(rule) = &rule {
-                    self.agent.save_rule(rule).await.map_err(|e| e.to_string())?;
+                    self.agent.save_rule(rule).await?;
                 }
                 let decision = Decision {
                     option: input.option.clone(),
@@ -330,15 +331,15 @@ impl Desk {
                     decided_ms: now_ms(),
                 };
                 if tx.send(Answer::Decided(decision)).is_err() {
-                    return Err(format!("the run waiting on {} has stopped; decide again to resume it", input.id));
+                    return Err(IpcError::conflict(format!("the run waiting on {} has stopped; decide again to resume it", input.id)));
                 }
                 (rule, true)
             }
             None => {
                 // A run of another process, or of an earlier session (issue
                 // 12): whoever holds its lease goes on with it.
-                let (request, _) = self.agent.request(&input.id).map_err(|e| e.to_string())?;
-                let claim = self.agent.claim(&request.run_id).await.map_err(|e| e.to_string())?;
+                let (request, _) = self.agent.request(&input.id)?;
+                let claim = self.agent.claim(&request.run_id).await?;
                 let args = DecideArgs {
                     id: input.id.clone(),
                     option: input.option.clone(),
@@ -347,7 +348,7 @@ impl Desk {
                     who,
                     via: "in the desktop app",
                 };
-                let decided = self.agent.decide(args).await.map_err(|e| e.to_string())?;
+                let decided = self.agent.decide(args).await?;
                 let resumed = match claim {
                     Taken::Ours(lease) => self.go_on(lease).await.is_ok(),
                     Taken::Held(_) => {
@@ -377,15 +378,15 @@ impl Desk {
     /// Goes on with a run whose lease this app took, as its journal tells
     /// (a decision to apply, or the step that was going on). A run that
     /// waits on a request or has ended is left as it is.
-    pub async fn go_on(self: &Arc<Self>, lease: Lease) -> Result<String, String> {
-        let path = self.agent.run_job_path(lease.run_id()).map_err(|e| e.to_string())?;
+    pub async fn go_on(self: &Arc<Self>, lease: Lease) -> Result<String, IpcError> {
+        let path = self.agent.run_job_path(lease.run_id())?;
         let (_, extra) = self.load(&path).await?;
         let mut env = self.env.clone();
         env.extend(extra.iter().cloned());
-        let t = self.agent.continuation(lease, &self.config, &env).map_err(|e| e.to_string())?;
+        let t = self.agent.continuation(lease, &self.config, &env)?;
         match t.next {
-            Continuation::Ended(s) => Err(format!("run {} has already ended ({s})", t.lease.run_id())),
-            Continuation::Waiting(r) => Err(format!("run {} waits on request {}", t.lease.run_id(), r.id)),
+            Continuation::Ended(s) => Err(IpcError::conflict(format!("run {} has already ended ({s})", t.lease.run_id()))),
+            Continuation::Waiting(r) => Err(IpcError::conflict(format!("run {} waits on request {}", t.lease.run_id(), r.id))),
             next => Ok(self.start(t.job, Some(t.job_path), extra, Some((t.lease, next)))),
         }
     }
@@ -393,12 +394,13 @@ impl Desk {
     /// Goes on with a run of an earlier session or another process whose
     /// process ended (the runs view's "resume"); a run a live process owns
     /// is an error naming it.
-    pub async fn resume_run(self: &Arc<Self>, run_id: &str) -> Result<String, String> {
-        match self.agent.claim(run_id).await.map_err(|e| e.to_string())? {
+    pub async fn resume_run(self: &Arc<Self>, run_id: &str) -> Result<String, IpcError> {
+        match self.agent.claim(run_id).await? {
             Taken::Ours(lease) => self.go_on(lease).await,
-            Taken::Held(h) => {
-                Err(format!("run {run_id} is owned by {}", h.map(|h| h.to_string()).unwrap_or_else(|| "a live process".into())))
-            }
+            Taken::Held(h) => Err(IpcError::conflict(format!(
+                "run {run_id} is owned by {}",
+                h.map(|h| h.to_string()).unwrap_or_else(|| "a live process".into())
+            ))),
         }
     }
 

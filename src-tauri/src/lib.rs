@@ -23,6 +23,7 @@ pub mod approvals;
 pub mod audit;
 pub mod dashboard;
 pub mod desk;
+pub mod error;
 pub mod ipc;
 pub mod memory;
 pub mod overview;

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use tauri::State;
 
 use crate::desk::Desk;
+use crate::error::IpcError;
 
 /// Lessons not seen for this many days are listed as stale.
 const STALE_DAYS: u32 = 180;
@@ -197,16 +198,18 @@ pub struct HitView {
     pub highlights: Vec<(usize, usize)>,
 }
 
-fn lessons(desk: &Desk) -> Result<&Arc<Lessons>, String> {
-    desk.agent().lessons().ok_or_else(|| desk.agent().memory_error().unwrap_or("the memory file is not open").to_owned())
+fn lessons(desk: &Desk) -> Result<&Arc<Lessons>, IpcError> {
+    desk.agent().lessons().ok_or_else(|| IpcError::unavailable(desk.agent().memory_error().unwrap_or("the memory file is not open")))
 }
 
 fn version_text(v: Version) -> String {
     format!("{:016x}", v.0)
 }
 
-fn parse_version(s: &str) -> Result<Version, String> {
-    u64::from_str_radix(s, 16).map(Version).map_err(|_| format!("`{s}` is not a version of the memory file"))
+fn parse_version(s: &str) -> Result<Version, IpcError> {
+    u64::from_str_radix(s, 16)
+        .map(Version)
+        .map_err(|_| IpcError::bad_input_at("base", format!("`{s}` is not a version of the memory file")))
 }
 
 fn view(l: &Lesson, flagged: &HashSet<String>, runs: &mut std::collections::HashMap<String, Vec<String>>) -> LessonView {
@@ -232,7 +235,7 @@ fn view(l: &Lesson, flagged: &HashSet<String>, runs: &mut std::collections::Hash
 
 /// The file, its lessons, provenance and findings.
 #[tauri::command]
-pub fn memory_view(desk: State<'_, Arc<Desk>>) -> Result<MemoryView, String> {
+pub fn memory_view(desk: State<'_, Arc<Desk>>) -> Result<MemoryView, IpcError> {
     let l = lessons(&desk)?;
     let mut runs = desk.agent().reader().and_then(|r| Ok(r.lesson_runs()?)).unwrap_or_default();
     Ok(l.with(|m, text, version| {
@@ -262,12 +265,12 @@ pub fn memory_search(
     section: Option<String>,
     state: Option<String>,
     limit: Option<usize>,
-) -> Result<Vec<HitView>, String> {
+) -> Result<Vec<HitView>, IpcError> {
     let l = lessons(&desk)?;
     let limit = limit.unwrap_or(50).min(500);
     let narrowing = section.is_some() || state.is_some();
     let filter = Filter { tool: tool.filter(|t| !t.is_empty()), code: code.filter(|c| !c.is_empty()) };
-    let hits = l.search(&query, &filter, if narrowing { limit * 20 } else { limit }).map_err(|e| e.to_string())?;
+    let hits = l.search(&query, &filter, if narrowing { limit * 20 } else { limit })?;
     let flagged: HashSet<String> = match state.as_deref() {
         Some("flagged") => l.with(|m, _, _| {
             check(m, STALE_DAYS, days_since_epoch(std::time::SystemTime::now())).into_iter().filter_map(|f| f.lesson).collect()
@@ -299,12 +302,12 @@ pub fn memory_search(
     Ok(out)
 }
 
-fn new_lesson(input: LessonInput, keep: Option<&Lesson>) -> Result<NewLesson, String> {
+fn new_lesson(input: LessonInput, keep: Option<&Lesson>) -> Result<NewLesson, IpcError> {
     let fix = match input.fix.filter(|f| !f.is_empty()) {
         Some(action) => {
-            Fix::check_action(&action).map_err(|e| format!("fix: {e}"))?;
+            Fix::check_action(&action).map_err(|e| IpcError::bad_input_at("fix", format!("fix: {e}")))?;
             let args = match input.fix_args.filter(|a| !a.trim().is_empty()) {
-                Some(a) => Some(Fix::parse_args(&a).map_err(|e| format!("fix arguments: {e}"))?),
+                Some(a) => Some(Fix::parse_args(&a).map_err(|e| IpcError::bad_input_at("fix_args", format!("fix arguments: {e}")))?),
                 None => None,
             };
             Some(Fix { action, args })
@@ -326,8 +329,8 @@ fn new_lesson(input: LessonInput, keep: Option<&Lesson>) -> Result<NewLesson, St
     })
 }
 
-fn edits(l: &Lessons, edit: MemoryEdit) -> Result<Vec<Edit>, String> {
-    let get = |id: &str| l.lesson(id).ok_or_else(|| format!("no lesson `{id}` in {}", l.path().display()));
+fn edits(l: &Lessons, edit: MemoryEdit) -> Result<Vec<Edit>, IpcError> {
+    let get = |id: &str| l.lesson(id).ok_or_else(|| IpcError::not_found(format!("no lesson `{id}` in {}", l.path().display())));
     Ok(match edit {
         MemoryEdit::Add { section, lesson } => vec![Edit::Add { section, lesson: new_lesson(lesson, None)? }],
         MemoryEdit::Replace { id, lesson } => {
@@ -351,19 +354,19 @@ fn edits(l: &Lessons, edit: MemoryEdit) -> Result<Vec<Edit>, String> {
     })
 }
 
-fn saved(r: Result<Version, MemoryError>, merged: bool) -> Result<SaveResult, String> {
+fn saved(r: Result<Version, MemoryError>, merged: bool) -> Result<SaveResult, IpcError> {
     match r {
         Ok(v) => Ok(SaveResult::Saved { version: version_text(v), merged }),
         Err(MemoryError::Store(StoreError::Conflict { conflict, .. })) => {
             Ok(SaveResult::Conflict { theirs: conflict.theirs, ours: conflict.ours, reason: conflict.reason })
         }
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(e.into()),
     }
 }
 
 /// Saves a change made on version `base` of the file.
 #[tauri::command]
-pub fn memory_save(desk: State<'_, Arc<Desk>>, base: String, edit: MemoryEdit) -> Result<SaveResult, String> {
+pub fn memory_save(desk: State<'_, Arc<Desk>>, base: String, edit: MemoryEdit) -> Result<SaveResult, IpcError> {
     let l = lessons(&desk)?;
     let edits = edits(l, edit)?;
     match l.apply_on(parse_version(&base)?, &edits) {
@@ -374,14 +377,14 @@ pub fn memory_save(desk: State<'_, Arc<Desk>>, base: String, edit: MemoryEdit) -
 
 /// Saves the whole file from the raw editor, if it is still version `base`.
 #[tauri::command]
-pub fn memory_raw(desk: State<'_, Arc<Desk>>, base: String, text: String) -> Result<SaveResult, String> {
+pub fn memory_raw(desk: State<'_, Arc<Desk>>, base: String, text: String) -> Result<SaveResult, IpcError> {
     let l = lessons(&desk)?;
     saved(l.replace_all(parse_version(&base)?, &text), false)
 }
 
 /// Opens the memory file in the system's editor.
 #[tauri::command]
-pub fn memory_open(desk: State<'_, Arc<Desk>>) -> Result<(), String> {
+pub fn memory_open(desk: State<'_, Arc<Desk>>) -> Result<(), IpcError> {
     let path = lessons(&desk)?.path().to_path_buf();
-    desk.shell().open_path(&path)
+    desk.shell().open_path(&path).map_err(IpcError::unavailable)
 }

@@ -6,6 +6,7 @@ use serde::Serialize;
 use tauri::State;
 
 use crate::desk::Desk;
+use crate::error::IpcError;
 
 /// What the header shows.
 #[derive(Debug, Serialize, PartialEq)]
@@ -30,9 +31,8 @@ pub struct Overview {
 
 /// Reads the journal's headline numbers.
 #[tauri::command]
-pub fn overview(desk: State<'_, Arc<Desk>>) -> Result<Overview, String> {
-    let reader = desk.agent().reader().map_err(|e| e.to_string())?;
-    let m = reader.metrics(None).map_err(|e| e.to_string())?;
+pub fn overview(desk: State<'_, Arc<Desk>>) -> Result<Overview, IpcError> {
+    let m = desk.agent().reader()?.metrics(None)?;
     Ok(Overview {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         journal: desk.agent().data_dir().join(mend_journal::FILE_NAME).display().to_string(),

@@ -9,19 +9,20 @@ use mend_journal::{LogFilter, RunRow};
 use tauri::State;
 
 use crate::desk::Desk;
+use crate::error::IpcError;
 use crate::ipc::JobsView;
 
 /// The newest runs.
 #[tauri::command]
-pub fn runs_list(desk: State<'_, Arc<Desk>>, limit: Option<usize>) -> Result<Vec<RunRow>, String> {
-    desk.agent().reader().and_then(|r| Ok(r.runs(limit.unwrap_or(100))?)).map_err(|e| e.to_string())
+pub fn runs_list(desk: State<'_, Arc<Desk>>, limit: Option<usize>) -> Result<Vec<RunRow>, IpcError> {
+    Ok(desk.agent().reader()?.runs(limit.unwrap_or(100))?)
 }
 
 /// Every event of one run, oldest first.
 #[tauri::command]
-pub fn run_events(desk: State<'_, Arc<Desk>>, run_id: String) -> Result<Vec<Event>, String> {
+pub fn run_events(desk: State<'_, Arc<Desk>>, run_id: String) -> Result<Vec<Event>, IpcError> {
     let filter = LogFilter { run_id: Some(run_id), limit: 10_000, ..LogFilter::default() };
-    desk.agent().reader().and_then(|r| Ok(r.logs(&filter)?)).map_err(|e| e.to_string())
+    Ok(desk.agent().reader()?.logs(&filter)?)
 }
 
 /// The jobs folder and its files.
@@ -32,25 +33,25 @@ pub fn jobs_list(desk: State<'_, Arc<Desk>>) -> JobsView {
 
 /// Starts a job file; returns the run id.
 #[tauri::command]
-pub async fn job_start(desk: State<'_, Arc<Desk>>, path: String) -> Result<String, String> {
+pub async fn job_start(desk: State<'_, Arc<Desk>>, path: String) -> Result<String, IpcError> {
     desk.inner().start_path(&PathBuf::from(path)).await
 }
 
 /// Starts the bundled demo; returns the run id.
 #[tauri::command]
-pub async fn demo_start(desk: State<'_, Arc<Desk>>) -> Result<String, String> {
+pub async fn demo_start(desk: State<'_, Arc<Desk>>) -> Result<String, IpcError> {
     desk.inner().start_demo().await
 }
 
 /// Cancels a live run.
 #[tauri::command]
-pub fn run_cancel(desk: State<'_, Arc<Desk>>, run_id: String) -> Result<(), String> {
+pub fn run_cancel(desk: State<'_, Arc<Desk>>, run_id: String) -> Result<(), IpcError> {
     desk.cancel(&run_id)
 }
 
 /// Runs a past run's job file again; returns the new run id.
 #[tauri::command]
-pub async fn run_rerun(desk: State<'_, Arc<Desk>>, run_id: String) -> Result<String, String> {
+pub async fn run_rerun(desk: State<'_, Arc<Desk>>, run_id: String) -> Result<String, IpcError> {
     desk.inner().rerun(&run_id).await
 }
 
@@ -58,12 +59,12 @@ pub async fn run_rerun(desk: State<'_, Arc<Desk>>, run_id: String) -> Result<Str
 /// session, a killed `mend run`), as its journal tells; a call that may
 /// have run asks first (issue 12). Returns the run id.
 #[tauri::command]
-pub async fn run_resume(desk: State<'_, Arc<Desk>>, run_id: String) -> Result<String, String> {
+pub async fn run_resume(desk: State<'_, Arc<Desk>>, run_id: String) -> Result<String, IpcError> {
     desk.inner().resume_run(&run_id).await
 }
 
 /// Opens a job file (or the jobs folder) in the system's editor.
 #[tauri::command]
-pub fn job_open(desk: State<'_, Arc<Desk>>, path: String) -> Result<(), String> {
-    desk.shell().open_path(&PathBuf::from(path))
+pub fn job_open(desk: State<'_, Arc<Desk>>, path: String) -> Result<(), IpcError> {
+    desk.shell().open_path(&PathBuf::from(path)).map_err(IpcError::unavailable)
 }

@@ -6,6 +6,7 @@ use tauri::{AppHandle, Manager, Runtime, State};
 use tauri_plugin_autostart::AutoLaunchManager;
 
 use crate::desk::Desk;
+use crate::error::IpcError;
 use crate::ipc::Settings;
 
 /// The settings.
@@ -23,7 +24,7 @@ pub fn settings_get<R: Runtime>(app: AppHandle<R>, desk: State<'_, Arc<Desk>>) -
 
 /// Turns start at login on or off.
 #[tauri::command]
-pub fn settings_autostart<R: Runtime>(app: AppHandle<R>, enabled: bool) -> Result<(), String> {
-    let auto = app.try_state::<AutoLaunchManager>().ok_or("start at login is not available here")?;
-    if enabled { auto.enable() } else { auto.disable() }.map_err(|e| e.to_string())
+pub fn settings_autostart<R: Runtime>(app: AppHandle<R>, enabled: bool) -> Result<(), IpcError> {
+    let auto = app.try_state::<AutoLaunchManager>().ok_or_else(|| IpcError::unavailable("start at login is not available here"))?;
+    if enabled { auto.enable() } else { auto.disable() }.map_err(|e| IpcError::unavailable(e.to_string()))
 }

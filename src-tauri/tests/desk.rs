@@ -157,7 +157,8 @@ fn a_wrong_option_is_refused_and_the_request_keeps_waiting() {
     f.wait_for("the request", |f| !f.shell.raised.lock().unwrap().is_empty());
     let id = f.shell.raised.lock().unwrap()[0].clone();
     let err = f.call("approval_decide", json!({"input": {"id": id, "option": "explode"}})).unwrap_err();
-    assert!(err.as_str().unwrap().contains("`explode` is not an option"), "{err}");
+    assert!(err["message"].as_str().unwrap().contains("`explode` is not an option"), "{err}");
+    assert_eq!((&err["code"], &err["place"]), (&json!("bad_input"), &json!("option")), "{err}");
     assert!(f.desk.is_waiting_on(&id));
     let out = f.call("approval_decide", json!({"input": {"id": id, "option": "skip"}})).unwrap();
     assert_eq!(out["resumed"], true);
@@ -266,6 +267,43 @@ fn a_timed_out_request_follows_the_jobs_policy_and_the_windows_hear_of_it() {
     assert!(stopped, "the popup is told the request stopped waiting");
 }
 
+/// Issue 15: a command's error reaches the UI as `{ code, message, place? }`.
+#[test]
+fn errors_reach_the_windows_with_their_code_and_place() {
+    let f = fixture();
+    let nothing = |e: &Value| e.get("place").is_none();
+    // Unknown names: not found.
+    let e = f.call("approval_get", json!({"id": "req-nope"})).unwrap_err();
+    assert_eq!((&e["code"], &e["message"]), (&json!("not_found"), &json!("no approval request `req-nope`")), "{e}");
+    assert!(nothing(&e), "{e}");
+    let e = f.call("approval_decide", json!({"input": {"id": "req-nope", "option": "run"}})).unwrap_err();
+    assert_eq!(e["code"], "not_found", "{e}");
+    let e = f.call("rule_forget", json!({"id": "rule-nope"})).unwrap_err();
+    assert_eq!(e["code"], "not_found", "{e}");
+    let e = f.call("run_rerun", json!({"runId": "run-nope"})).unwrap_err();
+    assert_eq!(e["code"], "not_found", "{e}");
+    // A bad version of the memory file: bad input at `base`.
+    let e = f.call("memory_raw", json!({"base": "not hex", "text": ""})).unwrap_err();
+    assert_eq!((&e["code"], &e["place"]), (&json!("bad_input"), &json!("base")), "{e}");
+    let version = f.call("memory_view", json!({})).unwrap()["version"].clone();
+    let e = f.call("memory_save", json!({"base": version, "edit": {"op": "delete", "id": "nope"}})).unwrap_err();
+    assert_eq!(e["code"], "not_found", "{e}");
+
+    // Deciding again with another option once the decision holds: a conflict; the same option: fine.
+    let path = f.job("cleanup.toml", &destructive_job(&f.root));
+    let run_id = f.call("job_start", json!({"path": path})).unwrap().as_str().unwrap().to_owned();
+    f.wait_for("the request", |f| !f.shell.raised.lock().unwrap().is_empty());
+    let id = f.shell.raised.lock().unwrap()[0].clone();
+    f.call("approval_decide", json!({"input": {"id": id, "option": "skip"}})).unwrap();
+    f.wait_for("the run to finish", |f| f.run_status(&run_id) == "succeeded");
+    let e = f.call("approval_decide", json!({"input": {"id": id, "option": "run"}})).unwrap_err();
+    assert_eq!(e["code"], "conflict", "{e}");
+    assert!(e["message"].as_str().unwrap().contains("already decided: `skip`"), "{e}");
+    assert!(nothing(&e), "{e}");
+    f.call("approval_decide", json!({"input": {"id": id, "option": "skip"}})).unwrap();
+    assert!(f.root.join("staging").exists(), "the refused decision did nothing");
+}
+
 #[test]
 fn cancel_stops_a_live_run_and_rerun_starts_it_again() {
     let f = fixture();
@@ -278,7 +316,8 @@ fn cancel_stops_a_live_run_and_rerun_starts_it_again() {
     f.call("run_cancel", json!({"runId": run_id})).unwrap();
     f.wait_for("the run to stop", |f| f.run_status(&run_id) == "interrupted");
     let err = f.call("run_cancel", json!({"runId": run_id})).unwrap_err();
-    assert!(err.as_str().unwrap().contains("is not running"));
+    assert!(err["message"].as_str().unwrap().contains("is not running"));
+    assert_eq!(err["code"], "conflict", "{err}");
     let again = f.call("run_rerun", json!({"runId": run_id})).unwrap().as_str().unwrap().to_owned();
     assert_ne!(again, run_id);
     f.wait_for("the new run", |f| f.run_status(&again) == "running");
@@ -301,7 +340,10 @@ fn the_jobs_folder_lists_files_with_their_errors_and_runs_schedules() {
     assert_eq!(list[1]["name"], "tick");
     assert_eq!(list[1]["schedule"], "every 1 s");
     let err = f.call("job_start", json!({"path": list[0]["path"]})).unwrap_err();
-    assert!(err.as_str().unwrap().contains("broken.toml:5"), "{err}");
+    assert!(err["message"].as_str().unwrap().contains("broken.toml:5"), "{err}");
+    assert_eq!(err["code"], "bad_input", "{err}");
+    let place = err["place"].as_str().unwrap();
+    assert!(place.contains("broken.toml:5:") && place.ends_with(" steps[0].tool"), "{err}");
 
     tauri::async_runtime::spawn(f.desk.clone().schedule());
     f.wait_for("a scheduled run", |f| {
@@ -392,7 +434,9 @@ fn the_memory_screen_edits_searches_and_sees_conflicts_and_external_edits() {
         "memory_save",
         json!({"base": r["version"], "edit": {"op": "add", "section": "X", "lesson": {"text": "t", "fix": "retry_later"}}}),
     );
-    assert!(bad.unwrap_err().as_str().unwrap().contains("fix: unknown action `retry_later`"));
+    let bad = bad.unwrap_err();
+    assert!(bad["message"].as_str().unwrap().contains("fix: unknown action `retry_later`"));
+    assert_eq!((&bad["code"], &bad["place"]), (&json!("bad_input"), &json!("fix")), "{bad}");
 }
 
 #[test]
@@ -508,7 +552,10 @@ fn two_deciders_at_once_yield_one_decision_and_one_resume() {
         let held = held.expect("decided").option;
         match (&desk, &cli_said) {
             (Ok(_), Err(e)) => assert!(held == desk_option && e.contains("already decided"), "{e}"),
-            (Err(e), Ok(o)) => assert!(held == *o && e.as_str().unwrap_or("").contains("already decided"), "{e}"),
+            (Err(e), Ok(o)) => {
+                assert!(held == *o && e["message"].as_str().unwrap_or("").contains("already decided"), "{e}");
+                assert_eq!(e["code"], "conflict", "{e}");
+            }
             (Ok(_), Ok(o)) => panic!("both deciders were told they decided: desk {desk_option}, cli {o}"),
             (Err(a), Err(b)) => panic!("nobody decided: {a} / {b}"),
         }

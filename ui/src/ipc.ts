@@ -1010,3 +1010,20 @@ text?: string | null,
  */
 limit?: number | null, };
 
+export type IpcErrorCode = "conflict" | "bad_input" | "not_found" | "unavailable" | "internal";
+
+export type IpcError = { 
+/**
+ * The kind.
+ */
+code: IpcErrorCode, 
+/**
+ * What happened, for a person.
+ */
+message: string, 
+/**
+ * Where the input is wrong: a form field (`option`, `fix`,
+ * `fix_args`) or a file place (`jobs/sync.toml:5:3 steps[0].tool`).
+ */
+place?: string, };
+

@@ -81,7 +81,7 @@ impl JobFolder {
             if self.entries.get(&path).is_some_and(|old| old.modified == modified) {
                 continue;
             }
-            let job = crate::load::job(&path, config, env);
+            let job = crate::load::job(&path, config, env).map_err(|e| e.to_string());
             let next_ms = job.as_ref().ok().and_then(|j| j.schedule.as_ref()).and_then(|s| s.next_after(now_ms));
             changes.push(match &job {
                 Ok(j) => Change::Loaded { path: path.clone(), name: j.name.clone(), schedule: j.schedule.as_ref().map(|s| s.to_string()) },

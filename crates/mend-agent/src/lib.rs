@@ -34,15 +34,58 @@ pub mod memory;
 
 use memory::Lessons;
 
-/// A bad request or a broken journal, with a message for a person.
+/// Why the agent could not do what it was asked, by whose problem it is,
+/// each with a message for a person (the command line maps the kinds to its
+/// exit codes, the desktop to its IPC error codes).
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
-    /// The input is wrong (unknown request, option, scope…).
+    /// The input is wrong: an option a request does not have, a scope that
+    /// does not fit, a job file that does not load.
+    #[error("{message}")]
+    BadInput {
+        /// What is wrong.
+        message: String,
+        /// Where, when known: a field (`option`, `remember`) or a file
+        /// place (`jobs/sync.toml:5:3`).
+        place: Option<String>,
+    },
+    /// What the input names does not exist: an approval request, a run, a
+    /// remembered decision.
     #[error("{0}")]
-    BadInput(String),
-    /// The journal or the engine failed.
+    NotFound(String),
+    /// The input contradicts what holds now: a request already decided
+    /// with another option, a run that has ended.
+    #[error("{0}")]
+    Conflict(String),
+    /// The journal, the disk or the engine failed: not the input's fault.
     #[error("{0}")]
     Internal(String),
+}
+
+impl AgentError {
+    /// Bad input without a known place.
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        AgentError::BadInput { message: message.into(), place: None }
+    }
+
+    /// Bad input at `place` (a field, or a file place).
+    pub fn bad_input_at(place: impl Into<String>, message: impl Into<String>) -> Self {
+        AgentError::BadInput { message: message.into(), place: Some(place.into()) }
+    }
+
+    /// Where the input is wrong, when known.
+    pub fn place(&self) -> Option<&str> {
+        match self {
+            AgentError::BadInput { place, .. } => place.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+impl From<load::LoadError> for AgentError {
+    fn from(e: load::LoadError) -> Self {
+        AgentError::BadInput { message: e.message, place: e.place }
+    }
 }
 
 impl From<mend_journal::Error> for AgentError {
@@ -232,7 +275,7 @@ impl Agent {
         if models.is_empty() {
             return Ok(self);
         }
-        let chain = mend_llm::Chain::new(models).map_err(|e| AgentError::BadInput(format!("LLM: {e}")))?;
+        let chain = mend_llm::Chain::new(models).map_err(|e| AgentError::bad_input_at("llm", format!("LLM: {e}")))?;
         self.llm = Some(Arc::new(mend_llm::LlmDiagnoser::new(chain)));
         Ok(self)
     }
@@ -337,9 +380,9 @@ impl Agent {
         }
     }
 
-    /// The request `id` and its decision, if any. Unknown: `BadInput`.
+    /// The request `id` and its decision, if any. Unknown: `NotFound`.
     pub fn request(&self, id: &str) -> Result<(ApprovalRequest, Option<Decision>), AgentError> {
-        self.reader()?.approval(id)?.ok_or_else(|| AgentError::BadInput(format!("no approval request `{id}`")))
+        self.reader()?.approval(id)?.ok_or_else(|| AgentError::NotFound(format!("no approval request `{id}`")))
     }
 
     /// Records a person's decision on a waiting request (and the rule, if
@@ -350,8 +393,9 @@ impl Agent {
     /// anything acts on it; a request takes one decision however many
     /// deciders there are at once; deciding again with the option that
     /// holds returns it (`earlier`), so a `decide` killed part-way can be
-    /// run again and go on. Another option than the one that holds is
-    /// `BadInput` naming it.
+    /// run again and go on. Another option than the one that holds is a
+    /// `Conflict` naming it; an unknown request `NotFound`; an option the
+    /// request does not have `BadInput` at `option`.
     pub async fn decide(&self, args: DecideArgs) -> Result<Decided, AgentError> {
         let by = DecidedBy::Person { who: args.who.clone() };
         self.decide_as(args, by).await
@@ -369,7 +413,7 @@ impl Agent {
                 Some(s @ ("succeeded" | "failed" | "aborted")) => format!("its run {} has ended ({s})", request.run_id),
                 _ => format!("`mend runs resume {}` goes on with that decision", request.run_id),
             };
-            AgentError::BadInput(format!("request {} was already decided: `{}` at {}; {next}", args.id, d.option, d.decided_ms))
+            AgentError::Conflict(format!("request {} was already decided: `{}` at {}; {next}", args.id, d.option, d.decided_ms))
         };
         if let Some(d) = earlier {
             return if d.option == args.option {
@@ -444,7 +488,7 @@ impl Agent {
                     return Ok(lease::Taken::Ours(l));
                 }
                 Ok(lease::Taken::Held(h)) => last = h,
-                Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => return Err(AgentError::BadInput(e.to_string())),
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => return Err(AgentError::bad_input_at("run_id", e.to_string())),
                 Err(e) => return Err(AgentError::Internal(format!("cannot take run {run_id}'s lease: {e}"))),
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -485,15 +529,18 @@ impl Agent {
     pub fn continuation(&self, lease: lease::Lease, config: &Config, env: &[(String, String)]) -> Result<Takeover, AgentError> {
         let run_id = lease.run_id().to_owned();
         let reader = self.reader()?;
-        let state = reader.run_state(&run_id)?.ok_or_else(|| AgentError::BadInput(format!("no run `{run_id}` in the journal")))?;
+        let state = reader.run_state(&run_id)?.ok_or_else(|| AgentError::NotFound(format!("no run `{run_id}` in the journal")))?;
         let path = self.run_job_path(&run_id)?;
-        let job = load::job(&path, config, env).map_err(|e| AgentError::BadInput(format!("cannot go on with run {run_id}: {e}")))?;
+        let job = load::job(&path, config, env).map_err(|e| e.context(&format!("cannot go on with run {run_id}")))?;
         let missing = |step: &str| {
-            AgentError::BadInput(format!(
-                "run {run_id} cannot go on: its job file {} has no step `{step}` any more (renamed or removed): \
-                 restore it, or end the run with `mend runs close {run_id}`",
-                path.display()
-            ))
+            AgentError::bad_input_at(
+                path.display().to_string(),
+                format!(
+                    "run {run_id} cannot go on: its job file {} has no step `{step}` any more (renamed or removed): \
+                     restore it, or end the run with `mend runs close {run_id}`",
+                    path.display()
+                ),
+            )
         };
         let next = match state.status.as_deref() {
             Some(s @ ("succeeded" | "failed" | "aborted")) => Continuation::Ended(s.to_owned()),
@@ -531,13 +578,13 @@ impl Agent {
     /// be ours (no live process owns it). Its waiting requests are decided
     /// `abort` by `who`, decisions nobody went on with are marked done, and
     /// the run is journaled as `aborted`, with why. Returns how many waiting
-    /// requests were decided. A run that already ended is `BadInput`.
+    /// requests were decided. A run that already ended is a `Conflict`.
     pub async fn close_run(&self, lease: &lease::Lease, who: &str, note: Option<&str>) -> Result<usize, AgentError> {
         let run_id = lease.run_id();
         let reader = self.reader()?;
-        let state = reader.run_state(run_id)?.ok_or_else(|| AgentError::BadInput(format!("no run `{run_id}` in the journal")))?;
+        let state = reader.run_state(run_id)?.ok_or_else(|| AgentError::NotFound(format!("no run `{run_id}` in the journal")))?;
         if let Some(s @ ("succeeded" | "failed" | "aborted")) = state.status.as_deref() {
-            return Err(AgentError::BadInput(format!("run {run_id} has already ended ({s})")));
+            return Err(AgentError::Conflict(format!("run {run_id} has already ended ({s})")));
         }
         let by = DecidedBy::Person { who: who.to_owned() };
         let pending = reader.pending_for_run(run_id)?;
@@ -649,9 +696,12 @@ impl Agent {
         Ok(self.journal.save_rule(rule).await?)
     }
 
-    /// Drops a remembered decision.
+    /// Drops a remembered decision; an unknown id is `NotFound`.
     pub async fn forget(&self, id: &str) -> Result<(), AgentError> {
-        self.journal.delete_rule(id).await.map_err(|e| AgentError::BadInput(e.to_string()))
+        if !self.reader()?.rules()?.iter().any(|r| r.id == id) {
+            return Err(AgentError::NotFound(format!("no remembered decision {id}")));
+        }
+        Ok(self.journal.delete_rule(id).await?)
     }
 
     /// The job file a run was started from, as journaled.
@@ -659,7 +709,7 @@ impl Agent {
         self.reader()?
             .run_job_path(run_id)?
             .map(PathBuf::from)
-            .ok_or_else(|| AgentError::BadInput(format!("run {run_id} has no job file in the journal: run the job again")))
+            .ok_or_else(|| AgentError::NotFound(format!("run {run_id} has no job file in the journal: run the job again")))
     }
 
     /// The job a decided request resumes: its run's journaled job file,
@@ -671,7 +721,7 @@ impl Agent {
         env: &[(String, String)],
     ) -> Result<(Job, PathBuf), AgentError> {
         let path = self.run_job_path(&request.run_id)?;
-        let job = load::job(&path, config, env).map_err(|e| AgentError::BadInput(format!("cannot resume run {}: {e}", request.run_id)))?;
+        let job = load::job(&path, config, env).map_err(|e| e.context(&format!("cannot resume run {}", request.run_id)))?;
         Ok((job, path))
     }
 
@@ -891,7 +941,10 @@ impl Approver for Watched {
 fn check_option<'a>(request: &'a ApprovalRequest, option: &str) -> Result<&'a mend_core::approval::ApprovalOption, AgentError> {
     request.option(option).ok_or_else(|| {
         let ids: Vec<String> = request.options.iter().map(|o| format!("{} ({})", o.id, o.label)).collect();
-        AgentError::BadInput(format!("`{option}` is not an option of request {}; choose one of: {}", request.id, ids.join(", ")))
+        AgentError::bad_input_at(
+            "option",
+            format!("`{option}` is not an option of request {}; choose one of: {}", request.id, ids.join(", ")),
+        )
     })
 }
 
@@ -905,10 +958,10 @@ pub fn rule_for(request: &ApprovalRequest, option: &str, scope: Remember, note: 
         Remember::Failure => match (&request.tool, &request.code) {
             (Some(tool), Some(code)) => RuleScope::Failure { tool: tool.clone(), code: code.clone() },
             _ => {
-                return Err(AgentError::BadInput(format!(
-                    "request {} is not about a failure: remember it for the job or the step",
-                    request.id
-                )));
+                return Err(AgentError::bad_input_at(
+                    "remember",
+                    format!("request {} is not about a failure: remember it for the job or the step", request.id),
+                ));
             }
         },
     };

@@ -42,7 +42,7 @@ pub fn config(path: Option<&Path>) -> Result<Config, String> {
 
 /// Reads and checks a job file. Errors name the file, line and field.
 pub fn load(path: &Path, config: &Config, env: &[(String, String)]) -> Result<Job, String> {
-    mend_agent::load::job(path, config, env)
+    mend_agent::load::job(path, config, env).map_err(|e| e.message)
 }
 
 /// `mend check`.
@@ -300,7 +300,7 @@ pub struct DecideArgs<'a> {
 fn agent_fail(e: AgentError) -> u8 {
     eprintln!("mend: {e}");
     match e {
-        AgentError::BadInput(_) => EXIT_BAD_INPUT,
+        AgentError::BadInput { .. } | AgentError::NotFound(_) | AgentError::Conflict(_) => EXIT_BAD_INPUT,
         AgentError::Internal(_) => EXIT_INTERNAL,
     }
 }
@@ -362,12 +362,15 @@ async fn decide_with(agent: &Agent, config: &Config, args: DecideArgs<'_>, out: 
             if job.steps.iter().any(|s| s.name == request.step) {
                 Ok(())
             } else {
-                Err(AgentError::BadInput(format!(
-                    "run {run_id} cannot go on: its job file {} has no step `{}` any more (renamed or removed): \
-                     restore it, or end the run with `mend runs close {run_id}`; nothing was decided",
-                    path.display(),
-                    request.step
-                )))
+                Err(AgentError::bad_input_at(
+                    path.display().to_string(),
+                    format!(
+                        "run {run_id} cannot go on: its job file {} has no step `{}` any more (renamed or removed): \
+                         restore it, or end the run with `mend runs close {run_id}`; nothing was decided",
+                        path.display(),
+                        request.step
+                    ),
+                ))
             }
         })
     {
