@@ -1,11 +1,14 @@
 // Typed calls into the Rust shell. Every type comes from ./ipc.ts, which is
 // generated from the Rust structs (a Rust test fails when it is stale).
-import { invoke } from "@tauri-apps/api/core";
+// Every call rejects with an `IpcError` (`{ code, message, place? }`).
+import { invoke as tauriInvoke, type InvokeArgs } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type {
   AuditFilter,
   DashboardView,
   HitView,
+  IpcError,
+  IpcErrorCode,
   MemoryEdit,
   MemoryView,
   SaveResult,
@@ -21,6 +24,25 @@ import type {
   RunRow,
   Settings,
 } from "./ipc";
+
+const CODES: IpcErrorCode[] = ["conflict", "bad_input", "not_found", "unavailable", "internal"];
+
+/** A rejected call's reason, typed: the shell's `IpcError` as it is; anything
+ * else (a string from Tauri itself, an exception) is internal. */
+export function toIpcError(e: unknown): IpcError {
+  const x = e as Partial<IpcError> | null;
+  if (x && typeof x === "object" && CODES.includes(x.code as IpcErrorCode) && typeof x.message === "string") return x as IpcError;
+  return { code: "internal", message: typeof e === "string" ? e : e instanceof Error ? e.message : JSON.stringify(e) };
+}
+
+/** `invoke`, rejecting with an `IpcError`. */
+async function invoke<T>(cmd: string, args?: InvokeArgs): Promise<T> {
+  try {
+    return await tauriInvoke<T>(cmd, args);
+  } catch (e) {
+    throw toIpcError(e);
+  }
+}
 
 export const api = {
   overview: () => invoke<Overview>("overview"),
@@ -70,9 +92,27 @@ export const events = {
   jobsChanged: (f: (p: unknown) => void) => on("jobs-changed", f),
 };
 
-/** A command's error as text (commands reject with a string). */
+/** A command's error as a toast or notice: its sentence and its kind. */
+export function failed(e: unknown): { tone: "error"; text: string; code: IpcErrorCode } {
+  return { tone: "error", text: errorText(e), code: toIpcError(e).code };
+}
+
+/** A command's error as a sentence that says what kind it is: a conflict
+ * asks to reload, bad input names its place, not found says so, internal
+ * says it is a bug. */
 export function errorText(e: unknown): string {
-  if (typeof e === "string") return e;
-  if (e instanceof Error) return e.message;
-  return JSON.stringify(e);
+  const err = toIpcError(e);
+  switch (err.code) {
+    case "conflict":
+      return `${err.message} (it changed meanwhile: reload to see what holds now)`;
+    case "bad_input":
+      // A message that starts with its place (`file:line:col: …`, `fix: …`) says it already.
+      return err.place && !err.message.startsWith(err.place.split(" ")[0]) ? `${err.message} (at ${err.place})` : err.message;
+    case "not_found":
+      return `Not found: ${err.message}`;
+    case "unavailable":
+      return err.message;
+    case "internal":
+      return `This is a bug in Mend: ${err.message}`;
+  }
 }

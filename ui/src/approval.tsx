@@ -4,12 +4,13 @@
 // decision" with an explicit scope.
 import { render } from "preact";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
-import { api, errorText, events } from "./api";
+import { api, errorText, events, failed } from "./api";
 import { afterPaint, ago, applyTheme, clock } from "./format";
-import type { ApprovalRequest, Event, Pending, Remember } from "./ipc";
+import type { ApprovalRequest, Event, IpcErrorCode, Pending, Remember } from "./ipc";
 import "./style.css";
 
-type Notice = { tone: "ok" | "warn" | "error"; text: string };
+// `code`: an error's kind; a conflict or a request that is gone offers to reload the queue.
+type Notice = { tone: "ok" | "warn" | "error"; text: string; code?: IpcErrorCode };
 
 const SCOPES: { value: Remember | ""; label: string }[] = [
   { value: "", label: "Just this once" },
@@ -80,6 +81,20 @@ function Attempts({ r }: { r: ApprovalRequest }) {
   );
 }
 
+/** A notice; one about a request decided or gone meanwhile offers to reload the queue. */
+function NoticeLine({ notice, onReload, role }: { notice: Notice; onReload: () => void; role?: "status" }) {
+  return (
+    <div class={`notice ${notice.tone}`} role={role} data-code={notice.code}>
+      {notice.text}
+      {(notice.code === "conflict" || notice.code === "not_found") && (
+        <button class="link" onClick={onReload}>
+          Reload
+        </button>
+      )}
+    </div>
+  );
+}
+
 function Popup() {
   // A new popup window is handed the request that opened it, so it paints
   // before the queue is read.
@@ -106,6 +121,8 @@ function Popup() {
       setError(errorText(e));
     }
   }, []);
+
+  const reload = () => (setNotice(null), load());
 
   useEffect(() => {
     load();
@@ -159,7 +176,7 @@ function Popup() {
       setQueue(rest);
       if (rest.length === 0) setTimeout(() => api.defer().catch(() => {}), 1200);
     } catch (e) {
-      setNotice({ tone: "error", text: errorText(e) });
+      setNotice(failed(e));
     } finally {
       setBusy(false);
     }
@@ -195,7 +212,7 @@ function Popup() {
   if (!current)
     return (
       <div class="popup-empty">
-        {notice && <div class={`notice ${notice.tone}`}>{notice.text}</div>}
+        {notice && <NoticeLine notice={notice} onReload={reload} />}
         <div class="state">
           <h2>Nothing waits for you</h2>
           <p class="muted">Mend will open this window when a job needs a decision.</p>
@@ -208,7 +225,7 @@ function Popup() {
   const failureScope = !!(r.tool && r.code);
   return (
     <main class="approval" data-request={r.id}>
-      {notice && <div class={`notice ${notice.tone}`} role="status">{notice.text}</div>}
+      {notice && <NoticeLine notice={notice} onReload={reload} role="status" />}
       <header>
         <span class={`kind ${r.kind}`}>{kindLabel(r)}</span>
         {queue.length > 1 && <span class="queue">1 of {queue.length} waiting</span>}

@@ -2,11 +2,11 @@
 // code, level, kind and text; an event opens its full (redacted) detail;
 // the filtered view is exported as JSON lines.
 import { useEffect, useState } from "preact/hooks";
-import { api, errorText } from "./api";
+import { api, errorText, failed } from "./api";
 import { clock } from "./format";
-import type { AuditFilter, Event, EventKind, Level } from "./ipc";
+import type { AuditFilter, Event, EventKind, IpcErrorCode, Level } from "./ipc";
 
-type Toast = { tone: "ok" | "error"; text: string };
+type Toast = { tone: "ok" | "error"; text: string; code?: IpcErrorCode };
 const KINDS: EventKind[] = ["run_started", "run_finished", "step_started", "step_finished", "call", "diagnosis", "attempt", "recovery", "guardrail", "escalation", "decision", "lesson"];
 const LEVELS: Level[] = ["debug", "info", "warn", "error"];
 const SINCE: { id: string; label: string; ms: number | null }[] = [
@@ -110,7 +110,7 @@ export function AuditLog({ initial, onToast, onOpenRun }: { initial: AuditFilter
           onClick={() =>
             api.auditExport({ ...filter(), limit: 0 }).then(
               (path) => onToast({ tone: "ok", text: `Exported to ${path}` }),
-              (e) => onToast({ tone: "error", text: errorText(e) }),
+              (e) => onToast(failed(e)),
             )
           }
         >

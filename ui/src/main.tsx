@@ -2,15 +2,16 @@
 // every healing attempt as a timeline. Live: the shell streams each event.
 import { render } from "preact";
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { api, errorText, events } from "./api";
+import { api, errorText, events, failed } from "./api";
 import { afterPaint, ago, applyTheme, clock, duration, toggleTheme } from "./format";
-import type { AuditFilter, DecisionRule, Event, JobsView, Overview, RunRow, Settings } from "./ipc";
+import type { AuditFilter, DecisionRule, Event, IpcErrorCode, JobsView, Overview, RunRow, Settings } from "./ipc";
 import { AuditLog } from "./audit";
 import { Dashboard, warmCharts } from "./dashboard";
 import { MemoryScreen } from "./memory";
 import "./style.css";
 
-type Toast = { tone: "ok" | "error"; text: string } | null;
+// `code`: an error's kind; a conflict's toast stays, with a Reload button.
+type Toast = { tone: "ok" | "error"; text: string; code?: IpcErrorCode } | null;
 
 const STATUS_TONE: Record<string, string> = {
   succeeded: "ok",
@@ -155,7 +156,7 @@ function RunDetail({ run, evs, onToast }: { run: RunRow; evs: Event[]; onToast: 
       await f();
       onToast({ tone: "ok", text: ok });
     } catch (e) {
-      onToast({ tone: "error", text: errorText(e) });
+      onToast(failed(e));
     }
   };
   const live = run.status === "running";
@@ -238,14 +239,14 @@ function Jobs({ jobs, onStart, onToast }: { jobs: JobsView | null; onStart: (id:
     try {
       onStart(await f());
     } catch (e) {
-      onToast({ tone: "error", text: errorText(e) });
+      onToast(failed(e));
     }
   };
   return (
     <section class="panel jobs">
       <h3>
         Jobs
-        <button class="link" title={jobs?.dir} onClick={() => jobs && api.openPath(jobs.dir).catch((e) => onToast({ tone: "error", text: errorText(e) }))}>
+        <button class="link" title={jobs?.dir} onClick={() => jobs && api.openPath(jobs.dir).catch((e) => onToast(failed(e)))}>
           Open folder
         </button>
       </h3>
@@ -299,7 +300,7 @@ export function describeRule(r: DecisionRule): string {
 
 function Rules({ onToast }: { onToast: (t: Toast) => void }) {
   const [rules, setRules] = useState<DecisionRule[] | null>(null);
-  const load = useCallback(() => api.rules().then(setRules, (e) => onToast({ tone: "error", text: errorText(e) })), []);
+  const load = useCallback(() => api.rules().then(setRules, (e) => onToast(failed(e))), []);
   useEffect(() => {
     load();
     const off = events.approvalsChanged(load);
@@ -323,7 +324,7 @@ function Rules({ onToast }: { onToast: (t: Toast) => void }) {
                 onClick={() =>
                   api.forgetRule(r.id).then(
                     () => (load(), onToast({ tone: "ok", text: "Forgotten: Mend will ask again." })),
-                    (e) => onToast({ tone: "error", text: errorText(e) }),
+                    (e) => onToast(failed(e)),
                   )
                 }
               >
@@ -413,7 +414,7 @@ function App() {
   }, [selected]);
 
   useEffect(() => {
-    if (!toast) return;
+    if (!toast || toast.code === "conflict") return;
     const t = setTimeout(() => setToast(null), 4000);
     return () => clearTimeout(t);
   }, [toast]);
@@ -469,7 +470,7 @@ function App() {
                   const on = (e.target as HTMLInputElement).checked;
                   api.setAutostart(on).then(
                     () => setSettings({ ...settings, autostart: on }),
-                    (err) => setToast({ tone: "error", text: errorText(err) }),
+                    (err) => setToast(failed(err)),
                   );
                 }}
               />
@@ -534,14 +535,23 @@ function App() {
             <div class="state empty">
               <h2>Nothing has run yet</h2>
               <p class="muted">Start a job on the left, or watch the demo heal a flaky service.</p>
-              <button class="primary" onClick={() => api.startDemo().then((id) => setSelected(id), (e) => setToast({ tone: "error", text: errorText(e) }))}>
+              <button class="primary" onClick={() => api.startDemo().then((id) => setSelected(id), (e) => setToast(failed(e)))}>
                 Run the demo
               </button>
             </div>
           )}
         </main>
       </div>
-      {toast && <div class={`toast ${toast.tone}`}>{toast.text}</div>}
+      {toast && (
+        <div class={`toast ${toast.tone}`} data-code={toast.code}>
+          {toast.text}
+          {toast.code === "conflict" && (
+            <button class="link" onClick={() => (setToast(null), refresh(), refreshJobs())}>
+              Reload
+            </button>
+          )}
+        </div>
+      )}
     </div>
   );
 }

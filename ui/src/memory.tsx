@@ -3,10 +3,10 @@
 // both save through the lossless, conflict-checked writer, and what
 // `mend memory check` finds, with one-click fixes.
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { api, errorText } from "./api";
-import type { Finding, HitView, LessonInput, LessonView, MemoryEdit, MemoryView, SaveResult } from "./ipc";
+import { api, errorText, failed, toIpcError } from "./api";
+import type { Finding, HitView, IpcError, IpcErrorCode, LessonInput, LessonView, MemoryEdit, MemoryView, SaveResult } from "./ipc";
 
-type Toast = { tone: "ok" | "error"; text: string };
+type Toast = { tone: "ok" | "error"; text: string; code?: IpcErrorCode };
 const ACTIONS = ["", "retry_same", "retry_modified", "use_alternative", "verify_state", "ask_user", "escalate", "abort"];
 
 /** A snippet with its matches marked. */
@@ -37,6 +37,18 @@ function inputOf(l: LessonView | null): LessonInput {
   };
 }
 
+/** The form's fields, by the names the shell gives as an error's place. */
+const FIELDS = ["text", "section", "tool", "code", "matches", "fix", "fix_args"];
+
+/** A bad-input error shown under the field it names. */
+function FieldError({ name, error }: { name: string; error: IpcError | null }) {
+  return error?.place === name ? (
+    <span class="field-error" role="alert" data-place={name}>
+      {error.message}
+    </span>
+  ) : null;
+}
+
 function LessonForm({
   lesson,
   sections,
@@ -45,23 +57,26 @@ function LessonForm({
 }: {
   lesson: LessonView | null;
   sections: string[];
-  onSave: (section: string, input: LessonInput) => void;
+  /** Resolves to the error of a field, if the shell refused one. */
+  onSave: (section: string, input: LessonInput) => Promise<IpcError | null>;
   onCancel: () => void;
 }) {
   const [f, setF] = useState<LessonInput>(inputOf(lesson));
   const [section, setSection] = useState(lesson?.section ?? sections[0] ?? "");
+  const [fieldError, setFieldError] = useState<IpcError | null>(null);
   const set = (k: keyof LessonInput, v: unknown) => setF({ ...f, [k]: v });
   return (
     <form
       class="lesson-form"
       onSubmit={(e) => {
         e.preventDefault();
-        onSave(section, f);
+        onSave(section, f).then(setFieldError);
       }}
     >
       <label>
         What the lesson says
         <textarea name="text" rows={3} value={f.text} onInput={(e) => set("text", (e.target as HTMLTextAreaElement).value)} required />
+        <FieldError name="text" error={fieldError} />
       </label>
       <div class="form-row">
         <label>
@@ -96,10 +111,12 @@ function LessonForm({
               </option>
             ))}
           </select>
+          <FieldError name="fix" error={fieldError} />
         </label>
         <label class="grow">
           Fix arguments (JSON)
           <input name="fix_args" value={f.fix_args ?? ""} placeholder='{"timeout_ms": 20000}' onInput={(e) => set("fix_args", (e.target as HTMLInputElement).value)} />
+          <FieldError name="fix_args" error={fieldError} />
         </label>
       </div>
       <datalist id="mem-sections">
@@ -186,7 +203,7 @@ export function MemoryScreen({ onToast, onOpenRun }: { onToast: (t: Toast) => vo
     const t = window.setTimeout(() => {
       api
         .memorySearch(query, filters.tool || null, filters.code || null, filters.section || null, filters.state || null)
-        .then(setHits, (e) => onToast({ tone: "error", text: errorText(e) }));
+        .then(setHits, (e) => onToast(failed(e)));
     }, 120);
     return () => clearTimeout(t);
   }, [query, filters, view?.version]);
@@ -218,13 +235,22 @@ export function MemoryScreen({ onToast, onOpenRun }: { onToast: (t: Toast) => vo
       setConflict({ theirs: r.theirs, ours: r.ours, reason: r.reason, retry: redo });
     }
   };
-  const save = (edit: MemoryEdit, what: string) => {
-    if (!view) return;
-    api.memorySave(view.version, edit).then(
-      (r) => after(r, what, (text) => saveRaw(text, what)),
-      (e) => onToast({ tone: "error", text: errorText(e) }),
+  // Resolves to a bad field's error (the form shows it at the field and
+  // stays open); any other error is a toast.
+  const save = (edit: MemoryEdit, what: string): Promise<IpcError | null> => {
+    if (!view) return Promise.resolve(null);
+    return api.memorySave(view.version, edit).then(
+      (r) => (after(r, what, (text) => saveRaw(text, what)), null),
+      (e) => {
+        const err = toIpcError(e);
+        if (err.code === "bad_input" && FIELDS.includes(err.place ?? "")) return err;
+        onToast(failed(e));
+        return null;
+      },
     );
   };
+  // A form closes unless a field was refused.
+  const saveForm = (edit: MemoryEdit, what: string) => save(edit, what).then((err) => (err || setEditing(null), err));
   const saveRaw = (text: string, what = "Saved the file") => {
     if (!view) return;
     api.memoryRaw(view.version, text).then(
@@ -232,7 +258,7 @@ export function MemoryScreen({ onToast, onOpenRun }: { onToast: (t: Toast) => vo
         after(r, what, (t) => saveRaw(t, what));
         if (r.result === "saved") setRaw(null);
       },
-      (e) => onToast({ tone: "error", text: errorText(e) }),
+      (e) => onToast(failed(e)),
     );
   };
 
@@ -264,7 +290,7 @@ export function MemoryScreen({ onToast, onOpenRun }: { onToast: (t: Toast) => vo
               onClick={() =>
                 api.memoryView().then((v) => {
                   setView(v);
-                  api.memoryRaw(v.version, conflict.ours).then((r) => after(r, "Saved your version", conflict.retry), (e) => onToast({ tone: "error", text: errorText(e) }));
+                  api.memoryRaw(v.version, conflict.ours).then((r) => after(r, "Saved your version", conflict.retry), (e) => onToast(failed(e)));
                 })
               }
             >
@@ -344,7 +370,7 @@ export function MemoryScreen({ onToast, onOpenRun }: { onToast: (t: Toast) => vo
           </form>
         )}
         <button onClick={() => setRaw({ text: view.text, line: null })}>Raw markdown</button>
-        <button onClick={() => api.memoryOpen().catch((e) => onToast({ tone: "error", text: errorText(e) }))}>Open in editor</button>
+        <button onClick={() => api.memoryOpen().catch((e) => onToast(failed(e)))}>Open in editor</button>
       </div>
       {view.findings.length > 0 && (
         <section class="panel findings">
@@ -431,14 +457,14 @@ export function MemoryScreen({ onToast, onOpenRun }: { onToast: (t: Toast) => vo
               lesson={null}
               sections={sections}
               onCancel={() => setEditing(null)}
-              onSave={(section, input) => (save({ op: "add", section, lesson: input }, "Added the lesson"), setEditing(null))}
+              onSave={(section, input) => saveForm({ op: "add", section, lesson: input }, "Added the lesson")}
             />
           ) : current && editing === "edit" ? (
             <LessonForm
               lesson={current}
               sections={sections}
               onCancel={() => setEditing(null)}
-              onSave={(_, input) => (save({ op: "replace", id: current.id, lesson: input }, "Saved the lesson"), setEditing(null))}
+              onSave={(_, input) => saveForm({ op: "replace", id: current.id, lesson: input }, "Saved the lesson")}
             />
           ) : current ? (
             <div class="lesson-card" data-lesson={current.id}>

@@ -1,5 +1,7 @@
 // Browser-test harness: @tauri-apps/api's mockIPC stands in for the Rust
 // shell. Tests set `window.__mend.state` and read `window.__mend.calls`;
+// `state.fail[cmd]` is an error (`{ code, message, place? }`) that command
+// rejects with, as the shell's commands do;
 // `window.__mend.emit(name, payload)` sends an event as the shell would.
 import { emit } from "@tauri-apps/api/event";
 import { mockIPC } from "@tauri-apps/api/mocks";
@@ -16,6 +18,7 @@ mockIPC(
   (cmd, args: any) => {
     mend.calls.push({ cmd, args });
     const s = mend.state;
+    if (s.fail?.[cmd]) throw s.fail[cmd];
     switch (cmd) {
       case "overview":
         return s.overview ?? { version: "0.1.0", journal: "/tmp/journal.sqlite3", calls: 0, healed: 0, pending_approvals: 0, live_runs: 0 };
@@ -41,8 +44,9 @@ mockIPC(
         const input = args.input;
         const pending = (s.pending ?? []) as any[];
         const req = pending.find((p) => p.request.id === input.id)?.request;
-        if (!req) throw `no approval request \`${input.id}\``;
-        if (!req.options.some((o: any) => o.id === input.option)) throw `\`${input.option}\` is not an option of request ${input.id}`;
+        if (!req) throw { code: "not_found", message: `no approval request \`${input.id}\`` };
+        if (!req.options.some((o: any) => o.id === input.option))
+          throw { code: "bad_input", message: `\`${input.option}\` is not an option of request ${input.id}`, place: "option" };
         // A remembered rule answers the other waiting requests of the same job.
         const also = input.remember === "job" ? pending.filter((p) => p.request.id !== input.id && p.request.job === req.job).map((p) => p.request.id) : [];
         s.pending = pending.filter((p) => p.request.id !== input.id && !also.includes(p.request.id));
