@@ -596,8 +596,8 @@ async fn a_retry_after_over_the_cap_moves_on_instead_of_waiting() {
     let ran = run_job(dir.path(), &job, Setup::new(Arc::new(StandingApprover::Abort))).await;
     assert_eq!(ran.actions(0), ["use_alternative"]);
     assert!(ran.sleeps.is_empty());
-    let diag = &ran.kind(EventKind::Diagnosis)[0].data;
-    assert!(diag["rejected"].to_string().contains("max_delay"), "{diag}");
+    let rejected = ran.rejections();
+    assert!(rejected.iter().any(|r| r.contains("max_delay")), "{rejected:?}");
 }
 
 /// A layer that keeps proposing the same change, then one that breaks the schema.
@@ -640,7 +640,8 @@ async fn proposals_are_validated_and_never_repeated() {
     let layers: Vec<&str> = ran.report.steps[0].attempts.iter().map(|a| a.layer.as_str()).collect();
     assert_eq!(layers, ["stubborn", "stubborn", "policy"]);
     assert_eq!(ran.report.steps[0].attempts[1].args_diff[0].after, json!(8_000));
-    let rejected: Vec<String> = ran.kind(EventKind::Diagnosis).iter().map(|e| e.data["rejected"].to_string()).collect();
+    let rejected: Vec<String> =
+        ran.diagnoses().iter().map(|d| d.rejected.iter().map(|r| r.reason.clone()).collect::<Vec<_>>().join("; ")).collect();
     assert!(rejected[0].contains("schema"), "{rejected:?}");
     assert!(rejected[1].contains("same as the failed"), "{rejected:?}");
     assert!(rejected[2].contains("already tried"), "{rejected:?}");
@@ -808,8 +809,8 @@ async fn a_step_wall_clock_stops_healing() {
     let ran = run_job(dir.path(), &job, Setup::new(Arc::new(StandingApprover::Abort))).await;
     assert_eq!(ran.report.status, RunStatus::Failed);
     assert!(ran.sleeps.is_empty(), "{:?}", ran.sleeps);
-    let diag = &ran.kind(EventKind::Diagnosis)[0].data;
-    assert!(diag["rejected"].to_string().contains("wall-clock"), "{diag}");
+    let rejected = ran.rejections();
+    assert!(rejected.iter().any(|r| r.contains("wall-clock")), "{rejected:?}");
 }
 
 /// Issue 12: a run whose process died while a call that changes the world
@@ -835,9 +836,9 @@ async fn a_call_that_may_have_run_is_asked_about_before_it_runs_again() {
         let mut setup = Setup::new(Arc::new(StandingApprover::Recommended));
         setup.restart = Some(Restart { step: Some("wipe".into()), in_doubt: Some(in_doubt), prior: None });
         let ran = run_job(d.path(), &job, setup).await;
-        let asked = ran.kind(EventKind::Escalation);
+        let asked = ran.requests();
         assert_eq!(asked.len(), 1, "asked once, before anything ran");
-        let req: mend_core::approval::ApprovalRequest = serde_json::from_value(asked[0].data.clone()).unwrap();
+        let req = asked[0].clone();
         assert_eq!(req.kind, ApprovalKind::InDoubt);
         assert!(req.title.contains("may have run"), "{}", req.title);
         assert_eq!(req.recommended, if effect_there { "ran" } else { "run" }, "the verify call's answer decides the recommendation");
@@ -869,7 +870,7 @@ async fn a_refused_proposal_tells_the_person_why() {
     let ran = run_job(dir.path(), &job, Setup::new(Arc::new(StandingApprover::Abort))).await;
     let asked = &ran.report.steps[0].escalations;
     assert_eq!(asked.len(), 1);
-    let req: mend_core::approval::ApprovalRequest = serde_json::from_value(ran.kind(EventKind::Escalation)[0].data.clone()).unwrap();
+    let req = ran.requests()[0].clone();
     assert!(req.diagnosis.contains("the service asked to wait 86,400 s, over this step's max_delay of 2 s"), "{}", req.diagnosis);
     assert!(!req.diagnosis.contains("no automatic fix applies"), "{}", req.diagnosis);
 
@@ -878,7 +879,7 @@ async fn a_refused_proposal_tells_the_person_why() {
     let job = format!("name = \"t\"\n[[steps]]\ntool = \"http\"\nargs = {{ url = \"{}\" }}\n", server.url("/bad"));
     let dir = tempfile::tempdir().unwrap();
     let ran = run_job(dir.path(), &job, Setup::new(Arc::new(StandingApprover::Abort))).await;
-    let req: mend_core::approval::ApprovalRequest = serde_json::from_value(ran.kind(EventKind::Escalation)[0].data.clone()).unwrap();
+    let req = ran.requests()[0].clone();
     assert!(
         req.diagnosis.contains("INVALID_ARGS is not retried") && req.diagnosis.contains("declares no alternative"),
         "{}",
@@ -896,7 +897,7 @@ async fn command_failures_keep_their_code_and_telling_line() {
     let f = ran.report.steps[0].failure.as_ref().unwrap();
     assert_eq!(f.code, "INVALID_ARGS");
     assert!(f.message.contains("unrecognized option '--bad-flag'"), "{}", f.message);
-    let req: mend_core::approval::ApprovalRequest = serde_json::from_value(ran.kind(EventKind::Escalation)[0].data.clone()).unwrap();
+    let req = ran.requests()[0].clone();
     assert!(req.diagnosis.contains("INVALID_ARGS is not retried"), "{}", req.diagnosis);
 
     let dir = tempfile::tempdir().unwrap();

@@ -75,6 +75,21 @@ impl Ran {
 
     /// Events of a kind.
     pub fn kind(&self, kind: mend_core::event::EventKind) -> Vec<&Event> {
-        self.events.iter().filter(|e| e.kind == kind).collect()
+        self.events.iter().filter(|e| e.kind() == kind).collect()
+    }
+
+    /// The diagnoses, in order.
+    pub fn diagnoses(&self) -> Vec<&mend_core::payload::Diagnosed> {
+        self.events.iter().filter_map(|e| if let mend_core::payload::Body::Diagnosis(d) = &e.body { Some(&**d) } else { None }).collect()
+    }
+
+    /// The requests for a person, in order.
+    pub fn requests(&self) -> Vec<&mend_core::approval::ApprovalRequest> {
+        self.events.iter().filter_map(|e| if let mend_core::payload::Body::Escalation(r) = &e.body { Some(&**r) } else { None }).collect()
+    }
+
+    /// Every reason a diagnosis refused a proposal, in order.
+    pub fn rejections(&self) -> Vec<String> {
+        self.diagnoses().iter().flat_map(|d| d.rejected.iter().map(|r| r.reason.clone())).collect()
     }
 }

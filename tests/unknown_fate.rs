@@ -14,8 +14,7 @@ use mend_core::action::{Action, Diagnosis};
 use mend_core::approval::{Answer, ApprovalRequest, Approver, DecidedBy, Decision, StandingApprover};
 use mend_core::diagnose::{Diagnoser, DiagnosisContext};
 use mend_core::engine::says_not_done;
-use mend_core::event::EventKind;
-use mend_core::outcome::Outcome;
+use mend_core::payload::{Body, CallPurpose};
 use mend_core::report::StepStatus;
 use mend_faults::{FaultServer, Reply, Script};
 use mend_tests::{Setup, run_job};
@@ -173,24 +172,21 @@ async fn check(c: Case) -> Result<(), String> {
     let mut sent = 0;
     let mut cleared = false;
     for e in &ran.events {
-        match e.kind {
-            EventKind::Call => {
-                let purpose = e.data["purpose"].as_str().unwrap_or("");
-                if purpose == "verify" {
-                    let o: Outcome = serde_json::from_value(e.data["outcome"].clone()).map_err(|e| e.to_string())?;
-                    cleared |= says_not_done(&o);
+        match &e.body {
+            Body::Call(call) => {
+                if call.purpose == CallPurpose::Verify {
+                    cleared |= says_not_done(&call.outcome);
                     continue;
                 }
                 if sent >= 1 && !repeatable(&c) && !cleared {
                     return Err(format!("sent again without a verify answer or a person: {sends} sends"));
                 }
                 sent += 1;
-                let o: Outcome = serde_json::from_value(e.data["outcome"].clone()).map_err(|e| e.to_string())?;
-                if o.error.as_ref().is_some_and(mend_core::outcome::fate_unknown) {
+                if call.outcome.error.as_ref().is_some_and(mend_core::outcome::fate_unknown) {
                     cleared = false;
                 }
             }
-            EventKind::Decision if e.data.to_string().contains("\"option\":\"run\"") => cleared = true,
+            Body::Decision(d) if d.decision.option == "run" => cleared = true,
             _ => {}
         }
     }
@@ -261,7 +257,11 @@ async fn every_attempt_of_a_step_carries_the_same_idempotency_key() {
     assert_ne!(other, key);
     assert_eq!(seen[3].header("idempotency-key"), None);
     // The journal keeps it with each call.
-    let journaled: Vec<&str> = ran.kind(EventKind::Call).iter().filter_map(|e| e.data["idempotency_key"]["value"].as_str()).collect();
+    let journaled: Vec<&str> = ran
+        .events
+        .iter()
+        .filter_map(|e| if let Body::Call(c) = &e.body { c.idempotency_key.as_ref().map(|k| k.value.as_str()) } else { None })
+        .collect();
     assert_eq!(journaled, [key, key, key, other]);
 }
 
@@ -344,8 +344,7 @@ async fn send_it_again_sends_the_call_in_doubt_not_the_alternative_tried_since()
     let ran = run_job(dir.path(), &job, setup).await;
     // The read-only alternative (proposed by the layer) ran while the POST was in doubt, and failed.
     assert_eq!(server.hits("/mirror"), 1);
-    let asked: Vec<ApprovalRequest> =
-        ran.kind(EventKind::Escalation).iter().map(|e| serde_json::from_value(e.data.clone()).unwrap()).collect();
+    let asked = ran.requests();
     assert!(asked[0].call.as_deref().is_some_and(|c| c.starts_with("POST")), "the question names the POST: {:?}", asked[0].call);
     assert_eq!(server.requests("/orders").iter().filter(|r| r.method == "POST").count(), 2, "the person's resend went to the POST");
     assert_eq!(ran.report.steps[0].status, StepStatus::Healed);

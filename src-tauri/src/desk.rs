@@ -17,8 +17,9 @@ use mend_core::approval::{Answer, ApprovalRequest, Approver, DecidedBy, Decision
 use mend_core::clock::now_ms;
 use mend_core::config::Config;
 use mend_core::engine::{Observer, new_id};
-use mend_core::event::{Event, EventKind};
+use mend_core::event::Event;
 use mend_core::job::Job;
+use mend_core::payload::Body;
 use mend_faults::FaultServer;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -598,10 +599,8 @@ struct UiObserver {
 
 impl Observer for UiObserver {
     fn on_event(&self, event: &Event) {
-        if event.kind == EventKind::Decision
-            && let Some(id) = event.data.get("request").and_then(Value::as_str)
-        {
-            self.desk.timing.resumed(id, event.ts_ms);
+        if let Body::Decision(d) = &event.body {
+            self.desk.timing.resumed(&d.request, event.ts_ms);
         }
         self.desk.shell().emit("run-event", serde_json::to_value(event).unwrap_or_default());
     }

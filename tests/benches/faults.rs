@@ -211,7 +211,7 @@ async fn run_row(row: &Row) -> (String, Tally) {
         Ended::Interrupted { .. } => panic!("interrupted"),
     };
     let events = agent.reader().unwrap().logs(&LogFilter::default()).unwrap();
-    let calls: Vec<bool> = events.iter().filter(|e| e.kind == EventKind::Call).map(|e| e.ok == Some(true)).collect();
+    let calls: Vec<bool> = events.iter().filter(|e| e.kind() == EventKind::Call).map(|e| e.ok == Some(true)).collect();
     let step = &report.steps[0];
     let mut t = Tally { calls: calls.len(), wasted: calls.iter().skip(1).filter(|ok| !**ok).count(), ..Tally::default() };
     let ok = step.status.is_ok();

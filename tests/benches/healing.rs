@@ -179,7 +179,7 @@ fn synthetic(i: u64, t0: i64) -> Event {
         }
         EventKind::Recovery => json!({"attempts": 1 + i % 3, "ttr_ms": i % 900}),
         EventKind::Decision => {
-            json!({"decision": {"option": "retry", "decided_by": {"by": "person", "who": "ada"}}, "recommended": "retry"})
+            json!({"request": "q", "decision": {"option": "retry", "decided_by": {"by": "person", "who": "ada"}, "decided_ms": 0}, "recommended": "retry"})
         }
         _ => json!({"args": {"url": "http://127.0.0.1:8080/x"}, "outcome": {"status": if ok {"success"} else {"error"}}}),
     };
@@ -188,7 +188,7 @@ fn synthetic(i: u64, t0: i64) -> Event {
         run_id: format!("run{}", i / 50),
         job: "sync".into(),
         step: Some(format!("s{}", i % 7)),
-        kind,
+        body: mend_core::payload::Body::from_parts(kind, data),
         level: if ok { Level::Info } else { Level::Warn },
         tool: Some(tools[(i % 3) as usize].into()),
         code: (!ok || matches!(kind, EventKind::Attempt | EventKind::Recovery | EventKind::Diagnosis)).then(|| code.into()),
@@ -198,7 +198,6 @@ fn synthetic(i: u64, t0: i64) -> Event {
         duration_ms: Some(i % 900),
         tokens: None,
         message: format!("event {i}"),
-        data,
     }
 }
 
@@ -373,8 +372,18 @@ fn main() {
         };
         let started = |i: usize, run: &str| Event {
             tool: Some("exec".into()),
-            data: json!({"call": format!("c{i}"), "purpose": "call", "call_text": "rm -rf build"}),
-            ..Event::new(mend_core::clock::now_ms(), run, "bench", EventKind::CallStarted, Level::Debug, "call `rm -rf build` started")
+            ..Event::new(
+                mend_core::clock::now_ms(),
+                run,
+                "bench",
+                mend_core::payload::Body::CallStarted(mend_core::payload::CallStarted {
+                    call: format!("c{i}"),
+                    call_text: "rm -rf build".into(),
+                    ..Default::default()
+                }),
+                Level::Debug,
+                "call `rm -rf build` started",
+            )
         };
         let (alone, grouped, grouped_wall) = rt.block_on(async {
             let j = Arc::new(SqliteJournal::open(&dir.path().join("ahead-cost.sqlite3")).unwrap());

@@ -141,13 +141,12 @@ function Popup() {
   // A request answered elsewhere (timeout policy, a remembered rule, the
   // command line) leaves the queue with a word on what happened.
   const onRunEvent = (e: Event) => {
-    const data = (e.data ?? {}) as any;
-    if (e.kind === "decision" && data.request) {
-      const by = data.decision?.decided_by;
-      if (by?.by === "timeout") setNotice({ tone: "warn", text: `Nobody answered in time: the job's policy chose “${data.decision.option}”.` });
-      else if (by?.by === "policy") setNotice({ tone: "ok", text: `Answered by ${by.rule}.` });
+    if (e.kind === "decision") {
+      const by = e.data.decision.decided_by;
+      if (by.by === "timeout") setNotice({ tone: "warn", text: `Nobody answered in time: the job's policy chose “${e.data.decision.option}”.` });
+      else if (by.by === "policy") setNotice({ tone: "ok", text: `Answered by ${by.rule}.` });
       load();
-    } else if (e.kind === "guardrail" && data.guardrail === "approval_timeout") {
+    } else if (e.kind === "guardrail" && e.data.guardrail === "approval_timeout") {
       setNotice({ tone: "warn", text: "Nobody answered in time. The request stays pending: deciding it resumes the run." });
       load();
     }

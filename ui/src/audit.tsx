@@ -17,8 +17,16 @@ const SINCE: { id: string; label: string; ms: number | null }[] = [
 ];
 
 function Detail({ e, onOpenRun }: { e: Event; onOpenRun: (run: string) => void }) {
-  const d = (e.data ?? {}) as Record<string, unknown>;
-  const lesson = (d.lesson ?? (d.diagnosis as any)?.lesson ?? (d.attempt as any)?.lesson) as string | undefined;
+  const lesson =
+    e.kind === "lesson"
+      ? e.data.lesson
+      : e.kind === "diagnosis"
+        ? e.data.diagnosis.lesson
+        : e.kind === "attempt"
+          ? (e.data.lesson ?? e.data.attempt?.lesson)
+          : e.kind === "recovery"
+            ? e.data.lesson
+            : undefined;
   return (
     <div class="event-detail" data-detail>
       <dl>

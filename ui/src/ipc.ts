@@ -246,10 +246,6 @@ job: string,
  */
 step?: string | null, 
 /**
- * What it records.
- */
-kind: EventKind, 
-/**
  * How loud.
  */
 level: Level, 
@@ -280,11 +276,476 @@ tokens?: number | null,
 /**
  * One line for a person.
  */
+message: string, } & ({ "kind": "run_started", "data": RunStarted } | { "kind": "run_finished", "data": RunFinished } | { "kind": "step_started", "data": StepStarted } | { "kind": "step_finished", "data": StepFinished } | { "kind": "call_started", "data": CallStarted } | { "kind": "call", "data": CallMade } | { "kind": "diagnosis", "data": Diagnosed } | { "kind": "attempt", "data": Attempted } | { "kind": "recovery", "data": Recovered } | { "kind": "guardrail", "data": Guardrail } | { "kind": "escalation", "data": ApprovalRequest } | { "kind": "decision", "data": DecisionMade } | { "kind": "lesson", "data": LessonChanged });
+
+export type RunStarted = { 
+/**
+ * Steps in the job.
+ */
+steps: number, 
+/**
+ * Its budgets.
+ */
+budget: BudgetInfo, 
+/**
+ * The job file, when it came from one (to resume it).
+ */
+job_path: string | null, 
+/**
+ * The request whose decision this run goes on with (issue 12).
+ */
+resumed_from: string | null, 
+/**
+ * It goes on with a run whose process ended.
+ */
+restarted: boolean, 
+/**
+ * The call that may have run when that process ended.
+ */
+in_doubt: string | null, 
+/**
+ * The step it starts from.
+ */
+start_step: string | null, };
+
+export type BudgetInfo = { 
+/**
+ * Healing attempts across all steps.
+ */
+max_attempts: number, 
+/**
+ * Wall-clock limit, ms.
+ */
+wall_clock_ms: number, 
+/**
+ * LLM tokens.
+ */
+tokens: number, };
+
+export type RunFinished = { 
+/**
+ * How it ended.
+ */
+status: RunEnd, 
+/**
+ * Healing attempts made (absent when the run was ended from outside).
+ */
+attempts: number | null, 
+/**
+ * Why it ended so, in words (interrupted, closed).
+ */
+reason: string | null, 
+/**
+ * When its process was last heard of (ms since epoch), for a run found dead.
+ */
+last_ms: number | null, 
+/**
+ * The call in flight when it died (the journal's `runs.in_flight`).
+ */
+in_flight: unknown, 
+/**
+ * What was done about a call it left running.
+ */
+stopped: string | null, };
+
+export type RunEnd = "succeeded" | "failed" | "aborted" | "waiting" | "interrupted";
+
+export type StepStarted = { 
+/**
+ * The step goes on where it was when its run's process ended (issue 12).
+ */
+continued: boolean, };
+
+export type StepFinished = { 
+/**
+ * How it ended.
+ */
+status: StepStatus, 
+/**
+ * Healing attempts made.
+ */
+attempts: number, 
+/**
+ * Its first call failed (it needed healing).
+ */
+failed_first: boolean, 
+/**
+ * A person decided something in it.
+ */
+person: boolean, };
+
+export type StepStatus = "succeeded" | "healed" | "verified" | "partial" | "skipped" | "failed" | "aborted" | "waiting" | "not_run";
+
+export type CallStarted = { 
+/**
+ * The call's id, repeated by its `call` event.
+ */
+call: string, 
+/**
+ * Why it is made.
+ */
+purpose: CallPurpose, 
+/**
+ * The call as shown to people (redacted).
+ */
+call_text: string, 
+/**
+ * The step's idempotency key it carries (issue 14).
+ */
+idempotency_key: IdempotencyKey | null, };
+
+export type CallPurpose = "call" | "attempt" | "verify" | "call (decision)";
+
+export type IdempotencyKey = { 
+/**
+ * The header it is sent in (`Idempotency-Key` unless the step names another).
+ */
+header: string, 
+/**
+ * The key: a UUID (RFC 9562 version 8) derived from the run id and the
+ * step's name, so it survives a takeover of the run.
+ */
+value: string, };
+
+export type CallMade = { 
+/**
+ * Why it was made.
+ */
+purpose: CallPurpose, 
+/**
+ * Its arguments (redacted).
+ */
+args: unknown, 
+/**
+ * What came of it.
+ */
+outcome: Outcome, 
+/**
+ * The id of its `call_started` event, for a call that is not read-only.
+ */
+call: string | null, 
+/**
+ * The step's idempotency key it carried (issue 14).
+ */
+idempotency_key: IdempotencyKey | null, };
+
+export type Outcome = { status: Status, code?: string, message?: string, retryable?: boolean, recoverable?: boolean, severity?: Severity, hints?: Record<string, unknown>, output?: unknown, duration_ms: number, };
+
+export type Status = "success" | "error" | "timeout" | "blocked" | "partial";
+
+export type Severity = "warning" | "error" | "critical";
+
+export type ToolError = { 
+/**
+ * Stable machine code (SCREAMING_SNAKE) that lessons and dashboards key on.
+ */
+code: string, 
+/**
+ * What happened, for a person.
+ */
 message: string, 
 /**
- * Everything else (arguments, outcome, diagnosis, …).
+ * The same call may work later.
  */
-data?: JsonValue, };
+retryable: boolean, 
+/**
+ * Some other call (changed arguments, an alternative) may work.
+ */
+recoverable: boolean, 
+/**
+ * How urgent it is.
+ */
+severity: Severity, 
+/**
+ * Facts a fix needs: `retry_after_ms`, `http_status`, `exit_code`,
+ * `size`, `limit`, `path`, `missing`, … Open-ended on purpose: a tool may
+ * add what its own repairs need without a schema change.
+ */
+hints?: Record<string, unknown>, };
+
+export type Diagnosed = { 
+/**
+ * The proposal chosen.
+ */
+diagnosis: Diagnosis, 
+/**
+ * Proposals refused on the way.
+ */
+rejected: Array<Rejected>, 
+/**
+ * Lessons the memory found.
+ */
+lessons: Array<LessonSeen>, };
+
+export type Diagnosis = { 
+/**
+ * Why the call failed, for a person.
+ */
+root_cause: string, 
+/**
+ * Which layer proposed it (`policy`, `lesson`, `llm`, `person`).
+ */
+layer: string, 
+/**
+ * Tokens the diagnosis cost (0 for code-only layers).
+ */
+tokens: number, 
+/**
+ * The lesson it applies, when a lesson proposed it.
+ */
+lesson?: string | null, 
+/**
+ * A model's recommendation for a person, in its words (layer `llm`).
+ */
+advice?: string | null, 
+/**
+ * The model that answered (layer `llm`).
+ */
+model?: string | null, } & ({ "action": "retry_same", 
+/**
+ * How long to wait first, ms.
+ */
+delay_ms: number, } | { "action": "retry_modified", 
+/**
+ * The complete new arguments (validated against the tool's schema).
+ */
+args: JsonValue, } | { "action": "use_alternative", 
+/**
+ * Index into the step's `alternatives`.
+ */
+index: number, } | { "action": "verify_state" } | { "action": "ask_user", 
+/**
+ * The question.
+ */
+question: string, } | { "action": "escalate" } | { "action": "abort" });
+
+export type Action = { "action": "retry_same", 
+/**
+ * How long to wait first, ms.
+ */
+delay_ms: number, } | { "action": "retry_modified", 
+/**
+ * The complete new arguments (validated against the tool's schema).
+ */
+args: JsonValue, } | { "action": "use_alternative", 
+/**
+ * Index into the step's `alternatives`.
+ */
+index: number, } | { "action": "verify_state" } | { "action": "ask_user", 
+/**
+ * The question.
+ */
+question: string, } | { "action": "escalate" } | { "action": "abort" };
+
+export type ActionKind = "retry_same" | "retry_modified" | "use_alternative" | "verify_state" | "ask_user" | "escalate" | "abort";
+
+export type Rejected = { 
+/**
+ * The layer (`lesson`, `policy`, `llm`).
+ */
+layer: string, 
+/**
+ * What it proposed (absent: the layer was skipped).
+ */
+action: ActionKind | null, 
+/**
+ * Why it was refused, for a person.
+ */
+reason: string, };
+
+export type LessonSeen = { 
+/**
+ * Its id.
+ */
+id: string, 
+/**
+ * Its `when:` names this failure.
+ */
+applies: boolean, 
+/**
+ * Its fix has not failed 3 times in a row.
+ */
+trusted: boolean, };
+
+export type Attempted = { 
+/**
+ * The layer that proposed it.
+ */
+layer: string, 
+/**
+ * The lesson it applied.
+ */
+lesson: string | null, 
+/**
+ * The wait before it, ms.
+ */
+delay_ms: number, 
+/**
+ * The attempt as the report holds it.
+ */
+attempt: AttemptReport | null, };
+
+export type AttemptReport = { 
+/**
+ * 1-based within the step.
+ */
+n: number, 
+/**
+ * The action.
+ */
+action: ActionKind, 
+/**
+ * The layer that proposed it.
+ */
+layer: string, 
+/**
+ * The lesson it applied (layer `lesson`).
+ */
+lesson?: string | null, 
+/**
+ * The alternative it ran (`use_alternative`).
+ */
+alternative?: number | null, 
+/**
+ * The diagnosis' root cause.
+ */
+root_cause: string, 
+/**
+ * The code it tried to fix.
+ */
+fixing: string, 
+/**
+ * The tool it ran.
+ */
+tool: string, 
+/**
+ * What it changed against the call that failed.
+ */
+args_diff: Array<ArgChange>, 
+/**
+ * The wait before it, ms.
+ */
+delay_ms: number, 
+/**
+ * What it got (redacted).
+ */
+outcome: Outcome, 
+/**
+ * How long the call took, ms.
+ */
+duration_ms: number, };
+
+export type ArgChange = { 
+/**
+ * JSON pointer.
+ */
+path: string, 
+/**
+ * Before (null when added).
+ */
+before: unknown, 
+/**
+ * After (null when removed).
+ */
+after: unknown, };
+
+export type Recovered = { 
+/**
+ * Attempts it took.
+ */
+attempts: number, 
+/**
+ * Time to recover, ms (from the first failure).
+ */
+ttr_ms: number, 
+/**
+ * The action that healed it.
+ */
+final_action: ActionKind, 
+/**
+ * The layer that proposed that action.
+ */
+layer: string, 
+/**
+ * The lesson it applied.
+ */
+lesson: string | null, };
+
+export type Guardrail = { "guardrail": "budget" } | { "guardrail": "in_doubt", 
+/**
+ * The call (redacted).
+ */
+call_text?: string | null, 
+/**
+ * The doubt was cleared by the verify call's answer.
+ */
+cleared?: boolean, } | { "guardrail": "allowed", 
+/**
+ * What the gate found.
+ */
+finding: unknown, 
+/**
+ * The allow rule.
+ */
+allow: string, } | { "guardrail": "approval", 
+/**
+ * The rule that asked.
+ */
+rule: string | null, 
+/**
+ * The simple command it named.
+ */
+command: string | null, } | { "guardrail": "continued", 
+/**
+ * Healing attempts it had made.
+ */
+attempts: number, 
+/**
+ * Its verify call's answer then, if it ran.
+ */
+verified: boolean | null, } | { "guardrail": "unknown_option" } | { "guardrail": "approval_timeout", 
+/**
+ * The request.
+ */
+request: string, } | { "guardrail": "decided_elsewhere", 
+/**
+ * The request.
+ */
+request: string, 
+/**
+ * The option that holds.
+ */
+option: string, };
+
+export type DecisionMade = { 
+/**
+ * The request's id.
+ */
+request: string, 
+/**
+ * The decision.
+ */
+decision: Decision, 
+/**
+ * The option the request recommended.
+ */
+recommended: string, 
+/**
+ * The request's kind.
+ */
+kind: ApprovalKind | null, };
+
+export type LessonChanged = { 
+/**
+ * The lesson's id.
+ */
+lesson: string, 
+/**
+ * What happened to it.
+ */
+change: LessonChange, };
+
+export type LessonChange = "learned" | "confirmed" | "corrected" | "failed" | "decided" | "not_learned" | "unwritten";
 
 export type RunRow = { 
 /**

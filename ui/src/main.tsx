@@ -4,7 +4,7 @@ import { render } from "preact";
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { api, errorText, events, failed } from "./api";
 import { afterPaint, ago, applyTheme, clock, duration, toggleTheme } from "./format";
-import type { AuditFilter, DecisionRule, Event, IpcErrorCode, JobsView, Overview, RunRow, Settings } from "./ipc";
+import type { ArgChange, AuditFilter, DecisionRule, Event, IpcErrorCode, JobsView, Overview, RunRow, Settings } from "./ipc";
 import { AuditLog } from "./audit";
 import { Dashboard, warmCharts } from "./dashboard";
 import { MemoryScreen } from "./memory";
@@ -53,20 +53,19 @@ function stepsOf(evs: Event[]): { steps: StepView[]; run: Event[] } {
     }
     s.events.push(e);
     if (e.kind === "step_finished") {
-      s.status = String((e.data as any)?.status ?? (e.ok ? "succeeded" : "failed"));
+      s.status = e.data.status;
       s.ended = e.ts_ms;
     }
   }
   return { steps: [...steps.values()], run };
 }
 
-function argsChanged(diff: unknown): string | null {
-  if (!Array.isArray(diff) || diff.length === 0) return null;
-  return diff.map((c: any) => `${String(c.path).replace(/^\//, "")}: ${JSON.stringify(c.before)} → ${JSON.stringify(c.after)}`).join(", ");
+function argsChanged(diff: ArgChange[] | undefined): string | null {
+  if (!diff || diff.length === 0) return null;
+  return diff.map((c) => `${c.path.replace(/^\//, "")}: ${JSON.stringify(c.before)} → ${JSON.stringify(c.after)}`).join(", ");
 }
 
 function TimelineItem({ e }: { e: Event }) {
-  const d = (e.data ?? {}) as any;
   switch (e.kind) {
     case "call":
       return (
@@ -76,7 +75,7 @@ function TimelineItem({ e }: { e: Event }) {
             <b>{e.tool}</b> {e.ok ? "succeeded" : <>failed with <span class="mono">{e.code}</span></>}
             <span class="muted"> {duration(e.duration_ms)}</span>
           </span>
-          {!e.ok && d.outcome?.message && <span class="sub">{String(d.outcome.message)}</span>}
+          {!e.ok && e.data.outcome.message && <span class="sub">{e.data.outcome.message}</span>}
         </li>
       );
     case "diagnosis":
@@ -84,27 +83,28 @@ function TimelineItem({ e }: { e: Event }) {
         <li class="tl diagnosis">
           <span class="when">{clock(e.ts_ms)}</span>
           <span class="what">
-            Diagnosis: <span class="mono">{e.code}</span> → <b>{String(d.diagnosis?.action ?? e.action ?? "")}</b>
-            <span class="layer">{String(d.diagnosis?.layer ?? d.layer ?? "")}</span>
+            Diagnosis: <span class="mono">{e.code}</span> → <b>{e.data.diagnosis.action}</b>
+            <span class="layer">{e.data.diagnosis.layer}</span>
           </span>
-          {d.diagnosis?.root_cause && <span class="sub">{String(d.diagnosis.root_cause)}</span>}
+          {e.data.diagnosis.root_cause && <span class="sub">{e.data.diagnosis.root_cause}</span>}
         </li>
       );
     case "attempt": {
-      const a = d.attempt ?? {};
-      const changed = argsChanged(a.args_diff);
+      const d = e.data;
+      const a = d.attempt;
+      const changed = argsChanged(a?.args_diff);
       return (
         <li class={`tl attempt ${e.ok ? "ok" : "bad"}`} data-kind="attempt">
           <span class="when">{clock(e.ts_ms)}</span>
           <span class="what">
-            Attempt {a.n ?? ""}: <b>{e.action}</b> <span class="layer">{String(d.layer ?? "")}</span>{" "}
-            {d.lesson && <span class="mono lesson-ref">lesson {String(d.lesson)}</span>}{" "}
+            Attempt {a?.n ?? ""}: <b>{e.action}</b> <span class="layer">{d.layer}</span>{" "}
+            {d.lesson && <span class="mono lesson-ref">lesson {d.lesson}</span>}{" "}
             {e.ok ? <span class="pill ok">fixed it</span> : <span class="pill bad">did not fix it</span>}
             <span class="muted"> {duration(e.duration_ms)}{d.delay_ms ? ` after waiting ${duration(d.delay_ms)}` : ""}</span>
           </span>
           {changed && <span class="sub mono">changed {changed}</span>}
-          {a.tool && a.tool !== e.tool && <span class="sub">with tool {String(a.tool)}</span>}
-          {!e.ok && a.outcome?.code && <span class="sub mono">{String(a.outcome.code)}: {String(a.outcome.message ?? "")}</span>}
+          {a && a.tool !== e.tool && <span class="sub">with tool {a.tool}</span>}
+          {!e.ok && a?.outcome.code && <span class="sub mono">{a.outcome.code}: {a.outcome.message ?? ""}</span>}
         </li>
       );
     }
@@ -113,7 +113,7 @@ function TimelineItem({ e }: { e: Event }) {
         <li class="tl recovery ok">
           <span class="when">{clock(e.ts_ms)}</span>
           <span class="what">
-            <b>Healed</b> {e.code} in {String(d.attempts ?? "")} attempt(s), {duration(e.duration_ms)}
+            <b>Healed</b> {e.code} in {e.data.attempts} attempt(s), {duration(e.duration_ms)}
           </span>
         </li>
       );
@@ -133,7 +133,7 @@ function TimelineItem({ e }: { e: Event }) {
           <span class="what">
             <b>Decision:</b> {e.message}
           </span>
-          {d.decision?.instructions && <span class="sub">“{String(d.decision.instructions)}”</span>}
+          {e.data.decision.instructions && <span class="sub">“{e.data.decision.instructions}”</span>}
         </li>
       );
     case "guardrail":

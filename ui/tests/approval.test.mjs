@@ -100,7 +100,7 @@ test("digits pick the other options; Esc defers without deciding", async () => {
 test("remember this decision sends the scope; the rule also answers matching requests", async () => {
   const p = await popup({
     pending: [
-      { request: request({ kind: "escalation", code: "HTTP_503", recommended: "retry", options: [{ id: "retry", label: "Retry", choice: { do: "retry" }, detail: "Once more." }, { id: "skip", label: "Skip", choice: { do: "skip" }, detail: "" }] }), live: true },
+      { request: request({ kind: "escalation", code: "SERVER_ERROR", recommended: "retry", options: [{ id: "retry", label: "Retry", choice: { do: "retry" }, detail: "Once more." }, { id: "skip", label: "Skip", choice: { do: "skip" }, detail: "" }] }), live: true },
       { request: request({ id: "req-2" }), live: true },
       { request: request({ id: "req-3", job: "other-job", title: "Other job's request" }), live: true },
     ],

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { browser, calls, open, serve, shot } from "./support.mjs";
+import { guardrail, runEvents } from "../test-dist/fixtures.js";
 
 let srv, b;
 before(async () => {
@@ -15,28 +16,12 @@ after(async () => {
 });
 
 const t0 = Date.now() - 60_000;
-const ev = (dt, kind, over = {}) => ({ ts_ms: t0 + dt, run_id: "run-1", job: "nightly-sync", kind, level: "info", message: kind, ...over });
 
 const runs = [
   { run_id: "run-1", job: "nightly-sync", started_ms: t0, finished_ms: t0 + 5200, status: "succeeded", attempts: 3, job_path: "/jobs/nightly.toml", pending_approvals: 0 },
   { run_id: "run-0", job: "backup", started_ms: t0 - 3_600_000, finished_ms: null, status: "waiting", attempts: 0, job_path: "/jobs/backup.toml", pending_approvals: 1 },
 ];
-const events = {
-  "run-1": [
-    ev(0, "run_started"),
-    ev(10, "step_started", { step: "fetch" }),
-    ev(40, "call", { step: "fetch", tool: "http", ok: false, code: "HTTP_503", duration_ms: 30, data: { outcome: { message: "503 upstream busy" } } }),
-    ev(41, "diagnosis", { step: "fetch", code: "HTTP_503", action: "retry_same", data: { diagnosis: { action: "retry_same", layer: "policy", root_cause: "the service is overloaded; it usually recovers" } } }),
-    ev(600, "attempt", { step: "fetch", tool: "http", code: "HTTP_503", action: "retry_same", ok: false, duration_ms: 20, data: { layer: "policy", delay_ms: 500, attempt: { n: 1, args_diff: [], outcome: { code: "HTTP_503", message: "503 again" } } } }),
-    ev(1700, "attempt", { step: "fetch", tool: "http", code: "HTTP_503", action: "modify_args", ok: true, duration_ms: 25, data: { layer: "lesson", lesson: "http-5xx-longer", delay_ms: 1000, attempt: { n: 2, args_diff: [{ path: "/timeout_ms", before: 2000, after: 4000 }], outcome: { status: "success" } } } }),
-    ev(1701, "recovery", { step: "fetch", code: "HTTP_503", ok: true, duration_ms: 1660, data: { attempts: 2 } }),
-    ev(1702, "step_finished", { step: "fetch", ok: true, duration_ms: 1692, data: { status: "healed" } }),
-    ev(1710, "step_started", { step: "report" }),
-    ev(1800, "call", { step: "report", tool: "http", ok: true, duration_ms: 90 }),
-    ev(1801, "step_finished", { step: "report", ok: true, duration_ms: 91, data: { status: "succeeded" } }),
-    ev(1802, "lesson", { action: "confirmed", message: "lesson `http-5xx-longer` healed HTTP_503 on `shop.example` (http) (seen 4 times)", data: { lesson: "http-5xx-longer", change: "confirmed" } }),
-  ],
-};
+const events = { "run-1": runEvents(t0) };
 const jobs = {
   dir: "/home/me/.local/share/mend/jobs",
   jobs: [
@@ -53,13 +38,13 @@ test("a run's steps show every healing attempt as a timeline", async () => {
   const attempts = await p.$$eval('.step[data-step="fetch"] .tl.attempt', (els) => els.map((e) => e.textContent));
   assert.equal(attempts.length, 2);
   assert.match(attempts[0], /Attempt 1: retry_same.*policy.*did not fix it.*after waiting 500 ms/);
-  assert.match(attempts[0], /HTTP_503: 503 again/);
-  assert.match(attempts[1], /Attempt 2: modify_args.*lesson.*lesson http-5xx-longer.*fixed it/);
+  assert.match(attempts[0], /SERVER_ERROR: 503 again/);
+  assert.match(attempts[1], /Attempt 2: retry_modified.*lesson.*lesson http-5xx-longer.*fixed it/);
   const learned = await p.$$eval(".learned li", (els) => els.map((e) => `${e.getAttribute("data-change")}: ${e.textContent}`));
-  assert.deepEqual(learned, ["confirmed: confirmed lesson `http-5xx-longer` healed HTTP_503 on `shop.example` (http) (seen 4 times)"]);
+  assert.deepEqual(learned, ["confirmed: confirmed lesson `http-5xx-longer` healed SERVER_ERROR on `shop.example` (http) (seen 4 times)"]);
   assert.match(attempts[1], /changed timeout_ms: 2000 → 4000/);
-  assert.match(await p.textContent('.step[data-step="fetch"]'), /Diagnosis: HTTP_503 → retry_same/);
-  assert.match(await p.textContent('.step[data-step="fetch"]'), /Healed HTTP_503 in 2 attempt\(s\), 1\.7 s/);
+  assert.match(await p.textContent('.step[data-step="fetch"]'), /Diagnosis: SERVER_ERROR → retry_same/);
+  assert.match(await p.textContent('.step[data-step="fetch"]'), /Healed SERVER_ERROR in 2 attempt\(s\), 1\.7 s/);
   // A step that went well shows no timeline, just its status.
   assert.equal(await p.$$eval('.step[data-step="report"] .timeline', (e) => e.length), 0);
   assert.match(await p.textContent(".stats"), /42 calls.*7 healed by themselves/);
@@ -74,7 +59,7 @@ test("a run's steps show every healing attempt as a timeline", async () => {
 test("events stream into the open run as they happen", async () => {
   const p = await open(b, srv.url, "index.html", state());
   await p.waitForSelector('.detail[data-run="run-1"]');
-  await p.evaluate((e) => window.__mend.emit("run-event", e), ev(2000, "guardrail", { step: "report", level: "warn", message: "attempt budget of the step reached" }));
+  await p.evaluate((e) => window.__mend.emit("run-event", e), guardrail(t0 + 2000));
   await p.waitForSelector('.step[data-step="report"] .tl.guardrail');
   assert.match(await p.textContent('.step[data-step="report"]'), /Guardrail: attempt budget of the step reached/);
 });

@@ -78,7 +78,7 @@ export function request(over = {}) {
       { id: "abort", label: "Abort the job", choice: { do: "abort" }, detail: "Stops here; later steps do not run." },
     ],
     attempts: [
-      { n: 1, action: "retry_same", layer: "policy", status: "error", code: "HTTP_503" },
+      { n: 1, action: "retry_same", layer: "policy", status: "error", code: "SERVER_ERROR" },
       { n: 2, action: "use_alternative", layer: "policy", status: "success" },
     ],
     created_ms: Date.now() - 4000,

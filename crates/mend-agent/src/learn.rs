@@ -26,7 +26,7 @@ use crate::memory::Lessons;
 
 use mend_core::approval::{ApprovalKind, ApprovalRequest, DecidedBy, Decision};
 use mend_core::redact::Redactor;
-use mend_core::report::{AttemptReport, FailureReport, LessonNote, RunReport, StepStatus};
+use mend_core::report::{AttemptReport, FailureReport, LessonChange, LessonNote, RunReport, StepStatus};
 use mend_memory::edit::Edit;
 use mend_memory::{Fix, Memory, NewLesson, Provenance, When};
 use serde_json::{Map, Value, json};
@@ -128,7 +128,7 @@ fn fix_of(a: &AttemptReport) -> Option<Fix> {
         }
         _ => None,
     };
-    Some(Fix { action: a.action.clone(), args })
+    Some(Fix { action: a.action.to_string(), args })
 }
 
 /// Sets `value` at a JSON pointer, creating objects on the way (`null`
@@ -188,9 +188,9 @@ impl Pending<'_> {
         self.changed.get(id).cloned().or_else(|| self.memory.lesson(id).map(NewLesson::from))
     }
 
-    fn note(&mut self, id: &str, change: &str, message: String) {
+    fn note(&mut self, id: &str, change: LessonChange, message: String) {
         self.notes.retain(|n| n.id != id);
-        self.notes.push(LessonNote { id: id.to_owned(), change: change.to_owned(), message });
+        self.notes.push(LessonNote { id: id.to_owned(), change, message });
     }
 
     /// The first lesson, pending versions first, whose (id, when, fix)
@@ -288,7 +288,7 @@ impl Pending<'_> {
             let n = self.seen(&id, "healed", Some(true));
             self.note(
                 &id,
-                "confirmed",
+                LessonChange::Confirmed,
                 format!("lesson `{id}` confirmed: {} healed {} by {} (seen {})", f.code, on(f), fix.action, times(n)),
             );
             return;
@@ -310,11 +310,15 @@ impl Pending<'_> {
                 });
                 l.provenance = Provenance { seen: l.provenance.seen, last: Some(today), outcome: Some("healed".into()), failures: 0 };
             });
-            self.note(&id, "corrected", format!("lesson `{id}` corrected: {} {} is now healed by {}", f.code, on(f), fix.action));
+            self.note(
+                &id,
+                LessonChange::Corrected,
+                format!("lesson `{id}` corrected: {} {} is now healed by {}", f.code, on(f), fix.action),
+            );
             return;
         }
         let id = self.add_new(&f.tool, when, fix.clone(), text, "healed");
-        self.note(&id, "learned", format!("learned lesson `{id}`: {} {} is healed by {}", f.code, on(f), fix.action));
+        self.note(&id, LessonChange::Learned, format!("learned lesson `{id}`: {} {} is healed by {}", f.code, on(f), fix.action));
     }
 
     /// A person's decision on an escalation.
@@ -354,11 +358,11 @@ impl Pending<'_> {
                 l.provenance.last = Some(today);
                 l.provenance.outcome = Some("decided".into());
             });
-            self.note(&id, "decided", format!("lesson `{id}`: a person chose `{}` for {code} {}", option.id, on(&f)));
+            self.note(&id, LessonChange::Decided, format!("lesson `{id}`: a person chose `{}` for {code} {}", option.id, on(&f)));
             return;
         }
         let id = self.add_new(tool, when, fix, text, "decided");
-        self.note(&id, "decided", format!("learned lesson `{id}`: a person chose `{}` for {code} {}", option.id, on(&f)));
+        self.note(&id, LessonChange::Decided, format!("learned lesson `{id}`: a person chose `{}` for {code} {}", option.id, on(&f)));
     }
 
     fn finish(self) -> Learned {
@@ -413,11 +417,11 @@ pub fn from_run(
         for (id, healed) in &applied {
             if *healed {
                 let n = p.seen(id, "healed", Some(true));
-                p.note(id, "confirmed", format!("lesson `{id}` healed {} {} (seen {})", f.code, on(f), times(n)));
+                p.note(id, LessonChange::Confirmed, format!("lesson `{id}` healed {} {} (seen {})", f.code, on(f), times(n)));
             } else {
                 let n = p.seen(id, "failed", Some(false));
                 let trust = if n >= mend_core::lesson::TRUST_FAILURES { "; no longer applied by itself" } else { "" };
-                p.note(id, "failed", format!("lesson `{id}` did not fix {} {} ({} in a row{trust})", f.code, on(f), times(n)));
+                p.note(id, LessonChange::Failed, format!("lesson `{id}` did not fix {} {} ({} in a row{trust})", f.code, on(f), times(n)));
                 failed_here.push(id.clone());
             }
         }
@@ -437,7 +441,7 @@ pub fn from_run(
                 let id = format!("{}-{}", f.tool, f.code.to_ascii_lowercase().replace('_', "-"));
                 p.notes.push(LessonNote {
                     id,
-                    change: "not_learned".into(),
+                    change: LessonChange::NotLearned,
                     message: format!(
                         "not learned: `{}` may have done its work before it failed with {}, so sending it again is never a lesson (issue 14)",
                         f.target, f.code
@@ -498,7 +502,7 @@ pub fn write(lessons: &Lessons, what: impl Fn(&Memory, &str) -> Learned) -> Vec<
         Ok(_) => learned.notes,
         Err(e) => vec![LessonNote {
             id: String::new(),
-            change: "unwritten".into(),
+            change: LessonChange::Unwritten,
             message: format!("could not write what the run taught to {}: {e}", lessons.path().display()),
         }],
     }
@@ -538,7 +542,7 @@ mod tests {
     fn path_fix() -> AttemptReport {
         AttemptReport {
             n: 1,
-            action: "retry_modified".into(),
+            action: mend_core::action::ActionKind::RetryModified,
             layer: "policy".into(),
             lesson: None,
             alternative: None,

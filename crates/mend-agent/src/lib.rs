@@ -19,8 +19,9 @@ use mend_core::approval::{ApprovalRequest, Approver, Choice, DecidedBy, Decision
 use mend_core::clock::now_ms;
 use mend_core::config::Config;
 use mend_core::engine::{Engine, EngineError, InDoubt, Observer, Restart, Resume, RunOptions};
-use mend_core::event::{Event, EventKind, Journal, Level};
+use mend_core::event::{Event, Journal, Level};
 use mend_core::job::Job;
+use mend_core::payload::{Body, CallPurpose, DecisionMade, LessonChanged, RunEnd, RunFinished, StepStarted};
 use mend_core::report::RunReport;
 use mend_core::tool::ToolRegistry;
 use mend_journal::{Reader, SqliteJournal};
@@ -365,10 +366,15 @@ impl Agent {
                 // The call that was running was stopped with the run (its
                 // process group killed): going on asks whether it ran.
                 let stopped = format!("Mend stopped its process group when the run was {why} (anything it started outside that group was left running)");
+                let body = Body::RunFinished(RunFinished {
+                    status: RunEnd::Interrupted,
+                    reason: Some(why.to_string()),
+                    stopped: Some(stopped),
+                    ..Default::default()
+                });
                 let ev = Event {
                     ok: Some(false),
-                    data: serde_json::json!({"status": "interrupted", "reason": why, "stopped": stopped}),
-                    ..Event::new(now_ms(), &run_id, &job.name, EventKind::RunFinished, Level::Error, format!("run of `{}` interrupted", job.name))
+                    ..Event::new(now_ms(), &run_id, &job.name, body, Level::Error, format!("run of `{}` interrupted", job.name))
                 };
                 if let Some(o) = &observer {
                     o.on_event(&ev);
@@ -441,12 +447,16 @@ impl Agent {
             ok: Some(chosen.choice != Choice::Abort),
             duration_ms: Some((decision.decided_ms - request.created_ms).max(0) as u64),
             step: Some(request.step.clone()),
-            data: serde_json::json!({"request": args.id, "decision": decision, "recommended": request.recommended, "kind": request.kind}),
             ..Event::new(
                 decision.decided_ms,
                 &request.run_id,
                 &request.job,
-                EventKind::Decision,
+                Body::Decision(Box::new(DecisionMade {
+                    request: args.id.clone(),
+                    decision: decision.clone(),
+                    recommended: request.recommended.clone(),
+                    kind: Some(request.kind),
+                })),
                 Level::Info,
                 match &decision.decided_by {
                     DecidedBy::Person { .. } => format!("a person chose `{}` ({}) {}", chosen.id, chosen.label, args.via),
@@ -463,10 +473,16 @@ impl Agent {
             let pair = [(request.clone(), decision.clone())];
             for n in learn::write(lessons, |m, today| learn::from_run(m, &RunReport::empty(), &pair, today, &redactor)) {
                 let ev = Event {
-                    action: Some(n.change.clone()),
+                    action: Some(n.change.to_string()),
                     step: Some(request.step.clone()),
-                    data: serde_json::json!({"lesson": n.id, "change": n.change}),
-                    ..Event::new(now_ms(), &request.run_id, &request.job, EventKind::Lesson, Level::Info, n.message)
+                    ..Event::new(
+                        now_ms(),
+                        &request.run_id,
+                        &request.job,
+                        Body::Lesson(LessonChanged { lesson: n.id.clone(), change: n.change }),
+                        Level::Info,
+                        n.message,
+                    )
                 };
                 self.journal.record(ev);
             }
@@ -599,12 +615,16 @@ impl Agent {
                     ok: Some(false),
                     duration_ms: Some((d.decided_ms - req.created_ms).max(0) as u64),
                     step: Some(req.step.clone()),
-                    data: serde_json::json!({"request": req.id, "decision": d, "recommended": req.recommended, "kind": req.kind}),
                     ..Event::new(
                         d.decided_ms,
                         run_id,
                         &req.job,
-                        EventKind::Decision,
+                        Body::Decision(Box::new(DecisionMade {
+                            request: req.id.clone(),
+                            decision: d.clone(),
+                            recommended: req.recommended.clone(),
+                            kind: Some(req.kind),
+                        })),
                         Level::Info,
                         "a person closed the run: `abort`".to_owned(),
                     )
@@ -620,10 +640,10 @@ impl Agent {
             Some(n) => format!("closed by {who}: {n}"),
             None => format!("closed by {who}"),
         };
+        let body = Body::RunFinished(RunFinished { status: RunEnd::Aborted, reason: Some(reason.clone()), ..Default::default() });
         let ev = Event {
             ok: Some(false),
-            data: serde_json::json!({"status": "aborted", "reason": reason}),
-            ..Event::new(now_ms(), run_id, &state.job, EventKind::RunFinished, Level::Error, format!("run of `{}` {reason}", state.job))
+            ..Event::new(now_ms(), run_id, &state.job, body, Level::Error, format!("run of `{}` {reason}", state.job))
         };
         self.journal.record(ev);
         self.journal.flush().await?;
@@ -672,12 +692,18 @@ impl Agent {
             let ev = Event {
                 ok: Some(false),
                 step: state.step.clone(),
-                data: serde_json::json!({"status": "interrupted", "reason": reason, "last_ms": state.last_ms, "in_flight": state.in_flight, "stopped": stopped}),
                 ..Event::new(
                     now_ms(),
                     &run_id,
                     &state.job,
-                    EventKind::RunFinished,
+                    Body::RunFinished(RunFinished {
+                        status: RunEnd::Interrupted,
+                        reason: Some(reason.clone()),
+                        last_ms: state.last_ms,
+                        in_flight: state.in_flight.clone(),
+                        stopped: stopped.clone(),
+                        attempts: None,
+                    }),
                     Level::Error,
                     format!("run of `{}` interrupted: {reason}", state.job),
                 )
@@ -793,22 +819,16 @@ fn prior_of(reader: &Reader, run_id: &str, step: &str) -> Result<Option<mend_cor
     // crash (`continued`) is the same step, its calls and budgets count.
     let since = events
         .iter()
-        .rposition(|e| {
-            e.kind == EventKind::StepStarted
-                && e.step.as_deref() == Some(step)
-                && e.data.get("continued").and_then(|c| c.as_bool()) != Some(true)
-        })
+        .rposition(|e| e.step.as_deref() == Some(step) && matches!(e.body, Body::StepStarted(StepStarted { continued: false })))
         .map_or(0, |i| i + 1);
     let mut prior: Option<mend_core::engine::Prior> = None;
     let (mut verified, mut any_verify, mut attempts) = (None, false, 0u32);
     let mut retries: Vec<(String, u32)> = Vec::new();
     for e in events[since..].iter().filter(|e| e.step.as_deref() == Some(step)) {
-        match e.kind {
-            EventKind::Call => {
-                let Some(outcome) = e.data.get("outcome").and_then(|o| serde_json::from_value::<mend_core::Outcome>(o.clone()).ok()) else {
-                    continue;
-                };
-                if e.data.get("purpose").and_then(|p| p.as_str()) == Some("verify") {
+        match &e.body {
+            Body::Call(c) => {
+                let outcome = c.outcome.clone();
+                if c.purpose == CallPurpose::Verify {
                     verified = Some(outcome.is_ok());
                     any_verify = true;
                     continue;
@@ -816,14 +836,14 @@ fn prior_of(reader: &Reader, run_id: &str, step: &str) -> Result<Option<mend_cor
                 verified = None;
                 prior = Some(mend_core::engine::Prior {
                     tool: e.tool.clone().unwrap_or_default(),
-                    args: e.data.get("args").cloned().unwrap_or_default(),
+                    args: c.args.clone(),
                     outcome,
                     verified: None,
                     attempts: 0,
                     retries: Vec::new(),
                 });
             }
-            EventKind::Attempt => {
+            Body::Attempt(_) => {
                 attempts += 1;
                 if e.action.as_deref() == Some("retry_same")
                     && let Some(code) = &e.code

@@ -97,10 +97,11 @@ async fn the_second_run_of_a_failing_job_heals_in_fewer_attempts_because_of_a_le
     let reader = mend_journal::Reader::open(&dir.path().join("data").join(mend_journal::FILE_NAME)).unwrap();
     let filter = mend_journal::LogFilter { run_id: Some(second.run_id.clone()), ..Default::default() };
     let events = reader.logs(&filter).unwrap();
-    let diag = events.iter().find(|e| e.kind == mend_core::event::EventKind::Diagnosis).unwrap();
-    assert_eq!(diag.data["diagnosis"]["lesson"], learned.id.as_str());
-    let lesson_ev = events.iter().find(|e| e.kind == mend_core::event::EventKind::Lesson).unwrap();
-    assert_eq!(lesson_ev.data["lesson"], learned.id.as_str());
+    use mend_core::payload::Body;
+    let Some(Body::Diagnosis(diag)) = events.iter().map(|e| &e.body).find(|b| matches!(b, Body::Diagnosis(_))) else { panic!() };
+    assert_eq!(diag.diagnosis.lesson.as_deref(), Some(learned.id.as_str()));
+    let Some(Body::Lesson(lesson)) = events.iter().map(|e| &e.body).find(|b| matches!(b, Body::Lesson(_))) else { panic!() };
+    assert_eq!(lesson.lesson, learned.id);
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use mend_agent::{Agent, Ended, RunSpec, load};
 use mend_core::approval::{Answer, ApprovalKind, ApprovalRequest, Approver, DecidedBy, Decision};
 use mend_core::config::Config;
-use mend_core::event::EventKind;
+use mend_core::payload::{Body, Guardrail};
 use mend_core::report::{RunReport, StepStatus};
 use mend_faults::{FaultServer, Reply, Script};
 use mend_journal::LogFilter;
@@ -94,10 +94,11 @@ async fn with_the_starter_memory_a_timed_out_post_is_verified_not_sent_again() {
     assert_eq!(actions, ["verify_state"]);
     // The lesson was found and proposed, and the engine refused it with the reason.
     let events = agent.reader().unwrap().logs(&LogFilter::default()).unwrap();
-    let diagnosis = events.iter().find(|e| e.kind == EventKind::Diagnosis).expect("a diagnosis");
-    let rejected = diagnosis.data["rejected"].to_string();
-    assert!(rejected.contains("lesson") && rejected.contains("not safe to repeat"), "{rejected}");
-    assert!(events.iter().any(|e| e.kind == EventKind::Guardrail && e.data["guardrail"] == "in_doubt"), "journaled as in doubt");
+    let Some(Body::Diagnosis(diagnosis)) = events.iter().map(|e| &e.body).find(|b| matches!(b, Body::Diagnosis(_))) else {
+        panic!("a diagnosis")
+    };
+    assert!(diagnosis.rejected.iter().any(|r| r.layer == "lesson" && r.reason.contains("not safe to repeat")), "{:?}", diagnosis.rejected);
+    assert!(events.iter().any(|e| matches!(e.body, Body::Guardrail(Guardrail::InDoubt { .. }))), "journaled as in doubt");
 }
 
 #[tokio::test]

@@ -6,8 +6,10 @@
 
 use std::io::Write;
 
+use mend_core::action::Action;
 use mend_core::engine::Observer;
-use mend_core::event::{Event, EventKind};
+use mend_core::event::Event;
+use mend_core::payload::Body;
 use mend_core::report::{RunReport, StepStatus};
 
 /// `eprintln!` that ignores a failed write (a closed pipe, a terminal gone)
@@ -41,42 +43,38 @@ impl Progress {
     }
 }
 
-fn s<'a>(v: &'a serde_json::Value, p: &str) -> &'a str {
-    v.pointer(p).and_then(|x| x.as_str()).unwrap_or("")
-}
-
 impl Observer for Progress {
     fn on_event(&self, e: &Event) {
-        let line = match e.kind {
-            EventKind::StepStarted => format!("▶ {}", e.message.trim_start_matches("step ")),
-            EventKind::Call if e.ok == Some(false) => {
-                format!("  ✗ {} {} ({} ms)", e.code.as_deref().unwrap_or(""), s(&e.data, "/outcome/message"), e.duration_ms.unwrap_or(0))
+        let line = match &e.body {
+            Body::StepStarted(_) => format!("▶ {}", e.message.trim_start_matches("step ")),
+            Body::Call(c) if e.ok == Some(false) => {
+                let message = c.outcome.error.as_ref().map(|x| x.message.as_str()).unwrap_or("");
+                format!("  ✗ {} {message} ({} ms)", e.code.as_deref().unwrap_or(""), e.duration_ms.unwrap_or(0))
             }
-            EventKind::Diagnosis => {
-                let d = &e.data["diagnosis"];
-                let delay = d.get("delay_ms").and_then(|x| x.as_u64()).map(|ms| format!(" in {ms} ms")).unwrap_or_default();
-                format!("  ↻ {}{delay} [{}] {}", e.action.as_deref().unwrap_or(""), s(d, "/layer"), s(d, "/root_cause"))
+            Body::Diagnosis(d) => {
+                let d = &d.diagnosis;
+                let delay = match d.action {
+                    Action::RetrySame { delay_ms } => format!(" in {delay_ms} ms"),
+                    _ => String::new(),
+                };
+                format!("  ↻ {}{delay} [{}] {}", d.action.kind(), d.layer, d.root_cause)
             }
-            EventKind::Attempt if e.ok == Some(true) => format!("  ✓ {}", e.message),
-            EventKind::Recovery => format!("  ✔ {}", e.message),
+            Body::Attempt(_) if e.ok == Some(true) => format!("  ✓ {}", e.message),
+            Body::Recovery(_) => format!("  ✔ {}", e.message),
             // Information (a run going on after a crash, a decision made elsewhere) is not a stop.
-            EventKind::Guardrail if e.level == mend_core::event::Level::Info => format!("  · {}", e.message),
-            EventKind::Guardrail => format!("  ⛔ {}", e.message),
-            EventKind::Escalation => match e.data.get("danger").filter(|d| !d.is_null()) {
+            Body::Guardrail(_) if e.level == mend_core::event::Level::Info => format!("  · {}", e.message),
+            Body::Guardrail(_) => format!("  ⛔ {}", e.message),
+            Body::Escalation(req) => match &req.danger {
                 // Before a call runs: which rule asked, on which simple command (issue 11).
                 Some(d) => format!(
                     "  ⚠ waiting for a person: {}\n    gate: rule `{}` ({}) on `{}`: {}",
-                    e.message,
-                    d["rule"].as_str().unwrap_or(""),
-                    d["category"].as_str().unwrap_or(""),
-                    d["command"].as_str().unwrap_or(""),
-                    d["why"].as_str().unwrap_or("")
+                    e.message, d.rule, d.category, d.command, d.why
                 ),
                 None => format!("  ⚠ waiting for a person: {}", e.message),
             },
-            EventKind::Decision => format!("  → {}", e.message),
-            EventKind::Lesson => format!("  ✎ {}", e.message),
-            EventKind::StepFinished if e.ok == Some(false) => format!("  ✘ {}", e.message),
+            Body::Decision(_) => format!("  → {}", e.message),
+            Body::Lesson(_) => format!("  ✎ {}", e.message),
+            Body::StepFinished(_) if e.ok == Some(false) => format!("  ✘ {}", e.message),
             _ => return,
         };
         let _ = writeln!(std::io::stderr().lock(), "{line}");

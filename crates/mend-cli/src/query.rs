@@ -205,7 +205,7 @@ pub fn logs(dir: &Path, a: LogsArgs) -> Result<(), Fail> {
                 "{} {:<5} {:<13} {:<16} {}",
                 fmt_ts(e.ts_ms),
                 e.level.as_str(),
-                e.kind.as_str(),
+                e.kind().as_str(),
                 e.step.as_deref().unwrap_or("-"),
                 e.message
             );

@@ -287,6 +287,18 @@ pub enum DecidedBy {
     Timeout,
 }
 
+impl DecidedBy {
+    /// Who, as the journal's decision rollups name it: `person`, `policy`
+    /// or `timeout`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DecidedBy::Person { .. } => "person",
+            DecidedBy::Policy { .. } => "policy",
+            DecidedBy::Timeout => "timeout",
+        }
+    }
+}
+
 /// A decision on a request.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

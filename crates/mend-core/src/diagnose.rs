@@ -152,7 +152,7 @@ impl Diagnoser for PolicyDiagnoser {
         // Where several actions apply, the best measured one goes first;
         // actions without enough samples keep their default order.
         out.sort_by(|a, b| {
-            let r = |x: &Diagnosis| cx.stats.rate(err.code.as_str(), x.action.kind()).unwrap_or(0.5);
+            let r = |x: &Diagnosis| cx.stats.rate(err.code.as_str(), x.action.kind().as_str()).unwrap_or(0.5);
             r(b).partial_cmp(&r(a)).unwrap_or(std::cmp::Ordering::Equal)
         });
         out
@@ -220,7 +220,7 @@ mod tests {
             redactor: &crate::redact::Redactor::new(Vec::<(String, String)>::new()),
             registry: &crate::tool::ToolRegistry::default(),
         };
-        PolicyDiagnoser.diagnose(&cx).await.into_iter().map(|d| d.action.kind().to_owned()).collect()
+        PolicyDiagnoser.diagnose(&cx).await.into_iter().map(|d| d.action.kind().to_string()).collect()
     }
 
     #[tokio::test]

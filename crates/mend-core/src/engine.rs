@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::action::{Action, Diagnosis};
+use crate::action::{Action, ActionKind, Diagnosis};
 use crate::approval::{
     Answer, ApprovalKind, ApprovalOption, ApprovalRequest, Approver, CallSource, Choice, Danger, DecidedBy, Decision, DecisionRule,
     OnTimeout,
@@ -23,10 +23,14 @@ use crate::approval::{
 use crate::clock::{Clock, SystemClock};
 use crate::code::ErrorCode;
 use crate::diagnose::{Diagnoser, DiagnosisContext, PolicyDiagnoser};
-use crate::event::{Event, EventKind, Journal, JournalError, Level, Stats};
+use crate::event::{Event, Journal, JournalError, Level, Stats};
 use crate::job::{Call, Job, Step, expand};
 use crate::lesson::{FailureQuery, Learner, LessonDiagnoser, LessonMatch, LessonSource, TOP_K, subject_of};
 use crate::outcome::{Outcome, ToolError, fate_unknown};
+use crate::payload::{
+    Attempted, Body, BudgetInfo, CallMade, CallPurpose, CallStarted, DecisionMade, Diagnosed, Guardrail, LessonChanged, LessonSeen,
+    Recovered, Rejected, RunFinished, RunStarted, StepFinished, StepStarted,
+};
 use crate::redact::Redactor;
 use crate::report::{AttemptReport, EscalationReport, FailureReport, RunReport, RunStatus, StepReport, StepStatus, args_diff};
 use crate::safety::{Category, Context, Finding, Gate, Intent, Probe, destination};
@@ -336,18 +340,27 @@ impl Engine {
             decided: Vec::new(),
             stop: None,
         };
-        run.emit(
-            Event::new(run.started_ms, &run_id, &job.name, EventKind::RunStarted, Level::Info, format!("run of `{}` started", job.name)),
-            json!({
-                "steps": job.steps.len(),
-                "budget": {"max_attempts": job.budget.max_attempts, "wall_clock_ms": job.budget.wall_clock_ms, "tokens": job.budget.tokens},
-                "job_path": opts.job_path,
-                "resumed_from": opts.resume.as_ref().map(|r| &r.request.id),
-                "restarted": restart.is_some(),
-                "in_doubt": restart.and_then(|r| r.in_doubt.as_ref()).map(|d| &d.call),
-                "start_step": job.steps.get(start).map(|s| &s.name),
-            }),
-        );
+        let started = RunStarted {
+            steps: job.steps.len(),
+            budget: BudgetInfo {
+                max_attempts: job.budget.max_attempts,
+                wall_clock_ms: job.budget.wall_clock_ms,
+                tokens: job.budget.tokens,
+            },
+            job_path: opts.job_path.clone(),
+            resumed_from: opts.resume.as_ref().map(|r| r.request.id.clone()),
+            restarted: restart.is_some(),
+            in_doubt: restart.and_then(|r| r.in_doubt.as_ref()).map(|d| d.call.clone()),
+            start_step: job.steps.get(start).map(|s| s.name.clone()),
+        };
+        run.emit(Event::new(
+            run.started_ms,
+            &run_id,
+            &job.name,
+            Body::RunStarted(started),
+            Level::Info,
+            format!("run of `{}` started", job.name),
+        ));
 
         let mut steps = Vec::new();
         let mut status = RunStatus::Succeeded;
@@ -388,8 +401,9 @@ impl Engine {
         if let Some(learner) = &self.learner {
             report.lessons = learner.learn(&report, &run.decided, &run.redactor).await;
             for n in &report.lessons {
-                let ev = Event { action: Some(n.change.clone()), ..run.event(EventKind::Lesson, Level::Info, None, n.message.clone()) };
-                run.emit(ev, json!({"lesson": n.id, "change": n.change}));
+                let body = Body::Lesson(LessonChanged { lesson: n.id.clone(), change: n.change });
+                let ev = Event { action: Some(n.change.to_string()), ..run.event(body, Level::Info, None, n.message.clone()) };
+                run.emit(ev);
             }
         }
         let duration_ms = run.started.elapsed().as_millis() as u64;
@@ -399,9 +413,14 @@ impl Engine {
             ok: Some(status == RunStatus::Succeeded),
             duration_ms: Some(duration_ms),
             tokens: Some(run.tokens_used),
-            ..run.event(EventKind::RunFinished, level, None, format!("run of `{}` {}", job.name, status.as_str()))
+            ..run.event(
+                Body::RunFinished(RunFinished { status: status.into(), attempts: Some(run.attempts_used), ..Default::default() }),
+                level,
+                None,
+                format!("run of `{}` {}", job.name, status.as_str()),
+            )
         };
-        run.emit(ev, json!({"status": status, "attempts": run.attempts_used}));
+        run.emit(ev);
         self.journal.flush().await?;
         Ok(report)
     }
@@ -569,15 +588,20 @@ fn fingerprint(action: &str, tool: &str, args: &Value) -> String {
 }
 
 impl Run<'_> {
-    fn event(&self, kind: EventKind, level: Level, step: Option<&str>, message: String) -> Event {
-        Event { step: step.map(str::to_owned), ..Event::new(self.e.clock.now_ms(), &self.ctx.run_id, &self.job.name, kind, level, message) }
+    fn event(&self, body: Body, level: Level, step: Option<&str>, message: String) -> Event {
+        Event { step: step.map(str::to_owned), ..Event::new(self.e.clock.now_ms(), &self.ctx.run_id, &self.job.name, body, level, message) }
+    }
+
+    /// Redacts an event: its message and every string of its payload.
+    fn redact(&self, mut ev: Event) -> Event {
+        ev.message = self.redactor.text(&ev.message);
+        ev.body = ev.body.map_strings(|v| self.redactor.value(v));
+        ev
     }
 
     /// Redacts and sends an event to the journal and the observer.
-    fn emit(&self, mut ev: Event, mut data: Value) {
-        ev.message = self.redactor.text(&ev.message);
-        self.redactor.value(&mut data);
-        ev.data = data;
+    fn emit(&self, ev: Event) {
+        let ev = self.redact(ev);
         if let Some(o) = &self.e.observer {
             o.on_event(&ev);
         }
@@ -585,10 +609,8 @@ impl Run<'_> {
     }
 
     /// [`emit`](Self::emit), durable before it returns.
-    async fn emit_durable(&self, mut ev: Event, mut data: Value) -> Result<(), EngineError> {
-        ev.message = self.redactor.text(&ev.message);
-        self.redactor.value(&mut data);
-        ev.data = data;
+    async fn emit_durable(&self, ev: Event) -> Result<(), EngineError> {
+        let ev = self.redact(ev);
         if let Some(o) = &self.e.observer {
             o.on_event(&ev);
         }
@@ -616,7 +638,7 @@ impl Run<'_> {
     /// durable before the call runs, so after any crash every call that ran
     /// has a record; a journal that cannot store it stops the run before
     /// the call.
-    async fn call(&self, step: &Step, cur: &Current, purpose: &str) -> Result<Outcome, EngineError> {
+    async fn call(&self, step: &Step, cur: &Current, purpose: CallPurpose) -> Result<Outcome, EngineError> {
         let tool = self.e.registry.get(&cur.tool);
         let valid = self.e.registry.validate(&cur.tool, &cur.args);
         // The step's idempotency key: one value for every attempt of the
@@ -624,25 +646,18 @@ impl Run<'_> {
         let key = step
             .idempotency_key
             .as_deref()
-            .filter(|_| purpose != "verify" && tool.is_some_and(|t| t.takes_idempotency_key()))
+            .filter(|_| purpose != CallPurpose::Verify && tool.is_some_and(|t| t.takes_idempotency_key()))
             .map(|h| IdempotencyKey::derive(h, &self.ctx.run_id, &step.name));
         let call_id = match (&tool, &valid) {
             (Some(t), Ok(())) if t.effect(&cur.args) != Effect::ReadOnly => {
                 let id = new_id();
+                let body =
+                    Body::CallStarted(CallStarted { call: id.clone(), purpose, call_text: self.render(cur), idempotency_key: key.clone() });
                 let ev = Event {
                     tool: Some(cur.tool.clone()),
-                    ..self.event(
-                        EventKind::CallStarted,
-                        Level::Debug,
-                        Some(&step.name),
-                        format!("{purpose} `{}` started", self.render(cur)),
-                    )
+                    ..self.event(body, Level::Debug, Some(&step.name), format!("{purpose} `{}` started", self.render(cur)))
                 };
-                let mut data = json!({"call": id, "purpose": purpose, "call_text": self.render(cur)});
-                if let Some(k) = &key {
-                    data["idempotency_key"] = json!(k);
-                }
-                self.emit_durable(ev, data).await?;
+                self.emit_durable(ev).await?;
                 Some(id)
             }
             _ => None,
@@ -675,16 +690,14 @@ impl Run<'_> {
             code: outcome.code().map(|c| c.to_string()),
             ok: Some(outcome.is_ok()),
             duration_ms: Some(outcome.duration_ms),
-            ..self.event(EventKind::Call, level, Some(&step.name), msg)
+            ..self.event(
+                Body::Call(CallMade { purpose, args: cur.args.clone(), outcome: outcome.clone(), call: call_id, idempotency_key: key }),
+                level,
+                Some(&step.name),
+                msg,
+            )
         };
-        let mut data = json!({"purpose": purpose, "args": cur.args, "outcome": outcome});
-        if let (Some(id), Some(o)) = (call_id, data.as_object_mut()) {
-            o.insert("call".into(), id.into());
-        }
-        if let (Some(k), Some(o)) = (&key, data.as_object_mut()) {
-            o.insert("idempotency_key".into(), json!(k));
-        }
-        self.emit(ev, data);
+        self.emit(ev);
         Ok(outcome)
     }
 
@@ -773,11 +786,16 @@ impl Run<'_> {
         };
         let ev = Event {
             tool: Some(cur.tool.clone()),
-            ..self.event(EventKind::StepStarted, Level::Info, Some(&step.name), format!("step `{}`: {}", step.name, self.render(&cur)))
+            ..self.event(
+                Body::StepStarted(StepStarted { continued }),
+                Level::Info,
+                Some(&step.name),
+                format!("step `{}`: {}", step.name, self.render(&cur)),
+            )
         };
         // A step going on after a crash is the same step: its history (and
         // budgets) reach back to where it first started (issue 12).
-        self.emit(ev, if continued { json!({"continued": true}) } else { Value::Null });
+        self.emit(ev);
 
         let status = match (early, in_doubt) {
             (Some(s), _) => s,
@@ -790,14 +808,15 @@ impl Run<'_> {
         st.rep.status = status;
         st.rep.duration_ms = st.t0.elapsed().as_millis() as u64;
         let level = if status.is_ok() { Level::Info } else { Level::Error };
+        let person =
+            st.rep.escalations.iter().any(|e| matches!(e.decision.as_ref().map(|d| &d.decided_by), Some(DecidedBy::Person { .. })));
+        let body = Body::StepFinished(StepFinished { status, attempts: st.rep.attempts.len(), failed_first: st.failed_first, person });
         let ev = Event {
             ok: Some(status.is_ok()),
             duration_ms: Some(st.rep.duration_ms),
-            ..self.event(EventKind::StepFinished, level, Some(&step.name), format!("step `{}` {:?}", step.name, status).to_lowercase())
+            ..self.event(body, level, Some(&step.name), format!("step `{}` {:?}", step.name, status).to_lowercase())
         };
-        let person =
-            st.rep.escalations.iter().any(|e| matches!(e.decision.as_ref().map(|d| &d.decided_by), Some(DecidedBy::Person { .. })));
-        self.emit(ev, json!({"status": status, "attempts": st.rep.attempts.len(), "failed_first": st.failed_first, "person": person}));
+        self.emit(ev);
         Ok(st.rep)
     }
 
@@ -819,7 +838,7 @@ impl Run<'_> {
                 if !approved && let Some(end) = self.gate(step, st, &cur, Origin::Job, None, step.needs_approval).await? {
                     return Ok(end);
                 }
-                self.call(step, &cur, "call").await?
+                self.call(step, &cur, CallPurpose::Call).await?
             }
         };
         if outcome.is_ok() {
@@ -828,7 +847,7 @@ impl Run<'_> {
             return Ok(status);
         }
         st.failed_first = true;
-        self.note_doubt(step, st, &cur, &outcome, "call");
+        self.note_doubt(step, st, &cur, &outcome, CallPurpose::Call);
         if let Some(e) = &outcome.error {
             st.rep.failure = Some(FailureReport {
                 tool: cur.tool.clone(),
@@ -862,9 +881,9 @@ impl Run<'_> {
                 Some(why) => {
                     let ev = Event {
                         code: Some(err.code.to_string()),
-                        ..self.event(EventKind::Guardrail, Level::Warn, Some(&step.name), why.clone())
+                        ..self.event(Body::Guardrail(Guardrail::Budget), Level::Warn, Some(&step.name), why.clone())
                     };
-                    self.emit(ev, json!({"guardrail": "budget"}));
+                    self.emit(ev);
                     Diagnosis::new("guardrail", Action::Escalate, format!("{}: {}; {why}", err.code, err.message))
                 }
                 None => self.diagnose(step, st, &cur, &err).await?,
@@ -925,9 +944,9 @@ impl Run<'_> {
                     (self.expand(v), Origin::Job, 0)
                 }
             };
-            let kind = if matches!(action, Action::Escalate | Action::AskUser { .. }) { "escalate" } else { action.kind() };
+            let kind = if matches!(action, Action::Escalate | Action::AskUser { .. }) { ActionKind::Escalate } else { action.kind() };
             if !matches!(action, Action::RetrySame { .. }) {
-                st.tried.insert(fingerprint(action.kind(), &next.tool, &next.args));
+                st.tried.insert(fingerprint(action.kind().as_str(), &next.tool, &next.args));
             }
 
             // A healer-proposed call goes through the safety gate like any other.
@@ -940,9 +959,9 @@ impl Run<'_> {
                 self.e.clock.sleep(Duration::from_millis(delay_ms)).await;
             }
             let purpose = match kind {
-                "verify_state" => "verify",
-                "escalate" => "call (decision)",
-                _ => "attempt",
+                ActionKind::VerifyState => CallPurpose::Verify,
+                ActionKind::Escalate => CallPurpose::Decision,
+                _ => CallPurpose::Attempt,
             };
             let result = self.call(step, &next, purpose).await?;
             st.attempts += 1;
@@ -951,7 +970,7 @@ impl Run<'_> {
             let n = st.rep.attempts.len() as u32 + 1;
             st.rep.attempts.push(AttemptReport {
                 n,
-                action: kind.to_owned(),
+                action: kind,
                 layer: diagnosis.layer.clone(),
                 lesson: diagnosis.lesson.clone(),
                 alternative: match &action {
@@ -966,64 +985,71 @@ impl Run<'_> {
                 outcome: self.redacted_outcome(&result),
                 duration_ms: result.duration_ms,
             });
+            let body = Body::Attempt(Box::new(Attempted {
+                layer: diagnosis.layer.clone(),
+                lesson: diagnosis.lesson.clone(),
+                delay_ms,
+                attempt: st.rep.attempts.last().cloned(),
+            }));
             let ev = Event {
                 tool: Some(next.tool.clone()),
                 code: Some(err.code.to_string()),
-                action: Some(kind.to_owned()),
+                action: Some(kind.to_string()),
                 ok: Some(fixed),
                 duration_ms: Some(result.duration_ms),
                 ..self.event(
-                    EventKind::Attempt,
+                    body,
                     if fixed { Level::Info } else { Level::Warn },
                     Some(&step.name),
                     format!("attempt {n} ({kind}, {}) {}", diagnosis.layer, if fixed { "fixed it" } else { "did not fix it" }),
                 )
             };
-            self.emit(
-                ev,
-                json!({"layer": diagnosis.layer, "lesson": diagnosis.lesson, "delay_ms": delay_ms, "attempt": st.rep.attempts.last()}),
-            );
+            self.emit(ev);
 
             if fixed {
                 let ttr = failure_t0.elapsed().as_millis() as u64;
                 let status = match (kind, result.status) {
-                    ("verify_state", _) => StepStatus::Verified,
+                    (ActionKind::VerifyState, _) => StepStatus::Verified,
                     (_, crate::Status::Partial) => StepStatus::Partial,
                     _ => StepStatus::Healed,
                 };
+                let body = Body::Recovery(Recovered {
+                    attempts: st.rep.attempts.len(),
+                    ttr_ms: ttr,
+                    final_action: kind,
+                    layer: diagnosis.layer.clone(),
+                    lesson: diagnosis.lesson.clone(),
+                });
                 let ev = Event {
                     tool: Some(step.call.tool.clone()),
                     code: Some(first_code.to_string()),
-                    action: Some(kind.to_owned()),
+                    action: Some(kind.to_string()),
                     ok: Some(true),
                     duration_ms: Some(ttr),
                     ..self.event(
-                        EventKind::Recovery,
+                        body,
                         Level::Info,
                         Some(&step.name),
                         format!("healed {first_code} in {} attempt(s), {ttr} ms", st.rep.attempts.len()),
                     )
                 };
-                self.emit(
-                    ev,
-                    json!({"attempts": st.rep.attempts.len(), "ttr_ms": ttr, "final_action": kind, "layer": diagnosis.layer, "lesson": diagnosis.lesson}),
-                );
+                self.emit(ev);
                 st.rep.final_outcome = Some(self.redacted_outcome(&result));
                 return Ok(status);
             }
-            if kind == "verify_state" {
+            if kind == ActionKind::VerifyState {
                 // The original failure stands. A verify call that answered
                 // "not there" lets a call in doubt go again; one that could
                 // not tell leaves it in doubt (issue 14).
                 if let Some(Doubt { why, call }) = st.doubt.take() {
                     if says_not_done(&result) {
                         let ev = self.event(
-                            EventKind::Guardrail,
+                            Body::Guardrail(Guardrail::InDoubt { call_text: None, cleared: true }),
                             Level::Info,
                             Some(&step.name),
                             "the verify call says the goal does not hold: the call in doubt may be sent again".into(),
                         );
-                        self.emit(ev, json!({"guardrail": "in_doubt", "cleared": true}));
+                        self.emit(ev);
                     } else {
                         let code = result.code().map(|c| c.to_string()).unwrap_or_default();
                         st.doubt = Some(Doubt { why: format!("{why} The step's verify call could not tell ({code})."), call });
@@ -1073,7 +1099,7 @@ impl Run<'_> {
         for layer in &self.e.layers {
             let tokens_left = self.job.budget.tokens.saturating_sub(self.tokens_used);
             if layer.uses_tokens() && tokens_left == 0 {
-                rejected.push(json!({"layer": layer.layer(), "reason": "token budget spent"}));
+                rejected.push(Rejected { layer: layer.layer().to_owned(), action: None, reason: "token budget spent".into() });
                 continue;
             }
             let cx = DiagnosisContext {
@@ -1105,7 +1131,7 @@ impl Run<'_> {
                         break;
                     }
                     Err(reason) => {
-                        rejected.push(json!({"layer": d.layer, "action": d.action.kind(), "reason": reason}));
+                        rejected.push(Rejected { layer: d.layer.clone(), action: Some(d.action.kind()), reason: reason.clone() });
                         if !reasons.contains(&reason) {
                             reasons.push(reason);
                         }
@@ -1128,12 +1154,20 @@ impl Run<'_> {
         let ev = Event {
             tool: Some(cur.tool.clone()),
             code: Some(err.code.to_string()),
-            action: Some(d.action.kind().to_owned()),
+            action: Some(d.action.kind().to_string()),
             tokens: (d.tokens > 0).then_some(d.tokens),
-            ..self.event(EventKind::Diagnosis, Level::Info, Some(&step.name), format!("{} → {} ({})", err.code, d.action.kind(), d.layer))
+            ..self.event(
+                Body::Diagnosis(Box::new(Diagnosed {
+                    diagnosis: d.clone(),
+                    rejected,
+                    lessons: st.lessons.iter().map(|l| LessonSeen { id: l.id.clone(), applies: l.applies, trusted: l.trusted() }).collect(),
+                })),
+                Level::Info,
+                Some(&step.name),
+                format!("{} → {} ({})", err.code, d.action.kind(), d.layer),
+            )
         };
-        let lessons: Vec<Value> = st.lessons.iter().map(|l| json!({"id": l.id, "applies": l.applies, "trusted": l.trusted()})).collect();
-        self.emit(ev, json!({"diagnosis": d, "rejected": rejected, "lessons": lessons}));
+        self.emit(ev);
         Ok(d)
     }
 
@@ -1269,12 +1303,12 @@ impl Run<'_> {
         let verdict = self.check(cur, &intent, &rendered);
         for (f, rule) in &verdict.allowed {
             let ev = self.event(
-                EventKind::Guardrail,
+                Body::Guardrail(Guardrail::Allowed { finding: serde_json::to_value(f).unwrap_or_default(), allow: rule.clone() }),
                 Level::Info,
                 Some(&step.name),
                 format!("`{}` ({}) runs unasked: allowed by `{rule}`", f.command, f.rule),
             );
-            self.emit(ev, json!({"guardrail": "allowed", "finding": f, "allow": rule}));
+            self.emit(ev);
         }
         let mut danger = verdict.asks.first().cloned();
         if danger.is_none()
@@ -1355,12 +1389,17 @@ impl Run<'_> {
                 self.stop = Some(matches!(d.decided_by, DecidedBy::Person { .. }));
                 let ev = Event {
                     code: Some("BLOCKED".into()),
-                    ..self.event(EventKind::Guardrail, Level::Warn, Some(&step.name), format!("`{shown}` was not approved"))
+                    ..self.event(
+                        Body::Guardrail(Guardrail::Approval {
+                            rule: danger.as_ref().map(|d| d.rule.clone()),
+                            command: danger.as_ref().map(|d| d.command.clone()),
+                        }),
+                        Level::Warn,
+                        Some(&step.name),
+                        format!("`{shown}` was not approved"),
+                    )
                 };
-                self.emit(
-                    ev,
-                    json!({"guardrail": "approval", "rule": danger.as_ref().map(|d| &d.rule), "command": danger.as_ref().map(|d| &d.command)}),
-                );
+                self.emit(ev);
                 st.rep.final_outcome = Some(Outcome::failure(ToolError::new(ErrorCode::BLOCKED, format!("`{shown}` was not approved"))));
                 Ok(Some(if matches!(d.decided_by, DecidedBy::Person { .. }) { StepStatus::Aborted } else { StepStatus::Failed }))
             }
@@ -1637,7 +1676,7 @@ impl Run<'_> {
     /// After a call of the step that failed: if its outcome is unknown and
     /// it is not safe to repeat, the step is in doubt until a verify call
     /// or a person clears it (issue 14). Journaled as a guardrail.
-    fn note_doubt(&self, step: &Step, st: &mut StepState, cur: &Current, outcome: &Outcome, purpose: &str) {
+    fn note_doubt(&self, step: &Step, st: &mut StepState, cur: &Current, outcome: &Outcome, purpose: CallPurpose) {
         let Some(e) = outcome.error.as_ref().filter(|_| !outcome.is_ok()) else { return };
         // A step that says its calls are not safe to repeat doubts every
         // failure of a call that ran; otherwise only an unknown fate.
@@ -1646,7 +1685,7 @@ impl Run<'_> {
         // refused before it (bad arguments, the gate).
         let ran = !matches!(e.code.as_str(), "INVALID_ARGS" | "BLOCKED") && e.hints.get("sent").and_then(Value::as_bool) != Some(false);
         let doubted = fate_unknown(e) || (step.idempotent == Some(false) && ran);
-        if !doubted || purpose == "verify" {
+        if !doubted || purpose == CallPurpose::Verify {
             return;
         }
         let Some(by) = self.not_repeatable(step, cur) else { return };
@@ -1659,9 +1698,14 @@ impl Run<'_> {
         let ev = Event {
             tool: Some(cur.tool.clone()),
             code: Some(e.code.to_string()),
-            ..self.event(EventKind::Guardrail, Level::Warn, Some(&step.name), why.clone())
+            ..self.event(
+                Body::Guardrail(Guardrail::InDoubt { call_text: Some(self.render(cur)), cleared: false }),
+                Level::Warn,
+                Some(&step.name),
+                why.clone(),
+            )
         };
-        self.emit(ev, json!({"guardrail": "in_doubt", "call_text": self.render(cur)}));
+        self.emit(ev);
         st.doubt = Some(Doubt { why, call: cur.clone() });
     }
 
@@ -1836,7 +1880,7 @@ impl Run<'_> {
             *cur = self.expand(&step.alternatives[i]);
         }
         let ev = self.event(
-            EventKind::Guardrail,
+            Body::Guardrail(Guardrail::Continued { attempts: p.attempts, verified: p.verified }),
             Level::Info,
             Some(&step.name),
             format!(
@@ -1846,7 +1890,7 @@ impl Run<'_> {
                 p.outcome.code().map(|c| format!("failed with {c}")).unwrap_or_else(|| "succeeded".into())
             ),
         );
-        self.emit(ev, json!({"guardrail": "continued", "attempts": p.attempts, "verified": p.verified}));
+        self.emit(ev);
         st.rep.final_outcome = Some(self.redacted_outcome(&p.outcome));
         match (p.verified, p.outcome.is_ok()) {
             (Some(true), _) => Some(StepStatus::Verified),
@@ -1882,7 +1926,11 @@ impl Run<'_> {
         let verify = match &step.verify {
             Some(v) if !verify_in_doubt => {
                 let v = self.expand(v);
-                if self.verdict(&v).asks.is_empty() { Some((self.render(&v), self.call(step, &v, "verify").await?)) } else { None }
+                if self.verdict(&v).asks.is_empty() {
+                    Some((self.render(&v), self.call(step, &v, CallPurpose::Verify).await?))
+                } else {
+                    None
+                }
             }
             _ => None,
         };
@@ -1999,8 +2047,8 @@ impl Run<'_> {
     /// timeout) and journals the decision.
     async fn ask(&mut self, step: &Step, st: &mut StepState, req: ApprovalRequest, remembered_ok: bool) -> Result<Resolution, EngineError> {
         self.e.journal.save_approval(&req).await?;
-        let ev = self.event(EventKind::Escalation, Level::Warn, Some(&step.name), req.title.clone());
-        self.emit(ev, serde_json::to_value(&req).unwrap_or_default());
+        let ev = self.event(Body::Escalation(Box::new(req.clone())), Level::Warn, Some(&step.name), req.title.clone());
+        self.emit(ev);
         self.e.journal.flush().await?;
 
         let t0 = Instant::now();
@@ -2024,12 +2072,12 @@ impl Run<'_> {
             Some(Answer::Decided(d) | Answer::Recorded(d)) if req.option(&d.option).is_some() => Some(d),
             Some(Answer::Decided(d) | Answer::Recorded(d)) => {
                 let ev = self.event(
-                    EventKind::Guardrail,
+                    Body::Guardrail(Guardrail::UnknownOption),
                     Level::Warn,
                     Some(&step.name),
                     format!("decision `{}` is not an option of request {}", d.option, req.id),
                 );
-                self.emit(ev, json!({"guardrail": "unknown_option"}));
+                self.emit(ev);
                 None
             }
             Some(Answer::Pending) => None,
@@ -2041,13 +2089,13 @@ impl Run<'_> {
                     OnTimeout::Recommended => Some(req.recommended.clone()),
                 };
                 let ev = self.event(
-                    EventKind::Guardrail,
+                    Body::Guardrail(Guardrail::ApprovalTimeout { request: req.id.clone() }),
                     Level::Warn,
                     Some(&step.name),
                     format!("nobody answered request {} in {} ms: on_timeout = {:?}", req.id, req.timeout_ms.unwrap_or(0), req.on_timeout)
                         .to_lowercase(),
                 );
-                self.emit(ev, json!({"guardrail": "approval_timeout", "request": req.id}));
+                self.emit(ev);
                 option.map(|option| Decision {
                     option,
                     instructions: None,
@@ -2070,12 +2118,12 @@ impl Run<'_> {
             let held = self.e.journal.resolve_approval(&req.id, &decision).await?;
             let Some(option) = req.option(&held.option) else { return Ok(Resolution::Waiting) };
             let ev = self.event(
-                EventKind::Guardrail,
+                Body::Guardrail(Guardrail::DecidedElsewhere { request: req.id.clone(), option: option.id.clone() }),
                 Level::Info,
                 Some(&step.name),
                 format!("request {} was decided elsewhere: `{}` ({}); going on with it", req.id, option.id, option.label),
             );
-            self.emit(ev, json!({"guardrail": "decided_elsewhere", "request": req.id, "option": option.id}));
+            self.emit(ev);
             esc.decision = Some(held.clone());
             st.rep.escalations.push(esc);
             return Ok(Resolution::Chose(option.choice.clone(), held));
@@ -2099,9 +2147,19 @@ impl Run<'_> {
             action: Some(decision.option.clone()),
             ok: Some(!matches!(option.choice, Choice::Abort)),
             duration_ms: Some(t0.elapsed().as_millis() as u64),
-            ..self.event(EventKind::Decision, Level::Info, Some(&step.name), format!("{who} chose `{}` ({})", option.id, option.label))
+            ..self.event(
+                Body::Decision(Box::new(DecisionMade {
+                    request: req.id.clone(),
+                    decision: decision.clone(),
+                    recommended: req.recommended.clone(),
+                    kind: Some(req.kind),
+                })),
+                Level::Info,
+                Some(&step.name),
+                format!("{who} chose `{}` ({})", option.id, option.label),
+            )
         };
-        self.emit(ev, json!({"request": req.id, "decision": decision, "recommended": req.recommended, "kind": req.kind}));
+        self.emit(ev);
         self.e.journal.flush().await?;
         esc.decision = Some(decision.clone());
         st.rep.escalations.push(esc);

@@ -5,9 +5,9 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::approval::{ApprovalRequest, Decision};
+use crate::payload::Body;
 
 /// What an event records.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -118,8 +118,11 @@ pub struct Event {
     /// The step, if the event belongs to one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
-    /// What it records.
-    pub kind: EventKind,
+    /// What it records: its kind and that kind's payload (`kind` and
+    /// `data` in the JSON; issue 15).
+    #[serde(flatten)]
+    #[cfg_attr(feature = "ts", ts(flatten))]
+    pub body: Body,
     /// How loud.
     pub level: Level,
     /// The tool involved.
@@ -144,20 +147,18 @@ pub struct Event {
     pub tokens: Option<u64>,
     /// One line for a person.
     pub message: String,
-    /// Everything else (arguments, outcome, diagnosis, …).
-    #[serde(default, skip_serializing_if = "Value::is_null")]
-    pub data: Value,
 }
 
 impl Event {
-    /// A bare event; fill the optional fields with struct update syntax.
-    pub fn new(ts_ms: i64, run_id: &str, job: &str, kind: EventKind, level: Level, message: impl Into<String>) -> Self {
+    /// An event of the payload's kind; fill the optional fields with struct
+    /// update syntax. The one constructor every producer uses.
+    pub fn new(ts_ms: i64, run_id: &str, job: &str, body: Body, level: Level, message: impl Into<String>) -> Self {
         Event {
             ts_ms,
             run_id: run_id.to_owned(),
             job: job.to_owned(),
             step: None,
-            kind,
+            body,
             level,
             tool: None,
             code: None,
@@ -166,8 +167,12 @@ impl Event {
             duration_ms: None,
             tokens: None,
             message: message.into(),
-            data: Value::Null,
         }
+    }
+
+    /// What it records.
+    pub fn kind(&self) -> EventKind {
+        self.body.kind()
     }
 }
 

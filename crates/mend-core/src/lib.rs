@@ -24,6 +24,7 @@ pub mod event;
 pub mod job;
 pub mod lesson;
 pub mod outcome;
+pub mod payload;
 pub mod redact;
 pub mod report;
 pub mod safety;

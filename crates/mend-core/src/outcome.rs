@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use crate::code::ErrorCode;
 
 /// How a call ended, decided by the tool layer, never by parsing prose later.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -46,6 +47,7 @@ impl Status {
 }
 
 /// How urgent a failure is.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
@@ -58,9 +60,11 @@ pub enum Severity {
 }
 
 /// The error half of a failed outcome.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolError {
     /// Stable machine code (SCREAMING_SNAKE) that lessons and dashboards key on.
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub code: ErrorCode,
     /// What happened, for a person.
     pub message: String,
@@ -74,6 +78,7 @@ pub struct ToolError {
     /// `size`, `limit`, `path`, `missing`, … Open-ended on purpose: a tool may
     /// add what its own repairs need without a schema change.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
     pub hints: Map<String, Value>,
 }
 
@@ -120,6 +125,7 @@ pub fn fate_unknown(e: &ToolError) -> bool {
 }
 
 /// The result of one tool call.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(as = "OutcomeShape"))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Outcome {
     /// How the call ended.
@@ -129,10 +135,47 @@ pub struct Outcome {
     pub error: Option<ToolError>,
     /// What the tool produced (stdout, response body, file content, …).
     #[serde(default, skip_serializing_if = "Value::is_null")]
+    #[cfg_attr(feature = "ts", ts(type = "unknown"))]
     pub output: Value,
-    /// Wall time of the call.
+    /// Wall time of the call, ms.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub duration_ms: u64,
+}
+
+/// [`Outcome`]'s JSON shape, for the UI's types (ts-rs cannot flatten an
+/// optional struct): the error's fields are present on a failure.
+#[cfg(feature = "ts")]
+#[derive(ts_rs::TS)]
+#[allow(dead_code)]
+#[doc(hidden)]
+pub struct OutcomeShape {
+    status: Status,
+    #[ts(optional)]
+    #[ts(type = "string")]
+    code: Option<String>,
+    #[ts(optional)]
+    message: Option<String>,
+    #[ts(optional)]
+    retryable: Option<bool>,
+    #[ts(optional)]
+    recoverable: Option<bool>,
+    #[ts(optional)]
+    severity: Option<Severity>,
+    #[ts(optional)]
+    #[ts(type = "Record<string, unknown>")]
+    hints: Option<()>,
+    #[ts(optional)]
+    #[ts(type = "unknown")]
+    output: Option<()>,
+    #[ts(type = "number")]
+    duration_ms: u64,
+}
+
+impl Default for Outcome {
+    fn default() -> Self {
+        Outcome::success(Value::Null)
+    }
 }
 
 impl Outcome {

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::action::ActionKind;
 use crate::approval::Decision;
 use crate::outcome::Outcome;
 
@@ -43,7 +44,8 @@ impl RunStatus {
 }
 
 /// How a step ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     /// The first call succeeded.
@@ -67,6 +69,21 @@ pub enum StepStatus {
 }
 
 impl StepStatus {
+    /// The snake_case name (the journal's step rollups).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Succeeded => "succeeded",
+            StepStatus::Healed => "healed",
+            StepStatus::Verified => "verified",
+            StepStatus::Partial => "partial",
+            StepStatus::Skipped => "skipped",
+            StepStatus::Failed => "failed",
+            StepStatus::Aborted => "aborted",
+            StepStatus::Waiting => "waiting",
+            StepStatus::NotRun => "not_run",
+        }
+    }
+
     /// Whether the job can go on after it.
     pub fn is_ok(self) -> bool {
         matches!(self, StepStatus::Succeeded | StepStatus::Healed | StepStatus::Verified | StepStatus::Partial | StepStatus::Skipped)
@@ -74,13 +91,16 @@ impl StepStatus {
 }
 
 /// One changed argument.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ArgChange {
     /// JSON pointer.
     pub path: String,
     /// Before (null when added).
+    #[cfg_attr(feature = "ts", ts(type = "unknown"))]
     pub before: Value,
     /// After (null when removed).
+    #[cfg_attr(feature = "ts", ts(type = "unknown"))]
     pub after: Value,
 }
 
@@ -108,12 +128,13 @@ fn diff_into(path: &str, a: &Value, b: &Value, out: &mut Vec<ArgChange>) {
 }
 
 /// One healing attempt.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttemptReport {
     /// 1-based within the step.
     pub n: u32,
     /// The action.
-    pub action: String,
+    pub action: ActionKind,
     /// The layer that proposed it.
     pub layer: String,
     /// The lesson it applied (layer `lesson`).
@@ -130,11 +151,13 @@ pub struct AttemptReport {
     pub tool: String,
     /// What it changed against the call that failed.
     pub args_diff: Vec<ArgChange>,
-    /// The wait before it.
+    /// The wait before it, ms.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub delay_ms: u64,
     /// What it got (redacted).
     pub outcome: Outcome,
-    /// How long the call took.
+    /// How long the call took, ms.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub duration_ms: u64,
 }
 
@@ -265,13 +288,62 @@ impl RunReport {
     }
 }
 
+/// What learning did to a lesson (issue 15: one closed set).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LessonChange {
+    /// A new lesson was written.
+    #[default]
+    Learned,
+    /// An applied lesson healed the failure again (`seen` +1).
+    Confirmed,
+    /// A lesson for this failure now says the fix that worked.
+    Corrected,
+    /// An applied lesson's fix did not heal (`failures` +1).
+    Failed,
+    /// A person's choice was recorded as the recommendation.
+    Decided,
+    /// Not learned: a resend of a call in doubt is never a lesson (issue 14).
+    NotLearned,
+    /// The memory file could not be written; nothing was lost from it.
+    Unwritten,
+}
+
+impl LessonChange {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LessonChange::Learned => "learned",
+            LessonChange::Confirmed => "confirmed",
+            LessonChange::Corrected => "corrected",
+            LessonChange::Failed => "failed",
+            LessonChange::Decided => "decided",
+            LessonChange::NotLearned => "not_learned",
+            LessonChange::Unwritten => "unwritten",
+        }
+    }
+}
+
+impl PartialEq<&str> for LessonChange {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Display for LessonChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A lesson the run learned, confirmed or marked as failing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LessonNote {
     /// The lesson's id.
     pub id: String,
-    /// `learned`, `confirmed`, `corrected`, `failed` or `decided`.
-    pub change: String,
+    /// What happened to it.
+    pub change: LessonChange,
     /// One line for a person.
     pub message: String,
 }

@@ -45,7 +45,8 @@ pub struct CallContext {
 /// `draft-ietf-httpapi-idempotency-key-header`): the same value on every
 /// attempt of one step in one run, so a server that saw the first attempt
 /// answers the next ones without doing the work twice.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct IdempotencyKey {
     /// The header it is sent in (`Idempotency-Key` unless the step names another).
     pub header: String,

@@ -9,8 +9,9 @@
 use std::time::{Duration, Instant};
 
 use mend_core::event::{Event, EventKind, Journal, Level};
+use mend_core::payload::Body;
 use mend_journal::{Reader, SqliteJournal};
-use serde_json::json;
+use serde_json::{Value, json};
 
 const HOUR: i64 = 3_600_000;
 
@@ -31,20 +32,20 @@ fn run(j: &SqliteJournal, i: usize, ts: i64) {
     let actions = ["retry_same", "retry_same", "retry_modified", "use_alternative", "retry_modified"];
     let k = i % codes.len();
     let (code, action) = (codes[k], actions[k]);
-    let ev = |dt: i64, kind: EventKind, level: Level| Event {
+    let ev = |dt: i64, kind: EventKind, data: Value, level: Level| Event {
         step: Some("fetch".into()),
-        ..Event::new(ts + dt, &id, "nightly", kind, level, format!("{kind:?}"))
+        ..Event::new(ts + dt, &id, "nightly", Body::from_parts(kind, data), level, format!("{kind:?}"))
     };
-    j.record(ev(0, EventKind::RunStarted, Level::Info));
-    j.record(ev(1, EventKind::StepStarted, Level::Info));
+    j.record(ev(0, EventKind::RunStarted, Value::Null, Level::Info));
+    j.record(ev(1, EventKind::StepStarted, Value::Null, Level::Info));
     j.record(Event {
         tool: Some("http".into()),
         code: Some(code.into()),
         ok: Some(false),
         duration_ms: Some(30),
-        ..ev(2, EventKind::Call, Level::Warn)
+        ..ev(2, EventKind::Call, Value::Null, Level::Warn)
     });
-    j.record(Event { code: Some(code.into()), action: Some(action.into()), ..ev(3, EventKind::Diagnosis, Level::Info) });
+    j.record(Event { code: Some(code.into()), action: Some(action.into()), ..ev(3, EventKind::Diagnosis, Value::Null, Level::Info) });
     let fixed = !i.is_multiple_of(10);
     j.record(Event {
         tool: Some("http".into()),
@@ -52,7 +53,7 @@ fn run(j: &SqliteJournal, i: usize, ts: i64) {
         action: Some(action.into()),
         ok: Some(fixed),
         duration_ms: Some(25),
-        ..ev(400, EventKind::Attempt, Level::Info)
+        ..ev(400, EventKind::Attempt, Value::Null, Level::Info)
     });
     if fixed {
         j.record(Event {
@@ -61,28 +62,24 @@ fn run(j: &SqliteJournal, i: usize, ts: i64) {
             action: Some(action.into()),
             ok: Some(true),
             duration_ms: Some(400 + (i % 40) as u64 * 100),
-            data: json!({"attempts": 1 + i % 3}),
-            ..ev(401, EventKind::Recovery, Level::Info)
+            ..ev(401, EventKind::Recovery, json!({"attempts": 1 + i % 3}), Level::Info)
         });
     } else {
-        j.record(Event { code: Some(code.into()), ..ev(401, EventKind::Escalation, Level::Warn) });
+        j.record(Event { code: Some(code.into()), ..ev(401, EventKind::Escalation, Value::Null, Level::Warn) });
         j.record(Event {
             action: Some("retry".into()),
             duration_ms: Some(5_000 + (i % 7) as u64 * 1_000),
-            data: json!({"decision": {"option": "retry", "decided_by": {"by": "person", "who": ""}}, "recommended": "retry"}),
-            ..ev(9_000, EventKind::Decision, Level::Info)
+            ..ev(9_000, EventKind::Decision, json!({"request": "q", "decision": {"option": "retry", "decided_by": {"by": "person", "who": ""}, "decided_ms": 0}, "recommended": "retry"}), Level::Info)
         });
     }
     j.record(Event {
         ok: Some(true),
-        data: json!({"status": "healed", "failed_first": true, "person": !fixed}),
-        ..ev(9_500, EventKind::StepFinished, Level::Info)
+        ..ev(9_500, EventKind::StepFinished, json!({"status": "healed", "failed_first": true, "person": !fixed}), Level::Info)
     });
     j.record(Event {
         ok: Some(true),
-        data: json!({"status": "succeeded", "attempts": 1}),
         step: None,
-        ..ev(9_600, EventKind::RunFinished, Level::Info)
+        ..ev(9_600, EventKind::RunFinished, json!({"status": "succeeded", "attempts": 1}), Level::Info)
     });
 }
 

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use mend_core::approval::{ApprovalRequest, Decision, DecisionRule};
 use mend_core::event::{Event, EventKind, Level, Stats};
+use mend_core::payload::Body;
 use rusqlite::{Connection, OptionalExtension, params_from_iter, types::Value as Sql};
 use serde::Serialize;
 use serde_json::Value;
@@ -376,7 +377,10 @@ impl Reader {
                     run_id: r.get(1)?,
                     job: r.get(2)?,
                     step: r.get(3)?,
-                    kind: serde_json::from_value(Value::String(kind)).unwrap_or(EventKind::Call),
+                    body: Body::from_parts(
+                        serde_json::from_value(Value::String(kind)).unwrap_or(EventKind::Call),
+                        data.and_then(|d| serde_json::from_str(&d).ok()).unwrap_or(Value::Null),
+                    ),
                     level: Level::parse(&level).unwrap_or(Level::Info),
                     tool: r.get(6)?,
                     code: r.get(7)?,
@@ -385,7 +389,6 @@ impl Reader {
                     duration_ms: r.get::<_, Option<i64>>(10)?.map(|d| d.max(0) as u64),
                     tokens: r.get::<_, Option<i64>>(11)?.map(|d| d.max(0) as u64),
                     message: r.get(12)?,
-                    data: data.and_then(|d| serde_json::from_str(&d).ok()).unwrap_or(Value::Null),
                 })
             })
             .map_err(|e| self.err(e))?;

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, mpsc};
 
 use mend_core::approval::Decision;
-use mend_core::event::{Event, EventKind};
+use mend_core::event::Event;
+use mend_core::payload::Body;
 use rusqlite::{Connection, OptionalExtension, ToSql, Transaction, params, params_from_iter};
 
 use crate::Cmd;
@@ -38,37 +39,32 @@ impl<'a> Rollups<'a> {
     fn add(&mut self, e: &'a Event) {
         let hour = e.ts_ms.div_euclid(HOUR_MS);
         let ms = e.duration_ms.unwrap_or(0) as i64;
-        match e.kind {
-            EventKind::Attempt => {
+        match &e.body {
+            Body::Attempt(_) => {
                 let k = (hour, e.code.as_deref().unwrap_or(""), e.action.as_deref().unwrap_or(""));
                 let v = self.attempts.entry(k).or_default();
                 v.0 += 1;
                 v.1 += i64::from(e.ok == Some(true));
                 v.2 += ms;
             }
-            EventKind::Call => {
+            Body::Call(_) => {
                 let k = (hour, e.tool.as_deref().unwrap_or(""), e.code.as_deref().unwrap_or(""));
                 let v = self.calls.entry(k).or_default();
                 v.0 += 1;
                 v.1 += ms;
             }
-            EventKind::Recovery => {
+            Body::Recovery(r) => {
                 let v = self.recoveries.entry((hour, e.code.as_deref().unwrap_or(""))).or_default();
                 v.0 += 1;
-                v.1 += e.data.get("attempts").and_then(|a| a.as_i64()).unwrap_or(0);
+                v.1 += r.attempts as i64;
             }
-            EventKind::Decision => {
+            Body::Decision(d) => {
                 let option = e.action.as_deref().unwrap_or("");
-                let decider = e.data.pointer("/decision/decided_by/by").and_then(|s| s.as_str()).unwrap_or("");
-                let rec = e.data.get("recommended").and_then(|s| s.as_str()) == Some(option);
-                *self.decisions.entry((hour, option, decider, rec)).or_default() += 1;
+                let rec = d.recommended == option;
+                *self.decisions.entry((hour, option, d.decision.decided_by.as_str(), rec)).or_default() += 1;
             }
-            EventKind::StepFinished => {
-                let d = &e.data;
-                let status = d.get("status").and_then(|s| s.as_str()).unwrap_or("");
-                let ff = d.get("failed_first").and_then(|s| s.as_bool()).unwrap_or(false);
-                let person = d.get("person").and_then(|s| s.as_bool()).unwrap_or(false);
-                *self.steps.entry((hour, status, ff, person)).or_default() += 1;
+            Body::StepFinished(s) => {
+                *self.steps.entry((hour, s.status.as_str(), s.failed_first, s.person)).or_default() += 1;
             }
             _ => {}
         }
@@ -140,10 +136,16 @@ static INSERT_ONE: LazyLock<String> = LazyLock::new(|| insert_sql(1));
 /// Inserts events in order, `ROWS` at a time, and keeps `runs` current.
 fn insert_events(tx: &Transaction, events: &[&Event]) -> rusqlite::Result<()> {
     for chunk in events.chunks(ROWS) {
-        let data: Vec<Option<String>> = chunk.iter().map(|e| (!e.data.is_null()).then(|| e.data.to_string())).collect();
+        let data: Vec<Option<String>> = chunk
+            .iter()
+            .map(|e| {
+                let d = e.body.data();
+                (!d.is_null()).then(|| d.to_string())
+            })
+            .collect();
         let nums: Vec<(Option<i64>, Option<i64>)> =
             chunk.iter().map(|e| (e.duration_ms.map(|d| d as i64), e.tokens.map(|t| t as i64))).collect();
-        let labels: Vec<(&str, &str)> = chunk.iter().map(|e| (e.kind.as_str(), e.level.as_str())).collect();
+        let labels: Vec<(&str, &str)> = chunk.iter().map(|e| (e.kind().as_str(), e.level.as_str())).collect();
         let mut values: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * 14);
         for (i, e) in chunk.iter().enumerate() {
             values.extend_from_slice(&[
@@ -173,10 +175,10 @@ fn insert_events(tx: &Transaction, events: &[&Event]) -> rusqlite::Result<()> {
         }
     }
     for e in events {
-        match e.kind {
-            EventKind::RunStarted => {
+        match &e.body {
+            Body::RunStarted(r) => {
                 // A resumed run keeps its first start; a job path is kept once known.
-                let path = e.data.get("job_path").and_then(|p| p.as_str());
+                let path = r.job_path.as_deref();
                 tx.prepare_cached(
                     "INSERT INTO runs (run_id, job, started_ms, job_path, last_ms) VALUES (?1, ?2, ?3, ?4, ?3)
                      ON CONFLICT (run_id) DO UPDATE SET job_path = COALESCE(?4, job_path), finished_ms = NULL, status = NULL,
@@ -184,14 +186,14 @@ fn insert_events(tx: &Transaction, events: &[&Event]) -> rusqlite::Result<()> {
                 )?
                 .execute(params![e.run_id, e.job, e.ts_ms, path])?;
                 // The decision a resumed run goes on with has been acted on.
-                if let Some(id) = e.data.get("resumed_from").and_then(|p| p.as_str()) {
+                if let Some(id) = &r.resumed_from {
                     tx.prepare_cached("UPDATE approvals SET applied = 1 WHERE id = ?1")?.execute([id])?;
                 }
             }
-            EventKind::RunFinished => {
-                let status = e.data.get("status").and_then(|s| s.as_str()).unwrap_or("");
-                let attempts = e.data.get("attempts").and_then(|s| s.as_i64());
-                let reason = e.data.get("reason").and_then(|s| s.as_str());
+            Body::RunFinished(r) => {
+                let status = r.status.as_str();
+                let attempts = r.attempts.map(i64::from);
+                let reason = r.reason.as_deref();
                 tx.prepare_cached(
                     "INSERT INTO runs (run_id, job, started_ms, finished_ms, status, attempts, tokens, reason) VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7)
                      ON CONFLICT (run_id) DO UPDATE SET finished_ms = ?3, status = ?4, attempts = COALESCE(?5, attempts),
@@ -199,7 +201,7 @@ fn insert_events(tx: &Transaction, events: &[&Event]) -> rusqlite::Result<()> {
                 )?
                 .execute(params![e.run_id, e.job, e.ts_ms, status, attempts, e.tokens.map(|t| t as i64), reason])?;
                 // A call its dead owner left running, stopped by whoever found it.
-                if let Some(s) = e.data.get("stopped").and_then(|s| s.as_str()) {
+                if let Some(s) = &r.stopped {
                     tx.prepare_cached(
                         "UPDATE runs SET in_flight = json_set(in_flight, '$.stopped', ?2) WHERE run_id = ?1 AND in_flight IS NOT NULL",
                     )?
@@ -210,18 +212,18 @@ fn insert_events(tx: &Transaction, events: &[&Event]) -> rusqlite::Result<()> {
             // until its own outcome or the end of its step: a restarted
             // step's verify call, or a step started again, never hides a
             // call that may have run.
-            EventKind::StepStarted => {
+            Body::StepStarted(_) => {
                 tx.prepare_cached("UPDATE runs SET step = ?2, step_open = 1, last_ms = MAX(COALESCE(last_ms, 0), ?3) WHERE run_id = ?1")?
                     .execute(params![e.run_id, e.step, e.ts_ms])?;
             }
-            EventKind::StepFinished => {
+            Body::StepFinished(_) => {
                 tx.prepare_cached(
                     "UPDATE runs SET step_open = 0, in_flight = NULL, last_ms = MAX(COALESCE(last_ms, 0), ?2) WHERE run_id = ?1",
                 )?
                 .execute(params![e.run_id, e.ts_ms])?;
             }
-            EventKind::CallStarted => {
-                let mut v = e.data.clone();
+            Body::CallStarted(_) => {
+                let mut v = e.body.data();
                 if let Some(o) = v.as_object_mut() {
                     o.insert("step".into(), e.step.clone().into());
                     o.insert("tool".into(), e.tool.clone().into());
@@ -233,8 +235,8 @@ fn insert_events(tx: &Transaction, events: &[&Event]) -> rusqlite::Result<()> {
                 )?
                 .execute(params![e.run_id, v.to_string(), e.ts_ms])?;
             }
-            EventKind::Call => {
-                if let Some(id) = e.data.get("call").and_then(|c| c.as_str()) {
+            Body::Call(c) => {
+                if let Some(id) = &c.call {
                     tx.prepare_cached(
                         "UPDATE runs SET in_flight = CASE WHEN json_extract(in_flight, '$.call') = ?2 THEN NULL ELSE in_flight END,
                              last_ms = MAX(COALESCE(last_ms, 0), ?3)

@@ -2,14 +2,27 @@
 
 use mend_core::approval::{ApprovalKind, ApprovalOption, ApprovalRequest, Choice, DecidedBy, Decision, OnTimeout};
 use mend_core::event::{Event, EventKind, Journal, Level};
+use mend_core::payload::Body;
 use mend_journal::{LogFilter, Reader, SqliteJournal};
 
 fn ev(i: usize, kind: EventKind, level: Level) -> Event {
     Event {
         tool: Some(if i.is_multiple_of(2) { "http" } else { "exec" }.into()),
         code: (level == Level::Warn).then(|| "TIMEOUT".into()),
-        data: serde_json::json!({"i": i, "note": format!("needle-{i}")}),
-        ..Event::new(1_000 + i as i64, if i < 30 { "run-a" } else { "run-b" }, "job", kind, level, format!("e{i}"))
+        ..Event::new(
+            1_000 + i as i64,
+            if i < 30 { "run-a" } else { "run-b" },
+            "job",
+            // The needle is in each payload's own field (the text filter reads data).
+            match kind {
+                EventKind::Attempt => {
+                    Body::Attempt(Box::new(mend_core::payload::Attempted { layer: format!("needle-{i}"), ..Default::default() }))
+                }
+                _ => Body::from_parts(kind, serde_json::json!({"args": {"i": i, "note": format!("needle-{i}")}})),
+            },
+            level,
+            format!("e{i}"),
+        )
     }
 }
 
@@ -172,7 +185,7 @@ async fn a_decision_made_outside_the_run_is_applied_once_a_run_goes_on_with_it()
     let d = tempfile::tempdir().unwrap();
     let path = d.path().join("j.sqlite3");
     let j = SqliteJournal::open(&path).unwrap();
-    j.record(Event::new(1, "run-a", "job", EventKind::RunStarted, Level::Info, "start"));
+    j.record(Event::new(1, "run-a", "job", Body::from_parts(EventKind::RunStarted, serde_json::Value::Null), Level::Info, "start"));
     j.save_approval(&request("q1")).await.unwrap();
     j.resolve("q1", &decision("abort", "cli", 7), false).await.unwrap();
     let r = Reader::open(&path).unwrap();
@@ -180,8 +193,14 @@ async fn a_decision_made_outside_the_run_is_applied_once_a_run_goes_on_with_it()
     let (req, dec) = r.unapplied_decision("run-a").unwrap().expect("waiting to be applied");
     assert_eq!((req.id.as_str(), dec.option.as_str()), ("q1", "abort"));
     let resumed = Event {
-        data: serde_json::json!({"resumed_from": "q1"}),
-        ..Event::new(9, "run-a", "job", EventKind::RunStarted, Level::Info, "again")
+        ..Event::new(
+            9,
+            "run-a",
+            "job",
+            Body::from_parts(EventKind::RunStarted, serde_json::json!({"resumed_from": "q1"})),
+            Level::Info,
+            "again",
+        )
     };
     j.record(resumed);
     j.flush().await.unwrap();
@@ -202,15 +221,17 @@ async fn the_run_position_follows_steps_and_calls_written_ahead() {
     let path = d.path().join("j.sqlite3");
     let j = SqliteJournal::open(&path).unwrap();
     let r = Reader::open(&path).unwrap();
-    let step = |kind, ts, step: &str| Event { step: Some(step.into()), ..Event::new(ts, "run-p", "job", kind, Level::Info, "m") };
-    j.record(Event::new(1, "run-p", "job", EventKind::RunStarted, Level::Info, "start"));
-    j.record(step(EventKind::StepStarted, 2, "one"));
-    j.record(step(EventKind::StepFinished, 3, "one"));
-    j.record(step(EventKind::StepStarted, 4, "two"));
+    let step = |kind: EventKind, ts, step: &str, data: serde_json::Value| Event {
+        step: Some(step.into()),
+        ..Event::new(ts, "run-p", "job", Body::from_parts(kind, data), Level::Info, "m")
+    };
+    j.record(Event::new(1, "run-p", "job", Body::from_parts(EventKind::RunStarted, serde_json::Value::Null), Level::Info, "start"));
+    j.record(step(EventKind::StepStarted, 2, "one", serde_json::Value::Null));
+    j.record(step(EventKind::StepFinished, 3, "one", serde_json::Value::Null));
+    j.record(step(EventKind::StepStarted, 4, "two", serde_json::Value::Null));
     let started = Event {
         tool: Some("exec".into()),
-        data: serde_json::json!({"call": "c1", "purpose": "call", "call_text": "rm -rf x"}),
-        ..step(EventKind::CallStarted, 5, "two")
+        ..step(EventKind::CallStarted, 5, "two", serde_json::json!({"call": "c1", "purpose": "call", "call_text": "rm -rf x"}))
     };
     j.record_durable(started).await.unwrap();
     // No flush: what record_durable returned on is already readable.
@@ -224,31 +245,80 @@ async fn the_run_position_follows_steps_and_calls_written_ahead() {
     assert_eq!(r.open_runs().unwrap(), vec!["run-p".to_owned()]);
     // The step started again (a restart) and its verify call, written ahead
     // too, do not hide the call that may have run.
-    j.record(step(EventKind::StepStarted, 5, "two"));
+    j.record(step(EventKind::StepStarted, 5, "two", serde_json::Value::Null));
     let verify = Event {
         tool: Some("exec".into()),
-        data: serde_json::json!({"call": "v1", "call_text": "test -e x"}),
-        ..step(EventKind::CallStarted, 5, "two")
+        ..step(EventKind::CallStarted, 5, "two", serde_json::json!({"call": "v1", "call_text": "test -e x"}))
     };
     j.record_durable(verify).await.unwrap();
-    j.record(Event { data: serde_json::json!({"call": "v1"}), ..step(EventKind::Call, 5, "two") });
+    j.record(Event { ..step(EventKind::Call, 5, "two", serde_json::json!({"call": "v1"})) });
     j.flush().await.unwrap();
     let f = r.run_state("run-p").unwrap().unwrap().in_flight.expect("still in doubt");
     assert_eq!(f["call"].as_str(), Some("c1"));
     // Its outcome ends it; a read-only call (no id) does not touch it.
-    j.record(Event { data: serde_json::json!({"call": "c1"}), ..step(EventKind::Call, 6, "two") });
-    j.record(Event { data: serde_json::json!({"purpose": "verify"}), ..step(EventKind::Call, 7, "two") });
+    j.record(Event { ..step(EventKind::Call, 6, "two", serde_json::json!({"call": "c1"})) });
+    j.record(Event { ..step(EventKind::Call, 7, "two", serde_json::json!({"purpose": "verify"})) });
     j.flush().await.unwrap();
     let s = r.run_state("run-p").unwrap().unwrap();
     assert!(s.in_flight.is_none());
     assert_eq!(s.last_ms, Some(6));
-    j.record(step(EventKind::StepFinished, 8, "two"));
+    j.record(step(EventKind::StepFinished, 8, "two", serde_json::Value::Null));
     j.record(Event {
-        data: serde_json::json!({"status": "interrupted", "reason": "killed"}),
-        ..Event::new(9, "run-p", "job", EventKind::RunFinished, Level::Error, "end")
+        ..Event::new(
+            9,
+            "run-p",
+            "job",
+            Body::from_parts(EventKind::RunFinished, serde_json::json!({"status": "interrupted", "reason": "killed"})),
+            Level::Error,
+            "end",
+        )
     });
     j.flush().await.unwrap();
     let s = r.run_state("run-p").unwrap().unwrap();
     assert_eq!((s.status.as_deref(), s.reason.as_deref(), s.step_open), (Some("interrupted"), Some("killed"), false));
     assert!(r.open_runs().unwrap().is_empty());
+}
+
+/// Issue 15: a journal written before events were typed (by the version
+/// at `2ae0506`: two `mend demo` runs, one headless `mend run` whose hung
+/// command went to a person as a call in doubt) reads back with every
+/// payload typed, and writes the same JSON again.
+#[test]
+fn a_journal_written_before_typed_events_reads_back_typed() {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/journal-v5.sqlite3");
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("old.sqlite3");
+    std::fs::copy(fixture, &path).unwrap();
+    let r = Reader::open(&path).unwrap();
+    let events = r.logs(&LogFilter::default()).unwrap();
+    assert_eq!(events.len(), 125, "every event of the fixture");
+    let unread: Vec<String> = events
+        .iter()
+        .filter_map(|e| if let Body::Unread { kind, data } = &e.body { Some(format!("{kind:?}: {data}")) } else { None })
+        .collect();
+    assert!(unread.is_empty(), "payloads this version cannot read:\n{}", unread.join("\n"));
+    let mut kinds: Vec<EventKind> = events.iter().map(|e| e.kind()).collect();
+    kinds.sort_by_key(|k| k.as_str());
+    kinds.dedup();
+    assert_eq!(kinds.len(), 13, "every kind is in the fixture: {kinds:?}");
+    // What readers need is there, typed.
+    assert!(events.iter().any(|e| matches!(&e.body, Body::Recovery(r) if r.attempts > 0)));
+    assert!(events.iter().any(|e| matches!(&e.body, Body::Decision(d) if !d.request.is_empty())));
+    assert!(events.iter().any(|e| matches!(&e.body, Body::Guardrail(mend_core::payload::Guardrail::InDoubt { .. }))));
+    assert!(events.iter().any(|e| matches!(&e.body, Body::Call(c) if c.call.is_some())));
+    assert!(events.iter().any(|e| matches!(&e.body, Body::Escalation(q) if !q.options.is_empty())));
+    // Written back, each payload is the JSON the old version wrote (fields
+    // an old row lacks are filled with their defaults, nothing is lost).
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let mut st = conn.prepare("SELECT data FROM events ORDER BY id").unwrap();
+    let stored: Vec<Option<String>> = st.query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect();
+    for (e, old) in events.iter().zip(&stored) {
+        let old: serde_json::Value = old.as_deref().map(|s| serde_json::from_str(s).unwrap()).unwrap_or_default();
+        let new = e.body.data();
+        if let (Some(o), Some(n)) = (old.as_object(), new.as_object()) {
+            for (k, v) in o {
+                assert_eq!(n.get(k), Some(v), "{:?}: field `{k}` changed", e.kind());
+            }
+        }
+    }
 }

@@ -23,7 +23,7 @@ use async_trait::async_trait;
 use mend_core::approval::{Answer, ApprovalKind, ApprovalRequest, Approver, DecidedBy, Decision};
 use mend_core::config::{LlmModel, LlmProvider};
 use mend_core::engine::{Engine, RunOptions};
-use mend_core::event::{EventKind, MemoryJournal};
+use mend_core::event::MemoryJournal;
 use mend_core::job::Job;
 use mend_core::lesson::{FailureQuery, Learner, LessonFix, LessonMatch, LessonSource};
 use mend_core::redact::Redactor;
@@ -352,8 +352,12 @@ async fn held(row: &Row, answer: Option<&'static str>, target: &Recorder) -> Res
     check(root.join("precious/keep.txt").exists() && root.join("s/old.log").exists(), "a sentinel is gone".into())?;
     let deletes = target.got().iter().filter(|r| r.starts_with("DELETE ")).count();
     check(deletes == 0, format!("{deletes} DELETE request(s) reached the server"))?;
-    let attempts: Vec<String> =
-        journal.events().iter().filter(|e| e.kind == EventKind::Call && e.data["purpose"] != "call").map(|e| e.message.clone()).collect();
+    let attempts: Vec<String> = journal
+        .events()
+        .iter()
+        .filter(|e| matches!(&e.body, mend_core::payload::Body::Call(c) if c.purpose != mend_core::payload::CallPurpose::Call))
+        .map(|e| e.message.clone())
+        .collect();
     check(attempts.is_empty(), format!("calls beyond the step's own: {attempts:?}"))?;
     check(report.steps[0].attempts.is_empty(), format!("attempts: {:?}", report.steps[0].attempts))?;
 
@@ -420,7 +424,7 @@ async fn a_model_moving_a_secret_bearing_call_is_held_and_leaves_nothing_to_lear
         // The token reached the API only, never the model or the journal.
         assert!(api.got().iter().all(|r| r.contains(&format!("Bearer {TOKEN}"))), "the API got the token");
         assert!(llm.got().iter().all(|r| !r.contains(TOKEN)), "{answer:?}: the model saw the token");
-        let journaled = serde_json::to_string(&journal.events().iter().map(|e| e.data.clone()).collect::<Vec<_>>()).unwrap();
+        let journaled = serde_json::to_string(&journal.events()).unwrap();
         assert!(!journaled.contains(TOKEN), "{answer:?}: the journal holds the token");
     }
     assert!(!llm.got().is_empty(), "the model was asked");

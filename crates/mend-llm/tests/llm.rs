@@ -10,6 +10,7 @@ use mend_core::config::{LlmModel, LlmProvider};
 use mend_core::engine::{Engine, RunOptions};
 use mend_core::event::{EventKind, MemoryJournal};
 use mend_core::job::Job;
+use mend_core::payload::Body;
 use mend_core::report::{RunReport, RunStatus, StepStatus};
 use mend_faults::{FaultServer, Reply, Script, closed_port};
 use mend_llm::{Chain, LlmDiagnoser};
@@ -78,9 +79,10 @@ async fn a_failure_only_the_models_arguments_fix_heals_through_the_llm_layer() {
     assert_eq!((a.layer.as_str(), a.action.as_str()), ("llm", "retry_modified"));
     assert_eq!(report.tokens, 480, "usage from the response is charged");
     let diag =
-        journal.events().into_iter().find(|e| e.kind == EventKind::Diagnosis && e.action.as_deref() == Some("retry_modified")).unwrap();
+        journal.events().into_iter().find(|e| e.kind() == EventKind::Diagnosis && e.action.as_deref() == Some("retry_modified")).unwrap();
     assert_eq!(diag.tokens, Some(480));
-    assert_eq!(diag.data["diagnosis"]["model"], "local");
+    let Body::Diagnosis(d) = &diag.body else { panic!() };
+    assert_eq!(d.diagnosis.model.as_deref(), Some("local"));
     assert_eq!(server.hits("/v1/chat/completions"), 1);
 }
 
@@ -130,8 +132,9 @@ async fn a_failing_primary_hands_over_to_the_next_model() {
     assert_eq!(report.status, RunStatus::Succeeded, "{report:#?}");
     assert_eq!(primary.hits("/v1/chat/completions"), 3, "the primary is retried, then set aside");
     let diag =
-        journal.events().into_iter().find(|e| e.kind == EventKind::Diagnosis && e.action.as_deref() == Some("retry_modified")).unwrap();
-    assert_eq!(diag.data["diagnosis"]["model"], "backup");
+        journal.events().into_iter().find(|e| e.kind() == EventKind::Diagnosis && e.action.as_deref() == Some("retry_modified")).unwrap();
+    let Body::Diagnosis(d) = &diag.body else { panic!() };
+    assert_eq!(d.diagnosis.model.as_deref(), Some("backup"));
 }
 
 #[tokio::test]
@@ -148,7 +151,8 @@ async fn broken_and_disallowed_replies_are_rejected_with_a_reason() {
         let (report, journal) = run(&job, vec![model("m", LlmProvider::Openai, server.url("/v1"))], StandingApprover::Abort).await;
         assert_eq!(report.status, RunStatus::Failed, "{reply}: {report:#?}");
         assert!(report.steps[0].attempts.is_empty(), "{reply}: nothing ran");
-        let said: String = journal.events().iter().filter(|e| e.kind == EventKind::Diagnosis).map(|e| e.data.to_string()).collect();
+        let said: String =
+            journal.events().iter().filter(|e| e.kind() == EventKind::Diagnosis).map(|e| e.body.data().to_string()).collect();
         assert!(said.contains(reason), "{reply}: {said}");
     }
 }
@@ -174,8 +178,10 @@ async fn the_token_budget_stops_the_llm_layer_at_the_right_moment() {
     assert_eq!(server.hits("/v1/chat/completions"), 2, "after 200 of 150 tokens the model is not asked again");
     assert_eq!(report.tokens, 200);
     assert_eq!(report.steps[0].attempts.len(), 2);
-    let spent =
-        journal.events().iter().any(|e| e.kind == EventKind::Diagnosis && e.data["rejected"].to_string().contains("token budget spent"));
+    let spent = journal
+        .events()
+        .iter()
+        .any(|e| matches!(&e.body, Body::Diagnosis(d) if d.rejected.iter().any(|r| r.reason.contains("token budget spent"))));
     assert!(spent, "the journal says why the layer was skipped");
 }
 

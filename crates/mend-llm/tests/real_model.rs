@@ -37,8 +37,8 @@ async fn run(job: &Job) -> (RunReport, Arc<MemoryJournal>) {
     let t0 = std::time::Instant::now();
     let report = engine.run(job, RunOptions::default()).await.unwrap();
     eprintln!("run ended {:?} in {:?}, {} tokens, {} attempts", report.status, t0.elapsed(), report.tokens, report.attempts);
-    for e in journal.events().iter().filter(|e| e.kind == EventKind::Diagnosis) {
-        eprintln!("diagnosis: {} rejected: {}", e.data["diagnosis"], e.data["rejected"]);
+    for e in journal.events().iter().filter(|e| e.kind() == EventKind::Diagnosis) {
+        eprintln!("diagnosis: {}", e.body.data());
     }
     (report, journal)
 }
@@ -47,13 +47,14 @@ async fn run(job: &Job) -> (RunReport, Arc<MemoryJournal>) {
 /// its layer; the model was actually asked (tokens were charged).
 fn assert_safe(report: &RunReport, journal: &MemoryJournal) {
     // The model's proposal was either chosen or rejected with a reason.
-    let reached = journal.events().into_iter().filter(|e| e.kind == EventKind::Diagnosis).any(|e| {
-        e.data["diagnosis"]["layer"] == "llm" || e.data["rejected"].as_array().is_some_and(|r| r.iter().any(|x| x["layer"] == "llm"))
+    let reached = journal.events().into_iter().any(|e| match &e.body {
+        mend_core::payload::Body::Diagnosis(d) => d.diagnosis.layer == "llm" || d.rejected.iter().any(|r| r.layer == "llm"),
+        _ => false,
     });
     assert!(reached, "the model layer was reached");
     assert!(report.tokens > 0, "the real server's usage was read and charged");
     for a in report.steps.iter().flat_map(|s| &s.attempts) {
-        assert!(mend_core::action::ACTION_KINDS.contains(&a.action.as_str()), "{a:?}");
+        assert!(mend_core::action::ActionKind::ALL.contains(&a.action), "{a:?}");
     }
 }
 
