@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use mend_agent::folder::JobFolder;
 use mend_agent::lease::{Lease, Taken};
 use mend_agent::{Agent, AgentError, Continuation, DecideArgs, Ended, OwnerWait, RunSpec, rule_for};
-use mend_core::approval::{Answer, ApprovalRequest, Approver, DecidedBy, Decision, DecisionRule};
+use mend_core::approval::{Answer, ApprovalRequest, Approver, DecidedBy, DecisionRule};
 use mend_core::clock::now_ms;
 use mend_core::config::Config;
 use mend_core::engine::{Observer, new_id};
@@ -317,20 +317,22 @@ impl Desk {
                     Some(scope) => Some(rule_for(&request, &input.option, scope, input.note.clone())?),
                     None => None,
                 };
-                if request.option(&input.option).is_none() {
-                    // Put it back: the request is still waiting.
-                    self.waiters.lock().map_err(|e| IpcError::internal(e.to_string()))?.insert(input.id.clone(), Waiter { request, tx });
-                    return Err(IpcError::bad_input_at("option", format!("`{}` is not an option of request {}", input.option, input.id)));
-                }
+                // The one way to decide (issue 15); the engine waiting on it
+                // journals it.
+                let decision = match request.decide(&input.option, input.note.clone(), DecidedBy::Person { who }, now_ms()) {
+                    Ok((d, _)) => d,
+                    Err(e) => {
+                        // Put it back: the request is still waiting.
+                        self.waiters
+                            .lock()
+                            .map_err(|e| IpcError::internal(e.to_string()))?
+                            .insert(input.id.clone(), Waiter { request, tx });
+                        return Err(IpcError::bad_input_at("option", e.to_string()));
+                    }
+                };
                 if let Some(rule) = &rule {
                     self.agent.save_rule(rule).await?;
                 }
-                let decision = Decision {
-                    option: input.option.clone(),
-                    instructions: input.note.clone(),
-                    decided_by: DecidedBy::Person { who },
-                    decided_ms: now_ms(),
-                };
                 if tx.send(Answer::Decided(decision)).is_err() {
                     return Err(IpcError::conflict(format!("the run waiting on {} has stopped; decide again to resume it", input.id)));
                 }
@@ -411,12 +413,7 @@ impl Desk {
         let ids: Vec<String> = waiters.iter().filter(|(_, w)| rule.matches(&w.request)).map(|(id, _)| id.clone()).collect();
         for id in &ids {
             if let Some(w) = waiters.remove(id) {
-                let _ = w.tx.send(Answer::Decided(Decision {
-                    option: rule.option.clone(),
-                    instructions: rule.note.clone(),
-                    decided_by: DecidedBy::Policy { rule: format!("remembered {} ({})", rule.id, rule.describe()) },
-                    decided_ms: now_ms(),
-                }));
+                let _ = w.tx.send(Answer::Decided(rule.decision(now_ms())));
             }
         }
         ids

@@ -15,13 +15,13 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use mend_core::approval::{ApprovalRequest, Approver, Choice, DecidedBy, Decision, DecisionRule, RuleScope};
+use mend_core::approval::{ApprovalRequest, Approver, DecidedBy, Decision, DecisionRule, RuleScope};
 use mend_core::clock::now_ms;
 use mend_core::config::Config;
 use mend_core::engine::{Engine, EngineError, InDoubt, Observer, Restart, Resume, RunOptions};
 use mend_core::event::{Event, Journal, Level};
 use mend_core::job::Job;
-use mend_core::payload::{Body, CallPurpose, DecisionMade, LessonChanged, RunEnd, RunFinished, StepStarted};
+use mend_core::payload::{Body, CallPurpose, LessonChanged, RunEnd, RunFinished, StepStarted};
 use mend_core::report::RunReport;
 use mend_core::tool::ToolRegistry;
 use mend_journal::{Reader, SqliteJournal};
@@ -412,7 +412,7 @@ impl Agent {
     /// found waiting is journaled as that policy's, never as a person's.
     pub async fn decide_as(&self, args: DecideArgs, by: DecidedBy) -> Result<Decided, AgentError> {
         let (request, earlier) = self.request(&args.id)?;
-        let chosen = check_option(&request, &args.option)?.clone();
+        check_option(&request, &args.option)?;
         let ended = self.reader().ok().and_then(|r| r.run_state(&request.run_id).ok().flatten()).and_then(|s| s.status);
         let already = |d: &Decision| {
             let next = match ended.as_deref() {
@@ -429,7 +429,9 @@ impl Agent {
             };
         }
         let rule = args.remember.map(|scope| rule_for(&request, &args.option, scope, args.note.clone())).transpose()?;
-        let decision = Decision { option: args.option.clone(), instructions: args.note.clone(), decided_by: by, decided_ms: now_ms() };
+        // The one way to decide (issue 15): the option checked above.
+        let (decision, _) =
+            request.decide(&args.option, args.note.clone(), by, now_ms()).map_err(|e| AgentError::bad_input_at("option", e.to_string()))?;
         // Not acted on yet: whoever goes on with the run applies it.
         let held = self.journal.resolve(&args.id, &decision, false).await?;
         if held != decision {
@@ -442,29 +444,7 @@ impl Agent {
         if let Some(rule) = &rule {
             self.save_rule(rule).await?;
         }
-        let ev = Event {
-            action: Some(decision.option.clone()),
-            ok: Some(chosen.choice != Choice::Abort),
-            duration_ms: Some((decision.decided_ms - request.created_ms).max(0) as u64),
-            step: Some(request.step.clone()),
-            ..Event::new(
-                decision.decided_ms,
-                &request.run_id,
-                &request.job,
-                Body::Decision(Box::new(DecisionMade {
-                    request: args.id.clone(),
-                    decision: decision.clone(),
-                    recommended: request.recommended.clone(),
-                    kind: Some(request.kind),
-                })),
-                Level::Info,
-                match &decision.decided_by {
-                    DecidedBy::Person { .. } => format!("a person chose `{}` ({}) {}", chosen.id, chosen.label, args.via),
-                    DecidedBy::Policy { rule } => format!("policy {rule} chose `{}` ({}) {}", chosen.id, chosen.label, args.via),
-                    DecidedBy::Timeout => format!("timeout chose `{}` ({}) {}", chosen.id, chosen.label, args.via),
-                },
-            )
-        };
+        let ev = request.decision_event(&decision, &format!(" {}", args.via));
         self.journal.record(ev);
         self.journal.flush().await?;
         // What a person chose is learned for that failure.
@@ -610,25 +590,7 @@ impl Agent {
                 Decision { option: "abort".into(), instructions: note.map(str::to_owned), decided_by: by.clone(), decided_ms: now_ms() };
             let held = self.journal.resolve(&req.id, &d, true).await?;
             if held == d {
-                let ev = Event {
-                    action: Some(d.option.clone()),
-                    ok: Some(false),
-                    duration_ms: Some((d.decided_ms - req.created_ms).max(0) as u64),
-                    step: Some(req.step.clone()),
-                    ..Event::new(
-                        d.decided_ms,
-                        run_id,
-                        &req.job,
-                        Body::Decision(Box::new(DecisionMade {
-                            request: req.id.clone(),
-                            decision: d.clone(),
-                            recommended: req.recommended.clone(),
-                            kind: Some(req.kind),
-                        })),
-                        Level::Info,
-                        "a person closed the run: `abort`".to_owned(),
-                    )
-                };
+                let ev = req.decision_event(&d, " when the run was closed");
                 self.journal.record(ev);
             }
         }

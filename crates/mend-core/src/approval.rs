@@ -243,6 +243,17 @@ impl DecisionRule {
         }
     }
 
+    /// The decision this rule makes (at `decided_ms`), journaled as a
+    /// policy's, naming the rule — the engine's and the desktop app's alike.
+    pub fn decision(&self, decided_ms: i64) -> Decision {
+        Decision {
+            option: self.option.clone(),
+            instructions: self.note.clone(),
+            decided_by: DecidedBy::Policy { rule: format!("remembered {} ({})", self.id, self.describe()) },
+            decided_ms,
+        }
+    }
+
     /// One line for a person.
     pub fn describe(&self) -> String {
         let scope = match &self.scope {
@@ -265,6 +276,71 @@ impl ApprovalRequest {
     pub fn option(&self, id: &str) -> Option<&ApprovalOption> {
         self.options.iter().find(|o| o.id == id)
     }
+
+    /// The one way a request is decided (issue 15), whoever decides — the
+    /// engine, `mend approvals decide`, the desktop app, a remembered rule:
+    /// `option` must be one of the request's options. Returns the decision
+    /// and the option chosen; [`NotAnOption`] names the choices otherwise.
+    pub fn decide(
+        &self,
+        option: &str,
+        instructions: Option<String>,
+        decided_by: DecidedBy,
+        decided_ms: i64,
+    ) -> Result<(Decision, &ApprovalOption), NotAnOption> {
+        match self.option(option) {
+            Some(chosen) => Ok((Decision { option: option.to_owned(), instructions, decided_by, decided_ms }, chosen)),
+            None => Err(NotAnOption {
+                request: self.id.clone(),
+                option: option.to_owned(),
+                choices: self.options.iter().map(|o| format!("{} ({})", o.id, o.label)).collect(),
+            }),
+        }
+    }
+
+    /// The event that journals a decision on this request: the only
+    /// producer of `decision` events (issue 15). `via` ends the message
+    /// (" in the desktop app"; empty for the engine's own). The decision
+    /// must be one of the request's options ([`ApprovalRequest::decide`]).
+    pub fn decision_event(&self, decision: &Decision, via: &str) -> crate::event::Event {
+        use crate::event::{Event, Level};
+        use crate::payload::{Body, DecisionMade};
+        let (id, label, abort) = match self.option(&decision.option) {
+            Some(o) => (o.id.as_str(), o.label.as_str(), o.choice == Choice::Abort),
+            None => (decision.option.as_str(), "", false),
+        };
+        let who = match &decision.decided_by {
+            DecidedBy::Person { who } if who.is_empty() => "a person".to_owned(),
+            DecidedBy::Person { who } => who.clone(),
+            DecidedBy::Policy { rule } => format!("policy {rule}"),
+            DecidedBy::Timeout => "timeout".to_owned(),
+        };
+        let body = Body::Decision(Box::new(DecisionMade {
+            request: self.id.clone(),
+            decision: decision.clone(),
+            recommended: self.recommended.clone(),
+            kind: Some(self.kind),
+        }));
+        Event {
+            step: Some(self.step.clone()),
+            action: Some(decision.option.clone()),
+            ok: Some(!abort),
+            duration_ms: Some((decision.decided_ms - self.created_ms).max(0) as u64),
+            ..Event::new(decision.decided_ms, &self.run_id, &self.job, body, Level::Info, format!("{who} chose `{id}` ({label}){via}"))
+        }
+    }
+}
+
+/// A decision named an option the request does not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{option}` is not an option of request {request}; choose one of: {}", choices.join(", "))]
+pub struct NotAnOption {
+    /// The request.
+    pub request: String,
+    /// The option given.
+    pub option: String,
+    /// Its options, `id (label)`.
+    pub choices: Vec<String>,
 }
 
 /// Who decided.

@@ -28,8 +28,8 @@ use crate::job::{Call, Job, Step, expand};
 use crate::lesson::{FailureQuery, Learner, LessonDiagnoser, LessonMatch, LessonSource, TOP_K, subject_of};
 use crate::outcome::{Outcome, ToolError, fate_unknown};
 use crate::payload::{
-    Attempted, Body, BudgetInfo, CallMade, CallPurpose, CallStarted, DecisionMade, Diagnosed, Guardrail, LessonChanged, LessonSeen,
-    Recovered, Rejected, RunFinished, RunStarted, StepFinished, StepStarted,
+    Attempted, Body, BudgetInfo, CallMade, CallPurpose, CallStarted, Diagnosed, Guardrail, LessonChanged, LessonSeen, Recovered, Rejected,
+    RunFinished, RunStarted, StepFinished, StepStarted,
 };
 use crate::redact::Redactor;
 use crate::report::{AttemptReport, EscalationReport, FailureReport, RunReport, RunStatus, StepReport, StepStatus, args_diff};
@@ -2055,12 +2055,7 @@ impl Run<'_> {
         let remembered = self.e.rules.iter().filter(|_| remembered_ok).find(|r| r.matches(&req));
         let answer = match (remembered, req.timeout_ms) {
             // A remembered decision answers without asking; the journal says which.
-            (Some(rule), _) => Some(Answer::Decided(Decision {
-                option: rule.option.clone(),
-                instructions: rule.note.clone(),
-                decided_by: DecidedBy::Policy { rule: format!("remembered {} ({})", rule.id, rule.describe()) },
-                decided_ms: self.e.clock.now_ms(),
-            })),
+            (Some(rule), _) => Some(Answer::Decided(rule.decision(self.e.clock.now_ms()))),
             (None, Some(ms)) => tokio::time::timeout(Duration::from_millis(ms), self.e.approver.decide(&req)).await.ok(),
             (None, None) => Some(self.e.approver.decide(&req).await),
         };
@@ -2137,28 +2132,9 @@ impl Run<'_> {
             st.rep.escalations.push(esc);
             return Ok(Resolution::Chose(option.choice.clone(), held));
         }
-        let who = match &decision.decided_by {
-            DecidedBy::Person { who } if who.is_empty() => "a person".to_owned(),
-            DecidedBy::Person { who } => who.clone(),
-            DecidedBy::Policy { rule } => format!("policy {rule}"),
-            DecidedBy::Timeout => "timeout".to_owned(),
-        };
-        let ev = Event {
-            action: Some(decision.option.clone()),
-            ok: Some(!matches!(option.choice, Choice::Abort)),
-            duration_ms: Some(t0.elapsed().as_millis() as u64),
-            ..self.event(
-                Body::Decision(Box::new(DecisionMade {
-                    request: req.id.clone(),
-                    decision: decision.clone(),
-                    recommended: req.recommended.clone(),
-                    kind: Some(req.kind),
-                })),
-                Level::Info,
-                Some(&step.name),
-                format!("{who} chose `{}` ({})", option.id, option.label),
-            )
-        };
+        // The one decision event (issue 15), timed by this run's clock.
+        let ev =
+            Event { ts_ms: self.e.clock.now_ms(), duration_ms: Some(t0.elapsed().as_millis() as u64), ..req.decision_event(&decision, "") };
         self.emit(ev);
         self.e.journal.flush().await?;
         esc.decision = Some(decision.clone());
