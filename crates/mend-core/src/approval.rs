@@ -54,6 +54,89 @@ pub struct ApprovalOption {
     pub detail: String,
 }
 
+impl ApprovalOption {
+    /// An option from its parts (the constructors below keep the words in one place).
+    fn new(id: &str, label: &str, choice: Choice, detail: String) -> Self {
+        ApprovalOption { id: id.to_owned(), label: label.to_owned(), choice, detail }
+    }
+
+    /// `run` before a call runs: run `shown` (the call as people see it) now.
+    pub fn run(shown: &str) -> Self {
+        Self::new("run", "Run it", Choice::Run, format!("Run `{shown}` now."))
+    }
+
+    /// `run` on a call that may have run before its process ended (issue
+    /// 12): run `shown` once more.
+    pub fn run_again(shown: &str) -> Self {
+        Self::new(
+            "run",
+            "Run it again",
+            Choice::Run,
+            format!("Run `{shown}` once more: only if it did not run, or running it twice is harmless."),
+        )
+    }
+
+    /// `run` on a call whose outcome is unknown (issue 14): send `shown`
+    /// once more, knowing it may happen twice.
+    pub fn send_again(shown: &str) -> Self {
+        Self::new(
+            "run",
+            "Send it again",
+            Choice::Run,
+            format!("Send `{shown}` once more. It may already have happened: if it did, it happens twice."),
+        )
+    }
+
+    /// `retry` on an escalation: the failed call again, with a fresh
+    /// attempt budget for the step.
+    pub fn retry() -> Self {
+        Self::new("retry", "Retry now", Choice::Retry, "Run the failed call again, with a fresh attempt budget for this step.".into())
+    }
+
+    /// `retry` on a call that may have run and is not the step's own (issue
+    /// 12): start the step over from its own call.
+    pub fn rerun_step() -> Self {
+        Self::new(
+            "retry",
+            "Run the step again",
+            Choice::Retry,
+            "Start the step over from its own call (destructive calls still ask first).".into(),
+        )
+    }
+
+    /// `alt-N`: run the step's alternative `index` (shown as `shown`) instead.
+    pub fn alternative(index: usize, shown: &str) -> Self {
+        Self::new(
+            &format!("alt-{index}"),
+            &format!("Use alternative {}", index + 1),
+            Choice::Alternative { index },
+            format!("Run `{shown}` instead."),
+        )
+    }
+
+    /// `skip`: the job goes on without the step.
+    pub fn skip() -> Self {
+        Self::new("skip", "Skip this step", Choice::Skip, "The job goes on without it.".into())
+    }
+
+    /// `abort`: nothing more runs.
+    pub fn abort() -> Self {
+        Self::new("abort", "Abort the job", Choice::Abort, "Nothing more runs.".into())
+    }
+
+    /// `ran` on a call whose outcome is unknown (issue 14): it happened;
+    /// count the step as done without sending it again.
+    pub fn it_happened() -> Self {
+        Self::new("ran", "It happened: go on", Choice::Skip, "Count the step as done without sending it again; the job goes on.".into())
+    }
+
+    /// `ran` on a call that may have run before its process ended (issue
+    /// 12): count the step as done without running it again.
+    pub fn it_ran() -> Self {
+        Self::new("ran", "It ran: go on", Choice::Skip, "Count the step as done without running it again; the job goes on.".into())
+    }
+}
+
 /// What happens when nobody answers in time. Never a silent "approved":
 /// taking the recommendation must be declared by the job's author.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -475,6 +558,67 @@ mod tests {
 
     fn rule(scope: RuleScope, option: &str) -> DecisionRule {
         DecisionRule { id: "rule-1".into(), scope, kind: ApprovalKind::Escalation, option: option.into(), created_ms: 0, note: None }
+    }
+
+    #[test]
+    fn option_constructors_keep_their_ids_and_words() {
+        let rows = [
+            (ApprovalOption::run("rm -r x"), "run", "Run it", Choice::Run, "Run `rm -r x` now."),
+            (
+                ApprovalOption::run_again("POST /a"),
+                "run",
+                "Run it again",
+                Choice::Run,
+                "Run `POST /a` once more: only if it did not run, or running it twice is harmless.",
+            ),
+            (
+                ApprovalOption::send_again("POST /a"),
+                "run",
+                "Send it again",
+                Choice::Run,
+                "Send `POST /a` once more. It may already have happened: if it did, it happens twice.",
+            ),
+            (
+                ApprovalOption::retry(),
+                "retry",
+                "Retry now",
+                Choice::Retry,
+                "Run the failed call again, with a fresh attempt budget for this step.",
+            ),
+            (
+                ApprovalOption::rerun_step(),
+                "retry",
+                "Run the step again",
+                Choice::Retry,
+                "Start the step over from its own call (destructive calls still ask first).",
+            ),
+            (
+                ApprovalOption::alternative(1, "GET /b"),
+                "alt-1",
+                "Use alternative 2",
+                Choice::Alternative { index: 1 },
+                "Run `GET /b` instead.",
+            ),
+            (ApprovalOption::skip(), "skip", "Skip this step", Choice::Skip, "The job goes on without it."),
+            (ApprovalOption::abort(), "abort", "Abort the job", Choice::Abort, "Nothing more runs."),
+            (
+                ApprovalOption::it_happened(),
+                "ran",
+                "It happened: go on",
+                Choice::Skip,
+                "Count the step as done without sending it again; the job goes on.",
+            ),
+            (
+                ApprovalOption::it_ran(),
+                "ran",
+                "It ran: go on",
+                Choice::Skip,
+                "Count the step as done without running it again; the job goes on.",
+            ),
+        ];
+        for (option, id, label, choice, detail) in rows {
+            assert_eq!(option, ApprovalOption { id: id.into(), label: label.into(), choice, detail: detail.into() });
+        }
     }
 
     #[test]
