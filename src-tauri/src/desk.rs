@@ -19,13 +19,13 @@ use mend_core::config::Config;
 use mend_core::engine::{Observer, new_id};
 use mend_core::event::Event;
 use mend_core::job::Job;
-use mend_core::payload::Body;
+use mend_core::payload::{Body, RunEnd};
 use mend_faults::FaultServer;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 use crate::error::IpcError;
-use crate::ipc::{DecideInput, DecideResult, JobEntry, JobsView};
+use crate::ipc::{DecideInput, DecideResult, JobEntry, JobsView, RunEnded};
 use crate::timing::Timing;
 
 /// What the desk needs from the window system.
@@ -271,12 +271,12 @@ impl Desk {
                 live.len()
             });
             desk.shell().runs_changed(live.unwrap_or(0));
-            let status = match &ended {
-                Ok(Ended::Finished(r)) => json!({"run_id": id, "status": r.status, "exit_code": r.exit_code}),
-                Ok(Ended::Interrupted { .. }) => json!({"run_id": id, "status": "interrupted"}),
-                Err(e) => json!({"run_id": id, "status": "failed", "error": e.to_string()}),
+            let status = match ended {
+                Ok(Ended::Finished(r)) => RunEnded { run_id: id, status: r.status.into(), exit_code: Some(r.exit_code), error: None },
+                Ok(Ended::Interrupted { .. }) => RunEnded { run_id: id, status: RunEnd::Interrupted, exit_code: None, error: None },
+                Err(e) => RunEnded { run_id: id, status: RunEnd::Failed, exit_code: None, error: Some(IpcError::from(e)) },
             };
-            desk.shell().emit("run-ended", status);
+            desk.shell().emit("run-ended", serde_json::to_value(&status).unwrap_or_default());
         });
         self.shell().emit("run-started", json!({"run_id": run_id}));
         run_id

@@ -102,6 +102,20 @@ impl From<AgentError> for IpcError {
     }
 }
 
+impl From<mend_core::engine::EngineError> for IpcError {
+    fn from(e: mend_core::engine::EngineError) -> Self {
+        use mend_core::engine::EngineError;
+        use mend_core::event::JournalError;
+        let message = e.to_string();
+        match e {
+            EngineError::Journal(JournalError::NotFound(_)) => Self::not_found(message),
+            EngineError::Safety(_) => Self::bad_input_at("safety", message),
+            EngineError::Resume(_) | EngineError::Ownership(_) => Self::conflict(message),
+            EngineError::Journal(_) => Self::internal(message),
+        }
+    }
+}
+
 impl From<LoadError> for IpcError {
     fn from(e: LoadError) -> Self {
         IpcError { code: IpcErrorCode::BadInput, message: e.message, place: e.place }

@@ -42,6 +42,24 @@ pub struct JobEntry {
     pub running: bool,
 }
 
+/// A run of the app ended (the `run-ended` event to the windows).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct RunEnded {
+    /// The run.
+    pub run_id: String,
+    /// How it ended.
+    pub status: mend_core::payload::RunEnd,
+    /// Its exit code, as `mend run` would give it.
+    #[cfg_attr(test, ts(optional))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// Why it could not run (the journal failed, a bad job), by kind.
+    #[cfg_attr(test, ts(optional))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<crate::error::IpcError>,
+}
+
 /// A person's answer, from a window.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[cfg_attr(test, derive(ts_rs::TS))]
@@ -172,6 +190,7 @@ mod tests {
             JobEntry::decl(),
             DecideInput::decl(),
             DecideResult::decl(),
+            RunEnded::decl(),
             Pending::decl(),
             ApprovalStatus::decl(),
             Settings::decl(),

@@ -21,6 +21,7 @@ import type {
   JobsView,
   Overview,
   Pending,
+  RunEnded,
   RunRow,
   Settings,
 } from "./ipc";
@@ -77,7 +78,6 @@ export const api = {
 };
 
 /** Events the shell sends. */
-export type RunEnded = { run_id: string; status: string; exit_code?: number; error?: string };
 
 export function on<T>(name: string, f: (payload: T) => void): Promise<UnlistenFn> {
   return listen<T>(name, (e) => f(e.payload));

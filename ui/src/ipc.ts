@@ -891,6 +891,24 @@ rule: DecisionRule | null,
  */
 also_decided: Array<string>, };
 
+export type RunEnded = { 
+/**
+ * The run.
+ */
+run_id: string, 
+/**
+ * How it ended.
+ */
+status: RunEnd, 
+/**
+ * Its exit code, as `mend run` would give it.
+ */
+exit_code?: number, 
+/**
+ * Why it could not run (the journal failed, a bad job), by kind.
+ */
+error?: IpcError, };
+
 export type Pending = { 
 /**
  * The request.

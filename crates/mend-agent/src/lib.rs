@@ -97,7 +97,10 @@ impl From<mend_journal::Error> for AgentError {
 
 impl From<mend_core::event::JournalError> for AgentError {
     fn from(e: mend_core::event::JournalError) -> Self {
-        AgentError::Internal(e.to_string())
+        match e {
+            mend_core::event::JournalError::NotFound(m) => AgentError::NotFound(m),
+            other => AgentError::Internal(other.to_string()),
+        }
     }
 }
 

@@ -176,10 +176,31 @@ impl Event {
     }
 }
 
-/// The journal failed: the loop cannot guarantee nothing is lost.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("journal: {0}")]
-pub struct JournalError(pub String);
+/// The journal failed (issue 15: a kind, not only a string), so the loop
+/// cannot guarantee nothing is lost — or a request it was asked about is
+/// not there.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JournalError {
+    /// The journal is closed, or its writer stopped (after a storage
+    /// failure, or at shutdown): nothing more can be stored.
+    #[error("journal: {0}")]
+    Stopped(String),
+    /// Storing failed: SQLite or the disk (the file is named).
+    #[error("journal: {0}")]
+    Storage(String),
+    /// No such request or remembered decision.
+    #[error("journal: {0}")]
+    NotFound(String),
+}
+
+impl JournalError {
+    /// What went wrong, without the kind.
+    pub fn message(&self) -> &str {
+        match self {
+            JournalError::Stopped(m) | JournalError::Storage(m) | JournalError::NotFound(m) => m,
+        }
+    }
+}
 
 /// Where events go. Implementations keep events in order and lose none.
 #[async_trait]
@@ -234,18 +255,18 @@ impl Journal for MemoryJournal {
         Ok(())
     }
     async fn save_approval(&self, request: &ApprovalRequest) -> Result<(), JournalError> {
-        self.approvals.lock().map_err(|e| JournalError(e.to_string()))?.push((request.clone(), None));
+        self.approvals.lock().map_err(|e| JournalError::Stopped(e.to_string()))?.push((request.clone(), None));
         Ok(())
     }
     async fn resolve_approval(&self, id: &str, decision: &Decision) -> Result<Decision, JournalError> {
-        let mut a = self.approvals.lock().map_err(|e| JournalError(e.to_string()))?;
+        let mut a = self.approvals.lock().map_err(|e| JournalError::Stopped(e.to_string()))?;
         match a.iter_mut().find(|(r, _)| r.id == id) {
             Some((_, Some(earlier))) => Ok(earlier.clone()),
             Some(entry) => {
                 entry.1 = Some(decision.clone());
                 Ok(decision.clone())
             }
-            None => Err(JournalError(format!("no approval {id}"))),
+            None => Err(JournalError::NotFound(format!("no approval {id}"))),
         }
     }
 }

@@ -60,18 +60,18 @@ pub enum Error {
 }
 
 /// The decision that holds, or why none could be stored.
-pub(crate) type Resolved = oneshot::Sender<Result<Decision, String>>;
+pub(crate) type Resolved = oneshot::Sender<Result<Decision, JournalError>>;
 
 pub(crate) enum Cmd {
     Event(Box<Event>),
     /// An event committed with `synchronous=FULL` before the sender goes on.
-    Durable(Box<Event>, oneshot::Sender<Result<(), String>>),
-    SaveApproval(Box<ApprovalRequest>, oneshot::Sender<Result<(), String>>),
+    Durable(Box<Event>, oneshot::Sender<Result<(), JournalError>>),
+    SaveApproval(Box<ApprovalRequest>, oneshot::Sender<Result<(), JournalError>>),
     /// Request id, decision, whether the run acting on it is the one deciding.
     Resolve(String, Box<Decision>, bool, Resolved),
-    Flush(oneshot::Sender<Result<(), String>>),
-    SaveRule(Box<DecisionRule>, oneshot::Sender<Result<(), String>>),
-    DeleteRule(String, oneshot::Sender<Result<(), String>>),
+    Flush(oneshot::Sender<Result<(), JournalError>>),
+    SaveRule(Box<DecisionRule>, oneshot::Sender<Result<(), JournalError>>),
+    DeleteRule(String, oneshot::Sender<Result<(), JournalError>>),
 }
 
 /// The writing side: a cheap handle to the writer thread.
@@ -173,20 +173,20 @@ impl SqliteJournal {
         &self.path
     }
 
-    fn send(&self, cmd: Cmd) -> Result<(), String> {
-        let guard = self.tx.lock().map_err(|e| e.to_string())?;
+    fn send(&self, cmd: Cmd) -> Result<(), JournalError> {
+        let guard = self.tx.lock().map_err(|e| JournalError::Stopped(e.to_string()))?;
         match guard.as_ref() {
-            Some(tx) => tx.send(cmd).map_err(|_| "the journal writer stopped".to_owned()),
-            None => Err("the journal is closed".to_owned()),
+            Some(tx) => tx.send(cmd).map_err(|_| JournalError::Stopped("the journal writer stopped".to_owned())),
+            None => Err(JournalError::Stopped("the journal is closed".to_owned())),
         }
     }
 
-    async fn round_trip(&self, make: impl FnOnce(oneshot::Sender<Result<(), String>>) -> Cmd) -> Result<(), JournalError> {
+    async fn round_trip(&self, make: impl FnOnce(oneshot::Sender<Result<(), JournalError>>) -> Cmd) -> Result<(), JournalError> {
         let (tx, rx) = oneshot::channel();
-        self.send(make(tx)).map_err(JournalError)?;
+        self.send(make(tx))?;
         // Someone waits on this commit: cut the writer's linger short.
         self.thread.unpark();
-        rx.await.map_err(|_| JournalError("the journal writer stopped".into()))?.map_err(JournalError)
+        rx.await.map_err(|_| JournalError::Stopped("the journal writer stopped".into()))?
     }
 
     /// Stores a decision on a request unless it already has one; returns the
@@ -197,9 +197,9 @@ impl SqliteJournal {
     /// An unknown request is an error.
     pub async fn resolve(&self, id: &str, decision: &Decision, applied: bool) -> Result<Decision, JournalError> {
         let (tx, rx) = oneshot::channel();
-        self.send(Cmd::Resolve(id.to_owned(), Box::new(decision.clone()), applied, tx)).map_err(JournalError)?;
+        self.send(Cmd::Resolve(id.to_owned(), Box::new(decision.clone()), applied, tx))?;
         self.thread.unpark();
-        rx.await.map_err(|_| JournalError("the journal writer stopped".into()))?.map_err(JournalError)
+        rx.await.map_err(|_| JournalError::Stopped("the journal writer stopped".into()))?
     }
 
     /// Stores a decision to remember.
@@ -237,14 +237,14 @@ impl Journal for SqliteJournal {
         if let Err(e) = self.send(Cmd::Event(Box::new(event)))
             && let Ok(mut f) = self.failed.lock()
         {
-            f.get_or_insert(e);
+            f.get_or_insert(e.message().to_owned());
         }
     }
 
     async fn flush(&self) -> Result<(), JournalError> {
         self.round_trip(Cmd::Flush).await?;
-        match self.failed.lock().map_err(|e| JournalError(e.to_string()))?.clone() {
-            Some(e) => Err(JournalError(e)),
+        match self.failed.lock().map_err(|e| JournalError::Stopped(e.to_string()))?.clone() {
+            Some(e) => Err(JournalError::Stopped(e)),
             None => Ok(()),
         }
     }

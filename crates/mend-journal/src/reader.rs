@@ -849,3 +849,20 @@ impl Reader {
         self.conn.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0)).map_err(|e| self.err(e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use mend_core::payload::{CallStarted, LessonChanged, Recovered};
+
+    /// The SQL above reads a few payload fields by JSON path (issue 15): a
+    /// renamed field of the typed payload fails here, not silently there.
+    #[test]
+    fn the_json_paths_the_sql_reads_are_fields_of_the_typed_payloads() {
+        let has = |v: serde_json::Value, key: &str| v.as_object().is_some_and(|o| o.contains_key(key));
+        assert!(has(serde_json::to_value(Recovered::default()).unwrap(), "attempts"), "recovery: $.attempts");
+        assert!(has(serde_json::to_value(LessonChanged::default()).unwrap(), "lesson"), "lesson: $.lesson");
+        // `runs.in_flight` is a `call_started` payload (writer.rs adds the step and the time).
+        let started = serde_json::to_value(CallStarted::default()).unwrap();
+        assert!(has(started.clone(), "call") && has(started, "call_text"), "in_flight: $.call, $.call_text");
+    }
+}

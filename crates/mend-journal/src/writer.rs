@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, mpsc};
 
 use mend_core::approval::Decision;
-use mend_core::event::Event;
+use mend_core::event::{Event, JournalError};
 use mend_core::payload::Body;
 use rusqlite::{Connection, OptionalExtension, ToSql, Transaction, params, params_from_iter};
 
@@ -334,14 +334,15 @@ fn apply(conn: &mut Connection, batch: &mut Vec<Cmd>, path: &str) -> Result<(), 
         Ok::<(), rusqlite::Error>(())
     })();
     let reply = result.map_err(|e| format!("{path}: {e}"));
+    let stored = reply.clone().map_err(JournalError::Storage);
     for (i, cmd) in batch.drain(..).enumerate() {
         let ack = match cmd {
             Cmd::Event(_) => continue,
             Cmd::Durable(_, ack) | Cmd::SaveApproval(_, ack) | Cmd::Flush(ack) | Cmd::SaveRule(_, ack) => ack,
             Cmd::Resolve(id, d, _, ack) => {
-                let r = match (&reply, earlier.remove(&i)) {
+                let r = match (&stored, earlier.remove(&i)) {
                     (Err(e), _) => Err(e.clone()),
-                    (Ok(()), _) if unknown.contains(&i) => Err(format!("no approval request {id}")),
+                    (Ok(()), _) if unknown.contains(&i) => Err(JournalError::NotFound(format!("no approval request {id}"))),
                     (Ok(()), Some(first)) => Ok(first),
                     (Ok(()), None) => Ok(*d),
                 };
@@ -349,12 +350,12 @@ fn apply(conn: &mut Connection, batch: &mut Vec<Cmd>, path: &str) -> Result<(), 
                 continue;
             }
             Cmd::DeleteRule(id, ack) if unknown.contains(&i) => {
-                let _ = ack.send(Err(format!("no remembered decision {id}")));
+                let _ = ack.send(Err(JournalError::NotFound(format!("no remembered decision {id}"))));
                 continue;
             }
             Cmd::DeleteRule(_, ack) => ack,
         };
-        let _ = ack.send(reply.clone());
+        let _ = ack.send(stored.clone());
     }
     reply
 }
