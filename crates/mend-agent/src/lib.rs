@@ -21,7 +21,7 @@ use mend_core::config::Config;
 use mend_core::engine::{Engine, EngineError, InDoubt, Observer, Restart, Resume, RunOptions};
 use mend_core::event::{Event, Journal, Level};
 use mend_core::job::Job;
-use mend_core::payload::{Body, CallPurpose, LessonChanged, RunEnd, RunFinished, StepStarted};
+use mend_core::payload::{Body, CallPurpose, RunEnd, RunFinished, StepStarted};
 use mend_core::report::RunReport;
 use mend_core::tool::ToolRegistry;
 use mend_journal::{Reader, SqliteJournal};
@@ -455,19 +455,7 @@ impl Agent {
             let redactor = learn::redactor(&[], &std::env::vars().collect::<Vec<_>>());
             let pair = [(request.clone(), decision.clone())];
             for n in learn::write(lessons, |m, today| learn::from_run(m, &RunReport::empty(), &pair, today, &redactor)) {
-                let ev = Event {
-                    action: Some(n.change.to_string()),
-                    step: Some(request.step.clone()),
-                    ..Event::new(
-                        now_ms(),
-                        &request.run_id,
-                        &request.job,
-                        Body::Lesson(LessonChanged { lesson: n.id.clone(), change: n.change }),
-                        Level::Info,
-                        n.message,
-                    )
-                };
-                self.journal.record(ev);
+                self.journal.record(n.event(now_ms(), &request.run_id, &request.job, Some(&request.step)));
             }
             self.journal.flush().await?;
         }

@@ -325,6 +325,26 @@ impl LessonChange {
     }
 }
 
+impl LessonNote {
+    /// The `lesson` event that journals this note: the one constructor the
+    /// engine and the agent use (issue 15).
+    pub fn event(&self, ts_ms: i64, run_id: &str, job: &str, step: Option<&str>) -> crate::event::Event {
+        use crate::payload::{Body, LessonChanged};
+        crate::event::Event {
+            action: Some(self.change.to_string()),
+            step: step.map(str::to_owned),
+            ..crate::event::Event::new(
+                ts_ms,
+                run_id,
+                job,
+                Body::Lesson(LessonChanged { lesson: self.id.clone(), change: self.change }),
+                crate::event::Level::Info,
+                self.message.clone(),
+            )
+        }
+    }
+}
+
 impl PartialEq<&str> for LessonChange {
     fn eq(&self, other: &&str) -> bool {
         self.as_str() == *other

@@ -39,7 +39,7 @@ use crate::event::{Event, Journal, JournalError, Level, Stats};
 use crate::job::{Call, Job, Step, expand};
 use crate::lesson::{Learner, LessonDiagnoser, LessonMatch, LessonSource};
 use crate::outcome::Outcome;
-use crate::payload::{Body, BudgetInfo, LessonChanged, RunFinished, RunStarted};
+use crate::payload::{Body, BudgetInfo, RunFinished, RunStarted};
 use crate::redact::Redactor;
 use crate::report::{RunReport, RunStatus, StepReport, StepStatus};
 use crate::safety::{Gate, Probe};
@@ -410,9 +410,7 @@ impl Engine {
         if let Some(learner) = &self.learner {
             report.lessons = learner.learn(&report, &run.decided, &run.redactor).await;
             for n in &report.lessons {
-                let body = Body::Lesson(LessonChanged { lesson: n.id.clone(), change: n.change });
-                let ev = Event { action: Some(n.change.to_string()), ..run.event(body, Level::Info, None, n.message.clone()) };
-                run.emit(ev);
+                run.emit(n.event(self.clock.now_ms(), &run_id, &job.name, None));
             }
         }
         let duration_ms = run.started.elapsed().as_millis() as u64;
