@@ -61,6 +61,7 @@ pub async fn run_job(dir: &Path, text: &str, setup: Setup) -> Ran {
     for l in setup.layers {
         engine = engine.with_layer_first(l);
     }
+    mend_tools::mcp::prepare(&job, &env).await;
     let report = engine.run(&job, RunOptions { env, restart: setup.restart, ..Default::default() }).await.unwrap();
     journal.close();
     let events = Reader::open(&path).unwrap().logs(&LogFilter::default()).unwrap();

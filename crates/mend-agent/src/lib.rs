@@ -344,6 +344,9 @@ impl Agent {
             engine = engine.with_layer_last(llm.clone());
         }
         let RunSpec { job, env, job_path, resume, restart, run_id, lease } = spec;
+        // The MCP tools' annotations are read before the gate needs them: a
+        // tool marked destructive asks before it runs (issue 16).
+        mend_tools::mcp::prepare(job, &env).await;
         let run_id = resume.as_ref().map(|r| r.request.run_id.clone()).or(run_id).unwrap_or_else(mend_core::engine::new_id);
         // The run is this process's for its whole life (issue 12): the lease
         // is taken before anything about the run is journaled.

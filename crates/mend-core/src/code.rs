@@ -146,6 +146,10 @@ codes! {
     IO_ERROR => "Another input/output failure.", false, true, Error, Alternatives;
     /// The MCP server does not answer.
     MCP_SERVER_UNREACHABLE => "The MCP server could not be started or stopped answering.", true, true, Error, Backoff;
+    /// The server has no such tool.
+    MCP_TOOL_NOT_FOUND => "The MCP server has no tool of that name (its tools/list is read again once); use an alternative or ask.", false, true, Error, Alternatives;
+    /// The tool ran and reported a failure the classifiers do not recognise.
+    MCP_TOOL_ERROR => "An MCP tool answered with `isError: true` and a message no classifier recognises.", false, true, Error, Alternatives;
     /// A policy or a person refused the call.
     BLOCKED => "The call was refused before it ran: the safety policy or a person said no.", false, false, Critical, Escalate;
     /// The loop gave up: a guardrail budget ran out.

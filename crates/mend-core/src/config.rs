@@ -44,6 +44,8 @@ pub struct Config {
     pub on_timeout: Option<OnTimeout>,
     /// The models the LLM layer may ask, primary first (none: no LLM layer).
     pub llm: Vec<LlmModel>,
+    /// MCP servers every job can call (`[[mcp.servers]]`, issue 16).
+    pub mcp_servers: Vec<crate::mcp::McpServer>,
 }
 
 /// The wire format a model speaks.
@@ -104,6 +106,8 @@ struct Raw {
     approval: RawApproval,
     #[serde(default)]
     llm: Vec<RawLlm>,
+    #[serde(default)]
+    mcp: crate::mcp::RawMcp,
 }
 
 #[derive(Deserialize, Default)]
@@ -150,7 +154,11 @@ impl Config {
                 max_tokens: m.max_tokens.unwrap_or(800),
             });
         }
-        Ok(Config { secrets: raw.secrets, safety, approval_timeout_ms, on_timeout: raw.approval.on_timeout, llm })
+        let (mcp_servers, problems) = raw.mcp.servers(&[]);
+        if let Some((span, field, message)) = problems.into_iter().next() {
+            return Err(err(Some(span), &field, message));
+        }
+        Ok(Config { secrets: raw.secrets, safety, approval_timeout_ms, on_timeout: raw.approval.on_timeout, llm, mcp_servers })
     }
 }
 

@@ -177,6 +177,7 @@ mod tests {
             secrets: vec![],
             schedule: None,
             steps: vec![step],
+            mcp_servers: vec![],
         }
     }
 

@@ -188,6 +188,9 @@ pub struct Job {
     pub schedule: Option<Schedule>,
     /// Steps in order.
     pub steps: Vec<Step>,
+    /// The MCP servers its steps can call: the config's, with the job's own
+    /// `[[mcp.servers]]` over them by name (issue 16).
+    pub mcp_servers: Vec<crate::mcp::McpServer>,
 }
 
 // ---- raw serde form -------------------------------------------------------
@@ -210,6 +213,8 @@ struct RawJob {
     secrets: Vec<String>,
     #[serde(default)]
     steps: Vec<Spanned<RawStep>>,
+    #[serde(default)]
+    mcp: crate::mcp::RawMcp,
 }
 
 #[derive(Deserialize, Default)]
@@ -500,6 +505,12 @@ impl Job {
             });
         }
 
+        let (own, problems) = raw.mcp.servers(&defaults.mcp_servers);
+        for (span, field, message) in problems {
+            cx.err(span, field, message);
+        }
+        let mcp_servers = crate::mcp::merged(&defaults.mcp_servers, &own);
+
         if !cx.errors.is_empty() {
             return Err(JobErrors(cx.errors));
         }
@@ -513,6 +524,7 @@ impl Job {
             secrets,
             schedule,
             steps,
+            mcp_servers,
         })
     }
 

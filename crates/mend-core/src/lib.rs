@@ -23,6 +23,7 @@ pub mod engine;
 pub mod event;
 pub mod job;
 pub mod lesson;
+pub mod mcp;
 pub mod outcome;
 pub mod payload;
 pub mod redact;

@@ -39,6 +39,10 @@ pub struct CallContext {
     /// [takes keys](Tool::takes_idempotency_key) sends it with the call
     /// (`http`: as the header; `exec`: as `MEND_IDEMPOTENCY_KEY`).
     pub idempotency_key: Option<IdempotencyKey>,
+    /// The MCP servers the job may call (issue 16), for the `mcp` tool.
+    pub mcp_servers: std::sync::Arc<Vec<crate::mcp::McpServer>>,
+    /// The run's environment (`${env:NAME}` in a server's `env`).
+    pub env: std::sync::Arc<Vec<(String, String)>>,
 }
 
 /// An idempotency key and where it goes (IETF httpapi

@@ -7,6 +7,7 @@
 //!   the whole process group.
 //! - [`http::HttpTool`]: HTTP requests, including errors hidden in a 200.
 //! - [`fs::FsTool`]: read (ranges), atomic write, edit, list, find, mkdir, remove.
+//! - [`mcp::McpTool`]: a tool of an MCP server, its server kept alive (issue 16).
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use mend_core::tool::ToolRegistry;
 pub mod exec;
 pub mod fs;
 pub mod http;
+pub mod mcp;
 
 /// The strict safety level's view of the file system (issue 11): the gate
 /// runs just before a call, so it can ask whether the file a command would
@@ -39,7 +41,9 @@ impl mend_core::safety::Probe for FsProbe {
 pub fn default_registry() -> ToolRegistry {
     let mut r = ToolRegistry::new();
     // The built-in schemas are tested to compile; registration cannot fail.
-    for t in [Arc::new(exec::ExecTool) as _, Arc::new(http::HttpTool::default()) as _, Arc::new(fs::FsTool) as _] {
+    for t in
+        [Arc::new(exec::ExecTool) as _, Arc::new(http::HttpTool::default()) as _, Arc::new(fs::FsTool) as _, Arc::new(mcp::McpTool) as _]
+    {
         r.register(t).expect("built-in tool registers");
     }
     r

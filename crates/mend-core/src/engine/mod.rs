@@ -337,6 +337,8 @@ impl Engine {
                 run_id: run_id.clone(),
                 processes: opts.processes.clone(),
                 idempotency_key: None,
+                mcp_servers: std::sync::Arc::new(job.mcp_servers.clone()),
+                env: std::sync::Arc::new(opts.env.clone()),
             },
             env: opts.env,
             redactor,

@@ -1,0 +1,537 @@
+//! `mcp`: a tool of an MCP server, called through Mend (issue 16), and the
+//! servers kept alive behind it.
+//!
+//! A step is `tool = "mcp"`, `args = { server = "…", tool = "…", arguments
+//! = {…} }`; the servers are the job's `[[mcp.servers]]` (with the user
+//! config's). [`Servers`] holds one connection per server per process,
+//! started on first need, restarted when its process died (the next call
+//! starts it again; the engine's backoff spaces the attempts), and a
+//! circuit breaker per server: [`TRIP_FAILURES`] failures within
+//! [`TRIP_WINDOW_MS`] disable it for a while (30 s, doubling up to 10 min),
+//! after which one call is let through (half-open): it closes the circuit
+//! or opens it again. A server disabled, or that cannot be reached, passes
+//! the call to its declared `backup` — unless the call may already have
+//! happened and is not safe to repeat. A person can disable and enable a
+//! server by hand ([`Servers::set_disabled`]). Every server runs in its own
+//! process group, ended when its connection is dropped or Mend exits.
+//!
+//! Failures map to codes (`docs/error-codes.md`): a server that cannot
+//! start or was gone before the request left → `MCP_SERVER_UNREACHABLE`
+//! (known not sent); closed after the request was sent → the same code,
+//! marked `in_doubt` (unknown fate); JSON-RPC -32602 → `INVALID_ARGS`; an
+//! unknown tool → `MCP_TOOL_NOT_FOUND` (the tool list is read again once);
+//! `isError: true` → the message classifiers `exec` uses (rate limit,
+//! permission, not found…), else `MCP_TOOL_ERROR`; no answer in time →
+//! `TIMEOUT`. Tool annotations (MCP spec 2025-06-18, `ToolAnnotations`) say
+//! what a call does: `readOnlyHint` → read-only and safe to repeat,
+//! `idempotentHint` → safe to repeat, `destructiveHint: true` → the safety
+//! gate asks before it runs.
+
+pub mod client;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use mend_core::mcp::McpServer;
+use mend_core::tool::{CallContext, Effect, Tool};
+use mend_core::{ErrorCode, Outcome, ToolError};
+use serde_json::{Map, Value, json};
+
+use client::{Conn, Failure, Ring};
+
+/// Failures within [`TRIP_WINDOW_MS`] that disable a server.
+pub const TRIP_FAILURES: usize = 3;
+/// The window the circuit breaker counts failures in, ms.
+pub const TRIP_WINDOW_MS: i64 = 60_000;
+/// How long a tripped server is first disabled, ms (doubles each time it trips again, up to [`MAX_COOL_MS`]).
+pub const FIRST_COOL_MS: i64 = 30_000;
+/// The longest a tripped server stays disabled, ms.
+pub const MAX_COOL_MS: i64 = 600_000;
+
+/// What a server is doing, as `mend mcp` and the app show it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ServerState {
+    /// Not started in this process.
+    NeverStarted,
+    /// Connected.
+    Running {
+        /// Its process.
+        pid: Option<u32>,
+    },
+    /// Its last start or connection failed; the next call starts it again.
+    Down {
+        /// Why.
+        reason: String,
+    },
+    /// Set aside until a time (the circuit breaker), or by a person.
+    Disabled {
+        /// Until when (ms since epoch); `None`: until a person enables it.
+        until_ms: Option<i64>,
+        /// Why.
+        reason: String,
+    },
+}
+
+#[derive(Default)]
+struct Slot {
+    config: Option<McpServer>,
+    conn: Option<Arc<Conn>>,
+    down: Option<String>,
+    failures: Vec<i64>,
+    cool_ms: i64,
+    open_until: Option<i64>,
+    open_reason: String,
+    by_hand: Option<String>,
+    tools: Option<Vec<Value>>,
+    stderr: Ring,
+    starts: u32,
+}
+
+/// The MCP servers of this process: one connection each (issue 16).
+#[derive(Default)]
+pub struct Servers {
+    slots: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Slot>>>>,
+    // Annotations by (server, tool), readable without awaiting (the gate).
+    annotations: Mutex<HashMap<(String, String), Value>>,
+}
+
+fn now_ms() -> i64 {
+    mend_core::clock::now_ms()
+}
+
+/// The servers of this process.
+pub fn servers() -> &'static Servers {
+    static S: OnceLock<Servers> = OnceLock::new();
+    S.get_or_init(Servers::default)
+}
+
+/// Why a call could not be made on a server, before anything was sent.
+enum Unavailable {
+    Disabled(String),
+    Down(String),
+}
+
+impl Servers {
+    fn slot(&self, name: &str) -> Arc<tokio::sync::Mutex<Slot>> {
+        let mut m = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        m.entry(name.to_owned()).or_default().clone()
+    }
+
+    /// A server's state now.
+    pub async fn state(&self, name: &str) -> ServerState {
+        let slot = self.slot(name);
+        let s = slot.lock().await;
+        if let Some(reason) = &s.by_hand {
+            return ServerState::Disabled { until_ms: None, reason: reason.clone() };
+        }
+        if let Some(until) = s.open_until.filter(|&u| u > now_ms()) {
+            return ServerState::Disabled { until_ms: Some(until), reason: s.open_reason.clone() };
+        }
+        match (&s.conn, &s.down) {
+            (Some(c), _) if c.alive() => ServerState::Running { pid: c.pid },
+            (_, Some(r)) => ServerState::Down { reason: r.clone() },
+            (Some(_), None) => ServerState::Down { reason: "its process ended".into() },
+            (None, None) => ServerState::NeverStarted,
+        }
+    }
+
+    /// A server's last stderr lines (at most [`client::STDERR_LINES`]).
+    pub async fn stderr(&self, name: &str) -> Vec<String> {
+        self.slot(name).lock().await.stderr.lines()
+    }
+
+    /// Disables a server by hand (`Some(reason)`) or enables it again
+    /// (`None`, which also closes its circuit).
+    pub async fn set_disabled(&self, name: &str, reason: Option<String>) {
+        let slot = self.slot(name);
+        let mut s = slot.lock().await;
+        if reason.is_none() {
+            s.open_until = None;
+            s.failures.clear();
+            s.cool_ms = 0;
+        }
+        s.by_hand = reason;
+    }
+
+    /// Ends every server's connection and process group.
+    pub async fn shutdown(&self) {
+        let slots: Vec<_> = self.slots.lock().map(|m| m.values().cloned().collect()).unwrap_or_default();
+        for slot in slots {
+            let mut s = slot.lock().await;
+            if let Some(c) = s.conn.take() {
+                client::kill_group(c.pid);
+            }
+        }
+    }
+
+    /// The annotations of a server's tool, when its tools were listed in
+    /// this process (`null` otherwise).
+    pub fn annotations(&self, server: &str, tool: &str) -> Value {
+        self.annotations.lock().map(|m| m.get(&(server.to_owned(), tool.to_owned())).cloned()).ok().flatten().unwrap_or(Value::Null)
+    }
+
+    /// A live connection to `server`, started if needed.
+    async fn connect(&self, server: &McpServer, cx: &CallContext) -> Result<Arc<Conn>, Unavailable> {
+        let slot = self.slot(&server.name);
+        let mut s = slot.lock().await;
+        if let Some(reason) = &s.by_hand {
+            return Err(Unavailable::Disabled(format!("`{}` was disabled by hand: {reason}", server.name)));
+        }
+        if let Some(until) = s.open_until.filter(|&u| u > now_ms()) {
+            return Err(Unavailable::Disabled(format!(
+                "`{}` is disabled until {} ms from now: {}",
+                server.name,
+                until - now_ms(),
+                s.open_reason
+            )));
+        }
+        // A changed declaration starts a new connection.
+        if s.config.as_ref() != Some(server)
+            && let Some(old) = s.conn.take()
+        {
+            client::kill_group(old.pid);
+            s.tools = None;
+        }
+        s.config = Some(server.clone());
+        if let Some(c) = s.conn.as_ref().filter(|c| c.alive()) {
+            return Ok(c.clone());
+        }
+        if let Some(old) = s.conn.take() {
+            client::kill_group(old.pid);
+            s.tools = None;
+        }
+        s.starts += 1;
+        let ring = s.stderr.clone();
+        match Conn::start(server, &cx.env, &cx.base_dir, ring).await {
+            Ok(c) => {
+                let c = Arc::new(c);
+                s.conn = Some(c.clone());
+                s.down = None;
+                Ok(c)
+            }
+            Err(why) => {
+                s.down = Some(why.clone());
+                Self::failed(&mut s, &server.name, &why);
+                Err(Unavailable::Down(why))
+            }
+        }
+    }
+
+    /// Counts a failure; trips the circuit when there are too many.
+    fn failed(s: &mut Slot, name: &str, why: &str) {
+        let now = now_ms();
+        s.failures.retain(|&t| now - t < TRIP_WINDOW_MS);
+        s.failures.push(now);
+        let half_open = s.open_until.is_some_and(|u| u <= now);
+        if s.failures.len() >= TRIP_FAILURES || half_open {
+            s.cool_ms = if s.cool_ms == 0 { FIRST_COOL_MS } else { (s.cool_ms * 2).min(MAX_COOL_MS) };
+            s.open_until = Some(now + s.cool_ms);
+            s.open_reason = format!("{} failures within {} s; the last: {why}", s.failures.len(), TRIP_WINDOW_MS / 1000);
+            s.failures.clear();
+            let _ = name;
+        }
+    }
+
+    async fn succeeded(&self, name: &str) {
+        let slot = self.slot(name);
+        let mut s = slot.lock().await;
+        s.failures.clear();
+        s.open_until = None;
+        s.cool_ms = 0;
+    }
+
+    async fn note_failure(&self, name: &str, why: &str) {
+        let slot = self.slot(name);
+        let mut s = slot.lock().await;
+        Self::failed(&mut s, name, why);
+    }
+
+    /// The server's tools (listed once per connection, again when asked to `refresh`).
+    async fn tools(&self, server: &McpServer, conn: &Conn, refresh: bool) -> Result<Vec<Value>, Failure> {
+        let slot = self.slot(&server.name);
+        let mut s = slot.lock().await;
+        if let (Some(t), false) = (&s.tools, refresh) {
+            return Ok(t.clone());
+        }
+        let tools = conn.tools(server.startup_timeout_ms.max(5_000)).await?;
+        if let Ok(mut a) = self.annotations.lock() {
+            for t in &tools {
+                if let Some(n) = t.get("name").and_then(Value::as_str) {
+                    a.insert((server.name.clone(), n.to_owned()), t.get("annotations").cloned().unwrap_or(Value::Null));
+                }
+            }
+        }
+        s.tools = Some(tools.clone());
+        Ok(tools)
+    }
+
+    /// Lists a server's tools (starting it if needed): `mend mcp tools`,
+    /// `mend check`, and the gate's annotations before a run.
+    pub async fn list(&self, server: &McpServer, cx: &CallContext) -> Result<Vec<Value>, String> {
+        let conn = self.connect(server, cx).await.map_err(|u| match u {
+            Unavailable::Disabled(m) | Unavailable::Down(m) => m,
+        })?;
+        self.tools(server, &conn, false).await.map_err(|f| format!("{f:?}"))
+    }
+}
+
+/// Lists the tools of every MCP server a job's steps call (their own
+/// calls, alternatives and verify calls), so that their annotations are
+/// known before the safety gate reads them (issue 16). A server that cannot
+/// be reached now is left to the call, which reports it.
+pub async fn prepare(job: &mend_core::job::Job, env: &[(String, String)]) {
+    let mut names: Vec<&str> = Vec::new();
+    for step in &job.steps {
+        for call in std::iter::once(&step.call).chain(&step.alternatives).chain(&step.verify) {
+            if call.tool == "mcp"
+                && let Some(n) = call.args.get("server").and_then(Value::as_str)
+                && !names.contains(&n)
+            {
+                names.push(n);
+            }
+        }
+    }
+    if names.is_empty() {
+        return;
+    }
+    let cx = CallContext {
+        base_dir: job.base_dir.clone(),
+        mcp_servers: Arc::new(job.mcp_servers.clone()),
+        env: Arc::new(env.to_vec()),
+        ..CallContext::default()
+    };
+    for n in names {
+        if let Some(server) = find(&job.mcp_servers, n) {
+            let _ = servers().list(server, &cx).await;
+        }
+    }
+}
+
+/// The `mcp` tool.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct McpTool;
+
+fn hint(annotations: &Value, key: &str) -> Option<bool> {
+    annotations.get(key).and_then(Value::as_bool)
+}
+
+fn text_of(result: &Value) -> String {
+    result
+        .get("content")
+        .and_then(Value::as_array)
+        .map(|c| c.iter().filter_map(|x| x.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join("\n"))
+        .unwrap_or_default()
+}
+
+/// Which server a call goes to, with the one it falls over to.
+fn find<'a>(servers: &'a [McpServer], name: &str) -> Option<&'a McpServer> {
+    servers.iter().find(|s| s.name == name)
+}
+
+impl McpTool {
+    /// Calls `tool` on `server`, falling over to its backup when the server
+    /// cannot be reached before anything is sent (or, for a call safe to
+    /// repeat, whenever it fails to answer).
+    async fn call_on(&self, name: &str, tool: &str, arguments: &Map<String, Value>, timeout_ms: Option<u64>, cx: &CallContext) -> Outcome {
+        let sv = servers();
+        let mut tried: Vec<String> = Vec::new();
+        let mut at = name.to_owned();
+        let mut last: Option<ToolError> = None;
+        loop {
+            let Some(server) = find(&cx.mcp_servers, &at).cloned() else {
+                return Outcome::failure(
+                    ToolError::new(ErrorCode::INVALID_ARGS, format!("no MCP server is named `{at}`")).hint("server", at),
+                );
+            };
+            tried.push(at.clone());
+            let outcome = self.call_once(sv, &server, tool, arguments, timeout_ms, cx).await;
+            let fell_back = |o: Outcome| if tried.len() > 1 { o.with_hint("served_by", json!(at)) } else { o };
+            let Some(e) = outcome.error.clone().filter(|_| !outcome.is_ok()) else { return fell_back(outcome) };
+            // Over to the backup: only when nothing was sent, or the tool is safe to repeat.
+            let safe = {
+                let a = sv.annotations(&at, tool);
+                hint(&a, "readOnlyHint") == Some(true) || hint(&a, "idempotentHint") == Some(true)
+            };
+            let unreachable = e.code == ErrorCode::MCP_SERVER_UNREACHABLE;
+            let not_sent = e.hints.get("sent").and_then(Value::as_bool) == Some(false);
+            match server.backup.clone().filter(|b| !tried.contains(b)) {
+                Some(b) if unreachable && (not_sent || safe) => {
+                    last = Some(e);
+                    at = b;
+                }
+                _ => {
+                    let o = fell_back(outcome);
+                    return match last {
+                        Some(first) if tried.len() > 1 => o.with_hint("primary_error", json!(first.message)),
+                        _ => o,
+                    };
+                }
+            }
+        }
+    }
+
+    async fn call_once(
+        &self,
+        sv: &Servers,
+        server: &McpServer,
+        tool: &str,
+        arguments: &Map<String, Value>,
+        timeout_ms: Option<u64>,
+        cx: &CallContext,
+    ) -> Outcome {
+        let name = server.name.as_str();
+        let unreachable =
+            |m: String| Outcome::failure(ToolError::new(ErrorCode::MCP_SERVER_UNREACHABLE, m).hint("server", name).hint("sent", false));
+        let conn = match sv.connect(server, cx).await {
+            Ok(c) => c,
+            Err(Unavailable::Disabled(m)) => return unreachable(m).with_hint("disabled", json!(true)),
+            Err(Unavailable::Down(m)) => return unreachable(m),
+        };
+        // An unknown tool: read the list again once before saying so.
+        let mut known = sv.tools(server, &conn, false).await.ok();
+        let has = |t: &Option<Vec<Value>>| t.as_ref().is_none_or(|t| t.iter().any(|x| x.get("name").and_then(Value::as_str) == Some(tool)));
+        if !has(&known) {
+            known = sv.tools(server, &conn, true).await.ok();
+            if !has(&known) {
+                return Outcome::failure(
+                    ToolError::new(ErrorCode::MCP_TOOL_NOT_FOUND, format!("`{name}` has no tool `{tool}`"))
+                        .hint("server", name)
+                        .hint("sent", false),
+                );
+            }
+        }
+        let timeout = timeout_ms.unwrap_or(server.call_timeout_ms);
+        match conn.call(tool, arguments.clone(), timeout).await {
+            Ok(result) => {
+                sv.succeeded(name).await;
+                let text = text_of(&result);
+                let output = json!({"server": name, "text": text, "result": result});
+                if result.get("isError").and_then(Value::as_bool) == Some(true) {
+                    let code = crate::exec::classify_output(&text).unwrap_or(ErrorCode::MCP_TOOL_ERROR);
+                    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("").chars().take(300).collect::<String>();
+                    return Outcome::failure_with(
+                        ToolError::new(code, format!("`{name}`.`{tool}` reported an error: {first}")).hint("server", name),
+                        output,
+                    );
+                }
+                Outcome::success(output)
+            }
+            Err(Failure::NotSent(m)) => {
+                sv.note_failure(name, &m).await;
+                unreachable(format!("`{name}`: {m}"))
+            }
+            Err(Failure::Closed(m)) => {
+                sv.note_failure(name, &m).await;
+                Outcome::failure(
+                    ToolError::new(ErrorCode::MCP_SERVER_UNREACHABLE, format!("`{name}`: {m}; the call may have run"))
+                        .hint("server", name)
+                        .hint("in_doubt", true),
+                )
+            }
+            Err(Failure::Timeout(ms)) => {
+                sv.note_failure(name, "a call timed out").await;
+                Outcome::failure(
+                    ToolError::new(ErrorCode::TIMEOUT, format!("`{name}`.`{tool}` did not answer within {ms} ms"))
+                        .hint("server", name)
+                        .hint("timeout_ms", ms),
+                )
+            }
+            Err(Failure::Rpc { code, message }) => {
+                let c = match code {
+                    -32602 => ErrorCode::INVALID_ARGS,
+                    -32601 => ErrorCode::MCP_TOOL_NOT_FOUND,
+                    _ if message.to_lowercase().contains("unknown tool") || message.to_lowercase().contains("tool not found") => {
+                        ErrorCode::MCP_TOOL_NOT_FOUND
+                    }
+                    _ => ErrorCode::MCP_TOOL_ERROR,
+                };
+                Outcome::failure(
+                    ToolError::new(c, format!("`{name}`.`{tool}`: JSON-RPC {code}: {message}")).hint("server", name).hint("rpc_code", code),
+                )
+            }
+        }
+    }
+}
+
+trait WithHint {
+    fn with_hint(self, key: &str, v: Value) -> Self;
+}
+
+impl WithHint for Outcome {
+    fn with_hint(mut self, key: &str, v: Value) -> Self {
+        match &mut self.error {
+            Some(e) => {
+                e.hints.insert(key.to_owned(), v);
+            }
+            None => {
+                if let Some(o) = self.output.as_object_mut() {
+                    o.insert(key.to_owned(), v);
+                }
+            }
+        }
+        self
+    }
+}
+
+fn arg<'a>(args: &'a Value, key: &str) -> &'a str {
+    args.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+#[async_trait]
+impl Tool for McpTool {
+    fn name(&self) -> &str {
+        "mcp"
+    }
+
+    fn description(&self) -> &str {
+        "Call a tool of an MCP server the job or config declares ([[mcp.servers]]), kept alive and healed by Mend"
+    }
+
+    fn schema(&self) -> Value {
+        json!({
+            "type": "object",
+            "properties": {
+                "server": {"type": "string", "minLength": 1, "description": "the server's name ([[mcp.servers]])"},
+                "tool": {"type": "string", "minLength": 1, "description": "the tool's name (tools/list)"},
+                "arguments": {"type": "object", "description": "the tool's arguments (its input schema)"},
+                "timeout_ms": {"type": "integer", "minimum": 1, "description": "time for the call, ms (default: the server's call_timeout)"}
+            },
+            "required": ["server", "tool"],
+            "additionalProperties": false
+        })
+    }
+
+    fn render(&self, args: &Value) -> String {
+        let a = args.get("arguments").map(|a| format!(" {a}")).unwrap_or_default();
+        format!("mcp {}.{}{a}", arg(args, "server"), arg(args, "tool"))
+    }
+
+    /// From the tool's annotations (MCP spec): `readOnlyHint` → read-only;
+    /// `destructiveHint: true` → destructive (the gate asks first); else,
+    /// or when the tools were not listed yet, it changes the world.
+    fn effect(&self, args: &Value) -> Effect {
+        let a = servers().annotations(arg(args, "server"), arg(args, "tool"));
+        match (hint(&a, "readOnlyHint"), hint(&a, "destructiveHint")) {
+            (Some(true), _) => Effect::ReadOnly,
+            (_, Some(true)) => Effect::Destructive,
+            _ => Effect::Mutating,
+        }
+    }
+
+    /// `readOnlyHint` or `idempotentHint` (issue 14: a call of unknown fate
+    /// is sent again only then).
+    fn idempotent(&self, args: &Value) -> bool {
+        let a = servers().annotations(arg(args, "server"), arg(args, "tool"));
+        hint(&a, "readOnlyHint") == Some(true) || hint(&a, "idempotentHint") == Some(true)
+    }
+
+    async fn call(&self, args: &Value, ctx: &CallContext) -> Outcome {
+        let t0 = Instant::now();
+        let arguments = args.get("arguments").and_then(Value::as_object).cloned().unwrap_or_default();
+        let timeout = args.get("timeout_ms").and_then(Value::as_u64);
+        self.call_on(arg(args, "server"), arg(args, "tool"), &arguments, timeout, ctx).await.timed(crate::ms_since(t0))
+    }
+}
