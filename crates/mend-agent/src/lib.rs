@@ -31,6 +31,7 @@ pub mod folder;
 pub mod learn;
 pub mod lease;
 pub mod load;
+pub mod logs;
 pub mod memory;
 
 use memory::Lessons;
@@ -263,13 +264,8 @@ impl Agent {
             cell: std::sync::OnceLock::new(),
             snapshot: std::sync::OnceLock::new(),
         });
-        Ok(Agent {
-            data_dir: data_dir.to_path_buf(),
-            journal: Arc::new(journal),
-            registry: Arc::new(mend_tools::default_registry()),
-            lessons,
-            llm: None,
-        })
+        let registry = registry(journal.path());
+        Ok(Agent { data_dir: data_dir.to_path_buf(), journal: Arc::new(journal), registry: Arc::new(registry), lessons, llm: None })
     }
 
     /// Adds the LLM layer over the configured chain of models (after the
@@ -922,6 +918,15 @@ fn check_option<'a>(request: &'a ApprovalRequest, option: &str) -> Result<&'a me
             format!("`{option}` is not an option of request {}; choose one of: {}", request.id, ids.join(", ")),
         )
     })
+}
+
+/// Every tool a job run by an agent can call: the built-in ones and
+/// `read_logs` over the journal at `journal` (issue 16).
+pub fn registry(journal: &Path) -> ToolRegistry {
+    let mut r = mend_tools::default_registry();
+    // A fixed, tested schema: registration cannot fail.
+    let _ = r.register(Arc::new(logs::ReadLogs::new(journal.to_path_buf())));
+    r
 }
 
 /// The rule that remembers choosing `option` on `request` for `scope`.

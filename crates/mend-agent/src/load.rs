@@ -90,6 +90,6 @@ pub fn job(path: &Path, config: &Config, env: &[(String, String)]) -> Result<Job
     let base = path.parent().map(Path::to_path_buf).filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| PathBuf::from("."));
     let base = std::fs::canonicalize(&base).unwrap_or(base);
     let job = Job::parse_with(&text, &shown, &base, config)?;
-    job.check(&shown, &mend_tools::default_registry(), env)?;
+    job.check(&shown, &crate::registry(Path::new(mend_journal::FILE_NAME)), env)?;
     Ok(job)
 }
