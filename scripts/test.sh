@@ -35,6 +35,14 @@ export CARGO_TERM_COLOR=never
 
 echo "== ui: npm ci, type check, build"
 (cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
+echo "== mcp: the published MCP servers the tests run (tests/mcp, pinned)"
+# npm ci only when node_modules is older than the lock (npm writes its own
+# copy, node_modules/.package-lock.json, last): a second run needs no network.
+if [ tests/mcp/node_modules/.package-lock.json -nt tests/mcp/package-lock.json ]; then
+  echo "up to date"
+else
+  (cd tests/mcp && npm ci --prefer-offline --no-audit --no-fund --loglevel=error)
+fi
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -6,6 +6,10 @@
 //! Used by the tests of every crate and by `mend demo`. Written on raw tokio
 //! sockets on purpose: a framework would not let a reply drop the connection
 //! half-way or stall without answering.
+//!
+//! The crate also builds `mend-fault-mcp` (`src/bin/mend-fault-mcp.rs`), a
+//! scripted MCP server over stdio that crashes, hangs, dies after receiving
+//! a call or answers `isError` on cue, for the tests of the `mcp` tool.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
