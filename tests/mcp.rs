@@ -73,3 +73,110 @@ async fn a_tool_its_server_marks_destructive_asks_before_it_runs() {
     assert_eq!(ran.report.steps[0].status, StepStatus::Succeeded, "{:#?}", ran.report.steps[0]);
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "x");
 }
+
+/// The scripted faulty server (`mend-fault-mcp`, in mend-faults), built if
+/// this test run did not build it.
+fn fault_server() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().and_then(Path::parent).unwrap().join("mend-fault-mcp");
+    if !bin.exists() {
+        let ok = std::process::Command::new(env!("CARGO"))
+            .args(["build", "-q", "-p", "mend-faults", "--bin", "mend-fault-mcp"])
+            .status()
+            .unwrap();
+        assert!(ok.success(), "building mend-fault-mcp");
+    }
+    bin
+}
+
+fn faulty(name: &str, state: &Path, flags: &[&str], backup: Option<&str>) -> String {
+    let mut args: Vec<String> = vec!["--name".into(), name.into(), "--state".into(), state.display().to_string()];
+    args.extend(flags.iter().map(|f| f.to_string()));
+    let args: Vec<String> = args.iter().map(|a| format!("\"{a}\"")).collect();
+    format!(
+        "[[mcp.servers]]\nname = \"{name}\"\ncommand = \"{}\"\nargs = [{}]\nstartup_timeout = \"5s\"\ncall_timeout = \"2s\"\n{}\n",
+        fault_server().display(),
+        args.join(", "),
+        backup.map(|b| format!("backup = \"{b}\"\n")).unwrap_or_default()
+    )
+}
+
+fn orders(state: &Path) -> usize {
+    std::fs::read_to_string(state).map(|s| s.lines().count()).unwrap_or(0)
+}
+
+fn starts(state: &Path) -> usize {
+    std::fs::read_to_string(format!("{}.log", state.display())).unwrap_or_default().lines().filter(|l| l.starts_with("start")).count()
+}
+
+#[tokio::test]
+async fn the_scripted_faults_heal_stop_or_ask_as_the_table_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let step = |server: &str, tool: &str, arguments: &str| {
+        format!(
+            "[[steps]]\nname = \"s\"\ntool = \"mcp\"\nargs = {{ server = \"{server}\", tool = \"{tool}\", arguments = {arguments} }}\nretry = {{ base = \"10ms\" }}\n"
+        )
+    };
+    let abort = || Setup::new(Arc::new(StandingApprover::Abort));
+
+    // A server that crashed after its first answer is started again: the read heals.
+    let st = root.join("crash.state");
+    let job =
+        format!("name = \"t\"\n{}{}", faulty("crashy", &st, &["--crash-after", "1"], None), step("crashy", "echo", "{ text = \"hi\" }"));
+    let ran = run_job(root, &job, abort()).await;
+    assert_eq!(ran.report.steps[0].status, StepStatus::Succeeded, "{:#?}", ran.report.steps[0]);
+    let ran = run_job(root, &job, abort()).await;
+    assert!(ran.report.steps[0].status.is_ok(), "{:#?}", ran.report.steps[0]);
+    assert!(starts(&st) >= 2, "restarted: {}", starts(&st));
+
+    // A rate limit told in an isError text is a RATE_LIMITED, retried.
+    let st = root.join("rate.state");
+    let job = format!("name = \"t\"\n{}{}", faulty("busy", &st, &["--rate-limit", "1"], None), step("busy", "echo", "{ text = \"hi\" }"));
+    let ran = run_job(root, &job, abort()).await;
+    assert_eq!(ran.report.steps[0].status, StepStatus::Healed, "{:#?}", ran.report.steps[0]);
+    assert_eq!(ran.report.steps[0].failure.as_ref().unwrap().code, "RATE_LIMITED");
+
+    // A server that dies after receiving an order: it may have placed it,
+    // and place_order is not idempotent — not sent again unasked (issue 14).
+    let st = root.join("die.state");
+    let job = format!(
+        "name = \"t\"\n{}{}",
+        faulty("shop", &st, &["--die-on-call", "place_order"], None),
+        step("shop", "place_order", "{ sku = \"A-1\" }")
+    );
+    let ran = run_job(root, &job, abort()).await;
+    assert_eq!(orders(&st), 1, "placed once: {:#?}", ran.report.steps[0]);
+    assert!(ran.requests().iter().any(|r| r.kind == ApprovalKind::InDoubt), "asked: it may already have happened");
+
+    // A hang is a TIMEOUT; echo is read-only, so it is sent again (and hangs again).
+    let st = root.join("hang.state");
+    let job = format!(
+        "name = \"t\"\n{}{}",
+        faulty("slow", &st, &["--hang-on", "echo", "--once"], None),
+        step("slow", "echo", "{ text = \"hi\" }")
+    );
+    let ran = run_job(root, &job, abort()).await;
+    assert_eq!(ran.report.steps[0].failure.as_ref().unwrap().code, "TIMEOUT");
+    assert!(ran.report.steps[0].status.is_ok(), "{:#?}", ran.report.steps[0]);
+
+    // A primary that cannot start: its backup answers, by name.
+    let (a, b) = (root.join("p.state"), root.join("b.state"));
+    let job = format!(
+        "name = \"t\"\n{}{}{}",
+        faulty("primary", &a, &["--fail-start"], Some("standby")),
+        faulty("standby", &b, &[], None),
+        step("primary", "echo", "{ text = \"hi\" }")
+    );
+    let ran = run_job(root, &job, abort()).await;
+    let out = &ran.report.steps[0].final_outcome.as_ref().unwrap().output;
+    assert_eq!(out["served_by"], "standby", "{out}");
+    assert_eq!(out["result"]["structuredContent"]["server"], "standby");
+
+    // A tool marked destructive asks first.
+    let st = root.join("drop.state");
+    let job = format!("name = \"t\"\n{}{}", faulty("db", &st, &[], None), step("db", "drop_table", "{ name = \"users\" }"));
+    let ran = run_job(root, &job, abort()).await;
+    assert_eq!(ran.requests().last().unwrap().kind, ApprovalKind::BeforeRun, "the journal of this folder holds every run's requests");
+    mend_tools::mcp::servers().shutdown().await;
+}

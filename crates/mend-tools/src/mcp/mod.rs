@@ -30,6 +30,7 @@
 pub mod client;
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
@@ -49,6 +50,14 @@ pub const TRIP_WINDOW_MS: i64 = 60_000;
 pub const FIRST_COOL_MS: i64 = 30_000;
 /// The longest a tripped server stays disabled, ms.
 pub const MAX_COOL_MS: i64 = 600_000;
+
+/// The file in the data directory that keeps the servers a person disabled
+/// by hand, for every Mend process (the CLI, a daemon, the app): a JSON
+/// object, name → `{"reason", "by", "since_ms"}`. Whoever disables or
+/// enables writes it atomically under an exclusive lock on
+/// `.mcp-disabled.json.lock` beside it (`mend mcp disable|enable`); each
+/// process reads it at every connection ([`Servers::load_disabled`]).
+pub const DISABLED_FILE: &str = "mcp-disabled.json";
 
 /// What a server is doing, as `mend mcp` and the app show it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -96,6 +105,8 @@ pub struct Servers {
     slots: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Slot>>>>,
     // Annotations by (server, tool), readable without awaiting (the gate).
     annotations: Mutex<HashMap<(String, String), Value>>,
+    // The shared file of servers disabled by hand; a std mutex: set once, read without awaiting.
+    disabled_file: Mutex<Option<PathBuf>>,
 }
 
 fn now_ms() -> i64 {
@@ -120,12 +131,33 @@ impl Servers {
         m.entry(name.to_owned()).or_default().clone()
     }
 
+    /// Reads the servers disabled by hand from [`DISABLED_FILE`] in
+    /// `data_dir` too (at every connection and state), so a server disabled
+    /// from another Mend process is disabled in this one.
+    pub fn load_disabled(&self, data_dir: &Path) {
+        if let Ok(mut f) = self.disabled_file.lock() {
+            *f = Some(data_dir.join(DISABLED_FILE));
+        }
+    }
+
+    /// Why the shared file says `name` is disabled by hand, if it does.
+    fn disabled_in_file(&self, name: &str) -> Option<String> {
+        let path = self.disabled_file.lock().ok()?.clone()?;
+        let all: Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+        let e = all.get(name)?;
+        let reason = e.get("reason").and_then(Value::as_str).filter(|r| !r.is_empty()).unwrap_or("no reason given");
+        Some(match e.get("by").and_then(Value::as_str).filter(|b| !b.is_empty()) {
+            Some(by) => format!("{reason} (by {by})"),
+            None => reason.to_owned(),
+        })
+    }
+
     /// A server's state now.
     pub async fn state(&self, name: &str) -> ServerState {
         let slot = self.slot(name);
         let s = slot.lock().await;
-        if let Some(reason) = &s.by_hand {
-            return ServerState::Disabled { until_ms: None, reason: reason.clone() };
+        if let Some(reason) = s.by_hand.clone().or_else(|| self.disabled_in_file(name)) {
+            return ServerState::Disabled { until_ms: None, reason };
         }
         if let Some(until) = s.open_until.filter(|&u| u > now_ms()) {
             return ServerState::Disabled { until_ms: Some(until), reason: s.open_reason.clone() };
@@ -177,7 +209,7 @@ impl Servers {
     async fn connect(&self, server: &McpServer, cx: &CallContext) -> Result<Arc<Conn>, Unavailable> {
         let slot = self.slot(&server.name);
         let mut s = slot.lock().await;
-        if let Some(reason) = &s.by_hand {
+        if let Some(reason) = s.by_hand.clone().or_else(|| self.disabled_in_file(&server.name)) {
             return Err(Unavailable::Disabled(format!("`{}` was disabled by hand: {reason}", server.name)));
         }
         if let Some(until) = s.open_until.filter(|&u| u > now_ms()) {
@@ -410,7 +442,16 @@ impl McpTool {
                 let text = text_of(&result);
                 let output = json!({"server": name, "text": text, "result": result});
                 if result.get("isError").and_then(Value::as_bool) == Some(true) {
-                    let code = crate::exec::classify_output(&text).unwrap_or(ErrorCode::MCP_TOOL_ERROR);
+                    // The TypeScript SDK's servers answer a schema error or an
+                    // unknown tool as a result: "MCP error -32602: …".
+                    let lower = text.to_lowercase();
+                    let code = if lower.contains("mcp error -32602") && lower.contains("not found") {
+                        ErrorCode::MCP_TOOL_NOT_FOUND
+                    } else if lower.contains("mcp error -32602") || lower.contains("input validation error") {
+                        ErrorCode::INVALID_ARGS
+                    } else {
+                        crate::exec::classify_output(&text).unwrap_or(ErrorCode::MCP_TOOL_ERROR)
+                    };
                     let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("").chars().take(300).collect::<String>();
                     return Outcome::failure_with(
                         ToolError::new(code, format!("`{name}`.`{tool}` reported an error: {first}")).hint("server", name),
