@@ -188,6 +188,28 @@ impl Servers {
         s.by_hand = reason;
     }
 
+    /// Ends a server's connection and process group; its next call starts
+    /// it again (the app's Restart).
+    pub async fn restart(&self, name: &str) {
+        let slot = self.slot(name);
+        let mut s = slot.lock().await;
+        if let Some(c) = s.conn.take() {
+            client::kill_group(c.pid);
+        }
+        s.tools = None;
+        s.down = None;
+    }
+
+    /// How many times a server failed within the circuit breaker's window,
+    /// and how many times it was started in this process: the history the
+    /// diagnosis reads (issue 16).
+    pub async fn history(&self, name: &str) -> (usize, u32) {
+        let slot = self.slot(name);
+        let s = slot.lock().await;
+        let now = now_ms();
+        (s.failures.iter().filter(|&&t| now - t < TRIP_WINDOW_MS).count(), s.starts)
+    }
+
     /// Ends every server's connection and process group.
     pub async fn shutdown(&self) {
         let slots: Vec<_> = self.slots.lock().map(|m| m.values().cloned().collect()).unwrap_or_default();
@@ -406,6 +428,24 @@ impl McpTool {
     }
 
     async fn call_once(
+        &self,
+        sv: &Servers,
+        server: &McpServer,
+        tool: &str,
+        arguments: &Map<String, Value>,
+        timeout_ms: Option<u64>,
+        cx: &CallContext,
+    ) -> Outcome {
+        let outcome = self.call_inner(sv, server, tool, arguments, timeout_ms, cx).await;
+        // What the diagnosis reads about this server: its recent failures and starts.
+        if outcome.is_ok() {
+            return outcome;
+        }
+        let (failures, starts) = sv.history(&server.name).await;
+        outcome.with_hint("server_failures_recent", json!(failures)).with_hint("server_starts", json!(starts))
+    }
+
+    async fn call_inner(
         &self,
         sv: &Servers,
         server: &McpServer,
