@@ -1,6 +1,7 @@
 //! `mend`: the healing engine on the command line, for scripts, CI and
 //! servers. Runs job files with healing, shows the journal's logs and
-//! metrics, lists pending approvals, codes and tools.
+//! metrics, lists pending approvals, codes and tools, and shows and sets
+//! aside the MCP servers jobs call (`mend mcp`).
 //!
 //! Exit codes: 0 success, 1 the job failed, 2 bad input (a job file or
 //! flag), 3 waiting for or refused by a person, 4 Mend itself failed,
@@ -19,6 +20,7 @@
 
 mod daemon;
 mod demo;
+mod mcp;
 mod memory;
 mod print;
 mod query;
@@ -34,6 +36,8 @@ use query::ApprovalsCmd;
 
 /// Exit code: the job succeeded.
 pub const EXIT_OK: u8 = 0;
+/// Exit code: the job failed (`mend mcp tools`: every server asked about could not be reached).
+pub const EXIT_FAILED: u8 = 1;
 /// Exit code: bad input.
 pub const EXIT_BAD_INPUT: u8 = 2;
 /// Exit code: waiting for, or refused by, a person.
@@ -240,9 +244,14 @@ enum Cmd {
     },
     /// List the tools and their argument schemas.
     Tools {
-        /// Full JSON schemas.
+        /// Full JSON schemas, with each configured MCP server's tools under `mcp`.
         #[arg(long)]
         json: bool,
+    },
+    /// MCP servers: their tools and states; disable or enable one by hand.
+    Mcp {
+        #[command(subcommand)]
+        cmd: mcp::McpCmd,
     },
 }
 
@@ -322,6 +331,8 @@ fn main() -> ExitCode {
     }
     let dir = data_dir(cli.data_dir);
     let home = run::Home { memory: memory_file(cli.memory, &dir), data_dir: dir };
+    // Servers disabled by hand, from any Mend process, are disabled in this one.
+    mend_tools::mcp::servers().load_disabled(&home.data_dir);
     let config = match run::config(cli.config.as_deref()).and_then(|mut c| cli.llm.apply(&mut c).map(|()| c)) {
         Ok(c) => c,
         Err(e) => {
@@ -339,7 +350,7 @@ fn main() -> ExitCode {
     let code = rt.block_on(async move {
         match cli.cmd {
             Cmd::Run { job, json, approve, quiet } => run::run_file(&home, &config, &job, run::Output { json, approve, quiet }).await,
-            Cmd::Check { jobs } => run::check(&config, &jobs),
+            Cmd::Check { jobs } => run::check(&config, &jobs).await,
             Cmd::Demo { json, approve, workdir } => demo::demo(&home, &config, json, approve, workdir).await,
             Cmd::Daemon { jobs, approve, max_runs } => daemon::daemon(&home, &config, &jobs, approve, max_runs).await,
             Cmd::Logs(a) => query::exit(query::logs(&home.data_dir, a)),
@@ -367,10 +378,16 @@ fn main() -> ExitCode {
             },
             Cmd::Memory(a) => query::exit(memory::memory(&home, a)),
             Cmd::Codes { markdown } => query::codes(markdown),
-            Cmd::Tools { json } => query::tools(json),
+            Cmd::Tools { json } => {
+                let servers = if json { mcp::tools_json(&config).await } else { Default::default() };
+                query::tools(json, servers, &config)
+            }
             Cmd::Safety { cmd } => safety::safety(&config, cmd),
+            Cmd::Mcp { cmd } => mcp::mcp(&home.data_dir, &config, cmd).await,
         }
     });
+    // No MCP server this process started outlives it.
+    rt.block_on(mend_tools::mcp::servers().shutdown());
     // A terminal prompt may still be blocked reading stdin: do not wait for it.
     rt.shutdown_timeout(std::time::Duration::from_millis(200));
     ExitCode::from(code)

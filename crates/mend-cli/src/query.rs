@@ -162,7 +162,7 @@ fn open(dir: &Path) -> Result<Reader, Fail> {
     Reader::open(&dir.join(mend_journal::FILE_NAME)).map_err(internal)
 }
 
-fn fmt_ts(ms: i64) -> String {
+pub(crate) fn fmt_ts(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64);
     let s = httpdate::fmt_http_date(t);
@@ -385,16 +385,26 @@ pub fn codes(markdown: bool) -> u8 {
 }
 
 /// `mend tools`.
-pub fn tools(json: bool) -> u8 {
+///
+/// With `--json`, the `mcp` entry has `servers`: each configured MCP
+/// server (`mend mcp tools --json`'s object: state, tools or error).
+pub fn tools(json: bool, mcp_servers: serde_json::Map<String, serde_json::Value>, config: &mend_core::config::Config) -> u8 {
     let r = mend_tools::default_registry();
     if json {
-        let all: serde_json::Map<String, serde_json::Value> =
+        let mut all: serde_json::Map<String, serde_json::Value> =
             r.tools().map(|t| (t.name().to_owned(), serde_json::json!({"description": t.description(), "schema": t.schema()}))).collect();
+        if let Some(m) = all.get_mut("mcp") {
+            m["servers"] = serde_json::Value::Object(mcp_servers);
+        }
         println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
     } else {
         for t in r.tools() {
             let props = t.schema()["properties"].as_object().map(|p| p.keys().cloned().collect::<Vec<_>>().join(", ")).unwrap_or_default();
             println!("{:<6} {}\n       args: {props}", t.name(), t.description());
+            if t.name() == "mcp" && !config.mcp_servers.is_empty() {
+                let names: Vec<&str> = config.mcp_servers.iter().map(|s| s.name.as_str()).collect();
+                println!("       servers: {} (their tools: `mend mcp tools`)", names.join(", "));
+            }
         }
     }
     EXIT_OK

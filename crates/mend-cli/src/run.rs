@@ -45,13 +45,27 @@ pub fn load(path: &Path, config: &Config, env: &[(String, String)]) -> Result<Jo
     mend_agent::load::job(path, config, env).map_err(|e| e.message)
 }
 
-/// `mend check`.
-pub fn check(config: &Config, paths: &[PathBuf]) -> u8 {
+/// `mend check`: each file loads, and each `mcp` call names a declared
+/// server and, when the server can be reached, one of its tools with
+/// arguments that fit its input schema (a server that cannot be reached is
+/// a warning: its calls are not checked).
+pub async fn check(config: &Config, paths: &[PathBuf]) -> u8 {
     let env: Vec<(String, String)> = std::env::vars().collect();
     let mut bad = false;
     for p in paths {
         match load(p, config, &env) {
-            Ok(job) => println!("{}: ok ({} steps)", p.display(), job.steps.len()),
+            Ok(job) => {
+                let found = crate::mcp::check_job(&job, &p.display().to_string(), config, &env).await;
+                for w in &found.warnings {
+                    errln!("{w}");
+                }
+                if found.errors.is_empty() {
+                    println!("{}: ok ({} steps)", p.display(), job.steps.len());
+                } else {
+                    errln!("{}", mend_core::job::JobErrors(found.errors));
+                    bad = true;
+                }
+            }
             Err(e) => {
                 eprintln!("{e}");
                 bad = true;

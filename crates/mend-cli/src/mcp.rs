@@ -1,0 +1,473 @@
+//! `mend mcp`: the MCP servers the config (and a job) declare — their
+//! tools, their states, and a person's hand on them (issue 16); and what
+//! `mend tools --json` and `mend check` learn from them.
+//!
+//! Supervision is per process, so `disable` and `enable` do not speak to
+//! this process's [`Servers`](mend_tools::mcp::Servers): they edit
+//! [`DISABLED_FILE`] in the data directory, which every Mend process reads
+//! at each connection (`Servers::load_disabled`, set in `main`).
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use clap::Subcommand;
+use mend_core::config::Config;
+use mend_core::job::{Job, JobError};
+use mend_core::mcp::{McpServer, McpTransport};
+use mend_core::redact::Redactor;
+use mend_core::tool::{CallContext, Effect, Tool, ToolRegistry};
+use mend_core::{Outcome, clock::now_ms};
+use mend_tools::mcp::{DISABLED_FILE, ServerState, servers};
+use serde_json::{Map, Value, json};
+
+use crate::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK};
+
+/// Lines of a server's stderr shown when it cannot be reached.
+const STDERR_SHOWN: usize = 5;
+
+/// `mend mcp` subcommands.
+#[derive(Subcommand)]
+pub enum McpCmd {
+    /// Each server's tools (starting it): name, read-only/destructive/idempotent, description; a server that cannot be reached says
+    /// why, with its last stderr lines. Exit 1 only when every server asked about failed.
+    Tools {
+        /// Only this server.
+        server: Option<String>,
+        /// Also the servers this job file declares (over the config's, by name).
+        #[arg(long, value_name = "FILE")]
+        job: Option<PathBuf>,
+        /// JSON: each server with its state and its tools as the server lists them (description, annotations, inputSchema).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Each server's state: running (pid), down (why), disabled (until when, or by hand), never started. Each server not disabled
+    /// is started to see (this process's view: supervision is per process).
+    Status {
+        /// Also the servers this job file declares.
+        #[arg(long, value_name = "FILE")]
+        job: Option<PathBuf>,
+        /// Start nothing: only what is known without starting (disabled by hand, or never started).
+        #[arg(long)]
+        no_start: bool,
+        /// JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a server aside by hand, for every Mend process (runs, a daemon, the app), until `mend mcp enable`: a call to it goes to
+    /// its backup, or fails with MCP_SERVER_UNREACHABLE.
+    Disable {
+        /// The server's name.
+        name: String,
+        /// Why, shown with every call it refuses.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Undo `mend mcp disable`.
+    Enable {
+        /// The server's name.
+        name: String,
+    },
+}
+
+/// `mend mcp`.
+pub async fn mcp(data_dir: &Path, config: &Config, cmd: McpCmd) -> u8 {
+    match cmd {
+        McpCmd::Tools { server, job, json } => tools(config, server.as_deref(), job.as_deref(), json).await,
+        McpCmd::Status { job, no_start, json } => status(config, job.as_deref(), no_start, json).await,
+        McpCmd::Disable { name, reason } => set_by_hand(data_dir, config, &name, Some(reason.unwrap_or_default())),
+        McpCmd::Enable { name } => set_by_hand(data_dir, config, &name, None),
+    }
+}
+
+/// The servers declared (the config's, with the job's over them) and the
+/// context to start them in (the job's folder, else the current one).
+fn declared(config: &Config, job: Option<&Path>, env: &[(String, String)]) -> Result<(Vec<McpServer>, CallContext), String> {
+    let (list, base_dir) = match job {
+        Some(p) => {
+            let j = crate::run::load(p, config, env)?;
+            (j.mcp_servers, j.base_dir)
+        }
+        None => (config.mcp_servers.clone(), std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))),
+    };
+    let cx = CallContext { base_dir, mcp_servers: Arc::new(list.clone()), env: Arc::new(env.to_vec()), ..CallContext::default() };
+    Ok((list, cx))
+}
+
+/// One server as seen after trying to list its tools.
+struct Probe {
+    name: String,
+    transport: &'static str,
+    state: ServerState,
+    tools: Result<Vec<Value>, String>,
+    stderr: Vec<String>,
+}
+
+impl Probe {
+    fn json(&self) -> Value {
+        let mut v = json!({"name": self.name, "transport": self.transport, "state": self.state});
+        match &self.tools {
+            Ok(t) => v["tools"] = json!(t),
+            Err(e) => {
+                v["error"] = json!(e);
+                v["stderr"] = json!(self.stderr);
+            }
+        }
+        v
+    }
+}
+
+async fn probe(server: &McpServer, cx: &CallContext, redactor: &Redactor) -> Probe {
+    let sv = servers();
+    let tools = sv.list(server, cx).await.map_err(|e| redactor.text(&e));
+    // Its last words, when it could not be reached.
+    let stderr = if tools.is_err() { sv.stderr(&server.name).await } else { Vec::new() };
+    let stderr = stderr[stderr.len().saturating_sub(STDERR_SHOWN)..].iter().map(|l| redactor.text(l)).collect();
+    let transport = match server.transport {
+        McpTransport::Stdio { .. } => "stdio",
+        McpTransport::Http { .. } => "http",
+    };
+    let state = match sv.state(&server.name).await {
+        ServerState::Down { reason } => ServerState::Down { reason: redactor.text(&reason) },
+        other => other,
+    };
+    Probe { name: server.name.clone(), transport, state, tools, stderr }
+}
+
+fn redactor(config: &Config, env: &[(String, String)]) -> Redactor {
+    Redactor::from_env(config.secrets.iter().map(String::as_str), env)
+}
+
+/// A state in words.
+fn state_text(s: &ServerState) -> String {
+    match s {
+        ServerState::NeverStarted => "never started".into(),
+        ServerState::Running { pid: Some(pid) } => format!("running (pid {pid})"),
+        ServerState::Running { pid: None } => "running".into(),
+        ServerState::Down { reason } => format!("down: {reason}"),
+        ServerState::Disabled { until_ms: None, reason } => format!("disabled by hand: {reason}"),
+        ServerState::Disabled { until_ms: Some(t), reason } => {
+            format!("disabled until {} (in {} s): {reason}", crate::query::fmt_ts(*t), (t - now_ms()).max(0) / 1000)
+        }
+    }
+}
+
+/// `read-only`, `destructive`, `idempotent` from a tool's annotations (MCP
+/// spec `ToolAnnotations`), joined by commas; `-` when it says none.
+fn hints(tool: &Value) -> String {
+    let a = &tool["annotations"];
+    let on = |k: &str| a.get(k).and_then(Value::as_bool) == Some(true);
+    let mut out = Vec::new();
+    if on("readOnlyHint") {
+        out.push("read-only");
+    }
+    if on("destructiveHint") {
+        out.push("destructive");
+    }
+    if on("idempotentHint") {
+        out.push("idempotent");
+    }
+    if out.is_empty() { "-".into() } else { out.join(",") }
+}
+
+fn first_line(s: &str, max: usize) -> String {
+    let l = s.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+    if l.chars().count() > max { format!("{}…", l.chars().take(max - 1).collect::<String>()) } else { l.to_owned() }
+}
+
+/// `mend mcp tools [SERVER] [--job FILE] [--json]`.
+async fn tools(config: &Config, only: Option<&str>, job: Option<&Path>, json: bool) -> u8 {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let (list, cx) = match declared(config, job, &env) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("{e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let chosen: Vec<&McpServer> = list.iter().filter(|s| only.is_none_or(|n| n == s.name)).collect();
+    if chosen.is_empty() {
+        match only {
+            Some(n) => eprintln!("mend: no MCP server is named `{n}` (declared: {})", names(&list)),
+            None => eprintln!(
+                "mend: no MCP servers are declared ([[mcp.servers]] in the config{})",
+                if job.is_some() { " or the job" } else { "" }
+            ),
+        }
+        return if only.is_some() { EXIT_BAD_INPUT } else { EXIT_OK };
+    }
+    let r = redactor(config, &env);
+    let mut probes = Vec::new();
+    for s in chosen {
+        probes.push(probe(s, &cx, &r).await);
+    }
+    let mut out = std::io::stdout().lock();
+    if json {
+        let all: Vec<Value> = probes.iter().map(Probe::json).collect();
+        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&all).unwrap_or_default());
+    } else {
+        for (i, p) in probes.iter().enumerate() {
+            if i > 0 {
+                let _ = writeln!(out);
+            }
+            let _ = writeln!(out, "{}  {}", p.name, state_text(&p.state));
+            match &p.tools {
+                Ok(tools) => {
+                    let rows: Vec<(&str, String, String)> = tools
+                        .iter()
+                        .map(|t| {
+                            let d = t["description"].as_str().unwrap_or("");
+                            (t["name"].as_str().unwrap_or("?"), hints(t), first_line(d, 100))
+                        })
+                        .collect();
+                    let w0 = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+                    let w1 = rows.iter().map(|r| r.1.len()).max().unwrap_or(0);
+                    for (n, h, d) in rows {
+                        let _ = writeln!(out, "  {n:<w0$}  {h:<w1$}  {d}");
+                    }
+                }
+                Err(e) => {
+                    // A down or disabled state already says why.
+                    if !matches!(p.state, ServerState::Down { .. } | ServerState::Disabled { .. }) {
+                        let _ = writeln!(out, "  cannot be reached: {e}");
+                    }
+                    for l in &p.stderr {
+                        let _ = writeln!(out, "  stderr| {l}");
+                    }
+                }
+            }
+        }
+    }
+    if probes.iter().all(|p| p.tools.is_err()) { EXIT_FAILED } else { EXIT_OK }
+}
+
+fn names(list: &[McpServer]) -> String {
+    if list.is_empty() { "none".into() } else { list.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ") }
+}
+
+/// `mend mcp status [--job FILE]`.
+async fn status(config: &Config, job: Option<&Path>, no_start: bool, json: bool) -> u8 {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let (list, cx) = match declared(config, job, &env) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("{e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let r = redactor(config, &env);
+    let mut rows = Vec::new();
+    for s in &list {
+        let state = servers().state(&s.name).await;
+        let p = if no_start || matches!(state, ServerState::Disabled { .. }) {
+            Probe { name: s.name.clone(), transport: "", state, tools: Err(String::new()), stderr: vec![] }
+        } else {
+            probe(s, &cx, &r).await
+        };
+        rows.push(p);
+    }
+    let mut out = std::io::stdout().lock();
+    if json {
+        let all: Vec<Value> = rows
+            .iter()
+            .map(|p| {
+                let mut v = json!({"name": p.name, "state": p.state});
+                if !p.stderr.is_empty() {
+                    v["stderr"] = json!(p.stderr);
+                }
+                v
+            })
+            .collect();
+        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&all).unwrap_or_default());
+    } else if rows.is_empty() {
+        eprintln!("mend: no MCP servers are declared ([[mcp.servers]] in the config{})", if job.is_some() { " or the job" } else { "" });
+    } else {
+        let w = rows.iter().map(|p| p.name.len()).max().unwrap_or(0);
+        for p in &rows {
+            let _ = writeln!(out, "{:<w$}  {}", p.name, state_text(&p.state));
+            for l in &p.stderr {
+                let _ = writeln!(out, "{:<w$}  stderr| {l}", "");
+            }
+        }
+    }
+    EXIT_OK
+}
+
+/// `mend mcp disable NAME` (`Some(reason)`) and `mend mcp enable NAME` (`None`).
+fn set_by_hand(data_dir: &Path, config: &Config, name: &str, reason: Option<String>) -> u8 {
+    let disable = reason.is_some();
+    let by = std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "someone".into());
+    let mut was = false;
+    let r = edit_disabled(data_dir, |all| {
+        was = all.contains_key(name);
+        match &reason {
+            Some(reason) => {
+                all.insert(name.to_owned(), json!({"reason": reason, "by": by, "since_ms": now_ms()}));
+                true
+            }
+            None => all.remove(name).is_some(),
+        }
+    });
+    if let Err(e) = r {
+        eprintln!("mend: {e}");
+        return EXIT_INTERNAL;
+    }
+    if !config.mcp_servers.iter().any(|s| s.name == name) {
+        eprintln!("note: the config declares no MCP server `{name}` (a job may)");
+    }
+    match (disable, was) {
+        (true, _) => eprintln!("Disabled `{name}` for every Mend process until `mend mcp enable {name}`."),
+        (false, true) => eprintln!("Enabled `{name}` again."),
+        (false, false) => eprintln!("`{name}` was not disabled by hand: nothing to do."),
+    }
+    EXIT_OK
+}
+
+/// Edits [`DISABLED_FILE`] under its lock: read, change, atomic write
+/// (only when `change` says it changed something).
+fn edit_disabled(data_dir: &Path, change: impl FnOnce(&mut Map<String, Value>) -> bool) -> Result<(), String> {
+    let io = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
+    std::fs::create_dir_all(data_dir).map_err(|e| io(data_dir, e))?;
+    let path = data_dir.join(DISABLED_FILE);
+    let lock_path = data_dir.join(format!(".{DISABLED_FILE}.lock"));
+    // Every writer takes it around read → change → write; dropped (unlocked) on return.
+    let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(|e| io(&lock_path, e))?;
+    lock.lock().map_err(|e| io(&lock_path, e))?;
+    let mut all: Map<String, Value> = match std::fs::read_to_string(&path) {
+        Ok(t) if t.trim().is_empty() => Map::new(),
+        Ok(t) => {
+            serde_json::from_str(&t).map_err(|e| format!("{}: not the JSON object Mend writes ({e}); fix or remove it", path.display()))?
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Map::new(),
+        Err(e) => return Err(io(&path, e)),
+    };
+    if change(&mut all) {
+        let text = serde_json::to_string_pretty(&all).map_err(|e| e.to_string())? + "\n";
+        mend_tools::fs::write_atomic(&path, text.as_bytes()).map_err(|e| io(&path, e))?;
+    }
+    Ok(())
+}
+
+/// Every declared server with its state and tools (or why not), for
+/// `mend tools --json`: name → the object `mend mcp tools --json` prints.
+pub async fn tools_json(config: &Config) -> Map<String, Value> {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let Ok((list, cx)) = declared(config, None, &env) else { return Map::new() };
+    let r = redactor(config, &env);
+    let mut out = Map::new();
+    for s in &list {
+        let mut v = probe(s, &cx, &r).await.json();
+        if let Some(o) = v.as_object_mut() {
+            o.remove("name");
+        }
+        out.insert(s.name.clone(), v);
+    }
+    out
+}
+
+/// What `mend check` found in a job's `mcp` calls.
+#[derive(Default)]
+pub struct Checked {
+    /// Problems (an unknown server or tool, arguments that do not fit the tool's input schema), each with its place.
+    pub errors: Vec<JobError>,
+    /// Servers that could not be reached, so their calls were not checked.
+    pub warnings: Vec<String>,
+}
+
+/// An MCP tool's input schema as a registry entry, so its arguments are
+/// checked the way the engine checks every call: the same validator, with
+/// values masked in the messages (a secret in an argument never reaches
+/// the terminal). It is never called.
+struct InputSchema(Value);
+
+#[async_trait]
+impl Tool for InputSchema {
+    fn name(&self) -> &str {
+        "arguments"
+    }
+    fn description(&self) -> &str {
+        "an MCP tool's input schema"
+    }
+    fn schema(&self) -> Value {
+        self.0.clone()
+    }
+    fn render(&self, _: &Value) -> String {
+        String::new()
+    }
+    fn effect(&self, _: &Value) -> Effect {
+        Effect::ReadOnly
+    }
+    async fn call(&self, _: &Value, _: &CallContext) -> Outcome {
+        Outcome::success(Value::Null)
+    }
+}
+
+/// Checks each `mcp` call of a job (its own, alternatives, verify): the
+/// server is declared; when it can be reached, the tool exists and
+/// `arguments` fit its input schema.
+pub async fn check_job(job: &Job, file: &str, config: &Config, env: &[(String, String)]) -> Checked {
+    let mut found = Checked::default();
+    let cx = CallContext {
+        base_dir: job.base_dir.clone(),
+        mcp_servers: Arc::new(job.mcp_servers.clone()),
+        env: Arc::new(env.to_vec()),
+        ..CallContext::default()
+    };
+    let r = redactor(config, env);
+    // One start per server: a second failing start would count towards its circuit breaker.
+    let mut listed: HashMap<String, Result<Vec<Value>, String>> = HashMap::new();
+    for (i, step) in job.steps.iter().enumerate() {
+        let mut calls = vec![(format!("steps[{i}]"), &step.call)];
+        calls.extend(step.alternatives.iter().enumerate().map(|(j, a)| (format!("steps[{i}].alternatives[{j}]"), a)));
+        calls.extend(step.verify.iter().map(|v| (format!("steps[{i}].verify"), v)));
+        for (field, call) in calls.into_iter().filter(|(_, c)| c.tool == "mcp") {
+            let err = |f: String, m: String| JobError { file: file.to_owned(), line: call.line, column: 1, field: f, message: m };
+            let args = mend_core::job::expand(&call.args, env, &job.base_dir);
+            let (Some(name), Some(tool)) = (args["server"].as_str(), args["tool"].as_str()) else { continue };
+            let Some(server) = job.mcp_servers.iter().find(|s| s.name == name) else {
+                let m = format!("no MCP server is named `{name}` (declared: {})", names(&job.mcp_servers));
+                found.errors.push(err(format!("{field}.args.server"), m));
+                continue;
+            };
+            if !listed.contains_key(name) {
+                let tools = servers().list(server, &cx).await.map_err(|e| r.text(&e));
+                listed.insert(name.to_owned(), tools);
+            }
+            let tools = match &listed[name] {
+                Ok(t) => t,
+                Err(why) => {
+                    let at = if call.line > 0 { format!("{file}:{}", call.line) } else { file.to_owned() };
+                    found.warnings.push(format!(
+                        "{at}: {field}: warning: MCP server `{name}` cannot be reached, so `{tool}` and its arguments were not checked: {why}"
+                    ));
+                    continue;
+                }
+            };
+            let Some(t) = tools.iter().find(|t| t["name"] == tool) else {
+                let have: Vec<&str> = tools.iter().filter_map(|t| t["name"].as_str()).collect();
+                found
+                    .errors
+                    .push(err(format!("{field}.args.tool"), format!("`{name}` has no tool `{tool}` (it has: {})", have.join(", "))));
+                continue;
+            };
+            let schema = t.get("inputSchema").cloned().unwrap_or_else(|| json!({"type": "object"}));
+            let mut reg = ToolRegistry::new();
+            if let Err(e) = reg.register(Arc::new(InputSchema(schema))) {
+                found.warnings.push(format!(
+                    "{file}: {field}: warning: `{name}`.`{tool}`'s input schema cannot be read, so its arguments were not checked: {e}"
+                ));
+                continue;
+            }
+            let arguments = args.get("arguments").cloned().unwrap_or_else(|| json!({}));
+            if let Err(problems) = reg.validate("arguments", &arguments) {
+                for p in problems {
+                    let f = format!("{field}.args.arguments{}", p.pointer.replace('/', "."));
+                    found.errors.push(err(f, format!("`{name}`.`{tool}`'s input schema: {}", p.message)));
+                }
+            }
+        }
+    }
+    found
+}

@@ -1,0 +1,184 @@
+//! `mend mcp`, `mend check` and `mend run` against a real, published MCP
+//! server (`@modelcontextprotocol/server-filesystem`, pinned in tests/mcp,
+//! installed by the README's test command with `npm ci`) declared in a
+//! config file (issue 16): its tools with their annotations, a server that
+//! cannot start, a server disabled by hand for the next process and enabled
+//! again, and arguments checked against a tool's input schema.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn filesystem_server() -> PathBuf {
+    let p =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/mcp/node_modules/@modelcontextprotocol/server-filesystem/dist/index.js");
+    assert!(p.exists(), "{} is missing: run `npm ci` in tests/mcp (the README's test command does)", p.display());
+    p
+}
+
+/// A temp folder with `root/notes.txt`, a config declaring `files` (the
+/// published server on `root`) and `broken` (a server that dies at start,
+/// saying why on stderr), and a data directory.
+struct Setup {
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir(&root).unwrap();
+        std::fs::write(root.join("notes.txt"), "hello from mcp\n").unwrap();
+        let root = root.canonicalize().unwrap();
+        let config = format!(
+            "[[mcp.servers]]\nname = \"files\"\ncommand = \"node\"\nargs = [{:?}, {:?}]\nstartup_timeout = \"20s\"\n\n\
+             [[mcp.servers]]\nname = \"broken\"\ncommand = \"node\"\nargs = [\"-e\", \"console.error('config file missing'); process.exit(3)\"]\n",
+            filesystem_server().display().to_string(),
+            root.display().to_string()
+        );
+        std::fs::write(dir.path().join("config.toml"), config).unwrap();
+        Setup { dir }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("root").canonicalize().unwrap()
+    }
+
+    fn mend(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_mend"));
+        let d = self.dir.path();
+        c.env("MEND_DATA_DIR", d.join("data"))
+            .env("XDG_CONFIG_HOME", d.join("no-config"))
+            .env_remove("MEND_CONFIG")
+            .arg("--config")
+            .arg(d.join("config.toml"))
+            .arg("--no-llm");
+        c
+    }
+
+    fn job(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+}
+
+fn run(cmd: &mut Command) -> (i32, String, String) {
+    let Output { status, stdout, stderr } = cmd.output().unwrap();
+    (status.code().unwrap_or(-1), String::from_utf8_lossy(&stdout).into_owned(), String::from_utf8_lossy(&stderr).into_owned())
+}
+
+fn alive(pid: u64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ").map(|(_, r)| !r.starts_with('Z')))
+        .unwrap_or(false)
+}
+
+#[test]
+fn mcp_tools_lists_a_published_servers_tools_with_annotations_and_says_why_another_is_down() {
+    let s = Setup::new();
+    let (code, out, err) = run(s.mend().args(["mcp", "tools", "files", "--json"]));
+    assert_eq!(code, 0, "{err}");
+    let all: Value = serde_json::from_str(&out).unwrap();
+    let files = &all[0];
+    assert_eq!(files["name"], "files");
+    assert_eq!(files["state"]["state"], "running");
+    let tools = files["tools"].as_array().unwrap();
+    let read = tools.iter().find(|t| t["name"] == "read_text_file").expect("read_text_file is listed");
+    assert_eq!(read["annotations"]["readOnlyHint"], true);
+    assert_eq!(read["inputSchema"]["properties"]["path"]["type"], "string");
+    // The server this process started did not outlive it.
+    let pid = files["state"]["pid"].as_u64().unwrap();
+    let t0 = std::time::Instant::now();
+    while alive(pid) && t0.elapsed() < std::time::Duration::from_secs(5) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(!alive(pid), "server pid {pid} outlived mend");
+
+    // The readable list: name, what it does, description.
+    let (code, out, _) = run(s.mend().args(["mcp", "tools"]));
+    assert_eq!(code, 0, "one server of two answered: {out}");
+    assert!(out.lines().any(|l| l.trim_start().starts_with("read_text_file") && l.contains("read-only")), "{out}");
+    assert!(out.lines().any(|l| l.trim_start().starts_with("write_file") && l.contains("destructive")), "{out}");
+    assert!(out.contains("broken  down:") && out.contains("stderr| config file missing"), "{out}");
+
+    // Every server asked about failed: not zero.
+    let (code, out, _) = run(s.mend().args(["mcp", "tools", "broken"]));
+    assert_eq!(code, 1, "{out}");
+    let (code, _, err) = run(s.mend().args(["mcp", "tools", "nosuch"]));
+    assert_eq!((code, err.contains("no MCP server is named `nosuch`")), (2, true), "{err}");
+
+    // `mend tools --json` lists them under `mcp`.
+    let (code, out, err) = run(s.mend().args(["tools", "--json"]));
+    assert_eq!(code, 0, "{err}");
+    let all: Value = serde_json::from_str(&out).unwrap();
+    let servers = &all["mcp"]["servers"];
+    assert!(servers["files"]["tools"].as_array().unwrap().iter().any(|t| t["name"] == "list_directory"), "{servers}");
+    assert_eq!(servers["broken"]["state"]["state"], "down");
+}
+
+#[test]
+fn a_server_disabled_by_hand_is_refused_by_the_next_run_until_enabled() {
+    let s = Setup::new();
+    let notes = s.root().join("notes.txt");
+    let job = s.job(
+        "read.toml",
+        &format!(
+            "name = \"read\"\n[[steps]]\nname = \"read notes\"\ntool = \"mcp\"\n\
+             args = {{ server = \"files\", tool = \"read_text_file\", arguments = {{ path = {:?} }} }}\nretry = {{ base = \"10ms\" }}\n",
+            notes.display().to_string()
+        ),
+    );
+
+    let (code, _, err) = run(s.mend().args(["mcp", "disable", "files", "--reason", "disk maintenance"]));
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = run(s.mend().args(["mcp", "status", "--no-start"]));
+    assert!(out.lines().any(|l| l.starts_with("files") && l.contains("disabled by hand: disk maintenance")), "{out}");
+
+    // Another process (this run) reads it.
+    let (code, out, err) = run(s.mend().arg("run").arg(&job).args(["--json", "--approve", "abort"]));
+    assert_ne!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let e = &report["steps"][0]["final_outcome"];
+    assert_eq!(e["code"], "MCP_SERVER_UNREACHABLE", "{report}");
+    let m = e["message"].as_str().unwrap();
+    assert!(m.contains("disabled by hand") && m.contains("disk maintenance"), "{m}");
+
+    let (code, _, err) = run(s.mend().args(["mcp", "enable", "files"]));
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(s.mend().arg("run").arg(&job).arg("--json"));
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["steps"][0]["final_outcome"]["output"]["text"], "hello from mcp\n");
+    let (_, out, _) = run(s.mend().args(["mcp", "status"]));
+    assert!(out.lines().any(|l| l.starts_with("files") && l.contains("running (pid")), "{out}");
+}
+
+#[test]
+fn check_names_the_step_and_the_schema_error_and_warns_of_a_server_it_cannot_reach() {
+    let s = Setup::new();
+    let bad = s.job(
+        "bad.toml",
+        "name = \"bad\"\n\
+         [[steps]]\nname = \"read\"\ntool = \"mcp\"\nargs = { server = \"files\", tool = \"read_text_file\", arguments = { path = 3 } }\n\
+         [[steps]]\nname = \"elsewhere\"\ntool = \"mcp\"\nargs = { server = \"nowhere\", tool = \"read_text_file\" }\n",
+    );
+    let (code, _, err) = run(s.mend().arg("check").arg(&bad));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("bad.toml:5:1: steps[0].args.arguments.path") && err.contains("read_text_file"), "{err}");
+    assert!(err.contains("is not of type \"string\""), "{err}");
+    assert!(err.contains("bad.toml:9:1: steps[1].args.server: no MCP server is named `nowhere`"), "{err}");
+
+    let good = s.job(
+        "good.toml",
+        "name = \"good\"\n\
+         [[steps]]\nname = \"list\"\ntool = \"mcp\"\nargs = { server = \"files\", tool = \"list_allowed_directories\", arguments = {} }\n\
+         [[steps]]\nname = \"down\"\ntool = \"mcp\"\nargs = { server = \"broken\", tool = \"anything\" }\n",
+    );
+    let (code, out, err) = run(s.mend().arg("check").arg(&good));
+    assert_eq!(code, 0, "a server that cannot be reached is a warning: {err}");
+    assert!(out.contains("ok (2 steps)"), "{out}");
+    assert!(err.contains("steps[1]: warning: MCP server `broken` cannot be reached") && err.contains("config file missing"), "{err}");
+}
