@@ -4,7 +4,7 @@
 //!
 //! Supervision is per process, so `disable` and `enable` do not speak to
 //! this process's [`Servers`](mend_tools::mcp::Servers): they edit
-//! [`DISABLED_FILE`] in the data directory, which every Mend process reads
+//! [`mend_tools::mcp::DISABLED_FILE`] in the data directory, which every Mend process reads
 //! at each connection (`Servers::load_disabled`, set in `main`).
 
 use std::collections::HashMap;
@@ -20,7 +20,7 @@ use mend_core::mcp::{McpServer, McpTransport};
 use mend_core::redact::Redactor;
 use mend_core::tool::{CallContext, Effect, Tool, ToolRegistry};
 use mend_core::{Outcome, clock::now_ms};
-use mend_tools::mcp::{DISABLED_FILE, ServerState, servers};
+use mend_tools::mcp::{ServerState, servers};
 use serde_json::{Map, Value, json};
 
 use crate::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK};
@@ -300,7 +300,7 @@ fn set_by_hand(data_dir: &Path, config: &Config, name: &str, reason: Option<Stri
     let disable = reason.is_some();
     let by = std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "someone".into());
     let mut was = false;
-    let r = edit_disabled(data_dir, |all| {
+    let r = mend_tools::mcp::edit_disabled(data_dir, |all| {
         was = all.contains_key(name);
         match &reason {
             Some(reason) => {
@@ -323,31 +323,6 @@ fn set_by_hand(data_dir: &Path, config: &Config, name: &str, reason: Option<Stri
         (false, false) => eprintln!("`{name}` was not disabled by hand: nothing to do."),
     }
     EXIT_OK
-}
-
-/// Edits [`DISABLED_FILE`] under its lock: read, change, atomic write
-/// (only when `change` says it changed something).
-fn edit_disabled(data_dir: &Path, change: impl FnOnce(&mut Map<String, Value>) -> bool) -> Result<(), String> {
-    let io = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
-    std::fs::create_dir_all(data_dir).map_err(|e| io(data_dir, e))?;
-    let path = data_dir.join(DISABLED_FILE);
-    let lock_path = data_dir.join(format!(".{DISABLED_FILE}.lock"));
-    // Every writer takes it around read → change → write; dropped (unlocked) on return.
-    let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(|e| io(&lock_path, e))?;
-    lock.lock().map_err(|e| io(&lock_path, e))?;
-    let mut all: Map<String, Value> = match std::fs::read_to_string(&path) {
-        Ok(t) if t.trim().is_empty() => Map::new(),
-        Ok(t) => {
-            serde_json::from_str(&t).map_err(|e| format!("{}: not the JSON object Mend writes ({e}); fix or remove it", path.display()))?
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Map::new(),
-        Err(e) => return Err(io(&path, e)),
-    };
-    if change(&mut all) {
-        let text = serde_json::to_string_pretty(&all).map_err(|e| e.to_string())? + "\n";
-        mend_tools::fs::write_atomic(&path, text.as_bytes()).map_err(|e| io(&path, e))?;
-    }
-    Ok(())
 }
 
 /// Every declared server with its state and tools (or why not), for

@@ -188,6 +188,25 @@ impl Servers {
         s.by_hand = reason;
     }
 
+    /// Disables a server by hand (`Some(reason)`) or enables it (`None`) for
+    /// every Mend process: in [`DISABLED_FILE`] of the data directory given to
+    /// [`Servers::load_disabled`] (`by` says who), and in this one. Enabling
+    /// also closes this process's circuit. Errors name the file.
+    pub async fn set_disabled_everywhere(&self, name: &str, reason: Option<String>, by: &str) -> Result<(), String> {
+        let file = self.disabled_file.lock().ok().and_then(|f| f.clone());
+        if let Some(dir) = file.as_deref().and_then(Path::parent) {
+            edit_disabled(dir, |all| match &reason {
+                Some(r) => {
+                    all.insert(name.to_owned(), json!({"reason": r, "by": by, "since_ms": now_ms()}));
+                    true
+                }
+                None => all.remove(name).is_some(),
+            })?;
+        }
+        self.set_disabled(name, reason).await;
+        Ok(())
+    }
+
     /// Ends a server's connection and process group; its next call starts
     /// it again (the app's Restart).
     pub async fn restart(&self, name: &str) {
@@ -364,6 +383,33 @@ pub async fn prepare(job: &mend_core::job::Job, env: &[(String, String)]) {
     }
 }
 
+/// Edits [`DISABLED_FILE`] in `data_dir` under its lock (a `flock` on
+/// `.mcp-disabled.json.lock`): read, change, atomic write — only when
+/// `change` says it changed something. A file that is not the JSON object
+/// Mend writes is an error naming it, never overwritten.
+pub fn edit_disabled(data_dir: &Path, change: impl FnOnce(&mut Map<String, Value>) -> bool) -> Result<(), String> {
+    let io = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
+    std::fs::create_dir_all(data_dir).map_err(|e| io(data_dir, e))?;
+    let path = data_dir.join(DISABLED_FILE);
+    let lock_path = data_dir.join(format!(".{DISABLED_FILE}.lock"));
+    // Every writer takes it around read → change → write; dropped (unlocked) on return.
+    let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(|e| io(&lock_path, e))?;
+    lock.lock().map_err(|e| io(&lock_path, e))?;
+    let mut all: Map<String, Value> = match std::fs::read_to_string(&path) {
+        Ok(t) if t.trim().is_empty() => Map::new(),
+        Ok(t) => {
+            serde_json::from_str(&t).map_err(|e| format!("{}: not the JSON object Mend writes ({e}); fix or remove it", path.display()))?
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Map::new(),
+        Err(e) => return Err(io(&path, e)),
+    };
+    if change(&mut all) {
+        let text = serde_json::to_string_pretty(&all).map_err(|e| e.to_string())? + "\n";
+        crate::fs::write_atomic(&path, text.as_bytes()).map_err(|e| io(&path, e))?;
+    }
+    Ok(())
+}
+
 /// The `mcp` tool.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct McpTool;
@@ -459,7 +505,14 @@ impl McpTool {
             |m: String| Outcome::failure(ToolError::new(ErrorCode::MCP_SERVER_UNREACHABLE, m).hint("server", name).hint("sent", false));
         let conn = match sv.connect(server, cx).await {
             Ok(c) => c,
-            Err(Unavailable::Disabled(m)) => return unreachable(m).with_hint("disabled", json!(true)),
+            Err(Unavailable::Disabled(m)) => {
+                // Set aside (by hand, or by its circuit): retrying it now cannot help.
+                let mut o = unreachable(m).with_hint("disabled", json!(true));
+                if let Some(e) = o.error.as_mut() {
+                    e.retryable = false;
+                }
+                return o;
+            }
             Err(Unavailable::Down(m)) => return unreachable(m),
         };
         // An unknown tool: read the list again once before saying so.
