@@ -32,6 +32,10 @@ const COMMANDS: &[&str] = &[
     "dashboard",
     "audit_events",
     "audit_export",
+    "servers_view",
+    "server_disable",
+    "server_enable",
+    "server_restart",
 ];
 
 fn main() {

@@ -19,6 +19,7 @@ use mend_core::config::Config;
 use mend_core::engine::{Observer, new_id};
 use mend_core::event::Event;
 use mend_core::job::Job;
+use mend_core::mcp::McpServer;
 use mend_core::payload::{Body, RunEnd};
 use mend_faults::FaultServer;
 use serde_json::{Value, json};
@@ -125,6 +126,8 @@ impl Desk {
                 .ok()
         });
         std::fs::create_dir_all(&paths.jobs_dir).map_err(|e| AgentError::Internal(format!("{}: {e}", paths.jobs_dir.display())))?;
+        // A server disabled by `mend mcp disable` is disabled here too.
+        mend_tools::mcp::servers().load_disabled(&paths.data_dir);
         Ok(Arc::new(Desk {
             agent,
             config,
@@ -160,6 +163,36 @@ impl Desk {
     /// The jobs folder.
     pub fn jobs_dir(&self) -> &Path {
         &self.jobs_dir
+    }
+
+    /// The user config.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The environment jobs run with.
+    pub fn env(&self) -> &[(String, String)] {
+        &self.env
+    }
+
+    /// The MCP servers the config and the jobs folder's jobs declare, each
+    /// name once (the config's first, then the jobs' in file order), with
+    /// the folder a server's relative `cwd` resolves against and the job
+    /// file that declared it (`None`: the config). The folder as the
+    /// schedule last read it.
+    pub fn mcp_servers(&self) -> Vec<(McpServer, PathBuf, Option<PathBuf>)> {
+        let mut out: Vec<(McpServer, PathBuf, Option<PathBuf>)> =
+            self.config.mcp_servers.iter().map(|s| (s.clone(), self.jobs_dir.clone(), None)).collect();
+        let Ok(folder) = self.folder.lock() else { return out };
+        for (path, entry) in folder.entries() {
+            let Ok(job) = &entry.job else { continue };
+            for s in &job.mcp_servers {
+                if !out.iter().any(|(o, _, _)| o.name == s.name) {
+                    out.push((s.clone(), job.base_dir.clone(), Some(path.to_path_buf())));
+                }
+            }
+        }
+        out
     }
 
     /// Whether a run of this process is going on.
@@ -533,6 +566,8 @@ impl Desk {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        // No MCP server outlives the app.
+        mend_tools::mcp::servers().shutdown().await;
         self.agent.close();
     }
 

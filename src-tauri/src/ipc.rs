@@ -213,6 +213,9 @@ mod tests {
             mend_journal::Series::decl(),
             crate::dashboard::DashboardView::decl(),
             crate::audit::AuditFilter::decl(),
+            crate::servers::ServerStatus::decl(),
+            crate::servers::ServerTool::decl(),
+            crate::servers::ServerView::decl(),
             crate::error::IpcErrorCode::decl(),
             crate::error::IpcError::decl(),
         ];

@@ -28,6 +28,7 @@ pub mod ipc;
 pub mod memory;
 pub mod overview;
 pub mod runs;
+pub mod servers;
 pub mod settings;
 pub mod timing;
 
@@ -68,6 +69,10 @@ pub fn setup<R: Runtime>(builder: Builder<R>, desk: Arc<Desk>) -> Builder<R> {
         dashboard::dashboard,
         audit::audit_events,
         audit::audit_export,
+        servers::servers_view,
+        servers::server_disable,
+        servers::server_enable,
+        servers::server_restart,
     ])
 }
 

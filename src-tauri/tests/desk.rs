@@ -48,8 +48,12 @@ struct Fixture {
 }
 
 fn fixture_at(root: &Path, tmp: Option<tempfile::TempDir>) -> Fixture {
+    fixture_with(root, tmp, Config::default())
+}
+
+fn fixture_with(root: &Path, tmp: Option<tempfile::TempDir>, config: Config) -> Fixture {
     let paths = Paths { data_dir: root.join("data"), jobs_dir: root.join("jobs"), memory: None };
-    let desk = Desk::open(&paths, Config::default()).unwrap();
+    let desk = Desk::open(&paths, config).unwrap();
     let shell = Arc::new(Recorder::default());
     desk.attach(shell.clone());
     let app = mend_desktop::setup(mock_builder(), desk.clone()).build(mock_context(noop_assets())).unwrap();
@@ -568,4 +572,102 @@ fn two_deciders_at_once_yield_one_decision_and_one_resume() {
         assert_eq!(cleaned, usize::from(held == "run"), "round {round}: the step ran as decided, once");
         assert_eq!(root.join("staging").exists(), held != "run");
     }
+}
+
+/// The published filesystem MCP server (tests/mcp, installed by scripts/test.sh).
+fn filesystem_server_js() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/mcp/node_modules/@modelcontextprotocol/server-filesystem/dist/index.js");
+    assert!(p.exists(), "{} is missing: run `npm ci` in tests/mcp (scripts/test.sh does)", p.display());
+    p
+}
+
+/// Whether a process lives (a zombie does not).
+fn alive(pid: u64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.rsplit_once(") ").is_some_and(|(_, r)| !r.starts_with('Z')))
+}
+
+/// Issue 16: the Servers screen against a real MCP server and one that
+/// cannot start (names unique to this test: supervision is per process).
+#[test]
+fn the_servers_screen_shows_states_tools_and_calls_and_disables_enables_and_restarts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().canonicalize().unwrap();
+    let files = root.join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    std::fs::write(files.join("report.csv"), "a,b\n").unwrap();
+    let config = Config::parse(
+        &format!(
+            "[[mcp.servers]]\nname = \"desk-files\"\ncommand = \"node\"\nargs = [\"{}\", \"{}\"]\nstartup_timeout = \"20s\"\n\n\
+             [[mcp.servers]]\nname = \"desk-broken\"\ncommand = \"/nonexistent\"\nbackup = \"desk-files\"\nstartup_timeout = \"2s\"\n",
+            filesystem_server_js().display(),
+            files.display()
+        ),
+        "config.toml",
+    )
+    .unwrap();
+    let f = fixture_with(&root, Some(tmp), config);
+    let view = |f: &Fixture| f.call("servers_view", json!({"sinceMs": 0})).unwrap().as_array().unwrap().clone();
+    let named = |v: &[Value], n: &str| v.iter().find(|s| s["name"] == n).unwrap().clone();
+
+    // The view starts what never started: one runs with its tools, one is down and says why.
+    let v = view(&f);
+    assert_eq!(v.iter().map(|s| s["name"].as_str().unwrap()).collect::<Vec<_>>(), ["desk-files", "desk-broken"]);
+    let good = named(&v, "desk-files");
+    assert_eq!(good["status"]["state"], "running", "{good}");
+    let pid = good["status"]["pid"].as_u64().unwrap();
+    assert!(good["target"].as_str().unwrap().starts_with("node "), "{good}");
+    let tools = good["tools"].as_array().unwrap();
+    let read = tools.iter().find(|t| t["name"] == "read_text_file").unwrap();
+    assert_eq!(read["read_only"], true, "{read}");
+    assert!(tools.iter().any(|t| t["name"] == "write_file" && t["read_only"] == false), "{tools:?}");
+    let broken = named(&v, "desk-broken");
+    assert_eq!(broken["status"]["state"], "down", "{broken}");
+    assert!(broken["status"]["reason"].as_str().unwrap().contains("/nonexistent"), "{broken}");
+    assert!(broken["tools"].as_array().unwrap().is_empty() && broken["tools_error"].is_string(), "{broken}");
+    assert_eq!((broken["backup"].as_str(), broken["target"].as_str()), (Some("desk-files"), Some("/nonexistent")));
+
+    // A job's call to the broken one is answered by its backup: a failure of one, a call of both.
+    let job = f.job(
+        "read.toml",
+        &format!(
+            "version = 1\nname = \"read\"\n[[steps]]\nname = \"read\"\ntool = \"mcp\"\nargs = {{ server = \"desk-broken\", tool = \"read_text_file\", arguments = {{ path = \"{}\" }} }}\n",
+            files.join("report.csv").display()
+        ),
+    );
+    let run = f.call("job_start", json!({"path": job})).unwrap().as_str().unwrap().to_owned();
+    f.wait_for("the run to end", |f| f.run_status(&run) == "succeeded");
+    f.wait_for("its call in the journal", |f| named(&view(f), "desk-files")["calls"] == 1);
+    let v = view(&f);
+    assert_eq!((named(&v, "desk-broken")["calls"].as_u64(), named(&v, "desk-broken")["failures"].as_u64()), (Some(1), Some(1)));
+    assert_eq!((named(&v, "desk-files")["calls"].as_u64(), named(&v, "desk-files")["failures"].as_u64()), (Some(1), Some(0)));
+    let later = f.call("servers_view", json!({"sinceMs": mend_core::clock::now_ms() + 60_000})).unwrap();
+    assert!(later.as_array().unwrap().iter().all(|s| s["calls"] == 0), "the range counts: {later}");
+
+    // Disabled by hand, with the reason; enabled again.
+    let s = f.call("server_disable", json!({"name": "desk-files", "reason": "maintenance"})).unwrap();
+    assert_eq!(s, json!({"state": "disabled", "until_ms": null, "reason": "maintenance"}));
+    let d = named(&view(&f), "desk-files");
+    assert_eq!(d["status"]["state"], "disabled");
+    assert!(d["tools_error"].as_str().unwrap().contains("maintenance"), "{d}");
+    let e = f.call("server_restart", json!({"name": "desk-files"})).unwrap_err();
+    assert_eq!(e["code"], "conflict", "{e}");
+    let s = f.call("server_enable", json!({"name": "desk-files"})).unwrap();
+    assert_eq!(s, json!({"state": "running", "pid": pid}));
+
+    // Restart: a new process, the old one gone, its tools listed again.
+    let r = f.call("server_restart", json!({"name": "desk-files"})).unwrap();
+    assert_eq!(r["status"]["state"], "running", "{r}");
+    let new_pid = r["status"]["pid"].as_u64().unwrap();
+    assert_ne!(new_pid, pid);
+    f.wait_for("the old server process to end", |_| !alive(pid));
+    assert!(alive(new_pid));
+    assert!(r["tools"].as_array().unwrap().iter().any(|t| t["name"] == "read_text_file"), "{r}");
+
+    // Unknown names say so.
+    let e = f.call("server_disable", json!({"name": "nope"})).unwrap_err();
+    assert_eq!(e["code"], "not_found", "{e}");
+    assert!(e["message"].as_str().unwrap().contains("desk-files, desk-broken"), "{e}");
+    // No server outlives the app.
+    tauri::async_runtime::block_on(f.desk.shutdown());
+    f.wait_for("the server to end", |_| !alive(new_pid));
 }

@@ -12,6 +12,8 @@ import type {
   MemoryEdit,
   MemoryView,
   SaveResult,
+  ServerStatus,
+  ServerView,
   ApprovalRequest,
   ApprovalStatus,
   DecideInput,
@@ -75,6 +77,10 @@ export const api = {
   dashboard: (sinceMs: number, bucketMs: number) => invoke<DashboardView>("dashboard", { sinceMs, bucketMs }),
   audit: (filter: AuditFilter) => invoke<Event[]>("audit_events", { filter }),
   auditExport: (filter: AuditFilter) => invoke<string>("audit_export", { filter }),
+  servers: (sinceMs: number) => invoke<ServerView[]>("servers_view", { sinceMs }),
+  serverDisable: (name: string, reason: string | null) => invoke<ServerStatus>("server_disable", { name, reason }),
+  serverEnable: (name: string) => invoke<ServerStatus>("server_enable", { name }),
+  serverRestart: (name: string) => invoke<ServerView>("server_restart", { name }),
 };
 
 /** Events the shell sends. */

@@ -1489,6 +1489,92 @@ text?: string | null,
  */
 limit?: number | null, };
 
+export type ServerStatus = { "state": "never_started" } | { "state": "running", 
+/**
+ * Its process.
+ */
+pid: number | null, } | { "state": "down", 
+/**
+ * Why (redacted).
+ */
+reason: string, } | { "state": "disabled", 
+/**
+ * Until when (ms since epoch); `null`: until a person enables it.
+ */
+until_ms: number | null, 
+/**
+ * Why (redacted).
+ */
+reason: string, };
+
+export type ServerTool = { 
+/**
+ * Its name.
+ */
+name: string, 
+/**
+ * Its description.
+ */
+description: string | null, 
+/**
+ * `readOnlyHint`: it changes nothing (safe to repeat).
+ */
+read_only: boolean | null, 
+/**
+ * `destructiveHint`: it may destroy (the gate asks first).
+ */
+destructive: boolean | null, 
+/**
+ * `idempotentHint`: calling it again does nothing more.
+ */
+idempotent: boolean | null, };
+
+export type ServerView = { 
+/**
+ * Its name.
+ */
+name: string, 
+/**
+ * `stdio` or `http`.
+ */
+transport: string, 
+/**
+ * Its command line or URL (redacted).
+ */
+target: string, 
+/**
+ * The server its calls fall over to.
+ */
+backup: string | null, 
+/**
+ * The job file that declared it; `null`: the config.
+ */
+declared_in: string | null, 
+/**
+ * Its state after the view tried to list its tools.
+ */
+status: ServerStatus, 
+/**
+ * Its tools, when they could be listed.
+ */
+tools: Array<ServerTool>, 
+/**
+ * Why its tools could not be listed.
+ */
+tools_error: string | null, 
+/**
+ * Its last stderr lines, oldest first (redacted).
+ */
+stderr: Array<string>, 
+/**
+ * Calls addressed to it or served by it in the range (the journal).
+ */
+calls: number, 
+/**
+ * Of those, the ones it failed: the call failed, or its backup had to answer.
+ */
+failures: number, };
+
 export type IpcErrorCode = "conflict" | "bad_input" | "not_found" | "unavailable" | "internal";
 
 export type IpcError = { 

@@ -8,6 +8,7 @@ import type { ArgChange, AuditFilter, DecisionRule, Event, IpcErrorCode, JobsVie
 import { AuditLog } from "./audit";
 import { Dashboard, warmCharts } from "./dashboard";
 import { MemoryScreen } from "./memory";
+import { ServersScreen } from "./servers";
 import "./style.css";
 
 // `code`: an error's kind; a conflict's toast stays, with a Reload button.
@@ -348,7 +349,7 @@ function App() {
   const [evs, setEvs] = useState<Event[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [toast, setToast] = useState<Toast>(null);
-  const [screen, setScreen] = useState<"runs" | "memory" | "dashboard" | "audit">("runs");
+  const [screen, setScreen] = useState<"runs" | "memory" | "dashboard" | "audit" | "servers">("runs");
   const [auditFilter, setAuditFilter] = useState<AuditFilter | null>(null);
   const openRun = (id: string) => (setSelected(id), setScreen("runs"));
   const selectedRef = useRef<string | null>(null);
@@ -433,6 +434,7 @@ function App() {
               ["memory", "Memory"],
               ["dashboard", "Dashboard"],
               ["audit", "Audit log"],
+              ["servers", "Servers"],
             ] as const
           ).map(([id, name]) => (
             <button key={id} class={screen === id ? "tab selected" : "tab"} data-tab={id} aria-current={screen === id ? "page" : undefined} onClick={() => setScreen(id)}>
@@ -496,6 +498,11 @@ function App() {
       {screen === "audit" && (
         <div class="page">
           <AuditLog initial={auditFilter} onToast={setToast} onOpenRun={openRun} />
+        </div>
+      )}
+      {screen === "servers" && (
+        <div class="page">
+          <ServersScreen onToast={setToast} />
         </div>
       )}
       <div class="body" hidden={screen !== "runs"}>

@@ -2,7 +2,7 @@
 // against the IPC types generated from Rust (src/ipc.ts), so a fixture
 // cannot hold an action, a kind or a field the engine never emits. Built to
 // test-dist/fixtures.js by vite.fixtures.config.ts; the tests import it.
-import type { Event, Outcome } from "../src/ipc";
+import type { Event, Outcome, ServerView } from "../src/ipc";
 
 const ok: Outcome = { status: "success", duration_ms: 0 };
 const failed = (code: string, message: string): Outcome => ({
@@ -158,4 +158,54 @@ export function guardrail(ts_ms: number): Event {
     message: "attempt budget of the step reached",
     data: { guardrail: "budget" },
   };
+}
+
+/** The Servers screen: one of each state (running, down, disabled by the circuit breaker, disabled by hand, never started). */
+export function servers(now: number): ServerView[] {
+  const base = { transport: "stdio", backup: null, declared_in: null, tools: [], tools_error: null, stderr: [], calls: 0, failures: 0 };
+  return [
+    {
+      ...base,
+      name: "files",
+      target: "node /srv/mcp/server-filesystem/dist/index.js /data",
+      status: { state: "running", pid: 4100 },
+      tools: [
+        { name: "read_text_file", description: "Read a file as text.\nMore detail.", read_only: true, destructive: false, idempotent: null },
+        { name: "write_file", description: "Create or overwrite a file.", read_only: false, destructive: true, idempotent: true },
+      ],
+      stderr: ["Secure MCP Filesystem Server running on stdio", "Allowed directories: [ '/data' ]"],
+      calls: 12,
+      failures: 1,
+    },
+    {
+      ...base,
+      name: "broken",
+      target: "/nonexistent",
+      backup: "files",
+      status: { state: "down", reason: "could not start `/nonexistent`: No such file or directory (os error 2)" },
+      tools_error: "down: could not start `/nonexistent` (it starts again at its next call, or Restart)",
+      calls: 3,
+      failures: 3,
+    },
+    {
+      ...base,
+      name: "flaky",
+      target: "mend-fault-mcp --crash-after 1",
+      declared_in: "/jobs/orders.toml",
+      status: { state: "disabled", until_ms: now + 30 * 60_000, reason: "3 failures within 60 s; the last: the server's connection is closed" },
+      tools_error: "disabled: 3 failures within 60 s",
+      stderr: ["panicked at crash-after"],
+      calls: 5,
+      failures: 4,
+    },
+    {
+      ...base,
+      name: "legacy",
+      target: "https://mcp.example/mcp",
+      transport: "http",
+      status: { state: "disabled", until_ms: null, reason: "maintenance (by alice)" },
+      tools_error: "disabled: maintenance (by alice)",
+    },
+    { ...base, name: "spare", target: "node spare.js", status: { state: "never_started" } },
+  ];
 }

@@ -99,6 +99,20 @@ mockIPC(
       }
       case "audit_export":
         return "/data/exports/mend-events-1.jsonl";
+      case "servers_view":
+        return s.servers ?? [];
+      case "server_disable":
+      case "server_enable":
+      case "server_restart": {
+        const v = (s.servers ?? []).find((x: any) => x.name === args.name);
+        if (!v) throw { code: "not_found", message: `no MCP server is named \`${args.name}\`` };
+        if (cmd === "server_disable") v.status = { state: "disabled", until_ms: null, reason: args.reason ?? "disabled in the app" };
+        if (cmd === "server_enable") v.status = { state: "running", pid: 4242 };
+        if (cmd !== "server_restart") return v.status;
+        v.status = { state: "running", pid: (v.status.pid ?? 4000) + 1 };
+        // A restart takes a moment: the view shows it restarting meanwhile.
+        return new Promise((ok) => setTimeout(() => ok(v), s.restartLagMs ?? 0));
+      }
       default:
         throw `unknown command ${cmd}`;
     }
