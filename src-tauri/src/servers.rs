@@ -274,30 +274,24 @@ pub async fn servers_view(desk: State<'_, Arc<Desk>>, since_ms: i64) -> Result<V
     Ok(out)
 }
 
-/// Disables a server by hand in the app (its calls go to its backup, or
-/// fail as unreachable) until it is enabled; its state after.
+/// Disables a server by hand for every Mend process (its calls go to its
+/// backup, or fail as unreachable) until it is enabled — here or with
+/// `mend mcp enable`; its state after.
 #[tauri::command]
 pub async fn server_disable(desk: State<'_, Arc<Desk>>, name: String, reason: Option<String>) -> Result<ServerStatus, IpcError> {
     declared(&desk, &name)?;
     let reason = reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()).unwrap_or_else(|| "disabled in the app".into());
-    servers().set_disabled(&name, Some(reason)).await;
+    servers().set_disabled_everywhere(&name, Some(reason), "the app").await.map_err(IpcError::internal)?;
     Ok(ServerStatus::from_state(servers().state(&name).await, &redactor(&desk)))
 }
 
-/// Enables a server again (and closes its circuit); its state after. A
-/// server disabled for every Mend process (`mend mcp disable`) stays so:
-/// a conflict that says how to undo it.
+/// Enables a server again for every Mend process (and closes this
+/// process's circuit); its state after.
 #[tauri::command]
 pub async fn server_enable(desk: State<'_, Arc<Desk>>, name: String) -> Result<ServerStatus, IpcError> {
     declared(&desk, &name)?;
-    servers().set_disabled(&name, None).await;
-    match servers().state(&name).await {
-        ServerState::Disabled { until_ms: None, reason } => Err(IpcError::conflict(format!(
-            "`{name}` is disabled for every Mend process ({}); `mend mcp enable {name}` enables it",
-            redactor(&desk).text(&reason)
-        ))),
-        s => Ok(ServerStatus::from_state(s, &redactor(&desk))),
-    }
+    servers().set_disabled_everywhere(&name, None, "the app").await.map_err(IpcError::internal)?;
+    Ok(ServerStatus::from_state(servers().state(&name).await, &redactor(&desk)))
 }
 
 /// Restarts a server: ends its connection and process group (a call in

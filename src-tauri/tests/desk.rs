@@ -145,7 +145,8 @@ fn a_decision_in_the_popup_resumes_the_waiting_run() {
     assert_eq!(decision["data"]["decision"]["decided_by"]["by"], "person");
     assert!(f.call("approvals_pending", json!({})).unwrap().as_array().unwrap().is_empty());
     // The popup was kept ready while the run went on, and let go after.
-    assert_eq!(*f.shell.live_counts.lock().unwrap(), vec![1, 0]);
+    let counts = f.shell.live_counts.lock().unwrap().clone();
+    assert!(counts.first() == Some(&1) && counts.last() == Some(&0) && counts.iter().all(|&c| c <= 1), "{counts:?}");
     // The windows heard about it all.
     let names: Vec<String> = f.shell.events.lock().unwrap().iter().map(|(n, _)| n.clone()).collect();
     for n in ["run-started", "run-event", "approvals-changed", "run-ended"] {
