@@ -86,6 +86,6 @@ mod tests {
     #[test]
     fn default_registry_has_every_tool() {
         let r = super::default_registry();
-        assert_eq!(r.names(), vec!["exec", "fs", "http"]);
+        assert_eq!(r.names(), vec!["exec", "fs", "http", "mcp"]);
     }
 }
