@@ -27,10 +27,13 @@ fn fault_server() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let bin = exe.parent().and_then(Path::parent).unwrap().join("mend-fault-mcp");
     if !bin.exists() {
-        let ok = std::process::Command::new(env!("CARGO"))
-            .args(["build", "-q", "-p", "mend-faults", "--bin", "mend-fault-mcp"])
-            .status()
-            .unwrap();
+        // The profile this binary was built with (target/debug or target/release).
+        let release = bin.parent().and_then(Path::file_name).is_some_and(|n| n == "release");
+        let mut args = vec!["build", "-q", "-p", "mend-faults", "--bin", "mend-fault-mcp"];
+        if release {
+            args.push("--release");
+        }
+        let ok = std::process::Command::new(env!("CARGO")).args(&args).status().unwrap();
         assert!(ok.success());
     }
     bin
