@@ -90,12 +90,17 @@ impl Lease {
     }
 
     /// Records the process group a call of the run runs in and the mark its
-    /// processes carry (`None`: none now), so whoever takes the run over if
+    /// processes carry (`None`: none now; group `0`: about to start, the
+    /// group not known yet), so whoever takes the run over if
     /// we die can stop them. A write to
     /// the lease file, no fsync: it must survive our death, not the machine's.
     pub fn note_child(&self, child: Option<(u32, &str)>) {
         let Ok(mut h) = self.holder.lock() else { return };
-        h.child = child.map(|(pgid, marker)| Child { pgid, start_ticks: start_ticks(pgid).unwrap_or(0), marker: marker.to_owned() });
+        h.child = child.map(|(pgid, marker)| Child {
+            pgid,
+            start_ticks: if pgid == 0 { 0 } else { start_ticks(pgid).unwrap_or(0) },
+            marker: marker.to_owned(),
+        });
         let text = serde_json::to_string(&*h).unwrap_or_default();
         let _ = self.file.set_len(0);
         let _ = std::os::unix::fs::FileExt::write_all_at(&self.file, text.as_bytes(), 0);
@@ -136,6 +141,17 @@ impl Lease {
         // Our own process and its ancestors are never touched. A few
         // rounds, in case one forks while we look.
         let spared = ancestors();
+        // Noted before its spawn and never after (we died in between): the
+        // call's group is the one whose leader carries the mark as its own
+        // (last) — the leader the call was started as.
+        let pgid = match c.pgid {
+            0 => marked(&c.marker)
+                .into_iter()
+                .find(|(p, _)| group_of(*p) == Some(*p) && own_mark(*p).as_deref() == Some(c.marker.as_str()))
+                .map(|(p, _)| p)
+                .unwrap_or(0),
+            g => g,
+        };
         let mut stopped: Vec<(u32, String)> = Vec::new();
         let mut left: Vec<(u32, String)> = Vec::new();
         for _ in 0..5 {
@@ -145,7 +161,7 @@ impl Lease {
                 if stopped.iter().chain(&left).any(|(x, _)| *x == pid) {
                     continue;
                 }
-                if group_of(pid) != Some(c.pgid) {
+                if group_of(pid) != Some(pgid) {
                     left.push((pid, cmd));
                     continue;
                 }
@@ -191,6 +207,9 @@ pub struct Note(pub std::sync::Arc<Lease>);
 impl mend_core::tool::ProcessNote for Note {
     fn started(&self, pgid: u32, marker: &str) {
         self.0.note_child(Some((pgid, marker)));
+    }
+    fn starting(&self, marker: &str) {
+        self.0.note_child(Some((0, marker)));
     }
     fn ended(&self, _pgid: u32) {
         self.0.note_child(None);
@@ -334,6 +353,15 @@ fn marked(marker: &str) -> Vec<(u32, String)> {
     out
 }
 
+/// The last mark in a process's `MEND_CALL` (its own call's; those before
+/// it are of the Mend runs it is nested in).
+fn own_mark(pid: u32) -> Option<String> {
+    let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    let v = env.split(|&b| b == 0).find_map(|v| v.strip_prefix(b"MEND_CALL="))?;
+    let last = v.split(|&b| b == b' ').rfind(|m| !m.is_empty())?;
+    String::from_utf8(last.to_vec()).ok()
+}
+
 /// The fields of `/proc/PID/stat` from field 3 (the state) on: the
 /// command name before them is in parentheses and may hold spaces.
 fn stat(pid: u32) -> Option<Vec<String>> {
@@ -447,6 +475,44 @@ mod tests {
             let _ = c.wait();
         }
         assert_eq!(lease.stopped(), Some(said.as_str()));
+    }
+
+    /// An owner killed between noting a call's mark and noting its group
+    /// (the lease says group 0): the group is the one whose leader carries
+    /// the mark as its own; a nested run's call (the mark inherited, its own
+    /// after it) is named, not stopped.
+    #[test]
+    fn a_call_noted_before_its_group_was_known_is_still_stopped() {
+        use std::os::unix::process::CommandExt;
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir(d.path())).unwrap();
+        let mut leader = std::process::Command::new("sleep").arg("30").env("MEND_CALL", "run-z-1").process_group(0).spawn().unwrap();
+        let group = leader.id();
+        let mut member =
+            std::process::Command::new("sleep").arg("31").env("MEND_CALL", "run-z-1").process_group(group as i32).spawn().unwrap();
+        let mut nested =
+            std::process::Command::new("sleep").arg("32").env("MEND_CALL", "run-z-1 inner-2").process_group(0).spawn().unwrap();
+        let dead = Holder {
+            pid: u32::MAX - 1,
+            start_ticks: 1,
+            since_ms: 0,
+            what: "mend run (killed)".into(),
+            child: Some(Child { pgid: 0, start_ticks: 0, marker: "run-z-1".into() }),
+        };
+        std::fs::write(dir(d.path()).join("z.lock"), serde_json::to_string(&dead).unwrap()).unwrap();
+        let Taken::Ours(mut lease) = take(d.path(), "z", "test").unwrap() else { panic!("the owner is dead") };
+        let t0 = std::time::Instant::now();
+        while marked("run-z-1").len() < 3 && t0.elapsed() < std::time::Duration::from_secs(5) {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let said = lease.stop_orphan().expect("something was found");
+        assert!(said.starts_with("stopped 2 processes: "), "{said}");
+        assert!(said.contains(&format!("process {}, `sleep 32` still running outside its process group", nested.id())), "{said}");
+        assert!(leader.wait().unwrap().code().is_none(), "the leader was killed");
+        assert!(member.wait().unwrap().code().is_none(), "the member was killed");
+        assert!(nested.try_wait().unwrap().is_none(), "the nested run's call lives");
+        let _ = nested.kill();
+        let _ = nested.wait();
     }
 
     #[test]

@@ -85,6 +85,11 @@ impl IdempotencyKey {
 /// the group still running and stop it (issue 12). Implemented by the
 /// run's lease (`mend_agent::lease`).
 pub trait ProcessNote: Send + Sync {
+    /// A call marked `MEND_CALL=marker` is about to be started; its group is
+    /// not known yet. Noted first so that a death between the spawn and
+    /// [`started`](Self::started) still leaves the mark for the takeover to
+    /// find (the CI run of stop 20 lost that race). Default: nothing.
+    fn starting(&self, _marker: &str) {}
     /// A process group (its leader's pid) was started for the call; each of
     /// its processes has `MEND_CALL=marker` in its environment.
     fn started(&self, pgid: u32, marker: &str);

@@ -685,6 +685,9 @@ impl Tool for ExecTool {
             .kill_on_drop(true);
 
         let what = self.render(args);
+        if let Some(p) = &ctx.processes {
+            p.0.starting(&marker);
+        }
         let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => {
@@ -694,6 +697,9 @@ impl Tool for ExecTool {
                     _ => ErrorCode::SPAWN_FAILED,
                 };
                 // Nothing started (issue 14: its fate is known).
+                if let Some(p) = &ctx.processes {
+                    p.0.ended(0);
+                }
                 return Outcome::failure(ToolError::new(code, format!("could not start `{what}`: {e}")).hint("sent", false))
                     .timed(ms_since(t0));
             }
