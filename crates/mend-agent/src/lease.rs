@@ -92,7 +92,7 @@ impl Lease {
     /// Records the process group a call of the run runs in and the mark its
     /// processes carry (`None`: none now; group `0`: about to start, the
     /// group not known yet), so whoever takes the run over if
-    /// we die can stop them. A write to
+    /// we die can stop them. One write to
     /// the lease file, no fsync: it must survive our death, not the machine's.
     pub fn note_child(&self, child: Option<(u32, &str)>) {
         let Ok(mut h) = self.holder.lock() else { return };
@@ -101,8 +101,14 @@ impl Lease {
             start_ticks: if pgid == 0 { 0 } else { start_ticks(pgid).unwrap_or(0) },
             marker: marker.to_owned(),
         });
-        let text = serde_json::to_string(&*h).unwrap_or_default();
-        let _ = self.file.set_len(0);
+        // One write, padded with spaces over whatever was longer (JSON allows
+        // trailing blanks): a truncate first would leave an empty file to a
+        // kill between the two, and the takeover nothing to go on.
+        let mut text = serde_json::to_string(&*h).unwrap_or_default();
+        let was = self.file.metadata().map(|m| m.len()).unwrap_or(0) as usize;
+        if was > text.len() {
+            text.push_str(&" ".repeat(was - text.len()));
+        }
         let _ = std::os::unix::fs::FileExt::write_all_at(&self.file, text.as_bytes(), 0);
     }
 
@@ -513,6 +519,20 @@ mod tests {
         assert!(nested.try_wait().unwrap().is_none(), "the nested run's call lives");
         let _ = nested.kill();
         let _ = nested.wait();
+    }
+
+    /// A shorter note over a longer one is still the whole truth: padded,
+    /// never truncated first (a kill between the two would leave nothing).
+    #[test]
+    fn a_shorter_note_over_a_longer_one_reads_back() {
+        let d = tempfile::tempdir().unwrap();
+        let Taken::Ours(lease) = take(d.path(), "s", "test").unwrap() else { panic!("free") };
+        lease.note_child(Some((4242, &"m".repeat(300))));
+        assert_eq!(last_holder(d.path(), "s").unwrap().child.unwrap().marker.len(), 300);
+        lease.note_child(None);
+        let h = last_holder(d.path(), "s").expect("the file parses");
+        assert_eq!(h.child, None);
+        assert_eq!(h.pid, std::process::id());
     }
 
     #[test]
