@@ -46,7 +46,10 @@ async fn a_job_reads_through_an_mcp_server_and_its_backup() {
         assert_eq!(ran.report.status, RunStatus::Succeeded, "broken primary: {broken}: {:#?}", ran.report.steps[0]);
         let out = &ran.report.steps[0].final_outcome.as_ref().unwrap().output;
         assert!(out["text"].as_str().unwrap().contains("a,b"), "{out}");
-        assert_eq!(out.get("served_by").and_then(|v| v.as_str()), broken.then_some("files-mirror"));
+        assert_eq!(out["server"], if broken { "files-mirror" } else { "files" }, "{out}");
+        // A primary that cannot start is healed by its backup: one repair, no restart.
+        let actions = ran.actions(0);
+        assert_eq!(actions, if broken { vec!["retry_modified"] } else { vec![] }, "{:#?}", ran.report.steps[0]);
         assert!(ran.report.steps[0].escalations.is_empty(), "read-only: nothing asked");
     }
 }
@@ -57,8 +60,9 @@ async fn a_tool_its_server_marks_destructive_asks_before_it_runs() {
     let root = dir.path().canonicalize().unwrap();
     let target = root.join("out.txt");
     let job = format!(
-        "name = \"t\"\n{}[[steps]]\nname = \"write\"\ntool = \"mcp\"\nargs = {{ server = \"files\", tool = \"write_file\", arguments = {{ path = \"{}\", content = \"x\" }} }}\n",
-        servers(&root, false),
+        "name = \"t\"\n{}[[steps]]\nname = \"write\"\ntool = \"mcp\"\nargs = {{ server = \"writer\", tool = \"write_file\", arguments = {{ path = \"{}\", content = \"x\" }} }}\n",
+        // Its own name: the servers of this process are shared by the tests in it.
+        servers(&root, false).replace("name = \"files\"", "name = \"writer\""),
         target.display()
     );
     let ran = run_job(&root, &job, Setup::new(Arc::new(StandingApprover::Abort))).await;
@@ -173,7 +177,8 @@ async fn the_scripted_faults_heal_stop_or_ask_as_the_table_says() {
     );
     let ran = run_job(root, &job, abort()).await;
     let out = &ran.report.steps[0].final_outcome.as_ref().unwrap().output;
-    assert_eq!(out["served_by"], "standby", "{out}");
+    assert_eq!(out["server"], "standby", "{out}");
+    assert_eq!(ran.actions(0), ["retry_modified"], "{:#?}", ran.report.steps[0]);
     assert_eq!(out["result"]["structuredContent"]["server"], "standby");
 
     // A tool marked destructive asks first.

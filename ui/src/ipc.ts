@@ -707,7 +707,27 @@ verified: boolean | null, } | { "guardrail": "unknown_option" } | { "guardrail":
 /**
  * The request.
  */
-request: string, } | { "guardrail": "decided_elsewhere", 
+request: string, } | { "guardrail": "server", 
+/**
+ * The server's name (`[[mcp.servers]]`).
+ */
+server: string, 
+/**
+ * What changed.
+ */
+change: ServerChange, 
+/**
+ * Disabled until when (ms since epoch), for [`ServerChange::CircuitOpened`].
+ */
+until_ms?: number | null, 
+/**
+ * Why, in words (the failures counted; the primary's error).
+ */
+reason: string, 
+/**
+ * The server that answered instead, for [`ServerChange::FellOver`].
+ */
+backup?: string | null, } | { "guardrail": "decided_elsewhere", 
 /**
  * The request.
  */

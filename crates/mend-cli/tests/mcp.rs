@@ -182,3 +182,56 @@ fn check_names_the_step_and_the_schema_error_and_warns_of_a_server_it_cannot_rea
     assert!(out.contains("ok (2 steps)"), "{out}");
     assert!(err.contains("steps[1]: warning: MCP server `broken` cannot be reached") && err.contains("config file missing"), "{err}");
 }
+
+/// Issue 16, item 6: a server that cannot start heals through its declared
+/// backup (a repair, no person), the fix is learned into MEMORY.md for that
+/// server, and the next run tries it first; a server disabled by hand is
+/// passed over to its backup at once, journaled as a guardrail.
+#[test]
+fn the_backup_that_healed_an_unreachable_server_is_learned_and_tried_first_next_time() {
+    let s = Setup::new();
+    let config = std::fs::read_to_string(s.dir.path().join("config.toml")).unwrap();
+    std::fs::write(s.dir.path().join("config.toml"), config.replace("name = \"broken\"\n", "name = \"broken\"\nbackup = \"files\"\n"))
+        .unwrap();
+    let notes = s.root().join("notes.txt");
+    let job = s.job(
+        "read.toml",
+        &format!(
+            "name = \"read\"\n[[steps]]\nname = \"read notes\"\ntool = \"mcp\"\n\
+             args = {{ server = \"broken\", tool = \"read_text_file\", arguments = {{ path = {:?} }} }}\nretry = {{ base = \"10ms\" }}\n",
+            notes.display().to_string()
+        ),
+    );
+    let attempts = |out: &str| -> Vec<Value> {
+        let report: Value = serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"));
+        assert_eq!(report["steps"][0]["final_outcome"]["output"]["text"], "hello from mcp\n", "{report}");
+        report["steps"][0]["attempts"].as_array().cloned().unwrap_or_default()
+    };
+
+    let (code, out, err) = run(s.mend().arg("run").arg(&job).args(["--json", "--approve", "abort"]));
+    assert_eq!(code, 0, "healed without a person: {err}");
+    let first = attempts(&out);
+    assert_eq!(first.len(), 1, "the backup at once, no restart of a server that cannot start: {first:?}");
+    assert_eq!((first[0]["layer"].as_str(), first[0]["action"].as_str()), (Some("policy"), Some("retry_modified")), "{first:?}");
+    let memory = std::fs::read_to_string(s.dir.path().join("data/MEMORY.md")).unwrap();
+    assert!(memory.contains("MCP_SERVER_UNREACHABLE") && memory.contains("broken") && memory.contains("files"), "{memory}");
+
+    let (code, out, err) = run(s.mend().arg("run").arg(&job).args(["--json", "--approve", "abort"]));
+    assert_eq!(code, 0, "{err}");
+    let second = attempts(&out);
+    assert_eq!(second[0]["layer"], "lesson", "the lesson goes first: {second:?}");
+
+    // Set aside by hand: the call goes to the backup without failing, and
+    // the journal says so.
+    let (code, _, err) = run(s.mend().args(["mcp", "disable", "broken", "--reason", "known bad"]));
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(s.mend().arg("run").arg(&job).args(["--json", "--approve", "abort"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(attempts(&out).is_empty(), "nothing failed: {out}");
+    let (_, logs, _) = run(s.mend().args(["logs", "--kind", "guardrail", "--json"]));
+    let fell: Vec<Value> =
+        logs.lines().filter_map(|l| serde_json::from_str(l).ok()).filter(|e: &Value| e["data"]["change"] == "fell_over").collect();
+    assert_eq!(fell.len(), 1, "{logs}");
+    assert_eq!((fell[0]["data"]["server"].as_str(), fell[0]["data"]["backup"].as_str()), (Some("broken"), Some("files")), "{logs}");
+    assert!(fell[0]["message"].as_str().unwrap().contains("known bad"), "{logs}");
+}

@@ -36,7 +36,7 @@ pub struct FailureQuery {
     /// The error message (redacted).
     pub message: String,
     /// What the call was about: a URL's host and port, a command's
-    /// program, a file's name (see [`subject_of`]).
+    /// program, a file's name, an MCP server's name (see [`subject_of`]).
     pub subject: Option<String>,
     /// The whole call as shown to people (`GET https://…`, `read data/x.csv`).
     pub target: String,
@@ -121,7 +121,8 @@ pub trait Learner: Send + Sync {
 }
 
 /// What a call is about, for matching lessons: a URL's `host:port`, a
-/// command's program (or a script's first word), a path's file name.
+/// command's program (or a script's first word), a path's file name, an
+/// MCP call's server.
 pub fn subject_of(tool: &str, args: &Value) -> Option<String> {
     let s = |k: &str| args.get(k).and_then(Value::as_str);
     if let Some(url) = s("url") {
@@ -140,7 +141,9 @@ pub fn subject_of(tool: &str, args: &Value) -> Option<String> {
     if let Some(script) = s("shell") {
         return script.split_whitespace().next().map(str::to_owned);
     }
-    (tool == "mcp").then(|| s("tool").map(str::to_owned)).flatten()
+    // An MCP call's subject is its server: what fails (unreachable, rate
+    // limited) and what a lesson redirects (to its backup, issue 16).
+    (tool == "mcp").then(|| s("server").map(str::to_owned)).flatten()
 }
 
 /// Merges a lesson's `retry_modified` arguments into the failed call's:
@@ -238,6 +241,10 @@ mod tests {
         );
         assert_eq!(subject_of("exec", &json!({"shell": "pg_dump -Fc db | gzip"})).as_deref(), Some("pg_dump"));
         assert_eq!(subject_of("exec", &json!({"program": "/usr/bin/rsync", "args": ["-a"]})).as_deref(), Some("rsync"));
+        assert_eq!(
+            subject_of("mcp", &json!({"server": "files", "tool": "read_file", "arguments": {"path": "/x"}})).as_deref(),
+            Some("files")
+        );
         assert_eq!(subject_of("fs", &json!({"op": "read", "path": "/data/report.csv"})).as_deref(), Some("report.csv"));
         assert_eq!(subject_of("fs", &json!({"op": "list"})), None);
     }

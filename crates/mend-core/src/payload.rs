@@ -359,6 +359,24 @@ pub enum Guardrail {
         #[serde(default)]
         request: String,
     },
+    /// An MCP server's state changed in a way the run depends on (issue 16):
+    /// its circuit opened or closed, or a call went to its backup.
+    Server {
+        /// The server's name (`[[mcp.servers]]`).
+        server: String,
+        /// What changed.
+        change: ServerChange,
+        /// Disabled until when (ms since epoch), for [`ServerChange::CircuitOpened`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+        until_ms: Option<i64>,
+        /// Why, in words (the failures counted; the primary's error).
+        #[serde(default)]
+        reason: String,
+        /// The server that answered instead, for [`ServerChange::FellOver`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backup: Option<String>,
+    },
     /// Another process decided the request first; its decision holds.
     DecidedElsewhere {
         /// The request.
@@ -368,6 +386,20 @@ pub enum Guardrail {
         #[serde(default)]
         option: String,
     },
+}
+
+/// How an MCP server's state changed (issue 16), in [`Guardrail::Server`].
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerChange {
+    /// Too many failures in the circuit breaker's window: disabled until a time.
+    CircuitOpened,
+    /// A call let through after the cool-down (half-open) succeeded: enabled again.
+    CircuitClosed,
+    /// The server was set aside (disabled) or could not be reached, and the
+    /// call went to its declared backup.
+    FellOver,
 }
 
 /// `decision`: a decision on a request.

@@ -43,6 +43,29 @@ pub struct CallContext {
     pub mcp_servers: std::sync::Arc<Vec<crate::mcp::McpServer>>,
     /// The run's environment (`${env:NAME}` in a server's `env`).
     pub env: std::sync::Arc<Vec<(String, String)>>,
+    /// What a tool saw happen beyond its call's own outcome (an MCP server's
+    /// circuit opening, a fall-over to its backup): the engine journals each
+    /// as a `guardrail` event after the call (issue 16).
+    pub notes: Notes,
+}
+
+/// A tool's notes for the run's journal, shared by the calls of one run
+/// (the engine takes them after each call). Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct Notes(Arc<std::sync::Mutex<Vec<(crate::payload::Guardrail, String)>>>);
+
+impl Notes {
+    /// Adds one: what happened, and the event's message.
+    pub fn push(&self, what: crate::payload::Guardrail, message: impl Into<String>) {
+        if let Ok(mut v) = self.0.lock() {
+            v.push((what, message.into()));
+        }
+    }
+
+    /// Takes those added so far, oldest first.
+    pub fn take(&self) -> Vec<(crate::payload::Guardrail, String)> {
+        self.0.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default()
+    }
 }
 
 /// An idempotency key and where it goes (IETF httpapi

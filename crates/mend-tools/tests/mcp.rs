@@ -96,15 +96,42 @@ async fn a_published_server_is_listed_and_called_and_its_failures_have_codes() {
 }
 
 #[tokio::test]
-async fn a_server_that_cannot_start_falls_over_to_its_backup_and_trips_its_circuit() {
+async fn a_server_that_cannot_start_offers_its_backup_and_once_set_aside_falls_over_to_it() {
+    use mend_core::payload::{Guardrail, ServerChange};
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().canonicalize().unwrap();
     let c = cx(&root, vec![broken("primary-b", Some("backup-b")), fs_server("backup-b", &root, None)]);
     let call = json!({"server": "primary-b", "tool": "list_allowed_directories", "arguments": {}});
+    // It failed to start now: not started again at once (it has a backup);
+    // the backup is the repair the engine tries and learns.
     let o = McpTool.call(&call, &c).await;
-    assert!(o.is_ok(), "the backup answered: {o:?}");
-    assert_eq!(o.output["served_by"], "backup-b");
+    let e = o.error.as_ref().expect("unreachable");
+    assert_eq!(
+        (e.code.as_str(), e.retryable, &e.hints["sent"], &e.hints["phase"]),
+        ("MCP_SERVER_UNREACHABLE", false, &json!(false), &json!("start"))
+    );
     assert!(matches!(servers().state("primary-b").await, ServerState::Down { .. }));
+    let repairs = McpTool.repairs(&call, e, &c).await;
+    assert_eq!(repairs.len(), 1, "{repairs:?}");
+    assert_eq!(repairs[0].args["server"], "backup-b");
+    assert!(McpTool.call(&repairs[0].args, &c).await.is_ok(), "the backup answers");
+    // Two more failures trip its circuit, noted for the journal; from then
+    // on the call goes to the backup at once, noted too.
+    for _ in 0..2 {
+        assert!(!McpTool.call(&call, &c).await.is_ok());
+    }
+    let o = McpTool.call(&call, &c).await;
+    assert!(o.is_ok(), "set aside: the backup answered: {o:?}");
+    assert_eq!(o.output["served_by"], "backup-b");
+    let notes = c.notes.take();
+    let changes: Vec<ServerChange> = notes
+        .iter()
+        .filter_map(|(g, _)| match g {
+            Guardrail::Server { change, .. } => Some(*change),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(changes, [ServerChange::CircuitOpened, ServerChange::FellOver], "{notes:?}");
 
     // Without a backup: unreachable, known not sent; three failures in a
     // minute disable it, and the next call is refused at once.

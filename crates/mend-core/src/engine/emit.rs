@@ -91,6 +91,12 @@ impl Run<'_> {
         if !outcome.is_ok() && outcome.error.is_none() {
             outcome.error = Some(ToolError::new(ErrorCode::INTERNAL, "the tool reported a failure without an error"));
         }
+        // What the tool saw beyond its call (an MCP server's circuit, a
+        // fall-over to a backup), journaled after it (issue 16).
+        for (what, message) in self.ctx.notes.take() {
+            let ev = Event { tool: Some(cur.tool.clone()), ..self.event(Body::Guardrail(what), Level::Warn, Some(&step.name), message) };
+            self.emit(ev);
+        }
         let rendered = self.render(cur);
         let (level, msg) = match &outcome.error {
             Some(e) if !outcome.is_ok() => (Level::Warn, format!("{purpose} `{rendered}` failed: {} {}", e.code, e.message)),

@@ -339,6 +339,7 @@ impl Engine {
                 idempotency_key: None,
                 mcp_servers: std::sync::Arc::new(job.mcp_servers.clone()),
                 env: std::sync::Arc::new(opts.env.clone()),
+                notes: Default::default(),
             },
             env: opts.env,
             redactor,

@@ -36,7 +36,8 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use mend_core::mcp::McpServer;
-use mend_core::tool::{CallContext, Effect, Tool};
+use mend_core::payload::{Guardrail, ServerChange};
+use mend_core::tool::{CallContext, Effect, Notes, Repair, Tool};
 use mend_core::{ErrorCode, Outcome, ToolError};
 use serde_json::{Map, Value, json};
 
@@ -287,39 +288,68 @@ impl Servers {
             }
             Err(why) => {
                 s.down = Some(why.clone());
-                Self::failed(&mut s, &server.name, &why);
+                Self::failed(&mut s, &server.name, &why, &cx.notes);
                 Err(Unavailable::Down(why))
             }
         }
     }
 
-    /// Counts a failure; trips the circuit when there are too many.
-    fn failed(s: &mut Slot, name: &str, why: &str) {
+    /// Counts a failure; trips the circuit when there are too many (or
+    /// when the call let through half-open failed), and notes that for the
+    /// run's journal.
+    fn failed(s: &mut Slot, name: &str, why: &str, notes: &Notes) {
         let now = now_ms();
         s.failures.retain(|&t| now - t < TRIP_WINDOW_MS);
         s.failures.push(now);
         let half_open = s.open_until.is_some_and(|u| u <= now);
         if s.failures.len() >= TRIP_FAILURES || half_open {
             s.cool_ms = if s.cool_ms == 0 { FIRST_COOL_MS } else { (s.cool_ms * 2).min(MAX_COOL_MS) };
-            s.open_until = Some(now + s.cool_ms);
-            s.open_reason = format!("{} failures within {} s; the last: {why}", s.failures.len(), TRIP_WINDOW_MS / 1000);
+            let until = now + s.cool_ms;
+            s.open_until = Some(until);
+            s.open_reason = if half_open {
+                format!("the call let through after the cool-down failed too: {why}")
+            } else {
+                format!("{} failures within {} s; the last: {why}", s.failures.len(), TRIP_WINDOW_MS / 1000)
+            };
             s.failures.clear();
-            let _ = name;
+            notes.push(
+                Guardrail::Server {
+                    server: name.to_owned(),
+                    change: ServerChange::CircuitOpened,
+                    until_ms: Some(until),
+                    reason: s.open_reason.clone(),
+                    backup: None,
+                },
+                format!("MCP server `{name}` disabled for {} s (circuit open): {}", s.cool_ms / 1000, s.open_reason),
+            );
         }
     }
 
-    async fn succeeded(&self, name: &str) {
+    /// A call answered: the failures are forgotten, and a circuit that was
+    /// half-open closes (noted for the journal).
+    async fn succeeded(&self, name: &str, notes: &Notes) {
         let slot = self.slot(name);
         let mut s = slot.lock().await;
         s.failures.clear();
-        s.open_until = None;
+        if s.open_until.take().is_some() {
+            notes.push(
+                Guardrail::Server {
+                    server: name.to_owned(),
+                    change: ServerChange::CircuitClosed,
+                    until_ms: None,
+                    reason: "the call let through after the cool-down answered".into(),
+                    backup: None,
+                },
+                format!("MCP server `{name}` answered again after its cool-down: enabled (circuit closed)"),
+            );
+        }
         s.cool_ms = 0;
     }
 
-    async fn note_failure(&self, name: &str, why: &str) {
+    async fn note_failure(&self, name: &str, why: &str, notes: &Notes) {
         let slot = self.slot(name);
         let mut s = slot.lock().await;
-        Self::failed(&mut s, name, why);
+        Self::failed(&mut s, name, why, notes);
     }
 
     /// The server's tools (listed once per connection, again when asked to `refresh`).
@@ -432,9 +462,11 @@ fn find<'a>(servers: &'a [McpServer], name: &str) -> Option<&'a McpServer> {
 }
 
 impl McpTool {
-    /// Calls `tool` on `server`, falling over to its backup when the server
-    /// cannot be reached before anything is sent (or, for a call safe to
-    /// repeat, whenever it fails to answer).
+    /// Calls `tool` on `server`, passing over to its backup (and the
+    /// backup's) when the server is set aside: disabled by hand or by its
+    /// circuit breaker — nothing was sent. A server that fails now returns
+    /// its failure, with its backup as a [repair](Tool::repairs) for the
+    /// engine to try and learn.
     async fn call_on(&self, name: &str, tool: &str, arguments: &Map<String, Value>, timeout_ms: Option<u64>, cx: &CallContext) -> Outcome {
         let sv = servers();
         let mut tried: Vec<String> = Vec::new();
@@ -450,15 +482,22 @@ impl McpTool {
             let outcome = self.call_once(sv, &server, tool, arguments, timeout_ms, cx).await;
             let fell_back = |o: Outcome| if tried.len() > 1 { o.with_hint("served_by", json!(at)) } else { o };
             let Some(e) = outcome.error.clone().filter(|_| !outcome.is_ok()) else { return fell_back(outcome) };
-            // Over to the backup: only when nothing was sent, or the tool is safe to repeat.
-            let safe = {
-                let a = sv.annotations(&at, tool);
-                hint(&a, "readOnlyHint") == Some(true) || hint(&a, "idempotentHint") == Some(true)
-            };
-            let unreachable = e.code == ErrorCode::MCP_SERVER_UNREACHABLE;
-            let not_sent = e.hints.get("sent").and_then(Value::as_bool) == Some(false);
+            // A server set aside (disabled by hand or by its circuit) is
+            // passed over at once; one that merely failed now is left to the
+            // engine, whose repair (the backup) is learned (issue 16, item 6).
+            let set_aside = e.code == ErrorCode::MCP_SERVER_UNREACHABLE && e.hints.get("disabled").and_then(Value::as_bool) == Some(true);
             match server.backup.clone().filter(|b| !tried.contains(b)) {
-                Some(b) if unreachable && (not_sent || safe) => {
+                Some(b) if set_aside => {
+                    cx.notes.push(
+                        Guardrail::Server {
+                            server: at.clone(),
+                            change: ServerChange::FellOver,
+                            until_ms: None,
+                            reason: e.message.clone(),
+                            backup: Some(b.clone()),
+                        },
+                        format!("MCP server `{at}` is set aside ({}); the call goes to its backup `{b}`", e.message),
+                    );
                     last = Some(e);
                     at = b;
                 }
@@ -513,7 +552,16 @@ impl McpTool {
                 }
                 return o;
             }
-            Err(Unavailable::Down(m)) => return unreachable(m),
+            Err(Unavailable::Down(m)) => {
+                // It could not be started just now: with a backup declared,
+                // the backup goes first (a repair) rather than starting it
+                // again at once; the circuit lets it be tried later.
+                let mut o = unreachable(m).with_hint("phase", json!("start"));
+                if let (Some(e), Some(_)) = (o.error.as_mut(), &server.backup) {
+                    e.retryable = false;
+                }
+                return o;
+            }
         };
         // An unknown tool: read the list again once before saying so.
         let mut known = sv.tools(server, &conn, false).await.ok();
@@ -531,7 +579,7 @@ impl McpTool {
         let timeout = timeout_ms.unwrap_or(server.call_timeout_ms);
         match conn.call(tool, arguments.clone(), timeout).await {
             Ok(result) => {
-                sv.succeeded(name).await;
+                sv.succeeded(name, &cx.notes).await;
                 let text = text_of(&result);
                 let output = json!({"server": name, "text": text, "result": result});
                 if result.get("isError").and_then(Value::as_bool) == Some(true) {
@@ -554,11 +602,11 @@ impl McpTool {
                 Outcome::success(output)
             }
             Err(Failure::NotSent(m)) => {
-                sv.note_failure(name, &m).await;
+                sv.note_failure(name, &m, &cx.notes).await;
                 unreachable(format!("`{name}`: {m}"))
             }
             Err(Failure::Closed(m)) => {
-                sv.note_failure(name, &m).await;
+                sv.note_failure(name, &m, &cx.notes).await;
                 Outcome::failure(
                     ToolError::new(ErrorCode::MCP_SERVER_UNREACHABLE, format!("`{name}`: {m}; the call may have run"))
                         .hint("server", name)
@@ -566,7 +614,7 @@ impl McpTool {
                 )
             }
             Err(Failure::Timeout(ms)) => {
-                sv.note_failure(name, "a call timed out").await;
+                sv.note_failure(name, "a call timed out", &cx.notes).await;
                 Outcome::failure(
                     ToolError::new(ErrorCode::TIMEOUT, format!("`{name}`.`{tool}` did not answer within {ms} ms"))
                         .hint("server", name)
@@ -660,6 +708,25 @@ impl Tool for McpTool {
     fn idempotent(&self, args: &Value) -> bool {
         let a = servers().annotations(arg(args, "server"), arg(args, "tool"));
         hint(&a, "readOnlyHint") == Some(true) || hint(&a, "idempotentHint") == Some(true)
+    }
+
+    /// The server's declared `backup` for a server that could not be
+    /// reached (`MCP_SERVER_UNREACHABLE`): the same call on the backup. The
+    /// engine's rules for a call of unknown fate still hold (a call that
+    /// may have run is not sent to the backup unless it is safe to repeat).
+    async fn repairs(&self, args: &Value, error: &ToolError, ctx: &CallContext) -> Vec<Repair> {
+        if error.code != ErrorCode::MCP_SERVER_UNREACHABLE {
+            return Vec::new();
+        }
+        let name = arg(args, "server");
+        let Some(backup) = find(&ctx.mcp_servers, name).and_then(|s| s.backup.clone()).filter(|b| b != name) else {
+            return Vec::new();
+        };
+        let mut to = args.clone();
+        if let Some(o) = to.as_object_mut() {
+            o.insert("server".into(), json!(backup));
+        }
+        vec![Repair { args: to, reason: format!("`{backup}` is `{name}`'s declared backup") }]
     }
 
     async fn call(&self, args: &Value, ctx: &CallContext) -> Outcome {
