@@ -78,31 +78,13 @@ async fn a_tool_its_server_marks_destructive_asks_before_it_runs() {
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "x");
 }
 
-/// The scripted faulty server (`mend-fault-mcp`, in mend-faults), built if
-/// this test run did not build it.
-fn fault_server() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().and_then(Path::parent).unwrap().join("mend-fault-mcp");
-    if !bin.exists() {
-        // The profile this binary was built with (target/debug or target/release).
-        let release = bin.parent().and_then(Path::file_name).is_some_and(|n| n == "release");
-        let mut args = vec!["build", "-q", "-p", "mend-faults", "--bin", "mend-fault-mcp"];
-        if release {
-            args.push("--release");
-        }
-        let ok = std::process::Command::new(env!("CARGO")).args(&args).status().unwrap();
-        assert!(ok.success(), "building mend-fault-mcp");
-    }
-    bin
-}
-
 fn faulty(name: &str, state: &Path, flags: &[&str], backup: Option<&str>) -> String {
     let mut args: Vec<String> = vec!["--name".into(), name.into(), "--state".into(), state.display().to_string()];
     args.extend(flags.iter().map(|f| f.to_string()));
     let args: Vec<String> = args.iter().map(|a| format!("\"{a}\"")).collect();
     format!(
         "[[mcp.servers]]\nname = \"{name}\"\ncommand = \"{}\"\nargs = [{}]\nstartup_timeout = \"5s\"\ncall_timeout = \"2s\"\n{}\n",
-        fault_server().display(),
+        mend_faults::fault_mcp_bin().display(),
         args.join(", "),
         backup.map(|b| format!("backup = \"{b}\"\n")).unwrap_or_default()
     )

@@ -23,28 +23,12 @@ use rmcp::model::CallToolRequestParams;
 use rmcp::transport::TokioChildProcess;
 use serde_json::json;
 
-fn fault_server() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().and_then(Path::parent).unwrap().join("mend-fault-mcp");
-    if !bin.exists() {
-        // The profile this binary was built with (target/debug or target/release).
-        let release = bin.parent().and_then(Path::file_name).is_some_and(|n| n == "release");
-        let mut args = vec!["build", "-q", "-p", "mend-faults", "--bin", "mend-fault-mcp"];
-        if release {
-            args.push("--release");
-        }
-        let ok = std::process::Command::new(env!("CARGO")).args(&args).status().unwrap();
-        assert!(ok.success());
-    }
-    bin
-}
-
 fn server(name: &str, flags: &[&str]) -> McpServer {
     let mut args = vec!["--name".to_owned(), name.to_owned()];
     args.extend(flags.iter().map(|s| s.to_string()));
     McpServer {
         name: name.into(),
-        transport: McpTransport::Stdio { command: fault_server().display().to_string(), args, env: vec![], cwd: None },
+        transport: McpTransport::Stdio { command: mend_faults::fault_mcp_bin().display().to_string(), args, env: vec![], cwd: None },
         startup_timeout_ms: 10_000,
         call_timeout_ms: 10_000,
         backup: None,
@@ -75,7 +59,7 @@ fn main() {
         let args = json!({"server": "bench-tool", "tool": "echo", "arguments": {"text": "hi"}});
         assert!(McpTool.call(&args, &cx).await.is_ok(), "warm");
         // Directly with rmcp.
-        let mut cmd = tokio::process::Command::new(fault_server());
+        let mut cmd = tokio::process::Command::new(mend_faults::fault_mcp_bin());
         cmd.args(["--name", "bench-direct"]).kill_on_drop(true);
         let (proc, _) = TokioChildProcess::builder(cmd).stderr(std::process::Stdio::null()).spawn().unwrap();
         let direct = ().serve(proc).await.unwrap();

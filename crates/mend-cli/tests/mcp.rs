@@ -235,3 +235,63 @@ fn the_backup_that_healed_an_unreachable_server_is_learned_and_tried_first_next_
     assert_eq!((fell[0]["data"]["server"].as_str(), fell[0]["data"]["backup"].as_str()), (Some("broken"), Some("files")), "{logs}");
     assert!(fell[0]["message"].as_str().unwrap().contains("known bad"), "{logs}");
 }
+
+/// No MCP server outlives Mend (issue 16), even killed with `kill -9`
+/// mid-call, when no destructor runs: the server and a child of its own
+/// are gone soon after, checked by pid. Seeded kill points: before the
+/// server started, while it starts, and mid-call.
+#[test]
+fn a_server_and_its_children_end_when_mend_is_killed_with_sigkill() {
+    let s = Setup::new();
+    let fault = mend_faults::fault_mcp_bin();
+    let state = s.dir.path().join("hang.state");
+    let kid = s.dir.path().join("kid.pid");
+    // The server starts a child of its own first (`sleep`), then becomes the
+    // scripted server, which hangs on `echo`.
+    let script = format!(
+        "sleep 300 & echo $! > {kid:?}; exec {fault:?} --name hang --state {state:?} --hang-on echo",
+        kid = kid.display().to_string(),
+        fault = fault.display().to_string(),
+        state = state.display().to_string()
+    );
+    let job = s.job(
+        "hang.toml",
+        &format!(
+            "name = \"hang\"\n[[mcp.servers]]\nname = \"hang\"\ncommand = \"sh\"\nargs = [\"-c\", {script:?}]\ncall_timeout = \"60s\"\n\
+             [[steps]]\nname = \"wait\"\ntool = \"mcp\"\nargs = {{ server = \"hang\", tool = \"echo\", arguments = {{ text = \"hi\" }} }}\n"
+        ),
+    );
+    let seed: u64 = std::env::var("MEND_KILL_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or_else(|| fastrand::u64(..));
+    let mut rng = fastrand::Rng::with_seed(seed);
+    for round in 0..3 {
+        let _ = std::fs::remove_file(&kid);
+        let log = format!("{}.log", state.display());
+        let calls_before = std::fs::read_to_string(&log).unwrap_or_default().lines().filter(|l| l.starts_with("call")).count();
+        let mut mend =
+            s.mend().arg("run").arg(&job).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+        // Round 2 kills mid-call; the others at a random moment of the start.
+        let t0 = std::time::Instant::now();
+        if round == 2 {
+            while std::fs::read_to_string(&log).unwrap_or_default().lines().filter(|l| l.starts_with("call")).count() == calls_before {
+                assert!(t0.elapsed() < std::time::Duration::from_secs(20), "the call never reached the server");
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        } else {
+            std::thread::sleep(std::time::Duration::from_millis(rng.u64(0..400)));
+        }
+        let _ = mend.kill();
+        let _ = mend.wait();
+        let pids: Vec<u64> = std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.strip_prefix("start hang ")?.trim().parse().ok())
+            .chain(std::fs::read_to_string(&kid).ok().and_then(|p| p.trim().parse().ok()))
+            .collect();
+        let t0 = std::time::Instant::now();
+        while pids.iter().any(|&p| alive(p)) && t0.elapsed() < std::time::Duration::from_secs(5) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let left: Vec<&u64> = pids.iter().filter(|&&p| alive(p)).collect();
+        assert!(left.is_empty(), "seed {seed} (MEND_KILL_SEED), round {round}: still running after Mend was killed: {left:?}");
+    }
+}

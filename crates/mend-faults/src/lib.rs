@@ -296,3 +296,24 @@ fn reason(code: u16) -> &'static str {
         _ => "Status",
     }
 }
+
+/// The path of the `mend-fault-mcp` binary beside the running test binary
+/// (`target/<profile>/mend-fault-mcp`), built first with `cargo build -p
+/// mend-faults --bin mend-fault-mcp` in the same profile when this test run
+/// did not build it. For tests and benches only: panics when it cannot be
+/// built (the test cannot run without it).
+pub fn fault_mcp_bin() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let dir = exe.parent().and_then(std::path::Path::parent).expect("target/<profile>/deps/<test>");
+    let bin = dir.join("mend-fault-mcp");
+    if !bin.exists() {
+        let release = dir.file_name().is_some_and(|n| n == "release");
+        let mut args = vec!["build", "-q", "-p", "mend-faults", "--bin", "mend-fault-mcp"];
+        if release {
+            args.push("--release");
+        }
+        let ok = std::process::Command::new(env!("CARGO")).args(&args).status().expect("running cargo");
+        assert!(ok.success(), "building mend-fault-mcp");
+    }
+    bin
+}

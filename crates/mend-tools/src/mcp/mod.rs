@@ -28,6 +28,7 @@
 //! gate asks before it runs.
 
 pub mod client;
+pub mod guard;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
