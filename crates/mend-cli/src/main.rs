@@ -380,7 +380,7 @@ fn main() -> ExitCode {
             Cmd::Codes { markdown } => query::codes(markdown),
             Cmd::Tools { json } => {
                 let servers = if json { mcp::tools_json(&config).await } else { Default::default() };
-                query::tools(json, servers, &config)
+                query::tools(&home.data_dir, json, servers, &config)
             }
             Cmd::Safety { cmd } => safety::safety(&config, cmd),
             Cmd::Mcp { cmd } => mcp::mcp(&home.data_dir, &config, cmd).await,

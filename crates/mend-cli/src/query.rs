@@ -388,8 +388,14 @@ pub fn codes(markdown: bool) -> u8 {
 ///
 /// With `--json`, the `mcp` entry has `servers`: each configured MCP
 /// server (`mend mcp tools --json`'s object: state, tools or error).
-pub fn tools(json: bool, mcp_servers: serde_json::Map<String, serde_json::Value>, config: &mend_core::config::Config) -> u8 {
-    let r = mend_tools::default_registry();
+pub fn tools(
+    data_dir: &Path,
+    json: bool,
+    mcp_servers: serde_json::Map<String, serde_json::Value>,
+    config: &mend_core::config::Config,
+) -> u8 {
+    // The tools a job can call, `read_logs` (over this data directory's journal) included.
+    let r = mend_agent::registry(&data_dir.join(mend_journal::FILE_NAME));
     if json {
         let mut all: serde_json::Map<String, serde_json::Value> =
             r.tools().map(|t| (t.name().to_owned(), serde_json::json!({"description": t.description(), "schema": t.schema()}))).collect();
@@ -398,12 +404,14 @@ pub fn tools(json: bool, mcp_servers: serde_json::Map<String, serde_json::Value>
         }
         println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
     } else {
+        let w = r.tools().map(|t| t.name().len()).max().unwrap_or(0);
+        let pad = " ".repeat(w + 1);
         for t in r.tools() {
             let props = t.schema()["properties"].as_object().map(|p| p.keys().cloned().collect::<Vec<_>>().join(", ")).unwrap_or_default();
-            println!("{:<6} {}\n       args: {props}", t.name(), t.description());
+            println!("{:<w$} {}\n{pad}args: {props}", t.name(), t.description());
             if t.name() == "mcp" && !config.mcp_servers.is_empty() {
                 let names: Vec<&str> = config.mcp_servers.iter().map(|s| s.name.as_str()).collect();
-                println!("       servers: {} (their tools: `mend mcp tools`)", names.join(", "));
+                println!("{pad}servers: {} (their tools: `mend mcp tools`)", names.join(", "));
             }
         }
     }

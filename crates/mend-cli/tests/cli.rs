@@ -799,6 +799,7 @@ fn the_job_format_says_what_the_tools_and_codes_do() {
     let (code, out, err) = run(mend(d.path()).args(["tools", "--json"]));
     assert_eq!(code, 0, "{err}");
     let tools: Value = serde_json::from_str(&out).unwrap();
+    assert!(tools["read_logs"]["schema"]["properties"]["server"].is_object(), "read_logs is a tool a job can call: {out}");
     let schema_text = tools["http"]["schema"]["properties"]["detect_body_errors"]["description"].as_str().unwrap();
     let cell = doc.split("`detect_body_errors` (").nth(1).and_then(|s| s.split(") |").next()).unwrap();
     assert_eq!(cell.replace('`', ""), schema_text);
