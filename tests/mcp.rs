@@ -163,6 +163,22 @@ async fn the_scripted_faults_heal_stop_or_ask_as_the_table_says() {
     assert_eq!(ran.actions(0), ["retry_modified"], "{:#?}", ran.report.steps[0]);
     assert_eq!(out["result"]["structuredContent"]["server"], "standby");
 
+    // A server that keeps dying: started again once, then — failing twice
+    // within a minute — its backup goes first (echo is read-only, so a call
+    // of unknown fate may go elsewhere).
+    let (a, b) = (root.join("dies.state"), root.join("spare.state"));
+    let job = format!(
+        "name = \"t\"\n{}{}{}",
+        faulty("dies", &a, &["--die-on-call", "echo"], Some("spare")),
+        faulty("spare", &b, &[], None),
+        step("dies", "echo", "{ text = \"hi\" }")
+    );
+    let ran = run_job(root, &job, abort()).await;
+    assert_eq!(ran.actions(0), ["retry_same", "retry_modified"], "{:#?}", ran.report.steps[0]);
+    let out = &ran.report.steps[0].final_outcome.as_ref().unwrap().output;
+    assert_eq!(out["server"], "spare", "{out}");
+    assert_eq!(starts(&a), 2, "started once, then once again, never a third time");
+
     // A tool marked destructive asks first.
     let st = root.join("drop.state");
     let job = format!("name = \"t\"\n{}{}", faulty("db", &st, &[], None), step("db", "drop_table", "{ name = \"users\" }"));

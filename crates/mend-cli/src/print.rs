@@ -63,6 +63,8 @@ impl Observer for Progress {
             Body::Recovery(_) => format!("  ✔ {}", e.message),
             // Information (a run going on after a crash, a decision made elsewhere) is not a stop.
             Body::Guardrail(_) if e.level == mend_core::event::Level::Info => format!("  · {}", e.message),
+            // An MCP server's circuit or a fall-over to its backup is news, not a stop.
+            Body::Guardrail(mend_core::payload::Guardrail::Server { .. }) => format!("  ↪ {}", e.message),
             Body::Guardrail(_) => format!("  ⛔ {}", e.message),
             Body::Escalation(req) => match &req.danger {
                 // Before a call runs: which rule asked, on which simple command (issue 11).

@@ -2,9 +2,12 @@
 // through tauri-driver launches target/debug/mend-desktop on a fresh data
 // directory. The first-start demo heals its failures and escalates; the
 // test picks an option in the approval popup; the job completes; the
-// journal (read with the `mend` command line) shows the decision.
+// journal (read with the `mend` command line) shows the decision. The
+// Servers view disables an MCP server; the next call, from the command
+// line, goes to its backup.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -24,6 +27,17 @@ async function shot(name) {
 function mend(...args) {
   return execFileSync(cli, args, { env: process.env, encoding: "utf8" });
 }
+
+// Two MCP servers in the user config (the scripted server, mend-faults):
+// `primary` with `standby` as its backup. Written before the app starts.
+const fault = process.env.MEND_E2E_FAULT_MCP;
+const stage = join(process.env.MEND_DATA_DIR, "..");
+const serverToml = (name, backup) =>
+  `[[mcp.servers]]\nname = "${name}"\ncommand = ${JSON.stringify(fault)}\nargs = ["--name", "${name}", "--state", ${JSON.stringify(join(stage, name + ".state"))}]\n` +
+  (backup ? `backup = "${backup}"\n` : "") +
+  "\n";
+mkdirSync(join(process.env.XDG_CONFIG_HOME, "mend"), { recursive: true });
+writeFileSync(join(process.env.XDG_CONFIG_HOME, "mend", "config.toml"), serverToml("primary", "standby") + serverToml("standby"));
 
 before(() => launch(app));
 after(() => quit());
@@ -130,4 +144,38 @@ test("the memory screen edits a lesson and finds it; the dashboard's numbers are
   await js("const r = document.querySelector('table.events tr.ev[data-kind=\"decision\"]'); r.scrollIntoView(); r.click();");
   assert.match(await text("[data-detail]"), /staging is scratch/);
   await shot("e2e-audit.png");
+});
+
+test("a server disabled in the Servers view is passed over: the next call goes to its backup", async () => {
+  await switchTo("main");
+  await click('[data-tab="servers"]');
+  await until("the declared servers", async () => (await text('[data-screen="servers"]')).includes("standby"));
+  const reason = await find('[data-server="primary"] input');
+  await wd("POST", `/element/${reason}/value`, { text: "flaky since the upgrade" });
+  await click('[data-server="primary"] button[data-act="disable"]');
+  await until("primary disabled", async () => (await js("return document.querySelector('[data-server=primary]').dataset.state")) === "disabled");
+  assert.match(await text('[data-server="primary"]'), /flaky since the upgrade/);
+  await shot("e2e-servers.png");
+
+  // Another process (the command line) calls `primary`: `standby` answers.
+  const job = join(stage, "echo.toml");
+  writeFileSync(job, `name = "echo"\n[[steps]]\nname = "say"\ntool = "mcp"\nargs = { server = "primary", tool = "echo", arguments = { text = "hi" } }\n`);
+  const report = JSON.parse(mend("run", job, "--json"));
+  assert.equal(report.status, "succeeded");
+  const out = report.steps[0].final_outcome.output;
+  assert.equal(out.served_by, "standby");
+  assert.equal(out.result.structuredContent.server, "standby");
+  const fell = mend("logs", "--kind", "guardrail", "--json")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l))
+    .filter((e) => e.data.change === "fell_over");
+  assert.equal(fell.length, 1);
+  assert.match(fell[0].message, /flaky since the upgrade/);
+
+  // Enabled again in the view: the next call is `primary`'s own.
+  await click('[data-server="primary"] button[data-act="enable"]');
+  await until("primary enabled", async () => (await js("return document.querySelector('[data-server=primary]').dataset.state")) !== "disabled");
+  const again = JSON.parse(mend("run", job, "--json"));
+  assert.equal(again.steps[0].final_outcome.output.result.structuredContent.server, "primary");
 });

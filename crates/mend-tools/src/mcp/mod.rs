@@ -528,7 +528,21 @@ impl McpTool {
             return outcome;
         }
         let (failures, starts) = sv.history(&server.name).await;
-        outcome.with_hint("server_failures_recent", json!(failures)).with_hint("server_starts", json!(starts))
+        let mut outcome = outcome.with_hint("server_failures_recent", json!(failures)).with_hint("server_starts", json!(starts));
+        // The history chooses between a restart and the backup (issue 16):
+        // a server that failed twice within the breaker's window is not
+        // started again first when it has a backup — the backup goes first
+        // (a third failure sets it aside altogether).
+        if let Some(e) = outcome.error.as_mut()
+            && e.code == ErrorCode::MCP_SERVER_UNREACHABLE
+            && server.backup.is_some()
+            && failures >= 2
+            && e.retryable
+        {
+            e.retryable = false;
+            e.hints.insert("prefer_backup".into(), json!(format!("{failures} failures within {} s", TRIP_WINDOW_MS / 1000)));
+        }
+        outcome
     }
 
     async fn call_inner(
