@@ -337,7 +337,8 @@ impl Agent {
         // the run has something to teach (issue 13).
         engine = engine.with_lessons(self.lessons.clone()).with_learner(self.lessons.clone());
         if let Some(llm) = &self.llm {
-            engine = engine.with_layer_last(llm.clone());
+            // The model reads the journal's account of what failed (issue 16).
+            engine = engine.with_layer_last(llm.clone()).with_history(Arc::new(logs::ReadLogs::new(self.journal.path().to_path_buf())));
         }
         let RunSpec { job, env, job_path, resume, restart, run_id, lease } = spec;
         // The MCP tools' annotations are read before the gate needs them: a

@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use async_trait::async_trait;
-use mend_core::event::Level;
+use mend_core::event::{EventKind, Level};
 use mend_core::job::parse_duration_ms;
+use mend_core::payload::Body;
 use mend_core::redact::Redactor;
 use mend_core::tool::{CallContext, Effect, Tool};
 use mend_core::{ErrorCode, Outcome, ToolError};
@@ -111,5 +112,73 @@ impl Tool for ReadLogs {
             });
         }
         Outcome::success(out).timed(t0.elapsed().as_millis() as u64)
+    }
+}
+
+/// How far back the diagnosis's account of a subject looks, ms (30 minutes).
+pub const HISTORY_WINDOW_MS: i64 = 30 * 60_000;
+
+/// The stderr lines of an MCP server given to the diagnosis, at most.
+pub const HISTORY_STDERR_LINES: usize = 5;
+
+/// `read_logs` for the diagnosis (issue 16): the journal's calls of the
+/// failing call's subject in the last [`HISTORY_WINDOW_MS`] — for an MCP
+/// call, its server's calls, with the server's state, starts and last
+/// stderr lines (redacted by the prompt) — counted by code.
+#[async_trait]
+impl mend_core::diagnose::History for ReadLogs {
+    async fn recent(&self, tool: &str, args: &Value, _error: &ToolError) -> Option<String> {
+        let server = if tool == "mcp" { s(args, "server").map(str::to_owned) } else { None };
+        let subject = mend_core::lesson::subject_of(tool, args);
+        let filter = LogFilter {
+            since_ms: Some(mend_core::clock::now_ms() - HISTORY_WINDOW_MS),
+            tool: Some(tool.to_owned()),
+            kind: Some(EventKind::Call),
+            text: subject.clone(),
+            limit: MAX_EVENTS,
+            ..Default::default()
+        };
+        let path = self.journal.clone();
+        let events = tokio::task::spawn_blocking(move || Reader::open(&path).and_then(|r| r.logs(&filter))).await.ok()?.ok()?;
+        // An MCP server's own calls (its name in another server's would match the text too).
+        let calls: Vec<_> = events
+            .iter()
+            .filter(|e| match (&server, &e.body) {
+                (Some(name), Body::Call(c)) => c.args.get("server").and_then(Value::as_str) == Some(name.as_str()),
+                _ => true,
+            })
+            .collect();
+        let mut by_code: std::collections::BTreeMap<&str, usize> = Default::default();
+        for e in calls.iter().filter(|e| e.ok == Some(false)) {
+            *by_code.entry(e.code.as_deref().unwrap_or("?")).or_default() += 1;
+        }
+        let failed: usize = by_code.values().sum();
+        let who = match (&server, &subject) {
+            (Some(name), _) => format!("MCP server `{name}`"),
+            (None, Some(sub)) => format!("`{tool}` calls about `{sub}`"),
+            (None, None) => format!("`{tool}` calls"),
+        };
+        let codes = by_code.iter().map(|(c, n)| format!("{c} ×{n}")).collect::<Vec<_>>().join(", ");
+        let mut out = format!(
+            "{who}: {failed} of {} calls failed in the last {} minutes{}",
+            calls.len(),
+            HISTORY_WINDOW_MS / 60_000,
+            if codes.is_empty() { String::new() } else { format!(" ({codes})") }
+        );
+        if let Some(name) = &server {
+            let sv = mend_tools::mcp::servers();
+            let state = serde_json::to_string(&sv.state(name).await).unwrap_or_default();
+            let (recent, starts) = sv.history(name).await;
+            out.push_str(&format!(
+                "\nIn this process: state {state}; started {starts} time(s); {recent} failure(s) within the circuit breaker's {} s window",
+                mend_tools::mcp::TRIP_WINDOW_MS / 1000
+            ));
+            let lines = sv.stderr(name).await;
+            let last = &lines[lines.len().saturating_sub(HISTORY_STDERR_LINES)..];
+            if !last.is_empty() {
+                out.push_str(&format!("\nIts last stderr lines:\n  {}", last.join("\n  ")));
+            }
+        }
+        Some(out)
     }
 }

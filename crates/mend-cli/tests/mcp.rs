@@ -295,3 +295,54 @@ fn a_server_and_its_children_end_when_mend_is_killed_with_sigkill() {
         assert!(left.is_empty(), "seed {seed} (MEND_KILL_SEED), round {round}: still running after Mend was killed: {left:?}");
     }
 }
+
+/// Issue 16, item 4: the model that diagnoses an MCP failure is given the
+/// journal's account of that server (`read_logs`): its failed calls in the
+/// last 30 minutes by code, its state and starts, its last stderr lines.
+#[tokio::test]
+async fn the_model_reads_the_servers_recent_failures_and_stderr_before_it_proposes() {
+    use mend_faults::{FaultServer, Reply, Script};
+    let s = Setup::new();
+    let job = s.job(
+        "broken.toml",
+        "name = \"b\"\n[[steps]]\nname = \"call\"\ntool = \"mcp\"\nargs = { server = \"broken\", tool = \"x\", arguments = {} }\nretry = { base = \"10ms\", max = 1 }\n",
+    );
+    // Failures on record first, without a model.
+    for _ in 0..2 {
+        let (code, _, _) = run(s.mend().arg("run").arg(&job).args(["--approve", "abort"]));
+        assert_ne!(code, 0);
+    }
+    let body = serde_json::json!({"choices": [{"message": {"content": "{\"action\": \"escalate\", \"root_cause\": \"the server cannot start\"}"}}], "usage": {"prompt_tokens": 10, "completion_tokens": 5}});
+    let llm = FaultServer::start([("/v1/chat/completions", Script::new().always(Reply::json(200, &body.to_string())))]).await.unwrap();
+    let d = s.dir.path().to_path_buf();
+    let (url, job2) = (llm.url("/v1"), job.clone());
+    let (code, _, err) = tokio::task::spawn_blocking(move || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_mend"));
+        c.env("MEND_DATA_DIR", d.join("data")).env("XDG_CONFIG_HOME", d.join("no-config")).env_remove("MEND_CONFIG");
+        c.arg("--config").arg(d.join("config.toml")).arg("run").arg(&job2).args([
+            "--approve",
+            "abort",
+            "--llm-base-url",
+            &url,
+            "--llm-model",
+            "local",
+        ]);
+        run(&mut c)
+    })
+    .await
+    .unwrap();
+    assert_ne!(code, 0, "{err}");
+    let asked = llm.requests("/v1/chat/completions");
+    assert!(!asked.is_empty(), "the model was asked: {err}");
+    let prompt: Value = serde_json::from_str(&asked[0].body).unwrap();
+    let text = prompt.to_string();
+    let failed = regex_lite_count(&text);
+    assert!(failed >= 4, "the earlier runs' failures are counted: {text}");
+    assert!(text.contains("calls failed in the last 30 minutes (MCP_SERVER_UNREACHABLE"), "{text}");
+    assert!(text.contains("config file missing"), "its stderr: {text}");
+}
+
+/// The `N` of "MCP server `broken`: N of M calls failed".
+fn regex_lite_count(text: &str) -> usize {
+    text.split("MCP server `broken`: ").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0)
+}

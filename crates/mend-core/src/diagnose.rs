@@ -64,6 +64,22 @@ pub struct DiagnosisContext<'a> {
     pub redactor: &'a crate::redact::Redactor,
     /// The tools (their schemas, for a prompt).
     pub registry: &'a crate::tool::ToolRegistry,
+    /// What the journal says lately about the failing call's subject (an
+    /// MCP server's failures and starts in the last 30 minutes, its state
+    /// and last stderr lines), from [`History`]: read when a layer that
+    /// spends tokens will ask (issue 16, `read_logs` for the diagnosis).
+    pub history: Option<&'a str>,
+}
+
+/// The audit trail for the diagnosis (issue 16): a short account of what
+/// the journal says lately about a failing call's subject, so that a model
+/// sees "this server failed 12 times in the last 30 minutes" before it
+/// proposes a fix. Implemented over the journal by `mend_agent`.
+#[async_trait]
+pub trait History: Send + Sync {
+    /// A few lines for `tool` called with `args` that failed with `error`,
+    /// or `None` when the journal has nothing to say (or cannot be read).
+    async fn recent(&self, tool: &str, args: &Value, error: &ToolError) -> Option<String>;
 }
 
 /// A diagnosis layer.
@@ -220,6 +236,7 @@ mod tests {
             lessons: &[],
             redactor: &crate::redact::Redactor::new(Vec::<(String, String)>::new()),
             registry: &crate::tool::ToolRegistry::default(),
+            history: None,
         };
         PolicyDiagnoser.diagnose(&cx).await.into_iter().map(|d| d.action.kind().to_string()).collect()
     }

@@ -89,6 +89,8 @@ pub struct Seen {
     pub method: String,
     /// Header names (lower-case) and values.
     pub headers: Vec<(String, String)>,
+    /// The body as read (up to its `Content-Length`; UTF-8, lossy).
+    pub body: String,
 }
 
 impl Seen {
@@ -209,13 +211,12 @@ async fn serve(mut sock: TcpStream, routes: Arc<Mutex<HashMap<String, Route>>>) 
             l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("content-length")).map(|(_, v)| v.trim().parse().unwrap_or(0))
         })
         .unwrap_or(0);
-    let mut have = buf.len() - head_end;
-    while have < len {
+    while buf.len() - head_end < len {
         let n = sock.read(&mut chunk).await?;
         if n == 0 {
             break;
         }
-        have += n;
+        buf.extend_from_slice(&chunk[..n]);
     }
     let seen = Seen {
         method: head.split_whitespace().next().unwrap_or("").to_owned(),
@@ -224,6 +225,7 @@ async fn serve(mut sock: TcpStream, routes: Arc<Mutex<HashMap<String, Route>>>) 
             .skip(1)
             .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_owned())))
             .collect(),
+        body: String::from_utf8_lossy(&buf[head_end..]).into_owned(),
     };
     let reply = {
         let mut r = routes.lock().map_err(|_| std::io::Error::other("poisoned"))?;

@@ -84,6 +84,7 @@ fn main() {
         lessons: &lessons,
         redactor: &redactor,
         registry: &registry,
+        history: None,
     };
     println!("| measure | median | p99 |\n| --- | --- | --- |");
     let mut t = timed(n, || {

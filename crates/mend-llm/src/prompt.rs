@@ -93,6 +93,9 @@ pub fn user(cx: &DiagnosisContext<'_>) -> String {
         allowed.push("verify_state");
     }
     out.push_str(&format!("Allowed actions now: {}.\n", allowed.join(", ")));
+    if let Some(h) = cx.history {
+        out.push_str(&format!("What the journal says about this lately (read_logs):\n{}\n", data(&cx.redactor.text(h))));
+    }
     if !cx.lessons.is_empty() {
         out.push_str("What Mend's memory says about failures like this (most relevant first):\n");
         for l in cx.lessons {
@@ -166,6 +169,7 @@ mod tests {
             lessons: &lessons,
             redactor: &redactor,
             registry: &registry,
+            history: None,
         };
         let p = super::user(&cx);
         assert!(!p.contains("tok-123456789"), "{p}");

@@ -390,6 +390,12 @@ impl Run<'_> {
             .collect();
         let retries_for_code = st.retries.get(&err.code).copied().unwrap_or(0);
         let effect = self.e.registry.get(&cur.tool).map(|t| t.effect(&cur.args)).unwrap_or(Effect::Mutating);
+        // The journal's account of this subject, read only for a layer
+        // that will spend tokens on it (issue 16).
+        let history = match &self.e.history {
+            Some(h) if self.e.layers.iter().any(|l| l.uses_tokens()) => h.recent(&cur.tool, &cur.args, err).await,
+            _ => None,
+        };
         let mut rejected = Vec::new();
         let mut reasons: Vec<String> = Vec::new();
         let mut chosen = None;
@@ -418,6 +424,7 @@ impl Run<'_> {
                 lessons: &st.lessons,
                 redactor: &self.redactor,
                 registry: &self.e.registry,
+                history: history.as_deref(),
             };
             let proposals = layer.diagnose(&cx).await;
             for mut d in proposals {

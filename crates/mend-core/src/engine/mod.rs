@@ -201,6 +201,9 @@ pub struct Engine {
     /// The file system as the strict safety level sees it; `None` assumes
     /// every file a command could replace exists.
     probe: Option<Arc<dyn Probe>>,
+    /// The journal's account of a failing call's subject, for layers that
+    /// spend tokens (issue 16).
+    history: Option<Arc<dyn crate::diagnose::History>>,
 }
 
 impl Engine {
@@ -218,6 +221,7 @@ impl Engine {
             lessons: None,
             learner: None,
             probe: None,
+            history: None,
         }
     }
 
@@ -231,6 +235,13 @@ impl Engine {
     /// Learns from every run before it is closed (see [`Learner`]).
     pub fn with_learner(mut self, learner: Arc<dyn Learner>) -> Self {
         self.learner = Some(learner);
+        self
+    }
+
+    /// Gives the layers that spend tokens (an LLM) the journal's account of
+    /// a failing call's subject ([`DiagnosisContext::history`](crate::diagnose::DiagnosisContext::history)).
+    pub fn with_history(mut self, history: Arc<dyn crate::diagnose::History>) -> Self {
+        self.history = Some(history);
         self
     }
 

@@ -92,6 +92,8 @@ struct Slot {
     conn: Option<Arc<Conn>>,
     down: Option<String>,
     failures: Vec<i64>,
+    // Every failure within the window, for the history (never cleared by a trip or a success).
+    recent: Vec<i64>,
     cool_ms: i64,
     open_until: Option<i64>,
     open_reason: String,
@@ -221,14 +223,15 @@ impl Servers {
         s.down = None;
     }
 
-    /// How many times a server failed within the circuit breaker's window,
-    /// and how many times it was started in this process: the history the
+    /// How many times a server failed within the circuit breaker's window
+    /// (whether or not its circuit tripped or a call answered since), and
+    /// how many times it was started in this process: the history the
     /// diagnosis reads (issue 16).
     pub async fn history(&self, name: &str) -> (usize, u32) {
         let slot = self.slot(name);
         let s = slot.lock().await;
         let now = now_ms();
-        (s.failures.iter().filter(|&&t| now - t < TRIP_WINDOW_MS).count(), s.starts)
+        (s.recent.iter().filter(|&&t| now - t < TRIP_WINDOW_MS).count(), s.starts)
     }
 
     /// Ends every server's connection and process group.
@@ -302,6 +305,8 @@ impl Servers {
         let now = now_ms();
         s.failures.retain(|&t| now - t < TRIP_WINDOW_MS);
         s.failures.push(now);
+        s.recent.retain(|&t| now - t < TRIP_WINDOW_MS);
+        s.recent.push(now);
         let half_open = s.open_until.is_some_and(|u| u <= now);
         if s.failures.len() >= TRIP_FAILURES || half_open {
             s.cool_ms = if s.cool_ms == 0 { FIRST_COOL_MS } else { (s.cool_ms * 2).min(MAX_COOL_MS) };
