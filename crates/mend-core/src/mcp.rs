@@ -51,10 +51,37 @@ pub enum McpTransport {
     Http {
         /// The endpoint URL.
         url: String,
-        /// Headers, each with the environment variable holding its value
-        /// (so a token is never written in the file, and is redacted).
+        /// Headers, name → value: the value is the name of the environment
+        /// variable holding it (`Authorization = "MCP_TOKEN"`), or text with
+        /// `${env:NAME}` in it; either way the variables' values are secrets
+        /// of every run that may call the server, redacted everywhere
+        /// ([`McpServer::secret_vars`]).
         headers: Vec<(String, String)>,
     },
+}
+
+impl McpServer {
+    /// The environment variables whose values its headers carry (a bare
+    /// variable name, or each `${env:NAME}` in the text): secrets, redacted
+    /// like a job's `secrets`.
+    pub fn secret_vars(&self) -> Vec<String> {
+        let McpTransport::Http { headers, .. } = &self.transport else { return Vec::new() };
+        let mut out = Vec::new();
+        for (_, v) in headers {
+            let bare = !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if bare {
+                out.push(v.clone());
+            }
+            let mut rest = v.as_str();
+            while let Some(i) = rest.find("${env:") {
+                let after = &rest[i + 6..];
+                let Some(end) = after.find('}') else { break };
+                out.push(after[..end].to_owned());
+                rest = &after[end..];
+            }
+        }
+        out
+    }
 }
 
 /// One MCP server.
@@ -175,4 +202,30 @@ pub fn merged(base: &[McpServer], extra: &[McpServer]) -> Vec<McpServer> {
     let mut out: Vec<McpServer> = base.iter().filter(|b| !extra.iter().any(|e| e.name == b.name)).cloned().collect();
     out.extend(extra.iter().cloned());
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_variables_a_servers_headers_carry_are_its_secrets() {
+        let s = McpServer {
+            name: "api".into(),
+            transport: McpTransport::Http {
+                url: "https://mcp.example/mcp".into(),
+                headers: vec![
+                    ("Authorization".into(), "MCP_TOKEN".into()),
+                    ("X-Both".into(), "Bearer ${env:A_KEY}; team=${env:TEAM_ID}".into()),
+                    ("X-Plain".into(), "text with spaces".into()),
+                ],
+            },
+            startup_timeout_ms: 1,
+            call_timeout_ms: 1,
+            backup: None,
+        };
+        assert_eq!(s.secret_vars(), ["MCP_TOKEN", "A_KEY", "TEAM_ID"]);
+        let stdio = McpServer { transport: McpTransport::Stdio { command: "x".into(), args: vec![], env: vec![], cwd: None }, ..s };
+        assert!(stdio.secret_vars().is_empty());
+    }
 }

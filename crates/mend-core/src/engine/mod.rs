@@ -298,7 +298,9 @@ impl Engine {
     /// request left waiting.
     pub async fn run(&self, job: &Job, opts: RunOptions) -> Result<RunReport, EngineError> {
         let safety = Gate::new(&job.safety).map_err(EngineError::Safety)?;
-        let redactor = Redactor::from_env(job.secrets.iter().map(String::as_str), &opts.env);
+        // The job's secrets, and what its MCP servers' headers carry.
+        let header_vars: Vec<String> = job.mcp_servers.iter().flat_map(|s| s.secret_vars()).collect();
+        let redactor = Redactor::from_env(job.secrets.iter().map(String::as_str).chain(header_vars.iter().map(String::as_str)), &opts.env);
         let find = |name: &str| {
             job.steps
                 .iter()

@@ -396,6 +396,12 @@ fn left(e: &DynamicTransportError) -> bool {
         None => false,
         Some(StreamableHttpError::Client(re)) => !(re.is_connect() || re.is_builder()),
         Some(StreamableHttpError::ReservedHeaderConflict(_) | StreamableHttpError::TransportChannelClosed) => false,
+        // Refused before anything ran: not authorised (401 / 403), a
+        // session the server no longer has (404), a rate limit (429).
+        Some(StreamableHttpError::AuthRequired(_) | StreamableHttpError::InsufficientScope(_) | StreamableHttpError::SessionExpired) => {
+            false
+        }
+        Some(StreamableHttpError::HttpStatus(s)) if s.status == 429 => false,
         Some(_) => true,
     }
 }
