@@ -71,9 +71,11 @@ pub enum Failure {
 /// A live connection.
 pub struct Conn {
     service: RunningService<RoleClient, ()>,
-    /// The server's process (the leader of its process group); `None` for
-    /// streamable HTTP.
+    /// The server's process; `None` for streamable HTTP.
     pub pid: Option<u32>,
+    /// Its process group (led by its watcher, `guard`; the server's own pid
+    /// when no watcher could be started); `None` for streamable HTTP.
+    pub pgid: Option<u32>,
     /// An HTTP request of this connection failed in transport, or the
     /// server forgot its session: the next call opens a new session. (Over
     /// HTTP nothing else says the server went away: each request is its
@@ -93,8 +95,11 @@ impl Conn {
             McpTransport::Stdio { command, args, env, cwd } => (command, args, env, cwd),
             McpTransport::Http { url, headers } => return Self::start_http(server, url, headers, env, base_dir).await,
         };
+        // Its group is led by a watcher that ends it with this process, even
+        // after a `kill -9`; started first, so the server is never unwatched.
+        let group = super::guard::new_group().ok();
         let mut cmd = tokio::process::Command::new(command);
-        cmd.args(args).process_group(0).kill_on_drop(true);
+        cmd.args(args).process_group(group.and_then(|g| i32::try_from(g).ok()).unwrap_or(0)).kill_on_drop(true);
         for (k, v) in extra {
             cmd.env(k, mend_core::job::expand(&Value::String(v.clone()), env, base_dir).as_str().unwrap_or(v));
         }
@@ -102,13 +107,15 @@ impl Conn {
             Some(d) => base_dir.join(d),
             None => base_dir.to_path_buf(),
         });
-        let (proc, err) =
-            TokioChildProcess::builder(cmd).stderr(Stdio::piped()).spawn().map_err(|e| format!("could not start `{command}`: {e}"))?;
+        let (proc, err) = match TokioChildProcess::builder(cmd).stderr(Stdio::piped()).spawn() {
+            Ok(p) => p,
+            Err(e) => {
+                kill_group(group);
+                return Err(format!("could not start `{command}`: {e}"));
+            }
+        };
         let pid = proc.id();
-        // Its group ends with this process, even after a `kill -9`.
-        if let Some(p) = pid {
-            let _ = super::guard::watch(p);
-        }
+        let pgid = group.or(pid);
         if let Some(err) = err {
             let ring = stderr.clone();
             tokio::spawn(async move {
@@ -120,14 +127,18 @@ impl Conn {
         }
         let started = tokio::time::timeout(Duration::from_millis(server.startup_timeout_ms), ().serve(proc)).await;
         match started {
-            Ok(Ok(service)) => Ok(Conn { service, pid, broken: AtomicBool::new(false), http: false }),
+            Ok(Ok(service)) => Ok(Conn { service, pid, pgid, broken: AtomicBool::new(false), http: false }),
             Ok(Err(e)) => {
                 // Give its stderr a moment to say why it died.
                 tokio::time::sleep(Duration::from_millis(50)).await;
+                kill_group(pgid);
                 let last = stderr.lines().last().cloned().map(|l| format!(" ({l})")).unwrap_or_default();
                 Err(format!("`{}` did not initialize: {e}{last}", server.name))
             }
-            Err(_) => Err(format!("`{}` did not initialize within {} ms", server.name, server.startup_timeout_ms)),
+            Err(_) => {
+                kill_group(pgid);
+                Err(format!("`{}` did not initialize within {} ms", server.name, server.startup_timeout_ms))
+            }
         }
     }
 
@@ -150,7 +161,7 @@ impl Conn {
         let transport = StreamableHttpClientTransport::with_client(client, config);
         let started = tokio::time::timeout(Duration::from_millis(server.startup_timeout_ms), ().serve(transport)).await;
         match started {
-            Ok(Ok(service)) => Ok(Conn { service, pid: None, broken: AtomicBool::new(false), http: true }),
+            Ok(Ok(service)) => Ok(Conn { service, pid: None, pgid: None, broken: AtomicBool::new(false), http: true }),
             Ok(Err(ClientInitializeError::TransportError { error, .. })) => {
                 Err(format!("`{}` did not initialize: {}", server.name, describe(&error)))
             }
@@ -213,9 +224,9 @@ impl Conn {
     /// Closes the connection (rmcp ends an HTTP session with `DELETE`) and
     /// ends the server's process group (stdio).
     pub async fn stop(self) {
-        let pid = self.pid;
+        let pgid = self.pgid;
         let _ = tokio::time::timeout(Duration::from_secs(2), self.service.cancel()).await;
-        kill_group(pid);
+        kill_group(pgid);
     }
 }
 

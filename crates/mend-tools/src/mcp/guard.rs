@@ -1,8 +1,8 @@
 //! No MCP server outlives Mend (issue 16), however Mend ends — `kill -9`
 //! included, when no destructor runs.
 //!
-//! Each server runs in its own process group. Beside it, in the same group,
-//! Mend starts a watcher: `sh` reading its standard input, which is the
+//! Each server runs in its own process group, led by a watcher Mend starts
+//! first: `sh` reading its standard input, which is the
 //! read end of a pipe whose only write end this process holds (opened
 //! close-on-exec, so no child inherits it). While Mend lives the read
 //! blocks; when Mend's process ends, however it ends, the kernel closes the
@@ -21,25 +21,27 @@ fn lifeline() -> Option<&'static (std::io::PipeReader, std::io::PipeWriter)> {
     PIPE.get_or_init(|| std::io::pipe().ok()).as_ref()
 }
 
-/// Starts the watcher of process group `pgid` (a server's, just started).
-/// Errors: the pipe or the watcher could not be made, or the group is
-/// already gone; the server runs on either way, and the error says why.
-pub fn watch(pgid: u32) -> std::io::Result<()> {
+/// Starts a watcher as the leader of a new process group and returns the
+/// group's id, for the server to be started into (`process_group(id)`):
+/// the watcher is in place before the server exists, so there is no moment
+/// when a `kill -9` of Mend would leave the server unwatched. Errors: the
+/// pipe or the watcher could not be made (the caller then starts the
+/// server in a group of its own, watched by nobody).
+pub fn new_group() -> std::io::Result<u32> {
     let (reader, _) = lifeline().ok_or_else(|| std::io::Error::other("no lifeline pipe"))?;
-    let group = i32::try_from(pgid).map_err(|_| std::io::Error::other("process group id out of range"))?;
     let stdin = std::process::Stdio::from(reader.try_clone()?);
-    // `read` returns at end of file: this process is gone. Dropping the
-    // handle leaves the watcher running; tokio reaps it when it ends.
-    tokio::process::Command::new("sh")
+    // `read` returns at end of file: this process is gone; `$$` is the
+    // watcher, the group's leader. Dropping the handle leaves it running;
+    // tokio reaps it when it ends.
+    let child = tokio::process::Command::new("sh")
         .arg("-c")
-        .arg("read _ ; kill -9 -\"$1\"")
+        .arg("read _ ; kill -9 -$$")
         .arg("mend-mcp-watch")
-        .arg(pgid.to_string())
         .stdin(stdin)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
-        .process_group(group)
+        .process_group(0)
         .kill_on_drop(false)
-        .spawn()
-        .map(drop)
+        .spawn()?;
+    child.id().ok_or_else(|| std::io::Error::other("the watcher ended at once"))
 }

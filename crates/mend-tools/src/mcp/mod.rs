@@ -217,7 +217,7 @@ impl Servers {
         let slot = self.slot(name);
         let mut s = slot.lock().await;
         if let Some(c) = s.conn.take() {
-            client::kill_group(c.pid);
+            client::kill_group(c.pgid);
         }
         s.tools = None;
         s.down = None;
@@ -240,7 +240,7 @@ impl Servers {
         for slot in slots {
             let mut s = slot.lock().await;
             if let Some(c) = s.conn.take() {
-                client::kill_group(c.pid);
+                client::kill_group(c.pgid);
             }
         }
     }
@@ -270,7 +270,7 @@ impl Servers {
         if s.config.as_ref() != Some(server)
             && let Some(old) = s.conn.take()
         {
-            client::kill_group(old.pid);
+            client::kill_group(old.pgid);
             s.tools = None;
         }
         s.config = Some(server.clone());
@@ -278,7 +278,7 @@ impl Servers {
             return Ok(c.clone());
         }
         if let Some(old) = s.conn.take() {
-            client::kill_group(old.pid);
+            client::kill_group(old.pgid);
             s.tools = None;
         }
         s.starts += 1;
