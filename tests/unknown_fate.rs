@@ -287,7 +287,7 @@ async fn a_remembered_decision_never_answers_a_call_in_doubt() {
     for kind in [ApprovalKind::InDoubt, ApprovalKind::Escalation] {
         for option in ["run", "retry"] {
             let id = format!("r-{option}-{kind:?}");
-            rules.push(DecisionRule { id, scope: RuleScope::Always, kind, option: option.into(), created_ms: 0, note: None });
+            rules.push(DecisionRule { id, scope: RuleScope::Always, kind, option: option.into(), created_ms: 0, note: None, agent: None });
         }
     }
     let engine = Engine::new(Arc::new(mend_tools::default_registry()), journal.clone(), Arc::new(StandingApprover::Abort))

@@ -45,6 +45,9 @@ pub struct AuditFilter {
     /// The message or data contains this text.
     #[serde(default)]
     pub text: Option<String>,
+    /// Only this agent's calls (issue 17: an MCP host's name).
+    #[serde(default)]
+    pub agent: Option<String>,
     /// The newest this many (default 500; 0 = all, for exports).
     #[serde(default)]
     pub limit: Option<usize>,
@@ -62,6 +65,7 @@ fn log_filter(f: AuditFilter, default_limit: usize) -> LogFilter {
         job: some(f.job),
         kind: f.kind,
         text: some(f.text),
+        agent: some(f.agent),
         limit: f.limit.unwrap_or(default_limit),
     }
 }

@@ -338,6 +338,7 @@ mod tests {
             ok: None,
             duration_ms: None,
             tokens: None,
+            agent: None,
             message: String::new(),
         }
     }

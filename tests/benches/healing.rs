@@ -198,6 +198,7 @@ fn synthetic(i: u64, t0: i64) -> Event {
         duration_ms: Some(i % 900),
         tokens: None,
         message: format!("event {i}"),
+        agent: None,
     }
 }
 

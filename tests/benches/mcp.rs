@@ -11,7 +11,6 @@
 //!
 //! Under `cargo test` (no `--bench`) the same harness runs small.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 

@@ -138,7 +138,12 @@ subject?: string | null,
 /**
  * For a request before a call runs: the destructive part and its rule.
  */
-danger?: Danger | null, };
+danger?: Danger | null, 
+/**
+ * The agent whose call it is (issue 17: an MCP host through `mend mcp
+ * serve`, Claude Code through `mend hook claude`); named in the title.
+ */
+agent?: string, };
 
 export type RuleScope = { "scope": "job", 
 /**
@@ -178,7 +183,12 @@ created_ms: number,
 /**
  * Why, in the person's words.
  */
-note?: string | null, } & ({ "scope": "job", 
+note?: string | null, 
+/**
+ * Only the requests of this agent's calls (issue 17: a decision scoped
+ * to Claude Code holds for no other host); every agent's when absent.
+ */
+agent?: string, } & ({ "scope": "job", 
 /**
  * The job's name.
  */
@@ -276,7 +286,13 @@ tokens?: number | null,
 /**
  * One line for a person.
  */
-message: string, } & ({ "kind": "run_started", "data": RunStarted } | { "kind": "run_finished", "data": RunFinished } | { "kind": "step_started", "data": StepStarted } | { "kind": "step_finished", "data": StepFinished } | { "kind": "call_started", "data": CallStarted } | { "kind": "call", "data": CallMade } | { "kind": "diagnosis", "data": Diagnosed } | { "kind": "attempt", "data": Attempted } | { "kind": "recovery", "data": Recovered } | { "kind": "guardrail", "data": Guardrail } | { "kind": "escalation", "data": ApprovalRequest } | { "kind": "decision", "data": DecisionMade } | { "kind": "lesson", "data": LessonChanged });
+message: string, 
+/**
+ * The agent whose call the run is (an MCP host's `clientInfo.name`
+ * through `mend mcp serve`, `claude-code` for `mend hook claude`;
+ * issue 17); `None` for Mend's own jobs.
+ */
+agent?: string, } & ({ "kind": "run_started", "data": RunStarted } | { "kind": "run_finished", "data": RunFinished } | { "kind": "step_started", "data": StepStarted } | { "kind": "step_finished", "data": StepFinished } | { "kind": "call_started", "data": CallStarted } | { "kind": "call", "data": CallMade } | { "kind": "diagnosis", "data": Diagnosed } | { "kind": "attempt", "data": Attempted } | { "kind": "recovery", "data": Recovered } | { "kind": "guardrail", "data": Guardrail } | { "kind": "escalation", "data": ApprovalRequest } | { "kind": "decision", "data": DecisionMade } | { "kind": "lesson", "data": LessonChanged });
 
 export type RunStarted = { 
 /**
@@ -796,6 +812,10 @@ attempts: number,
  * The job file.
  */
 job_path: string | null, 
+/**
+ * The agent whose call the run is (issue 17), if any.
+ */
+agent?: string, 
 /**
  * Requests of this run still waiting for a person.
  */
@@ -1504,6 +1524,10 @@ kind?: EventKind | null,
  * The message or data contains this text.
  */
 text?: string | null, 
+/**
+ * Only this agent's calls (issue 17: an MCP host's name).
+ */
+agent?: string | null, 
 /**
  * The newest this many (default 500; 0 = all, for exports).
  */

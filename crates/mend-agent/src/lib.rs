@@ -150,13 +150,16 @@ pub struct RunSpec<'a> {
     /// otherwise [`Agent::execute`] takes it, and fails if a live process
     /// holds it.
     pub lease: Option<lease::Lease>,
+    /// The agent whose call the run is (issue 17): journaled with every
+    /// event, named in its requests' titles, matched by agent-scoped rules.
+    pub agent: Option<String>,
 }
 
 impl<'a> RunSpec<'a> {
     /// A new run of `job` with the environment `env`; fill the other fields
     /// with struct update syntax.
     pub fn new(job: &'a Job, env: Vec<(String, String)>) -> Self {
-        RunSpec { job, env, job_path: None, resume: None, restart: None, run_id: None, lease: None }
+        RunSpec { job, env, job_path: None, resume: None, restart: None, run_id: None, lease: None, agent: None }
     }
 }
 
@@ -340,7 +343,7 @@ impl Agent {
             // The model reads the journal's account of what failed (issue 16).
             engine = engine.with_layer_last(llm.clone()).with_history(Arc::new(logs::ReadLogs::new(self.journal.path().to_path_buf())));
         }
-        let RunSpec { job, env, job_path, resume, restart, run_id, lease } = spec;
+        let RunSpec { job, env, job_path, resume, restart, run_id, lease, agent } = spec;
         // The MCP tools' annotations are read before the gate needs them: a
         // tool marked destructive asks before it runs (issue 16).
         mend_tools::mcp::prepare(job, &env).await;
@@ -362,7 +365,8 @@ impl Agent {
         // Each call's process group is written to the lease file while it runs.
         let lease = Arc::new(lease);
         let processes = Some(mend_core::tool::Processes(Arc::new(lease::Note(lease.clone()))));
-        let run = engine.run(job, RunOptions { env, run_id: Some(run_id.clone()), job_path, resume, restart, processes });
+        let who = agent.clone();
+        let run = engine.run(job, RunOptions { env, run_id: Some(run_id.clone()), job_path, resume, restart, processes, agent });
         tokio::select! {
             r = run => r.map(|r| Ended::Finished(Box::new(r))),
             why = cancel => {
@@ -377,6 +381,7 @@ impl Agent {
                 });
                 let ev = Event {
                     ok: Some(false),
+                    agent: who,
                     ..Event::new(now_ms(), &run_id, &job.name, body, Level::Error, format!("run of `{}` interrupted", job.name))
                 };
                 if let Some(o) = &observer {
@@ -954,5 +959,7 @@ pub fn rule_for(request: &ApprovalRequest, option: &str, scope: Remember, note: 
         option: chosen.id.clone(),
         created_ms: now_ms(),
         note,
+        // A decision about an agent's call holds for that agent only (issue 17).
+        agent: request.agent.clone(),
     })
 }

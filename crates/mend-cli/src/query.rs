@@ -36,6 +36,10 @@ pub struct LogsArgs {
     /// Text the message or data contains.
     #[arg(long)]
     grep: Option<String>,
+    /// Only the calls of this agent (an MCP host's name through `mend mcp
+    /// serve`, `claude-code` for `mend hook claude`).
+    #[arg(long)]
+    agent: Option<String>,
     /// The newest N events (0 = all).
     #[arg(long, default_value_t = 200)]
     limit: usize,
@@ -195,6 +199,7 @@ pub fn logs(dir: &Path, a: LogsArgs) -> Result<(), Fail> {
         job: a.job,
         kind,
         text: a.grep,
+        agent: a.agent,
         limit: a.limit,
     };
     for e in r.logs(&f).map_err(internal)? {

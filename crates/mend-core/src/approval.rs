@@ -265,6 +265,11 @@ pub struct ApprovalRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(skip))]
     pub call_source: Option<CallSource>,
+    /// The agent whose call it is (issue 17: an MCP host through `mend mcp
+    /// serve`, Claude Code through `mend hook claude`); named in the title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub agent: Option<String>,
 }
 
 /// Where a remembered decision applies.
@@ -311,12 +316,21 @@ pub struct DecisionRule {
     /// Why, in the person's words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Only the requests of this agent's calls (issue 17: a decision scoped
+    /// to Claude Code holds for no other host); every agent's when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub agent: Option<String>,
 }
 
 impl DecisionRule {
-    /// Whether the rule answers this request.
+    /// Whether the rule answers this request: same kind, an option the
+    /// request has, the rule's agent (if any) is the request's, and its scope.
     pub fn matches(&self, req: &ApprovalRequest) -> bool {
         if self.kind != req.kind || req.option(&self.option).is_none() {
+            return false;
+        }
+        if self.agent.is_some() && self.agent != req.agent {
             return false;
         }
         match &self.scope {
@@ -350,7 +364,8 @@ impl DecisionRule {
             ApprovalKind::Escalation => "escalations",
             ApprovalKind::InDoubt => "calls that may have run",
         };
-        format!("{scope}, {kind}: `{}`", self.option)
+        let agent = self.agent.as_ref().map(|a| format!(" of {a}")).unwrap_or_default();
+        format!("{scope}, {kind}{agent}: `{}`", self.option)
     }
 }
 
@@ -406,6 +421,7 @@ impl ApprovalRequest {
         }));
         Event {
             step: Some(self.step.clone()),
+            agent: self.agent.clone(),
             action: Some(decision.option.clone()),
             ok: Some(!abort),
             duration_ms: Some((decision.decided_ms - self.created_ms).max(0) as u64),
@@ -553,11 +569,20 @@ mod tests {
             danger: None,
             call_digest: None,
             call_source: None,
+            agent: None,
         }
     }
 
     fn rule(scope: RuleScope, option: &str) -> DecisionRule {
-        DecisionRule { id: "rule-1".into(), scope, kind: ApprovalKind::Escalation, option: option.into(), created_ms: 0, note: None }
+        DecisionRule {
+            id: "rule-1".into(),
+            scope,
+            kind: ApprovalKind::Escalation,
+            option: option.into(),
+            created_ms: 0,
+            note: None,
+            agent: None,
+        }
     }
 
     #[test]

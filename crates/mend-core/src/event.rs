@@ -147,6 +147,12 @@ pub struct Event {
     pub tokens: Option<u64>,
     /// One line for a person.
     pub message: String,
+    /// The agent whose call the run is (an MCP host's `clientInfo.name`
+    /// through `mend mcp serve`, `claude-code` for `mend hook claude`;
+    /// issue 17); `None` for Mend's own jobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub agent: Option<String>,
 }
 
 impl Event {
@@ -167,6 +173,7 @@ impl Event {
             duration_ms: None,
             tokens: None,
             message: message.into(),
+            agent: None,
         }
     }
 

@@ -41,6 +41,8 @@ pub struct LogFilter {
     pub kind: Option<EventKind>,
     /// The message or data contains this text (case-insensitive).
     pub text: Option<String>,
+    /// Only this agent's runs (issue 17; `clientInfo.name` of an MCP host).
+    pub agent: Option<String>,
     /// The newest this many (in time order).
     pub limit: usize,
 }
@@ -163,6 +165,10 @@ pub struct RunRow {
     pub attempts: i64,
     /// The job file.
     pub job_path: Option<String>,
+    /// The agent whose call the run is (issue 17), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub agent: Option<String>,
     /// Requests of this run still waiting for a person.
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub pending_approvals: i64,
@@ -323,7 +329,7 @@ impl Reader {
     /// Events matching a filter, oldest first.
     pub fn logs(&self, f: &LogFilter) -> Result<Vec<Event>, Error> {
         let mut sql = String::from(
-            "SELECT ts_ms, run_id, job, step, kind, level, tool, code, action, ok, duration_ms, tokens, message, data FROM events WHERE 1=1",
+            "SELECT ts_ms, run_id, job, step, kind, level, tool, code, action, ok, duration_ms, tokens, message, data, agent FROM events WHERE 1=1",
         );
         let mut args: Vec<Sql> = Vec::new();
         if let Some(l) = f.min_level {
@@ -341,6 +347,7 @@ impl Reader {
         eq("code", &f.code);
         eq("job", &f.job);
         eq("kind", &f.kind.map(|k| k.as_str().to_owned()));
+        eq("agent", &f.agent);
         if let Some(run) = &f.run_id {
             // No index on run_id (it would slow every insert): the run's time
             // window from `runs` narrows the scan to the ts index.
@@ -389,6 +396,7 @@ impl Reader {
                     duration_ms: r.get::<_, Option<i64>>(10)?.map(|d| d.max(0) as u64),
                     tokens: r.get::<_, Option<i64>>(11)?.map(|d| d.max(0) as u64),
                     message: r.get(12)?,
+                    agent: r.get(14)?,
                 })
             })
             .map_err(|e| self.err(e))?;
@@ -714,7 +722,7 @@ impl Reader {
                 "SELECT r.run_id, r.job, r.started_ms, r.finished_ms, r.status, r.attempts, r.job_path,
                         (SELECT COUNT(*) FROM approvals a WHERE a.run_id = r.run_id AND a.state = 'pending'), r.reason, r.last_ms,
                         (SELECT COUNT(*) FROM approvals a WHERE a.run_id = r.run_id AND a.state = 'decided' AND a.applied = 0),
-                        CASE WHEN r.step_open THEN r.step END, json_extract(r.in_flight, '$.call_text')
+                        CASE WHEN r.step_open THEN r.step END, json_extract(r.in_flight, '$.call_text'), r.agent
                  FROM runs r ORDER BY r.started_ms DESC LIMIT ?1",
             )
             .map_err(|e| self.err(e))?;
@@ -734,6 +742,7 @@ impl Reader {
                     decided: r.get(10)?,
                     step: r.get(11)?,
                     in_flight: r.get(12)?,
+                    agent: r.get(13)?,
                 })
             })
             .map_err(|e| self.err(e))?;

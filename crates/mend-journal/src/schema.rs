@@ -4,7 +4,7 @@
 use rusqlite_migration::{M, Migrations};
 
 /// The schema version `migrations()` brings a database to.
-pub(crate) const VERSION: usize = 5;
+pub(crate) const VERSION: usize = 6;
 
 /// Every migration in order.
 pub(crate) fn migrations() -> Migrations<'static> {
@@ -139,6 +139,14 @@ CREATE TABLE rollup_tokens (
              ALTER TABLE approvals ADD COLUMN applied INTEGER NOT NULL DEFAULT 1;
              CREATE INDEX runs_open ON runs(started_ms) WHERE status IS NULL;
              CREATE INDEX approvals_unapplied ON approvals(run_id) WHERE applied = 0;",
+        ),
+        // 6 (issue 17): the agent whose call a run is (an MCP host through
+        // the gateway, Claude Code through its hook), on each event and run,
+        // for the audit log's and the dashboard's filters.
+        M::up(
+            "ALTER TABLE events ADD COLUMN agent TEXT;
+             ALTER TABLE runs ADD COLUMN agent TEXT;
+             CREATE INDEX events_agent ON events(agent, ts_ms) WHERE agent IS NOT NULL;",
         ),
     ])
 }

@@ -123,9 +123,9 @@ impl<'a> Rollups<'a> {
 const ROWS: usize = 16;
 
 fn insert_sql(rows: usize) -> String {
-    let one = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    let one = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     format!(
-        "INSERT INTO events (ts_ms, run_id, job, step, kind, level, tool, code, action, ok, duration_ms, tokens, message, data) VALUES {}",
+        "INSERT INTO events (ts_ms, run_id, job, step, kind, level, tool, code, action, ok, duration_ms, tokens, message, data, agent) VALUES {}",
         vec![one; rows].join(", ")
     )
 }
@@ -146,7 +146,7 @@ fn insert_events(tx: &Transaction, events: &[&Event]) -> rusqlite::Result<()> {
         let nums: Vec<(Option<i64>, Option<i64>)> =
             chunk.iter().map(|e| (e.duration_ms.map(|d| d as i64), e.tokens.map(|t| t as i64))).collect();
         let labels: Vec<(&str, &str)> = chunk.iter().map(|e| (e.kind().as_str(), e.level.as_str())).collect();
-        let mut values: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * 14);
+        let mut values: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * 15);
         for (i, e) in chunk.iter().enumerate() {
             values.extend_from_slice(&[
                 &e.ts_ms as &dyn ToSql,
@@ -163,13 +163,14 @@ fn insert_events(tx: &Transaction, events: &[&Event]) -> rusqlite::Result<()> {
                 &nums[i].1,
                 &e.message,
                 &data[i],
+                &e.agent,
             ]);
         }
         if chunk.len() == ROWS {
             tx.prepare_cached(&INSERT_MANY)?.execute(params_from_iter(values))?;
         } else {
             let mut st = tx.prepare_cached(&INSERT_ONE)?;
-            for row in values.chunks(14) {
+            for row in values.chunks(15) {
                 st.execute(params_from_iter(row.iter()))?;
             }
         }
@@ -180,11 +181,11 @@ fn insert_events(tx: &Transaction, events: &[&Event]) -> rusqlite::Result<()> {
                 // A resumed run keeps its first start; a job path is kept once known.
                 let path = r.job_path.as_deref();
                 tx.prepare_cached(
-                    "INSERT INTO runs (run_id, job, started_ms, job_path, last_ms) VALUES (?1, ?2, ?3, ?4, ?3)
+                    "INSERT INTO runs (run_id, job, started_ms, job_path, last_ms, agent) VALUES (?1, ?2, ?3, ?4, ?3, ?5)
                      ON CONFLICT (run_id) DO UPDATE SET job_path = COALESCE(?4, job_path), finished_ms = NULL, status = NULL,
-                         reason = NULL, last_ms = ?3",
+                         reason = NULL, last_ms = ?3, agent = COALESCE(?5, agent)",
                 )?
-                .execute(params![e.run_id, e.job, e.ts_ms, path])?;
+                .execute(params![e.run_id, e.job, e.ts_ms, path, e.agent])?;
                 // The decision a resumed run goes on with has been acted on.
                 if let Some(id) = &r.resumed_from {
                     tx.prepare_cached("UPDATE approvals SET applied = 1 WHERE id = ?1")?.execute([id])?;

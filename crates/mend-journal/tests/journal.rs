@@ -50,6 +50,7 @@ fn request(id: &str) -> ApprovalRequest {
         danger: None,
         call_digest: None,
         call_source: None,
+        agent: None,
     }
 }
 

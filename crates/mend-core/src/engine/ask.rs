@@ -186,7 +186,11 @@ impl Run<'_> {
             job: self.job.name.clone(),
             step: step.name.clone(),
             kind,
-            title: self.redactor.text(&title),
+            // Which agent asks, first: a person sees whose call it is.
+            title: self.redactor.text(&match &self.agent {
+                Some(a) => format!("{a}: {title}"),
+                None => title,
+            }),
             what_happened: self.redactor.text(&what_happened),
             diagnosis: self.redactor.text(&diagnosis),
             recommended: options.first().map(|o| o.id.clone()).unwrap_or_default(),
@@ -203,6 +207,7 @@ impl Run<'_> {
             danger: None,
             call_digest: None,
             call_source: None,
+            agent: self.agent.clone(),
         }
     }
 

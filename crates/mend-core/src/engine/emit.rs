@@ -15,11 +15,19 @@ use crate::tool::{CallContext, Effect, IdempotencyKey};
 impl Run<'_> {
     /// An event of this run, at the clock's now, about `step` if given.
     pub(super) fn event(&self, body: Body, level: Level, step: Option<&str>, message: String) -> Event {
-        Event { step: step.map(str::to_owned), ..Event::new(self.e.clock.now_ms(), &self.ctx.run_id, &self.job.name, body, level, message) }
+        Event {
+            step: step.map(str::to_owned),
+            agent: self.agent.clone(),
+            ..Event::new(self.e.clock.now_ms(), &self.ctx.run_id, &self.job.name, body, level, message)
+        }
     }
 
-    /// Redacts an event: its message and every string of its payload.
+    /// Redacts an event: its message and every string of its payload; and
+    /// marks it as the run's agent's (issue 17), however it was built.
     fn redact(&self, mut ev: Event) -> Event {
+        if ev.agent.is_none() {
+            ev.agent = self.agent.clone();
+        }
         ev.message = self.redactor.text(&ev.message);
         ev.body = ev.body.map_strings(|v| self.redactor.value(v));
         ev

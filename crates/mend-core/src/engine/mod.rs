@@ -87,6 +87,9 @@ pub struct RunOptions {
     pub restart: Option<Restart>,
     /// Where tools note the process groups they start (the run's lease).
     pub processes: Option<crate::tool::Processes>,
+    /// The agent whose call the run is (issue 17): on every event and
+    /// request of the run, and what agent-scoped rules match.
+    pub agent: Option<String>,
 }
 
 /// Where a run whose process ended (killed, crashed, the machine went down)
@@ -355,6 +358,7 @@ impl Engine {
                 notes: Default::default(),
             },
             env: opts.env,
+            agent: opts.agent.clone(),
             redactor,
             safety,
             started: Instant::now(),
@@ -503,6 +507,8 @@ struct Run<'a> {
     /// Set when an abort was chosen: the job stops after this step
     /// (`Some(true)` when a person chose it).
     stop: Option<bool>,
+    /// The agent whose call this run is (issue 17).
+    agent: Option<String>,
 }
 
 /// Mutable healing state of one step.
