@@ -146,7 +146,7 @@ async fn the_scripted_faults_heal_stop_or_ask_as_the_table_says() {
         step("slow", "echo", "{ text = \"hi\" }")
     );
     let ran = run_job(root, &job, abort()).await;
-    assert_eq!(ran.report.steps[0].failure.as_ref().unwrap().code, "TIMEOUT");
+    assert_eq!(ran.report.steps[0].failure.as_ref().unwrap().code, "TIMEOUT", "{:#?}", ran.report.steps[0]);
     assert!(ran.report.steps[0].status.is_ok(), "{:#?}", ran.report.steps[0]);
 
     // A primary that cannot start: its backup answers, by name.
@@ -184,5 +184,102 @@ async fn the_scripted_faults_heal_stop_or_ask_as_the_table_says() {
     let job = format!("name = \"t\"\n{}{}", faulty("db", &st, &[], None), step("db", "drop_table", "{ name = \"users\" }"));
     let ran = run_job(root, &job, abort()).await;
     assert_eq!(ran.requests().last().unwrap().kind, ApprovalKind::BeforeRun, "the journal of this folder holds every run's requests");
-    mend_tools::mcp::servers().shutdown().await;
+    // No shutdown here: the servers of this process are shared by the tests
+    // running beside this one; they end with the process (their watchers).
+}
+
+/// Calls of a tool received by a scripted server (its `FILE.log`).
+fn calls_of(state: &Path, tool: &str) -> usize {
+    std::fs::read_to_string(format!("{}.log", state.display())).unwrap_or_default().lines().filter(|l| *l == format!("call {tool}")).count()
+}
+
+/// The red team's breaks of issue 16, as the kind: whatever path a call
+/// takes to a server — a server that was down when the run began and is up
+/// when the gate looks, one that comes up only for the call, a fall-over to
+/// a backup (failed start, disabled by hand), a backup that says more about
+/// the tool than the primary — a tool its server marks destructive is
+/// never sent unasked, and a call of unknown fate is never sent twice.
+/// Every case runs with an approver that says "abort" to anything.
+#[tokio::test]
+async fn no_path_sends_a_destructive_call_unasked_or_an_order_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let abort = || Setup::new(Arc::new(StandingApprover::Abort));
+    let step = |server: &str, tool: &str, arguments: &str| {
+        format!(
+            "[[steps]]\nname = \"s\"\ntool = \"mcp\"\nargs = {{ server = \"{server}\", tool = \"{tool}\", arguments = {arguments} }}\nretry = {{ base = \"10ms\" }}\n"
+        )
+    };
+    let drop = |server: &str| step(server, "drop_table", "{ name = \"users\" }");
+
+    // Down when the run begins (its tools unknown), up when the gate looks
+    // (1 failed start), or up only for the call itself (2 failed starts).
+    for (i, fails) in ["1", "2"].into_iter().enumerate() {
+        let st = root.join(format!("late{i}.state"));
+        let name = format!("late{i}");
+        let job = format!("name = \"t\"\n{}{}", faulty(&name, &st, &["--fail-starts", fails], None), drop(&name));
+        let ran = run_job(root, &job, abort()).await;
+        assert_eq!(calls_of(&st, "drop_table"), 0, "{fails} failed start(s): sent unasked: {:#?}", ran.report.steps[0]);
+        assert!(!ran.report.steps[0].status.is_ok(), "{:#?}", ran.report.steps[0]);
+    }
+
+    // The primary cannot start: the backup (the same tool, destructive) is
+    // the repair — through the gate.
+    let (p, b) = (root.join("pa.state"), root.join("ba.state"));
+    let job = format!("name = \"t\"\n{}{}{}", faulty("pa", &p, &["--fail-start"], Some("ba")), faulty("ba", &b, &[], None), drop("pa"));
+    let ran = run_job(root, &job, abort()).await;
+    assert_eq!(calls_of(&b, "drop_table"), 0, "fell over unasked: {:#?}", ran.report.steps[0]);
+    assert!(
+        ran.requests().iter().any(|r| r.kind == ApprovalKind::BeforeRun && r.call.as_deref().is_some_and(|c| c.contains("ba.drop_table")))
+    );
+
+    // The primary is disabled by hand: set aside, but its backup's tool is
+    // destructive — asked, never sent in passing.
+    let (p, b) = (root.join("pb.state"), root.join("bb.state"));
+    mend_tools::mcp::servers().set_disabled("pb", Some("maintenance".into())).await;
+    let job = format!("name = \"t\"\n{}{}{}", faulty("pb", &p, &[], Some("bb")), faulty("bb", &b, &[], None), drop("pb"));
+    let ran = run_job(root, &job, abort()).await;
+    assert_eq!(calls_of(&b, "drop_table") + calls_of(&p, "drop_table"), 0, "{:#?}", ran.report.steps[0]);
+
+    // The primary calls `drop_table` read-only; its backup, destructive.
+    let (p, b) = (root.join("pc.state"), root.join("bc.state"));
+    mend_tools::mcp::servers().set_disabled("pc", Some("maintenance".into())).await;
+    let job = format!(
+        "name = \"t\"\n{}{}{}",
+        faulty("pc", &p, &["--annotate", "drop_table=read_only"], Some("bc")),
+        faulty("bc", &b, &[], None),
+        drop("pc")
+    );
+    let ran = run_job(root, &job, abort()).await;
+    assert_eq!(calls_of(&b, "drop_table"), 0, "{:#?}", ran.report.steps[0]);
+
+    // The primary's `place_order` is idempotent, its backup's is not, and
+    // the backup dies after placing the order: placed once.
+    let (p, b) = (root.join("pd.state"), root.join("bd.state"));
+    mend_tools::mcp::servers().set_disabled("pd", Some("maintenance".into())).await;
+    let job = format!(
+        "name = \"t\"\n{}{}{}",
+        faulty("pd", &p, &["--annotate", "place_order=idempotent"], Some("bd")),
+        faulty("bd", &b, &["--die-on-call", "place_order", "--once"], None),
+        step("pd", "place_order", "{ sku = \"A-1\" }")
+    );
+    let ran = run_job(root, &job, Setup::new(Arc::new(StandingApprover::Recommended))).await;
+    assert!(orders(&b) <= 1, "placed twice: {:#?}", ran.report.steps[0]);
+
+    // A server whose tool has no annotations: the spec's defaults, destructive.
+    let st = root.join("bare.state");
+    let job = format!(
+        "name = \"t\"\n{}{}",
+        faulty("bare", &st, &["--annotate", "place_order=none"], None),
+        step("bare", "place_order", "{ sku = \"B\" }")
+    );
+    let ran = run_job(root, &job, abort()).await;
+    assert_eq!(orders(&st), 0, "{:#?}", ran.report.steps[0]);
+    assert!(
+        ran.requests()
+            .iter()
+            .any(|r| r.kind == ApprovalKind::BeforeRun && r.call.as_deref().is_some_and(|c| c.contains("bare.place_order")))
+    );
+    // No shutdown here: the servers of this process are shared by the tests
+    // running beside this one; they end with the process (their watchers).
 }

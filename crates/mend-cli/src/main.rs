@@ -266,6 +266,11 @@ impl Cmd {
                 | Cmd::Daemon { .. }
                 | Cmd::Approvals { cmd: ApprovalsCmd::Decide { .. } }
                 | Cmd::Runs { cmd: Some(RunsCmd::Resume { .. }), .. }
+                // These start MCP servers: a write to one that died at once
+                // must be an error, not a SIGPIPE that ends Mend (red team).
+                | Cmd::Check { .. }
+                | Cmd::Tools { .. }
+                | Cmd::Mcp { .. }
         )
     }
 }

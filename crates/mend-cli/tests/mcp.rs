@@ -346,3 +346,65 @@ async fn the_model_reads_the_servers_recent_failures_and_stderr_before_it_propos
 fn regex_lite_count(text: &str) -> usize {
     text.split("MCP server `broken`: ").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0)
 }
+
+/// The red team's other breaks of issue 16: a damaged list of servers
+/// disabled by hand fails closed (every server disabled, the file named);
+/// a server that dies at once never kills `mend check` or `mend mcp` with
+/// SIGPIPE; a read-only MCP tool is a valid verify call; durations may be
+/// whole milliseconds; a variable a server's env needs and is not set is
+/// an error naming the server and the key.
+#[test]
+fn damaged_files_dead_servers_and_config_mistakes_are_told_not_swallowed() {
+    let s = Setup::new();
+    let notes = s.root().join("notes.txt");
+    let read =
+        format!("args = {{ server = \"files\", tool = \"read_text_file\", arguments = {{ path = {:?} }} }}", notes.display().to_string());
+    let job = s.job("read.toml", &format!("name = \"read\"\n[[steps]]\nname = \"read notes\"\ntool = \"mcp\"\n{read}\n"));
+
+    let (code, _, err) = run(s.mend().args(["mcp", "disable", "files", "--reason", "maintenance"]));
+    assert_eq!(code, 0, "{err}");
+    let file = s.dir.path().join("data/mcp-disabled.json");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, &text[..text.len() - 3]).unwrap();
+    let (code, out, err) = run(s.mend().arg("run").arg(&job).args(["--json", "--approve", "abort"]));
+    assert_ne!(code, 0, "a damaged file must not enable the server: {out}");
+    assert!(out.contains("mcp-disabled.json cannot be read"), "{out}{err}");
+    let (_, out, _) = run(s.mend().args(["mcp", "status", "--no-start"]));
+    assert!(out.contains("mcp-disabled.json cannot be read"), "{out}");
+    std::fs::remove_file(&file).unwrap();
+
+    // `false` dies before it reads initialize: writing it must not be fatal.
+    let dead = s.job(
+        "dead.toml",
+        "name = \"dead\"\n[[mcp.servers]]\nname = \"dead\"\ncommand = \"false\"\n[[steps]]\nname = \"x\"\ntool = \"mcp\"\nargs = { server = \"dead\", tool = \"x\" }\n",
+    );
+    for _ in 0..8 {
+        let (code, out, err) = run(s.mend().arg("check").arg(&dead));
+        assert!(code == 0 || code == 2, "check ended by a signal ({code}): {out}{err}");
+        let (code, _, err) = run(s.mend().args(["mcp", "status", "--job"]).arg(&dead));
+        assert_ne!(code, -1, "status ended by a signal: {err}");
+        assert!(code < 128, "status ended by a signal ({code}): {err}");
+    }
+
+    // A read-only MCP tool verifies; durations in ms; an unset variable.
+    let verify = s.job(
+        "verify.toml",
+        &format!(
+            "name = \"v\"\n[[mcp.servers]]\nname = \"files2\"\ncommand = \"node\"\nargs = [{:?}, {:?}]\nstartup_timeout = 20000\ncall_timeout = 5000\n\
+             env = {{ TOKEN = \"${{env:MEND_TEST_SURELY_UNSET}}\" }}\n\
+             [[steps]]\nname = \"read\"\ntool = \"mcp\"\n{}\nverify = {{ tool = \"mcp\", {} }}\n",
+            filesystem_server().display().to_string(),
+            s.root().display().to_string(),
+            read.replace("\"files\"", "\"files2\""),
+            read.replace("\"files\"", "\"files2\"")
+        ),
+    );
+    let (code, out, err) = run(s.mend().arg("check").arg(&verify));
+    assert_eq!(code, 2, "{out}{err}");
+    let all = format!("{out}{err}");
+    assert!(all.contains("mcp.servers[files2].env.TOKEN") && all.contains("MEND_TEST_SURELY_UNSET"), "{all}");
+    assert!(!all.contains("a verify call only reads"), "a read-only tool verifies: {all}");
+    assert!(!all.contains("expected a string"), "durations in ms: {all}");
+    let (code, out, err) = run(s.mend().arg("check").arg(&verify).env("MEND_TEST_SURELY_UNSET", "x"));
+    assert_eq!(code, 0, "{out}{err}");
+}

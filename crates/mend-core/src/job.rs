@@ -283,9 +283,19 @@ struct RawRetry {
 /// A duration written as `"250ms"`, `"30s"`, `"5m"`, `"1h"` or a number of ms.
 #[derive(Deserialize, Clone)]
 #[serde(untagged)]
-enum DurationText {
+pub(crate) enum DurationText {
     Millis(u64),
     Text(String),
+}
+
+impl DurationText {
+    /// Its length in ms (`Err` says why the text is not a duration).
+    pub(crate) fn ms(&self) -> Result<u64, String> {
+        match self {
+            DurationText::Millis(n) => Ok(*n),
+            DurationText::Text(t) => parse_duration_ms(t),
+        }
+    }
 }
 
 /// Parses `"250ms"`, `"30s"`, `"5m"`, `"1h"`, `"1d"` or plain milliseconds.
@@ -544,9 +554,12 @@ impl Job {
                 let err = |f: String, m: String| JobError { file: file.to_owned(), line: call.line, column: 1, field: f, message: m };
                 // A verify call checks; it must not do the work again
                 // (issue 14). A command cannot be read: the author's word.
+                // A tool that cannot tell yet (an MCP server not reached)
+                // is judged by the gate when the call is about to run.
                 if field.ends_with(".verify")
                     && let Some(t) = registry.get(&call.tool).filter(|t| t.name() != "exec")
                     && registry.validate(&call.tool, &expand(&call.args, env, &self.base_dir)).is_ok()
+                    && t.knows_effect(&expand(&call.args, env, &self.base_dir))
                     && t.effect(&expand(&call.args, env, &self.base_dir)) != crate::tool::Effect::ReadOnly
                 {
                     let m = format!("a verify call only reads; `{}` changes something", t.render(&call.args));
@@ -573,6 +586,59 @@ impl Job {
                     if !env.iter().any(|(k, _)| *k == name) {
                         errors.push(err(format!("{field}.args"), format!("environment variable `{name}` is not set")));
                     }
+                }
+            }
+        }
+        // The environment the MCP servers the steps call (and their
+        // backups) are started with, or send as headers: a variable not
+        // set would reach the server empty (issue 16, red team).
+        let mut used: Vec<&str> = self
+            .steps
+            .iter()
+            .flat_map(|s| std::iter::once(&s.call).chain(&s.alternatives).chain(&s.verify))
+            .filter(|c| c.tool == "mcp")
+            .filter_map(|c| c.args.get("server").and_then(Value::as_str))
+            .collect();
+        let mut i = 0;
+        while i < used.len() {
+            if let Some(b) = self.mcp_servers.iter().find(|s| s.name == used[i]).and_then(|s| s.backup.as_deref())
+                && !used.contains(&b)
+            {
+                used.push(b);
+            }
+            i += 1;
+        }
+        for server in self.mcp_servers.iter().filter(|s| used.contains(&s.name.as_str())) {
+            let (what, pairs) = match &server.transport {
+                crate::mcp::McpTransport::Stdio { env: e, .. } => ("env", e),
+                crate::mcp::McpTransport::Http { headers, .. } => ("headers", headers),
+            };
+            let mut names: Vec<(String, String)> = Vec::new();
+            for (k, v) in pairs {
+                names.extend(env_refs(&Value::String(v.clone())).into_iter().map(|n| (k.clone(), n)));
+            }
+            // A header's value may be a bare variable name (`Authorization = "MCP_TOKEN"`).
+            if what == "headers" {
+                for (k, v) in pairs {
+                    if !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                        names.push((k.clone(), v.clone()));
+                    }
+                }
+            }
+            for (key, name) in names {
+                if !env.iter().any(|(k, _)| *k == name) {
+                    let field = if key.is_empty() {
+                        format!("mcp.servers[{}].{what}", server.name)
+                    } else {
+                        format!("mcp.servers[{}].{what}.{key}", server.name)
+                    };
+                    errors.push(JobError {
+                        file: file.to_owned(),
+                        line: 0,
+                        column: 0,
+                        field,
+                        message: format!("environment variable `{name}` is not set (MCP server `{}` would get it empty)", server.name),
+                    });
                 }
             }
         }

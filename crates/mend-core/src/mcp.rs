@@ -25,8 +25,6 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::job::parse_duration_ms;
-
 /// Default time to start a server and finish `initialize`, ms.
 pub const DEFAULT_STARTUP_TIMEOUT_MS: u64 = 10_000;
 /// Default time for one `tools/call`, ms.
@@ -120,8 +118,8 @@ pub(crate) struct RawServer {
     url: Option<String>,
     #[serde(default)]
     headers: std::collections::BTreeMap<String, String>,
-    startup_timeout: Option<Spanned<String>>,
-    call_timeout: Option<Spanned<String>>,
+    startup_timeout: Option<Spanned<crate::job::DurationText>>,
+    call_timeout: Option<Spanned<crate::job::DurationText>>,
     backup: Option<Spanned<String>>,
 }
 
@@ -164,11 +162,19 @@ impl RawMcp {
                     continue;
                 }
             };
-            let ms = |d: &Option<Spanned<String>>, f: &str, default: u64, problems: &mut Vec<Problem>| match d {
-                Some(t) => parse_duration_ms(t.get_ref()).unwrap_or_else(|e| {
-                    problems.push((t.span(), field(f), e));
-                    default
-                }),
+            // A duration as text (`"10s"`) or whole ms (`10000`); never 0.
+            let ms = |d: &Option<Spanned<crate::job::DurationText>>, f: &str, default: u64, problems: &mut Vec<Problem>| match d {
+                Some(t) => match t.get_ref().ms() {
+                    Ok(0) => {
+                        problems.push((t.span(), field(f), "must be more than 0".to_owned()));
+                        default
+                    }
+                    Ok(n) => n,
+                    Err(e) => {
+                        problems.push((t.span(), field(f), e));
+                        default
+                    }
+                },
                 None => default,
             };
             let startup_timeout_ms = ms(&s.startup_timeout, "startup_timeout", DEFAULT_STARTUP_TIMEOUT_MS, &mut problems);

@@ -156,6 +156,16 @@ pub trait Tool: Send + Sync {
     fn render(&self, args: &Value) -> String;
     /// What the call does to the world.
     fn effect(&self, args: &Value) -> Effect;
+    /// Whether [`Tool::effect`] already knows what the call does, or will
+    /// only after [`Tool::prepare`] (an MCP tool before its server listed
+    /// its annotations). Default: it knows.
+    fn knows_effect(&self, _args: &Value) -> bool {
+        true
+    }
+    /// Learns what [`Tool::effect`] needs before the safety gate reads it
+    /// (an MCP server's `tools/list` annotations; issue 16, red team).
+    /// Called by the engine before every gate check. Default: nothing.
+    async fn prepare(&self, _args: &Value, _ctx: &CallContext) {}
     /// Whether sending this call a second time leaves the world as sending
     /// it once does (idempotent), so a call whose outcome is unknown (a
     /// timeout, a dropped connection) may be sent again (issue 14). HTTP by

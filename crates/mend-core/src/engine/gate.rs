@@ -33,6 +33,8 @@ impl Run<'_> {
         required: bool,
     ) -> Result<Option<StepStatus>, EngineError> {
         let Some(tool) = self.e.registry.get(&cur.tool) else { return Ok(None) };
+        // What the gate reads must be known first (an MCP tool's annotations).
+        tool.prepare(&cur.args, &self.ctx).await;
         let rendered = tool.render(&cur.args);
         let intent = tool.intent(&cur.args, &self.job.base_dir);
         let verdict = self.check(cur, &intent, &rendered);

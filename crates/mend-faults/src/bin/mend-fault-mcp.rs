@@ -45,6 +45,12 @@
 //! - `--slow-start MS`: sleeps MS milliseconds before serving `initialize`.
 //! - `--fail-start`: prints `fatal: cannot bind` to stderr and exits with
 //!   code 2 at once.
+//! - `--fail-starts N`: the same for its first N starts (counted as
+//!   `failed-start NAME` lines in `FILE.log`; needs `--state`): a server
+//!   that comes up late.
+//! - `--annotate TOOL=KIND`: lists TOOL with other annotations (`read_only`,
+//!   `idempotent`, `mutating`, `destructive`, or `none` for no annotations):
+//!   a server that says something else about a tool than another one.
 //! - `--name NAME`: the `serverInfo` name, also in every result (default
 //!   `mend-fault-mcp`).
 //! - `--state FILE`: `place_order` appends to FILE, one line per order, so a
@@ -119,6 +125,13 @@ struct Flags {
     /// Print "fatal: cannot bind" and exit with code 2 at once.
     #[arg(long)]
     fail_start: bool,
+    /// Like --fail-start for the first N starts (counted in FILE.log; needs --state).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    fail_starts: u64,
+    /// Annotate TOOL as KIND instead (read_only, idempotent, mutating, destructive, none): how a server that
+    /// says something else about a tool looks (repeatable).
+    #[arg(long, value_name = "TOOL=KIND")]
+    annotate: Vec<String>,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -147,12 +160,13 @@ struct TableArgs {
     name: String,
 }
 
-/// The four tools, with their input schemas and MCP annotations.
-fn tools() -> Vec<Tool> {
+/// The four tools, with their input schemas and MCP annotations
+/// (`--annotate` overrides them).
+fn tools(annotate: &[String]) -> Vec<Tool> {
     let hints = |read_only, destructive, idempotent| {
         ToolAnnotations::new().read_only(read_only).destructive(destructive).idempotent(idempotent).open_world(false)
     };
-    vec![
+    let mut all = vec![
         Tool::new("echo", "Returns the text.", JsonObject::new()).with_input_schema::<EchoArgs>().annotate(hints(true, false, true)),
         Tool::new("add", "Returns the sum of two integers.", JsonObject::new())
             .with_input_schema::<AddArgs>()
@@ -161,7 +175,19 @@ fn tools() -> Vec<Tool> {
             .with_input_schema::<OrderArgs>()
             .annotate(hints(false, false, false)),
         Tool::new("drop_table", "Drops a table.", JsonObject::new()).with_input_schema::<TableArgs>().annotate(hints(false, true, false)),
-    ]
+    ];
+    for a in annotate {
+        let Some((name, kind)) = a.split_once('=') else { continue };
+        let Some(t) = all.iter_mut().find(|t| t.name == name) else { continue };
+        t.annotations = match kind {
+            "read_only" => Some(hints(true, false, true)),
+            "idempotent" => Some(hints(false, false, true)),
+            "mutating" => Some(hints(false, false, false)),
+            "destructive" => Some(hints(false, true, false)),
+            _ => None,
+        };
+    }
+    all
 }
 
 /// Why a call got no answer from its tool.
@@ -277,11 +303,11 @@ impl ServerHandler for FaultServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(tools()))
+        Ok(ListToolsResult::with_all_items(tools(&self.flags.annotate)))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        tools().into_iter().find(|tool| tool.name == name)
+        tools(&self.flags.annotate).into_iter().find(|tool| tool.name == name)
     }
 
     async fn call_tool(&self, request: CallToolRequestParams, context: RequestContext<RoleServer>) -> Result<CallToolResponse, ErrorData> {
@@ -387,7 +413,15 @@ impl<T: Transport<RoleServer>> Transport<RoleServer> for Exits<T> {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let flags = Flags::parse();
-    if flags.fail_start {
+    let failed_before = || -> u64 {
+        let log = flags.state.as_deref().map(log_path);
+        let text = log.and_then(|l| std::fs::read_to_string(l).ok()).unwrap_or_default();
+        text.lines().filter(|l| l.starts_with("failed-start")).count() as u64
+    };
+    if flags.fail_start || (flags.fail_starts > 0 && failed_before() < flags.fail_starts) {
+        if let Some(log) = flags.state.as_deref().map(log_path) {
+            append(&log, &format!("failed-start {}", flags.name))?;
+        }
         eprintln!("fatal: cannot bind");
         std::process::exit(2);
     }

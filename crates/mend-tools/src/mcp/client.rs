@@ -95,6 +95,14 @@ impl Conn {
             McpTransport::Stdio { command, args, env, cwd } => (command, args, env, cwd),
             McpTransport::Http { url, headers } => return Self::start_http(server, url, headers, env, base_dir).await,
         };
+        let dir = match cwd {
+            Some(d) => base_dir.join(d),
+            None => base_dir.to_path_buf(),
+        };
+        // A missing folder would be reported as a missing program.
+        if !dir.is_dir() {
+            return Err(format!("`{}`: its cwd {} is not a folder", server.name, dir.display()));
+        }
         // Its group is led by a watcher that ends it with this process, even
         // after a `kill -9`; started first, so the server is never unwatched.
         let group = super::guard::new_group().ok();
@@ -103,10 +111,7 @@ impl Conn {
         for (k, v) in extra {
             cmd.env(k, mend_core::job::expand(&Value::String(v.clone()), env, base_dir).as_str().unwrap_or(v));
         }
-        cmd.current_dir(match cwd {
-            Some(d) => base_dir.join(d),
-            None => base_dir.to_path_buf(),
-        });
+        cmd.current_dir(&dir);
         let (proc, err) = match TokioChildProcess::builder(cmd).stderr(Stdio::piped()).spawn() {
             Ok(p) => p,
             Err(e) => {
@@ -194,6 +199,20 @@ impl Conn {
             self.broken.store(true, Ordering::Relaxed);
         }
         f
+    }
+
+    /// MCP `ping`: the time the server took to answer, ms.
+    pub async fn ping(&self, timeout_ms: u64) -> Result<u64, Failure> {
+        let t0 = std::time::Instant::now();
+        let req = rmcp::model::ClientRequest::PingRequest(rmcp::model::PingRequest {
+            method: Default::default(),
+            extensions: Default::default(),
+        });
+        match tokio::time::timeout(Duration::from_millis(timeout_ms), self.service.peer().send_request(req)).await {
+            Ok(Ok(_)) => Ok(t0.elapsed().as_millis() as u64),
+            Ok(Err(e)) => Err(self.failure(e, false)),
+            Err(_) => Err(Failure::Timeout(timeout_ms)),
+        }
     }
 
     /// Every tool the server offers (`tools/list`, all pages), as JSON.

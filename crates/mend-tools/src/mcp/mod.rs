@@ -144,10 +144,31 @@ impl Servers {
         }
     }
 
-    /// Why the shared file says `name` is disabled by hand, if it does.
+    /// Why the shared file says `name` is disabled by hand, if it does. A
+    /// file that exists but cannot be read as Mend writes it disables every
+    /// server, saying why (it fails closed: a person's "disable" is never
+    /// lost to a damaged file; red team).
     fn disabled_in_file(&self, name: &str) -> Option<String> {
         let path = self.disabled_file.lock().ok()?.clone()?;
-        let all: Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+        let damaged = |why: String| {
+            Some(format!(
+                "{} cannot be read ({why}), so every server is treated as disabled by hand until it is fixed or removed",
+                path.display()
+            ))
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(e) => return damaged(e.to_string()),
+        };
+        if text.trim().is_empty() {
+            return None;
+        }
+        let all: Value = match serde_json::from_str(&text) {
+            Ok(v @ Value::Object(_)) => v,
+            Ok(_) => return damaged("not a JSON object".into()),
+            Err(e) => return damaged(e.to_string()),
+        };
         let e = all.get(name)?;
         let reason = e.get("reason").and_then(Value::as_str).filter(|r| !r.is_empty()).unwrap_or("no reason given");
         Some(match e.get("by").and_then(Value::as_str).filter(|b| !b.is_empty()) {
@@ -248,7 +269,20 @@ impl Servers {
     /// The annotations of a server's tool, when its tools were listed in
     /// this process (`null` otherwise).
     pub fn annotations(&self, server: &str, tool: &str) -> Value {
-        self.annotations.lock().map(|m| m.get(&(server.to_owned(), tool.to_owned())).cloned()).ok().flatten().unwrap_or(Value::Null)
+        self.listed(server, tool).unwrap_or(Value::Null)
+    }
+
+    /// The annotations of a server's tool as last listed in this process
+    /// (`null`: listed without any), or `None` when its tools were not
+    /// listed or it has no such tool.
+    pub fn listed(&self, server: &str, tool: &str) -> Option<Value> {
+        self.annotations.lock().ok()?.get(&(server.to_owned(), tool.to_owned())).cloned()
+    }
+
+    /// What a call of `tool` on `server` does, by the annotations listed
+    /// ([`effect_of`]); `None` before they are.
+    pub fn effect(&self, server: &str, tool: &str) -> Option<Effect> {
+        self.listed(server, tool).map(|a| effect_of(&a))
     }
 
     /// A live connection to `server`, started if needed.
@@ -377,6 +411,19 @@ impl Servers {
         Ok(tools)
     }
 
+    /// Pings a server (starting it if needed): how long it took to answer,
+    /// ms (`mend mcp doctor`). Errors say why, in words.
+    pub async fn ping(&self, server: &McpServer, cx: &CallContext) -> Result<u64, String> {
+        let conn = self.connect(server, cx).await.map_err(|u| match u {
+            Unavailable::Disabled(m) | Unavailable::Down(m) => m,
+        })?;
+        conn.ping(server.startup_timeout_ms.max(5_000)).await.map_err(|f| match f {
+            Failure::NotSent(m) | Failure::Closed(m) => m,
+            Failure::Timeout(ms) => format!("no answer within {ms} ms"),
+            Failure::Rpc { code, message } => format!("JSON-RPC {code}: {message}"),
+        })
+    }
+
     /// Lists a server's tools (starting it if needed): `mend mcp tools`,
     /// `mend check`, and the gate's annotations before a run.
     pub async fn list(&self, server: &McpServer, cx: &CallContext) -> Result<Vec<Value>, String> {
@@ -402,6 +449,16 @@ pub async fn prepare(job: &mend_core::job::Job, env: &[(String, String)]) {
                 names.push(n);
             }
         }
+    }
+    // Their backups too: a call may go there (issue 16, red team).
+    let mut i = 0;
+    while i < names.len() {
+        if let Some(b) = find(&job.mcp_servers, names[i]).and_then(|s| s.backup.as_deref())
+            && !names.contains(&b)
+        {
+            names.push(b);
+        }
+        i += 1;
     }
     if names.is_empty() {
         return;
@@ -450,6 +507,63 @@ pub fn edit_disabled(data_dir: &Path, change: impl FnOnce(&mut Map<String, Value
 #[derive(Debug, Default, Clone, Copy)]
 pub struct McpTool;
 
+/// What the safety gate saw of a call before it was made: its effect and
+/// whether it was safe to repeat, by the annotations known then.
+#[derive(Debug, Clone, Copy)]
+struct Judged {
+    effect: Effect,
+    repeatable: bool,
+}
+
+/// What a tool does by its annotations (MCP spec 2025-06-18,
+/// `ToolAnnotations`, whose defaults are `readOnlyHint: false` and
+/// `destructiveHint: true`): read-only only when the server says so;
+/// otherwise destructive unless it says `destructiveHint: false`. A tool
+/// listed without annotations is therefore destructive: the gate asks.
+pub fn effect_of(annotations: &Value) -> Effect {
+    match (hint(annotations, "readOnlyHint"), hint(annotations, "destructiveHint")) {
+        (Some(true), _) => Effect::ReadOnly,
+        (_, Some(false)) => Effect::Mutating,
+        _ => Effect::Destructive,
+    }
+}
+
+/// How far a call may reach, to compare two views of one tool.
+fn reach(e: Effect) -> u8 {
+    match e {
+        Effect::ReadOnly => 0,
+        Effect::Mutating => 1,
+        Effect::Destructive => 2,
+    }
+}
+
+/// Whether a call of a tool with these annotations is safe to send again
+/// (`readOnlyHint` or `idempotentHint`; issue 14).
+fn repeatable(annotations: &Value) -> bool {
+    hint(annotations, "readOnlyHint") == Some(true) || hint(annotations, "idempotentHint") == Some(true)
+}
+
+/// The wait a rate-limit text asks for, ms: "retry after 30 seconds",
+/// "try again in 2s", "retry-after: 5", "wait 500 ms". `None` if it names none.
+fn retry_after_in(lower: &str) -> Option<u64> {
+    for key in ["retry after", "retry-after", "try again in", "try again after", "wait"] {
+        let Some(i) = lower.find(key) else { continue };
+        let rest = lower[i + key.len()..].trim_start_matches([' ', ':', '=']);
+        let digits: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+        let Ok(n) = digits.parse::<f64>() else { continue };
+        let unit = rest[digits.len()..].trim_start();
+        let ms = if unit.starts_with("ms") || unit.starts_with("milli") {
+            n
+        } else if unit.starts_with('m') && !unit.starts_with("ms") {
+            n * 60_000.0
+        } else {
+            n * 1_000.0
+        };
+        return Some(ms.round() as u64);
+    }
+    None
+}
+
 fn hint(annotations: &Value, key: &str) -> Option<bool> {
     annotations.get(key).and_then(Value::as_bool)
 }
@@ -473,7 +587,15 @@ impl McpTool {
     /// circuit breaker — nothing was sent. A server that fails now returns
     /// its failure, with its backup as a [repair](Tool::repairs) for the
     /// engine to try and learn.
-    async fn call_on(&self, name: &str, tool: &str, arguments: &Map<String, Value>, timeout_ms: Option<u64>, cx: &CallContext) -> Outcome {
+    async fn call_on(
+        &self,
+        name: &str,
+        tool: &str,
+        arguments: &Map<String, Value>,
+        timeout_ms: Option<u64>,
+        judged: Judged,
+        cx: &CallContext,
+    ) -> Outcome {
         let sv = servers();
         let mut tried: Vec<String> = Vec::new();
         let mut at = name.to_owned();
@@ -485,15 +607,33 @@ impl McpTool {
                 );
             };
             tried.push(at.clone());
-            let outcome = self.call_once(sv, &server, tool, arguments, timeout_ms, cx).await;
+            let outcome = self.call_once(sv, &server, tool, arguments, timeout_ms, judged, cx).await;
             let fell_back = |o: Outcome| if tried.len() > 1 { o.with_hint("served_by", json!(at)) } else { o };
             let Some(e) = outcome.error.clone().filter(|_| !outcome.is_ok()) else { return fell_back(outcome) };
             // A server set aside (disabled by hand or by its circuit) is
             // passed over at once; one that merely failed now is left to the
             // engine, whose repair (the backup) is learned (issue 16, item 6).
             let set_aside = e.code == ErrorCode::MCP_SERVER_UNREACHABLE && e.hints.get("disabled").and_then(Value::as_bool) == Some(true);
-            match server.backup.clone().filter(|b| !tried.contains(b)) {
+            // Only to a backup whose tool does no more than the gate judged
+            // (listed now if it was not), and is safe to repeat if the
+            // primary's was: otherwise the engine's repair takes the backup,
+            // through the gate and the rules for calls of unknown fate.
+            let backup = match server.backup.clone().filter(|b| !tried.contains(b)) {
                 Some(b) if set_aside => {
+                    if sv.listed(&b, tool).is_none()
+                        && let Some(bs) = find(&cx.mcp_servers, &b)
+                    {
+                        let _ = sv.list(bs, cx).await;
+                    }
+                    let fits = sv
+                        .listed(&b, tool)
+                        .is_some_and(|a| reach(effect_of(&a)) <= reach(judged.effect) && (repeatable(&a) || !judged.repeatable));
+                    fits.then_some(b)
+                }
+                _ => None,
+            };
+            match backup {
+                Some(b) => {
                     cx.notes.push(
                         Guardrail::Server {
                             server: at.clone(),
@@ -525,9 +665,10 @@ impl McpTool {
         tool: &str,
         arguments: &Map<String, Value>,
         timeout_ms: Option<u64>,
+        judged: Judged,
         cx: &CallContext,
     ) -> Outcome {
-        let outcome = self.call_inner(sv, server, tool, arguments, timeout_ms, cx).await;
+        let outcome = self.call_inner(sv, server, tool, arguments, timeout_ms, judged, cx).await;
         // What the diagnosis reads about this server: its recent failures and starts.
         if outcome.is_ok() {
             return outcome;
@@ -557,6 +698,7 @@ impl McpTool {
         tool: &str,
         arguments: &Map<String, Value>,
         timeout_ms: Option<u64>,
+        judged: Judged,
         cx: &CallContext,
     ) -> Outcome {
         let name = server.name.as_str();
@@ -596,6 +738,28 @@ impl McpTool {
                 );
             }
         }
+        // The tool as listed now may do more than the gate judged (its list
+        // changed, or was first read by this call): not sent, for a person.
+        if let Some(now) = sv.effect(name, tool)
+            && reach(now) > reach(judged.effect)
+        {
+            let said = match now {
+                Effect::Destructive => "destructive",
+                Effect::Mutating => "changing something",
+                Effect::ReadOnly => "read-only",
+            };
+            return Outcome::failure(
+                ToolError::new(
+                    ErrorCode::BLOCKED,
+                    format!(
+                        "`{name}`.`{tool}` was not sent: its server's tools/list, read for this call, marks it {said}, more than the safety gate \
+                         judged before the call; a person decides whether it runs"
+                    ),
+                )
+                .hint("server", name)
+                .hint("sent", false),
+            );
+        }
         let timeout = timeout_ms.unwrap_or(server.call_timeout_ms);
         match conn.call(tool, arguments.clone(), timeout).await {
             Ok(result) => {
@@ -614,10 +778,14 @@ impl McpTool {
                         crate::exec::classify_output(&text).unwrap_or(ErrorCode::MCP_TOOL_ERROR)
                     };
                     let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("").chars().take(300).collect::<String>();
-                    return Outcome::failure_with(
-                        ToolError::new(code, format!("`{name}`.`{tool}` reported an error: {first}")).hint("server", name),
-                        output,
-                    );
+                    let mut e = ToolError::new(code.clone(), format!("`{name}`.`{tool}` reported an error: {first}")).hint("server", name);
+                    // "retry after 30 seconds": the wait the server asked for is a floor.
+                    if code == ErrorCode::RATE_LIMITED
+                        && let Some(ms) = retry_after_in(&lower)
+                    {
+                        e = e.hint("retry_after_ms", ms);
+                    }
+                    return Outcome::failure_with(e, output);
                 }
                 Outcome::success(output)
             }
@@ -711,23 +879,35 @@ impl Tool for McpTool {
         format!("mcp {}.{}{a}", arg(args, "server"), arg(args, "tool"))
     }
 
-    /// From the tool's annotations (MCP spec): `readOnlyHint` → read-only;
-    /// `destructiveHint: true` → destructive (the gate asks first); else,
-    /// or when the tools were not listed yet, it changes the world.
+    /// From the tool's annotations as listed ([`effect_of`]: a tool listed
+    /// without annotations is destructive, per the spec's defaults). Before
+    /// they are listed (the server could not be reached when the gate
+    /// looked): it changes the world — and the call itself lists them
+    /// before it sends anything, and refuses if they say more than that
+    /// ([`McpTool::call`]).
     fn effect(&self, args: &Value) -> Effect {
-        let a = servers().annotations(arg(args, "server"), arg(args, "tool"));
-        match (hint(&a, "readOnlyHint"), hint(&a, "destructiveHint")) {
-            (Some(true), _) => Effect::ReadOnly,
-            (_, Some(true)) => Effect::Destructive,
-            _ => Effect::Mutating,
+        servers().effect(arg(args, "server"), arg(args, "tool")).unwrap_or(Effect::Mutating)
+    }
+
+    fn knows_effect(&self, args: &Value) -> bool {
+        servers().listed(arg(args, "server"), arg(args, "tool")).is_some()
+    }
+
+    /// Lists the server's tools (starting it) when this tool's annotations
+    /// are not known yet, so the gate reads them (issue 16, red team).
+    async fn prepare(&self, args: &Value, ctx: &CallContext) {
+        let (name, tool) = (arg(args, "server"), arg(args, "tool"));
+        if servers().listed(name, tool).is_none()
+            && let Some(server) = find(&ctx.mcp_servers, name)
+        {
+            let _ = servers().list(server, ctx).await;
         }
     }
 
     /// `readOnlyHint` or `idempotentHint` (issue 14: a call of unknown fate
     /// is sent again only then).
     fn idempotent(&self, args: &Value) -> bool {
-        let a = servers().annotations(arg(args, "server"), arg(args, "tool"));
-        hint(&a, "readOnlyHint") == Some(true) || hint(&a, "idempotentHint") == Some(true)
+        repeatable(&servers().annotations(arg(args, "server"), arg(args, "tool")))
     }
 
     /// The server's declared `backup` for a server that could not be
@@ -749,10 +929,47 @@ impl Tool for McpTool {
         vec![Repair { args: to, reason: format!("`{backup}` is `{name}`'s declared backup") }]
     }
 
+    /// Calls the tool. What the gate judged (the annotations known when it
+    /// looked) bounds what is sent: a server whose `tools/list`, read at
+    /// the call, says more (destructive where the gate saw less) is not
+    /// sent the call (`BLOCKED`, for a person), and a call goes to a
+    /// backup without a failure only when the backup's tool is no more
+    /// dangerous and, if the primary's was safe to repeat, is too.
     async fn call(&self, args: &Value, ctx: &CallContext) -> Outcome {
         let t0 = Instant::now();
         let arguments = args.get("arguments").and_then(Value::as_object).cloned().unwrap_or_default();
         let timeout = args.get("timeout_ms").and_then(Value::as_u64);
-        self.call_on(arg(args, "server"), arg(args, "tool"), &arguments, timeout, ctx).await.timed(crate::ms_since(t0))
+        let (server, tool) = (arg(args, "server"), arg(args, "tool"));
+        let judged = Judged {
+            effect: servers().effect(server, tool).unwrap_or(Effect::Mutating),
+            repeatable: servers().listed(server, tool).is_some_and(|a| repeatable(&a)),
+        };
+        self.call_on(server, tool, &arguments, timeout, judged, ctx).await.timed(crate::ms_since(t0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rate_limit_text_says_how_long_to_wait() {
+        assert_eq!(retry_after_in("rate limit exceeded: retry after 1 second"), Some(1_000));
+        assert_eq!(retry_after_in("429 too many requests, retry-after: 5"), Some(5_000));
+        assert_eq!(retry_after_in("slow down; try again in 250ms"), Some(250));
+        assert_eq!(retry_after_in("quota exhausted, try again in 2 minutes"), Some(120_000));
+        assert_eq!(retry_after_in("rate limited"), None);
+    }
+
+    #[test]
+    fn a_tool_is_read_only_only_when_its_server_says_so() {
+        assert_eq!(effect_of(&json!({"readOnlyHint": true})), Effect::ReadOnly);
+        assert_eq!(effect_of(&json!({"destructiveHint": false})), Effect::Mutating);
+        assert_eq!(effect_of(&json!({"destructiveHint": true})), Effect::Destructive);
+        // The spec's defaults: not read-only, destructive.
+        assert_eq!(effect_of(&Value::Null), Effect::Destructive);
+        assert_eq!(effect_of(&json!({"idempotentHint": true})), Effect::Destructive);
+        assert!(repeatable(&json!({"readOnlyHint": true})) && repeatable(&json!({"idempotentHint": true})));
+        assert!(!repeatable(&Value::Null));
     }
 }
