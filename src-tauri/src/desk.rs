@@ -96,6 +96,10 @@ pub struct Desk {
     pub timing: Timing,
     /// Watching the memory file for edits made in other editors.
     _memory_watch: Option<mend_agent::memory::Watch>,
+    /// Pending requests already shown (std mutex, as above): a request of
+    /// another process — `mend mcp serve` holding an agent's call, `mend
+    /// hook claude`, a `mend run` waiting — pops up once (issue 17).
+    raised: Mutex<std::collections::HashSet<String>>,
 }
 
 /// Where the desktop keeps things.
@@ -140,6 +144,7 @@ impl Desk {
             demo: tokio::sync::Mutex::new(None),
             timing: Timing::from_env(),
             _memory_watch: memory_watch,
+            raised: Mutex::new(std::collections::HashSet::new()),
         }))
     }
 
@@ -386,6 +391,9 @@ impl Desk {
                 };
                 let decided = self.agent.decide(args).await?;
                 let resumed = match claim {
+                    // An agent's call (issue 17) is answered by the agent's
+                    // next identical call, never run by the app itself.
+                    Taken::Ours(_) if request.agent.is_some() => false,
                     Taken::Ours(lease) => self.go_on(lease).await.is_ok(),
                     Taken::Held(_) => {
                         // Its owner reads the decision from the journal; if
@@ -525,6 +533,7 @@ impl Desk {
                 due
             };
             self.sync_waiters();
+            self.raise_new();
             for (path, job) in due {
                 let busy = self.live.lock().is_ok_and(|l| l.values().any(|r| r.job_path.as_deref() == Some(path.as_path())));
                 if !busy {
@@ -546,8 +555,29 @@ impl Desk {
     /// Pops up the requests left pending by an earlier session.
     pub fn raise_pending(&self) {
         let pending = self.agent.reader().and_then(|r| r.pending_approvals().map_err(Into::into)).unwrap_or_default();
+        if let Ok(mut seen) = self.raised.lock() {
+            seen.extend(pending.iter().map(|r| r.id.clone()));
+        }
         if let Some(first) = pending.first() {
             self.shell().approval_raised(first);
+        }
+    }
+
+    /// Pops up the requests other processes raised since the last look (an
+    /// agent's call held by `mend mcp serve` waits for a person within its
+    /// caller's timeout: it must be seen at once; issue 17). Requests of
+    /// this process's own runs are raised when they are made.
+    pub fn raise_new(&self) {
+        let Ok(reader) = self.agent.reader() else { return };
+        let Ok(pending) = reader.pending_approvals() else { return };
+        let ours: Vec<String> = self.waiters.lock().map(|w| w.keys().cloned().collect()).unwrap_or_default();
+        let fresh: Vec<&ApprovalRequest> = {
+            let Ok(mut seen) = self.raised.lock() else { return };
+            pending.iter().filter(|r| !ours.contains(&r.id) && seen.insert(r.id.clone())).collect()
+        };
+        if let Some(first) = fresh.first() {
+            self.shell().approval_raised(first);
+            self.shell().emit("approvals-changed", json!({"raised": first.id}));
         }
     }
 

@@ -388,7 +388,7 @@ fn main() -> ExitCode {
                 query::tools(&home.data_dir, json, servers, &config)
             }
             Cmd::Safety { cmd } => safety::safety(&config, cmd),
-            Cmd::Mcp { cmd } => mcp::mcp(&home.data_dir, &config, cmd).await,
+            Cmd::Mcp { cmd } => mcp::mcp(&home, &config, cmd).await,
         }
     });
     // No MCP server this process started outlives it.

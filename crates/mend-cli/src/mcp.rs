@@ -70,11 +70,32 @@ pub enum McpCmd {
         /// The server's name.
         name: String,
     },
+    /// Mend as an MCP server (issue 17): the configured servers' tools, namespaced SERVER__TOOL, and Mend's own tools when
+    /// `[gateway] own_tools` turns them on; every call healed, gated, journaled with the caller's name and learned. Speaks
+    /// MCP on stdin/stdout (nothing else is printed there); with --http, streamable HTTP on `[gateway] http` (loopback).
+    Serve {
+        /// Streamable HTTP on `[gateway] http` (default 127.0.0.1:8765) instead of stdio.
+        #[arg(long)]
+        http: bool,
+    },
+    /// Checks each configured server: it starts, lists its tools and answers a ping; what is wrong, in words. Exit 1 when any
+    /// server is not well.
+    Doctor {
+        /// Also the servers this job file declares.
+        #[arg(long, value_name = "FILE")]
+        job: Option<PathBuf>,
+        /// JSON: each server with `ok`, `start_ms`, `tools`, `ping_ms` and `problems`.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `mend mcp`.
-pub async fn mcp(data_dir: &Path, config: &Config, cmd: McpCmd) -> u8 {
+pub async fn mcp(home: &crate::run::Home, config: &Config, cmd: McpCmd) -> u8 {
+    let data_dir = home.data_dir.as_path();
     match cmd {
+        McpCmd::Serve { http } => serve(home, config, http).await,
+        McpCmd::Doctor { job, json } => doctor(config, job.as_deref(), json).await,
         McpCmd::Tools { server, job, json } => tools(config, server.as_deref(), job.as_deref(), json).await,
         McpCmd::Status { job, no_start, json } => status(config, job.as_deref(), no_start, json).await,
         McpCmd::Disable { name, reason } => set_by_hand(data_dir, config, &name, Some(reason.unwrap_or_default())),
@@ -445,4 +466,148 @@ pub async fn check_job(job: &Job, file: &str, config: &Config, env: &[(String, S
         }
     }
     found
+}
+
+/// `mend mcp serve`: the gateway over stdio (or streamable HTTP) until the
+/// host disconnects. Logs go to stderr; stdout is the MCP channel.
+async fn serve(home: &crate::run::Home, config: &Config, http: bool) -> u8 {
+    let agent = match home.agent().and_then(|a| a.with_llm(&config.llm)) {
+        Ok(a) => Arc::new(a),
+        Err(e) => {
+            eprintln!("mend mcp serve: {e}");
+            return EXIT_INTERNAL;
+        }
+    };
+    let _ = agent.sweep().await;
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let base = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let gateway = Arc::new(mend_gateway::Gateway::new(agent.clone(), config.clone(), env, base));
+    let served = if http {
+        eprintln!("mend mcp serve: streamable HTTP on http://{}/mcp", config.gateway.http);
+        mend_gateway::server::serve_http(gateway, config.gateway.http).await
+    } else {
+        mend_gateway::server::serve_stdio(gateway).await
+    };
+    agent.close();
+    match served {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            eprintln!("mend mcp serve: {e}");
+            EXIT_FAILED
+        }
+    }
+}
+
+/// One server as `mend mcp doctor` found it.
+#[derive(serde::Serialize)]
+struct Checkup {
+    name: String,
+    transport: &'static str,
+    ok: bool,
+    start_ms: Option<u64>,
+    tools: Option<usize>,
+    ping_ms: Option<u64>,
+    problems: Vec<String>,
+    stderr: Vec<String>,
+}
+
+/// `mend mcp doctor`: each server started, listed and pinged, with what is
+/// wrong in words. Exit 1 when any server is not well; 2 for a bad job file.
+async fn doctor(config: &Config, job: Option<&Path>, json: bool) -> u8 {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let (list, cx) = match declared(config, job, &env) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("{e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    if list.is_empty() {
+        println!("No MCP servers are declared ([[mcp.servers]] in the config or a job).");
+        return EXIT_OK;
+    }
+    let mut all = Vec::new();
+    for server in &list {
+        let t0 = std::time::Instant::now();
+        let mut c = Checkup {
+            name: server.name.clone(),
+            transport: match server.transport {
+                McpTransport::Stdio { .. } => "stdio",
+                McpTransport::Http { .. } => "http",
+            },
+            ok: false,
+            start_ms: None,
+            tools: None,
+            ping_ms: None,
+            problems: Vec::new(),
+            stderr: Vec::new(),
+        };
+        match servers().list(server, &cx).await {
+            Ok(tools) => {
+                c.start_ms = Some(t0.elapsed().as_millis() as u64);
+                c.tools = Some(tools.len());
+                if tools.is_empty() {
+                    c.problems.push("it lists no tools".into());
+                }
+                let bare: Vec<&str> =
+                    tools.iter().filter(|t| t.get("annotations").is_none_or(Value::is_null)).filter_map(|t| t.get("name")?.as_str()).collect();
+                if !bare.is_empty() {
+                    c.problems.push(format!(
+                        "{} tool(s) have no annotations, so every call of them is asked about (the MCP spec's defaults): {}",
+                        bare.len(),
+                        bare.join(", ")
+                    ));
+                }
+            }
+            Err(why) => c.problems.push(format!("it does not start or list its tools: {why}")),
+        }
+        if c.tools.is_some() {
+            match servers().ping(server, &cx).await {
+                Ok(ms) => c.ping_ms = Some(ms),
+                Err(why) => c.problems.push(format!("it does not answer a ping: {why}")),
+            }
+        }
+        if let Some(b) = &server.backup
+            && !list.iter().any(|s| &s.name == b)
+        {
+            c.problems.push(format!("its backup `{b}` is not declared"));
+        }
+        // Only a failure to start, list or answer makes it unwell; missing
+        // annotations are advice.
+        c.ok = c.tools.is_some() && c.ping_ms.is_some();
+        if !c.ok {
+            let redactor = Redactor::from_env(config.secrets.iter().map(String::as_str), &env);
+            let lines = servers().stderr(&server.name).await;
+            c.stderr = lines[lines.len().saturating_sub(STDERR_SHOWN)..].iter().map(|l| redactor.text(l)).collect();
+        }
+        all.push(c);
+    }
+    let well = all.iter().all(|c| c.ok);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
+    } else {
+        let mut out = std::io::stdout().lock();
+        for c in &all {
+            let head = if c.ok {
+                format!(
+                    "ok    {} ({}): started and listed {} tool(s) in {} ms, ping {} ms",
+                    c.name,
+                    c.transport,
+                    c.tools.unwrap_or(0),
+                    c.start_ms.unwrap_or(0),
+                    c.ping_ms.unwrap_or(0)
+                )
+            } else {
+                format!("FAIL  {} ({})", c.name, c.transport)
+            };
+            let _ = writeln!(out, "{head}");
+            for p in &c.problems {
+                let _ = writeln!(out, "      - {p}");
+            }
+            for l in &c.stderr {
+                let _ = writeln!(out, "      stderr: {l}");
+            }
+        }
+    }
+    if well { EXIT_OK } else { EXIT_FAILED }
 }

@@ -30,7 +30,7 @@ pub struct Home {
 
 impl Home {
     /// The journal and the memory file, opened for this process.
-    fn agent(&self) -> Result<Agent, AgentError> {
+    pub(crate) fn agent(&self) -> Result<Agent, AgentError> {
         Agent::open_with(&self.data_dir, Some(&self.memory))
     }
 }
@@ -359,6 +359,11 @@ async fn decide_with(agent: &Agent, config: &Config, args: DecideArgs<'_>, out: 
         Err(e) => return agent_fail(e),
     };
     let run_id = request.run_id.clone();
+    // An agent's call (through `mend mcp serve` or a hook) is not resumed
+    // here: the agent's next identical call is answered by this decision
+    // (issue 17).
+    let for_agent = request.agent.clone();
+    let resume = resume && for_agent.is_none();
     // The number shown at the prompt picks that option too.
     let option = match option.parse::<usize>().ok().and_then(|n| n.checked_sub(1)).and_then(|i| request.options.get(i)) {
         Some(o) => o.id.as_str(),
@@ -402,6 +407,9 @@ async fn decide_with(agent: &Agent, config: &Config, args: DecideArgs<'_>, out: 
         errln!("Request {id} was already decided `{}` ({}).", decision.option, request.title);
     } else {
         errln!("Decided: `{}` on {} ({}).", decision.option, id, request.title);
+    }
+    if let Some(a) = &for_agent {
+        errln!("{a} gets this decision when it makes the same call again (nothing runs until then).");
     }
     if !resume {
         return EXIT_OK;

@@ -46,6 +46,57 @@ pub struct Config {
     pub llm: Vec<LlmModel>,
     /// MCP servers every job can call (`[[mcp.servers]]`, issue 16).
     pub mcp_servers: Vec<crate::mcp::McpServer>,
+    /// `mend mcp serve` (`[gateway]`, issue 17).
+    pub gateway: GatewayConfig,
+}
+
+/// `[gateway]`: Mend as an MCP server in front of the configured servers
+/// (issue 17).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewayConfig {
+    /// Mend's own tools offered to agents besides the servers' (`exec`,
+    /// `http`, `fs`, `read_logs`); none unless the config turns them on.
+    pub own_tools: Vec<String>,
+    /// How long a call waits for a person before it is answered with the
+    /// pending request (its id, the diagnosis, the options), ms. Default
+    /// 40 000: under the ~60 s many hosts give a tool call.
+    pub approval_wait_ms: u64,
+    /// How often a waiting call sends the caller a progress notification, ms
+    /// (default 5 000).
+    pub progress_every_ms: u64,
+    /// The healing budget of one call (wall clock, excluding time waiting
+    /// for a person), ms. Default 45 000, so a healed call still answers
+    /// within a host's timeout.
+    pub call_budget_ms: u64,
+    /// Where `mend mcp serve --http` listens (loopback only); default
+    /// `127.0.0.1:8765`.
+    pub http: std::net::SocketAddr,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            own_tools: Vec::new(),
+            approval_wait_ms: 40_000,
+            progress_every_ms: 5_000,
+            call_budget_ms: 45_000,
+            http: std::net::SocketAddr::from(([127, 0, 0, 1], 8765)),
+        }
+    }
+}
+
+/// The tools `[gateway] own_tools` may name.
+pub const GATEWAY_OWN_TOOLS: [&str; 4] = ["exec", "http", "fs", "read_logs"];
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawGateway {
+    #[serde(default)]
+    own_tools: Vec<Spanned<String>>,
+    approval_wait: Option<Spanned<String>>,
+    progress_every: Option<Spanned<String>>,
+    call_budget: Option<Spanned<String>>,
+    http: Option<Spanned<String>>,
 }
 
 /// The wire format a model speaks.
@@ -108,6 +159,8 @@ struct Raw {
     llm: Vec<RawLlm>,
     #[serde(default)]
     mcp: crate::mcp::RawMcp,
+    #[serde(default)]
+    gateway: RawGateway,
 }
 
 #[derive(Deserialize, Default)]
@@ -158,7 +211,45 @@ impl Config {
         if let Some((span, field, message)) = problems.into_iter().next() {
             return Err(err(Some(span), &field, message));
         }
-        Ok(Config { secrets: raw.secrets, safety, approval_timeout_ms, on_timeout: raw.approval.on_timeout, llm, mcp_servers })
+        let mut gateway = GatewayConfig::default();
+        let g = raw.gateway;
+        for t in g.own_tools {
+            if !GATEWAY_OWN_TOOLS.contains(&t.get_ref().as_str()) {
+                return Err(err(
+                    Some(t.span()),
+                    "gateway.own_tools",
+                    format!("`{}` is not one of Mend's tools: {}", t.get_ref(), GATEWAY_OWN_TOOLS.join(", ")),
+                ));
+            }
+            gateway.own_tools.push(t.into_inner());
+        }
+        for (d, field, slot) in [
+            (&g.approval_wait, "gateway.approval_wait", &mut gateway.approval_wait_ms),
+            (&g.progress_every, "gateway.progress_every", &mut gateway.progress_every_ms),
+            (&g.call_budget, "gateway.call_budget", &mut gateway.call_budget_ms),
+        ] {
+            if let Some(t) = d {
+                *slot = parse_duration_ms(t.get_ref()).map_err(|e| err(Some(t.span()), field, e))?;
+            }
+        }
+        if gateway.progress_every_ms == 0 {
+            return Err(err(None, "gateway.progress_every", "must be more than 0".into()));
+        }
+        if let Some(h) = g.http {
+            let addr: std::net::SocketAddr = h
+                .get_ref()
+                .parse()
+                .map_err(|e| err(Some(h.span()), "gateway.http", format!("`{}`: {e} (write 127.0.0.1:PORT)", h.get_ref())))?;
+            if !addr.ip().is_loopback() {
+                return Err(err(
+                    Some(h.span()),
+                    "gateway.http",
+                    format!("`{addr}` is not a loopback address: the gateway listens on this machine only"),
+                ));
+            }
+            gateway.http = addr;
+        }
+        Ok(Config { secrets: raw.secrets, safety, approval_timeout_ms, on_timeout: raw.approval.on_timeout, llm, mcp_servers, gateway })
     }
 }
 
@@ -184,6 +275,14 @@ mod tests {
         let e = Config::parse("[safety]\nallow = ['(']\n", "c.toml").unwrap_err().0.remove(0);
         assert_eq!(e.field, "safety");
         assert_eq!(Config::parse("", "c.toml").unwrap(), Config::default());
+        let g = Config::parse("[gateway]\nown_tools = [\"read_logs\"]\napproval_wait = \"20s\"\nhttp = \"127.0.0.1:9000\"\n", "c.toml")
+            .unwrap()
+            .gateway;
+        assert_eq!((g.own_tools, g.approval_wait_ms, g.http.port()), (vec!["read_logs".to_owned()], 20_000, 9000));
+        let e = Config::parse("[gateway]\nown_tools = [\"rm\"]\n", "c.toml").unwrap_err().0.remove(0);
+        assert_eq!((e.line, e.field.as_str()), (2, "gateway.own_tools"));
+        let e = Config::parse("[gateway]\nhttp = \"0.0.0.0:80\"\n", "c.toml").unwrap_err().0.remove(0);
+        assert!(e.message.contains("loopback"), "{}", e.message);
         let c = Config::parse(
             "[[llm]]\nprovider = \"openai\"\nbase_url = \"http://127.0.0.1:8080/v1/\"\nmodel = \"smollm2\"\ntimeout = \"20s\"\n[[llm]]\nname = \"claude\"\nprovider = \"anthropic\"\nbase_url = \"https://api.anthropic.com\"\nmodel = \"claude-x\"\napi_key_env = \"ANTHROPIC_API_KEY\"\n",
             "c.toml",

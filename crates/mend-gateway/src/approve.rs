@@ -1,0 +1,144 @@
+//! How a gateway call waits for a person (issue 17, item 2).
+//!
+//! The request is durable in the journal before the approver is asked (the
+//! engine saves it first), so the desktop popup and `mend approvals` see it
+//! at once. The caller (an agent host) has its own timeout, often about
+//! 60 s, so the call waits at most [`Waiting::wait`], telling the caller
+//! it is still waiting every [`Waiting::progress_every`] (MCP
+//! `notifications/progress`), and offers the choice through the host's
+//! elicitation when the host has it. A decision made elsewhere reaches the
+//! call through the journal (`mend_agent`'s `Watched`). When the wait is
+//! over the run is left waiting ([`Answer::Pending`]) and the caller gets
+//! the request to show its user; the same call made again later is
+//! answered by the decision taken meanwhile ([`earlier_decision`]), without
+//! a second popup.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use mend_core::approval::{Answer, ApprovalRequest, Approver, DecidedBy, Decision};
+use mend_journal::Reader;
+
+/// Sends the caller a progress message (MCP `notifications/progress`).
+pub type Progress = Arc<dyn Fn(String) + Send + Sync>;
+
+/// Offers a request's options to the caller's user through the host (MCP
+/// elicitation); `None` when the user declined or the host cannot ask.
+#[async_trait]
+pub trait Elicit: Send + Sync {
+    /// `message` for the user; `options` as (id, label), recommended first.
+    /// The chosen option's id.
+    async fn choose(&self, message: String, options: Vec<(String, String)>) -> Option<String>;
+}
+
+/// The approver of a gateway call.
+pub struct Waiting {
+    /// The journal (for the decision an earlier identical call got).
+    pub journal: PathBuf,
+    /// How long to wait for a person before answering the caller, ms.
+    pub wait: Duration,
+    /// How often to tell the caller the call still waits.
+    pub progress_every: Duration,
+    /// Where progress goes, if the caller asked for it.
+    pub progress: Option<Progress>,
+    /// The host's elicitation, if it has it.
+    pub elicit: Option<Arc<dyn Elicit>>,
+    /// Who the caller is (the host's `clientInfo.name`), for the journal.
+    pub caller: String,
+    /// The run an earlier decision came from, once one answered: it is
+    /// closed after this call (its decision has been acted on).
+    pub reused: std::sync::Mutex<Option<(String, String)>>,
+    /// The last request this call asked (to find the same call's other
+    /// waiting runs once it is answered).
+    pub asked: std::sync::Mutex<Option<ApprovalRequest>>,
+}
+
+/// The other runs still waiting on a request for the very same call (same
+/// job, agent, kind and call digest) than `req`: asked again while a person
+/// had not decided yet. Superseded once the call is answered.
+pub fn same_call_waiting(journal: &std::path::Path, req: &ApprovalRequest) -> Vec<String> {
+    let Ok(reader) = Reader::open(journal) else { return Vec::new() };
+    let Ok(runs) = reader.runs(500) else { return Vec::new() };
+    runs.iter()
+        .filter(|r| r.job == req.job && r.status == "waiting" && r.run_id != req.run_id && r.agent == req.agent)
+        .filter(|r| {
+            reader.pending_for_run(&r.run_id).ok().is_some_and(|p| {
+                p.iter().any(|o| o.kind == req.kind && o.call_digest.is_some() && o.call_digest == req.call_digest)
+            })
+        })
+        .map(|r| r.run_id.clone())
+        .collect()
+}
+
+/// The decision a person made on an earlier request for the very same call
+/// (same job, same kind, same call digest or, for an escalation, same step
+/// and code), made after that call's caller stopped waiting: the run that
+/// asked is still waiting and its decision has not been acted on. Returns
+/// that request and decision. Errors reading the journal count as none.
+pub fn earlier_decision(journal: &std::path::Path, req: &ApprovalRequest) -> Option<(ApprovalRequest, Decision)> {
+    let reader = Reader::open(journal).ok()?;
+    let runs = reader.runs(500).ok()?;
+    for run in runs.iter().filter(|r| r.job == req.job && r.status == "waiting" && r.decided > 0 && r.run_id != req.run_id) {
+        let Ok(Some((old, d))) = reader.unapplied_decision(&run.run_id) else { continue };
+        let same_call = match (&old.call_digest, &req.call_digest) {
+            (Some(a), Some(b)) => a == b,
+            (None, None) => old.step == req.step && old.code == req.code,
+            _ => false,
+        };
+        if old.kind == req.kind && same_call && old.agent == req.agent && req.option(&d.option).is_some() {
+            return Some((old, d));
+        }
+    }
+    None
+}
+
+#[async_trait]
+impl Approver for Waiting {
+    async fn decide(&self, req: &ApprovalRequest) -> Answer {
+        if let Ok(mut a) = self.asked.lock() {
+            *a = Some(req.clone());
+        }
+        if let Some((old, d)) = earlier_decision(&self.journal, req) {
+            if let Ok(mut r) = self.reused.lock() {
+                *r = Some((old.run_id.clone(), old.id.clone()));
+            }
+            let note = format!("decided on request {} for the same call", old.id);
+            let instructions = Some(match &d.instructions {
+                Some(i) => format!("{i} ({note})"),
+                None => note,
+            });
+            return Answer::Decided(Decision { instructions, decided_ms: mend_core::clock::now_ms(), ..d });
+        }
+        let t0 = std::time::Instant::now();
+        let progress = async {
+            let Some(p) = &self.progress else { return std::future::pending::<()>().await };
+            loop {
+                tokio::time::sleep(self.progress_every).await;
+                p(format!("waiting {} s for a person to decide request {} in Mend: {}", t0.elapsed().as_secs(), req.id, req.title));
+            }
+        };
+        let elicited = async {
+            let Some(e) = &self.elicit else { return std::future::pending::<Decision>().await };
+            let options = req.options.iter().map(|o| (o.id.clone(), o.label.clone())).collect();
+            let message =
+                format!("{}\n\n{}\n\nMend recommends: {} — {}", req.title, req.what_happened, req.recommended, req.recommendation);
+            match e.choose(message, options).await {
+                Some(option) if req.option(&option).is_some() => Decision {
+                    option,
+                    instructions: Some(format!("chosen in {} (MCP elicitation)", self.caller)),
+                    decided_by: DecidedBy::Person { who: format!("{} user", self.caller) },
+                    decided_ms: mend_core::clock::now_ms(),
+                },
+                // Declined or cancelled in the host: the popup may still answer.
+                _ => std::future::pending::<Decision>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(self.wait) => Answer::Pending,
+            _ = progress => Answer::Pending,
+            d = elicited => Answer::Decided(d),
+        }
+    }
+}

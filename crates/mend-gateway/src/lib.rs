@@ -1,0 +1,291 @@
+//! Mend as a healing MCP gateway (issue 17): `mend mcp serve` puts Mend
+//! between an agent (Claude Code, Claude Desktop, goose, Codex, Cursor,
+//! Zed…) and its tools.
+//!
+//! The gateway offers the tools of every configured upstream MCP server
+//! (`[[mcp.servers]]`), namespaced `SERVER__TOOL` ([`names`]), with their
+//! schemas and annotations as the servers give them, and, when `[gateway]
+//! own_tools` turns them on, Mend's own tools (`mend__exec`, `mend__http`,
+//! `mend__fs`, `mend__read_logs`). Every call is a run of the engine, like
+//! a job's step: the safety gate, healing (a restart, the backup, backoff
+//! honouring Retry-After, lessons first), the journal with the caller's
+//! name ([`Caller`]), and learning. A call that needs a person waits for
+//! one within a budget ([`approve`]); one that could not be healed is
+//! answered as an `isError` result the agent can act on ([`result`]).
+//!
+//! [`Gateway`] is the engine side and speaks no MCP; [`server`] is the only
+//! code that speaks rmcp's server side.
+
+pub mod approve;
+pub mod names;
+pub mod result;
+pub mod server;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use mend_agent::{Agent, Ended, RunSpec};
+use mend_core::config::Config;
+use mend_core::engine::Observer;
+use mend_core::event::Event;
+use mend_core::job::{ApprovalPolicy, Budget, Call, Job, RetryPolicy, Step};
+use mend_core::payload::Body;
+use mend_core::tool::CallContext;
+use serde_json::{Map, Value, json};
+
+use approve::{Elicit, Progress, Waiting};
+use names::Target;
+
+/// Who is calling: the MCP host, as its `initialize` said (`clientInfo`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Caller {
+    /// `clientInfo.name` (`claude-code`, `goose`, …); `unknown` when the
+    /// host sent none.
+    pub name: String,
+    /// `clientInfo.version`.
+    pub version: String,
+}
+
+/// What a call can do while it runs, besides answering: tell the caller it
+/// is still going ([`Progress`]) and ask the caller's user ([`Elicit`]).
+#[derive(Default, Clone)]
+pub struct Hooks {
+    /// Progress messages (MCP `notifications/progress`), when the caller
+    /// sent a progress token.
+    pub progress: Option<Progress>,
+    /// The host's elicitation, when it declared the capability.
+    pub elicit: Option<Arc<dyn Elicit>>,
+}
+
+/// The gateway: the configured servers and Mend's engine behind one MCP
+/// server.
+pub struct Gateway {
+    agent: Arc<Agent>,
+    config: Config,
+    env: Vec<(String, String)>,
+    base_dir: PathBuf,
+    /// Name → what it calls, as last listed.
+    names: RwLock<HashMap<String, Target>>,
+}
+
+/// The annotations of Mend's own tools (MCP `ToolAnnotations`): what each
+/// may do; the safety gate still judges every call by its arguments.
+fn own_annotations(tool: &str) -> Value {
+    match tool {
+        "read_logs" => json!({"readOnlyHint": true, "openWorldHint": false}),
+        "http" => json!({"readOnlyHint": false, "destructiveHint": true, "idempotentHint": false, "openWorldHint": true}),
+        _ => json!({"readOnlyHint": false, "destructiveHint": true, "idempotentHint": false, "openWorldHint": false}),
+    }
+}
+
+impl Gateway {
+    /// A gateway over `agent` (its journal, memory and tools) with the
+    /// config's servers and `[gateway]` settings; `env` is what the calls'
+    /// `${env:NAME}` and secrets read; relative paths resolve against
+    /// `base_dir`.
+    pub fn new(agent: Arc<Agent>, config: Config, env: Vec<(String, String)>, base_dir: PathBuf) -> Gateway {
+        Gateway { agent, config, env, base_dir, names: RwLock::new(HashMap::new()) }
+    }
+
+    /// The agent (journal, memory) behind the gateway.
+    pub fn agent(&self) -> &Arc<Agent> {
+        &self.agent
+    }
+
+    fn context(&self) -> CallContext {
+        CallContext {
+            base_dir: self.base_dir.clone(),
+            mcp_servers: Arc::new(self.config.mcp_servers.clone()),
+            env: Arc::new(self.env.clone()),
+            ..CallContext::default()
+        }
+    }
+
+    /// Every tool the gateway offers, as MCP `Tool` objects (`name`,
+    /// `description`, `inputSchema`, `annotations`), and, for each server
+    /// that could not be listed, why (its tools are left out until it can
+    /// be; `mend mcp doctor` says more). Starts the servers not started yet.
+    pub async fn tools(&self) -> (Vec<Value>, Vec<String>) {
+        let cx = self.context();
+        let mut out = Vec::new();
+        let mut problems = Vec::new();
+        let mut names = HashMap::new();
+        for server in &self.config.mcp_servers {
+            match mend_tools::mcp::servers().list(server, &cx).await {
+                Ok(tools) => {
+                    for t in tools {
+                        let Some(tool) = t.get("name").and_then(Value::as_str) else { continue };
+                        let name = names::namespaced(&server.name, tool);
+                        let mut t = t.clone();
+                        let said = t.get("description").and_then(Value::as_str).unwrap_or("").to_owned();
+                        t["name"] = json!(name);
+                        t["description"] =
+                            json!(format!("{said}\n\n(`{tool}` of MCP server `{}`, through Mend)", server.name).trim_start());
+                        names.insert(name, Target::Upstream { server: server.name.clone(), tool: tool.to_owned() });
+                        out.push(t);
+                    }
+                }
+                Err(why) => problems.push(format!("`{}`: {why}", server.name)),
+            }
+        }
+        let registry = mend_agent::registry(self.agent.journal().path());
+        for own in &self.config.gateway.own_tools {
+            let Some(t) = registry.get(own) else { continue };
+            let name = names::namespaced(names::OWN, own);
+            out.push(json!({
+                "name": name,
+                "description": format!("{} (Mend's own `{own}` tool)", t.description()),
+                "inputSchema": t.schema(),
+                "annotations": own_annotations(own),
+            }));
+            names.insert(name, Target::Own(own.clone()));
+        }
+        if let Ok(mut n) = self.names.write() {
+            *n = names;
+        }
+        (out, problems)
+    }
+
+    /// What `name` calls, listing the tools again once if it is not known.
+    pub async fn resolve(&self, name: &str) -> Option<Target> {
+        if let Some(t) = self.names.read().ok().and_then(|n| n.get(name).cloned()) {
+            return Some(t);
+        }
+        self.tools().await;
+        self.names.read().ok().and_then(|n| n.get(name).cloned())
+    }
+
+    /// The one-step job a call is run as: named after the tool the agent
+    /// called, with the config's servers, safety rules and secrets, and a
+    /// wall-clock budget of `[gateway] call_budget`.
+    fn job(&self, name: &str, caller: &Caller, call: Call) -> Job {
+        Job {
+            name: name.to_owned(),
+            description: format!("`{name}` called by {} through mend mcp serve", caller.name),
+            base_dir: self.base_dir.clone(),
+            budget: Budget { wall_clock_ms: self.config.gateway.call_budget_ms, ..Budget::default() },
+            approval: ApprovalPolicy::default(),
+            safety: self.config.safety.clone(),
+            secrets: self.config.secrets.clone(),
+            schedule: None,
+            steps: vec![Step {
+                name: name.to_owned(),
+                call,
+                alternatives: Vec::new(),
+                verify: None,
+                retry: RetryPolicy::default(),
+                max_attempts: 6,
+                wall_clock_ms: None,
+                needs_approval: false,
+                optional: false,
+                idempotent: None,
+                idempotency_key: None,
+            }],
+            mcp_servers: self.config.mcp_servers.clone(),
+        }
+    }
+
+    /// Calls `name` with `arguments` for `caller`, through the engine, and
+    /// answers with an MCP `CallToolResult` (JSON: `content`,
+    /// `structuredContent`, `isError`). Errors: only for a name the gateway
+    /// does not offer (`Err` with the message); every failure of the call
+    /// itself is an `isError` result ([`result`]).
+    pub async fn call(&self, caller: &Caller, name: &str, arguments: Map<String, Value>, hooks: Hooks) -> Result<Value, String> {
+        let target = self.resolve(name).await.ok_or_else(|| format!("Mend offers no tool `{name}` (see tools/list)"))?;
+        let call = match &target {
+            Target::Upstream { server, tool } => Call::new("mcp", json!({"server": server, "tool": tool, "arguments": arguments})),
+            Target::Own(tool) => Call::new(tool, Value::Object(arguments)),
+        };
+        let job = self.job(name, caller, call);
+        let g = &self.config.gateway;
+        let waiting = Arc::new(Waiting {
+            journal: self.agent.journal().path().to_path_buf(),
+            wait: Duration::from_millis(g.approval_wait_ms),
+            progress_every: Duration::from_millis(g.progress_every_ms),
+            progress: hooks.progress.clone(),
+            elicit: hooks.elicit.clone(),
+            caller: caller.name.clone(),
+            reused: std::sync::Mutex::new(None),
+            asked: std::sync::Mutex::new(None),
+        });
+        let observer: Option<Arc<dyn Observer>> = hooks.progress.clone().map(|p| Arc::new(Told(p)) as Arc<dyn Observer>);
+        let spec = RunSpec { agent: Some(caller.name.clone()), ..RunSpec::new(&job, self.env.clone()) };
+        let ended = self.agent.execute(spec, waiting.clone(), observer, std::future::pending::<String>()).await;
+        let report = match ended {
+            Ok(Ended::Finished(r)) => *r,
+            Ok(Ended::Interrupted { run_id }) => return Ok(result::stopped(name, &run_id)),
+            Err(e) => return Ok(result::broken(name, &e.to_string())),
+        };
+        // An earlier identical call's decision answered this one: that run
+        // waited for it, and is closed now that it has been acted on.
+        let reused = waiting.reused.lock().ok().and_then(|mut r| r.take());
+        if let Some((run_id, request)) = reused
+            && let Ok(mend_agent::lease::Taken::Ours(lease)) = self.agent.claim(&run_id).await
+        {
+            let note = format!("its decision on request {request} answered the same call again in run {}", report.run_id);
+            let _ = self.agent.close_run(&lease, &caller.name, Some(&note)).await;
+        }
+        // Asked again meanwhile for the very same call: superseded now that
+        // the call has been answered (the person decided once).
+        let asked = waiting.asked.lock().ok().and_then(|mut a| a.take());
+        if report.status != mend_core::report::RunStatus::Waiting
+            && let Some(req) = asked
+        {
+            for run_id in approve::same_call_waiting(self.agent.journal().path(), &req) {
+                if let Ok(mend_agent::lease::Taken::Ours(lease)) = self.agent.claim(&run_id).await {
+                    let note = format!("superseded: the same call was answered in run {}", report.run_id);
+                    let _ = self.agent.close_run(&lease, &caller.name, Some(&note)).await;
+                }
+            }
+        }
+        let pending = match report.status {
+            mend_core::report::RunStatus::Waiting => {
+                self.agent.reader().ok().and_then(|r| r.pending_for_run(&report.run_id).ok()).unwrap_or_default()
+            }
+            _ => Vec::new(),
+        };
+        let lessons = self.lessons_for(&report);
+        Ok(result::from_report(name, &report, &pending, &lessons))
+    }
+
+    /// The lessons the memory has for the failure a run ended with (text
+    /// and fix), best first, at most 3.
+    fn lessons_for(&self, report: &mend_core::report::RunReport) -> Vec<String> {
+        let Some(step) = report.steps.first() else { return Vec::new() };
+        let Some(f) = &step.failure else { return Vec::new() };
+        if step.status.is_ok() {
+            return Vec::new();
+        }
+        let Some(lessons) = self.agent.lessons() else { return Vec::new() };
+        let q = mend_core::lesson::FailureQuery {
+            tool: f.tool.clone(),
+            code: f.code.clone(),
+            message: f.message.clone(),
+            subject: f.subject.clone(),
+            target: f.target.clone(),
+        };
+        use mend_core::lesson::LessonSource;
+        lessons
+            .find(&q, 3)
+            .into_iter()
+            .map(|l| {
+                let fix = l.fix.as_ref().map(|f| format!(" (fix: {})", f.action)).unwrap_or_default();
+                format!("{}{fix}", l.text)
+            })
+            .collect()
+    }
+}
+
+/// Healing news sent to the caller as progress: what failed, what Mend
+/// tries next.
+struct Told(Progress);
+
+impl Observer for Told {
+    fn on_event(&self, e: &Event) {
+        if matches!(e.body, Body::Diagnosis(_) | Body::Attempt(_) | Body::Recovery(_) | Body::Guardrail(_)) {
+            (self.0)(e.message.clone());
+        }
+    }
+}
