@@ -10,6 +10,8 @@
 //! - [`memory`]: the memory file, indexed and watched, which the engine asks
 //!   for lessons; [`learn`]: what a run and a person's decisions teach it.
 //! - [`demo`]: the bundled demo job and its flaky loopback service.
+//! - [`hook`]: Claude Code's own tool calls judged, journaled and diagnosed
+//!   (`mend hook claude`, issue 17).
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -28,6 +30,7 @@ use mend_journal::{Reader, SqliteJournal};
 
 pub mod demo;
 pub mod folder;
+pub mod hook;
 pub mod learn;
 pub mod lease;
 pub mod load;
@@ -281,6 +284,20 @@ impl Agent {
         let chain = mend_llm::Chain::new(models).map_err(|e| AgentError::bad_input_at("llm", format!("LLM: {e}")))?;
         self.llm = Some(Arc::new(mend_llm::LlmDiagnoser::new(chain)));
         Ok(self)
+    }
+
+    /// Runs jobs with `registry`'s tools instead of [`registry`]'s
+    /// (`mend hook claude` adds its pseudo-tool: [`hook::registry`]).
+    pub fn with_registry(mut self, registry: ToolRegistry) -> Agent {
+        self.registry = Arc::new(registry);
+        self
+    }
+
+    /// The memory's lessons for a failure, best first, at most `k`: the
+    /// lookup a run's diagnosis makes (the persisted index when it is
+    /// current, else the file); none when the memory cannot be read.
+    pub fn find_lessons(&self, failure: &mend_core::lesson::FailureQuery, k: usize) -> Vec<mend_core::lesson::LessonMatch> {
+        mend_core::lesson::LessonSource::find(&*self.lessons, failure, k)
     }
 
     /// The memory (opened now if it was not yet), unless its file could

@@ -1,7 +1,9 @@
 //! `mend`: the healing engine on the command line, for scripts, CI and
 //! servers. Runs job files with healing, shows the journal's logs and
 //! metrics, lists pending approvals, codes and tools, and shows and sets
-//! aside the MCP servers jobs call (`mend mcp`).
+//! aside the MCP servers jobs call (`mend mcp`), and answers Claude Code's
+//! hooks (`mend hook claude`, whose exit codes are Claude Code's: 0 or 1,
+//! never 2).
 //!
 //! Exit codes: 0 success, 1 the job failed, 2 bad input (a job file or
 //! flag), 3 waiting for or refused by a person, 4 Mend itself failed,
@@ -20,6 +22,7 @@
 
 mod daemon;
 mod demo;
+mod hook;
 mod mcp;
 mod memory;
 mod print;
@@ -253,6 +256,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: mcp::McpCmd,
     },
+    /// Another agent's hooks, handled by Mend: `mend hook claude` for Claude Code's own tools.
+    Hook {
+        #[command(subcommand)]
+        cmd: hook::HookCmd,
+    },
 }
 
 impl Cmd {
@@ -338,11 +346,13 @@ fn main() -> ExitCode {
     let home = run::Home { memory: memory_file(cli.memory, &dir), data_dir: dir };
     // Servers disabled by hand, from any Mend process, are disabled in this one.
     mend_tools::mcp::servers().load_disabled(&home.data_dir);
+    let config_path = cli.config.clone();
     let config = match run::config(cli.config.as_deref()).and_then(|mut c| cli.llm.apply(&mut c).map(|()| c)) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
-            return ExitCode::from(EXIT_BAD_INPUT);
+            // Claude Code reads a hook's exit 2 as "block the call": not for a config error.
+            return ExitCode::from(if matches!(cli.cmd, Cmd::Hook { .. }) { hook::EXIT_HOOK_ERROR } else { EXIT_BAD_INPUT });
         }
     };
     let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
@@ -389,6 +399,7 @@ fn main() -> ExitCode {
             }
             Cmd::Safety { cmd } => safety::safety(&config, cmd),
             Cmd::Mcp { cmd } => mcp::mcp(&home, &config, cmd).await,
+            Cmd::Hook { cmd } => hook::hook(&home, &config, config_path.as_deref(), cmd).await,
         }
     });
     // No MCP server this process started outlives it.
