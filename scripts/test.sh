@@ -44,6 +44,11 @@ else
   (cd tests/mcp && npm ci --prefer-offline --no-audit --no-fund --loglevel=error)
 fi
 
+echo "== mcp: the official Python SDK's client (mcp from PyPI, pinned) into target/mcp-py"
+# The gateway's tests drive `mend mcp serve` with it (crates/mend-cli/tests/gateway.rs).
+[ -x target/mcp-py/venv/bin/python ] || python3 -m venv target/mcp-py/venv
+target/mcp-py/venv/bin/python -c "import mcp" 2>/dev/null || target/mcp-py/venv/bin/pip install -q 'mcp==2.3.0'
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"

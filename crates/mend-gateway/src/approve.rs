@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use mend_core::approval::{Answer, ApprovalRequest, Approver, DecidedBy, Decision};
+use mend_core::approval::{Answer, ApprovalKind, ApprovalRequest, Approver, DecidedBy, Decision};
 use mend_journal::Reader;
 
 /// Sends the caller a progress message (MCP `notifications/progress`).
@@ -64,9 +64,10 @@ pub fn same_call_waiting(journal: &std::path::Path, req: &ApprovalRequest) -> Ve
     runs.iter()
         .filter(|r| r.job == req.job && r.status == "waiting" && r.run_id != req.run_id && r.agent == req.agent)
         .filter(|r| {
-            reader.pending_for_run(&r.run_id).ok().is_some_and(|p| {
-                p.iter().any(|o| o.kind == req.kind && o.call_digest.is_some() && o.call_digest == req.call_digest)
-            })
+            reader
+                .pending_for_run(&r.run_id)
+                .ok()
+                .is_some_and(|p| p.iter().any(|o| o.kind == req.kind && o.call_digest.is_some() && o.call_digest == req.call_digest))
         })
         .map(|r| r.run_id.clone())
         .collect()
@@ -99,6 +100,19 @@ impl Approver for Waiting {
     async fn decide(&self, req: &ApprovalRequest) -> Answer {
         if let Ok(mut a) = self.asked.lock() {
             *a = Some(req.clone());
+        }
+        // A failure Mend could not heal goes back to the calling agent at
+        // once, as an `isError` result with the diagnosis (issue 17, item
+        // 3): the agent's model decides what to do next, not a popup. What
+        // waits for a person is a call the gate holds and a call that may
+        // have run.
+        if req.kind == ApprovalKind::Escalation {
+            return Answer::Decided(Decision {
+                option: "abort".into(),
+                instructions: Some(format!("returned to {} with the diagnosis", self.caller)),
+                decided_by: DecidedBy::Policy { rule: format!("mend mcp serve: {} decides after an unhealed failure", self.caller) },
+                decided_ms: mend_core::clock::now_ms(),
+            });
         }
         if let Some((old, d)) = earlier_decision(&self.journal, req) {
             if let Ok(mut r) = self.reused.lock() {

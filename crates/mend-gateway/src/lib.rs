@@ -113,7 +113,17 @@ impl Gateway {
         let mut problems = Vec::new();
         let mut names = HashMap::new();
         for server in &self.config.mcp_servers {
-            match mend_tools::mcp::servers().list(server, &cx).await {
+            // A server that cannot be listed now offers its backup's tools
+            // under its own name: its calls go there until it is back.
+            let mut listed = mend_tools::mcp::servers().list(server, &cx).await;
+            if let (Err(why), Some(b)) = (&listed, server.backup.as_deref())
+                && let Some(backup) = self.config.mcp_servers.iter().find(|s| s.name == b)
+                && let Ok(tools) = mend_tools::mcp::servers().list(backup, &cx).await
+            {
+                problems.push(format!("`{}`: {why}; its backup `{b}`'s tools are offered in its name", server.name));
+                listed = Ok(tools);
+            }
+            match listed {
                 Ok(tools) => {
                     for t in tools {
                         let Some(tool) = t.get("name").and_then(Value::as_str) else { continue };

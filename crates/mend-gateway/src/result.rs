@@ -109,6 +109,12 @@ pub fn from_report(name: &str, report: &RunReport, pending: &[ApprovalRequest], 
             });
             text_result(text, true, mend)
         }
+        // Failed, and given back to the agent (see `approve`): a failure.
+        StepStatus::Skipped | StepStatus::Aborted | StepStatus::Failed
+            if step.failure.is_some() && step.final_outcome.as_ref().is_some_and(|o| !o.is_ok()) =>
+        {
+            failed(name, step, base, &healed, lessons)
+        }
         StepStatus::Skipped | StepStatus::Aborted | StepStatus::NotRun => {
             let decision = step.escalations.iter().rev().find_map(|e| e.decision.clone());
             let who = decision.as_ref().map(|d| format!("{:?}", d.decided_by)).unwrap_or_default();
@@ -122,47 +128,50 @@ pub fn from_report(name: &str, report: &RunReport, pending: &[ApprovalRequest], 
             mend["decision"] = json!(decision);
             text_result(text, true, mend)
         }
-        StepStatus::Failed => {
-            let f = step.failure.as_ref();
-            let last = step.final_outcome.as_ref().and_then(|o| o.error.clone());
-            let (code, message) = match (&last, f) {
-                (Some(e), _) => (e.code.to_string(), e.message.clone()),
-                (None, Some(f)) => (f.code.clone(), f.message.clone()),
-                (None, None) => ("UNKNOWN".to_owned(), String::new()),
-            };
-            let info = mend_core::ErrorCode::parse(&code).ok().filter(|c| c.is_known()).map(|c| c.info());
-            let in_doubt = f.is_some_and(|f| f.in_doubt);
-            let retry = match (&info, in_doubt) {
-                (_, true) => "no: it may already have done its work (its outcome is unknown); check before calling it again".to_owned(),
-                (Some(i), _) if i.retryable => "later, perhaps: Mend already retried within its budget".to_owned(),
-                _ => "no: the same call will fail the same way; change the arguments or ask your user".to_owned(),
-            };
-            // What the upstream tool itself said, when it answered isError.
-            let said = step
-                .final_outcome
-                .as_ref()
-                .and_then(|o| o.output.get("text").and_then(Value::as_str).map(str::to_owned))
-                .filter(|t| !t.is_empty())
-                .map(|t| format!("\nThe tool said: {t}"))
-                .unwrap_or_default();
-            let mut text = format!("`{name}` failed and Mend could not heal it: {code} — {message}{said}\nRetry: {retry}.");
-            if let Some(i) = &info {
-                text.push_str(&format!("\nWhat {code} means: {}", i.meaning));
-            }
-            if !healed.is_empty() {
-                text.push_str(&format!("\nMend tried: {}.", healed.join("; ")));
-            }
-            if let Some(l) = lessons.first() {
-                text.push_str(&format!("\nWhat Mend's memory says: {l}"));
-            }
-            let mut mend = base;
-            mend["code"] = json!(code);
-            mend["retry"] = json!(retry);
-            mend["in_doubt"] = json!(in_doubt);
-            mend["lessons"] = json!(lessons);
-            text_result(text, true, mend)
-        }
+        StepStatus::Failed => failed(name, step, base, &healed, lessons),
     }
+}
+
+/// A failure Mend could not heal, as the agent reads it.
+fn failed(name: &str, step: &StepReport, base: Value, healed: &[String], lessons: &[String]) -> Value {
+    let f = step.failure.as_ref();
+    let last = step.final_outcome.as_ref().and_then(|o| o.error.clone());
+    let (code, message) = match (&last, f) {
+        (Some(e), _) => (e.code.to_string(), e.message.clone()),
+        (None, Some(f)) => (f.code.clone(), f.message.clone()),
+        (None, None) => ("UNKNOWN".to_owned(), String::new()),
+    };
+    let info = mend_core::ErrorCode::parse(&code).ok().filter(|c| c.is_known()).map(|c| c.info());
+    let in_doubt = f.is_some_and(|f| f.in_doubt);
+    let retry = match (&info, in_doubt) {
+        (_, true) => "no: it may already have done its work (its outcome is unknown); check before calling it again".to_owned(),
+        (Some(i), _) if i.retryable => "later, perhaps: Mend already retried within its budget".to_owned(),
+        _ => "no: the same call will fail the same way; change the arguments or ask your user".to_owned(),
+    };
+    // What the upstream tool itself said, when it answered isError.
+    let said = step
+        .final_outcome
+        .as_ref()
+        .and_then(|o| o.output.get("text").and_then(Value::as_str).map(str::to_owned))
+        .filter(|t| !t.is_empty())
+        .map(|t| format!("\nThe tool said: {t}"))
+        .unwrap_or_default();
+    let mut text = format!("`{name}` failed and Mend could not heal it: {code} — {message}{said}\nRetry: {retry}.");
+    if let Some(i) = &info {
+        text.push_str(&format!("\nWhat {code} means: {}", i.meaning));
+    }
+    if !healed.is_empty() {
+        text.push_str(&format!("\nMend tried: {}.", healed.join("; ")));
+    }
+    if let Some(l) = lessons.first() {
+        text.push_str(&format!("\nWhat Mend's memory says: {l}"));
+    }
+    let mut mend = base;
+    mend["code"] = json!(code);
+    mend["retry"] = json!(retry);
+    mend["in_doubt"] = json!(in_doubt);
+    mend["lessons"] = json!(lessons);
+    text_result(text, true, mend)
 }
 
 /// The result of a call whose run was stopped (the gateway is shutting down).
