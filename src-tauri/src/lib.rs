@@ -67,6 +67,7 @@ pub fn setup<R: Runtime>(builder: Builder<R>, desk: Arc<Desk>) -> Builder<R> {
         memory::memory_raw,
         memory::memory_open,
         dashboard::dashboard,
+        dashboard::agents_list,
         audit::audit_events,
         audit::audit_export,
         servers::servers_view,

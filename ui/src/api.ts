@@ -4,6 +4,7 @@
 import { invoke as tauriInvoke, type InvokeArgs } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type {
+  AgentSeen,
   AuditFilter,
   DashboardView,
   HitView,
@@ -74,7 +75,9 @@ export const api = {
   memorySave: (base: string, edit: MemoryEdit) => invoke<SaveResult>("memory_save", { base, edit }),
   memoryRaw: (base: string, text: string) => invoke<SaveResult>("memory_raw", { base, text }),
   memoryOpen: () => invoke<void>("memory_open"),
-  dashboard: (sinceMs: number, bucketMs: number) => invoke<DashboardView>("dashboard", { sinceMs, bucketMs }),
+  /** Every call's numbers, or only `agent`'s (issue 17). */
+  dashboard: (sinceMs: number, bucketMs: number, agent: string | null = null) => invoke<DashboardView>("dashboard", { sinceMs, bucketMs, agent }),
+  agents: (sinceMs: number | null = null) => invoke<AgentSeen[]>("agents_list", { sinceMs }),
   audit: (filter: AuditFilter) => invoke<Event[]>("audit_events", { filter }),
   auditExport: (filter: AuditFilter) => invoke<string>("audit_export", { filter }),
   servers: (sinceMs: number) => invoke<ServerView[]>("servers_view", { sinceMs }),

@@ -4,6 +4,7 @@
 // decision" with an explicit scope.
 import { render } from "preact";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
+import { AgentBadge } from "./agents";
 import { api, errorText, events, failed } from "./api";
 import { afterPaint, ago, applyTheme, clock } from "./format";
 import type { ApprovalRequest, Event, IpcErrorCode, Pending, Remember } from "./ipc";
@@ -227,6 +228,7 @@ function Popup() {
       {notice && <NoticeLine notice={notice} onReload={reload} role="status" />}
       <header>
         <span class={`kind ${r.kind}`}>{kindLabel(r)}</span>
+        {r.agent && <AgentBadge name={r.agent} title="The agent whose call waits for this decision" />}
         {queue.length > 1 && <span class="queue">1 of {queue.length} waiting</span>}
         {!queue[0].live && <span class="queue" title="Deciding resumes the run from this step">from an earlier session</span>}
       </header>
@@ -285,6 +287,8 @@ function Popup() {
             </option>
           ))}
         </select>
+        {/* A rule made on an agent's request holds for that agent only. */}
+        {r.agent && scope && <span class="muted scope-agent" data-scope-agent={r.agent}>for {r.agent} only</span>}
       </label>
       <footer class="hints muted">
         Enter takes the recommended option · 1–{r.options.length} pick · Esc decides later (the request stays pending)

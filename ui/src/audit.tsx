@@ -1,10 +1,11 @@
 // The audit log: every event in the journal, filtered by time, job, tool,
-// code, level, kind and text; an event opens its full (redacted) detail;
-// the filtered view is exported as JSON lines.
+// code, level, kind, agent (issue 17) and text; an event opens its full
+// (redacted) detail; the filtered view is exported as JSON lines.
 import { useEffect, useState } from "preact/hooks";
+import { AgentBadge, agentChoices } from "./agents";
 import { api, errorText, failed } from "./api";
 import { clock } from "./format";
-import type { AuditFilter, Event, EventKind, IpcErrorCode, Level } from "./ipc";
+import type { AgentSeen, AuditFilter, Event, EventKind, IpcErrorCode, Level } from "./ipc";
 
 type Toast = { tone: "ok" | "error"; text: string; code?: IpcErrorCode };
 const KINDS: EventKind[] = ["run_started", "run_finished", "step_started", "step_finished", "call", "diagnosis", "attempt", "recovery", "guardrail", "escalation", "decision", "lesson"];
@@ -40,6 +41,14 @@ function Detail({ e, onOpenRun }: { e: Event; onOpenRun: (run: string) => void }
           ({e.job}
           {e.step ? ` › ${e.step}` : ""})
         </dd>
+        {e.agent && (
+          <>
+            <dt>Agent</dt>
+            <dd>
+              <AgentBadge name={e.agent} />
+            </dd>
+          </>
+        )}
         {lesson && (
           <>
             <dt>Lesson used</dt>
@@ -60,6 +69,12 @@ export function AuditLog({ initial, onToast, onOpenRun }: { initial: AuditFilter
   const [rows, setRows] = useState<Event[] | null>(null);
   const [open, setOpen] = useState<number | null>(null);
   const [error, setError] = useState<string | null>(null);
+  // Every agent the journal has seen, for the picker.
+  const [agents, setAgents] = useState<AgentSeen[]>([]);
+
+  useEffect(() => {
+    api.agents(null).then(setAgents, (e) => setError(errorText(e)));
+  }, []);
 
   useEffect(() => {
     if (initial) {
@@ -113,6 +128,16 @@ export function AuditLog({ initial, onToast, onOpenRun }: { initial: AuditFilter
             </option>
           ))}
         </select>
+        {(agents.length > 0 || f.agent) && (
+          <select aria-label="Agent" value={f.agent ?? ""} onChange={(e) => setF({ ...f, agent: (e.target as HTMLSelectElement).value || null })}>
+            <option value="">any agent or job</option>
+            {agentChoices(agents, f.agent ?? null).map((a) => (
+              <option key={a.name} value={a.name}>
+                {a.name}
+              </option>
+            ))}
+          </select>
+        )}
         <input class="search" type="search" aria-label="Text" placeholder="text in the message or data" value={f.text ?? ""} onInput={text("text")} />
         <button
           onClick={() =>
@@ -152,6 +177,7 @@ export function AuditLog({ initial, onToast, onOpenRun }: { initial: AuditFilter
                 <td>
                   {e.job}
                   {e.step ? ` › ${e.step}` : ""}
+                  {e.agent && <AgentBadge name={e.agent} />}
                 </td>
                 <td class="mono">{e.tool ?? ""}</td>
                 <td class="mono">{e.code ?? ""}</td>

@@ -1,6 +1,7 @@
 // The dashboard: whether healing works, in numbers (the same as
-// `mend metrics`) and over time, with Chart.js. Live while jobs run; any
-// point opens the events behind it in the audit log.
+// `mend metrics`) and over time, with Chart.js — every call's, or one
+// agent's (issue 17). Live while jobs run; any point opens the events
+// behind it in the audit log.
 import {
   BarController,
   BarElement,
@@ -15,9 +16,10 @@ import {
   type ChartConfiguration,
 } from "chart.js";
 import { useEffect, useRef, useState } from "preact/hooks";
+import { AgentBadge, agentChoices } from "./agents";
 import { api, errorText, events } from "./api";
 import { duration } from "./format";
-import type { AuditFilter, DashboardView } from "./ipc";
+import type { AgentSeen, AuditFilter, DashboardView } from "./ipc";
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, LineController, LineElement, PointElement, Tooltip, Legend);
 // Counts are whole numbers; the text follows the theme.
@@ -113,28 +115,42 @@ const pct = (n: number) => `${Math.round(n * 100)}%`;
 
 export function Dashboard({ onAudit }: { onAudit: (f: AuditFilter) => void }) {
   const [range, setRange] = useState(RANGES[1]);
+  // null: every call's numbers; else only this agent's.
+  const [agent, setAgent] = useState<string | null>(null);
+  // The agents seen in the range: asked once per range, not at each live
+  // redraw (it reads every agent event of the range; the numbers do not).
+  const [agents, setAgents] = useState<AgentSeen[]>([]);
   const [view, setView] = useState<DashboardView | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [renderedMs, setRenderedMs] = useState<number | null>(null);
   const since = useRef(0);
 
   const asked = useRef(0);
+  // Only the newest answer is drawn: a slow one for an earlier pick is dropped.
+  const seq = useRef(0);
   const load = () => {
     asked.current = performance.now();
     since.current = Date.now() - range.ms;
-    api.dashboard(since.current, range.bucket).then(
+    const n = ++seq.current;
+    api.dashboard(since.current, range.bucket, agent).then(
       (v) => {
+        if (n !== seq.current) return;
         setView(v);
         setError(null);
       },
-      (e) => setError(errorText(e)),
+      (e) => n === seq.current && setError(errorText(e)),
     );
   };
+  // The events behind a number are the picked agent's too.
+  const audit = (f: AuditFilter) => onAudit(agent ? { ...f, agent } : f);
   // After the charts' own effects (children first): mark when it is painted.
   useEffect(() => {
     if (view) requestAnimationFrame(() => setRenderedMs(Math.round(performance.now() - asked.current)));
   }, [view]);
-  useEffect(load, [range]);
+  useEffect(load, [range, agent]);
+  useEffect(() => {
+    api.agents(Date.now() - range.ms).then(setAgents, (e) => setError(errorText(e)));
+  }, [range]);
   useEffect(() => {
     // Live: a run that ends changes the numbers.
     let pending: number | null = null;
@@ -147,7 +163,7 @@ export function Dashboard({ onAudit }: { onAudit: (f: AuditFilter) => void }) {
       off.then((f) => f());
       if (pending != null) clearTimeout(pending);
     };
-  }, [range]);
+  }, [range, agent]);
 
   if (error) return <div class="notice error">{error}</div>;
   if (!view) return <div class="state muted">Loading the numbers…</div>;
@@ -157,7 +173,7 @@ export function Dashboard({ onAudit }: { onAudit: (f: AuditFilter) => void }) {
   const click =
     (f: (i: number, dataset: number) => AuditFilter) =>
     (_: unknown, els: { index: number; datasetIndex: number }[]) => {
-      if (els.length > 0) onAudit(f(els[0].index, els[0].datasetIndex));
+      if (els.length > 0) audit(f(els[0].index, els[0].datasetIndex));
     };
 
   const lines = s.by_code_action.filter((l) => l.attempts.some((a) => a > 0)).slice(0, 8);
@@ -260,6 +276,24 @@ export function Dashboard({ onAudit }: { onAudit: (f: AuditFilter) => void }) {
             ))}
           </select>
         </label>
+        {(agents.length > 0 || agent) && (
+          <label>
+            Agent{" "}
+            <select aria-label="Agent" value={agent ?? ""} onChange={(ev) => setAgent((ev.target as HTMLSelectElement).value || null)}>
+              <option value="">Every agent and job</option>
+              {agentChoices(agents, agent).map((a) => (
+                <option key={a.name} value={a.name}>
+                  {a.name} ({a.calls} call{a.calls === 1 ? "" : "s"})
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
+        {agent && (
+          <span class="muted" data-agent-only={agent}>
+            only the calls of <AgentBadge name={agent} />
+          </span>
+        )}
         {renderedMs != null && <span class="muted" data-rendered-ms={renderedMs}>drawn in {renderedMs} ms</span>}
       </div>
       <div class="kpis">
@@ -336,7 +370,7 @@ export function Dashboard({ onAudit }: { onAudit: (f: AuditFilter) => void }) {
               {m.by_code_action.map((r) => (
                 <tr key={`${r.code}-${r.action}`} data-rate={`${r.code}:${r.action}`}>
                   <td>
-                    <button class="link mono" onClick={() => onAudit({ since_ms: since.current, code: r.code, kind: "attempt" })}>
+                    <button class="link mono" onClick={() => audit({ since_ms: since.current, code: r.code, kind: "attempt" })}>
                       {r.code}
                     </button>
                   </td>

@@ -753,6 +753,8 @@ request: string,
  */
 option: string, };
 
+export type ServerChange = "circuit_opened" | "circuit_closed" | "fell_over";
+
 export type DecisionMade = { 
 /**
  * The request's id.
@@ -1486,6 +1488,16 @@ metrics: Metrics,
  * The same over time.
  */
 series: Series, };
+
+export type AgentSeen = { 
+/**
+ * Its name, as the journal holds it.
+ */
+name: string, 
+/**
+ * The tool calls it made in the range.
+ */
+calls: number, };
 
 export type AuditFilter = { 
 /**

@@ -2,6 +2,7 @@
 // every healing attempt as a timeline. Live: the shell streams each event.
 import { render } from "preact";
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { AgentBadge } from "./agents";
 import { api, errorText, events, failed } from "./api";
 import { afterPaint, ago, applyTheme, clock, duration, toggleTheme } from "./format";
 import type { ArgChange, AuditFilter, DecisionRule, Event, IpcErrorCode, JobsView, Overview, RunRow, Settings } from "./ipc";
@@ -165,7 +166,10 @@ function RunDetail({ run, evs, onToast }: { run: RunRow; evs: Event[]; onToast: 
     <section class="detail" data-run={run.run_id}>
       <header class="detail-head">
         <div>
-          <h2>{run.job}</h2>
+          <h2>
+            {run.job}
+            {run.agent && <AgentBadge name={run.agent} title="The agent whose call this run is" />}
+          </h2>
           <p class="muted">
             <Pill status={run.status} /> started {clock(run.started_ms)}
             {run.finished_ms != null && <> · took {duration(run.finished_ms - run.started_ms)}</>} · {run.attempts} healing attempt
@@ -292,11 +296,12 @@ function Jobs({ jobs, onStart, onToast }: { jobs: JobsView | null; onStart: (id:
   );
 }
 
-/** A remembered decision in words (the same as `mend approvals rules`). */
+/** A remembered decision in words (the same as `mend approvals rules`);
+ * one made on an agent's request holds for that agent only (issue 17). */
 export function describeRule(r: DecisionRule): string {
   const scope =
     r.scope === "job" ? (r.step ? `job ${r.job}, step ${r.step}` : `job ${r.job}`) : r.scope === "failure" ? `${r.code} on ${r.tool}` : "every job";
-  return `${scope}, ${r.kind === "before_run" ? "before a call runs" : "when healing stops"}`;
+  return `${scope}, ${r.kind === "before_run" ? "before a call runs" : "when healing stops"}${r.agent ? `, for ${r.agent} only` : ""}`;
 }
 
 function Rules({ onToast }: { onToast: (t: Toast) => void }) {
@@ -523,6 +528,7 @@ function App() {
                         <b>{r.job}</b> <Pill status={r.status} />
                       </span>
                       <span class="sub muted">
+                        {r.agent && <AgentBadge name={r.agent} title="The agent whose call this run is" />}
                         {ago(r.started_ms)}
                         {r.attempts > 0 ? ` · ${r.attempts} healing attempt${r.attempts === 1 ? "" : "s"}` : ""}
                         {r.pending_approvals > 0 ? ` · ${r.pending_approvals} waiting` : ""}

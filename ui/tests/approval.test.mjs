@@ -166,6 +166,22 @@ test("a request announced while the popup is open shows up at once", async () =>
   await p.waitForFunction(() => window.__mend.calls.some((c) => c.cmd === "ui_painted" && c.args.request === "req-9"));
 });
 
+test("a request of an agent's call shows the agent; a decision remembered on it is the agent's only", async () => {
+  const r = request({ agent: "claude-code", title: "claude-code: Run `rm -rf staging`?" });
+  const p = await popup({ pending: [{ request: r, live: true }] });
+  await p.waitForSelector("main.approval");
+  assert.equal(await p.textContent(".approval header .agent-badge"), "claude-code");
+  assert.equal(await p.$("[data-scope-agent]"), null, "just this once: no rule");
+  await p.selectOption("select", "job");
+  assert.equal(await p.textContent("[data-scope-agent]"), "for claude-code only");
+  await shot(p, "approval-popup-agent.png");
+  // A request of Mend's own job has no badge.
+  const q = await popup({ pending: [{ request: request(), live: true }] });
+  await q.waitForSelector("main.approval");
+  assert.equal(await q.$(".approval header .agent-badge"), null);
+  assert.deepEqual(p.errors, []);
+});
+
 test("the popup in the dark theme", async () => {
   const p = await popup({ pending: [{ request: request(), live: true }] }, { dark: true });
   await p.waitForSelector("main.approval");

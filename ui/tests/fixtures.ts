@@ -2,7 +2,7 @@
 // against the IPC types generated from Rust (src/ipc.ts), so a fixture
 // cannot hold an action, a kind or a field the engine never emits. Built to
 // test-dist/fixtures.js by vite.fixtures.config.ts; the tests import it.
-import type { Event, Outcome, ServerView } from "../src/ipc";
+import type { AgentSeen, DashboardView, Event, Outcome, ServerView } from "../src/ipc";
 
 const ok: Outcome = { status: "success", duration_ms: 0 };
 const failed = (code: string, message: string): Outcome => ({
@@ -207,5 +207,112 @@ export function servers(now: number): ServerView[] {
       tools_error: "disabled: maintenance (by alice)",
     },
     { ...base, name: "spare", target: "node spare.js", status: { state: "never_started" } },
+  ];
+}
+
+const H = 3_600_000;
+
+/** The dashboard over six hours from `t0`, every call's numbers. */
+export function dashboard(t0: number): DashboardView {
+  return {
+    metrics: {
+      since_ms: t0,
+      runs: [["succeeded", 4]],
+      calls: 40,
+      failed_calls: 9,
+      healing: { steps: 20, failed_first: 8, autonomous: 6, with_person: 1, autonomous_rate: 0.75 },
+      by_code_action: [
+        { code: "SERVER_ERROR", action: "retry_same", attempts: 6, successes: 4, rate: 0.6667, avg_ms: 12 },
+        { code: "CONNECTION_REFUSED", action: "use_alternative", attempts: 2, successes: 2, rate: 1, avg_ms: 5 },
+      ],
+      recovery: { recovered: 6, attempts_avg: 1.5, ttr_p50_ms: 1200, ttr_p95_ms: 4000, ttr_max_ms: 4100 },
+      escalations: { raised: 2, pending: 0, by_option: [["alt-0", 1], ["abort", 1]], by_decider: [["person", 2]], took_recommended: 1, decide_p50_ms: 8000 },
+      top_failing: [
+        { tool: "http", code: "SERVER_ERROR", calls: 6 },
+        { tool: "http", code: "CONNECTION_REFUSED", calls: 3 },
+      ],
+      tokens: 0,
+    },
+    series: {
+      buckets_ms: [0, 1, 2, 3, 4, 5].map((i) => t0 + i * H),
+      bucket_ms: H,
+      by_code_action: [
+        { code: "SERVER_ERROR", action: "retry_same", attempts: [2, 0, 2, 0, 2, 0], successes: [1, 0, 1, 0, 2, 0] },
+        { code: "CONNECTION_REFUSED", action: "use_alternative", attempts: [0, 1, 0, 0, 1, 0], successes: [0, 1, 0, 0, 1, 0] },
+      ],
+      failed_first: [2, 1, 2, 0, 3, 0],
+      autonomous: [1, 1, 1, 0, 3, 0],
+      with_person: [1, 0, 0, 0, 0, 0],
+      calls: [8, 6, 8, 4, 10, 4],
+      failed_calls: [3, 1, 2, 0, 3, 0],
+      escalations: [1, 0, 1, 0, 0, 0],
+      tokens: [0, 0, 0, 0, 0, 0],
+      ttr_ms: [300, 800, 1200, 1500, 3900, 4100],
+      recovery_attempts: [1, 1, 1, 2, 2, 2],
+      decide_ms: [5000, 11000],
+    },
+  };
+}
+
+/** The agents of the dashboard and audit fixtures (issue 17). */
+export const AGENTS: AgentSeen[] = [
+  { name: "goose", calls: 7 },
+  { name: "claude-code", calls: 3 },
+];
+
+/** The same window, goose's calls only: fewer, and one rate-limited tool. */
+export function gooseDashboard(t0: number): DashboardView {
+  const all = dashboard(t0);
+  const zeros = [0, 0, 0, 0, 0, 0];
+  return {
+    metrics: {
+      ...all.metrics,
+      runs: [["succeeded", 3]],
+      calls: 7,
+      failed_calls: 4,
+      healing: { steps: 4, failed_first: 4, autonomous: 3, with_person: 1, autonomous_rate: 0.75 },
+      by_code_action: [{ code: "RATE_LIMITED", action: "retry_same", attempts: 3, successes: 3, rate: 1, avg_ms: 1500 }],
+      recovery: { recovered: 3, attempts_avg: 1, ttr_p50_ms: 1500, ttr_p95_ms: 2000, ttr_max_ms: 2000 },
+      escalations: { raised: 1, pending: 1, by_option: [["skip", 1]], by_decider: [["person", 1]], took_recommended: 1, decide_p50_ms: 6000 },
+      top_failing: [{ tool: "mcp", code: "RATE_LIMITED", calls: 4 }],
+    },
+    series: {
+      ...all.series,
+      by_code_action: [{ code: "RATE_LIMITED", action: "retry_same", attempts: [0, 1, 0, 2, 0, 0], successes: [0, 1, 0, 2, 0, 0] }],
+      failed_first: [0, 1, 0, 3, 0, 0],
+      autonomous: [0, 1, 0, 2, 0, 0],
+      with_person: [0, 0, 0, 1, 0, 0],
+      calls: [0, 2, 0, 5, 0, 0],
+      failed_calls: [0, 1, 0, 3, 0, 0],
+      escalations: [0, 0, 0, 1, 0, 0],
+      tokens: zeros,
+      ttr_ms: [1000, 1500, 2000],
+      recovery_attempts: [1, 1, 1],
+      decide_ms: [6000],
+    },
+  };
+}
+
+/** The audit log: a call of Mend's own job, two of goose's (through the gateway) and one of Claude Code's (its hook). */
+export function agentAudit(now: number): Event[] {
+  const call = (dt: number, run_id: string, job: string, tool: string, agent: string | null, fail: string | null): Event => ({
+    ts_ms: now - dt,
+    run_id,
+    job,
+    step: "call",
+    level: fail ? "warn" : "info",
+    kind: "call",
+    tool,
+    code: fail ?? undefined,
+    ok: fail == null,
+    message: `call \`${tool}\` ${fail ? `failed: ${fail}` : "success"}`,
+    data: { purpose: "call", args: {}, outcome: fail ? failed(fail, "slow down") : ok, call: null, idempotency_key: null },
+    ...(agent ? { agent } : {}),
+  });
+  return [
+    call(5000, "run-1", "nightly", "http", null, null),
+    call(4000, "run-2", "files__write_file", "mcp", "goose", "RATE_LIMITED"),
+    call(3000, "run-3", "files__write_file", "mcp", "goose", null),
+    call(2000, "run-4", "Bash", "exec", "claude-code", null),
   ];
 }

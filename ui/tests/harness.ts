@@ -83,7 +83,10 @@ mockIPC(
       case "memory_open":
         return null;
       case "dashboard":
-        return s.dashboard;
+        // One agent's numbers when the test gives them (`dashboardByAgent`).
+        return (args.agent && s.dashboardByAgent?.[args.agent]) || s.dashboard;
+      case "agents_list":
+        return s.agents ?? [];
       case "audit_events": {
         const f = args.filter ?? {};
         return (s.audit ?? []).filter(
@@ -92,6 +95,7 @@ mockIPC(
             (!f.code || e.code === f.code) &&
             (!f.tool || e.tool === f.tool) &&
             (!f.job || e.job === f.job) &&
+            (!f.agent || e.agent === f.agent) &&
             (f.since_ms == null || e.ts_ms >= f.since_ms) &&
             (f.until_ms == null || e.ts_ms < f.until_ms) &&
             (!f.text || JSON.stringify(e).toLowerCase().includes(String(f.text).toLowerCase())),

@@ -137,6 +137,21 @@ test("remembered decisions are listed in words and can be forgotten", async () =
   await shot(p, "runs-rules.png");
 });
 
+test("a run of an agent's call carries the agent's badge; its remembered decisions say they are its only", async () => {
+  const mcp = { run_id: "run-2", job: "files__write_file", started_ms: t0 + 10_000, finished_ms: t0 + 10_400, status: "succeeded", attempts: 1, job_path: null, agent: "Claude Desktop", pending_approvals: 0, decided: 0 };
+  const rules = [{ id: "rule-c", scope: "always", kind: "before_run", option: "run", created_ms: t0, agent: "claude-code" }];
+  const p = await open(b, srv.url, "index.html", { ...state(), runs: [mcp, ...runs], rules });
+  await p.waitForSelector('button.run[data-run="run-2"]');
+  assert.equal(await p.textContent('button.run[data-run="run-2"] .agent-badge'), "Claude Desktop");
+  assert.equal(await p.$('button.run[data-run="run-1"] .agent-badge'), null, "Mend's own job has none");
+  await p.click('button.run[data-run="run-2"]');
+  await p.waitForSelector('.detail[data-run="run-2"]');
+  assert.equal(await p.textContent(".detail-head h2 .agent-badge"), "Claude Desktop");
+  assert.match(await p.textContent('.rule[data-rule="rule-c"]'), /run for every job, before a call runs, for claude-code only/);
+  await shot(p, "runs-agent.png");
+  assert.deepEqual(p.errors, []);
+});
+
 test("a fresh install shows empty states and offers the demo", async () => {
   const p = await open(b, srv.url, "index.html", {});
   await p.waitForSelector(".state.empty");

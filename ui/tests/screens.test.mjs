@@ -3,6 +3,7 @@
 // sends to the shell, and screenshots.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { AGENTS, agentAudit, dashboard as dashboardView, gooseDashboard } from "../test-dist/fixtures.js";
 import { browser, calls, open, serve, shot } from "./support.mjs";
 
 let srv, b;
@@ -179,44 +180,7 @@ test("memory: a conflict shows both versions and nothing is lost", async () => {
 
 const H = 3_600_000;
 const t0 = Math.floor(Date.now() / H) * H - 5 * H;
-const dashboard = {
-  metrics: {
-    since_ms: t0,
-    runs: [["succeeded", 4]],
-    calls: 40,
-    failed_calls: 9,
-    healing: { steps: 20, failed_first: 8, autonomous: 6, with_person: 1, autonomous_rate: 0.75 },
-    by_code_action: [
-      { code: "SERVER_ERROR", action: "retry_same", attempts: 6, successes: 4, rate: 0.6667, avg_ms: 12 },
-      { code: "CONNECTION_REFUSED", action: "use_alternative", attempts: 2, successes: 2, rate: 1, avg_ms: 5 },
-    ],
-    recovery: { recovered: 6, attempts_avg: 1.5, ttr_p50_ms: 1200, ttr_p95_ms: 4000, ttr_max_ms: 4100 },
-    escalations: { raised: 2, pending: 0, by_option: [["alt-0", 1], ["abort", 1]], by_decider: [["person", 2]], took_recommended: 1, decide_p50_ms: 8000 },
-    top_failing: [
-      { tool: "http", code: "SERVER_ERROR", calls: 6 },
-      { tool: "http", code: "CONNECTION_REFUSED", calls: 3 },
-    ],
-    tokens: 0,
-  },
-  series: {
-    buckets_ms: [0, 1, 2, 3, 4, 5].map((i) => t0 + i * H),
-    bucket_ms: H,
-    by_code_action: [
-      { code: "SERVER_ERROR", action: "retry_same", attempts: [2, 0, 2, 0, 2, 0], successes: [1, 0, 1, 0, 2, 0] },
-      { code: "CONNECTION_REFUSED", action: "use_alternative", attempts: [0, 1, 0, 0, 1, 0], successes: [0, 1, 0, 0, 1, 0] },
-    ],
-    failed_first: [2, 1, 2, 0, 3, 0],
-    autonomous: [1, 1, 1, 0, 3, 0],
-    with_person: [1, 0, 0, 0, 0, 0],
-    calls: [8, 6, 8, 4, 10, 4],
-    failed_calls: [3, 1, 2, 0, 3, 0],
-    escalations: [1, 0, 1, 0, 0, 0],
-    tokens: [0, 0, 0, 0, 0, 0],
-    ttr_ms: [300, 800, 1200, 1500, 3900, 4100],
-    recovery_attempts: [1, 1, 1, 2, 2, 2],
-    decide_ms: [5000, 11000],
-  },
-};
+const dashboard = dashboardView(t0);
 
 test("dashboard: the numbers, charts for each measure, a range picker, and click-through to the events", async () => {
   const audit = [
@@ -290,5 +254,90 @@ test("audit log: filters, an event's full detail with the lesson used, export", 
   const exp = (await calls(p, "audit_export")).at(-1).filter;
   assert.equal(exp.tool, "http");
   assert.equal(exp.limit, 0, "an export has every matching event");
+  assert.deepEqual(p.errors, []);
+});
+
+test("dashboard: the agent picker asks for one agent's numbers and shows them; its events open filtered by it", async () => {
+  const p = await open(b, srv.url, "index.html", { dashboard: dashboardView(t0), dashboardByAgent: { goose: gooseDashboard(t0) }, audit: agentAudit(Date.now()), agents: AGENTS });
+  await p.click('[data-tab="dashboard"]');
+  await p.waitForSelector('[data-screen="dashboard"] .kpis');
+  await p.waitForSelector('select[aria-label="Agent"]');
+  const options = await p.$$eval('select[aria-label="Agent"] option', (els) => els.map((o) => [o.value, o.textContent]));
+  assert.deepEqual(options, [
+    ["", "Every agent and job"],
+    ["goose", "goose (7 calls)"],
+    ["claude-code", "claude-code (3 calls)"],
+  ]);
+  assert.match(await p.textContent('[data-kpi="calls"]'), /40.*9 failed/);
+  assert.equal((await calls(p, "dashboard"))[0].agent, null, "every call's numbers at first");
+  // The agents of the range, asked apart from the numbers.
+  assert.ok(Math.abs((await calls(p, "agents_list"))[0].sinceMs - (Date.now() - 7 * 24 * H)) < 60_000, "the range's agents");
+
+  await p.selectOption('select[aria-label="Agent"]', "goose");
+  await p.waitForFunction(() => window.__mend.calls.filter((c) => c.cmd === "dashboard").length === 2);
+  assert.equal((await calls(p, "dashboard"))[1].agent, "goose");
+  await p.waitForFunction(() => document.querySelector('[data-kpi="calls"] b').textContent === "7");
+  assert.match(await p.textContent('[data-kpi="calls"]'), /7.*4 failed/);
+  assert.match(await p.textContent('[data-kpi="escalations"]'), /1.*1 waiting/);
+  assert.match(await p.textContent('[data-rate="RATE_LIMITED:retry_same"]'), /RATE_LIMITED.*retry_same.*3.*100%/);
+  assert.equal(await p.textContent("[data-agent-only] .agent-badge"), "goose");
+  await shot(p, "dashboard-agent.png");
+
+  // Another range keeps the agent.
+  await p.selectOption('select[aria-label="Time range"]', "30d");
+  await p.waitForFunction(() => window.__mend.calls.filter((c) => c.cmd === "dashboard").length === 3);
+  const third = (await calls(p, "dashboard"))[2];
+  assert.deepEqual([third.agent, third.bucketMs], ["goose", H * 24]);
+
+  // A code opens its events in the audit log, the agent's only.
+  await p.click('[data-rate="RATE_LIMITED:retry_same"] button');
+  await p.waitForSelector('[data-screen="audit"]');
+  await p.waitForFunction(() => window.__mend.calls.some((c) => c.cmd === "audit_events"));
+  const f = (await calls(p, "audit_events")).at(-1).filter;
+  assert.deepEqual([f.agent, f.code, f.kind], ["goose", "RATE_LIMITED", "attempt"]);
+  assert.equal(await p.$eval('select[aria-label="Agent"]', (s) => s.value), "goose");
+
+  // Back to every agent.
+  await p.click('[data-tab="dashboard"]');
+  await p.waitForSelector('select[aria-label="Agent"]');
+  await p.selectOption('select[aria-label="Agent"]', "");
+  await p.waitForFunction(() => window.__mend.calls.filter((c) => c.cmd === "dashboard").at(-1).args.agent === null);
+  await p.waitForFunction(() => document.querySelector('[data-kpi="calls"] b').textContent === "40");
+  assert.deepEqual(p.errors, []);
+});
+
+test("dashboard: no agent picker when no agent ever called", async () => {
+  const p = await open(b, srv.url, "index.html", { dashboard });
+  await p.click('[data-tab="dashboard"]');
+  await p.waitForSelector('[data-screen="dashboard"] .kpis');
+  assert.equal(await p.$('select[aria-label="Agent"]'), null);
+});
+
+test("audit log: the agent filter sends the agent; an agent's events carry its badge", async () => {
+  const p = await open(b, srv.url, "index.html", { audit: agentAudit(Date.now()), agents: AGENTS });
+  await p.click('[data-tab="audit"]');
+  await p.waitForSelector("table.events tr.ev");
+  await p.waitForSelector('select[aria-label="Agent"]');
+  assert.equal(await p.$$eval("table.events tr.ev", (e) => e.length), 4);
+  // Newest first: Claude Code's, goose's two, then Mend's own job without a badge.
+  assert.deepEqual(await p.$$eval("table.events tr.ev", (rows) => rows.map((r) => r.querySelector(".agent-badge")?.textContent ?? null)), ["claude-code", "goose", "goose", null]);
+  assert.deepEqual(await p.$$eval('select[aria-label="Agent"] option', (els) => els.map((o) => o.value)), ["", "goose", "claude-code"]);
+  assert.deepEqual(await calls(p, "agents_list"), [{ sinceMs: null }], "every agent ever seen");
+
+  await p.selectOption('select[aria-label="Agent"]', "goose");
+  await p.waitForFunction(() => document.querySelectorAll("table.events tr.ev").length === 2);
+  assert.equal((await calls(p, "audit_events")).at(-1).filter.agent, "goose");
+  await p.click('table.events tr.ev[data-kind="call"]');
+  await p.waitForSelector("[data-detail]");
+  assert.match(await p.textContent("[data-detail] dl"), /Agent\s*goose/);
+  await shot(p, "audit-agent.png");
+  // The export is the same view.
+  await p.click("text=Export JSON lines");
+  await p.waitForSelector(".toast");
+  assert.equal((await calls(p, "audit_export")).at(-1).filter.agent, "goose");
+  // Any agent again.
+  await p.selectOption('select[aria-label="Agent"]', "");
+  await p.waitForFunction(() => document.querySelectorAll("table.events tr.ev").length === 4);
+  assert.equal((await calls(p, "audit_events")).at(-1).filter.agent, null);
   assert.deepEqual(p.errors, []);
 });

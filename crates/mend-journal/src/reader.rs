@@ -1,6 +1,8 @@
-//! Reading the journal: logs, metrics, the policy's success rates, and
+//! Reading the journal: logs, metrics (every call's from the hourly
+//! rollups, one agent's from its events), the policy's success rates, and
 //! pending approvals. Each [`Reader`] has its own connection.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use mend_core::approval::{ApprovalRequest, Decision, DecisionRule};
@@ -316,6 +318,277 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
+/// One agent's events in a window, for the dashboard's numbers of that
+/// agent (issue 17). The rollups have no agent column, so these are counted
+/// from the events; the partial index `events_agent` is used only when the
+/// query repeats its `agent IS NOT NULL`. The payload is read only for the
+/// kinds whose numbers are in it.
+const AGENT_EVENTS: &str = "SELECT ts_ms, kind, tool, code, action, ok, duration_ms, tokens,
+        CASE WHEN kind IN ('step_finished', 'recovery', 'decision') THEN data END
+     FROM events WHERE agent = ?1 AND agent IS NOT NULL AND ts_ms >= ?2";
+
+/// Each agent seen since `?1`, with its tool calls (see [`Reader::agents`]).
+const AGENTS: &str = "SELECT agent, SUM(kind = 'call') AS n FROM events WHERE agent IS NOT NULL AND ts_ms >= ?1
+     GROUP BY agent ORDER BY n DESC, agent";
+
+/// One row of [`AGENT_EVENTS`], as the rollups would have counted it.
+struct Counted {
+    ts_ms: i64,
+    kind: Option<EventKind>,
+    tool: String,
+    /// `""` when the event has none (a successful call), as in the rollups.
+    code: String,
+    action: String,
+    ok: bool,
+    duration_ms: i64,
+    tokens: i64,
+    /// The typed payload of a step_finished, recovery or decision event.
+    body: Option<Body>,
+}
+
+impl Counted {
+    /// A finished step as `rollup_steps` is read: `(failed_first,
+    /// autonomous, with_person)` — its first call failed; then it was fixed
+    /// without a person; or a person decided in it.
+    fn step(&self) -> Option<(bool, bool, bool)> {
+        let Some(Body::StepFinished(s)) = &self.body else { return None };
+        let fixed = matches!(s.status.as_str(), "healed" | "verified" | "partial");
+        Some((s.failed_first, s.failed_first && fixed && !s.person, s.failed_first && s.person))
+    }
+}
+
+/// [`Metrics`] folded from one agent's events, as [`Reader::metrics`]
+/// reads them from the rollups: what the rollups count from the hour of
+/// the window's start, the raw values (percentiles, escalations raised)
+/// from its exact start.
+struct MetricsFold {
+    since: i64,
+    m: Metrics,
+    /// (code, action) → (attempts, successes, total ms).
+    rates: BTreeMap<(String, String), (i64, i64, i64)>,
+    /// (tool, code) → failed calls.
+    failing: BTreeMap<(String, String), i64>,
+    by_option: BTreeMap<String, i64>,
+    by_decider: BTreeMap<String, i64>,
+    ttr: Vec<i64>,
+    decide: Vec<i64>,
+    recovery_attempts: i64,
+}
+
+impl MetricsFold {
+    fn new(since_ms: Option<i64>) -> MetricsFold {
+        MetricsFold {
+            since: since_ms.unwrap_or(i64::MIN),
+            m: Metrics { since_ms, ..Default::default() },
+            rates: BTreeMap::new(),
+            failing: BTreeMap::new(),
+            by_option: BTreeMap::new(),
+            by_decider: BTreeMap::new(),
+            ttr: Vec::new(),
+            decide: Vec::new(),
+            recovery_attempts: 0,
+        }
+    }
+
+    /// Where the events it counts start: the hour of the window's start.
+    fn start_ms(&self) -> i64 {
+        self.since.div_euclid(HOUR_MS).saturating_mul(HOUR_MS)
+    }
+
+    fn add(&mut self, ev: &Counted) {
+        let m = &mut self.m;
+        let exact = ev.ts_ms >= self.since;
+        m.tokens += ev.tokens.max(0);
+        match ev.kind {
+            Some(EventKind::Call) => {
+                m.calls += 1;
+                if !ev.code.is_empty() {
+                    m.failed_calls += 1;
+                    *self.failing.entry((ev.tool.clone(), ev.code.clone())).or_default() += 1;
+                }
+            }
+            Some(EventKind::Attempt) => {
+                let r = self.rates.entry((ev.code.clone(), ev.action.clone())).or_default();
+                r.0 += 1;
+                r.1 += i64::from(ev.ok);
+                r.2 += ev.duration_ms;
+            }
+            Some(EventKind::StepFinished) => {
+                if let Some((ff, auto, person)) = ev.step() {
+                    m.healing.steps += 1;
+                    m.healing.failed_first += i64::from(ff);
+                    m.healing.autonomous += i64::from(auto);
+                    m.healing.with_person += i64::from(person);
+                }
+            }
+            Some(EventKind::Recovery) => {
+                if exact {
+                    self.ttr.push(ev.duration_ms);
+                }
+                if let Some(Body::Recovery(r)) = &ev.body {
+                    m.recovery.recovered += 1;
+                    self.recovery_attempts += r.attempts as i64;
+                }
+            }
+            Some(EventKind::Escalation) if exact => m.escalations.raised += 1,
+            Some(EventKind::Decision) => {
+                if exact {
+                    self.decide.push(ev.duration_ms);
+                }
+                if let Some(Body::Decision(d)) = &ev.body {
+                    *self.by_decider.entry(d.decision.decided_by.as_str().to_owned()).or_default() += 1;
+                    *self.by_option.entry(ev.action.clone()).or_default() += 1;
+                    m.escalations.took_recommended += i64::from(d.recommended == ev.action);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The numbers, in `metrics`' orders; runs and waiting requests are not
+    /// events and are the caller's.
+    fn finish(mut self) -> Metrics {
+        let mut m = self.m;
+        m.by_code_action = self
+            .rates
+            .into_iter()
+            .map(|((code, action), (n, ok, ms))| ActionRate {
+                code,
+                action,
+                attempts: n,
+                successes: ok,
+                rate: if n > 0 { ok as f64 / n as f64 } else { 0.0 },
+                avg_ms: if n > 0 { ms as f64 / n as f64 } else { 0.0 },
+            })
+            .collect();
+        // Most first; ties stay in the maps' (code, action) and (tool, code) order.
+        m.by_code_action.sort_by_key(|r| std::cmp::Reverse(r.attempts));
+        m.top_failing = self.failing.into_iter().map(|((tool, code), calls)| Failing { tool, code, calls }).collect();
+        m.top_failing.sort_by_key(|f| std::cmp::Reverse(f.calls));
+        m.top_failing.truncate(10);
+        if m.healing.failed_first > 0 {
+            m.healing.autonomous_rate = m.healing.autonomous as f64 / m.healing.failed_first as f64;
+        }
+        self.ttr.sort_unstable();
+        let recovered = m.recovery.recovered;
+        m.recovery = Recovery {
+            recovered,
+            attempts_avg: if recovered == 0 { 0.0 } else { self.recovery_attempts as f64 / recovered as f64 },
+            ttr_p50_ms: percentile(&self.ttr, 0.5),
+            ttr_p95_ms: percentile(&self.ttr, 0.95),
+            ttr_max_ms: self.ttr.last().copied().unwrap_or(0),
+        };
+        self.decide.sort_unstable();
+        m.escalations.decide_p50_ms = percentile(&self.decide, 0.5);
+        m.escalations.by_option = self.by_option.into_iter().collect();
+        m.escalations.by_decider = self.by_decider.into_iter().collect();
+        m
+    }
+}
+
+/// A [`Series`] folded from one agent's events, as [`Reader::series`]
+/// reads it from the rollups.
+struct SeriesFold {
+    b: Buckets,
+    s: Series,
+    /// (code, action) → (attempts, successes) per bucket.
+    lines: BTreeMap<(String, String), (Vec<i64>, Vec<i64>)>,
+}
+
+impl SeriesFold {
+    fn new(b: Buckets) -> SeriesFold {
+        SeriesFold { b, s: b.empty(), lines: BTreeMap::new() }
+    }
+
+    fn add(&mut self, ev: &Counted) {
+        let (s, n) = (&mut self.s, self.b.n);
+        let i = self.b.of(ev.ts_ms.div_euclid(HOUR_MS));
+        s.tokens[i] += ev.tokens.max(0);
+        match ev.kind {
+            Some(EventKind::Call) => {
+                s.calls[i] += 1;
+                s.failed_calls[i] += i64::from(!ev.code.is_empty());
+            }
+            Some(EventKind::Attempt) => {
+                let l = self.lines.entry((ev.code.clone(), ev.action.clone())).or_insert_with(|| (vec![0; n], vec![0; n]));
+                l.0[i] += 1;
+                l.1[i] += i64::from(ev.ok);
+            }
+            Some(EventKind::StepFinished) => {
+                if let Some((ff, auto, person)) = ev.step() {
+                    s.failed_first[i] += i64::from(ff);
+                    s.autonomous[i] += i64::from(auto);
+                    s.with_person[i] += i64::from(person);
+                }
+            }
+            Some(EventKind::Recovery) => {
+                s.ttr_ms.push(ev.duration_ms);
+                s.recovery_attempts.push(match &ev.body {
+                    Some(Body::Recovery(r)) => r.attempts as i64,
+                    _ => 0,
+                });
+            }
+            Some(EventKind::Escalation) => s.escalations[i] += 1,
+            Some(EventKind::Decision) => s.decide_ms.push(ev.duration_ms),
+            _ => {}
+        }
+    }
+
+    fn finish(self) -> Series {
+        let mut s = self.s;
+        s.by_code_action = self
+            .lines
+            .into_iter()
+            .map(|((code, action), (attempts, successes))| SeriesLine { code, action, attempts, successes })
+            .collect();
+        s.ttr_ms.sort_unstable();
+        s.recovery_attempts.sort_unstable();
+        s.decide_ms.sort_unstable();
+        s
+    }
+}
+
+/// How the dashboard's window is cut: whole hours from the hour of
+/// `since_ms` to the current one, in buckets of `bucket_ms` (at least an
+/// hour; at most 1,000 buckets: a longer window gets wider ones).
+#[derive(Clone, Copy)]
+struct Buckets {
+    first_hour: i64,
+    hours: i64,
+    n: usize,
+}
+
+impl Buckets {
+    fn new(since_ms: i64, bucket_ms: i64) -> Buckets {
+        let first_hour = since_ms.div_euclid(HOUR_MS);
+        let last_hour = mend_core::clock::now_ms().div_euclid(HOUR_MS).max(first_hour);
+        let hours = (bucket_ms / HOUR_MS).max(1).max((last_hour - first_hour + 1).div_euclid(1_000) + 1);
+        Buckets { first_hour, hours, n: ((last_hour - first_hour) / hours + 1) as usize }
+    }
+
+    /// The bucket an hour falls in (the first or last one outside the window).
+    fn of(self, hour: i64) -> usize {
+        (((hour - self.first_hour) / self.hours).max(0) as usize).min(self.n - 1)
+    }
+
+    /// A series of these buckets with every count at zero.
+    fn empty(self) -> Series {
+        let n = self.n;
+        Series {
+            buckets_ms: (0..n as i64).map(|i| (self.first_hour + i * self.hours) * HOUR_MS).collect(),
+            bucket_ms: self.hours * HOUR_MS,
+            failed_first: vec![0; n],
+            autonomous: vec![0; n],
+            with_person: vec![0; n],
+            escalations: vec![0; n],
+            tokens: vec![0; n],
+            calls: vec![0; n],
+            failed_calls: vec![0; n],
+            ..Default::default()
+        }
+    }
+}
+
 impl Reader {
     /// Opens a reader (creating and migrating the file if needed).
     pub fn open(path: &Path) -> Result<Reader, Error> {
@@ -561,24 +834,10 @@ impl Reader {
     pub fn series(&self, since_ms: i64, bucket_ms: i64) -> Result<Series, Error> {
         let c = &self.conn;
         let e = |x| self.err(x);
-        let first_hour = since_ms.div_euclid(HOUR_MS);
-        let last_hour = mend_core::clock::now_ms().div_euclid(HOUR_MS).max(first_hour);
-        // At most 1,000 buckets: a longer window gets wider ones.
-        let bucket_h = (bucket_ms / HOUR_MS).max(1).max((last_hour - first_hour + 1).div_euclid(1_000) + 1);
-        let n = ((last_hour - first_hour) / bucket_h + 1) as usize;
-        let idx = |hour: i64| (((hour - first_hour) / bucket_h).max(0) as usize).min(n - 1);
-        let mut s = Series {
-            buckets_ms: (0..n as i64).map(|i| (first_hour + i * bucket_h) * HOUR_MS).collect(),
-            bucket_ms: bucket_h * HOUR_MS,
-            ..Default::default()
-        };
-        s.failed_first = vec![0; n];
-        s.autonomous = vec![0; n];
-        s.with_person = vec![0; n];
-        s.escalations = vec![0; n];
-        s.tokens = vec![0; n];
-        s.calls = vec![0; n];
-        s.failed_calls = vec![0; n];
+        let b = Buckets::new(since_ms, bucket_ms);
+        let (first_hour, n) = (b.first_hour, b.n);
+        let idx = |hour: i64| b.of(hour);
+        let mut s = b.empty();
 
         let mut st = c
             .prepare("SELECT hour, code, action, attempts, successes FROM rollup_attempts WHERE hour >= ?1 ORDER BY code, action")
@@ -643,6 +902,92 @@ impl Reader {
         s.decide_ms = durations("SELECT duration_ms FROM events WHERE kind = 'decision' AND ts_ms >= ?1")?;
         s.recovery_attempts = durations("SELECT json_extract(data, '$.attempts') FROM events WHERE kind = 'recovery' AND ts_ms >= ?1")?;
         Ok(s)
+    }
+
+    /// Every agent seen since a time (all time for `None`), with its tool
+    /// calls, most calls first: what the dashboard's and the audit log's
+    /// agent pickers list (issue 17). An agent whose runs made no call yet
+    /// is listed with 0.
+    pub fn agents(&self, since_ms: Option<i64>) -> Result<Vec<(String, i64)>, Error> {
+        let mut st = self.conn.prepare(AGENTS).map_err(|e| self.err(e))?;
+        let rows = st.query_map([since_ms.unwrap_or(i64::MIN)], |r| Ok((r.get(0)?, r.get(1)?))).map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Reads one agent's events at or after `from_ms` (see [`AGENT_EVENTS`])
+    /// into `f`, one at a time: a month of a busy agent is many rows.
+    fn each_agent_event(&self, agent: &str, from_ms: i64, mut f: impl FnMut(Counted)) -> Result<(), Error> {
+        let e = |x| self.err(x);
+        let mut st = self.conn.prepare_cached(AGENT_EVENTS).map_err(e)?;
+        let mut rows = st.query(rusqlite::params![agent, from_ms]).map_err(e)?;
+        while let Some(r) = rows.next().map_err(e)? {
+            let kind: Option<EventKind> = serde_json::from_value(Value::String(r.get(1).map_err(e)?)).ok();
+            let data: Option<String> = r.get(8).map_err(e)?;
+            f(Counted {
+                ts_ms: r.get(0).map_err(e)?,
+                kind,
+                tool: r.get::<_, Option<String>>(2).map_err(e)?.unwrap_or_default(),
+                code: r.get::<_, Option<String>>(3).map_err(e)?.unwrap_or_default(),
+                action: r.get::<_, Option<String>>(4).map_err(e)?.unwrap_or_default(),
+                ok: r.get::<_, Option<bool>>(5).map_err(e)? == Some(true),
+                duration_ms: r.get::<_, Option<i64>>(6).map_err(e)?.unwrap_or(0),
+                tokens: r.get::<_, Option<i64>>(7).map_err(e)?.unwrap_or(0),
+                body: kind.zip(data).map(|(k, d)| Body::from_parts(k, serde_json::from_str(&d).unwrap_or(Value::Null))),
+            });
+        }
+        Ok(())
+    }
+
+    /// An agent's metrics with what is not in its events: its runs since
+    /// the window's start, and its requests waiting now.
+    fn agent_totals(&self, agent: &str, fold: MetricsFold) -> Result<Metrics, Error> {
+        let since = fold.since;
+        let mut m = fold.finish();
+        // Waiting requests are few: read typed, not by a JSON key.
+        m.escalations.pending = self.pending_approvals()?.iter().filter(|r| r.agent.as_deref() == Some(agent)).count() as i64;
+        let e = |x| self.err(x);
+        let mut st = self
+            .conn
+            .prepare("SELECT COALESCE(status, 'running'), COUNT(*) FROM runs WHERE started_ms >= ?1 AND agent = ?2 GROUP BY 1 ORDER BY 1")
+            .map_err(e)?;
+        m.runs = st
+            .query_map(rusqlite::params![since, agent], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(e)?
+            .collect::<Result<_, _>>()
+            .map_err(e)?;
+        Ok(m)
+    }
+
+    /// The dashboard's numbers ([`Reader::metrics`]) of one agent's calls
+    /// only (issue 17): the same shape over the same window (what the
+    /// rollups count starts on the hour of `since_ms` there, and so here),
+    /// counted from the agent's events; its runs, and its requests waiting.
+    pub fn agent_metrics(&self, agent: &str, since_ms: Option<i64>) -> Result<Metrics, Error> {
+        let mut fold = MetricsFold::new(since_ms);
+        self.each_agent_event(agent, fold.start_ms(), |ev| fold.add(&ev))?;
+        self.agent_totals(agent, fold)
+    }
+
+    /// The dashboard's numbers over time ([`Reader::series`]) of one
+    /// agent's calls only (issue 17): the same buckets, counted from the
+    /// agent's events.
+    pub fn agent_series(&self, agent: &str, since_ms: i64, bucket_ms: i64) -> Result<Series, Error> {
+        let mut fold = SeriesFold::new(Buckets::new(since_ms, bucket_ms));
+        self.each_agent_event(agent, fold.b.first_hour * HOUR_MS, |ev| fold.add(&ev))?;
+        Ok(fold.finish())
+    }
+
+    /// [`Reader::agent_metrics`] and [`Reader::agent_series`] of one window
+    /// from one read of the agent's events: what the dashboard draws.
+    pub fn agent_dashboard(&self, agent: &str, since_ms: i64, bucket_ms: i64) -> Result<(Metrics, Series), Error> {
+        let mut metrics = MetricsFold::new(Some(since_ms));
+        let mut series = SeriesFold::new(Buckets::new(since_ms, bucket_ms));
+        // Both start on the hour of `since_ms`.
+        self.each_agent_event(agent, metrics.start_ms(), |ev| {
+            metrics.add(&ev);
+            series.add(&ev);
+        })?;
+        Ok((self.agent_totals(agent, metrics)?, series.finish()))
     }
 
     /// The runs that used each lesson (learned, confirmed or marked it), newest first.
@@ -862,6 +1207,26 @@ impl Reader {
 #[cfg(test)]
 mod tests {
     use mend_core::payload::{CallStarted, LessonChanged, Recovered};
+
+    /// What SQLite plans for a query.
+    fn plan(conn: &rusqlite::Connection, sql: &str, args: impl rusqlite::Params) -> String {
+        let mut st = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = st.query_map(args, |r| r.get::<_, String>(3)).unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+    }
+
+    /// An agent's numbers read its events through the partial index, not
+    /// every event of the window (issue 17): the queries repeat its
+    /// `agent IS NOT NULL`, or SQLite would not use it.
+    #[test]
+    fn an_agents_events_are_read_through_the_partial_index() {
+        let d = tempfile::tempdir().unwrap();
+        let conn = crate::open(&d.path().join("j.sqlite3")).unwrap();
+        let p = plan(&conn, super::AGENT_EVENTS, rusqlite::params!["goose", 0]);
+        assert!(p.contains("USING INDEX events_agent (agent=? AND ts_ms>?)"), "{p}");
+        let p = plan(&conn, super::AGENTS, [0]);
+        assert!(p.contains("events_agent"), "{p}");
+    }
 
     /// The SQL above reads a few payload fields by JSON path (issue 15): a
     /// renamed field of the typed payload fails here, not silently there.
