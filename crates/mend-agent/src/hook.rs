@@ -40,12 +40,11 @@ use mend_core::report::{RunReport, StepStatus};
 use mend_core::safety::Intent;
 use mend_core::tool::{CallContext, Effect, Tool, ToolRegistry};
 use mend_core::{ErrorCode, Outcome, ToolError};
-use mend_journal::Reader;
 use mend_tools::exec::{ExecTool, classify_curl, classify_output, command_row, telling_lines};
 use mend_tools::fs::FsTool;
 use serde_json::{Value, json};
 
-use crate::lease::{self, Lease, Taken};
+use crate::lease::Taken;
 use crate::{Agent, AgentError, Ended, RunSpec};
 
 /// The agent every hook run is journaled as (`mend logs --agent
@@ -64,9 +63,6 @@ pub const TOOL: &str = "claude_code";
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(50);
 /// Who closes an earlier run whose decision answered the same call again.
 const CLOSER: &str = "mend hook claude";
-/// How many of the newest runs are searched for an earlier request about
-/// the same call.
-const RECENT_RUNS: usize = 500;
 /// How often a waiting call looks for a decision on an earlier request
 /// about the same call (its own request is watched by the agent).
 const POLL: Duration = Duration::from_millis(500);
@@ -432,17 +428,7 @@ pub fn job(input: &HookInput, config: &Config) -> Job {
     }
 }
 
-/// An earlier request about the same call whose decision answered this one.
-#[derive(Debug)]
-pub struct Reused {
-    /// That request.
-    pub request: ApprovalRequest,
-    /// Its decision, as the person made it.
-    pub decision: Decision,
-    /// Its run's lease, held until that run is closed: no other process
-    /// uses the same decision meanwhile.
-    lease: Lease,
-}
+pub use crate::repeat::Reused;
 
 /// The approver of a hook run. A decision a person made on an earlier
 /// request about the very same call (same job, agent, kind and call
@@ -479,18 +465,10 @@ impl HookApprover {
     }
 
     fn reuse(&self, req: &ApprovalRequest) -> Option<Answer> {
-        let (old, d, lease) = earlier_decision(&self.data_dir, &self.journal, req)?;
-        let note = format!("decided on request {} for the same call", old.id);
-        let answer = Decision {
-            instructions: Some(match &d.instructions {
-                Some(i) => format!("{i} ({note})"),
-                None => note,
-            }),
-            decided_ms: now_ms(),
-            ..d.clone()
-        };
-        if let Ok(mut r) = self.reused.lock() {
-            *r = Some(Reused { request: old, decision: d, lease });
+        let r = crate::repeat::earlier_decision(&self.data_dir, &self.journal, req, CLOSER)?;
+        let answer = r.answer();
+        if let Ok(mut slot) = self.reused.lock() {
+            *slot = Some(r);
         }
         Some(Answer::Decided(answer))
     }
@@ -511,30 +489,6 @@ impl Approver for HookApprover {
             tokio::time::sleep(left.min(POLL)).await;
         }
     }
-}
-
-/// A decision made on an earlier request about the same call that nothing
-/// acted on: its run waits, no live process owns it (its lease is taken
-/// here, and returned), and the decision is one of `req`'s options.
-fn earlier_decision(data_dir: &Path, journal: &Path, req: &ApprovalRequest) -> Option<(ApprovalRequest, Decision, Lease)> {
-    let digest = req.call_digest.as_ref()?;
-    let reader = Reader::open(journal).ok()?;
-    let runs = reader.runs(RECENT_RUNS).ok()?;
-    for run in
-        runs.iter().filter(|r| r.job == req.job && r.agent == req.agent && r.status == "waiting" && r.decided > 0 && r.run_id != req.run_id)
-    {
-        let same = |o: &ApprovalRequest| o.kind == req.kind && o.call_digest.as_ref() == Some(digest);
-        let Ok(Some((old, d))) = reader.unapplied_decision(&run.run_id) else { continue };
-        if !same(&old) || req.option(&d.option).is_none() {
-            continue;
-        }
-        let Ok(Taken::Ours(lease)) = lease::take(data_dir, &run.run_id, CLOSER) else { continue };
-        // Still not acted on now that the run is ours.
-        if matches!(reader.unapplied_decision(&run.run_id), Ok(Some((o, _))) if o.id == old.id) {
-            return Some((old, d, lease));
-        }
-    }
-    None
 }
 
 /// What Claude Code is told about a call before it runs.
@@ -601,15 +555,13 @@ pub async fn judge(
         }
     };
     let reused = approver.take_reused();
-    if let Some(r) = &reused {
-        let note = format!("its decision on request {} answered the same call again in run {}", r.request.id, report.run_id);
-        // Best effort: the decision has been acted on either way.
-        let _ = agent.close_run(&r.lease, CLOSER, Some(&note)).await;
-    }
-    Ok(verdict(agent, &report, reused.as_ref(), wait))
+    let shown = reused.as_ref().map(|r| (r.request.clone(), r.decision.clone()));
+    // Best effort: the decision has been acted on either way.
+    let _ = crate::repeat::close_moot(agent, reused, None, &report.run_id, CLOSER).await;
+    Ok(verdict(agent, &report, shown.as_ref(), wait))
 }
 
-fn verdict(agent: &Agent, report: &RunReport, reused: Option<&Reused>, wait: Duration) -> Verdict {
+fn verdict(agent: &Agent, report: &RunReport, reused: Option<&(ApprovalRequest, Decision)>, wait: Duration) -> Verdict {
     let Some(step) = report.steps.first() else { return Verdict::NoOpinion };
     let Some(esc) = step.escalations.last() else {
         return if step.status.is_ok() {
@@ -637,7 +589,7 @@ fn verdict(agent: &Agent, report: &RunReport, reused: Option<&Reused>, wait: Dur
     };
     // The person's own words, and where the decision came from.
     let (d, on) = match reused {
-        Some(r) => (&r.decision, format!("request {} (the same call, asked earlier)", r.request.id)),
+        Some((request, decision)) => (decision, format!("request {} (the same call, asked earlier)", request.id)),
         None => (d, format!("request {}", esc.request_id)),
     };
     let note = d.instructions.as_deref().map(|n| format!(" Their note: {n}")).unwrap_or_default();

@@ -36,6 +36,7 @@ pub mod lease;
 pub mod load;
 pub mod logs;
 pub mod memory;
+pub mod repeat;
 
 use memory::Lessons;
 
@@ -589,13 +590,26 @@ impl Agent {
     /// the run is journaled as `aborted`, with why. Returns how many waiting
     /// requests were decided. A run that already ended is a `Conflict`.
     pub async fn close_run(&self, lease: &lease::Lease, who: &str, note: Option<&str>) -> Result<usize, AgentError> {
+        self.close_run_as(lease, DecidedBy::Person { who: who.to_owned() }, note).await
+    }
+
+    /// [`close_run`](Self::close_run) by a policy, not a person: a run an
+    /// agent's later identical call made moot (issue 17: its decision was
+    /// acted on there, or the call was answered there). Its waiting
+    /// requests are journaled as the policy's, never as a person's.
+    pub async fn close_run_as(&self, lease: &lease::Lease, by: DecidedBy, note: Option<&str>) -> Result<usize, AgentError> {
+        let who = match &by {
+            DecidedBy::Person { who } => who.clone(),
+            DecidedBy::Policy { rule } => format!("policy {rule}"),
+            DecidedBy::Timeout => "timeout".to_owned(),
+        };
+        let who = who.as_str();
         let run_id = lease.run_id();
         let reader = self.reader()?;
         let state = reader.run_state(run_id)?.ok_or_else(|| AgentError::NotFound(format!("no run `{run_id}` in the journal")))?;
         if let Some(s @ ("succeeded" | "failed" | "aborted")) = state.status.as_deref() {
             return Err(AgentError::Conflict(format!("run {run_id} has already ended ({s})")));
         }
-        let by = DecidedBy::Person { who: who.to_owned() };
         let pending = reader.pending_for_run(run_id)?;
         let n = pending.len();
         for req in pending {

@@ -549,8 +549,11 @@ async fn doctor(config: &Config, job: Option<&Path>, json: bool) -> u8 {
                 if tools.is_empty() {
                     c.problems.push("it lists no tools".into());
                 }
-                let bare: Vec<&str> =
-                    tools.iter().filter(|t| t.get("annotations").is_none_or(Value::is_null)).filter_map(|t| t.get("name")?.as_str()).collect();
+                let bare: Vec<&str> = tools
+                    .iter()
+                    .filter(|t| t.get("annotations").is_none_or(Value::is_null))
+                    .filter_map(|t| t.get("name")?.as_str())
+                    .collect();
                 if !bare.is_empty() {
                     c.problems.push(format!(
                         "{} tool(s) have no annotations, so every call of them is asked about (the MCP spec's defaults): {}",

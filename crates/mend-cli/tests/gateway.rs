@@ -188,7 +188,9 @@ fn a_destructive_call_waits_for_a_person_and_the_callers_retry_gets_the_decision
     for (client, name) in [("node", "ts-sdk-client"), ("python", "python-sdk-client")] {
         let s = Stage::new(&[("db", &[], None)], "approval_wait = \"1500ms\"\nprogress_every = \"300ms\"");
         let drop = call("db__drop_table", json!({"name": "users"}));
-        let out = s.drive(client, name, json!([drop.clone()]), None);
+        // Asked twice before anyone decides (the agent retried at once).
+        let out = s.drive(client, name, json!([drop.clone(), drop.clone()]), None);
+        assert_eq!(out[1]["result"]["isError"], true, "{client}: {}", out[1]);
         let held = &out[0]["result"];
         assert_eq!(held["isError"], true, "{client}: {held}");
         let req = &held["structuredContent"]["mend"]["pending_request"];
@@ -199,6 +201,7 @@ fn a_destructive_call_waits_for_a_person_and_the_callers_retry_gets_the_decision
         assert_eq!(s.calls("db", "drop_table"), 0);
         let (_, pending, _) = run(s.mend().args(["approvals", "list", "--json"]));
         let pending: Value = serde_json::from_str(&pending).unwrap();
+        assert_eq!(pending.as_array().unwrap().len(), 2, "{pending}");
         assert_eq!(pending[0]["agent"], name, "{pending}");
         assert!(pending[0]["title"].as_str().unwrap().starts_with(&format!("{name}: ")), "{pending}");
 
@@ -209,7 +212,14 @@ fn a_destructive_call_waits_for_a_person_and_the_callers_retry_gets_the_decision
         assert_eq!(out[0]["result"]["isError"], false, "{client}: {}", out[0]);
         assert_eq!(s.calls("db", "drop_table"), 1);
         let (_, pending, _) = run(s.mend().args(["approvals", "list", "--json"]));
-        assert_eq!(serde_json::from_str::<Value>(&pending).unwrap(), json!([]), "no second request");
+        assert_eq!(serde_json::from_str::<Value>(&pending).unwrap(), json!([]), "no new request, the duplicate superseded");
+        // Only the person's one decision is theirs; what was closed as moot is the gateway's.
+        let (_, decisions, _) = run(s.mend().args(["logs", "--kind", "decision", "--json"]));
+        let by: Vec<String> = decisions
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap()["data"]["decision"]["decided_by"]["by"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(by.iter().filter(|b| *b == "policy").count(), 1, "{decisions}");
     }
 }
 

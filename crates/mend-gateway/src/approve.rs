@@ -10,8 +10,8 @@
 //! call through the journal (`mend_agent`'s `Watched`). When the wait is
 //! over the run is left waiting ([`Answer::Pending`]) and the caller gets
 //! the request to show its user; the same call made again later is
-//! answered by the decision taken meanwhile ([`earlier_decision`]), without
-//! a second popup.
+//! answered by the decision taken meanwhile ([`mend_agent::repeat`]),
+//! without a second popup.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,7 +19,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use mend_core::approval::{Answer, ApprovalKind, ApprovalRequest, Approver, DecidedBy, Decision};
-use mend_journal::Reader;
 
 /// Sends the caller a progress message (MCP `notifications/progress`).
 pub type Progress = Arc<dyn Fn(String) + Send + Sync>;
@@ -47,52 +46,14 @@ pub struct Waiting {
     pub elicit: Option<Arc<dyn Elicit>>,
     /// Who the caller is (the host's `clientInfo.name`), for the journal.
     pub caller: String,
-    /// The run an earlier decision came from, once one answered: it is
-    /// closed after this call (its decision has been acted on).
-    pub reused: std::sync::Mutex<Option<(String, String)>>,
+    /// The data directory (run leases).
+    pub data_dir: PathBuf,
+    /// The earlier request whose decision answered, once one did: its run
+    /// is closed after this call (the decision has been acted on).
+    pub reused: std::sync::Mutex<Option<mend_agent::repeat::Reused>>,
     /// The last request this call asked (to find the same call's other
     /// waiting runs once it is answered).
     pub asked: std::sync::Mutex<Option<ApprovalRequest>>,
-}
-
-/// The other runs still waiting on a request for the very same call (same
-/// job, agent, kind and call digest) than `req`: asked again while a person
-/// had not decided yet. Superseded once the call is answered.
-pub fn same_call_waiting(journal: &std::path::Path, req: &ApprovalRequest) -> Vec<String> {
-    let Ok(reader) = Reader::open(journal) else { return Vec::new() };
-    let Ok(runs) = reader.runs(500) else { return Vec::new() };
-    runs.iter()
-        .filter(|r| r.job == req.job && r.status == "waiting" && r.run_id != req.run_id && r.agent == req.agent)
-        .filter(|r| {
-            reader
-                .pending_for_run(&r.run_id)
-                .ok()
-                .is_some_and(|p| p.iter().any(|o| o.kind == req.kind && o.call_digest.is_some() && o.call_digest == req.call_digest))
-        })
-        .map(|r| r.run_id.clone())
-        .collect()
-}
-
-/// The decision a person made on an earlier request for the very same call
-/// (same job, same kind, same call digest or, for an escalation, same step
-/// and code), made after that call's caller stopped waiting: the run that
-/// asked is still waiting and its decision has not been acted on. Returns
-/// that request and decision. Errors reading the journal count as none.
-pub fn earlier_decision(journal: &std::path::Path, req: &ApprovalRequest) -> Option<(ApprovalRequest, Decision)> {
-    let reader = Reader::open(journal).ok()?;
-    let runs = reader.runs(500).ok()?;
-    for run in runs.iter().filter(|r| r.job == req.job && r.status == "waiting" && r.decided > 0 && r.run_id != req.run_id) {
-        let Ok(Some((old, d))) = reader.unapplied_decision(&run.run_id) else { continue };
-        let same_call = match (&old.call_digest, &req.call_digest) {
-            (Some(a), Some(b)) => a == b,
-            (None, None) => old.step == req.step && old.code == req.code,
-            _ => false,
-        };
-        if old.kind == req.kind && same_call && old.agent == req.agent && req.option(&d.option).is_some() {
-            return Some((old, d));
-        }
-    }
-    None
 }
 
 #[async_trait]
@@ -114,16 +75,12 @@ impl Approver for Waiting {
                 decided_ms: mend_core::clock::now_ms(),
             });
         }
-        if let Some((old, d)) = earlier_decision(&self.journal, req) {
-            if let Ok(mut r) = self.reused.lock() {
-                *r = Some((old.run_id.clone(), old.id.clone()));
+        if let Some(r) = mend_agent::repeat::earlier_decision(&self.data_dir, &self.journal, req, "mend mcp serve") {
+            let answer = r.answer();
+            if let Ok(mut slot) = self.reused.lock() {
+                *slot = Some(r);
             }
-            let note = format!("decided on request {} for the same call", old.id);
-            let instructions = Some(match &d.instructions {
-                Some(i) => format!("{i} ({note})"),
-                None => note,
-            });
-            return Answer::Decided(Decision { instructions, decided_ms: mend_core::clock::now_ms(), ..d });
+            return Answer::Decided(answer);
         }
         let t0 = std::time::Instant::now();
         let progress = async {

@@ -217,6 +217,7 @@ impl Gateway {
             progress: hooks.progress.clone(),
             elicit: hooks.elicit.clone(),
             caller: caller.name.clone(),
+            data_dir: self.agent.data_dir().to_path_buf(),
             reused: std::sync::Mutex::new(None),
             asked: std::sync::Mutex::new(None),
         });
@@ -228,28 +229,13 @@ impl Gateway {
             Ok(Ended::Interrupted { run_id }) => return Ok(result::stopped(name, &run_id)),
             Err(e) => return Ok(result::broken(name, &e.to_string())),
         };
-        // An earlier identical call's decision answered this one: that run
-        // waited for it, and is closed now that it has been acted on.
+        // What this call made moot: the run whose decision it used, and the
+        // runs that asked about the same call again meanwhile (issue 17).
         let reused = waiting.reused.lock().ok().and_then(|mut r| r.take());
-        if let Some((run_id, request)) = reused
-            && let Ok(mend_agent::lease::Taken::Ours(lease)) = self.agent.claim(&run_id).await
-        {
-            let note = format!("its decision on request {request} answered the same call again in run {}", report.run_id);
-            let _ = self.agent.close_run(&lease, &caller.name, Some(&note)).await;
-        }
-        // Asked again meanwhile for the very same call: superseded now that
-        // the call has been answered (the person decided once).
         let asked = waiting.asked.lock().ok().and_then(|mut a| a.take());
-        if report.status != mend_core::report::RunStatus::Waiting
-            && let Some(req) = asked
-        {
-            for run_id in approve::same_call_waiting(self.agent.journal().path(), &req) {
-                if let Ok(mend_agent::lease::Taken::Ours(lease)) = self.agent.claim(&run_id).await {
-                    let note = format!("superseded: the same call was answered in run {}", report.run_id);
-                    let _ = self.agent.close_run(&lease, &caller.name, Some(&note)).await;
-                }
-            }
-        }
+        let answered = report.status != mend_core::report::RunStatus::Waiting;
+        let _ = mend_agent::repeat::close_moot(&self.agent, reused, asked.as_ref().filter(|_| answered), &report.run_id, "mend mcp serve")
+            .await;
         let pending = match report.status {
             mend_core::report::RunStatus::Waiting => {
                 self.agent.reader().ok().and_then(|r| r.pending_for_run(&report.run_id).ok()).unwrap_or_default()

@@ -507,6 +507,15 @@ pub fn edit_disabled(data_dir: &Path, change: impl FnOnce(&mut Map<String, Value
 #[derive(Debug, Default, Clone, Copy)]
 pub struct McpTool;
 
+/// One call as it goes to a server.
+#[derive(Clone, Copy)]
+struct Req<'a> {
+    tool: &'a str,
+    arguments: &'a Map<String, Value>,
+    timeout_ms: Option<u64>,
+    judged: Judged,
+}
+
 /// What the safety gate saw of a call before it was made: its effect and
 /// whether it was safe to repeat, by the annotations known then.
 #[derive(Debug, Clone, Copy)]
@@ -607,7 +616,7 @@ impl McpTool {
                 );
             };
             tried.push(at.clone());
-            let outcome = self.call_once(sv, &server, tool, arguments, timeout_ms, judged, cx).await;
+            let outcome = self.call_once(sv, &server, Req { tool, arguments, timeout_ms, judged }, cx).await;
             let fell_back = |o: Outcome| if tried.len() > 1 { o.with_hint("served_by", json!(at)) } else { o };
             let Some(e) = outcome.error.clone().filter(|_| !outcome.is_ok()) else { return fell_back(outcome) };
             // A server set aside (disabled by hand or by its circuit) is
@@ -658,17 +667,8 @@ impl McpTool {
         }
     }
 
-    async fn call_once(
-        &self,
-        sv: &Servers,
-        server: &McpServer,
-        tool: &str,
-        arguments: &Map<String, Value>,
-        timeout_ms: Option<u64>,
-        judged: Judged,
-        cx: &CallContext,
-    ) -> Outcome {
-        let outcome = self.call_inner(sv, server, tool, arguments, timeout_ms, judged, cx).await;
+    async fn call_once(&self, sv: &Servers, server: &McpServer, req: Req<'_>, cx: &CallContext) -> Outcome {
+        let outcome = self.call_inner(sv, server, req, cx).await;
         // What the diagnosis reads about this server: its recent failures and starts.
         if outcome.is_ok() {
             return outcome;
@@ -691,16 +691,8 @@ impl McpTool {
         outcome
     }
 
-    async fn call_inner(
-        &self,
-        sv: &Servers,
-        server: &McpServer,
-        tool: &str,
-        arguments: &Map<String, Value>,
-        timeout_ms: Option<u64>,
-        judged: Judged,
-        cx: &CallContext,
-    ) -> Outcome {
+    async fn call_inner(&self, sv: &Servers, server: &McpServer, req: Req<'_>, cx: &CallContext) -> Outcome {
+        let Req { tool, arguments, timeout_ms, judged } = req;
         let name = server.name.as_str();
         let unreachable =
             |m: String| Outcome::failure(ToolError::new(ErrorCode::MCP_SERVER_UNREACHABLE, m).hint("server", name).hint("sent", false));
