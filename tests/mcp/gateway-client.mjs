@@ -4,13 +4,14 @@
 //   node gateway-client.mjs PLAN.json
 // PLAN: {"command": "...", "args": [...], "env": {...}, "client": "name",
 //        "elicit": "option id or null", "steps": [{"op": "list"} |
-//        {"op": "call", "name": "...", "arguments": {...}, "timeout_ms": N}]}
+//        {"op": "call", "name": "...", "arguments": {...}, "timeout_ms": N} |
+//        {"op": "wait_list_changed", "timeout_ms": N}]}
 // Prints one JSON line per step: {"op", "tools"} or {"op", "result",
 // "progress": [messages], "ms"} or {"op", "error"}.
 import { readFileSync } from "node:fs";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import { ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import { ElicitRequestSchema, ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 
 const plan = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const transport = new StdioClientTransport({
@@ -24,11 +25,18 @@ const client = new Client({ name: plan.client, version: "1.0.0" }, { capabilitie
 if (plan.elicit) {
   client.setRequestHandler(ElicitRequestSchema, async () => ({ action: "accept", content: { option: plan.elicit } }));
 }
+let listChanged = 0;
+client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+  listChanged += 1;
+});
 await client.connect(transport);
 for (const step of plan.steps) {
   const t0 = Date.now();
   try {
-    if (step.op === "list") {
+    if (step.op === "wait_list_changed") {
+      while (listChanged === 0 && Date.now() - t0 < (step.timeout_ms ?? 5000)) await new Promise((r) => setTimeout(r, 50));
+      console.log(JSON.stringify({ op: step.op, changed: listChanged }));
+    } else if (step.op === "list") {
       const r = await client.listTools();
       console.log(JSON.stringify({ op: "list", tools: r.tools }));
     } else {

@@ -136,7 +136,8 @@ fn run(c: &mut Command) -> (i32, String, String) {
 /// Failures the gateway heals before the caller's timeout, and the one it
 /// cannot: a crashed upstream restarted, a rate limit waited out (its
 /// Retry-After honoured, the caller told in progress notifications), a
-/// server that cannot start replaced by its backup; a tool error no fix
+/// server that cannot start replaced by its backup, arguments the tool's
+/// schema rejects fitted to it; a tool error no fix
 /// helps returned as `isError` with the code, "do not retry" and what
 /// Mend tried — never as a success.
 #[test]
@@ -160,6 +161,8 @@ fn the_gateway_heals_what_it_can_within_the_callers_timeout_and_explains_what_it
             call("busy__echo", json!({"text": "hi"})),
             call("primary__echo", json!({"text": "hi"})),
             call("locked__place_order", json!({"sku": "A-1"})),
+            // A number sent as text, and a key in the wrong case: fitted to the schema.
+            call("standby__add", json!({"A": 2, "b": "3"})),
         ]),
         None,
     );
@@ -175,6 +178,9 @@ fn the_gateway_heals_what_it_can_within_the_callers_timeout_and_explains_what_it
     assert!(t.contains("PERMISSION_DENIED") && t.contains("Retry: no"), "{t}");
     assert_eq!(failed["result"]["structuredContent"]["mend"]["code"], "PERMISSION_DENIED");
     assert_eq!(s.calls("locked", "place_order"), 1, "not retried: {}", s.log("locked"));
+    assert_eq!(text(&out[5]), "5", "{}", out[5]);
+    let how = out[5]["result"]["_meta"]["mend"]["attempts"][0].as_str().unwrap_or_default().to_owned();
+    assert!(how.starts_with("retry_modified"), "{}", out[5]);
 }
 
 /// A destructive tool is held for a person. Nobody answers within the
@@ -236,4 +242,29 @@ fn a_host_with_elicitation_is_asked_in_its_own_ui() {
     let d: Value = serde_json::from_str(decisions.lines().next().unwrap()).unwrap();
     assert_eq!(d["data"]["decision"]["option"], "skip");
     assert_eq!(d["data"]["decision"]["decided_by"]["who"], "ts-sdk-client user", "{d}");
+}
+
+/// An upstream server's `notifications/tools/list_changed` reaches the
+/// caller, and the tools listed next are the server's new ones.
+#[test]
+fn an_upstream_tools_change_is_forwarded_to_the_caller() {
+    let s = Stage::new(&[("shop", &["--list-changes"], None)], "");
+    let out = s.drive(
+        "node",
+        "ts-sdk-client",
+        json!([
+            {"op": "list"},
+            call("shop__toggle", json!({})),
+            {"op": "wait_list_changed", "timeout_ms": 10000},
+            {"op": "list"},
+            call("shop__extra", json!({"text": "new"})),
+        ]),
+        None,
+    );
+    let names = |v: &Value| v["tools"].as_array().unwrap().iter().filter_map(|t| t["name"].as_str().map(str::to_owned)).collect::<Vec<_>>();
+    assert!(!names(&out[0]).contains(&"shop__extra".to_owned()), "{}", out[0]);
+    assert_ne!(out[1]["result"]["isError"], true, "{}", out[1]);
+    assert!(out[2]["changed"].as_u64().is_some_and(|n| n >= 1), "forwarded: {out:?}");
+    assert!(names(&out[3]).contains(&"shop__extra".to_owned()), "{}", out[3]);
+    assert_eq!(text(&out[4]), "new", "{}", out[4]);
 }

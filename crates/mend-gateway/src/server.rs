@@ -94,6 +94,18 @@ impl ServerHandler for MendServer {
             };
         }
         context.peer.set_peer_info(request.clone());
+        // An upstream server's tools changed: so did ours (forwarded as
+        // `notifications/tools/list_changed` until the caller goes away).
+        let mut changed = mend_tools::mcp::tools_changed();
+        let peer = context.peer.clone();
+        tokio::spawn(async move {
+            // A lagging receiver missed some: one notification says it all.
+            while let Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) = changed.recv().await {
+                if peer.notify_tool_list_changed().await.is_err() {
+                    break;
+                }
+            }
+        });
         self.negotiate_initialize(&request)
     }
 

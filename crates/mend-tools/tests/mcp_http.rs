@@ -371,7 +371,11 @@ fn answer(head: &str, body: &[u8], on_call: OnCall) -> Option<Vec<u8>> {
             "capabilities": {"tools": {}},
             "serverInfo": {"name": "faulty", "version": "0"}
         })),
-        "tools/list" => result(json!({"tools": [{"name": "act", "inputSchema": {"type": "object"}}]})),
+        // Annotated: a tool without annotations is destructive (the spec's
+        // defaults) and would not be sent without the gate's approval.
+        "tools/list" => {
+            result(json!({"tools": [{"name": "act", "inputSchema": {"type": "object"}, "annotations": {"destructiveHint": false}}]}))
+        }
         "tools/call" => match on_call {
             OnCall::Answer => result(json!({"content": [{"type": "text", "text": "done"}]})),
             OnCall::Status500 => response("500 Internal Server Error", "text/plain", "it broke"),

@@ -6,7 +6,7 @@
 // Servers view disables an MCP server; the next call, from the command
 // line, goes to its backup.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -178,4 +178,48 @@ test("a server disabled in the Servers view is passed over: the next call goes t
   await until("primary enabled", async () => (await js("return document.querySelector('[data-server=primary]').dataset.state")) !== "disabled");
   const again = JSON.parse(mend("run", job, "--json"));
   assert.equal(again.steps[0].final_outcome.output.result.structuredContent.server, "primary");
+});
+
+test("an agent's call through `mend mcp serve` is held in the popup, decided there, and runs; its run carries the agent", async () => {
+  // An MCP host (the TypeScript SDK's client) calls a destructive tool
+  // through the gateway, with the app's data directory and config.
+  const plan = join(stage, "agent-plan.json");
+  writeFileSync(
+    plan,
+    JSON.stringify({
+      command: cli,
+      args: ["mcp", "serve"],
+      env: {},
+      client: "e2e-agent",
+      steps: [{ op: "call", name: "standby__drop_table", arguments: { name: "users" }, timeout_ms: 90000 }],
+    }),
+  );
+  const client = new URL("../../../tests/mcp/gateway-client.mjs", import.meta.url).pathname;
+  const child = spawn("node", [client, plan], { env: process.env, stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout.on("data", (d) => (out += d));
+  const done = new Promise((resolve) => child.on("exit", resolve));
+
+  // The app pops the request up, titled with the agent.
+  await switchTo("approval");
+  await until("the agent's request in the popup", async () => /e2e-agent/.test(await text("main.approval h1")), 30_000);
+  assert.match(await text("main.approval h1"), /standby\.drop_table/);
+  await shot("e2e-agent-popup.png");
+  await click('.option[data-option="run"]');
+
+  // The call, still waiting in the agent, runs and answers it.
+  await done;
+  const result = JSON.parse(out.trim().split("\n").pop());
+  assert.equal(result.result.isError, false, out);
+  assert.match(result.result.content[0].text, /table users dropped/);
+
+  // The run is the agent's: in the journal and the runs view.
+  const runs = JSON.parse(mend("runs", "--json"));
+  const run = runs.find((r) => r.job === "standby__drop_table");
+  assert.equal(run.agent, "e2e-agent");
+  assert.equal(run.status, "succeeded");
+  await switchTo("main");
+  await click('[data-tab="runs"]');
+  await until("the agent's run", async () => (await text(".runs")).includes("standby__drop_table"), 15_000);
+  assert.ok(await js("return !!document.querySelector('.runs [data-agent=\"e2e-agent\"]')"), "the agent's badge on its run");
 });

@@ -48,6 +48,8 @@
 //! - `--fail-starts N`: the same for its first N starts (counted as
 //!   `failed-start NAME` lines in `FILE.log`; needs `--state`): a server
 //!   that comes up late.
+//! - `--list-changes`: also lists `toggle`, whose calls add or remove the
+//!   tool `extra` (an echo) and send `notifications/tools/list_changed`.
 //! - `--annotate TOOL=KIND`: lists TOOL with other annotations (`read_only`,
 //!   `idempotent`, `mutating`, `destructive`, or `none` for no annotations):
 //!   a server that says something else about a tool than another one.
@@ -132,6 +134,10 @@ struct Flags {
     /// says something else about a tool looks (repeatable).
     #[arg(long, value_name = "TOOL=KIND")]
     annotate: Vec<String>,
+    /// Also list `toggle`: each call adds or removes the tool `extra` (an echo) and sends
+    /// `notifications/tools/list_changed`.
+    #[arg(long)]
+    list_changes: bool,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -213,6 +219,8 @@ struct FaultServer {
     calls: Mutex<Calls>,
     // The call whose answer is the last this process writes (--crash-after); shared with the transport.
     last_answer: Arc<Mutex<Option<RequestId>>>,
+    // Whether `extra` is listed (--list-changes).
+    extra: std::sync::atomic::AtomicBool,
 }
 
 impl FaultServer {
@@ -231,7 +239,7 @@ impl FaultServer {
             }
             append(&log, &format!("start {} {}", flags.name, std::process::id()))?;
         }
-        Ok(FaultServer { flags, calls: Mutex::new(calls), last_answer: Arc::default() })
+        Ok(FaultServer { flags, calls: Mutex::new(calls), last_answer: Arc::default(), extra: Default::default() })
     }
 
     /// Counts a call received: its number over all tools and over calls of `tool`. `None` when this
@@ -264,9 +272,31 @@ impl FaultServer {
     }
 
     /// Runs a tool; `place_order` appends its line before anything can go wrong after it.
+    /// The tools as listed now: the four, and with --list-changes `toggle`
+    /// (and `extra` while toggled on).
+    fn listed(&self) -> Vec<Tool> {
+        let mut all = tools(&self.flags.annotate);
+        if self.flags.list_changes {
+            let hints = ToolAnnotations::new().read_only(false).destructive(false).idempotent(false).open_world(false);
+            let mut object = JsonObject::new();
+            object.insert("type".into(), serde_json::json!("object"));
+            all.push(Tool::new("toggle", "Adds or removes the tool `extra`.", object).annotate(hints));
+            if self.extra.load(std::sync::atomic::Ordering::SeqCst) {
+                let ro = ToolAnnotations::new().read_only(true).destructive(false).idempotent(true).open_world(false);
+                all.push(Tool::new("extra", "Returns the text.", JsonObject::new()).with_input_schema::<EchoArgs>().annotate(ro));
+            }
+        }
+        all
+    }
+
     fn run(&self, request: &CallToolRequestParams) -> Result<String, Refusal> {
         match &*request.name {
             "echo" => Ok(parse::<EchoArgs>(request)?.text),
+            "extra" if self.extra.load(std::sync::atomic::Ordering::SeqCst) => Ok(parse::<EchoArgs>(request)?.text),
+            "toggle" if self.flags.list_changes => {
+                let on = !self.extra.fetch_xor(true, std::sync::atomic::Ordering::SeqCst);
+                Ok(format!("extra {}", if on { "added" } else { "removed" }))
+            }
             "add" => {
                 let AddArgs { a, b } = parse(request)?;
                 a.checked_add(b).map(|sum| sum.to_string()).ok_or_else(|| Refusal::Failed("integer overflow".to_owned()))
@@ -294,7 +324,7 @@ impl FaultServer {
 
 impl ServerHandler for FaultServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_tool_list_changed().build())
             .with_server_info(Implementation::new(self.flags.name.clone(), env!("CARGO_PKG_VERSION")))
     }
 
@@ -303,11 +333,11 @@ impl ServerHandler for FaultServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(tools(&self.flags.annotate)))
+        Ok(ListToolsResult::with_all_items(self.listed()))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        tools(&self.flags.annotate).into_iter().find(|tool| tool.name == name)
+        self.listed().into_iter().find(|tool| tool.name == name)
     }
 
     async fn call_tool(&self, request: CallToolRequestParams, context: RequestContext<RoleServer>) -> Result<CallToolResponse, ErrorData> {
@@ -336,7 +366,12 @@ impl ServerHandler for FaultServer {
         if self.flags.tool_error.contains(&tool) {
             return Ok(self.result(n, "permission denied: /secret".to_owned(), true));
         }
+        let toggled = tool == "toggle";
         match self.run(&request) {
+            Ok(text) if toggled => {
+                let _ = context.peer.notify_tool_list_changed().await;
+                Ok(self.result(n, text, false))
+            }
             Ok(text) => Ok(self.result(n, text, false)),
             Err(Refusal::Failed(text)) => Ok(self.result(n, text, true)),
             Err(Refusal::BadArgs(text)) if self.flags.invalid_args_as_result => Ok(self.result(n, text, true)),

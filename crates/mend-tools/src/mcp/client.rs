@@ -68,9 +68,36 @@ pub enum Failure {
     },
 }
 
+/// What Mend says it is to a server (`clientInfo`), and what it hears
+/// from it besides answers: `notifications/tools/list_changed` makes
+/// [`super::Servers`] read the tools again and tells who listens
+/// ([`super::tools_changed`]; the gateway forwards it to its callers).
+pub struct Listener {
+    server: String,
+}
+
+impl Listener {
+    fn new(server: &str) -> Self {
+        Listener { server: server.to_owned() }
+    }
+}
+
+impl rmcp::ClientHandler for Listener {
+    fn get_info(&self) -> rmcp::model::ClientConfig {
+        rmcp::model::ClientConfig::new(
+            rmcp::model::ClientCapabilities::default(),
+            rmcp::model::Implementation::new("mend", env!("CARGO_PKG_VERSION")),
+        )
+    }
+
+    async fn on_tool_list_changed(&self, _context: rmcp::service::NotificationContext<RoleClient>) {
+        super::servers().tools_changed(&self.server).await;
+    }
+}
+
 /// A live connection.
 pub struct Conn {
-    service: RunningService<RoleClient, ()>,
+    service: RunningService<RoleClient, Listener>,
     /// The server's process; `None` for streamable HTTP.
     pub pid: Option<u32>,
     /// Its process group (led by its watcher, `guard`; the server's own pid
@@ -130,7 +157,7 @@ impl Conn {
                 }
             });
         }
-        let started = tokio::time::timeout(Duration::from_millis(server.startup_timeout_ms), ().serve(proc)).await;
+        let started = tokio::time::timeout(Duration::from_millis(server.startup_timeout_ms), Listener::new(&server.name).serve(proc)).await;
         match started {
             Ok(Ok(service)) => Ok(Conn { service, pid, pgid, broken: AtomicBool::new(false), http: false }),
             Ok(Err(e)) => {
@@ -164,7 +191,8 @@ impl Conn {
         let mut config = StreamableHttpClientTransportConfig::with_uri(url).custom_headers(custom);
         config.retry_config = Arc::new(resume_policy());
         let transport = StreamableHttpClientTransport::with_client(client, config);
-        let started = tokio::time::timeout(Duration::from_millis(server.startup_timeout_ms), ().serve(transport)).await;
+        let started =
+            tokio::time::timeout(Duration::from_millis(server.startup_timeout_ms), Listener::new(&server.name).serve(transport)).await;
         match started {
             Ok(Ok(service)) => Ok(Conn { service, pid: None, pgid: None, broken: AtomicBool::new(false), http: true }),
             Ok(Err(ClientInitializeError::TransportError { error, .. })) => {

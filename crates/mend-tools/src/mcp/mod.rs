@@ -117,6 +117,17 @@ fn now_ms() -> i64 {
     mend_core::clock::now_ms()
 }
 
+/// The names of servers whose tools changed, as they change (a server's
+/// `notifications/tools/list_changed`): subscribe to hear them.
+pub fn tools_changed() -> tokio::sync::broadcast::Receiver<String> {
+    changes().subscribe()
+}
+
+fn changes() -> &'static tokio::sync::broadcast::Sender<String> {
+    static TX: OnceLock<tokio::sync::broadcast::Sender<String>> = OnceLock::new();
+    TX.get_or_init(|| tokio::sync::broadcast::channel(64).0)
+}
+
 /// The servers of this process.
 pub fn servers() -> &'static Servers {
     static S: OnceLock<Servers> = OnceLock::new();
@@ -411,6 +422,27 @@ impl Servers {
         Ok(tools)
     }
 
+    /// A tool's `inputSchema` as its server last listed it in this process.
+    pub async fn input_schema(&self, server: &str, tool: &str) -> Option<Value> {
+        let slot = self.slot(server);
+        let s = slot.lock().await;
+        s.tools.as_ref()?.iter().find(|t| t.get("name").and_then(Value::as_str) == Some(tool))?.get("inputSchema").cloned()
+    }
+
+    /// A server said its tools changed (`notifications/tools/list_changed`):
+    /// its list and annotations are read again at the next call or gate
+    /// check, and whoever listens ([`tools_changed`]) hears its name.
+    pub async fn tools_changed(&self, name: &str) {
+        {
+            let slot = self.slot(name);
+            slot.lock().await.tools = None;
+        }
+        if let Ok(mut a) = self.annotations.lock() {
+            a.retain(|(server, _), _| server != name);
+        }
+        let _ = changes().send(name.to_owned());
+    }
+
     /// Pings a server (starting it if needed): how long it took to answer,
     /// ms (`mend mcp doctor`). Errors say why, in words.
     pub async fn ping(&self, server: &McpServer, cx: &CallContext) -> Result<u64, String> {
@@ -535,6 +567,69 @@ pub fn effect_of(annotations: &Value) -> Effect {
         (_, Some(false)) => Effect::Mutating,
         _ => Effect::Destructive,
     }
+}
+
+/// Arguments fitted to a tool's input schema (JSON Schema, the MCP tool's
+/// `inputSchema`), and what was changed, when anything could be without
+/// guessing: a key that names a property but for case, `-` or `_`
+/// (`filePath` → `file_path`); a value of the wrong type that converts
+/// exactly (`"42"` → 42, 42 → `"42"`, `"true"` → true, a single value for
+/// an array); a missing required property with a `default`; a key the
+/// schema does not allow (`additionalProperties: false`) and that names
+/// nothing, dropped. `None` when nothing changed.
+pub fn fit_to_schema(schema: &Value, given: &Map<String, Value>) -> Option<(Map<String, Value>, Vec<String>)> {
+    let props = schema.get("properties").and_then(Value::as_object).cloned().unwrap_or_default();
+    let closed = schema.get("additionalProperties") == Some(&Value::Bool(false));
+    let norm = |k: &str| k.chars().filter(|c| *c != '_' && *c != '-').flat_map(char::to_lowercase).collect::<String>();
+    let mut out = Map::new();
+    let mut what = Vec::new();
+    for (k, v) in given {
+        if props.contains_key(k) {
+            out.insert(k.clone(), v.clone());
+            continue;
+        }
+        let near: Vec<&String> = props.keys().filter(|p| norm(p) == norm(k) && !given.contains_key(*p)).collect();
+        match near.as_slice() {
+            [p] => {
+                what.push(format!("`{k}` → `{p}`"));
+                out.insert((*p).clone(), v.clone());
+            }
+            _ if closed => what.push(format!("`{k}` dropped (the tool takes no such argument)")),
+            _ => {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    for (k, p) in &props {
+        let ty = p.get("type").and_then(Value::as_str).unwrap_or("");
+        match out.get(k).cloned() {
+            Some(v) => {
+                let fitted = match (ty, &v) {
+                    ("integer", Value::String(s)) => s.trim().parse::<i64>().ok().map(Value::from),
+                    ("number", Value::String(s)) => {
+                        s.trim().parse::<f64>().ok().and_then(|f| serde_json::Number::from_f64(f).map(Value::Number))
+                    }
+                    ("string", Value::Number(n)) => Some(Value::String(n.to_string())),
+                    ("string", Value::Bool(b)) => Some(Value::String(b.to_string())),
+                    ("boolean", Value::String(s)) if s == "true" || s == "false" => Some(Value::Bool(s == "true")),
+                    ("array", v) if !v.is_array() && !v.is_null() => Some(Value::Array(vec![v.clone()])),
+                    _ => None,
+                };
+                if let Some(f) = fitted {
+                    what.push(format!("`{k}` {v} → {f}"));
+                    out.insert(k.clone(), f);
+                }
+            }
+            None => {
+                let required = schema.get("required").and_then(Value::as_array).is_some_and(|r| r.iter().any(|x| x == k));
+                if let (true, Some(d)) = (required, p.get("default")) {
+                    what.push(format!("`{k}` set to its default {d}"));
+                    out.insert(k.clone(), d.clone());
+                }
+            }
+        }
+    }
+    (!what.is_empty()).then_some((out, what))
 }
 
 /// How far a call may reach, to compare two views of one tool.
@@ -907,6 +1002,21 @@ impl Tool for McpTool {
     /// engine's rules for a call of unknown fate still hold (a call that
     /// may have run is not sent to the backup unless it is safe to repeat).
     async fn repairs(&self, args: &Value, error: &ToolError, ctx: &CallContext) -> Vec<Repair> {
+        // Arguments the tool's input schema rejects: the same call with
+        // them fitted to the schema, when that is unambiguous.
+        if error.code == ErrorCode::INVALID_ARGS {
+            let (server, tool) = (arg(args, "server"), arg(args, "tool"));
+            let Some(schema) = servers().input_schema(server, tool).await else { return Vec::new() };
+            let given = args.get("arguments").and_then(Value::as_object).cloned().unwrap_or_default();
+            return match fit_to_schema(&schema, &given) {
+                Some((fitted, what)) => {
+                    let mut to = args.clone();
+                    to["arguments"] = Value::Object(fitted);
+                    vec![Repair { args: to, reason: format!("the arguments fitted to `{tool}`'s input schema: {}", what.join("; ")) }]
+                }
+                None => Vec::new(),
+            };
+        }
         if error.code != ErrorCode::MCP_SERVER_UNREACHABLE {
             return Vec::new();
         }
@@ -951,6 +1061,26 @@ mod tests {
         assert_eq!(retry_after_in("slow down; try again in 250ms"), Some(250));
         assert_eq!(retry_after_in("quota exhausted, try again in 2 minutes"), Some(120_000));
         assert_eq!(retry_after_in("rate limited"), None);
+    }
+
+    #[test]
+    fn arguments_are_fitted_to_the_schema_only_when_that_is_unambiguous() {
+        let schema = json!({
+            "type": "object",
+            "properties": {"file_path": {"type": "string"}, "limit": {"type": "integer"}, "tags": {"type": "array"}, "dry": {"type": "boolean", "default": false}},
+            "required": ["file_path", "dry"],
+            "additionalProperties": false
+        });
+        let given = json!({"filePath": "/x", "limit": "10", "tags": "a", "colour": "red"});
+        let (fitted, what) = fit_to_schema(&schema, given.as_object().unwrap()).unwrap();
+        assert_eq!(Value::Object(fitted), json!({"file_path": "/x", "limit": 10, "tags": ["a"], "dry": false}));
+        assert_eq!(what.len(), 5, "{what:?}");
+        // Already right: nothing to do. Two properties a key could mean: left alone.
+        assert!(fit_to_schema(&schema, json!({"file_path": "/x", "dry": true}).as_object().unwrap()).is_none());
+        let two = json!({"properties": {"a_b": {"type": "string"}, "ab": {"type": "string"}}});
+        assert!(fit_to_schema(&two, json!({"A-B": "x"}).as_object().unwrap()).is_none());
+        // "ten" is not a number: not converted.
+        assert!(fit_to_schema(&schema, json!({"file_path": "/x", "dry": true, "limit": "ten"}).as_object().unwrap()).is_none());
     }
 
     #[test]
