@@ -30,6 +30,7 @@ const COMMANDS: &[&str] = &[
     "memory_raw",
     "memory_open",
     "dashboard",
+    "agents_list",
     "audit_events",
     "audit_export",
     "servers_view",

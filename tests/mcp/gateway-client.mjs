@@ -2,7 +2,7 @@
 // pinned in package.json) driving `mend mcp serve` over stdio, for the
 // gateway's tests (issue 17; crates/mend-cli/tests/gateway.rs). Usage:
 //   node gateway-client.mjs PLAN.json
-// PLAN: {"command": "...", "args": [...], "env": {...}, "client": "name",
+// PLAN: {"command": "...", "args": [...], "env": {...}, or "url": "http://…/mcp", "client": "name",
 //        "elicit": "option id or null", "steps": [{"op": "list"} |
 //        {"op": "call", "name": "...", "arguments": {...}, "timeout_ms": N} |
 //        {"op": "wait_list_changed", "timeout_ms": N}]}
@@ -11,15 +11,19 @@
 import { readFileSync } from "node:fs";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ElicitRequestSchema, ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 
 const plan = JSON.parse(readFileSync(process.argv[2], "utf8"));
-const transport = new StdioClientTransport({
-  command: plan.command,
-  args: plan.args ?? [],
-  env: { ...process.env, ...(plan.env ?? {}) },
-  stderr: "inherit",
-});
+// `url`: a gateway already serving streamable HTTP (`mend mcp serve --http`).
+const transport = plan.url
+  ? new StreamableHTTPClientTransport(new URL(plan.url))
+  : new StdioClientTransport({
+      command: plan.command,
+      args: plan.args ?? [],
+      env: { ...process.env, ...(plan.env ?? {}) },
+      stderr: "inherit",
+    });
 const capabilities = plan.elicit ? { elicitation: {} } : {};
 const client = new Client({ name: plan.client, version: "1.0.0" }, { capabilities });
 if (plan.elicit) {

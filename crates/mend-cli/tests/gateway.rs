@@ -268,3 +268,59 @@ fn an_upstream_tools_change_is_forwarded_to_the_caller() {
     assert!(names(&out[3]).contains(&"shop__extra".to_owned()), "{}", out[3]);
     assert_eq!(text(&out[4]), "new", "{}", out[4]);
 }
+
+/// Mend's own tools, when the config turns them on, go through the same
+/// gate: `mend__read_logs` answers; `mend__exec` with a destructive
+/// command is held for a person.
+#[test]
+fn mends_own_tools_are_offered_when_asked_for_and_gated_like_any_other() {
+    let s = Stage::new(&[("shop", &[], None)], "own_tools = [\"read_logs\", \"exec\"]\napproval_wait = \"1s\"");
+    std::fs::create_dir_all(s.dir.path().join("build")).unwrap();
+    let target = s.dir.path().join("build").display().to_string();
+    let out = s.drive(
+        "python",
+        "python-sdk-client",
+        json!([
+            {"op": "list"},
+            call("mend__read_logs", json!({"since": "1h"})),
+            call("mend__exec", json!({"shell": format!("rm -rf {target}")})),
+        ]),
+        None,
+    );
+    let names: Vec<&str> = out[0]["tools"].as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
+    assert!(names.contains(&"mend__read_logs") && names.contains(&"mend__exec") && !names.contains(&"mend__fs"), "{names:?}");
+    assert_ne!(out[1]["result"]["isError"], true, "{}", out[1]);
+    assert_eq!(out[2]["result"]["isError"], true, "{}", out[2]);
+    assert!(out[2]["result"]["structuredContent"]["mend"]["pending_request"]["id"].is_string(), "held: {}", out[2]);
+    assert!(s.dir.path().join("build").exists(), "nothing was removed");
+}
+
+/// The opt-in streamable HTTP transport: one `mend mcp serve --http` on a
+/// loopback port, driven by the TypeScript SDK's HTTP client.
+#[test]
+fn the_gateway_serves_streamable_http_on_loopback() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let s = Stage::new(&[("shop", &[], None)], &format!("http = \"127.0.0.1:{port}\""));
+    let mut server = s.mend().args(["mcp", "serve", "--http"]).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let t0 = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(t0.elapsed() < std::time::Duration::from_secs(20), "the gateway never listened");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let plan = json!({"url": format!("http://127.0.0.1:{port}/mcp"), "client": "http-client", "steps": [{"op": "list"}, call("shop__echo", json!({"text": "over http"}))]});
+    let path = s.dir.path().join("http-plan.json");
+    std::fs::write(&path, plan.to_string()).unwrap();
+    let out = Command::new("node").arg(root().join("tests/mcp/gateway-client.mjs")).arg(&path).output().unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(lines[0]["tools"].as_array().is_some_and(|t| !t.is_empty()), "{stdout}");
+    assert_eq!(text(&lines[1]), "over http", "{stdout}");
+    let (_, logs, _) = run(s.mend().args(["logs", "--agent", "http-client", "--kind", "call", "--json"]));
+    assert_eq!(logs.lines().count(), 1, "{logs}");
+}

@@ -126,7 +126,12 @@ test("the memory screen edits a lesson and finds it; the dashboard's numbers are
 
   // Dashboard: the headline numbers of the last 7 days match `mend metrics`.
   await click('[data-tab="dashboard"]');
-  await until("the numbers", async () => (await text('[data-kpi="autonomous"]')).length > 0);
+  await until("the numbers", async () => {
+    // A dashboard that failed says why: fail with it, not with a timeout.
+    const failed = await js("const e = document.querySelector('.notice.error'); return e ? e.textContent : null");
+    if (failed) throw new Error(`the dashboard failed: ${failed}`);
+    return (await text('[data-kpi="autonomous"]')).length > 0;
+  });
   const m = JSON.parse(mend("metrics", "--since", "7d", "--json"));
   const auto = await text('[data-kpi="autonomous"]');
   assert.match(auto, new RegExp(`\\(${m.healing.autonomous} of ${m.healing.failed_first}\\)`));
