@@ -401,18 +401,11 @@ pub fn registry(journal: &Path) -> ToolRegistry {
 /// no approval timeout: [`HookApprover`] bounds the wait and leaves the
 /// request pending.
 pub fn job(input: &HookInput, config: &Config) -> Job {
+    // Nothing to heal: the call runs in Claude Code, not here.
     let step = Step {
-        name: input.tool_name.clone(),
-        call: Call::new(TOOL, input.call_args()),
-        alternatives: vec![],
-        verify: None,
         retry: RetryPolicy { max: 0, ..RetryPolicy::default() },
         max_attempts: 0,
-        wall_clock_ms: None,
-        needs_approval: false,
-        optional: false,
-        idempotent: None,
-        idempotency_key: None,
+        ..Step::new(&input.tool_name, Call::new(TOOL, input.call_args()))
     };
     Job {
         name: JOB.to_owned(),

@@ -372,6 +372,31 @@ impl Ctx<'_> {
     }
 }
 
+/// A step's healing attempts when its file says none.
+pub const DEFAULT_STEP_ATTEMPTS: u32 = 6;
+
+impl Step {
+    /// A step named `name` that makes `call`, with every setting a job file
+    /// leaves out at its default (no alternatives, no verify call, the
+    /// default retry policy, [`DEFAULT_STEP_ATTEMPTS`]): the step a job
+    /// made in code starts from (an agent's call, issue 17).
+    pub fn new(name: &str, call: Call) -> Step {
+        Step {
+            name: name.to_owned(),
+            call,
+            alternatives: Vec::new(),
+            verify: None,
+            retry: RetryPolicy::default(),
+            max_attempts: DEFAULT_STEP_ATTEMPTS,
+            wall_clock_ms: None,
+            needs_approval: false,
+            optional: false,
+            idempotent: None,
+            idempotency_key: None,
+        }
+    }
+}
+
 impl Job {
     /// Parses a job file's text. `file` names it in errors; `base_dir` is
     /// where relative paths resolve. The tool calls are not checked here:
@@ -506,7 +531,7 @@ impl Job {
                 alternatives,
                 verify,
                 retry,
-                max_attempts: rs.max_attempts.unwrap_or(6),
+                max_attempts: rs.max_attempts.unwrap_or(DEFAULT_STEP_ATTEMPTS),
                 wall_clock_ms,
                 needs_approval,
                 optional: rs.optional,

@@ -30,7 +30,7 @@ use mend_agent::{Agent, Ended, RunSpec};
 use mend_core::config::Config;
 use mend_core::engine::Observer;
 use mend_core::event::Event;
-use mend_core::job::{ApprovalPolicy, Budget, Call, Job, RetryPolicy, Step};
+use mend_core::job::{ApprovalPolicy, Budget, Call, Job, Step};
 use mend_core::payload::Body;
 use mend_core::tool::CallContext;
 use serde_json::{Map, Value, json};
@@ -180,19 +180,7 @@ impl Gateway {
             safety: self.config.safety.clone(),
             secrets: self.config.secrets.clone(),
             schedule: None,
-            steps: vec![Step {
-                name: name.to_owned(),
-                call,
-                alternatives: Vec::new(),
-                verify: None,
-                retry: RetryPolicy::default(),
-                max_attempts: 6,
-                wall_clock_ms: None,
-                needs_approval: false,
-                optional: false,
-                idempotent: None,
-                idempotency_key: None,
-            }],
+            steps: vec![Step::new(name, call)],
             mcp_servers: self.config.mcp_servers.clone(),
         }
     }
