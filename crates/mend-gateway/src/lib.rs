@@ -251,9 +251,12 @@ impl Gateway {
             target: f.target.clone(),
         };
         use mend_core::lesson::LessonSource;
+        // Only lessons whose `when` fits this failure: a near miss in the
+        // index is not advice.
         lessons
             .find(&q, 3)
             .into_iter()
+            .filter(|l| l.applies)
             .map(|l| {
                 let fix = l.fix.as_ref().map(|f| format!(" (fix: {})", f.action)).unwrap_or_default();
                 format!("{}{fix}", l.text)
