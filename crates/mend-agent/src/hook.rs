@@ -405,7 +405,8 @@ pub fn job(input: &HookInput, config: &Config) -> Job {
     let step = Step {
         retry: RetryPolicy { max: 0, ..RetryPolicy::default() },
         max_attempts: 0,
-        ..Step::new(&input.tool_name, Call::new(TOOL, input.call_args()))
+        // Claude's text is data: never a template that reads the environment.
+        ..Step::new(&input.tool_name, Call::new(TOOL, mend_core::job::literal(&input.call_args())))
     };
     Job {
         name: JOB.to_owned(),

@@ -58,8 +58,11 @@ pub fn earlier_decision(data_dir: &Path, journal: &Path, req: &ApprovalRequest, 
     req.call_digest.as_ref()?;
     let reader = Reader::open(journal).ok()?;
     let runs = reader.runs(RECENT_RUNS).ok()?;
+    // Waiting, or interrupted while it waited (the gateway or hook that
+    // asked was killed): its decision is still to be acted on (red team).
+    let open = |s: &str| matches!(s, "waiting" | "interrupted");
     for run in
-        runs.iter().filter(|r| r.job == req.job && r.agent == req.agent && r.status == "waiting" && r.decided > 0 && r.run_id != req.run_id)
+        runs.iter().filter(|r| r.job == req.job && r.agent == req.agent && open(&r.status) && r.decided > 0 && r.run_id != req.run_id)
     {
         let Ok(Some((old, d))) = reader.unapplied_decision(&run.run_id) else { continue };
         if !same_call(&old, req) || req.option(&d.option).is_none() {
@@ -80,7 +83,9 @@ pub fn same_call_waiting(journal: &Path, req: &ApprovalRequest) -> Vec<String> {
     let Ok(reader) = Reader::open(journal) else { return Vec::new() };
     let Ok(runs) = reader.runs(RECENT_RUNS) else { return Vec::new() };
     runs.iter()
-        .filter(|r| r.job == req.job && r.agent == req.agent && r.status == "waiting" && r.run_id != req.run_id)
+        .filter(|r| {
+            r.job == req.job && r.agent == req.agent && matches!(r.status.as_str(), "waiting" | "interrupted") && r.run_id != req.run_id
+        })
         .filter(|r| reader.pending_for_run(&r.run_id).ok().is_some_and(|p| p.iter().any(|o| same_call(o, req))))
         .map(|r| r.run_id.clone())
         .collect()

@@ -157,6 +157,25 @@ fn answer(event: HookEvent, verdict: &Verdict) -> Option<Value> {
     }
 }
 
+/// The config does not load (a TOML mistake, a bad `[safety]` pattern):
+/// the gate cannot look at the call, so a call about to run is answered
+/// "ask", never waved through by an exit 1 (red team). Reads the hook's
+/// stdin for its event; bad input is exit 1 naming the field.
+pub fn config_broken(why: &str) -> u8 {
+    let mut text = String::new();
+    if std::io::stdin().is_terminal() || std::io::stdin().read_to_string(&mut text).is_err() {
+        errln!("mend hook claude: the config does not load: {why}");
+        return EXIT_HOOK_ERROR;
+    }
+    match HookInput::parse(&text) {
+        Ok(input) => cannot(&input, &format!("the config does not load: {why}")),
+        Err(e) => {
+            errln!("mend hook claude: bad input: {e}");
+            EXIT_HOOK_ERROR
+        }
+    }
+}
+
 /// Mend could not do its work for this event (the journal or the memory
 /// failed): a call about to run is answered "ask" — the gate could not
 /// look at it, so it is not let through unseen —; otherwise exit 1.

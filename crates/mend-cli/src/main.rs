@@ -351,8 +351,10 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
-            // Claude Code reads a hook's exit 2 as "block the call": not for a config error.
-            return ExitCode::from(if matches!(cli.cmd, Cmd::Hook { .. }) { hook::EXIT_HOOK_ERROR } else { EXIT_BAD_INPUT });
+            // Claude Code reads a hook's exit 2 as "block the call", and an
+            // exit 1 lets the call run unjudged: a call about to run is
+            // answered "ask" instead.
+            return ExitCode::from(if matches!(cli.cmd, Cmd::Hook { .. }) { hook::config_broken(&e) } else { EXIT_BAD_INPUT });
         }
     };
     let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {

@@ -336,6 +336,7 @@ pub fn approvals_list(dir: &Path, json: bool) -> Result<(), Fail> {
         println!("No approval requests are waiting.");
     } else {
         for q in list {
+            let q = &shown(&q);
             println!("{}  {}  {}  (recommended: {})", q.id, fmt_ts(q.created_ms), q.title, q.recommended);
             let options: Vec<String> = q.options.iter().map(|o| format!("{} ({})", o.id, o.label)).collect();
             println!("    job `{}`, step `{}`, run {}; options: {}", q.job, q.step, q.run_id, options.join(", "));
@@ -387,6 +388,26 @@ pub fn codes(markdown: bool) -> u8 {
         );
     }
     EXIT_OK
+}
+
+/// Text a terminal shows as it is: control characters (escape sequences
+/// that hide or rewrite what is on screen, newlines that fake a line) as
+/// visible `\u{…}` (red team: an agent's name or a command may carry them).
+pub fn printable(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() { c.escape_unicode().to_string() } else { c.to_string() }).collect()
+}
+
+/// A request with every text a person reads [`printable`].
+fn shown(q: &mend_core::approval::ApprovalRequest) -> mend_core::approval::ApprovalRequest {
+    let mut q = q.clone();
+    for t in [&mut q.title, &mut q.job, &mut q.step, &mut q.recommended] {
+        *t = printable(t);
+    }
+    if let Some(d) = q.danger.as_mut() {
+        d.command = printable(&d.command);
+        d.rule = printable(&d.rule);
+    }
+    q
 }
 
 /// `mend tools`.

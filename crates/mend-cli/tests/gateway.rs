@@ -324,3 +324,42 @@ fn the_gateway_serves_streamable_http_on_loopback() {
     let (_, logs, _) = run(s.mend().args(["logs", "--agent", "http-client", "--kind", "call", "--json"]));
     assert_eq!(logs.lines().count(), 1, "{logs}");
 }
+
+/// The red team's worst break of issue 17: a call of unknown outcome (the
+/// server died after receiving it) must not be sent again by the agent's
+/// retry — not while a person has not decided, not after they said "it
+/// happened"; only "send it again" lets the next identical call go out,
+/// once. And an agent's `${env:…}` is sent as written, never expanded.
+#[test]
+fn an_agents_retry_never_resends_a_call_of_unknown_outcome() {
+    let s = Stage::new(&[("shop", &["--die-on-call", "place_order"], None)], "approval_wait = \"1s\"");
+    let order = call("shop__place_order", json!({"sku": "A-1"}));
+    let orders = || std::fs::read_to_string(s.dir.path().join("shop.state")).map(|t| t.lines().count()).unwrap_or(0);
+    let out = s.drive("node", "ts-sdk-client", json!([order.clone(), order.clone(), order.clone()]), None);
+    assert_eq!(orders(), 1, "sent once: {out:?}");
+    let id =
+        out[0]["result"]["structuredContent"]["mend"]["pending_request"]["id"].as_str().unwrap_or_else(|| panic!("{}", out[0])).to_owned();
+    for retry in &out[1..] {
+        assert_eq!(retry["result"]["isError"], true, "{retry}");
+        assert!(text(retry).contains("may already have run"), "{}", text(retry));
+    }
+    // "It happened": the retry is told so, and nothing is sent.
+    let (code, _, err) = run(s.mend().args(["approvals", "decide", &id, "ran"]));
+    assert_eq!(code, 0, "{err}");
+    let out = s.drive("python", "python-sdk-client", json!([order.clone()]), None);
+    assert_eq!(orders(), 1, "{out:?}");
+    // Once more: a new call of its own (the person settled the old one): out it goes.
+    let out = s.drive("node", "ts-sdk-client", json!([order.clone()]), None);
+    assert_eq!(orders(), 2, "{out:?}");
+    let id = out[0]["result"]["structuredContent"]["mend"]["pending_request"]["id"].as_str().unwrap().to_owned();
+    // "Send it again": the next identical call goes out once.
+    let (code, _, err) = run(s.mend().args(["approvals", "decide", &id, "run"]));
+    assert_eq!(code, 0, "{err}");
+    let _ = s.drive("node", "ts-sdk-client", json!([order.clone()]), None);
+    assert_eq!(orders(), 3);
+
+    // An agent's `${env:…}` reaches the tool as written.
+    let s = Stage::new(&[("echo", &[], None)], "");
+    let out = s.drive("node", "ts-sdk-client", json!([call("echo__echo", json!({"text": "${env:HOME} $${x}"}))]), None);
+    assert_eq!(text(&out[0]), "${env:HOME} $${x}", "{}", out[0]);
+}

@@ -315,6 +315,14 @@ fn malformed_input_exits_1_naming_the_field() {
     std::fs::write(&broken, "bad = [").unwrap();
     let (code, _, err) = hook(&data, &["--config", broken.to_str().unwrap()], "{}");
     assert_eq!(code, 1, "{err}");
+    // Nor to let a call run unjudged (exit 1 would): a call about to run is
+    // answered "ask", naming why (red team).
+    let pre = r#"{"hook_event_name": "PreToolUse", "cwd": "/tmp", "tool_name": "Bash", "tool_input": {"command": "rm -rf build"}}"#;
+    let (code, out, err) = hook(&data, &["--config", broken.to_str().unwrap()], pre);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(v["hookSpecificOutput"]["permissionDecision"], "ask", "{out}");
+    assert!(v["hookSpecificOutput"]["permissionDecisionReason"].as_str().unwrap().contains("config does not load"), "{out}");
 }
 
 #[test]

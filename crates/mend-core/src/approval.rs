@@ -296,6 +296,20 @@ pub enum RuleScope {
     Always,
 }
 
+/// The digest of a call (`tool`, and its arguments already expanded and
+/// redacted) that binds a before-run or in-doubt request to exactly that
+/// call (issue 11): 64-bit FNV-1a, 16 hex digits. Not a security hash: it
+/// tells calls apart, it does not hide them.
+pub fn call_digest(tool: &str, redacted_args: &Value) -> String {
+    let text = format!("{tool}\u{0}{redacted_args}");
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
 /// A decision a person asked to be remembered: later requests it matches
 /// are answered with the same option, without asking, and the journal says so.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

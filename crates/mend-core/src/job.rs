@@ -699,7 +699,22 @@ fn walk_strings(v: &Value, f: &mut impl FnMut(&str)) {
     }
 }
 
-/// Expands `${env:NAME}` and `${job_dir}` in every string of `v`.
+/// `v` with every `${` in its strings written `$${`, so that [`expand`]
+/// gives it back unchanged: arguments that come from an agent (issue 17:
+/// `mend mcp serve`, `mend hook claude`) are data, never templates — an
+/// agent must not read the environment (`${env:AWS_SECRET_ACCESS_KEY}`)
+/// through Mend.
+pub fn literal(v: &Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(s.replace("${", "$${")),
+        Value::Array(a) => Value::Array(a.iter().map(literal).collect()),
+        Value::Object(o) => Value::Object(o.iter().map(|(k, x)| (k.clone(), literal(x))).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Expands `${env:NAME}` and `${job_dir}` in every string of `v`; `$${`
+/// is a literal `${`.
 /// Unknown variables expand to the empty string (the check step rejects
 /// them before a run starts).
 pub fn expand(v: &Value, env: &[(String, String)], job_dir: &Path) -> Value {
@@ -708,6 +723,13 @@ pub fn expand(v: &Value, env: &[(String, String)], job_dir: &Path) -> Value {
             let mut out = String::with_capacity(s.len());
             let mut rest = s.as_str();
             while let Some(i) = rest.find("${") {
+                // `$${` is a literal `${` (see [`literal`]).
+                if rest[..i].ends_with('$') {
+                    out.push_str(&rest[..i - 1]);
+                    out.push_str("${");
+                    rest = &rest[i + 2..];
+                    continue;
+                }
                 out.push_str(&rest[..i]);
                 let after = &rest[i + 2..];
                 let Some(j) = after.find('}') else {
@@ -840,5 +862,20 @@ verify = { tool = "exec", args = { program = "test" } }
     fn line_col_counts_chars() {
         assert_eq!(line_col("ab\ncdé\nx", 7), (2, 4));
         assert_eq!(line_col("", 10), (1, 1));
+    }
+}
+
+#[cfg(test)]
+mod literal_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_agents_arguments_are_never_templates() {
+        let env = vec![("SECRET".to_owned(), "hunter2".to_owned())];
+        let given = json!({"q": "${env:SECRET} and ${job_dir} and $${x} and $$ and ${", "n": [1, "${env:SECRET}"]});
+        assert_eq!(expand(&literal(&given), &env, Path::new("/j")), given);
+        // A job's own templates still expand; `$${` writes `${`.
+        assert_eq!(expand(&json!("${env:SECRET} $${env:SECRET}"), &env, Path::new("/j")), json!("hunter2 ${env:SECRET}"));
     }
 }

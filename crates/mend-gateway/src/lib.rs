@@ -192,11 +192,22 @@ impl Gateway {
     /// itself is an `isError` result ([`result`]).
     pub async fn call(&self, caller: &Caller, name: &str, arguments: Map<String, Value>, hooks: Hooks) -> Result<Value, String> {
         let target = self.resolve(name).await.ok_or_else(|| format!("Mend offers no tool `{name}` (see tools/list)"))?;
+        // The agent's arguments are data, never templates: `${env:…}` in
+        // them reaches the tool as written, not as this machine's secrets.
+        let arguments = match mend_core::job::literal(&Value::Object(arguments)) {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
         let call = match &target {
             Target::Upstream { server, tool } => Call::new("mcp", json!({"server": server, "tool": tool, "arguments": arguments})),
             Target::Own(tool) => Call::new(tool, Value::Object(arguments)),
         };
-        let job = self.job(name, caller, call);
+        let job = self.job(name, caller, call.clone());
+        // The same call made earlier may have run (its outcome unknown): not
+        // sent again before a person decides (issue 14's rule, across calls).
+        if let Some(held) = self.held_earlier(name, &job, &call).await {
+            return Ok(held);
+        }
         let g = &self.config.gateway;
         let waiting = Arc::new(Waiting {
             journal: self.agent.journal().path().to_path_buf(),
@@ -232,6 +243,54 @@ impl Gateway {
         };
         let lessons = self.lessons_for(&report);
         Ok(result::from_report(name, &report, &pending, &lessons))
+    }
+
+    /// An earlier run of the very same call (same tool and arguments, by
+    /// any agent) whose outcome is unknown: one that waits on an in-doubt
+    /// request, one whose in-doubt request was decided and not acted on,
+    /// or one interrupted while the call ran. The answer for the agent when
+    /// the call must not be sent now; `None` to go ahead (a person chose
+    /// "send it again": that run is closed, the call goes out once).
+    async fn held_earlier(&self, name: &str, job: &Job, call: &Call) -> Option<Value> {
+        use mend_core::approval::ApprovalKind;
+        let redactor = mend_core::engine::redactor_for(job, &self.env);
+        let expanded = mend_core::job::expand(&call.args, &self.env, &job.base_dir);
+        let digest = mend_core::approval::call_digest(&call.tool, &redactor.redacted(&expanded));
+        let shown = mend_agent::registry(self.agent.journal().path()).get(&call.tool).map(|t| redactor.text(&t.render(&expanded)));
+        let reader = self.agent.reader().ok()?;
+        let runs = reader.runs(mend_agent::repeat::RECENT_RUNS).ok()?;
+        // Whoever made it: the side effect is in the world for every agent.
+        let mine = |r: &&mend_journal::RunRow| r.job == name && r.agent.is_some();
+        for run in runs.iter().filter(mine).filter(|r| matches!(r.status.as_str(), "waiting" | "interrupted")) {
+            let same =
+                |q: &mend_core::approval::ApprovalRequest| q.kind == ApprovalKind::InDoubt && q.call_digest.as_deref() == Some(&digest);
+            if let Some(q) = reader.pending_for_run(&run.run_id).ok().and_then(|p| p.into_iter().find(|q| same(q))) {
+                return Some(result::in_doubt(name, &q.id, &run.run_id, None));
+            }
+            if let Ok(Some((q, d))) = reader.unapplied_decision(&run.run_id)
+                && same(&q)
+            {
+                let Ok(mend_agent::lease::Taken::Ours(lease)) = self.agent.claim(&run.run_id).await else {
+                    return Some(result::in_doubt(name, &q.id, &run.run_id, None));
+                };
+                let note = format!("the agent's same call came again: `{}` applied", d.option);
+                let by = mend_core::approval::DecidedBy::Policy { rule: "mend mcp serve: an in-doubt call made again".into() };
+                let _ = self.agent.close_run_as(&lease, by, Some(&note)).await;
+                // "Send it again": this call goes out, once.
+                let choice = q.option(&d.option).map(|o| o.choice.clone());
+                if choice == Some(mend_core::approval::Choice::Run) {
+                    return None;
+                }
+                return Some(result::in_doubt(name, &q.id, &run.run_id, Some(&d)));
+            }
+            // Interrupted while this very call ran: whoever takes the run
+            // over stops what it left running; a person decides the rest.
+            if run.status == "interrupted" && run.in_flight.is_some() && run.in_flight == shown {
+                let _ = self.agent.claim(&run.run_id).await;
+                return Some(result::interrupted(name, &run.run_id));
+            }
+        }
+        None
     }
 
     /// The lessons the memory has for the failure a run ended with (text

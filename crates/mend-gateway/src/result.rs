@@ -189,3 +189,41 @@ pub fn stopped(name: &str, run_id: &str) -> Value {
 pub fn broken(name: &str, why: &str) -> Value {
     text_result(format!("Mend could not run `{name}`: {why}. Nothing was sent."), true, json!({"status": "not_run", "why": why}))
 }
+
+/// The answer to a call not sent because the same call, made earlier, may
+/// have run (issue 14's rule across an agent's calls): request `id` of run
+/// `run_id` asks a person whether it did; `decided` when one answered
+/// ("it happened", "abort").
+pub fn in_doubt(name: &str, id: &str, run_id: &str, decided: Option<&mend_core::approval::Decision>) -> Value {
+    let text = match decided {
+        Some(d) if d.option == "ran" => format!(
+            "`{name}` was not sent again: the same call, made earlier (run {run_id}), may have run, and a person said it did \
+             (request {id}). Treat it as done."
+        ),
+        Some(d) => format!(
+            "`{name}` was not sent again: the same call, made earlier (run {run_id}), may have run, and a person chose `{}` \
+             (request {id}).",
+            d.option
+        ),
+        None => format!(
+            "`{name}` was not sent: the same call, made earlier (run {run_id}), may already have run — its outcome is unknown. \
+             Request {id} asks a person in Mend whether it did (`mend approvals decide {id} ran|run|abort`). Do not call it again \
+             until they have: if they choose to send it again, your next identical call goes out once."
+        ),
+    };
+    text_result(text, true, json!({"status": "in_doubt", "request": id, "run_id": run_id, "decision": decided}))
+}
+
+/// The answer to a call not sent because the same call, made earlier, was
+/// interrupted while it ran (Mend stopped): it may have happened.
+pub fn interrupted(name: &str, run_id: &str) -> Value {
+    text_result(
+        format!(
+            "`{name}` was not sent: the same call, made earlier (run {run_id}), was interrupted while it ran and may have \
+             happened. Mend stopped whatever it left running. A person checks, then ends that run with `mend runs close {run_id}`; \
+             after that, the same call goes out again."
+        ),
+        true,
+        json!({"status": "in_doubt", "run_id": run_id}),
+    )
+}

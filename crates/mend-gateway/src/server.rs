@@ -66,6 +66,15 @@ impl Elicit for PeerElicit {
     }
 }
 
+/// A host's `clientInfo` text as Mend keeps it (the run's agent, titles,
+/// filters): no control characters (a name must not rewrite a terminal or
+/// fake a line: red team), at most 64 characters, `unknown` when empty.
+pub fn caller_name(given: &str) -> String {
+    let clean: String = given.chars().filter(|c| !c.is_control()).take(64).collect();
+    let clean = clean.trim();
+    if clean.is_empty() { "unknown".into() } else { clean.to_owned() }
+}
+
 fn internal(e: impl std::fmt::Display) -> McpError {
     McpError::internal_error(e.to_string(), None)
 }
@@ -87,11 +96,7 @@ impl ServerHandler for MendServer {
         context: RequestContext<RoleServer>,
     ) -> Result<InitializeResult, McpError> {
         if let Ok(mut c) = self.caller.lock() {
-            let name = request.client_info.name.trim();
-            *c = Caller {
-                name: if name.is_empty() { "unknown".into() } else { name.to_owned() },
-                version: request.client_info.version.clone(),
-            };
+            *c = Caller { name: caller_name(&request.client_info.name), version: caller_name(&request.client_info.version) };
         }
         context.peer.set_peer_info(request.clone());
         // An upstream server's tools changed: so did ours (forwarded as

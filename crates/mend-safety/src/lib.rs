@@ -312,7 +312,18 @@ impl Gate {
                 self.custom_on(rendered, &mut found);
             }
             Intent::Fs { op, path, overwrite } => {
-                if op == "remove" {
+                // A write or edit to a device (`/dev/sda`) destroys what is on
+                // it, at every level, as `dd of=/dev/sda` does (red team).
+                let device = path.starts_with("/dev") && !path.starts_with("/dev/null") && !path.starts_with("/dev/std");
+                if device && op != "read" && op != "list" && op != "find" {
+                    found.push(Finding {
+                        category: Category::Destruction,
+                        rule: "write to a device".into(),
+                        command: rendered.to_owned(),
+                        why: format!("writes to the device {}", path.display()),
+                        span: Some((0, rendered.len())),
+                    });
+                } else if op == "remove" {
                     found.push(Finding {
                         category: Category::FsRemove,
                         rule: "fs remove".into(),

@@ -1478,11 +1478,29 @@ impl<'a> Classifier<'a> {
                 self.hit(Category::Database, "mongo drop", words, "`mongorestore --drop` drops each collection before restoring it")
             }
             // Package runners: what they run is a program like any other.
-            "npx" | "bunx" => self.wrapper(args, c, "pc", &["--package", "--call", "--cache", "--registry"], false),
+            "npx" | "bunx" => {
+                // `npx -c 'rm -rf build'`: the string runs in a shell (red team).
+                for cmd in opts(args, "pc", &["--package", "--call", "--cache", "--registry"])
+                    .values(&["-c", "--call"])
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+                {
+                    self.nested_checked(&cmd);
+                }
+                self.wrapper(args, c, "pc", &["--package", "--call", "--cache", "--registry"], false)
+            }
             "npm" | "pnpm" | "yarn" | "bun" | "bundle" | "poetry" | "pipenv" | "uv" | "pdm" | "rye" | "hatch"
                 if args.first().and_then(|w| w.val()).is_some_and(|v| matches!(v, "exec" | "x" | "dlx" | "run"))
                     && !(matches!(name.as_str(), "npm" | "pnpm" | "yarn" | "bun") && args[0].val() == Some("run")) =>
             {
+                // `npm exec -c 'rm -rf build'`: the string runs in a shell (red team).
+                for cmd in opts(&args[1..], "pcw", &["--package", "--call", "--with"])
+                    .values(&["-c", "--call"])
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+                {
+                    self.nested_checked(&cmd);
+                }
                 // `npm exec -- X`, `pnpm dlx X`, `bundle exec X`, `poetry run X`, `uv run X` (`npm run` runs package.json scripts, not read).
                 self.wrapper(
                     &args[1..],
@@ -2585,6 +2603,34 @@ impl<'a> Classifier<'a> {
             return;
         }
         let rest = &args[i + 1..];
+        // Commands git runs in a shell (red team): `rebase --exec CMD` /
+        // `-x CMD`, `bisect run CMD…`, `submodule foreach CMD`.
+        let vals: Vec<&str> = rest.iter().filter_map(|w| w.val()).collect();
+        let mut run: Vec<String> = Vec::new();
+        match sub {
+            "rebase" => {
+                for (j, v) in vals.iter().enumerate() {
+                    if matches!(*v, "-x" | "--exec") {
+                        run.extend(vals.get(j + 1).map(|s| s.to_string()));
+                    } else if let Some(cmd) = v.strip_prefix("--exec=") {
+                        run.push(cmd.to_owned());
+                    }
+                }
+            }
+            "bisect" if vals.first() == Some(&"run") && vals.len() > 1 => run.push(vals[1..].join(" ")),
+            "submodule" => {
+                if let Some(at) = vals.iter().position(|v| *v == "foreach") {
+                    let cmd: Vec<&str> = vals[at + 1..].iter().copied().filter(|v| !v.starts_with('-')).collect();
+                    if !cmd.is_empty() {
+                        run.push(cmd.join(" "));
+                    }
+                }
+            }
+            _ => {}
+        }
+        for cmd in run {
+            self.nested_checked(&cmd);
+        }
         let o = opts(rest, "", &["--repo", "--push-option", "--receive-pack", "--exec", "-m", "--message", "--onto"]);
         let ops = o.lits();
         // `git config [scope] KEY VALUE` (and `git config set KEY VALUE`): the setting holds for later commands too.

@@ -393,7 +393,9 @@ impl Tool for FsTool {
         Intent::Fs {
             op: args.get("op").and_then(Value::as_str).unwrap_or("").to_owned(),
             path: base_dir.join(p),
-            overwrite: args.get("overwrite").and_then(Value::as_bool).unwrap_or(false),
+            // As the call runs it: `write` replaces an existing file unless
+            // told not to (red team: the gate once read the default as false).
+            overwrite: args.get("overwrite").and_then(Value::as_bool).unwrap_or(true),
         }
     }
 

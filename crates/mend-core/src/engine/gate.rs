@@ -149,13 +149,7 @@ impl Run<'_> {
     /// holds only for the call with the same digest. FNV-1a, 64 bits, so it
     /// is the same in every process and version.
     pub(super) fn digest(&self, cur: &Current) -> String {
-        let text = format!("{}\u{0}{}", cur.tool, self.redactor.redacted(&cur.args));
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in text.bytes() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        format!("{h:016x}")
+        crate::approval::call_digest(&cur.tool, &self.redactor.redacted(&cur.args))
     }
 
     /// Which of the step's calls `cur` is (a healing proposal if none).

@@ -301,9 +301,7 @@ impl Engine {
     /// request left waiting.
     pub async fn run(&self, job: &Job, opts: RunOptions) -> Result<RunReport, EngineError> {
         let safety = Gate::new(&job.safety).map_err(EngineError::Safety)?;
-        // The job's secrets, and what its MCP servers' headers carry.
-        let header_vars: Vec<String> = job.mcp_servers.iter().flat_map(|s| s.secret_vars()).collect();
-        let redactor = Redactor::from_env(job.secrets.iter().map(String::as_str).chain(header_vars.iter().map(String::as_str)), &opts.env);
+        let redactor = redactor_for(job, &opts.env);
         let find = |name: &str| {
             job.steps
                 .iter()
@@ -587,6 +585,14 @@ impl Run<'_> {
 }
 
 /// A call with its templates (`${env:NAME}`, `${job_dir}`) filled in.
+/// The redactor a run of `job` in `env` uses: the job's secrets and what
+/// its MCP servers' headers carry (issue 16). Also what a caller outside
+/// the engine needs to compute a call's digest as the engine does.
+pub fn redactor_for(job: &Job, env: &[(String, String)]) -> Redactor {
+    let header_vars: Vec<String> = job.mcp_servers.iter().flat_map(|s| s.secret_vars()).collect();
+    Redactor::from_env(job.secrets.iter().map(String::as_str).chain(header_vars.iter().map(String::as_str)), env)
+}
+
 fn expand_call(call: &Call, env: &[(String, String)], base_dir: &Path) -> Current {
     Current { tool: call.tool.clone(), args: expand(&call.args, env, base_dir) }
 }
