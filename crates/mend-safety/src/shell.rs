@@ -747,7 +747,15 @@ impl Reader<'_> {
 
     fn redirect(&mut self, r: &ast::IoRedirect, span: &Range<usize>, redirs: &mut Vec<Redir>, heredoc: &mut Option<Stdin>) {
         match r {
-            ast::IoRedirect::File(_, kind, target) => {
+            ast::IoRedirect::File(fd, kind, target) => {
+                // `bash < s`, `psql < f`: standard input read from a file
+                // the script does not show, as `cat s | bash` (red team).
+                if matches!(kind, ast::IoFileRedirectKind::Read)
+                    && fd.is_none_or(|n| n == 0)
+                    && let ast::IoFileRedirectTarget::Filename(w) = target
+                {
+                    *heredoc = Some(Stdin::Unknown(format!("the file {}", w.value)));
+                }
                 let k = match kind {
                     ast::IoFileRedirectKind::Write | ast::IoFileRedirectKind::Clobber | ast::IoFileRedirectKind::DuplicateOutput => {
                         RedirKind::Write
