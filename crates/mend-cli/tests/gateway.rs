@@ -314,6 +314,21 @@ fn the_gateway_serves_streamable_http_on_loopback() {
     let path = s.dir.path().join("http-plan.json");
     std::fs::write(&path, plan.to_string()).unwrap();
     let out = Command::new("node").arg(root().join("tests/mcp/gateway-client.mjs")).arg(&path).output().unwrap();
+    // A browser page of another site is refused (its Origin); this machine's is not.
+    let post = |origin: &str| {
+        let body = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"web","version":"1"}}}"#;
+        let req = format!(
+            "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: {origin}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        std::io::Write::write_all(&mut c, req.as_bytes()).unwrap();
+        let mut answer = String::new();
+        let _ = std::io::Read::read_to_string(&mut c, &mut answer);
+        answer.lines().next().unwrap_or_default().to_owned()
+    };
+    assert!(post("https://evil.example").contains(" 403"), "{}", post("https://evil.example"));
+    assert!(post(&format!("http://localhost:{port}")).contains(" 200"), "{}", post(&format!("http://localhost:{port}")));
     let _ = server.kill();
     let _ = server.wait();
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -127,7 +127,7 @@ impl Gateway {
                 Ok(tools) => {
                     for t in tools {
                         let Some(tool) = t.get("name").and_then(Value::as_str) else { continue };
-                        let name = names::namespaced(&server.name, tool);
+                        let name = names::distinct(&server.name, tool, |n| names.contains_key(n));
                         let mut t = t.clone();
                         let said = t.get("description").and_then(Value::as_str).unwrap_or("").to_owned();
                         t["name"] = json!(name);

@@ -53,9 +53,31 @@ pub fn namespaced(server: &str, tool: &str) -> String {
     format!("{}_{}", &full[..keep], digest(&format!("{server}\u{0}{tool}")))
 }
 
+/// [`namespaced`], unless `taken` says another tool has that name
+/// already (`a` + `b__x` and `a__b` + `x` both clean to `a__b__x`): then
+/// the name with a digest of this server and tool, so neither shadows the
+/// other.
+pub fn distinct(server: &str, tool: &str, taken: impl Fn(&str) -> bool) -> String {
+    let name = namespaced(server, tool);
+    if !taken(&name) {
+        return name;
+    }
+    let keep = name.len().min(MAX_LEN - 9);
+    format!("{}_{}", &name[..keep], digest(&format!("{server}\u{0}{tool}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_tools_that_clean_to_one_name_get_two() {
+        let first = distinct("a", "b__wipe", |_| false);
+        let second = distinct("a__b", "wipe", |n| n == first);
+        assert_eq!(first, "a__b__wipe");
+        assert_ne!(second, first);
+        assert!(second.starts_with("a__b__wipe_") && second.len() <= MAX_LEN, "{second}");
+    }
 
     #[test]
     fn names_are_what_hosts_accept_and_distinct() {

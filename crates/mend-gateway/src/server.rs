@@ -95,7 +95,12 @@ impl ServerHandler for MendServer {
         request: InitializeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<InitializeResult, McpError> {
-        if let Ok(mut c) = self.caller.lock() {
+        // Who the caller is, once: a second `initialize` on the same
+        // session does not rename it (its journaled calls, its rules; red team).
+        if let Ok(mut c) = self.caller.lock()
+            && c.name == "unknown"
+            && c.version.is_empty()
+        {
             *c = Caller { name: caller_name(&request.client_info.name), version: caller_name(&request.client_info.version) };
         }
         context.peer.set_peer_info(request.clone());
@@ -191,7 +196,10 @@ pub async fn serve_http_on(gateway: Arc<Gateway>, listener: tokio::net::TcpListe
     let service = StreamableHttpService::new(
         move || Ok(MendServer::new(g.clone())),
         Arc::new(LocalSessionManager::default()),
-        StreamableHttpServerConfig::default(),
+        // A web page of another site must not reach the gateway through the
+        // browser (DNS rebinding, drive-by calls): a present `Origin` must be
+        // this machine's (MCP spec, transports: servers MUST validate it).
+        StreamableHttpServerConfig::default().with_allowed_origins(["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"]),
     );
     loop {
         let (stream, _) = listener.accept().await.map_err(|e| format!("accepting a connection: {e}"))?;
