@@ -42,7 +42,26 @@ export function warmCharts() {
 }
 
 const HOUR = 3_600_000;
-export const RANGES: { id: string; label: string; ms: number; bucket: number }[] = [
+/** A time range of the screens that show one (dashboard, servers). */
+export type Range = { id: string; label: string; ms: number; bucket: number };
+
+/** The range picker the dashboard and the servers screen share. */
+export function RangePicker({ range, onChange }: { range: Range; onChange: (r: Range) => void }) {
+  return (
+    <label>
+      Range{" "}
+      <select aria-label="Time range" value={range.id} onChange={(ev) => onChange(RANGES.find((r) => r.id === (ev.target as HTMLSelectElement).value) ?? RANGES[1])}>
+        {RANGES.map((r) => (
+          <option key={r.id} value={r.id}>
+            {r.label}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
+export const RANGES: Range[] = [
   { id: "24h", label: "Last 24 hours", ms: 24 * HOUR, bucket: HOUR },
   { id: "7d", label: "Last 7 days", ms: 7 * 24 * HOUR, bucket: 6 * HOUR },
   { id: "30d", label: "Last 30 days", ms: 30 * 24 * HOUR, bucket: 24 * HOUR },
@@ -266,16 +285,7 @@ export function Dashboard({ onAudit }: { onAudit: (f: AuditFilter) => void }) {
   return (
     <section class="dashboard" data-screen="dashboard">
       <div class="dash-bar">
-        <label>
-          Range{" "}
-          <select aria-label="Time range" value={range.id} onChange={(ev) => setRange(RANGES.find((r) => r.id === (ev.target as HTMLSelectElement).value) ?? RANGES[1])}>
-            {RANGES.map((r) => (
-              <option key={r.id} value={r.id}>
-                {r.label}
-              </option>
-            ))}
-          </select>
-        </label>
+        <RangePicker range={range} onChange={setRange} />
         {(agents.length > 0 || agent) && (
           <label>
             Agent{" "}

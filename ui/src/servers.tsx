@@ -4,7 +4,7 @@
 // with Disable / Enable / Restart.
 import { useEffect, useState } from "preact/hooks";
 import { api, errorText, events, failed } from "./api";
-import { RANGES } from "./dashboard";
+import { RANGES, RangePicker } from "./dashboard";
 import type { IpcErrorCode, ServerStatus, ServerTool, ServerView } from "./ipc";
 
 type Toast = { tone: "ok" | "error"; text: string; code?: IpcErrorCode };
@@ -158,16 +158,7 @@ export function ServersScreen({ onToast }: { onToast: (t: Toast) => void }) {
   return (
     <section class="servers" data-screen="servers">
       <div class="dash-bar">
-        <label>
-          Range{" "}
-          <select aria-label="Time range" value={range.id} onChange={(ev) => setRange(RANGES.find((r) => r.id === (ev.target as HTMLSelectElement).value) ?? RANGES[1])}>
-            {RANGES.map((r) => (
-              <option key={r.id} value={r.id}>
-                {r.label}
-              </option>
-            ))}
-          </select>
-        </label>
+        <RangePicker range={range} onChange={setRange} />
         <button onClick={load}>Refresh</button>
       </div>
       {error && <div class="notice error">{error}</div>}

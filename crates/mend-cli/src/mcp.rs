@@ -117,6 +117,22 @@ fn declared(config: &Config, job: Option<&Path>, env: &[(String, String)]) -> Re
     Ok((list, cx))
 }
 
+/// The process's environment, the servers declared, and the context to start them in.
+type Declared = (Vec<(String, String)>, Vec<McpServer>, CallContext);
+
+/// The process's environment, the servers declared and their context, or
+/// (a job file that does not load, said on stderr) the exit code.
+fn declared_here(config: &Config, job: Option<&Path>) -> Result<Declared, u8> {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    match declared(config, job, &env) {
+        Ok((list, cx)) => Ok((env, list, cx)),
+        Err(e) => {
+            eprintln!("{e}");
+            Err(EXIT_BAD_INPUT)
+        }
+    }
+}
+
 /// One server as seen after trying to list its tools.
 struct Probe {
     name: String,
@@ -200,13 +216,9 @@ fn first_line(s: &str, max: usize) -> String {
 
 /// `mend mcp tools [SERVER] [--job FILE] [--json]`.
 async fn tools(config: &Config, only: Option<&str>, job: Option<&Path>, json: bool) -> u8 {
-    let env: Vec<(String, String)> = std::env::vars().collect();
-    let (list, cx) = match declared(config, job, &env) {
+    let (env, list, cx) = match declared_here(config, job) {
         Ok(d) => d,
-        Err(e) => {
-            eprintln!("{e}");
-            return EXIT_BAD_INPUT;
-        }
+        Err(code) => return code,
     };
     let chosen: Vec<&McpServer> = list.iter().filter(|s| only.is_none_or(|n| n == s.name)).collect();
     if chosen.is_empty() {
@@ -270,13 +282,9 @@ fn names(list: &[McpServer]) -> String {
 
 /// `mend mcp status [--job FILE]`.
 async fn status(config: &Config, job: Option<&Path>, no_start: bool, json: bool) -> u8 {
-    let env: Vec<(String, String)> = std::env::vars().collect();
-    let (list, cx) = match declared(config, job, &env) {
+    let (env, list, cx) = match declared_here(config, job) {
         Ok(d) => d,
-        Err(e) => {
-            eprintln!("{e}");
-            return EXIT_BAD_INPUT;
-        }
+        Err(code) => return code,
     };
     let r = redactor(config, &env);
     let mut rows = Vec::new();
@@ -514,13 +522,9 @@ struct Checkup {
 /// `mend mcp doctor`: each server started, listed and pinged, with what is
 /// wrong in words. Exit 1 when any server is not well; 2 for a bad job file.
 async fn doctor(config: &Config, job: Option<&Path>, json: bool) -> u8 {
-    let env: Vec<(String, String)> = std::env::vars().collect();
-    let (list, cx) = match declared(config, job, &env) {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("{e}");
-            return EXIT_BAD_INPUT;
-        }
+    let (env, list, cx) = match declared_here(config, job) {
+        Ok(d) => d,
+        Err(code) => return code,
     };
     if list.is_empty() {
         println!("No MCP servers are declared ([[mcp.servers]] in the config or a job).");

@@ -68,6 +68,8 @@ pub struct Gateway {
     base_dir: PathBuf,
     /// Name → what it calls, as last listed.
     names: RwLock<HashMap<String, Target>>,
+    /// The tools a run can call (built once: it is read at every call).
+    registry: mend_core::tool::ToolRegistry,
 }
 
 /// The annotations of Mend's own tools (MCP `ToolAnnotations`): what each
@@ -86,7 +88,8 @@ impl Gateway {
     /// `${env:NAME}` and secrets read; relative paths resolve against
     /// `base_dir`.
     pub fn new(agent: Arc<Agent>, config: Config, env: Vec<(String, String)>, base_dir: PathBuf) -> Gateway {
-        Gateway { agent, config, env, base_dir, names: RwLock::new(HashMap::new()) }
+        let registry = mend_agent::registry(agent.journal().path());
+        Gateway { agent, config, env, base_dir, names: RwLock::new(HashMap::new()), registry }
     }
 
     /// The agent (journal, memory) behind the gateway.
@@ -140,9 +143,8 @@ impl Gateway {
                 Err(why) => problems.push(format!("`{}`: {why}", server.name)),
             }
         }
-        let registry = mend_agent::registry(self.agent.journal().path());
         for own in &self.config.gateway.own_tools {
-            let Some(t) = registry.get(own) else { continue };
+            let Some(t) = self.registry.get(own) else { continue };
             let name = names::namespaced(names::OWN, own);
             out.push(json!({
                 "name": name,
@@ -256,7 +258,7 @@ impl Gateway {
         let redactor = mend_core::engine::redactor_for(job, &self.env);
         let expanded = mend_core::job::expand(&call.args, &self.env, &job.base_dir);
         let digest = mend_core::approval::call_digest(&call.tool, &redactor.redacted(&expanded));
-        let shown = mend_agent::registry(self.agent.journal().path()).get(&call.tool).map(|t| redactor.text(&t.render(&expanded)));
+        let shown = self.registry.get(&call.tool).map(|t| redactor.text(&t.render(&expanded)));
         let reader = self.agent.reader().ok()?;
         let runs = reader.runs(mend_agent::repeat::RECENT_RUNS).ok()?;
         // Whoever made it: the side effect is in the world for every agent.
