@@ -100,6 +100,9 @@ pub struct Desk {
     /// another process — `mend mcp serve` holding an agent's call, `mend
     /// hook claude`, a `mend run` waiting — pops up once (issue 17).
     raised: Mutex<std::collections::HashSet<String>>,
+    /// The journal's newest event id at the last look (see
+    /// [`Desk::watch_journal`]); -1 before the first.
+    journal_seen: std::sync::atomic::AtomicI64,
 }
 
 /// Where the desktop keeps things.
@@ -145,6 +148,7 @@ impl Desk {
             timing: Timing::from_env(),
             _memory_watch: memory_watch,
             raised: Mutex::new(std::collections::HashSet::new()),
+            journal_seen: std::sync::atomic::AtomicI64::new(-1),
         }))
     }
 
@@ -534,6 +538,7 @@ impl Desk {
             };
             self.sync_waiters();
             self.raise_new();
+            self.watch_journal();
             for (path, job) in due {
                 let busy = self.live.lock().is_ok_and(|l| l.values().any(|r| r.job_path.as_deref() == Some(path.as_path())));
                 if !busy {
@@ -578,6 +583,20 @@ impl Desk {
         if let Some(first) = fresh.first() {
             self.shell().approval_raised(first);
             self.shell().emit("approvals-changed", json!({"raised": first.id}));
+        }
+    }
+
+    /// Tells the screens that the journal changed since the last look
+    /// (`runs-changed`), whoever wrote it: the runs of other processes — an
+    /// agent's call through `mend mcp serve`, a `mend run` in a terminal —
+    /// appear and end in the app within the schedule's tick (1 s) without a
+    /// run of its own to announce them.
+    pub fn watch_journal(&self) {
+        use std::sync::atomic::Ordering;
+        let Ok(last) = self.agent.reader().and_then(|r| r.last_event_id().map_err(Into::into)) else { return };
+        let seen = self.journal_seen.swap(last, Ordering::Relaxed);
+        if seen >= 0 && seen != last {
+            self.shell().emit("runs-changed", json!({"last_event": last}));
         }
     }
 

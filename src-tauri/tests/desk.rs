@@ -672,3 +672,33 @@ fn the_servers_screen_shows_states_tools_and_calls_and_disables_enables_and_rest
     tauri::async_runtime::block_on(f.desk.shutdown());
     f.wait_for("the server to end", |_| !alive(new_pid));
 }
+
+#[test]
+fn a_run_of_another_process_is_announced_to_the_windows() {
+    let f = fixture();
+    let changed = |f: &Fixture| f.shell.events.lock().unwrap().iter().filter(|(e, _)| e == "runs-changed").count();
+    // The first look only notes where the journal is; nothing changed since.
+    f.desk.watch_journal();
+    f.desk.watch_journal();
+    assert_eq!(changed(&f), 0);
+    // Another writer of the same journal (`mend run`, `mend mcp serve`)
+    // runs a job this app knows nothing of.
+    let other = mend_agent::Agent::open(&f.root.join("data")).unwrap();
+    let path = f.job(
+        "elsewhere.toml",
+        "version = 1\nname = \"elsewhere\"\n[[steps]]\nname = \"hi\"\ntool = \"exec\"\nargs = { program = \"true\" }\n",
+    );
+    let job = mend_agent::load::job(&path, &Config::default(), &[]).unwrap();
+    let spec = mend_agent::RunSpec { job_path: Some(&path), ..mend_agent::RunSpec::new(&job, Vec::new()) };
+    let approver = Arc::new(mend_core::approval::StandingApprover::Abort);
+    let ended = tauri::async_runtime::block_on(other.execute(spec, approver, None, std::future::pending::<String>())).unwrap();
+    assert!(matches!(ended, mend_agent::Ended::Finished(_)));
+    other.close();
+    f.desk.watch_journal();
+    assert_eq!(changed(&f), 1, "the windows hear that the journal changed");
+    let runs = f.call("runs_list", json!({})).unwrap();
+    assert!(runs.as_array().unwrap().iter().any(|r| r["job"] == "elsewhere" && r["status"] == "succeeded"), "{runs:#}");
+    // Once per change.
+    f.desk.watch_journal();
+    assert_eq!(changed(&f), 1);
+}

@@ -98,6 +98,8 @@ export const events = {
   runEnded: (f: (e: RunEnded) => void) => on<RunEnded>("run-ended", f),
   approval: (f: (r: ApprovalRequest) => void) => on<ApprovalRequest>("approval", f),
   approvalsChanged: (f: (p: unknown) => void) => on("approvals-changed", f),
+  /** The journal changed, whoever wrote it (another process's run, a sweep). */
+  runsChanged: (f: (p: unknown) => void) => on("runs-changed", f),
   jobsChanged: (f: (p: unknown) => void) => on("jobs-changed", f),
 };
 

@@ -402,6 +402,7 @@ function App() {
         refreshJobs();
       }),
       events.approvalsChanged(soon),
+      events.runsChanged(soon),
       events.jobsChanged(refreshJobs),
     ];
     const tick = window.setInterval(refreshJobs, 15_000);
@@ -442,7 +443,7 @@ function App() {
               ["servers", "Servers"],
             ] as const
           ).map(([id, name]) => (
-            <button key={id} class={screen === id ? "tab selected" : "tab"} data-tab={id} aria-current={screen === id ? "page" : undefined} onClick={() => setScreen(id)}>
+            <button key={id} class={screen === id ? "tab selected" : "tab"} data-tab={id} aria-current={screen === id ? "page" : undefined} onClick={() => (setScreen(id), id === "runs" && refresh())}>
               {name}
             </button>
           ))}

@@ -152,6 +152,24 @@ test("a run of an agent's call carries the agent's badge; its remembered decisio
   assert.deepEqual(p.errors, []);
 });
 
+test("another process's run (an agent's call, a `mend run`) appears when the journal changes, and on the Runs tab", async () => {
+  const p = await open(b, srv.url, "index.html", state());
+  await p.waitForSelector('button.run[data-run="run-1"]');
+  // Written by `mend mcp serve`: this app ran nothing, so no run event names it.
+  const theirs = { run_id: "run-9", job: "standby__drop_table", started_ms: Date.now(), finished_ms: null, status: "running", attempts: 0, job_path: null, pending_approvals: 0, agent: "e2e-agent" };
+  await p.evaluate((r) => (window.__mend.state.runs = [r, ...window.__mend.state.runs]), theirs);
+  assert.equal(await p.$('button.run[data-run="run-9"]'), null, "not before the shell says the journal changed");
+  await p.evaluate(() => window.__mend.emit("runs-changed", { last_event: 12 }));
+  await p.waitForSelector('button.run[data-run="run-9"]');
+  assert.match(await p.textContent('button.run[data-run="run-9"]'), /standby__drop_table/);
+  // It ended, and the person opens the Runs tab from another screen: the tab reads the journal again.
+  await p.evaluate(() => (window.__mend.state.runs = window.__mend.state.runs.map((r) => (r.run_id === "run-9" ? { ...r, status: "succeeded" } : r))));
+  await p.click('[data-tab="servers"]');
+  await p.click('[data-tab="runs"]');
+  await p.waitForFunction(() => document.querySelector('button.run[data-run="run-9"] .pill')?.textContent === "succeeded");
+  assert.deepEqual(p.errors, []);
+});
+
 test("a fresh install shows empty states and offers the demo", async () => {
   const p = await open(b, srv.url, "index.html", {});
   await p.waitForSelector(".state.empty");

@@ -1059,6 +1059,16 @@ impl Reader {
             .map_err(|e| self.err(e))
     }
 
+    /// The id of the newest event (0 for an empty journal): a cheap stamp
+    /// that changes whenever any process journals something, for screens
+    /// that show other processes' runs (`mend mcp serve`, `mend run`).
+    ///
+    /// # Errors
+    /// [`Error::Sqlite`] when the journal cannot be read.
+    pub fn last_event_id(&self) -> Result<i64, Error> {
+        self.conn.query_row("SELECT COALESCE(MAX(id), 0) FROM events", [], |r| r.get(0)).map_err(|e| self.err(e))
+    }
+
     /// The newest runs first, with how many of their requests still wait.
     pub fn runs(&self, limit: usize) -> Result<Vec<RunRow>, Error> {
         let mut st = self

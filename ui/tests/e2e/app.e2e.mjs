@@ -225,6 +225,11 @@ test("an agent's call through `mend mcp serve` is held in the popup, decided the
   assert.equal(run.status, "succeeded");
   await switchTo("main");
   await click('[data-tab="runs"]');
-  await until("the agent's run", async () => (await text(".runs")).includes("standby__drop_table"), 15_000);
+  let shown = "";
+  await until("the agent's run", async () => (shown = await text(".runs")).includes("standby__drop_table"), 15_000).catch(async (e) => {
+    await shot("e2e-agent-runs-missing.png");
+    const notice = await js("return document.querySelector('.notice.error')?.textContent ?? ''");
+    throw new Error(`${e.message}; the runs list showed: ${JSON.stringify(shown)}; error notice: ${JSON.stringify(notice)}`);
+  });
   assert.ok(await js("return !!document.querySelector('.runs [data-agent=\"e2e-agent\"]')"), "the agent's badge on its run");
 });
