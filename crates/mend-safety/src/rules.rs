@@ -18,6 +18,11 @@ use std::path::{Path, PathBuf};
 use crate::shell::{self, Cmd, Env, Redir, RedirKind, Stdin, Word, quote};
 use crate::{Category, Finding, Gate, Level, Probe, sql};
 
+mod db;
+mod git;
+
+use db::*;
+
 /// Programs that never run their arguments as commands: a word in their
 /// arguments that names a program is only text (`echo rm -rf x`).
 const INERT: &[&str] = &[
@@ -2528,188 +2533,6 @@ impl<'a> Classifier<'a> {
         }
     }
 
-    /// A git setting given with `-c` or written by `git config`: shell
-    /// aliases and command-valued keys run their value; plain aliases are
-    /// remembered; some settings change what a command does.
-    fn git_setting(&mut self, key: &str, val: &str, cfg: &mut GitSettings) {
-        let k = key.to_ascii_lowercase();
-        if let Some(name) = k.strip_prefix("alias.") {
-            match val.strip_prefix('!') {
-                // `git x ARGS` runs the shell alias with ARGS added: an allow rule does not cover them.
-                Some(cmd) => {
-                    let saved = std::mem::replace(&mut self.appends, true);
-                    self.nested_checked(cmd);
-                    self.appends = saved;
-                }
-                None => {
-                    self.git_aliases.insert(name.to_owned(), val.to_owned());
-                }
-            }
-        } else if k.ends_with("sshcommand")
-            || k.ends_with(".editor")
-            || k.ends_with("pager")
-            || k.ends_with(".textconv")
-            || k.ends_with("fsmonitor")
-            || k.starts_with("credential")
-            || k.contains("hook")
-            || k.ends_with(".askpass")
-            || k.ends_with(".proxycommand")
-            || k.ends_with(".gitproxy")
-        {
-            self.nested_checked(val);
-        } else if k == "clean.requireforce" && matches!(val.to_ascii_lowercase().as_str(), "false" | "no" | "off" | "0") {
-            cfg.clean_unforced = true;
-        } else if k.starts_with("remote.") && k.ends_with(".push") && val.starts_with('+') {
-            cfg.forced_push = true;
-        } else if k.starts_with("remote.")
-            && k.ends_with(".mirror")
-            && matches!(val.to_ascii_lowercase().as_str(), "true" | "yes" | "on" | "1")
-        {
-            cfg.mirror = true;
-        }
-    }
-
-    fn git(&mut self, words: &[Word], c: &Cmd) {
-        let args = &words[1..];
-        let mut cfg = GitSettings::default();
-        // Global options before the subcommand.
-        let mut i = 0;
-        while i < args.len() {
-            let Some(v) = args[i].val() else {
-                self.hit(Category::Unknown, "expansion in arguments", words, format!("cannot tell which git command `{}` is", args[i].raw));
-                return;
-            };
-            match v {
-                "-C" | "--git-dir" | "--work-tree" | "--namespace" | "--exec-path" | "--config-env" | "--super-prefix" => i += 2,
-                "-c" => {
-                    if let Some((k, val)) = args.get(i + 1).and_then(|w| w.val()).and_then(|kv| kv.split_once('=')) {
-                        self.git_setting(k, val, &mut cfg);
-                    }
-                    i += 2;
-                }
-                s if s.starts_with('-') => i += 1,
-                _ => break,
-            }
-        }
-        let Some(sub) = args.get(i).and_then(|w| w.val()) else { return };
-        // `git x` where this call made `x` an alias: read the expansion (once; git refuses loops).
-        if let Some(expansion) = self.git_aliases.remove(sub) {
-            // `git` and its global options, the expansion, then the alias's own arguments.
-            let mut expanded: Vec<Word> = words[..=i].to_vec();
-            expanded.extend(expansion.split_whitespace().map(Word::literal));
-            expanded.extend(args[i + 1..].iter().cloned());
-            self.git(&expanded, c);
-            self.git_aliases.insert(sub.to_owned(), expansion);
-            return;
-        }
-        let rest = &args[i + 1..];
-        // Commands git runs in a shell (red team): `rebase --exec CMD` /
-        // `-x CMD`, `bisect run CMD…`, `submodule foreach CMD`.
-        let vals: Vec<&str> = rest.iter().filter_map(|w| w.val()).collect();
-        let mut run: Vec<String> = Vec::new();
-        match sub {
-            "rebase" => {
-                for (j, v) in vals.iter().enumerate() {
-                    if matches!(*v, "-x" | "--exec") {
-                        run.extend(vals.get(j + 1).map(|s| s.to_string()));
-                    } else if let Some(cmd) = v.strip_prefix("--exec=") {
-                        run.push(cmd.to_owned());
-                    }
-                }
-            }
-            "bisect" if vals.first() == Some(&"run") && vals.len() > 1 => run.push(vals[1..].join(" ")),
-            "submodule" => {
-                if let Some(at) = vals.iter().position(|v| *v == "foreach") {
-                    let cmd: Vec<&str> = vals[at + 1..].iter().copied().filter(|v| !v.starts_with('-')).collect();
-                    if !cmd.is_empty() {
-                        run.push(cmd.join(" "));
-                    }
-                }
-            }
-            _ => {}
-        }
-        for cmd in run {
-            self.nested_checked(&cmd);
-        }
-        let o = opts(rest, "", &["--repo", "--push-option", "--receive-pack", "--exec", "-m", "--message", "--onto"]);
-        let ops = o.lits();
-        // `git config [scope] KEY VALUE` (and `git config set KEY VALUE`): the setting holds for later commands too.
-        if sub == "config" {
-            let kv: Vec<&str> = ops.iter().copied().skip_while(|a| *a == "set").collect();
-            if let [k, v, ..] = kv.as_slice()
-                && k.contains('.')
-            {
-                self.git_setting(k, v, &mut cfg);
-            }
-        }
-        let (cat, rule, why) = match sub {
-            // A dry run changes nothing on the remote.
-            "push" if o.has(&["-n", "--dry-run"]) => return,
-            "tag" if o.has(&["-d", "--delete"]) => (Category::HistoryRewrite, "git branch -D", "deletes a tag"),
-            "push" if cfg.forced_push => {
-                (Category::HistoryRewrite, "git push --force", "a forced refspec in the settings overwrites history on the remote")
-            }
-            "push" if cfg.mirror => {
-                (Category::HistoryRewrite, "git push --mirror", "makes the remote an exact mirror, deleting what is not here")
-            }
-            "clean" if (o.has(&["-f", "--force"]) || cfg.clean_unforced) && !o.has(&["-n", "--dry-run"]) => {
-                (Category::BulkDeletion, "git clean -f", "deletes untracked files")
-            }
-            "push"
-                if o.has(&["-f", "--force"])
-                    || o.flags.iter().any(|(f, _)| f.starts_with("--force"))
-                    || ops.iter().any(|r| r.starts_with('+') && r.len() > 1) =>
-            {
-                (Category::HistoryRewrite, "git push --force", "overwrites history on the remote")
-            }
-            "push" if o.has(&["--mirror"]) => {
-                (Category::HistoryRewrite, "git push --mirror", "makes the remote an exact mirror, deleting what is not here")
-            }
-            "push" if o.has(&["-d", "--delete", "--prune"]) || ops.iter().any(|r| r.starts_with(':') && r.len() > 1) => {
-                (Category::HistoryRewrite, "git push --delete", "deletes branches or tags on the remote")
-            }
-            "reset" if o.has(&["--hard", "--merge"]) => (Category::HistoryRewrite, "git reset --hard", "discards uncommitted work"),
-            "checkout" | "switch" if o.has(&["-f", "--force", "--discard-changes"]) => {
-                (Category::HistoryRewrite, "git reset --hard", "discards uncommitted work")
-            }
-            // `git checkout -- .`, `git restore .`: the working tree's changes, all of them.
-            "checkout" if ops.iter().any(|p| whole_tree(p)) => {
-                (Category::HistoryRewrite, "git reset --hard", "discards every uncommitted change in the working tree")
-            }
-            "restore" if (!o.has(&["-S", "--staged"]) || o.has(&["-W", "--worktree"])) && ops.iter().any(|p| whole_tree(p)) => {
-                (Category::HistoryRewrite, "git reset --hard", "discards every uncommitted change in the working tree")
-            }
-            "worktree" if ops.first() == Some(&"remove") && o.has(&["-f", "--force"]) => {
-                (Category::HistoryRewrite, "git reset --hard", "removes a worktree with its uncommitted work")
-            }
-            "rm" if o.has(&["-r"]) && o.has(&["-f", "--force"]) && !o.has(&["--cached"]) => {
-                (Category::HistoryRewrite, "git reset --hard", "deletes tracked trees, modified files too")
-            }
-            "submodule" if ops.first() == Some(&"deinit") && o.has(&["-f", "--force"]) => {
-                (Category::HistoryRewrite, "git reset --hard", "removes submodule work trees with their uncommitted work")
-            }
-            "branch" if o.has(&["-D"]) || (o.has(&["-d", "--delete"]) && o.has(&["-f", "--force"])) => {
-                (Category::HistoryRewrite, "git branch -D", "deletes a branch that may not be merged")
-            }
-            "update-ref" if o.has(&["-d"]) => (Category::HistoryRewrite, "git branch -D", "deletes a ref"),
-            "stash" if ops.first().is_some_and(|s| matches!(*s, "clear" | "drop")) => {
-                (Category::HistoryRewrite, "git stash clear", "discards stashed work")
-            }
-            "filter-branch" | "filter-repo" => (Category::HistoryRewrite, "git filter-branch", "rewrites every commit"),
-            "reflog" if ops.first().is_some_and(|s| matches!(*s, "expire" | "delete")) => {
-                (Category::HistoryRewrite, "git reflog expire", "drops the record that lets lost commits be found")
-            }
-            _ => {
-                if matches!(sub, "clean" | "push" | "reset" | "checkout" | "branch" | "stash") {
-                    self.blanket(&o, words);
-                }
-                return;
-            }
-        };
-        let _ = c;
-        self.hit(cat, rule, words, why);
-    }
-
     fn dd(&mut self, words: &[Word]) {
         for w in &words[1..] {
             let Some(v) = w.val() else {
@@ -3098,85 +2921,6 @@ impl<'a> Classifier<'a> {
         }
     }
 
-    fn sql_client(&mut self, words: &[Word], c: &Cmd, spec: &SqlClient) {
-        let SqlClient { short_val, long_val, sql_opts, sql_from_operand, file_opts, pipe_opts } = *spec;
-        // SQLite's and DuckDB's options are single-dash words.
-        let args = &words[1..];
-        let single_dash_long =
-            words.first().and_then(|w| w.val()).is_some_and(|p| matches!(normalise_program(p).as_str(), "sqlite3" | "duckdb"));
-        let mut texts: Vec<String> = Vec::new();
-        let mut unknown = false;
-        let o = if single_dash_long {
-            let mut o = Opts::default();
-            let mut i = 0;
-            while i < args.len() {
-                let w = &args[i];
-                match w.val() {
-                    Some(v) if long_val.contains(&v) || sql_opts.contains(&v) => {
-                        let val = args.get(i + 1).map(|n| n.val().map(str::to_owned).unwrap_or_else(|| "\u{0}unknown".into()));
-                        o.flags.push((v.to_owned(), val));
-                        i += 2;
-                        continue;
-                    }
-                    Some(v) if v.starts_with('-') => o.flags.push((v.to_owned(), None)),
-                    Some(_) => o.operands.push(w),
-                    None => o.unknown.push(w),
-                }
-                i += 1;
-            }
-            o
-        } else {
-            // mysql's `-p` takes only an attached password: a lone `-p` prompts.
-            let attached = if matches!(normalise_program(words[0].val().unwrap_or("")).as_str(), "mysql" | "mariadb") { "p" } else { "" };
-            opts_with(args, short_val, attached, long_val)
-        };
-        for cmd in o.values(pipe_opts).filter_map(|v| v.strip_prefix('|')).map(str::to_owned).collect::<Vec<_>>() {
-            self.nested_checked(&cmd);
-        }
-        for v in o.values(sql_opts) {
-            if unknown_value(v) {
-                unknown = true;
-            } else {
-                texts.push(v.to_owned());
-            }
-        }
-        if let Some(from) = sql_from_operand {
-            for w in o.operands.iter().skip(from) {
-                match w.val() {
-                    Some(v) => texts.push(v.to_owned()),
-                    None => unknown = true,
-                }
-            }
-        }
-        let from_file = file_opts.iter().any(|f| o.has(&[f]));
-        match &c.stdin {
-            Stdin::Text(t) if !from_file || o.values(file_opts).any(|v| matches!(v, "-" | "/dev/stdin" | "/dev/fd/0")) => {
-                texts.push(t.clone())
-            }
-            Stdin::Unknown(_) if texts.is_empty() && !from_file => {
-                self.stdin_script(c, &normalise_program(words[0].val().unwrap_or("")));
-                return;
-            }
-            _ => {}
-        }
-        let before = self.out.len();
-        for t in &texts {
-            self.sql_text(t, words);
-            for cmd in client_shell_escapes(t) {
-                self.nested_checked(&cmd);
-            }
-        }
-        if self.out.len() == before && (unknown || !o.unknown.is_empty()) {
-            self.hit(Category::Unknown, "expansion in arguments", words, "cannot tell which SQL runs");
-        }
-    }
-
-    fn sql_text(&mut self, sql: &str, words: &[Word]) {
-        if let Some(h) = sql::destructive(sql).into_iter().next() {
-            self.hit(Category::Database, h.rule, words, format!("runs `{}`", h.statement));
-        }
-    }
-
     /// For programs with rules: a word whose value is unknown, where an
     /// option could be, might make the command destructive.
     fn blanket(&mut self, o: &Opts<'_>, words: &[Word]) {
@@ -3248,73 +2992,6 @@ impl<'a> Classifier<'a> {
     }
 }
 
-/// How an SQL client takes its SQL.
-#[derive(Clone, Copy)]
-struct SqlClient {
-    /// Short options that take a value.
-    short_val: &'static str,
-    /// Long options that take a value.
-    long_val: &'static [&'static str],
-    /// The options whose value is SQL.
-    sql_opts: &'static [&'static str],
-    /// From which operand on the operands are SQL (`sqlite3 DB SQL…`);
-    /// `None` where they never are (psql's are a database and a user).
-    sql_from_operand: Option<usize>,
-    /// Options that read the SQL from a file (the gate does not read files).
-    file_opts: &'static [&'static str],
-    /// Options naming an output file, which `|CMD` makes a command.
-    pipe_opts: &'static [&'static str],
-}
-
-const PSQL: SqlClient = SqlClient {
-    short_val: "cfvdhpUoLPT",
-    long_val: &[
-        "--command",
-        "--file",
-        "--dbname",
-        "--host",
-        "--port",
-        "--username",
-        "--set",
-        "--variable",
-        "--output",
-        "--log-file",
-        "--pset",
-        "--table-attr",
-    ],
-    sql_opts: &["-c", "--command"],
-    sql_from_operand: None,
-    file_opts: &["-f", "--file"],
-    pipe_opts: &["-o", "--output"],
-};
-
-const MYSQL: SqlClient = SqlClient {
-    short_val: "eDhPuS",
-    long_val: &["--execute", "--database", "--host", "--port", "--user", "--socket"],
-    sql_opts: &["-e", "--execute"],
-    sql_from_operand: Some(1),
-    file_opts: &[],
-    pipe_opts: &[],
-};
-
-const SQLITE: SqlClient = SqlClient {
-    short_val: "c",
-    long_val: &["-cmd", "-init", "-separator", "-nullvalue", "-newline", "-vfs", "-mmap"],
-    sql_opts: &["-c", "-cmd"],
-    sql_from_operand: Some(1),
-    file_opts: &["-init"],
-    pipe_opts: &[],
-};
-
-const QUERY_CLIENT: SqlClient = SqlClient {
-    short_val: "qQeh",
-    long_val: &["--query", "--execute", "--host"],
-    sql_opts: &["-q", "-Q", "-e", "--query", "--execute"],
-    sql_from_operand: None,
-    file_opts: &[],
-    pipe_opts: &[],
-};
-
 /// Whether an option's value is code: a shell's `-c` (also clustered,
 /// `-lc`), an interpreter's `-e`/`--eval`.
 fn takes_code(opt: &str) -> bool {
@@ -3356,69 +3033,6 @@ fn overrides_to_delete(header: &str) -> bool {
     let Some((name, value)) = header.split_once(':') else { return false };
     let name = name.trim().to_ascii_lowercase();
     matches!(name.as_str(), "x-http-method-override" | "x-http-method" | "x-method-override") && value.trim().eq_ignore_ascii_case("delete")
-}
-
-/// Settings given to one git command that change what it does.
-#[derive(Default)]
-struct GitSettings {
-    /// `clean.requireForce=false`: `git clean` deletes without `-f`.
-    clean_unforced: bool,
-    /// `remote.X.push=+…`: a plain `git push` forces.
-    forced_push: bool,
-    /// `remote.X.mirror=true`: a plain `git push` mirrors.
-    mirror: bool,
-}
-
-/// Framework commands that drop or empty a whole database: `prisma
-/// migrate reset`, `prisma db push --force-reset`, `rails|rake db:drop`
-/// (and `db:reset`, `db:purge`, `db:schema:load`, `db:migrate:reset`,
-/// `db:truncate_all`), `manage.py|django-admin flush|reset_db`, `artisan
-/// migrate:fresh|migrate:reset|migrate:refresh|db:wipe`, `supabase db
-/// reset`.
-fn framework_teardown(words: &[Word]) -> Option<&'static str> {
-    let w: Vec<&str> = words.iter().filter_map(|w| w.val()).collect();
-    let after = |tool: &str| w.iter().position(|a| a.rsplit('/').next() == Some(tool)).map(|i| &w[i + 1..]);
-    let has = |s: &[&str], x: &str| s.contains(&x);
-    if let Some(r) = after("prisma")
-        && ((r.first() == Some(&"migrate") && has(r, "reset")) || (r.first() == Some(&"db") && has(r, "--force-reset")))
-    {
-        return Some("`prisma` resets the database, dropping its data");
-    }
-    for tool in ["rails", "rake"] {
-        if let Some(r) = after(tool)
-            && r.iter().any(|a| {
-                matches!(
-                    *a,
-                    "db:drop" | "db:reset" | "db:purge" | "db:schema:load" | "db:migrate:reset" | "db:truncate_all" | "db:drop:all"
-                )
-            })
-        {
-            return Some("drops or empties the application's database");
-        }
-    }
-    for tool in ["manage.py", "django-admin"] {
-        if let Some(r) = after(tool)
-            && r.iter().any(|a| matches!(*a, "flush" | "reset_db"))
-        {
-            return Some("deletes every row of the application's database");
-        }
-    }
-    if let Some(r) = after("artisan")
-        && r.iter().any(|a| matches!(*a, "migrate:fresh" | "migrate:reset" | "migrate:refresh" | "db:wipe"))
-    {
-        return Some("drops the application's tables");
-    }
-    if let Some(r) = after("supabase")
-        && r.starts_with(&["db", "reset"])
-    {
-        return Some("resets the database, dropping its data");
-    }
-    None
-}
-
-/// A git pathspec naming the whole working tree.
-fn whole_tree(p: &str) -> bool {
-    matches!(p, "." | "./" | ":/" | ":" | "*" | ":(top)" | ":/*" | ":(glob)**")
 }
 
 /// Whether a program name has a rule or unwraps (worth trying behind an
@@ -3654,37 +3268,6 @@ fn sed_executes(p: &str) -> bool {
         }
     }
     false
-}
-
-/// The commands an SQL client's own meta-commands hand to a shell: `\!
-/// CMD` (psql, mysql; anywhere on a line), psql's `\o |CMD`, `\g |CMD`,
-/// `\w |CMD`, mysql's `system CMD`, sqlite3's `.shell CMD`, `.system CMD`,
-/// `.output |CMD` and `.once |CMD`; and `COPY … PROGRAM 'CMD'`, which the
-/// server (or psql's `\copy`) runs.
-fn client_shell_escapes(text: &str) -> Vec<String> {
-    static ESC: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(
-            r"(?im)\\!(.*)$|\\(?:o|out|g|gx|w|write)\s*\|(.*)$|^\s*(?:\.shell|\.system|system)[ \t]+(.*)$|^\s*\.(?:output|once)(?:\s+-[a-z]+)*\s*\|(.*)$|\bPROGRAM\s+'((?:[^']|'')*)'",
-        )
-        .expect("static regex")
-    });
-    ESC.captures_iter(text)
-        .filter_map(|c| {
-            // `COPY … TO|FROM PROGRAM 'cmd'` (psql's `\copy` too): an SQL string, `''` is a quote.
-            if let Some(p) = c.get(5) {
-                return Some(p.as_str().replace("''", "'"));
-            }
-            c.iter().skip(1).flatten().next().map(|m| m.as_str().trim().to_owned())
-        })
-        .filter(|c| !c.is_empty())
-        .collect()
-}
-
-fn mongo_destroys(code: &str) -> bool {
-    static M: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r"(?i)\bdropDatabase\s*\(|\.drop\s*\(|\b(deleteMany|remove)\s*\(\s*\{\s*\}").expect("static regex")
-    });
-    M.is_match(code)
 }
 
 /// A command's normalised form: program without its directory, each

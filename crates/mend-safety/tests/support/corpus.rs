@@ -69,9 +69,23 @@ impl Probe for Files {
 }
 
 pub fn load() -> Vec<Case> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/safety/corpus.toml");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    toml::from_str::<Corpus>(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display())).case
+    // Every `corpus*.toml` of the folder: the first corpus, and the red
+    // teams' findings by kind.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/safety");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("corpus")))
+        .collect();
+    files.sort();
+    // A red team's candidates, tried without adding them yet.
+    files.extend(std::env::var_os("MEND_CORPUS_EXTRA").map(std::path::PathBuf::from));
+    let mut cases = Vec::new();
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        cases.extend(toml::from_str::<Corpus>(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display())).case);
+    }
+    cases
 }
 
 pub fn name(c: &Case) -> String {
