@@ -20,8 +20,10 @@ use crate::{Category, Finding, Gate, Level, Probe, sql};
 
 mod db;
 mod git;
+pub(crate) mod system;
 
 use db::*;
+use system::*;
 
 /// Programs that never run their arguments as commands: a word in their
 /// arguments that names a program is only text (`echo rm -rf x`).
@@ -236,6 +238,12 @@ const COMMAND_VARIABLES: &[&str] = &[
     "BROWSER",
     "RSYNC_RSH",
     "PROMPT_COMMAND",
+    "RSYNC_CONNECT_PROG",
+    "SUDO_EDITOR",
+    "KUBECTL_EXTERNAL_DIFF",
+    "DIFF_COMMAND",
+    // Expanded (with its `$(…)`) before each traced command under `set -x`.
+    "PS4",
 ];
 
 /// kubectl's options that take a value (global and common subcommand ones).
@@ -448,13 +456,31 @@ fn is_device(p: &str) -> bool {
 /// as `rm`), Lua's versioned and JIT builds as `lua`.
 fn canonical_name(n: String) -> String {
     let l = if n == "Rscript" { n } else { n.to_ascii_lowercase() };
-    if l == "luajit" || l.starts_with("lua5") || l.starts_with("lua-5") { "lua".to_owned() } else { l }
+    if l == "luajit" || l.starts_with("lua5") || l.starts_with("lua-5") {
+        return "lua".to_owned();
+    }
+    // Versioned and alternative builds are the interpreter (`ruby3.1`, `php8.2`, `node18`, `ipython3`, `original-awk`).
+    if matches!(l.as_str(), "original-awk" | "busybox-awk" | "onetrue-awk" | "bwk-awk") {
+        return "awk".to_owned();
+    }
+    if l.starts_with("ipython") {
+        return "python3".to_owned();
+    }
+    for base in ["ruby", "php", "nodejs", "node", "deno", "bun"] {
+        if let Some(v) = l.strip_prefix(base)
+            && !v.is_empty()
+            && v.trim_start_matches(['-', '.']).chars().all(|c| c.is_ascii_digit() || c == '.')
+        {
+            return base.to_owned();
+        }
+    }
+    l
 }
 
 pub(crate) fn normalise_program(p: &str) -> String {
     let base = p.rsplit('/').next().unwrap_or(p);
     let base = base.strip_prefix('\\').unwrap_or(base);
-    if let Some(rest) = base.strip_prefix('g')
+    if let Some(rest) = base.strip_prefix('g').or_else(|| base.strip_prefix("uu-"))
         && GNU_PREFIXED.contains(&rest)
     {
         return rest.to_owned();
@@ -625,7 +651,8 @@ pub(crate) struct Classifier<'a> {
     gate: &'a Gate,
     env: Env<'a>,
     probe: Option<&'a dyn Probe>,
-    cwd: Option<&'a Path>,
+    /// The working directory: the call's, then where `cd`/`pushd` went.
+    cwd: Option<PathBuf>,
     out: Vec<Finding>,
     assigned: HashSet<String>,
     depth: u32,
@@ -658,6 +685,10 @@ pub(crate) struct Classifier<'a> {
     /// Git aliases this call defines (`git -c alias.x='reset --hard'`,
     /// `git config alias.x …`): name → expansion.
     git_aliases: HashMap<String, String>,
+    /// Shell aliases this script defines with words after the program
+    /// (`alias r='rm -rf'`): name → expansion. (One-word aliases go to
+    /// `aliases`.)
+    shell_aliases: HashMap<String, String>,
     /// Programs being classified inside one another (`nice nice … rm`),
     /// across nested scripts too: bounded by [`MAX_CHAIN`].
     chain: u32,
@@ -673,7 +704,7 @@ impl<'a> Classifier<'a> {
             gate,
             env,
             probe,
-            cwd,
+            cwd: cwd.map(Path::to_path_buf),
             out: Vec::new(),
             assigned: HashSet::new(),
             depth: 0,
@@ -686,6 +717,7 @@ impl<'a> Classifier<'a> {
             aliases: HashMap::new(),
             device_links: HashMap::new(),
             git_aliases: HashMap::new(),
+            shell_aliases: HashMap::new(),
             chain: 0,
         }
     }
@@ -764,6 +796,7 @@ impl<'a> Classifier<'a> {
         }
         self.argv(&c.words, c);
         self.remember_writes(c);
+        self.follow_cd(&c.words);
         self.stdin = saved_stdin;
         self.span = saved;
     }
@@ -795,6 +828,25 @@ impl<'a> Classifier<'a> {
     /// some programs run as a command line: `GIT_SSH_COMMAND='…' git
     /// fetch`, `PAGER=… git log`, `EDITOR=… crontab -e`.
     fn assignment(&mut self, name: &str, value: &Word, words: &[Word]) {
+        match (name, value.val()) {
+            // A shell started later sources the file first; one this call wrote is read, any other cannot be.
+            ("BASH_ENV" | "ENV", Some(v)) if !v.is_empty() => {
+                if !self.run_written(v, words, name) {
+                    self.push(
+                        Category::Unknown,
+                        "source",
+                        format!("{name}={v}"),
+                        format!("`{name}` makes a shell run the file `{v}` first: cannot tell what it runs"),
+                        self.span.clone(),
+                    );
+                }
+                return;
+            }
+            // Options every later `tar` / `zip` takes as its own (`--to-command`, `--remove-files`, `-m`).
+            ("TAR_OPTIONS", Some(v)) => return self.nested_checked(&format!("tar {v} -f /dev/null")),
+            ("ZIPOPT", Some(v)) => return self.nested_checked(&format!("zip {v} /dev/null")),
+            _ => {}
+        }
         if !COMMAND_VARIABLES.contains(&name) {
             return;
         }
@@ -868,6 +920,12 @@ impl<'a> Classifier<'a> {
                     if let Some(k) = dst_key
                         && is_ruled(&program)
                     {
+                        // Copied onto the search path, it answers to its bare name too (`tidy -rf /srv`).
+                        if let Some((dir, base)) = k.rsplit_once('/')
+                            && (dir.ends_with("/bin") || dir.ends_with("/sbin"))
+                        {
+                            self.aliases.insert(base.to_owned(), program.clone());
+                        }
                         self.aliases.insert(k, program);
                     }
                 }
@@ -895,7 +953,7 @@ impl<'a> Classifier<'a> {
         if p.is_empty() || p.starts_with('~') || unknown_value(p) {
             return None;
         }
-        let abs = match (p.starts_with('/'), self.cwd.and_then(Path::to_str)) {
+        let abs = match (p.starts_with('/'), self.cwd.as_deref().and_then(Path::to_str)) {
             (true, _) => p.to_owned(),
             (false, Some(cwd)) => format!("{cwd}/{p}"),
             (false, None) => format!("./{p}"),
@@ -944,6 +1002,22 @@ impl<'a> Classifier<'a> {
             }
             return;
         }
+        if let Some(p) = r.target.val()
+            && mend_own_file(p)
+        {
+            self.push(Category::Unknown, "Mend's own gate", shown.clone(), format!("writes into Mend's own file {p}"), self.span.clone());
+        }
+        if let Some(p) = r.target.val()
+            && self.path_key(p).and_then(|k| fold_path(&k)).is_some_and(|k| k == "/proc/sysrq-trigger")
+        {
+            self.push(
+                Category::Destruction,
+                "stop the system",
+                shown.clone(),
+                "a write to /proc/sysrq-trigger can power off or crash the machine".into(),
+                self.span.clone(),
+            );
+        }
         match r.target.val() {
             Some(p) if let Some(dev) = self.device(p) => {
                 self.push(Category::Destruction, "write to a device", shown, format!("writes over the device {dev}"), self.span.clone())
@@ -971,7 +1045,11 @@ impl<'a> Classifier<'a> {
             return None;
         }
         let path = Path::new(p);
-        Some(if path.is_absolute() { path.to_path_buf() } else { self.cwd.map(|c| c.join(path)).unwrap_or_else(|| path.to_path_buf()) })
+        Some(if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.cwd.as_ref().map(|c| c.join(path)).unwrap_or_else(|| path.to_path_buf())
+        })
     }
 
     fn exists(&self, p: &str) -> bool {
@@ -1005,7 +1083,10 @@ impl<'a> Classifier<'a> {
     /// directory and normalised (`//dev/sda`, `/./dev/../dev/sda` and `sda`
     /// in `/dev` are all `/dev/sda`); `None` for anything else.
     fn device(&self, p: &str) -> Option<String> {
-        let norm = self.path_key(p.trim())?;
+        let p = p.trim();
+        let home = p.strip_prefix('~').and_then(|rest| (self.env)("HOME").map(|h| format!("{h}{rest}")));
+        let norm = self.path_key(home.as_deref().unwrap_or(p))?;
+        let norm = fold_path(&norm).unwrap_or(norm);
         if let Some(dev) = self.device_links.get(&norm) {
             return Some(dev.clone());
         }
@@ -1074,6 +1155,11 @@ impl<'a> Classifier<'a> {
             );
             return;
         }
+        if let Some(expansion) = self.shell_aliases.get(raw_name).cloned() {
+            let rest: Vec<String> = words[1..].iter().map(|w| w.raw.clone()).collect();
+            self.nested_checked(&format!("{expansion} {}", rest.join(" ")));
+            return;
+        }
         let aliased = if raw_name.contains('/') { self.path_key(raw_name) } else { Some(raw_name.to_owned()) };
         let name = match aliased.and_then(|k| self.aliases.get(&k)) {
             Some(target) => target.clone(),
@@ -1086,7 +1172,7 @@ impl<'a> Classifier<'a> {
             return;
         }
         if let Some(rule) = self.bulk
-            && matches!(name.as_str(), "rm" | "unlink" | "shred" | "rmdir" | "srm")
+            && (matches!(name.as_str(), "rm" | "unlink" | "shred" | "rmdir" | "srm" | "truncate") || empties_files(&name, args))
         {
             self.hit(Category::BulkDeletion, rule, words, "deletes every file it is given");
             return;
@@ -1104,6 +1190,21 @@ impl<'a> Classifier<'a> {
         {
             let rule = if name == "chmod" || name == "setfacl" { "chmod -R" } else { "chown -R" };
             self.hit(Category::Permissions, rule, words, format!("`{name}` changes every file it is given"));
+            return;
+        }
+        if self.shell_on_stdin(&name, args, c) {
+            return;
+        }
+        // `kubectl delete --help`, `terraform destroy -help`, `aws ec2 terminate-instances help`: help text only.
+        if matches!(
+            name.as_str(),
+            "kubectl" | "oc" | "helm" | "terraform" | "tofu" | "aws" | "gcloud" | "az" | "pulumi" | "doctl" | "hcloud"
+        ) && args
+            .iter()
+            .filter_map(|w| w.val())
+            .enumerate()
+            .any(|(i, v)| matches!(v, "--help" | "-help" | "-h") || (v == "help" && i + 1 == args.len()))
+        {
             return;
         }
         match name.as_str() {
@@ -1173,7 +1274,13 @@ impl<'a> Classifier<'a> {
             "proot" => self.wrapper(args, c, "rbwqkm", &["--rootfs", "--bind", "--mount", "--cwd", "--qemu", "--kernel-release"], false),
             // Ex commands given on the command line: `!cmd`, `r !cmd`, `w !cmd` run a shell; functions may delete.
             "vim" | "vi" | "nvim" | "ex" | "view" | "gvim" | "vimdiff" => {
-                let o = opts(args, "cSTuUiwWsrt", &["--cmd"]);
+                // In Ex mode (`-e`, `-E`, `ex`) `-s` is silent mode and takes no script file.
+                let ex_mode = name == "ex"
+                    || args
+                        .iter()
+                        .filter_map(|w| w.val())
+                        .any(|v| v.starts_with('-') && !v.starts_with("--") && v[1..].contains(['e', 'E']));
+                let o = opts(args, if ex_mode { "cSTuUiwWrt" } else { "cSTuUiwWsrt" }, &["--cmd"]);
                 let mut cmds: Vec<String> = o.values(&["-c", "--cmd"]).map(str::to_owned).collect();
                 cmds.extend(args.iter().filter_map(|w| w.val()).filter_map(|v| v.strip_prefix('+')).map(str::to_owned));
                 for cmd in cmds {
@@ -1317,8 +1424,11 @@ impl<'a> Classifier<'a> {
             }
             // `at`/`batch` run their standard input later, as a shell script.
             "at" | "batch" => {
-                if !opts(args, "fqtm", &[]).has(&["-f", "-l", "-r", "-d", "-c"]) {
+                let o = opts(args, "fqtm", &[]);
+                if !o.has(&["-f", "-l", "-r", "-d", "-c"]) || o.value(&["-f"]).is_some_and(stdin_path) {
                     self.stdin_script(c, &name);
+                } else if o.value(&["-f"]).is_some_and(unknown_value) || args.iter().any(|w| w.val().is_none()) {
+                    self.hit(Category::Unknown, "piped script", words, "`at -f` reads a job from what cannot be known before it runs");
                 }
             }
             // `crontab -` installs the table on standard input: each line's command runs later.
@@ -1327,21 +1437,50 @@ impl<'a> Classifier<'a> {
                 if o.has(&["-r", "--remove"]) {
                     self.hit(Category::BulkDeletion, "crontab -r", words, "deletes the whole crontab");
                 }
-                if o.lits().first().is_some_and(|f| matches!(*f, "-" | "/dev/stdin")) || (o.operands.is_empty() && o.flags.is_empty()) {
+                if o.lits().first().is_some_and(|f| matches!(*f, "/dev/null")) && !o.has(&["-l"]) {
+                    self.hit(Category::BulkDeletion, "crontab -r", words, "replaces the whole crontab with an empty one");
+                }
+                if o.operands.first().is_some_and(|w| w.val().is_none_or(unknown_value)) {
+                    self.hit(
+                        Category::Unknown,
+                        "piped script",
+                        words,
+                        "`crontab` installs a table from what cannot be known before it runs",
+                    );
+                }
+                if o.lits().first().is_some_and(|f| stdin_path(f)) || (o.operands.is_empty() && o.flags.is_empty()) {
                     self.stdin_lines(c, &name, crontab_command);
                 }
             }
             // `make -f -` reads its makefile from standard input: the recipes run.
             "make" | "gmake" => {
                 let o = opts(args, "fCIjlEoW", &["--file", "--makefile", "--directory", "--include-dir", "--jobs", "--load-average"]);
-                if o.values(&["-f", "--file", "--makefile"]).any(|f| matches!(f, "-" | "/dev/stdin")) {
+                if o.values(&["-f", "--file", "--makefile"]).any(stdin_path) {
                     self.stdin_lines(c, &name, make_recipe);
+                }
+                // `make --eval='x: ; CMD' x`: the text is read as makefile lines.
+                for text in args.iter().filter_map(|w| w.val()).filter_map(|v| v.strip_prefix("--eval=")) {
+                    for line in text.lines() {
+                        if let Some(recipe) = make_recipe(line) {
+                            self.nested_checked(&recipe);
+                        }
+                    }
                 }
             }
             "alias" => {
                 for w in args {
-                    if let Some((_, v)) = w.val().and_then(|v| v.split_once('=')) {
+                    if let Some((n, v)) = w.val().and_then(|v| v.split_once('=')) {
                         self.nested_checked(v);
+                        // dash expands aliases in `sh -c` scripts: a later `n …` runs `v …`.
+                        match v.trim().split_once(char::is_whitespace) {
+                            None if !v.trim().is_empty() => {
+                                self.aliases.insert(n.to_owned(), normalise_program(v.trim()));
+                            }
+                            Some(_) => {
+                                self.shell_aliases.insert(n.to_owned(), v.trim().to_owned());
+                            }
+                            None => {}
+                        }
                     }
                 }
             }
@@ -1411,15 +1550,23 @@ impl<'a> Classifier<'a> {
                 }
                 self.blanket(&o, words);
             }
-            "chmod" | "chown" | "chgrp" | "setfacl" => {
-                let o = opts(args, "", &["--reference", "--from"]);
-                if o.has(&["-R", "--recursive"]) {
+            "chmod" | "chown" | "chgrp" | "setfacl" | "chattr" | "chcon" => {
+                let o = opts(args, "t", &["--reference", "--from", "--type"]);
+                // A pattern of files (`chmod 000 /etc/*`) or the root itself changes as much as `-R`.
+                let only_adds = name == "chmod" && o.lits().first().is_some_and(|m| adds_only(m));
+                let many = !only_adds
+                    && o.operands.iter().skip(usize::from(!matches!(name.as_str(), "chcon"))).any(|w| w.glob || w.val() == Some("/"));
+                if o.has(&["-R", "--recursive"]) || many {
                     let rule = if name == "chmod" || name == "setfacl" { "chmod -R" } else { "chown -R" };
                     self.hit(Category::Permissions, rule, words, format!("`{name}` changes a whole tree"));
                 }
                 self.blanket(&o, words);
             }
             "dd" => self.dd(words),
+            // Emptying every file of a pattern is deleting their contents (`truncate -s 0 dir/*`, `sed -i d *.conf`, `tee dir/* < /dev/null`).
+            n if (n == "truncate" || n == "tee" || empties_files(n, args)) && args.iter().any(|w| w.glob) => {
+                self.hit(Category::BulkDeletion, "rm glob", words, format!("`{n}` empties every file the pattern matches"))
+            }
             n if n.starts_with("mkfs") || matches!(n, "mke2fs" | "mkswap" | "mkdosfs" | "mkntfs" | "mkexfatfs") => {
                 // An image file (`mkfs.ext4 disk.img`) holds nothing yet at the standard level; a device, or what cannot be told, asks.
                 let image_only = !self.level_strict()
@@ -1442,10 +1589,13 @@ impl<'a> Classifier<'a> {
                 self.hit(Category::Destruction, "blkdiscard", words, "erases a whole NVMe device")
             }
             "hdparm"
-                if args
-                    .iter()
-                    .filter_map(|w| w.val())
-                    .any(|v| v.starts_with("--security-erase") || v.starts_with("--trim-sector-ranges") || v.starts_with("--sanitize")) =>
+                if args.iter().filter_map(|w| w.val()).any(|v| {
+                    v.starts_with("--security-erase")
+                        || v.starts_with("--trim-sector-ranges")
+                        || v.starts_with("--sanitize")
+                        || v.starts_with("--write-sector")
+                        || v.starts_with("--make-bad-sector")
+                }) =>
             {
                 self.hit(Category::Destruction, "blkdiscard", words, "erases a whole disk")
             }
@@ -1547,6 +1697,8 @@ impl<'a> Classifier<'a> {
                     let t = t.clone();
                     self.raw_request(&t, host.as_deref(), words);
                 }
+                // Their command execution (`nc -c CMD`, `socat - EXEC:CMD`).
+                self.system(name.as_str(), words, c);
             }
             "sgdisk" | "sfdisk" | "parted" => {
                 let lits: Vec<&str> = args.iter().filter_map(|w| w.val()).collect();
@@ -1559,6 +1711,12 @@ impl<'a> Classifier<'a> {
                             || a.starts_with("-z")
                             || a.starts_with("-o")
                             || a.starts_with("-d")
+                            || a.starts_with("--load-backup")
+                            || a.starts_with("--replicate")
+                            || a.starts_with("-R")
+                            || a.starts_with("-l")
+                            // A cluster (`-vZ`): popt reads each letter.
+                            || (a.starts_with('-') && !a.starts_with("--") && a[1..].contains(['Z', 'z', 'o']))
                     }),
                     "sfdisk" => !lits.iter().any(|a| {
                         matches!(
@@ -1697,9 +1855,11 @@ impl<'a> Classifier<'a> {
                     ],
                 );
                 // The verb may follow a global option's value the list lacks: any word that is the verb asks.
-                if o.lits().iter().any(|s| matches!(*s, "uninstall" | "delete" | "del" | "un"))
-                    && !o.flags.iter().any(|(f, _)| flag_is(f, "--dry-run"))
-                {
+                let dry = o.flags.iter().rev().find(|(f, _)| flag_is(f, "--dry-run")).is_some_and(|(_, v)| {
+                    v.as_deref().is_none_or(|v| !matches!(v.to_ascii_lowercase().as_str(), "false" | "0" | "f" | "none"))
+                });
+                // The verb is the first operand (`helm status delete` names a release `delete`).
+                if o.lits().first().is_some_and(|s| matches!(*s, "uninstall" | "delete" | "del" | "un")) && !dry {
                     self.hit(Category::Infrastructure, "helm uninstall", words, "uninstalls a release");
                 }
                 self.blanket(&o, words);
@@ -1747,7 +1907,43 @@ impl<'a> Classifier<'a> {
                 let deletes = ops
                     .iter()
                     .any(|a| matches!(*a, "delete" | "destroy" | "rb" | "apps:destroy" | "remove" | "purge") || a.starts_with("delete-"))
-                    || (matches!(name.as_str(), "gsutil" | "gcloud" | "doctl") && ops.contains(&"rm"));
+                    || (matches!(name.as_str(), "gsutil" | "gcloud" | "doctl") && ops.contains(&"rm"))
+                    // `addons:destroy`, `bulk-delete`, `rebuild` (a fresh disk), doctl's `d` alias of delete.
+                    || ops.iter().take(5).any(|a| {
+                        !a.contains(['/', '=', '.'])
+                            && system::verb_parts(a).iter().any(|p| matches!(p.as_str(), "delete" | "destroy" | "purge" | "rebuild" | "terminate"))
+                    })
+                    || (name == "doctl" && ops.get(2) == Some(&"d"))
+                    || (name == "az" && (o.value(&["--method"]).is_some_and(|m| m.eq_ignore_ascii_case("delete")) || o.value(&["--mode"]).is_some_and(|m| m.eq_ignore_ascii_case("complete"))))
+                    // A value given as the next word: `--mode Complete`, `--method delete`.
+                    || args.windows(2).any(|p| {
+                        let (a, b) = (p[0].val().unwrap_or(""), p[1].val().unwrap_or(""));
+                        (a == "--mode" && b.eq_ignore_ascii_case("complete")) || (a == "--method" && b.eq_ignore_ascii_case("delete"))
+                    });
+                if name == "heroku" && ops.iter().any(|a| a.starts_with("pg:backups:restore") || *a == "pg:copy") {
+                    self.hit(Category::Database, "dropdb", words, "overwrites a Heroku database with a backup");
+                }
+                // Remote commands: `gcloud compute ssh --command CMD`, `az vm run-command … --scripts CMD`.
+                let vals: Vec<&str> = args.iter().filter_map(|w| w.val()).collect();
+                for (i, v) in vals.iter().enumerate() {
+                    let cmd = match v.split_once('=') {
+                        Some(("--command" | "--scripts", c)) => Some(c),
+                        None if matches!(*v, "--command" | "--scripts") => vals.get(i + 1).copied(),
+                        _ => None,
+                    };
+                    if let Some(cmd) = cmd {
+                        self.nested_checked(cmd);
+                    }
+                }
+                let syncs_away = ops.iter().any(|a| *a == "rsync" || *a == "sync")
+                    && (o.has(&["-d", "--delete-unmatched-destination-objects", "--delete"])
+                        || o.value(&["--delete-destination"]).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+                        || args.windows(2).any(|p| {
+                            p[0].val() == Some("--delete-destination") && p[1].val().is_some_and(|v| v.eq_ignore_ascii_case("true"))
+                        }));
+                if syncs_away {
+                    self.hit(Category::BulkDeletion, "rsync --delete", words, "deletes what the source lacks at the destination");
+                }
                 if name == "heroku" && ops.contains(&"pg:reset") {
                     self.hit(Category::Database, "dropdb", words, "resets a Heroku database, deleting its data");
                 } else if deletes {
@@ -1757,8 +1953,30 @@ impl<'a> Classifier<'a> {
             }
             // Object-storage clients: deleting verbs, and syncs that delete at the destination.
             "rclone" | "mc" | "s3cmd" => {
-                let o = opts(args, "", &["--config", "--exclude", "--include", "--filter", "--transfers", "--checkers"]);
-                let verb = o.lits().first().copied().unwrap_or("");
+                let o = opts(
+                    args,
+                    "c",
+                    &[
+                        "--config",
+                        "--exclude",
+                        "--include",
+                        "--filter",
+                        "--transfers",
+                        "--checkers",
+                        "--config-dir",
+                        "--log-file",
+                        "--bwlimit",
+                    ],
+                );
+                // The verb is the first operand that is one of the program's verbs (a global option's value the list lacks may come first).
+                const VERBS: &[&str] =
+                    &["purge", "delete", "deletefile", "rmdir", "rmdirs", "cleanup", "dedupe", "rm", "rb", "del", "sync", "mirror", "rc"];
+                let verb = o.lits().iter().copied().find(|v| VERBS.contains(v)).or(o.lits().first().copied()).unwrap_or("");
+                if name == "rclone"
+                    && (verb == "dedupe" || (verb == "rc" && o.lits().iter().any(|v| v.contains("purge") || v.contains("delete"))))
+                {
+                    self.hit(Category::Infrastructure, "cloud delete", words, format!("`rclone {verb}` deletes stored objects"));
+                }
                 let deletes = match name.as_str() {
                     "rclone" => matches!(verb, "purge" | "delete" | "deletefile" | "rmdir" | "rmdirs" | "cleanup"),
                     "mc" => matches!(verb, "rm" | "rb"),
@@ -1920,6 +2138,8 @@ impl<'a> Classifier<'a> {
                 if o.has(&["-m", "--move"]) {
                     self.hit(Category::BulkDeletion, "archive and delete", words, "`zip -m` deletes the files it archives");
                 }
+                // `-TT CMD`, `--unzip-command CMD`.
+                self.system("zip", words, c);
             }
             "7z" | "7za" | "7zr" | "7zz" => {
                 if args.iter().any(|w| w.val() == Some("-sdel")) {
@@ -1951,13 +2171,39 @@ impl<'a> Classifier<'a> {
             // `cmake -E rm -r DIR`, `cmake -E remove_directory DIR`.
             "cmake" if args.first().and_then(|w| w.val()) == Some("-E") => {
                 let tool = args.get(1).and_then(|w| w.val()).unwrap_or("");
-                let recursive = tool == "remove_directory" || (tool == "rm" && opts(&args[2..], "", &[]).has(&["-r", "-R"]));
+                let recursive = tool == "remove_directory"
+                    || (tool == "rm" && opts(&args[2..], "", &[]).has(&["-r", "-R"]))
+                    || (matches!(tool, "rm" | "remove") && args[2..].iter().any(|w| w.glob));
                 if recursive {
                     self.hit(Category::BulkDeletion, "rm -r", words, "`cmake -E` deletes whole directory trees");
                 }
             }
+            n if self.system(n, words, c) => {}
+            // Database clients and tools read in rules/db.rs.
+            "usql" | "ysqlsh" => self.sql_client(words, c, &PSQL),
+            "mycli" => self.sql_client(words, c, &MYCLI),
+            "mysqlsh" => self.sql_client(words, c, &MYSQLSH),
+            "beeline" => self.sql_client(words, c, &BEELINE),
+            "spark-sql" | "hive" => self.sql_client(words, c, &SPARK_SQL),
+            "sqlplus" | "sqlcl" => self.sql_client(words, c, &SQLPLUS),
+            "pg_dropcluster" | "dropuser" | "pg_resetwal" | "pg_resetxlog" | "mariadb-admin" | "influx" | "wrangler" => {
+                self.db_admin(&name, words, c)
+            }
+            n if MIGRATION_TOOLS.contains(&n) => {
+                if let Some(why) = framework_teardown(words) {
+                    self.hit(Category::Database, "dropdb", words, why);
+                }
+            }
+            // Git's dashed programs, BFG, other version control and forge clients (rules/git.rs).
+            n if n.starts_with("git-") || matches!(n, "bfg" | "java" | "hg" | "svn" | "p4" | "jj" | "gh" | "glab") => self.vcs(n, words, c),
             n if INERT.contains(&n) => {}
             _ => self.unknown_program(&name, words, c),
+        }
+        // Writers whose output may be a device (`curl -o /dev/sda`, `tar -cf /dev/sda`, `sed 'w /dev/sda'`).
+        if matches!(name.as_str(), "curl" | "wget" | "tar" | "bsdtar" | "sed" | "gsed" | "openssl" | "zstd" | "xz" | "gzip" | "bzip2")
+            || (name == "rsync" && args.iter().any(|w| w.val().is_some_and(|v| v.starts_with("--write-devices"))))
+        {
+            self.device_operands(&name, words);
         }
         // Job patterns apply to every simple command, wrappers included.
         if self.out.len() == before {
@@ -2211,6 +2457,11 @@ impl<'a> Classifier<'a> {
                 break;
             }
             if let Some(long) = v.strip_prefix("--") {
+                // fish's `--command=SCRIPT`.
+                if let Some(script) = long.strip_prefix("command=") {
+                    self.nested(script);
+                    return;
+                }
                 if matches!(long, "rcfile" | "init-file") {
                     i += 1;
                 }
@@ -2228,9 +2479,8 @@ impl<'a> Classifier<'a> {
                 if flags.contains('s') {
                     stdin_mode = true;
                 }
-                if flags.ends_with('o') || flags.ends_with('O') {
-                    i += 1;
-                }
+                // Each `o`/`O` of a cluster takes the next word (`-oc pipefail 'cmd'`).
+                i += flags.chars().filter(|ch| matches!(ch, 'o' | 'O')).count();
                 i += 1;
                 continue;
             }
@@ -2253,7 +2503,7 @@ impl<'a> Classifier<'a> {
             return;
         }
         let file = rest.first().and_then(|w| w.val());
-        if rest.is_empty() || stdin_mode || file.is_some_and(|f| matches!(f, "/dev/stdin" | "/dev/fd/0" | "/proc/self/fd/0")) {
+        if rest.is_empty() || stdin_mode || file.is_some_and(stdin_path) {
             self.stdin_script(c, name);
         } else if rest[0].val().is_none() {
             self.hit(
@@ -2335,9 +2585,14 @@ impl<'a> Classifier<'a> {
             }
             code.extend(o.values(&["--source"]).map(str::to_owned));
         }
-        let reads_stdin = code.is_empty()
-            && !matches!(name, "awk" | "gawk" | "mawk" | "nawk")
-            && args.iter().filter_map(|w| w.val()).all(|v| v.starts_with('-'));
+        // `python3 /dev/stdin`, `awk -f /dev/stdin`, `deno run /dev/stdin`, `python3 -m code`: the program is standard input.
+        let script_is_stdin = code.is_empty()
+            && args.iter().filter_map(|w| w.val()).any(|v| matches!(v, "/dev/stdin" | "/dev/fd/0" | "/proc/self/fd/0" | "code"))
+            && !matches!(c.stdin, Stdin::Inherited);
+        let reads_stdin = script_is_stdin
+            || (code.is_empty()
+                && !matches!(name, "awk" | "gawk" | "mawk" | "nawk")
+                && args.iter().filter_map(|w| w.val()).all(|v| v.starts_with('-')));
         if reads_stdin && let Stdin::Text(t) = &c.stdin {
             code.push(t.clone());
         }
@@ -2350,6 +2605,12 @@ impl<'a> Classifier<'a> {
             return;
         }
         let awk = matches!(name, "awk" | "gawk" | "mawk" | "nawk" | "busybox-awk");
+        // Code that names a block device writes or reads it raw: ask.
+        if let Some(dev) =
+            code.iter().flat_map(|c| c.split(|ch: char| !(ch.is_ascii_alphanumeric() || "/._-".contains(ch)))).find_map(block_device)
+        {
+            self.hit(Category::Destruction, "device operand", words, format!("inline {name} code names the block device {dev}"));
+        }
         if code.iter().any(|c| inline_code_acts(c) || (awk && awk_pipes(c))) {
             self.hit(
                 Category::Unknown,
@@ -2560,8 +2821,18 @@ impl<'a> Classifier<'a> {
         };
         let verb = ops.get(verb_at).copied().unwrap_or("");
         // `--dry-run`, `--dry-run=client|server` change nothing (`=none` does).
-        let dry = o.flags.iter().any(|(f, v)| flag_is(f, "--dry-run") && v.as_deref().is_none_or(|v| !matches!(v, "none" | "false")));
-        let deletes = !dry && (verb == "delete" || (verb == "replace" && o.has(&["--force"])) || (verb == "apply" && o.has(&["--prune"])));
+        // The last `--dry-run` wins; `none`, `false`, `0`, `f` (kubectl's boolean parse) run for real.
+        let dry =
+            o.flags.iter().rev().find(|(f, _)| flag_is(f, "--dry-run")).is_some_and(|(_, v)| {
+                v.as_deref().is_none_or(|v| !matches!(v.to_ascii_lowercase().as_str(), "none" | "false" | "0" | "f"))
+            });
+        let deletes = !dry
+            && (verb == "delete"
+                || (matches!(verb, "replace" | "apply") && o.has(&["--force"]))
+                || (verb == "apply" && o.has(&["--prune"]))
+                || (verb == "drain" && o.has(&["--delete-emptydir-data", "--delete-local-data"]))
+                || (verb == "adm" && ops.contains(&"prune") && o.has(&["--confirm"]))
+                || (verb == "cnpg" && ops.contains(&"destroy")));
         if deletes {
             self.hit(Category::Infrastructure, "kubectl delete", words, "deletes cluster resources");
         }
@@ -2751,15 +3022,12 @@ impl<'a> Classifier<'a> {
         let ops = o.lits();
         // A global option's value the list lacks may come first (`--cli-read-timeout 5`): the service is the word before a
         // deleting command, wherever it stands.
-        let at = ops
-            .windows(2)
-            .position(|p| {
-                (p[0] == "s3" && matches!(p[1], "rm" | "rb" | "sync" | "mv"))
-                    || ["delete-", "terminate-", "deregister-", "purge-"].iter().any(|k| p[1].starts_with(k))
-            })
-            .unwrap_or(0);
+        let at =
+            ops.windows(2).position(|p| (p[0] == "s3" && matches!(p[1], "rm" | "rb" | "sync" | "mv")) || aws_deletes(p[1])).unwrap_or(0);
         let (svc, cmd) = (ops.get(at).copied().unwrap_or(""), ops.get(at + 1).copied().unwrap_or(""));
-        if o.has(&["--dryrun", "--dry-run"]) {
+        // The last of `--dry-run` / `--no-dry-run` wins.
+        let dry = o.flags.iter().rev().find(|(f, _)| matches!(f.as_str(), "--dryrun" | "--dry-run" | "--no-dry-run"));
+        if dry.is_some_and(|(f, _)| f != "--no-dry-run") {
             return;
         }
         let hit = match (svc, cmd) {
@@ -2768,11 +3036,7 @@ impl<'a> Classifier<'a> {
             ("s3", "sync" | "mv") if o.has(&["--delete"]) || cmd == "mv" && o.has(&["--recursive"]) => {
                 Some(("aws s3 sync --delete", "deletes objects at the destination (or the sources)"))
             }
-            (_, c)
-                if c.starts_with("delete-") || c.starts_with("terminate-") || c.starts_with("deregister-") || c.starts_with("purge-") =>
-            {
-                Some(("cloud delete", "deletes cloud resources"))
-            }
+            (_, c) if aws_deletes(c) => Some(("cloud delete", "deletes cloud resources")),
             _ => None,
         };
         match hit {
@@ -2834,6 +3098,17 @@ impl<'a> Classifier<'a> {
         );
         let method = o.flags.iter().rev().find(|(f, _)| flag_is(f, "-X") || flag_is(f, "--request")).and_then(|(_, v)| v.as_deref());
         let method = if o.values(&["-H", "--header"]).any(overrides_to_delete) { Some("DELETE") } else { method };
+        // Rails', Laravel's and Symfony's method override (`_method=DELETE` in the body or the query), and a GraphQL
+        // mutation whose name deletes (`mutation { deleteRepository(…) }`) delete like a DELETE.
+        static OVERRIDE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+            regex::Regex::new(r#"(?is)(^|[?&\s"'])_method=delete\b|\bmutation\b.*?[{\s]\s*(delete|destroy|remove|purge)[A-Za-z_]*\s*\("#)
+                .expect("static regex")
+        });
+        let overridden = o
+            .values(&["-d", "--data", "--data-raw", "--data-binary", "--data-urlencode", "--json", "-F", "--form"])
+            .chain(o.lits())
+            .any(|v| OVERRIDE.is_match(v));
+        let method = if overridden { Some("DELETE") } else { method };
         // `--expand-request '{{M}}'` with `--variable M=DELETE` (curl 8.3+).
         let expanded = o.value(&["--expand-request"]).map(|m| curl_expand(m, &o));
         let method = match &expanded {
@@ -2841,7 +3116,7 @@ impl<'a> Classifier<'a> {
             None => method,
         };
         // `-K -`: options read from standard input.
-        let from_config = match (&self.stdin, o.values(&["-K", "--config"]).any(|v| matches!(v, "-" | "/dev/stdin"))) {
+        let from_config = match (&self.stdin, o.values(&["-K", "--config"]).any(stdin_path)) {
             (Stdin::Text(t), true) => curl_config_method(t),
             (Stdin::Unknown(_), true) => Some("\u{0}unknown".to_owned()),
             _ => None,
@@ -2936,6 +3211,7 @@ impl<'a> Classifier<'a> {
     /// be, it may well run it (an unknown wrapper).
     fn unknown_program(&mut self, name: &str, words: &[Word], c: &Cmd) {
         let args = &words[1..];
+
         for (i, w) in args.iter().enumerate() {
             let Some(v) = w.val() else { continue };
             let candidates: Vec<&str> = match v.split_once('=') {
@@ -2944,7 +3220,7 @@ impl<'a> Classifier<'a> {
             };
             for cand in candidates {
                 let inner: Vec<Word> = if cand.contains(char::is_whitespace) {
-                    let mut sub = Classifier::new(self.gate, self.env, self.probe, self.cwd);
+                    let mut sub = Classifier::new(self.gate, self.env, self.probe, self.cwd.as_deref());
                     sub.depth = self.depth + 1;
                     sub.chain = self.chain;
                     sub.len = self.len;
@@ -2972,7 +3248,7 @@ impl<'a> Classifier<'a> {
                 if !is_ruled(&inner_name) {
                     continue;
                 }
-                let mut sub = Classifier::new(self.gate, self.env, self.probe, self.cwd);
+                let mut sub = Classifier::new(self.gate, self.env, self.probe, self.cwd.as_deref());
                 sub.depth = self.depth + 1;
                 sub.chain = self.chain;
                 sub.len = self.len;
@@ -2989,6 +3265,17 @@ impl<'a> Classifier<'a> {
                 }
             }
         }
+        // Nothing it runs is known: what it is told to do may still be.
+        if let Some(verb) = destructive_verb(args) {
+            self.hit(
+                Category::Infrastructure,
+                "destructive subcommand",
+                words,
+                format!("`{name}` is not known to the gate and its `{verb}` deletes, destroys or resets something"),
+            );
+            return;
+        }
+        self.device_operands(name, words);
     }
 }
 
@@ -3046,6 +3333,19 @@ fn is_ruled(n: &str) -> bool {
         "srm",
         "wipe",
         "git",
+        "git-push",
+        "git-clean",
+        "git-reset",
+        "git-branch",
+        "git-filter-repo",
+        "git-filter-branch",
+        "bfg",
+        "hg",
+        "svn",
+        "p4",
+        "jj",
+        "gh",
+        "glab",
         "rsync",
         "chmod",
         "chown",
@@ -3064,6 +3364,20 @@ fn is_ruled(n: &str) -> bool {
         "cryptsetup",
         "dropdb",
         "mysqladmin",
+        "mariadb-admin",
+        "dropuser",
+        "pg_dropcluster",
+        "usql",
+        "mycli",
+        "mysqlsh",
+        "ysqlsh",
+        "beeline",
+        "spark-sql",
+        "sqlplus",
+        "clickhouse-client",
+        "influx",
+        "flyway",
+        "liquibase",
         "psql",
         "mysql",
         "mariadb",
@@ -3283,4 +3597,29 @@ pub(crate) fn normalised(words: &[Word]) -> String {
         }
     }
     out.join(" ")
+}
+
+/// A path that is the command's own standard input (`-`, `/dev/stdin`,
+/// `/dev/fd/0`, `/proc/self/fd/0`).
+fn stdin_path(p: &str) -> bool {
+    matches!(p, "-" | "/dev/stdin" | "/dev/fd/0" | "/proc/self/fd/0" | "/proc/thread-self/fd/0")
+}
+
+/// An AWS CLI operation that deletes or gives something up for good
+/// (`delete-*`, `batch-delete-*`, `admin-delete-*`, `terminate-*`,
+/// `schedule-key-deletion`, `close-account`, `release-address`).
+fn aws_deletes(op: &str) -> bool {
+    [
+        "delete-",
+        "terminate-",
+        "deregister-",
+        "purge-",
+        "batch-delete-",
+        "admin-delete-",
+        "schedule-key-deletion",
+        "close-account",
+        "release-address",
+    ]
+    .iter()
+    .any(|k| op.starts_with(k))
 }

@@ -75,6 +75,21 @@ pub const RULES: &[RuleDoc] = &[
         "`sgdisk --zap-all/-Z/-o/-d`, `sfdisk`, `fdisk|gdisk|cfdisk DEVICE` (not listing), `parted … mklabel|rm`",
     ),
     r(Destruction, "volume removal", "`lvremove`, `vgremove`, `pvremove`, `zpool|zfs destroy`, `cryptsetup luksFormat|erase`"),
+    r(
+        Destruction,
+        "device operand",
+        "a block device (`/dev/sd*`, `nvme*`, `vd*`, `xvd*`, `hd*`, `mmcblk*`, `md*`, `dm-*`, `mapper/*`, `disk/*`, `mtd*`, `loop*`; also through `/proc/*/root` or `..`) given to a program that is not known to only read it (`curl -o`, `tar -cf`, `socat`, `pvcreate`, `nwipe`, …); `lsblk`, `blkid`, `cat`, `fdisk -l` and the like read",
+    ),
+    r(
+        Destruction,
+        "stop the system",
+        "`kill -9 -1` or `kill 1` (every process, init), `pkill|killall` of every process, `killall5`; `shutdown`, `poweroff`, `reboot`, `halt`, `telinit|init 0|6`, `systemctl poweroff|reboot|halt|kexec|isolate|emergency|rescue`; a write to `/proc/sysrq-trigger`",
+    ),
+    r(
+        Destruction,
+        "remove an essential package",
+        "`apt|apt-get|dpkg|rpm|dnf|yum` removing with `--allow-remove-essential`, `--force-all`, `--force-remove-essential` or `--nodeps`, or removing libc, glibc, systemd, coreutils, bash, dpkg, apt, rpm, sudo or a kernel",
+    ),
     r(HistoryRewrite, "git push --force", "`git push -f`, `--force`, `--force-with-lease`, `+ref`, a `+` refspec in `-c remote.X.push`"),
     r(HistoryRewrite, "git push --mirror", "`git push --mirror`, `-c remote.X.mirror=true`"),
     r(HistoryRewrite, "git push --delete", "`git push --delete`, `-d`, `--prune`, `:ref`"),
@@ -110,6 +125,11 @@ pub const RULES: &[RuleDoc] = &[
         "FLUSHALL/FLUSHDB",
         "`redis-cli [opts] FLUSHALL|FLUSHDB` (any case), also piped in, inside `EVAL`, or sent raw (`nc`, `/dev/tcp`)",
     ),
+    r(
+        Database,
+        "dynamic SQL",
+        "SQL built at run time, which cannot be read before it runs: PL/pgSQL `EXECUTE 'DR' || 'OP …'`, `PREPARE s FROM @var`, psql `\\gexec`",
+    ),
     r(Database, "mongo drop", "`mongosh --eval` with `dropDatabase()`, `.drop()`, `deleteMany({})`, `remove({})`; `mongorestore --drop`"),
     r(Infrastructure, "kubectl delete", "`kubectl|oc [global opts] delete …`, `kubectl replace --force`, `kubectl apply --prune`"),
     r(Infrastructure, "helm uninstall", "`helm uninstall|delete|del|un`"),
@@ -134,6 +154,16 @@ pub const RULES: &[RuleDoc] = &[
         "vm destroy",
         "`vagrant destroy`, `multipass delete --purge`, `multipass purge`, `lxc|incus delete`, `virsh undefine --remove-all-storage`, `virsh vol-delete`",
     ),
+    r(
+        Infrastructure,
+        "unpublish",
+        "`npm|pnpm|yarn unpublish`, `cargo yank`, `gem yank`, `dotnet nuget delete`, `skopeo|crane|regctl … delete`: a published package or image withdrawn for everyone who depends on it",
+    ),
+    r(
+        Infrastructure,
+        "destructive subcommand",
+        "a program the gate has no rule for whose subcommand — one of its first four words, split at `-`, `_`, `:`, `.` and case changes — is delete, del, destroy, remove, rm, purge, drop, prune, wipe, nuke, terminate, unpublish, yank, obliterate, erase, truncate, forget, abandon, reset, rebuild, revert, strip or zap (`fly apps destroy`, `gh repo delete`, `eksctl delete cluster`, `mix ecto.drop`, `restic forget`), or with a long option naming one (`--purge`, `--delete-destination`, `--accept-data-loss`); not with `--help`",
+    ),
     r(Permissions, "chmod -R", "`chmod -R`, `--recursive`, `setfacl -R`; `chmod` per input item (`find -exec chmod … +`, `xargs chmod`)"),
     r(Permissions, "chown -R", "`chown -R`, `chgrp -R`; per input item (`xargs chown`, `find -exec chgrp`)"),
     r(
@@ -154,6 +184,11 @@ pub const RULES: &[RuleDoc] = &[
         Unknown,
         "expansion in arguments",
         "a word only known at run time where it could change the verdict (`rm $FLAGS d`, `curl -X \"$M\"`, `psql -c \"$SQL\"`, `xargs -I{} sh -c '{}'`)",
+    ),
+    r(
+        Unknown,
+        "Mend's own gate",
+        "a call that answers or loosens Mend's own gate: `mend approvals decide`, `mend mcp enable`, `mend run` under another config (`--config`, `MEND_CONFIG=`), a write into Mend's config or data folder (`config.toml`, the journal, `mcp-disabled.json`)",
     ),
     r(Unknown, "eval", "`eval …`"),
     r(Unknown, "source", "`source FILE`, `. FILE`"),

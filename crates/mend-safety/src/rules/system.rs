@@ -1,0 +1,653 @@
+//! The system and its neighbours (the red team of the gate, after issue
+//! 17): stopping the machine, removing what it cannot run without,
+//! withdrawing published packages, commands smuggled through network and
+//! archive tools, Mend's own gate, and the two kinds that catch programs
+//! the gate has no rule for — a destructive subcommand, a block device
+//! operand.
+
+#[allow(unused_imports)]
+use super::*;
+
+/// Subcommand words that destroy or withdraw something, whatever the
+/// program (`fly apps destroy`, `gh repo delete`, `restic forget`). Read on
+/// the first four words that are not options, split at `-`, `_`, `:`, `.`
+/// and case changes.
+const DESTROY_VERBS: &[&str] = &[
+    "delete",
+    "del",
+    "destroy",
+    "remove",
+    "rm",
+    "purge",
+    "drop",
+    "dropall",
+    "prune",
+    "wipe",
+    "nuke",
+    "terminate",
+    "unpublish",
+    "yank",
+    "obliterate",
+    "erase",
+    "truncate",
+    "forget",
+    "abandon",
+    "reset",
+    "rebuild",
+    "revert",
+    "strip",
+    "zap",
+    "deltree",
+    "rmdir",
+    "rmtree",
+];
+
+/// Long-option words that make an unknown program delete (`--purge`,
+/// `--delete-destination`, `--accept-data-loss`).
+const DESTROY_OPTION_WORDS: &[&str] = &["delete", "destroy", "purge", "wipe", "prune", "drop", "nuke", "obliterate", "erase"];
+
+/// File extensions: a word ending in one is a file name, not a subcommand
+/// (`notes-to-delete.txt`).
+const FILE_EXTENSIONS: &[&str] = &[
+    "txt", "json", "yaml", "yml", "toml", "sql", "csv", "log", "md", "py", "js", "ts", "rb", "sh", "tar", "gz", "zip", "img", "iso",
+    "conf", "cfg", "ini", "xml", "html", "lock", "db", "bak", "tf", "tfplan", "env",
+];
+
+/// The words of a subcommand: split at `-`, `_`, `:`, `.`, and where a
+/// lower-case letter meets an upper-case one (`dropAll` → drop, all).
+pub(super) fn verb_parts(w: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    for piece in w.split(['-', '_', ':', '.']) {
+        let mut cur = String::new();
+        let mut prev_lower = false;
+        for ch in piece.chars() {
+            if ch.is_uppercase() && prev_lower && !cur.is_empty() {
+                parts.push(std::mem::take(&mut cur));
+            }
+            prev_lower = ch.is_lowercase();
+            cur.extend(ch.to_lowercase());
+        }
+        if !cur.is_empty() {
+            parts.push(cur);
+        }
+    }
+    parts
+}
+
+/// The destructive subcommand or option of a program the gate has no rule
+/// for, if any (see [`DESTROY_VERBS`]); `--help` anywhere means it only
+/// prints help.
+pub(super) fn destructive_verb(args: &[Word]) -> Option<String> {
+    let vals: Vec<&str> = args.iter().filter_map(|w| w.val()).collect();
+    if vals.iter().any(|v| *v == "--help" || *v == "-help") || vals.first().is_some_and(|v| *v == "help") {
+        return None;
+    }
+    let mut positional = 0;
+    for v in &vals {
+        if let Some(long) = v.strip_prefix("--") {
+            let name = long.split_once('=').map_or(long, |(n, _)| n);
+            let value = long.split_once('=').map(|(_, v)| v.to_ascii_lowercase());
+            let off = matches!(value.as_deref(), Some("false" | "0" | "no" | "off"));
+            if !off && (verb_parts(name).iter().any(|p| DESTROY_OPTION_WORDS.contains(&p.as_str())) || name == "accept-data-loss") {
+                return Some(format!("--{name}"));
+            }
+            continue;
+        }
+        if v.starts_with('-') {
+            continue;
+        }
+        positional += 1;
+        if positional > 4 {
+            break;
+        }
+        let file_like = v.rsplit_once('.').is_some_and(|(_, ext)| FILE_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str()));
+        if v.contains(['/', '=', ' ', '\t', '@']) || file_like || v.starts_with(|c: char| c.is_ascii_digit()) {
+            continue;
+        }
+        if verb_parts(v).iter().any(|p| DESTROY_VERBS.contains(&p.as_str())) {
+            return Some((*v).to_owned());
+        }
+    }
+    None
+}
+
+/// Whether a path names a block device (a disk, a partition, a volume, a
+/// flash chip), after `/proc/<pid>/root`, `.`, `..` and doubled slashes are
+/// folded. Character devices (`/dev/null`, `/dev/tty`) are not.
+pub(super) fn block_device(p: &str) -> Option<String> {
+    static BLOCK: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r"^/dev/(sd[a-z]|hd[a-z]|vd[a-z]|xvd[a-z]|nvme\d|mmcblk\d|md\d|md/|dm-\d|mapper/|disk/|mtd\d|mtdblock\d|loop\d|nbd\d|zd\d|rbd\d|bcache\d|sg\d|sr\d|root$)",
+        )
+        .expect("static regex")
+    });
+    let norm = fold_path(p)?;
+    BLOCK.is_match(&norm).then_some(norm)
+}
+
+/// An absolute path with `/proc/<x>/root` (the same file system seen from
+/// a process), `.`, `..` and doubled slashes folded; `None` for a relative
+/// path.
+pub(super) fn fold_path(p: &str) -> Option<String> {
+    if !p.starts_with('/') {
+        return None;
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+        // `/proc/self/root`, `/proc/1/root`, `/proc/thread-self/root`: the root again.
+        if parts.len() == 3 && parts[0] == "proc" && parts[2] == "root" {
+            parts.clear();
+        }
+    }
+    Some(format!("/{}", parts.join("/")))
+}
+
+/// Programs that only read a device they are given (listing, checksums,
+/// SMART data), so a device operand is no reason to ask.
+const READS_DEVICES: &[&str] = &[
+    "lsblk",
+    "blkid",
+    "cat",
+    "head",
+    "tail",
+    "xxd",
+    "od",
+    "hexdump",
+    "strings",
+    "file",
+    "stat",
+    "ls",
+    "readlink",
+    "realpath",
+    "smartctl",
+    "udevadm",
+    "findmnt",
+    "df",
+    "du",
+    "mount",
+    "umount",
+    "dumpe2fs",
+    "blockdev",
+    "partprobe",
+    "sha256sum",
+    "sha1sum",
+    "md5sum",
+    "cksum",
+    "b2sum",
+    "cmp",
+    "lsof",
+    "fuser",
+    "iostat",
+    "hdparm",
+    "eject",
+    "test",
+    "[",
+    "echo",
+    "printf",
+    "grep",
+    "wc",
+    "pvs",
+    "vgs",
+    "lvs",
+    "pvdisplay",
+    "vgdisplay",
+    "lvdisplay",
+    "pvscan",
+    "vgscan",
+    "lvscan",
+    "isosize",
+    "sginfo",
+    "sg_inq",
+    "badblocks",
+    "wipefs",
+    "losetup",
+    "dumpe2fs",
+    "tune2fs",
+    "xfs_info",
+    "xfs_db",
+    "btrfs",
+    "sync",
+    "fstrim",
+    "swapon",
+    "swapoff",
+    "kpartx",
+    "multipath",
+];
+
+/// Packages a system cannot run without.
+fn essential_package(p: &str) -> bool {
+    let name = p.split([':', '=', '@']).next().unwrap_or(p);
+    matches!(
+        name,
+        "libc6"
+            | "libc-bin"
+            | "glibc"
+            | "glibc-common"
+            | "systemd"
+            | "systemd-sysv"
+            | "coreutils"
+            | "bash"
+            | "dash"
+            | "dpkg"
+            | "apt"
+            | "rpm"
+            | "dnf"
+            | "yum"
+            | "sudo"
+            | "base-files"
+            | "util-linux"
+            | "login"
+            | "passwd"
+            | "init"
+            | "openssh-server"
+    ) || name.starts_with("linux-image")
+        || name.starts_with("kernel")
+}
+
+impl Classifier<'_> {
+    /// Programs of this room; returns whether `name` is one of them (then
+    /// nothing else looks at the command).
+    pub(super) fn system(&mut self, name: &str, words: &[Word], c: &Cmd) -> bool {
+        let args = &words[1..];
+        let vals: Vec<&str> = args.iter().filter_map(|w| w.val()).collect();
+        match name {
+            "kill" => {
+                // `kill -9 -1`: every process the caller may signal; `kill 1`: init.
+                let targets = vals.iter().skip_while(|v| v.starts_with('-') && **v != "-1" && **v != "--").filter(|v| **v != "--");
+                if targets.clone().any(|t| *t == "-1" || *t == "1") {
+                    self.hit(Category::Destruction, "stop the system", words, "signals every process (`-1`) or init (`1`)");
+                }
+            }
+            "pkill" | "killall" => {
+                let o = opts(args, "sgGPtuUn", &["--signal", "--pgroup", "--group", "--parent", "--terminal", "--euid", "--uid", "--ns"]);
+                let pats = o.lits();
+                if pats.iter().any(|p| matches!(*p, "." | ".*" | "^" | "" | ".+"))
+                    || (name == "killall" && o.has(&["-u", "--user"]) && pats.is_empty())
+                {
+                    self.hit(Category::Destruction, "stop the system", words, "the pattern matches every process");
+                }
+            }
+            "killall5" => self.hit(Category::Destruction, "stop the system", words, "signals every process"),
+            "shutdown" | "poweroff" | "reboot" | "halt" => {
+                self.hit(Category::Destruction, "stop the system", words, format!("`{name}` stops the machine"))
+            }
+            "telinit" | "init" if vals.iter().any(|v| matches!(*v, "0" | "6" | "1" | "s" | "S")) => {
+                self.hit(Category::Destruction, "stop the system", words, "changes the runlevel: stops the machine or its services")
+            }
+            "telinit" | "init" => {}
+            "systemctl" => {
+                let o = opts(args, "tpHMsn", &["--type", "--property", "--host", "--machine", "--signal", "--lines", "--root"]);
+                if let Some(verb) = o.lits().first()
+                    && matches!(*verb, "poweroff" | "reboot" | "halt" | "kexec" | "isolate" | "emergency" | "rescue" | "soft-reboot")
+                {
+                    self.hit(
+                        Category::Destruction,
+                        "stop the system",
+                        words,
+                        format!("`systemctl {verb}` stops the machine or every service"),
+                    );
+                }
+            }
+            "journalctl" if vals.iter().any(|v| v.starts_with("--vacuum-")) => {
+                self.hit(Category::BulkDeletion, "rm glob", words, "`journalctl --vacuum-*` deletes archived journal files")
+            }
+            "journalctl" => {}
+            "apt" | "apt-get" | "aptitude" | "dpkg" | "rpm" | "dnf" | "yum" | "zypper" | "pacman" => {
+                // Hooks given on the command line run through `sh -c`.
+                let o = opts(args, "oct", &["--option", "--config-file", "--target-release"]);
+                for v in o.values(&["-o", "--option"]) {
+                    if let Some((key, cmd)) = v.split_once('=')
+                        && (key.contains("Invoke") || key.contains("Pre-Install-Pkgs"))
+                    {
+                        self.nested_checked(cmd);
+                    }
+                }
+                let removes = vals.iter().any(|v| {
+                    matches!(
+                        *v,
+                        "remove"
+                            | "purge"
+                            | "autoremove"
+                            | "erase"
+                            | "-r"
+                            | "--remove"
+                            | "-P"
+                            | "--purge"
+                            | "-e"
+                            | "--erase"
+                            | "-R"
+                            | "-Rns"
+                    ) || (name == "pacman" && v.starts_with("-R"))
+                });
+                let forced = vals.iter().any(|v| {
+                    matches!(
+                        *v,
+                        "--allow-remove-essential" | "--force-all" | "--force-remove-essential" | "--nodeps" | "--force-depends" | "-dd"
+                    )
+                });
+                if removes && (forced || vals.iter().any(|v| essential_package(v))) {
+                    self.hit(
+                        Category::Destruction,
+                        "remove an essential package",
+                        words,
+                        "removes a package the system cannot run without",
+                    );
+                }
+            }
+            "npm" | "pnpm" | "yarn" | "bun" => {
+                if vals.iter().take_while(|v| **v != "--").any(|v| *v == "unpublish") {
+                    self.hit(Category::Infrastructure, "unpublish", words, "withdraws a published package from the registry");
+                }
+            }
+            "cargo" => {
+                if vals.first() == Some(&"yank") && !vals.contains(&"--undo") {
+                    self.hit(Category::Infrastructure, "unpublish", words, "yanks a published crate version");
+                }
+                // `--config 'target.X.runner="CMD"'`: cargo runs the runner, a wrapper or a linker.
+                for (i, v) in vals.iter().enumerate() {
+                    let cfg = match v.strip_prefix("--config=") {
+                        Some(x) => Some(x),
+                        None if *v == "--config" => vals.get(i + 1).copied(),
+                        None => None,
+                    };
+                    if let Some((key, val)) = cfg.and_then(|c| c.split_once('='))
+                        && ["runner", "linker", "rustc-wrapper", "rustc", "rustdoc"].iter().any(|k| key.trim().ends_with(k))
+                    {
+                        self.nested_checked(val.trim().trim_matches(['"', '\'']));
+                    }
+                }
+            }
+            "gem" if vals.first() == Some(&"yank") => {
+                self.hit(Category::Infrastructure, "unpublish", words, "yanks a published gem version")
+            }
+            "gem" => {}
+            "dotnet" if vals.starts_with(&["nuget", "delete"]) => {
+                self.hit(Category::Infrastructure, "unpublish", words, "deletes a published package version")
+            }
+            "skopeo" | "crane" | "regctl" | "oras" => {
+                if vals.iter().filter(|v| !v.starts_with('-')).take(3).any(|v| matches!(*v, "delete" | "rm")) {
+                    self.hit(Category::Infrastructure, "unpublish", words, "deletes an image from its registry");
+                }
+            }
+            // Netcat's and socat's command execution: `nc -c CMD`, `nc -e PROG`, `ncat --sh-exec CMD`, `socat … EXEC:CMD`.
+            "nc" | "ncat" | "netcat" | "nc.traditional" | "nc.openbsd" => {
+                let o = opts(args, "ceiIOpqswWxXTbmPK", &["--sh-exec", "--exec", "--lua-exec", "--source", "--wait", "--proxy"]);
+                for cmd in o.values(&["-c", "-e", "--sh-exec", "--exec"]) {
+                    self.nested_checked(cmd);
+                }
+                if o.has(&["--lua-exec"]) {
+                    self.hit(Category::Unknown, "inline code", words, "`--lua-exec` runs a Lua script the gate cannot read");
+                }
+            }
+            "socat" => {
+                for v in &vals {
+                    for addr in v.split("!!") {
+                        let upper = addr.to_ascii_uppercase();
+                        if let Some(cmd) = ["EXEC:", "SYSTEM:"].iter().find_map(|p| upper.starts_with(p).then(|| &addr[p.len()..])) {
+                            let cmd = cmd.split(',').next().unwrap_or(cmd);
+                            self.nested_checked(cmd);
+                        }
+                    }
+                }
+                self.device_operands(name, words);
+            }
+            // `zip -TT CMD` / `--unzip-command CMD`: the test command runs through a shell.
+            "zip" => {
+                let o = opts(args, "bnOtxi", &["--unzip-command", "--temp-path", "--suffixes", "--output-file"]);
+                if let Some(at) = vals.iter().position(|v| *v == "-TT")
+                    && let Some(cmd) = vals.get(at + 1)
+                {
+                    self.nested_checked(cmd);
+                }
+                for cmd in o.values(&["--unzip-command"]) {
+                    self.nested_checked(cmd);
+                }
+            }
+            // `scp|sftp -o ProxyCommand=CMD`, `-S PROGRAM`: ssh runs them.
+            "scp" | "sftp" => {
+                let o = opts(args, "oSFiPlcDJB", &[]);
+                for v in o.values(&["-o"]) {
+                    let (key, val) = v.split_once(['=', ' ']).unwrap_or((v, ""));
+                    if matches!(key.to_ascii_lowercase().as_str(), "proxycommand" | "localcommand" | "knownhostscommand") {
+                        self.nested_checked(val.trim());
+                    }
+                }
+                if let Some(p) = o.value(&["-S"]) {
+                    self.argv(&[Word::literal(p)], c);
+                }
+            }
+            "dcfldd" => self.dd(words),
+            // `ddrescue IN OUT [MAP]`: the second operand is written.
+            "ddrescue" | "gddrescue" => {
+                let o = opts(args, "bcdeiIKmoOsTuxZ", &[]);
+                if let Some(dev) = o.lits().get(1).and_then(|p| block_device(p).or_else(|| self.device(p))) {
+                    self.hit(Category::Destruction, "dd to a device", words, format!("`{name}` writes over the device {dev}"));
+                }
+            }
+            // `pv -o DEV`: only its output is written; what it reads is not.
+            "pv" => {
+                let o = opts(args, "LBsNiDdAwHRo", &["--output", "--rate-limit", "--buffer-size", "--size", "--name"]);
+                if let Some(dev) = o.values(&["-o", "--output"]).find_map(|p| block_device(p).or_else(|| self.device(p))) {
+                    self.hit(Category::Destruction, "write to a device", words, format!("`pv` writes over the device {dev}"));
+                }
+            }
+            "lvreduce" | "lvresize"
+                if name == "lvreduce" || vals.iter().any(|v| v.starts_with("-L-") || v.starts_with("--size=-") || v.starts_with("-l-")) =>
+            {
+                self.hit(Category::Destruction, "volume removal", words, "shrinks a volume under its file system")
+            }
+            "zfs" if vals.first() == Some(&"rollback") && vals.iter().any(|v| v.starts_with('-') && v.contains(['r', 'R'])) => {
+                self.hit(Category::Destruction, "volume removal", words, "`zfs rollback -r` destroys the later snapshots")
+            }
+            "flashrom" if vals.iter().any(|v| matches!(*v, "-w" | "--write" | "-E" | "--erase")) => {
+                self.hit(Category::Destruction, "blkdiscard", words, "overwrites or erases a firmware chip")
+            }
+            "debugfs" if vals.contains(&"-w") => {
+                self.hit(Category::Destruction, "device operand", words, "`debugfs -w` edits a file system on its device directly")
+            }
+            "debugfs" => {}
+            "openssl" => self.device_operands(name, words),
+            // Remote commands: `gcloud compute ssh --command`, `az vm run-command --scripts`, `ansible -m shell -a`.
+            "ansible" | "ansible-console" => {
+                let o = opts(args, "maiuMfeCt", &["--module-name", "--args", "--inventory", "--user", "--forks", "--extra-vars"]);
+                let module = o.value(&["-m", "--module-name"]).unwrap_or("command");
+                for a in o.values(&["-a", "--args"]) {
+                    match module.rsplit('.').next().unwrap_or(module) {
+                        "shell" | "command" | "raw" => self.nested_checked(a),
+                        "file" if a.contains("state=absent") => self.hit(
+                            Category::BulkDeletion,
+                            "rm -r",
+                            words,
+                            "the `file` module with `state=absent` deletes the path on every host",
+                        ),
+                        _ => {}
+                    }
+                }
+            }
+            "mend" => self.mend(words),
+            _ => return false,
+        }
+        true
+    }
+
+    /// `mend` run by a call: answering a request, turning a server back on
+    /// or running under another config would let a call decide what only
+    /// a person may (the promise "whoever proposed it").
+    fn mend(&mut self, words: &[Word]) {
+        let vals: Vec<&str> = words[1..].iter().filter_map(|w| w.val()).collect();
+        let cmd: Vec<&str> = vals.iter().filter(|v| !v.starts_with('-')).take(2).copied().collect();
+        let why = match cmd.as_slice() {
+            ["approvals", "decide", ..] => Some("answers a request that waits for a person"),
+            ["mcp", "enable", ..] => Some("turns a server a person disabled back on"),
+            ["run" | "daemon", ..] if vals.iter().any(|v| v.starts_with("--config")) || self.env_has("MEND_CONFIG") => {
+                Some("runs a job under another config, with another gate")
+            }
+            _ => None,
+        };
+        if let Some(why) = why {
+            self.hit(Category::Unknown, "Mend's own gate", words, why);
+        }
+    }
+
+    /// Whether the call or an earlier assignment of this script sets a
+    /// variable.
+    fn env_has(&self, name: &str) -> bool {
+        self.assigned.contains(name) || (self.env)(name).is_some()
+    }
+
+    /// A block device given to a program not known to only read it.
+    pub(super) fn device_operands(&mut self, name: &str, words: &[Word]) {
+        let vals: Vec<&str> = words[1..].iter().filter_map(|w| w.val()).collect();
+        let verb = vals.iter().find(|v| !v.starts_with('-')).copied().unwrap_or("");
+        let reads = READS_DEVICES.contains(&name)
+            || match name {
+                "nvme" => matches!(
+                    verb,
+                    "list"
+                        | "list-subsys"
+                        | "list-ns"
+                        | "id-ctrl"
+                        | "id-ns"
+                        | "smart-log"
+                        | "error-log"
+                        | "fw-log"
+                        | "get-log"
+                        | "get-feature"
+                        | "show-regs"
+                ),
+                "cryptsetup" => vals
+                    .iter()
+                    .any(|v| matches!(*v, "luksDump" | "status" | "isLuks" | "open" | "luksOpen" | "close" | "luksClose" | "luksUUID")),
+                "mdadm" => vals
+                    .iter()
+                    .any(|v| matches!(*v, "--detail" | "-D" | "--examine" | "-E" | "--query" | "-Q" | "--assemble" | "-A" | "--monitor")),
+                "zpool" | "zfs" => matches!(verb, "status" | "list" | "iostat" | "get" | "import" | "history" | "events"),
+                _ => false,
+            };
+        if reads {
+            return;
+        }
+        for w in &words[1..] {
+            let Some(v) = w.val() else { continue };
+            for piece in v.split(|ch: char| ch == '=' || ch == ',' || ch.is_whitespace()).flat_map(|p| p.split(':')) {
+                let dev = block_device(piece).or_else(|| self.device(piece).filter(|d| block_device(d).is_some()));
+                if let Some(dev) = dev {
+                    self.hit(Category::Destruction, "device operand", words, format!("`{name}` is given the block device {dev}"));
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl Classifier<'_> {
+    /// `cd DIR` / `pushd DIR`: later relative paths of the script resolve
+    /// there (`cd /dev && dd of=sda` writes /dev/sda).
+    pub(super) fn follow_cd(&mut self, words: &[Word]) {
+        let Some(prog) = words.first().and_then(|w| w.val()) else { return };
+        if !matches!(prog, "cd" | "pushd" | "chdir") {
+            return;
+        }
+        let Some(target) = words[1..].iter().filter_map(|w| w.val()).find(|v| !v.starts_with('-') || *v == "-") else { return };
+        if target == "-" || target.starts_with('~') || unknown_value(target) {
+            return;
+        }
+        if target.starts_with('/') {
+            self.cwd = Some(PathBuf::from(target));
+        } else if let Some(cwd) = &self.cwd {
+            self.cwd = Some(cwd.join(target));
+        }
+    }
+
+    /// A program that starts a shell when given no command (`sudo -s`,
+    /// `sudo -i`, `su`, `chroot DIR`, `nsenter …`, `newgrp GROUP`): that
+    /// shell reads standard input as its script. Returns whether the
+    /// command is one of those.
+    pub(super) fn shell_on_stdin(&mut self, name: &str, args: &[Word], c: &Cmd) -> bool {
+        let (o, max_operands) = match name {
+            "sudo" => {
+                let o = opts(
+                    args,
+                    "uCDghprtTUR",
+                    &[
+                        "--user",
+                        "--group",
+                        "--chdir",
+                        "--host",
+                        "--prompt",
+                        "--role",
+                        "--type",
+                        "--command-timeout",
+                        "--other-user",
+                        "--close-from",
+                        "--chroot",
+                    ],
+                );
+                if !o.has(&["-s", "-i", "--shell", "--login"]) {
+                    return false;
+                }
+                (o, 0)
+            }
+            "su" | "runuser" => {
+                let o = opts(args, "ugsgGw", &["--user", "--group", "--shell", "--supp-group", "--whitelist-environment"]);
+                if o.has(&["-c", "--command", "--session-command"]) {
+                    return false;
+                }
+                (o, 1)
+            }
+            "chroot" => (opts(args, "", &["--userspec", "--groups"]), 1),
+            "nsenter" => (opts(args, "tSGw", &["--target", "--setuid", "--setgid", "--wd"]), 0),
+            "newgrp" => (opts(args, "", &[]), 1),
+            _ => return false,
+        };
+        if o.operands.len() > max_operands || !o.unknown.is_empty() || matches!(c.stdin, Stdin::Inherited) {
+            return false;
+        }
+        self.stdin_script(c, name);
+        true
+    }
+}
+
+/// Whether a command rewrites every file it is given to nothing: `sed -i`
+/// with only `d`, `cp /dev/null FILE`, `perl -i -pe 's/.*//s'`.
+pub(super) fn empties_files(name: &str, args: &[Word]) -> bool {
+    let vals: Vec<&str> = args.iter().filter_map(|w| w.val()).collect();
+    match name {
+        "sed" => {
+            let in_place = vals.iter().any(|v| {
+                v.starts_with("-i") || v.starts_with("--in-place") || (v.starts_with('-') && !v.starts_with("--") && v.contains('i'))
+            });
+            let scripts: Vec<&str> = vals.iter().filter(|v| !v.starts_with('-')).copied().collect();
+            in_place && scripts.first().is_some_and(|s| matches!(s.trim(), "d" | "1,$d" | "$d" | "/.*/d" | "/^/d"))
+        }
+        "cp" | "mv" => {
+            vals.iter().find(|v| !v.starts_with('-')).is_some_and(|v| *v == "/dev/null")
+                || (name == "mv" && vals.last() == Some(&"/dev/null"))
+        }
+        "perl" => {
+            vals.iter().any(|v| v.starts_with("-i") || (v.starts_with('-') && v.contains('i') && v.contains('e')))
+                && vals.iter().any(|v| matches!(*v, "s/.*//s" | "s/.*//" | "$_=\"\"" | "undef $_"))
+        }
+        _ => false,
+    }
+}
+
+/// Whether a path is one of Mend's own files: its config, its journal, its
+/// record of disabled servers. A call that writes one could loosen the gate
+/// for every later run (`allow = [".*"]`).
+pub(super) fn mend_own_file(p: &str) -> bool {
+    static OWN: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r"(^|/)(\.config/mend/|mend/config\.toml$|\.local/share/mend/)|(^|/)(mcp-disabled\.json|journal\.sqlite3(-wal|-shm)?)$",
+        )
+        .expect("static regex")
+    });
+    OWN.is_match(p)
+}
