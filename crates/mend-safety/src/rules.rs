@@ -3265,7 +3265,12 @@ impl<'a> Classifier<'a> {
                 }
             }
         }
-        // Nothing it runs is known: what it is told to do may still be.
+        // Nothing it runs is known: what it is told to do may still be. A job's own pattern that names it speaks
+        // first (it is more precise than the catch-alls below).
+        let shown = normalised(words);
+        if self.gate.custom.iter().any(|(_, r)| r.is_match(&shown)) {
+            return;
+        }
         if let Some(verb) = destructive_verb(args) {
             self.hit(
                 Category::Infrastructure,
