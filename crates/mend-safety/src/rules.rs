@@ -1063,7 +1063,7 @@ impl<'a> Classifier<'a> {
     /// HTTP DELETE request line asks like the client forms would.
     fn raw_request(&mut self, text: &str, host: Option<&str>, words: &[Word]) {
         static FLUSH: std::sync::LazyLock<regex::Regex> =
-            std::sync::LazyLock::new(|| regex::Regex::new(r"(?i)\bflush(all|db)\b").expect("static regex"));
+            std::sync::LazyLock::new(|| regex::Regex::new(r"(?i)\bflush_?(all|db)\b").expect("static regex"));
         static DELETE: std::sync::LazyLock<regex::Regex> =
             std::sync::LazyLock::new(|| regex::Regex::new(r"(?m)^\s*DELETE\s+\S+\s+HTTP/").expect("static regex"));
         if FLUSH.is_match(text) {
@@ -1437,10 +1437,14 @@ impl<'a> Classifier<'a> {
                 if o.has(&["-r", "--remove"]) {
                     self.hit(Category::BulkDeletion, "crontab -r", words, "deletes the whole crontab");
                 }
-                if o.lits().first().is_some_and(|f| matches!(*f, "/dev/null")) && !o.has(&["-l"]) {
+                let empty_stdin = matches!(&c.stdin, Stdin::Text(t) if t.trim().is_empty());
+                if (o.lits().first().is_some_and(|f| matches!(*f, "/dev/null"))
+                    || (empty_stdin && o.lits().first().is_some_and(|f| stdin_path(f))))
+                    && !o.has(&["-l"])
+                {
                     self.hit(Category::BulkDeletion, "crontab -r", words, "replaces the whole crontab with an empty one");
                 }
-                if o.operands.first().is_some_and(|w| w.val().is_none_or(unknown_value)) {
+                if !o.unknown.is_empty() || o.operands.first().is_some_and(|w| w.val().is_none_or(unknown_value)) {
                     self.hit(
                         Category::Unknown,
                         "piped script",
@@ -1457,6 +1461,9 @@ impl<'a> Classifier<'a> {
                 let o = opts(args, "fCIjlEoW", &["--file", "--makefile", "--directory", "--include-dir", "--jobs", "--load-average"]);
                 if o.values(&["-f", "--file", "--makefile"]).any(stdin_path) {
                     self.stdin_lines(c, &name, make_recipe);
+                }
+                if o.values(&["-f", "--file", "--makefile"]).any(unknown_value) {
+                    self.hit(Category::Unknown, "piped script", words, "the makefile comes from what cannot be known before it runs");
                 }
                 // `make --eval='x: ; CMD' x`: the text is read as makefile lines.
                 for text in args.iter().filter_map(|w| w.val()).filter_map(|v| v.strip_prefix("--eval=")) {
@@ -1515,8 +1522,24 @@ impl<'a> Classifier<'a> {
             "find" => self.find(words, c),
             "fd" | "fdfind" => {
                 // `-x CMD…` / `-X CMD…` run CMD per match (or per batch), up to a `;`.
-                if let Some(at) = args.iter().position(|w| matches!(w.val(), Some("-x" | "--exec" | "-X" | "--exec-batch"))) {
-                    let rest = &args[at + 1..];
+                // Also in a cluster (`-HIx rm`) and attached (`--exec=rm`).
+                let at = args.iter().position(|w| {
+                    w.val().is_some_and(|v| {
+                        matches!(v, "-x" | "--exec" | "-X" | "--exec-batch")
+                            || v.starts_with("--exec=")
+                            || v.starts_with("--exec-batch=")
+                            || (v.starts_with('-')
+                                && !v.starts_with("--")
+                                && v.len() > 2
+                                && (v.ends_with('x') || v.ends_with('X'))
+                                && v[1..].chars().all(|c| c.is_ascii_alphabetic()))
+                    })
+                });
+                if let Some(at) = at {
+                    let attached: Vec<Word> =
+                        args[at].val().and_then(|v| v.split_once('=')).map(|(_, cmd)| Word::literal(cmd)).into_iter().collect();
+                    let rest: Vec<Word> = attached.into_iter().chain(args[at + 1..].iter().cloned()).collect();
+                    let rest = &rest[..];
                     let end = rest.iter().position(|w| w.val() == Some(";")).unwrap_or(rest.len());
                     if end > 0 {
                         self.bulk_inner(&rest[..end], c, "find -exec rm", Some("{}"));
@@ -1678,12 +1701,13 @@ impl<'a> Classifier<'a> {
                     false,
                 )
             }
-            "rimraf" | "del-cli" => self.hit(Category::BulkDeletion, "rm -r", words, format!("`{name}` deletes whole directory trees")),
-            "prisma" | "rails" | "rake" | "django-admin" | "supabase" | "artisan" => {
-                if let Some(why) = framework_teardown(words) {
-                    self.hit(Category::Database, "dropdb", words, why);
-                }
+            "rimraf" | "del-cli" | "premove" | "trash-empty" => {
+                self.hit(Category::BulkDeletion, "rm -r", words, format!("`{name}` deletes whole directory trees"))
             }
+            "prisma" | "rails" | "rake" | "django-admin" | "supabase" | "artisan" => match framework_teardown(words) {
+                Some(why) => self.hit(Category::Database, "dropdb", words, why),
+                None => self.catch_all(&name, words),
+            },
             // Raw protocol over a socket: what is sent may be a Redis FLUSHALL or an HTTP DELETE.
             "nc" | "ncat" | "netcat" | "socat" | "telnet" => {
                 if let Stdin::Text(t) = &c.stdin {
@@ -1734,7 +1758,11 @@ impl<'a> Classifier<'a> {
                                 | "--version"
                         )
                     }),
-                    _ => lits.iter().any(|a| matches!(*a, "mklabel" | "mktable" | "rm")),
+                    // parted splits one argument into its words (`'mklabel gpt'`); resizing may cut a file system short.
+                    _ => lits
+                        .iter()
+                        .flat_map(|a| a.split_whitespace())
+                        .any(|a| matches!(a, "mklabel" | "mktable" | "rm" | "resizepart" | "resize")),
                 };
                 if destroys {
                     self.hit(Category::Destruction, "partition table", words, "rewrites a partition table");
@@ -1797,12 +1825,28 @@ impl<'a> Classifier<'a> {
                 if args.iter().any(|w| w.val() == Some("rm")) {
                     self.hit(Category::Database, "DROP", words, "`bq rm` deletes a table or data set");
                 }
+                // `bq query --replace`, `bq cp -f|--force`, `bq load --replace`: the destination table's rows are replaced.
+                let vals: Vec<&str> = args.iter().filter_map(|w| w.val()).collect();
+                let replaces = vals.iter().any(|v| *v == "--replace" || *v == "--replace=true")
+                    || (vals.contains(&"cp") && vals.iter().any(|v| matches!(*v, "-f" | "--force" | "--force=true")));
+                if replaces {
+                    self.hit(Category::Database, "DROP", words, "replaces a table's rows with new ones");
+                }
             }
             "mongo" | "mongosh" => {
                 let o = opts(args, "", &["--eval", "--host", "--port", "-u", "-p", "--username", "--password"]);
                 let mut code: Vec<String> = o.values(&["--eval"]).map(str::to_owned).collect();
                 if let Stdin::Text(t) = &c.stdin {
                     code.push(t.clone());
+                }
+                // `--file <(…)`: a script from another command's output.
+                if !o.unknown.is_empty() || args.iter().any(|w| w.val().is_none()) {
+                    self.hit(
+                        Category::Unknown,
+                        "piped script",
+                        words,
+                        format!("`{name}` runs a script that cannot be known before it runs"),
+                    );
                 }
                 if code.iter().any(|t| mongo_destroys(t)) {
                     self.hit(Category::Database, "mongo drop", words, "drops or empties a MongoDB database or collection");
@@ -1813,10 +1857,24 @@ impl<'a> Classifier<'a> {
             }
             "redis-cli" | "valkey-cli" | "keydb-cli" => {
                 static FLUSH: std::sync::LazyLock<regex::Regex> =
-                    std::sync::LazyLock::new(|| regex::Regex::new(r"(?i)\bflush(all|db)\b").expect("static regex"));
+                    std::sync::LazyLock::new(|| regex::Regex::new(r"(?i)\bflush_?(all|db)\b").expect("static regex"));
                 // Also inside a Lua script (`EVAL "return redis.call('FLUSHALL')" 0`).
                 let flushes = |s: &str| FLUSH.is_match(s);
                 let from_stdin = matches!(&c.stdin, Stdin::Text(t) if flushes(t));
+                let vals: Vec<String> = args.iter().filter_map(|w| w.val()).map(str::to_ascii_lowercase).collect();
+                // A Lua script (`EVAL`, `FCALL`, `FUNCTION LOAD`) that deletes keys or builds its command at run time.
+                static LUA: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+                    regex::Regex::new(r#"(?i)redis\.p?call\s*\(\s*(['"](del|unlink|flushall|flushdb|swapdb)['"]|[^'"\s])|\.\."#)
+                        .expect("static regex")
+                });
+                let script = vals.iter().position(|v| matches!(v.as_str(), "eval" | "eval_ro" | "fcall" | "function")).is_some()
+                    && args.iter().filter_map(|w| w.val()).any(|v| LUA.is_match(v));
+                if script {
+                    self.hit(Category::Database, "FLUSHALL/FLUSHDB", words, "a Lua script deletes keys or builds its command at run time");
+                }
+                if vals.windows(2).any(|p| p[0] == "shutdown" && p[1] == "nosave") {
+                    self.hit(Category::Database, "FLUSHALL/FLUSHDB", words, "`SHUTDOWN NOSAVE` stops Redis and loses what was not saved");
+                }
                 if from_stdin || args.iter().any(|w| w.val().is_some_and(flushes)) {
                     self.hit(Category::Database, "FLUSHALL/FLUSHDB", words, "empties a Redis database");
                 } else if matches!(c.stdin, Stdin::Unknown(_)) {
@@ -1876,7 +1934,9 @@ impl<'a> Classifier<'a> {
                     .iter()
                     .copied()
                     .find(|v| matches!(*v, "destroy" | "destroy-all") || (name == "pulumi" && matches!(*v, "down" | "dn")))
-                    .or_else(|| ops.iter().copied().find(|v| matches!(*v, "apply" | "up" | "deploy" | "state" | "workspace" | "stack")))
+                    .or_else(|| {
+                        ops.iter().copied().find(|v| matches!(*v, "apply" | "up" | "deploy" | "state" | "workspace" | "stack" | "taint"))
+                    })
                     .unwrap_or_else(|| ops.first().copied().unwrap_or(""));
                 let at = ops.iter().position(|v| *v == first).unwrap_or(0);
                 let ops: Vec<&str> = ops[at..].to_vec();
@@ -1891,7 +1951,9 @@ impl<'a> Classifier<'a> {
                 let destroy = matches!(first, "destroy" | "destroy-all")
                     || (name == "pulumi" && matches!(first, "down" | "dn"))
                     || (matches!(first, "apply" | "up" | "deploy") && (go_flag("destroy") || (name != "pulumi" && go_flag("replace"))))
-                    || (first == "state" && ops.get(1) == Some(&"rm"))
+                    || (first == "state" && matches!(ops.get(1), Some(&"rm" | &"delete")))
+                    || (first == "state" && ops.get(1) == Some(&"push") && (go_flag("force") || o.has(&["-force", "--force"])))
+                    || first == "taint"
                     || (first == "workspace" && ops.get(1) == Some(&"delete"))
                     || (first == "stack" && ops.get(1) == Some(&"rm"));
                 if destroy {
@@ -1923,6 +1985,7 @@ impl<'a> Classifier<'a> {
                 if name == "heroku" && ops.iter().any(|a| a.starts_with("pg:backups:restore") || *a == "pg:copy") {
                     self.hit(Category::Database, "dropdb", words, "overwrites a Heroku database with a backup");
                 }
+                self.cloud_sql(words);
                 // Remote commands: `gcloud compute ssh --command CMD`, `az vm run-command … --scripts CMD`.
                 let vals: Vec<&str> = args.iter().filter_map(|w| w.val()).collect();
                 for (i, v) in vals.iter().enumerate() {
@@ -2062,7 +2125,15 @@ impl<'a> Classifier<'a> {
                 if progs.is_empty() && !o.has(&["-f", "--file"]) {
                     progs.extend(o.lits().first().copied());
                 }
-                if progs.iter().any(|p| sed_executes(p)) {
+                // `sed -f /dev/stdin` / `sed -f <(…)`: the program comes from elsewhere.
+                let stdin_prog = match (&c.stdin, o.values(&["-f", "--file"]).any(stdin_path)) {
+                    (Stdin::Text(t), true) => Some(t.clone()),
+                    _ => None,
+                };
+                if o.values(&["-f", "--file"]).any(unknown_value) {
+                    self.hit(Category::Unknown, "piped script", words, "the sed program comes from what cannot be known before it runs");
+                }
+                if progs.iter().any(|p| sed_executes(p)) || stdin_prog.iter().any(|p| p.lines().any(sed_executes)) {
                     self.hit(Category::Unknown, "inline code", words, "the sed program runs commands (`e`): cannot tell what it runs");
                 }
             }
@@ -2189,11 +2260,10 @@ impl<'a> Classifier<'a> {
             "pg_dropcluster" | "dropuser" | "pg_resetwal" | "pg_resetxlog" | "mariadb-admin" | "influx" | "wrangler" => {
                 self.db_admin(&name, words, c)
             }
-            n if MIGRATION_TOOLS.contains(&n) => {
-                if let Some(why) = framework_teardown(words) {
-                    self.hit(Category::Database, "dropdb", words, why);
-                }
-            }
+            n if MIGRATION_TOOLS.contains(&n) => match framework_teardown(words) {
+                Some(why) => self.hit(Category::Database, "dropdb", words, why),
+                None => self.catch_all(n, words),
+            },
             // Git's dashed programs, BFG, other version control and forge clients (rules/git.rs).
             n if n.starts_with("git-") || matches!(n, "bfg" | "java" | "hg" | "svn" | "p4" | "jj" | "gh" | "glab") => self.vcs(n, words, c),
             n if INERT.contains(&n) => {}
@@ -2530,6 +2600,8 @@ impl<'a> Classifier<'a> {
             "node" | "nodejs" | "bun" => &["-e", "--eval", "-p", "--print"],
             "php" => &["-r", "--run"],
             "pwsh" | "powershell" => &["-c", "-Command", "-command"],
+            "julia" | "elixir" | "racket" => &["-e", "--eval"],
+            "guile" => &["-c"],
             "deno" => &[],
             _ => &[],
         };
@@ -2574,6 +2646,24 @@ impl<'a> Classifier<'a> {
             } else if let Some(attached) = flag_names.iter().find_map(|f| v.strip_prefix(*f).and_then(|r| r.strip_prefix('='))) {
                 code.push(attached.to_owned());
             }
+        }
+        // `pwsh -EncodedCommand BASE64`: code the gate cannot read at all.
+        if matches!(name, "pwsh" | "powershell")
+            && args.iter().filter_map(|w| w.val()).any(|v| {
+                let l = v.to_ascii_lowercase();
+                l.starts_with("-e") && "-encodedcommand".starts_with(l.trim_end_matches(|c: char| !c.is_ascii_alphabetic())) && l.len() >= 2
+            })
+        {
+            self.hit(Category::Unknown, "inline code", words, format!("`{name} -EncodedCommand` runs encoded code the gate cannot read"));
+            return;
+        }
+        // `python -m timeit STMT…`: the statements run.
+        if (name.starts_with("python") || name.starts_with("pypy"))
+            && let Some(at) = args.iter().position(|w| w.val() == Some("timeit"))
+            && at > 0
+            && args[at - 1].val() == Some("-m")
+        {
+            code.extend(args[at + 1..].iter().filter_map(|w| w.val()).filter(|v| !v.starts_with('-')).map(str::to_owned));
         }
         if name == "deno" && args.first().and_then(|w| w.val()) == Some("eval") {
             code.extend(args.get(1).and_then(|w| w.val()).map(str::to_owned));
@@ -2912,7 +3002,7 @@ impl<'a> Classifier<'a> {
                 )
             } else {
                 (
-                    "Hcl",
+                    "Hcln",
                     &[
                         "--host",
                         "--context",
@@ -2929,6 +3019,17 @@ impl<'a> Classifier<'a> {
                         "--storage-driver",
                         "--namespace",
                         "--address",
+                        "--runtime",
+                        "--snapshotter",
+                        "--cgroup-manager",
+                        "--events-backend",
+                        "--network-cmd-path",
+                        "--cni-config-dir",
+                        "--data-root",
+                        "--hosts-dir",
+                        "--tmpdir",
+                        "--volumepath",
+                        "--imagestore",
                     ],
                 )
             };
@@ -3005,7 +3106,10 @@ impl<'a> Classifier<'a> {
                 ("system" | "image" | "container" | "network" | "builder" | "buildx", "prune") | ("prune", _) => {
                     ("docker prune", "deletes unused data in bulk")
                 }
-                ("system", "reset") => ("docker prune", "deletes every container, image and volume"),
+                ("system", "reset") | ("machine", "reset") => ("docker prune", "deletes every container, image and volume"),
+                ("machine", "rm" | "remove") => ("vm destroy", "deletes the container machine and its disk"),
+                ("pod", "rm" | "remove") if force => ("docker rm -f", "removes pods, running ones too"),
+                ("stack", "rm" | "remove" | "down") => ("docker rm -f", "removes every service of a stack"),
                 ("rmi", _) | ("image", "rm") if force => ("docker rm -f", "removes images in use"),
                 _ => return self.blanket(&o, words),
             }
@@ -3014,6 +3118,7 @@ impl<'a> Classifier<'a> {
     }
 
     fn aws(&mut self, words: &[Word]) {
+        self.cloud_sql(words);
         let o = opts(
             &words[1..],
             "",
@@ -3109,6 +3214,13 @@ impl<'a> Classifier<'a> {
             .chain(o.lits())
             .any(|v| OVERRIDE.is_match(v));
         let method = if overridden { Some("DELETE") } else { method };
+        // FTP commands sent before or after the transfer (`-Q '-DELE file'`, `RMD`).
+        if o.values(&["-Q", "--quote"]).any(|q| {
+            let q = q.trim_start_matches(['-', '+', '*']).trim_start().to_ascii_uppercase();
+            q.starts_with("DELE ") || q.starts_with("RMD ") || q.starts_with("RM ") || q.starts_with("RMDIR ")
+        }) {
+            self.hit(Category::HttpDelete, "HTTP DELETE", words, "deletes a file on the server (an FTP/SFTP quote command)");
+        }
         // `--expand-request '{{M}}'` with `--variable M=DELETE` (curl 8.3+).
         let expanded = o.value(&["--expand-request"]).map(|m| curl_expand(m, &o));
         let method = match &expanded {
@@ -3271,16 +3383,7 @@ impl<'a> Classifier<'a> {
         if self.gate.custom.iter().any(|(_, r)| r.is_match(&shown)) {
             return;
         }
-        if let Some(verb) = destructive_verb(args) {
-            self.hit(
-                Category::Infrastructure,
-                "destructive subcommand",
-                words,
-                format!("`{name}` is not known to the gate and its `{verb}` deletes, destroys or resets something"),
-            );
-            return;
-        }
-        self.device_operands(name, words);
+        self.catch_all(name, words);
     }
 }
 
@@ -3447,6 +3550,12 @@ fn is_interpreter(n: &str) -> bool {
                 | "gawk"
                 | "mawk"
                 | "nawk"
+                | "julia"
+                | "elixir"
+                | "tclsh"
+                | "wish"
+                | "racket"
+                | "guile"
         )
 }
 
@@ -3460,7 +3569,22 @@ fn inline_code_acts(code: &str) -> bool {
         )
         .expect("static regex")
     });
-    ACTS.is_match(code)
+    // Names built at run time (`'rmt'+'ree'`, `"sys"."tem"`, `"exe".."cute"`, `fs["r"+"mSync"]`), reached
+    // through a table of names (`__dict__`, `vars(os)`, `send(:…)`), a pipe to a shell (`open(F, "| sh")`,
+    // `%x(…)`), or writes over every file of a listing: the name the code calls cannot be read.
+    static DYNAMIC: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r#"(?i)(['"]\s*(\+|\.\.|\.)\s*['"])|__dict__|\bvars\s*\(|\bglobals\s*\(|\b(public_)?send\s*\(|%x[\(\{\[]|['"]\s*\|\s*(sh|bash)\b|&\s*\{|\$[a-z_]\w*\s*\(|posix_spawn|\bri\b|\berase\b|\brd\b"#,
+        )
+        .expect("static regex")
+    });
+    static BULK_WRITE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r#"(?is)(listdir|scandir|\bglob\b|rglob|\bwalk\b|Dir\[|readdirSync|readdir|\bfind\b).*(open\s*\(?[^)]*['"],?\s*['"]?(w|>)|write_bytes|write_text|File\.write|writeFileSync|truncate)|(open\s*\(?[^)]*['"](w|>)['"]?|write_bytes|write_text|File\.write|writeFileSync).*(listdir|scandir|\bglob\b|rglob|\bwalk\b|Dir\[|readdir)"#,
+        )
+        .expect("static regex")
+    });
+    ACTS.is_match(code) || DYNAMIC.is_match(code) || BULK_WRITE.is_match(code)
 }
 
 /// The command of a crontab line (after the five time fields or an

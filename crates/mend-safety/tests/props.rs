@@ -474,3 +474,110 @@ proptest! {
         prop_assert_eq!(g.check_script(&text, &no_env), gate().check_script(&text, &no_env));
     }
 }
+
+// ───────────────── the catch-alls (red team after issue 17) ─────────────────
+
+fn rules_of(v: &Verdict) -> Vec<String> {
+    v.asks.iter().map(|f| f.rule.clone()).collect()
+}
+
+/// A verb spelled as CLIs spell subcommands: alone, with a noun before or
+/// after it (`delete-bucket`, `apps:destroy`, `ecto.drop`), in camel case
+/// (`dropAll`), in any letter case.
+fn spelled_verb() -> impl Strategy<Value = String> {
+    (
+        proptest::sample::select(vec![
+            "delete",
+            "destroy",
+            "remove",
+            "purge",
+            "drop",
+            "prune",
+            "wipe",
+            "terminate",
+            "unpublish",
+            "obliterate",
+            "nuke",
+        ]),
+        proptest::sample::select(vec!["", "bucket", "apps", "db", "cluster", "all", "volume"]),
+        0..5usize,
+    )
+        .prop_map(|(verb, noun, form)| match (form, noun) {
+            (_, "") | (0, _) => verb.to_owned(),
+            (1, n) => format!("{verb}-{n}"),
+            (2, n) => format!("{n}:{verb}"),
+            (3, n) => format!("{n}.{verb}"),
+            (_, n) => {
+                let mut cap = n.to_owned();
+                cap[..1].make_ascii_uppercase();
+                format!("{verb}{cap}")
+            }
+        })
+        // Upper case too, except where only the case shows where the verb ends.
+        .prop_flat_map(|v| {
+            (Just(v), any::<bool>())
+                .prop_map(|(v, upper)| if upper && !v.chars().any(|c| c.is_ascii_uppercase()) { v.to_ascii_uppercase() } else { v })
+        })
+}
+
+proptest! {
+    /// A program the gate has no rule for, told to destroy something: the
+    /// verb among its first words (after subcommand words and options, with
+    /// operands and options after it) asks, quoted or not.
+    #[test]
+    fn an_unknown_programs_destructive_subcommand_asks(
+        prog in "zz[a-z]{2,6}",
+        before in proptest::collection::vec(proptest::sample::select(vec!["apps", "compute", "server", "--yes", "-q", "project", "--region=eu"]), 0..3),
+        verb in spelled_verb(),
+        after in proptest::collection::vec(proptest::sample::select(vec!["prod", "-f", "--force", "my-app", "--all", "42"]), 0..3),
+        q in quoting(),
+    ) {
+        let mut argv = vec![prog.clone()];
+        argv.extend(before.iter().map(|s| (*s).to_owned()));
+        argv.push(verb.clone());
+        argv.extend(after.iter().map(|s| (*s).to_owned()));
+        let v = check_argv(&gate(), &argv);
+        // (`wipe`, `rm` are programs too: then it asks as an unknown wrapper of them.)
+        prop_assert!(!v.asks.is_empty(), "{argv:?}: {:?}", rules_of(&v));
+        let script = argv.iter().map(|a| quote(a, q)).collect::<Vec<_>>().join(" ");
+        prop_assert!(!gate().check_script(&script, &no_env).asks.is_empty(), "{script}");
+    }
+
+    /// The same programs doing ordinary work (listing, deploying, reading)
+    /// run unasked.
+    #[test]
+    fn an_unknown_programs_ordinary_subcommands_run(
+        prog in "zz[a-z]{2,6}",
+        words in proptest::collection::vec(proptest::sample::select(vec![
+            "list", "get", "deploy", "status", "logs", "apps", "--json", "-o", "yaml", "create", "describe", "show", "version", "notes-to-delete.txt", "./build/removed",
+        ]), 0..5),
+    ) {
+        let mut argv = vec![prog];
+        argv.extend(words.iter().map(|s| (*s).to_owned()));
+        let v = check_argv(&gate(), &argv);
+        prop_assert!(v.asks.is_empty(), "{argv:?}: {:?}", rules_of(&v));
+    }
+
+    /// A block device, however its path is spelled (`//dev`, `/dev/./`,
+    /// `/proc/self/root/dev`, `/tmp/../dev`, by id), given to a program the
+    /// gate has no rule for asks; `cd /dev` then a relative name too.
+    #[test]
+    fn a_block_device_given_to_an_unknown_program_asks(
+        prog in "zz[a-z]{2,6}",
+        dev in proptest::sample::select(vec!["sda", "sdb1", "nvme0n1", "nvme0n1p2", "vda", "xvdf", "mmcblk0", "md0", "dm-0", "mapper/vg-data", "disk/by-id/ata-X"]),
+        prefix in proptest::sample::select(vec!["/dev/", "//dev/", "/dev/./", "/proc/self/root/dev/", "/proc/1/root/dev/", "/tmp/../dev/"]),
+        opt in proptest::sample::select(vec!["", "-o", "--output=", "of=", "OPEN:"]),
+        via_cd in any::<bool>(),
+    ) {
+        let path = format!("{prefix}{dev}");
+        let script = if via_cd && opt.is_empty() {
+            format!("cd /dev && {prog} --yes {dev}")
+        } else if opt.ends_with(['=', ':']) {
+            format!("{prog} {opt}{path}")
+        } else {
+            format!("{prog} {opt} {path}")
+        };
+        let v = gate().check_script(&script, &no_env);
+        prop_assert!(rules_of(&v).contains(&"device operand".to_owned()), "{script}: {:?}", rules_of(&v));
+    }
+}

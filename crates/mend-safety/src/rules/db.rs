@@ -302,7 +302,8 @@ impl Classifier<'_> {
                     }
                 }
             }
-            _ => {}
+            // Any other subcommand: the catch-alls (`wrangler r2 bucket delete`).
+            _ => self.catch_all(name, words),
         }
     }
 }

@@ -471,6 +471,42 @@ impl Classifier<'_> {
                     }
                 }
             }
+            // Vault: a disabled secrets engine loses every secret under it.
+            "vault" if vals.windows(2).any(|p| matches!(p, ["secrets", "disable"] | ["auth", "disable"])) => {
+                self.hit(Category::Infrastructure, "destructive subcommand", words, "disabling a Vault mount destroys what it holds")
+            }
+            // gRPC and remote-procedure clients: the method's name says what it does (`users.v1.Users/DeleteUser`).
+            "grpcurl" | "grpc_cli" | "evans" => {
+                let method = vals.iter().rev().find(|v| !v.starts_with('-')).copied().unwrap_or("");
+                let last = method.rsplit(['/', '.']).next().unwrap_or("");
+                if verb_parts(last).iter().any(|p| DESTROY_VERBS.contains(&p.as_str())) {
+                    self.hit(Category::Infrastructure, "destructive subcommand", words, format!("calls the remote method `{method}`"));
+                }
+            }
+            // smbclient / lftp command strings: a tree deleted on the server.
+            "smbclient" | "lftp" => {
+                let o = opts(args, "cUWIpmAOsnRSLDT", &["--command"]);
+                for cmds in o.values(&["-c", "--command"]) {
+                    for cmd in cmds.split([';', '\n']) {
+                        let mut w = cmd.split_whitespace();
+                        match w.next() {
+                            Some("deltree" | "rmtree") => {
+                                self.hit(Category::BulkDeletion, "rm -r", words, format!("`{cmd}` deletes a remote tree"))
+                            }
+                            Some("rm" | "del" | "mrm") if cmd.contains(['*', '?']) || cmd.contains(" -r") => {
+                                self.hit(Category::BulkDeletion, "rm glob", words, format!("`{cmd}` deletes remote files in bulk"))
+                            }
+                            Some("mirror") if cmd.contains("--delete") => self.hit(
+                                Category::BulkDeletion,
+                                "rsync --delete",
+                                words,
+                                "deletes what the source lacks at the destination",
+                            ),
+                            _ => {}
+                        }
+                    }
+                }
+            }
             "mend" => self.mend(words),
             _ => return false,
         }
@@ -650,4 +686,52 @@ pub(super) fn mend_own_file(p: &str) -> bool {
         .expect("static regex")
     });
     OWN.is_match(p)
+}
+
+impl Classifier<'_> {
+    /// What a program without a rule of its own is told to do: a
+    /// destructive subcommand ([`destructive_verb`]) or a block device
+    /// operand ([`Classifier::device_operands`]).
+    pub(super) fn catch_all(&mut self, name: &str, words: &[Word]) {
+        if let Some(verb) = destructive_verb(&words[1..]) {
+            self.hit(
+                Category::Infrastructure,
+                "destructive subcommand",
+                words,
+                format!("`{name}` is not known to the gate and its `{verb}` deletes, destroys or resets something"),
+            );
+            return;
+        }
+        self.device_operands(name, words);
+    }
+}
+
+impl Classifier<'_> {
+    /// SQL and commands sent through a cloud CLI: `--sql`, `--statement`,
+    /// `--query-string`, `--querytext` are read as SQL (`aws rds-data
+    /// execute-statement --sql 'DROP TABLE t'`); `aws ssm send-command
+    /// --parameters 'commands=[…]'` runs each command on the instances.
+    pub(super) fn cloud_sql(&mut self, words: &[Word]) {
+        let vals: Vec<&str> = words[1..].iter().filter_map(|w| w.val()).collect();
+        for (i, v) in vals.iter().enumerate() {
+            let (key, val) = match v.split_once('=') {
+                Some((k, x)) if k.starts_with("--") => (k, Some(x)),
+                _ => (*v, vals.get(i + 1).copied()),
+            };
+            let Some(val) = val else { continue };
+            match key {
+                "--sql" | "--statement" | "--query-string" | "--querytext" => self.sql_text(val, words),
+                "--parameters" if val.contains("commands=") => {
+                    let list = val.split_once("commands=").map_or("", |(_, r)| r);
+                    let list = list.trim_start_matches('[').split(']').next().unwrap_or("");
+                    for cmd in list.split(',').map(|c| c.trim().trim_matches(['"', '\''])) {
+                        if !cmd.is_empty() {
+                            self.nested_checked(cmd);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
 }
