@@ -2701,7 +2701,11 @@ impl<'a> Classifier<'a> {
         {
             self.hit(Category::Destruction, "device operand", words, format!("inline {name} code names the block device {dev}"));
         }
-        if code.iter().any(|c| inline_code_acts(c) || (awk && awk_pipes(c))) {
+        // PowerShell's own aliases of Remove-Item (`ri`, `erase`, `rd`).
+        static PWSH_ALIASES: std::sync::LazyLock<regex::Regex> =
+            std::sync::LazyLock::new(|| regex::Regex::new(r"(?i)(^|[;|{(\s])(ri|erase|rd)\s").expect("static regex"));
+        let pwsh = matches!(name, "pwsh" | "powershell");
+        if code.iter().any(|c| inline_code_acts(c) || (awk && awk_pipes(c)) || (pwsh && PWSH_ALIASES.is_match(c))) {
             self.hit(
                 Category::Unknown,
                 "inline code",
@@ -3574,7 +3578,7 @@ fn inline_code_acts(code: &str) -> bool {
     // `%x(…)`), or writes over every file of a listing: the name the code calls cannot be read.
     static DYNAMIC: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(
-            r#"(?i)(['"]\s*(\+|\.\.|\.)\s*['"])|__dict__|\bvars\s*\(|\bglobals\s*\(|\b(public_)?send\s*\(|%x[\(\{\[]|['"]\s*\|\s*(sh|bash)\b|&\s*\{|\$[a-z_]\w*\s*\(|posix_spawn|\bri\b|\berase\b|\brd\b"#,
+            r#"(?i)(['"]\s*(\+|\.\.|\.)\s*['"])|__dict__|\bvars\s*\(|\bglobals\s*\(|\b(public_)?send\s*\(|%x[\(\{\[]|['"]\s*\|\s*(sh|bash)\b|&\s*\{|\$[a-z_]\w*\s*\(|posix_spawn"#,
         )
         .expect("static regex")
     });
