@@ -1003,12 +1003,14 @@ impl<'a> Classifier<'a> {
             return;
         }
         if let Some(p) = r.target.val()
-            && mend_own_file(p)
+            && (mend_own_file(p) || self.path_key(p).is_some_and(|k| mend_own_file(&k)))
         {
             self.push(Category::Unknown, "Mend's own gate", shown.clone(), format!("writes into Mend's own file {p}"), self.span.clone());
         }
         if let Some(p) = r.target.val()
-            && self.path_key(p).and_then(|k| fold_path(&k)).is_some_and(|k| k == "/proc/sysrq-trigger")
+            && self.path_key(p).and_then(|k| fold_path(&k)).is_some_and(|k| {
+                k == "/proc/sysrq-trigger" || (k.starts_with("/sys/") && (k.ends_with("/delete") || k.ends_with("/remove")))
+            })
         {
             self.push(
                 Category::Destruction,
@@ -1193,6 +1195,11 @@ impl<'a> Classifier<'a> {
             return;
         }
         if self.shell_on_stdin(&name, args, c) {
+            return;
+        }
+        self.protected_paths(&name, words);
+        // `--help` / `--version` only print (programs that pass their arguments on are not in the list).
+        if help_only(&name, args) {
             return;
         }
         // `kubectl delete --help`, `terraform destroy -help`, `aws ec2 terminate-instances help`: help text only.
@@ -1568,7 +1575,9 @@ impl<'a> Classifier<'a> {
                 for cmd in o.values(&["-e", "--rsh", "--rsync-path"]).map(str::to_owned).collect::<Vec<_>>() {
                     self.nested_checked(&cmd);
                 }
-                if o.flags.iter().any(|(f, _)| f.starts_with("--del") || f == "--remove-source-files" || f == "--remove-sent-files") {
+                let dry = o.has(&["-n", "--dry-run"]);
+                if !dry && o.flags.iter().any(|(f, _)| f.starts_with("--del") || f == "--remove-source-files" || f == "--remove-sent-files")
+                {
                     self.hit(Category::BulkDeletion, "rsync --delete", words, "deletes files at the destination (or the sources)");
                 }
                 self.blanket(&o, words);
@@ -1577,8 +1586,8 @@ impl<'a> Classifier<'a> {
                 let o = opts(args, "t", &["--reference", "--from", "--type"]);
                 // A pattern of files (`chmod 000 /etc/*`) or the root itself changes as much as `-R`.
                 let only_adds = name == "chmod" && o.lits().first().is_some_and(|m| adds_only(m));
-                let many = !only_adds
-                    && o.operands.iter().skip(usize::from(!matches!(name.as_str(), "chcon"))).any(|w| w.glob || w.val() == Some("/"));
+                // (A mode or an owner is never a pattern nor `/`.)
+                let many = !only_adds && o.operands.iter().any(|w| w.glob || w.val() == Some("/"));
                 if o.has(&["-R", "--recursive"]) || many {
                     let rule = if name == "chmod" || name == "setfacl" { "chmod -R" } else { "chown -R" };
                     self.hit(Category::Permissions, rule, words, format!("`{name}` changes a whole tree"));
@@ -1590,6 +1599,8 @@ impl<'a> Classifier<'a> {
             n if (n == "truncate" || n == "tee" || empties_files(n, args)) && args.iter().any(|w| w.glob) => {
                 self.hit(Category::BulkDeletion, "rm glob", words, format!("`{n}` empties every file the pattern matches"))
             }
+            // `-n`: only says what it would do (mke2fs, mkfs.ext*).
+            n if (n.starts_with("mkfs.ext") || n == "mke2fs") && args.iter().any(|w| w.val() == Some("-n")) => {}
             n if n.starts_with("mkfs") || matches!(n, "mke2fs" | "mkswap" | "mkdosfs" | "mkntfs" | "mkexfatfs") => {
                 // An image file (`mkfs.ext4 disk.img`) holds nothing yet at the standard level; a device, or what cannot be told, asks.
                 let image_only = !self.level_strict()
@@ -1872,6 +1883,9 @@ impl<'a> Classifier<'a> {
                 if script {
                     self.hit(Category::Database, "FLUSHALL/FLUSHDB", words, "a Lua script deletes keys or builds its command at run time");
                 }
+                if vals.windows(2).any(|p| matches!(p[0].as_str(), "replicaof" | "slaveof") && p[1] != "no") {
+                    self.hit(Category::Database, "FLUSHALL/FLUSHDB", words, "`REPLICAOF` replaces this server's data with the primary's");
+                }
                 if vals.windows(2).any(|p| p[0] == "shutdown" && p[1] == "nosave") {
                     self.hit(Category::Database, "FLUSHALL/FLUSHDB", words, "`SHUTDOWN NOSAVE` stops Redis and loses what was not saved");
                 }
@@ -1950,7 +1964,7 @@ impl<'a> Classifier<'a> {
                 };
                 let destroy = matches!(first, "destroy" | "destroy-all")
                     || (name == "pulumi" && matches!(first, "down" | "dn"))
-                    || (matches!(first, "apply" | "up" | "deploy") && (go_flag("destroy") || (name != "pulumi" && go_flag("replace"))))
+                    || (matches!(first, "apply" | "up" | "deploy") && (go_flag("destroy") || go_flag("replace")))
                     || (first == "state" && matches!(ops.get(1), Some(&"rm" | &"delete")))
                     || (first == "state" && ops.get(1) == Some(&"push") && (go_flag("force") || o.has(&["-force", "--force"])))
                     || first == "taint"
@@ -1966,6 +1980,8 @@ impl<'a> Classifier<'a> {
             "gcloud" | "az" | "doctl" | "gsutil" | "linode-cli" | "hcloud" | "flyctl" | "heroku" => {
                 let o = opts(args, "", &[]);
                 let ops = o.lits();
+                // The CLI's own settings and extensions are local (`gcloud config configurations delete`, `az extension remove`).
+                let local = matches!(ops.first(), Some(&"config" | &"extension" | &"cache" | &"auth" | &"components"));
                 let deletes = ops
                     .iter()
                     .any(|a| matches!(*a, "delete" | "destroy" | "rb" | "apps:destroy" | "remove" | "purge") || a.starts_with("delete-"))
@@ -1998,6 +2014,7 @@ impl<'a> Classifier<'a> {
                         self.nested_checked(cmd);
                     }
                 }
+                let deletes = deletes && !local;
                 let syncs_away = ops.iter().any(|a| *a == "rsync" || *a == "sync")
                     && (o.has(&["-d", "--delete-unmatched-destination-objects", "--delete"])
                         || o.value(&["--delete-destination"]).is_some_and(|v| v.eq_ignore_ascii_case("true"))
@@ -2924,7 +2941,8 @@ impl<'a> Classifier<'a> {
             && (verb == "delete"
                 || (matches!(verb, "replace" | "apply") && o.has(&["--force"]))
                 || (verb == "apply" && o.has(&["--prune"]))
-                || (verb == "drain" && o.has(&["--delete-emptydir-data", "--delete-local-data"]))
+                || ((verb == "drain" || (verb == "adm" && ops.contains(&"drain")))
+                    && o.has(&["--delete-emptydir-data", "--delete-local-data"]))
                 || (verb == "adm" && ops.contains(&"prune") && o.has(&["--confirm"]))
                 || (verb == "cnpg" && ops.contains(&"destroy")));
         if deletes {
@@ -3114,6 +3132,8 @@ impl<'a> Classifier<'a> {
                 ("machine", "rm" | "remove") => ("vm destroy", "deletes the container machine and its disk"),
                 ("pod", "rm" | "remove") if force => ("docker rm -f", "removes pods, running ones too"),
                 ("stack", "rm" | "remove" | "down") => ("docker rm -f", "removes every service of a stack"),
+                ("secret" | "config", "rm" | "remove") => ("docker rm -f", "deletes a swarm secret or config for good"),
+                ("swarm", "leave") if force => ("docker rm -f", "leaves the swarm, dropping its state on this node"),
                 ("rmi", _) | ("image", "rm") if force => ("docker rm -f", "removes images in use"),
                 _ => return self.blanket(&o, words),
             }
@@ -3136,7 +3156,7 @@ impl<'a> Classifier<'a> {
         let (svc, cmd) = (ops.get(at).copied().unwrap_or(""), ops.get(at + 1).copied().unwrap_or(""));
         // The last of `--dry-run` / `--no-dry-run` wins.
         let dry = o.flags.iter().rev().find(|(f, _)| matches!(f.as_str(), "--dryrun" | "--dry-run" | "--no-dry-run"));
-        if dry.is_some_and(|(f, _)| f != "--no-dry-run") {
+        if dry.is_some_and(|(f, _)| f != "--no-dry-run") || o.has(&["--generate-cli-skeleton"]) {
             return;
         }
         let hit = match (svc, cmd) {
@@ -3218,6 +3238,10 @@ impl<'a> Classifier<'a> {
             .chain(o.lits())
             .any(|v| OVERRIDE.is_match(v));
         let method = if overridden { Some("DELETE") } else { method };
+        // Elasticsearch/OpenSearch `_delete_by_query`: a DELETE of every matching document, sent as a POST.
+        if o.lits().iter().copied().chain(o.values(&["--url"])).any(|u| u.contains("/_delete_by_query")) {
+            self.hit(Category::HttpDelete, "HTTP DELETE", words, "deletes every document the query matches (`_delete_by_query`)");
+        }
         // FTP commands sent before or after the transfer (`-Q '-DELE file'`, `RMD`).
         if o.values(&["-Q", "--quote"]).any(|q| {
             let q = q.trim_start_matches(['-', '+', '*']).trim_start().to_ascii_uppercase();

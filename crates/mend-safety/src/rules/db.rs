@@ -92,6 +92,23 @@ impl Classifier<'_> {
     }
 
     pub(super) fn sql_text(&mut self, sql: &str, words: &[Word]) {
+        // T-SQL's dynamic SQL (`EXEC('DR'+'OP …')`, `sp_executesql`, `sp_MSforeachtable`), and statements that empty or
+        // discard data under other names (MySQL `TRUNCATE PARTITION`, `DISCARD TABLESPACE`, `RESET MASTER`, Oracle's
+        // `PURGE RECYCLEBIN`, PostgreSQL's `lo_unlink`).
+        static OTHER: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+            regex::Regex::new(r"(?i)EXEC(UTE)?\s*\(|sp_executesql|sp_MSforeach(table|db)|TRUNCATE\s+PARTITION|DISCARD\s+TABLESPACE|RESET\s+(MASTER|BINARY\s+LOGS)|PURGE\s+(RECYCLEBIN|DBA_RECYCLEBIN|BINARY\s+LOGS)|lo_unlink\s*\(").expect("static regex")
+        });
+        if let Some(m) = OTHER.find(sql) {
+            let rule =
+                if m.as_str().to_ascii_uppercase().contains("EXEC") || m.as_str().starts_with("sp_") { "dynamic SQL" } else { "TRUNCATE" };
+            self.hit(
+                Category::Database,
+                rule,
+                words,
+                format!("runs `{}`, which empties or discards data or builds SQL at run time", m.as_str()),
+            );
+            return;
+        }
         if let Some(h) = client_meta(sql).or_else(|| sql::destructive(sql).into_iter().next()) {
             self.hit(Category::Database, h.rule, words, format!("runs `{}`", h.statement));
         }
@@ -428,14 +445,14 @@ pub(super) fn framework_teardown(words: &[Word]) -> Option<&'static str> {
 pub(super) fn client_shell_escapes(text: &str) -> Vec<String> {
     static ESC: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(
-            r"(?im)\\!(.*)$|\\(?:o|out|g|gx|w|write)\s*\|(.*)$|^\s*(?:\.shell|\.system|system)[ \t]+(.*)$|^\s*\.(?:output|once)(?:\s+-[a-z]+)*\s*\|(.*)$|\bPROGRAM\s+'((?:[^']|'')*)'",
+            r#"(?im)\\!(.*)$|\\(?:o|out|g|gx|w|write)\s*\|(.*)$|^\s*(?:\.shell|\.system|system)[ \t]+(.*)$|^\s*\.(?:output|once)(?:\s+-[a-z]+)*\s*\|(.*)$|^\s*\.(?:output|once|import|read)(?:\s+-[a-z]+)*\s*['"]\|([^'"]*)|\bPROGRAM\s+'((?:[^']|'')*)'"#,
         )
         .expect("static regex")
     });
     ESC.captures_iter(text)
         .filter_map(|c| {
             // `COPY … TO|FROM PROGRAM 'cmd'` (psql's `\copy` too): an SQL string, `''` is a quote.
-            if let Some(p) = c.get(5) {
+            if let Some(p) = c.get(6) {
                 return Some(p.as_str().replace("''", "'"));
             }
             c.iter().skip(1).flatten().next().map(|m| m.as_str().trim().to_owned())
@@ -464,7 +481,15 @@ pub(super) fn mongo_destroys(code: &str) -> bool {
     static NAME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(r#"^\s*(?:"([A-Za-z_$][\w$]*)"|'([A-Za-z_$][\w$]*)'|`([A-Za-z_$][\w$]*)`)\s*$"#).expect("static regex")
     });
-    if M.is_match(code) {
+    // `db.users.drop.call(…)`, `dropAllUsers()`, `renameCollection(…, true)` (drops the target), a filter that is a variable,
+    // `$expr`/`$where`/`MinKey` filters, `runCommand({delete: …})`.
+    static MORE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r#"(?i)\.drop\s*\.\s*(call|apply|bind)|dropAll(Users|Roles)\s*\(|renameCollection\s*\([^)]*,\s*true|(deleteMany|remove|updateMany)\s*\(\s*(Object\.create|[A-Za-z_$][\w$]*\s*[,)])|\$expr|\$where|MinKey|(runCommand|adminCommand)\s*\(\s*\{\s*["']?delete["']?\s*:"#,
+        )
+        .expect("static regex")
+    });
+    if M.is_match(code) || MORE.is_match(code) {
         return true;
     }
     // `db.users["drop"]()`, `db.users["dr" + "op"]()`, `db.users[m]()`.

@@ -313,7 +313,8 @@ impl Classifier<'_> {
                     return None;
                 }
                 let forced = last_set(o, &["-f", "--force"], &["--no-force"])
-                    || o.flags.iter().any(|(f, _)| f.starts_with("--force-with-lease"))
+                    // git takes any unambiguous prefix: `--force-w=REF:SHA` is `--force-with-lease`.
+                    || o.flags.iter().any(|(f, _)| f.starts_with("--force-with-lease") || (f.len() > "--force-".len() && "--force-with-lease".starts_with(f.as_str())) || f.starts_with("--force-if-includes"))
                     || ops.iter().any(|r| r.starts_with('+') && r.len() > 1);
                 if forced || cfg.forced_push {
                     let why = if forced {

@@ -40,11 +40,18 @@ const DESTROY_VERBS: &[&str] = &[
     "deltree",
     "rmdir",
     "rmtree",
+    "deleteall",
+    "removeall",
+    "rmr",
+    "expunge",
+    "flush",
+    "nuke",
 ];
 
 /// Long-option words that make an unknown program delete (`--purge`,
 /// `--delete-destination`, `--accept-data-loss`).
-const DESTROY_OPTION_WORDS: &[&str] = &["delete", "destroy", "purge", "wipe", "prune", "drop", "nuke", "obliterate", "erase"];
+const DESTROY_OPTION_WORDS: &[&str] =
+    &["delete", "destroy", "purge", "wipe", "prune", "drop", "nuke", "obliterate", "erase", "remove", "expunge"];
 
 /// File extensions: a word ending in one is a file name, not a subcommand
 /// (`notes-to-delete.txt`).
@@ -79,29 +86,47 @@ pub(super) fn verb_parts(w: &str) -> Vec<String> {
 /// prints help.
 pub(super) fn destructive_verb(args: &[Word]) -> Option<String> {
     let vals: Vec<&str> = args.iter().filter_map(|w| w.val()).collect();
-    if vals.iter().any(|v| *v == "--help" || *v == "-help") || vals.first().is_some_and(|v| *v == "help") {
+    if vals.iter().any(|v| matches!(*v, "--help" | "-help" | "--dry-run" | "--dryrun" | "--what-if"))
+        || vals.first().is_some_and(|v| *v == "help")
+    {
         return None;
     }
     let mut positional = 0;
+    let mut after_option = false;
     for v in &vals {
-        if let Some(long) = v.strip_prefix("--") {
+        if let Some(long) = v
+            .strip_prefix("--")
+            .or_else(|| v.strip_prefix('-').filter(|l| l.len() > 2 && l.chars().all(|c| c.is_ascii_alphabetic() || c == '-')))
+        {
+            // `--purge`, `--delete-destination=true`, Go's `-purge`: the option's first word says it. `--add-drop-table` does not.
             let name = long.split_once('=').map_or(long, |(n, _)| n);
             let value = long.split_once('=').map(|(_, v)| v.to_ascii_lowercase());
             let off = matches!(value.as_deref(), Some("false" | "0" | "no" | "off"));
-            if !off && (verb_parts(name).iter().any(|p| DESTROY_OPTION_WORDS.contains(&p.as_str())) || name == "accept-data-loss") {
-                return Some(format!("--{name}"));
+            // Any word of it (`--security-erase`), unless the option adds, keeps or turns off (`--add-drop-table`, `--no-delete`).
+            let parts = verb_parts(name);
+            let negated = parts.first().is_some_and(|f| {
+                matches!(f.as_str(), "add" | "no" | "skip" | "keep" | "without" | "dont" | "disable" | "prevent" | "ignore")
+            });
+            if !off && !negated && (parts.iter().any(|p| DESTROY_OPTION_WORDS.contains(&p.as_str())) || name == "accept-data-loss") {
+                return Some(v.split('=').next().unwrap_or(v).to_owned());
             }
+            after_option = !long.contains('=');
             continue;
         }
         if v.starts_with('-') {
+            after_option = v.len() == 2;
             continue;
         }
-        positional += 1;
+        // A word right after an option may be its value: it is read, but does not use up the four words.
+        if !after_option {
+            positional += 1;
+        }
+        after_option = false;
         if positional > 4 {
             break;
         }
         let file_like = v.rsplit_once('.').is_some_and(|(_, ext)| FILE_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str()));
-        if v.contains(['/', '=', ' ', '\t', '@']) || file_like || v.starts_with(|c: char| c.is_ascii_digit()) {
+        if v.contains(['/', '=', ' ', '\t', '@', '\'', '*']) || file_like || v.starts_with(|c: char| c.is_ascii_digit()) {
             continue;
         }
         if verb_parts(v).iter().any(|p| DESTROY_VERBS.contains(&p.as_str())) {
@@ -117,12 +142,49 @@ pub(super) fn destructive_verb(args: &[Word]) -> Option<String> {
 pub(super) fn block_device(p: &str) -> Option<String> {
     static BLOCK: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(
-            r"^/dev/(sd[a-z]|hd[a-z]|vd[a-z]|xvd[a-z]|nvme\d|mmcblk\d|md\d|md/|dm-\d|mapper/|disk/|mtd\d|mtdblock\d|loop\d|nbd\d|zd\d|rbd\d|bcache\d|sg\d|sr\d|root$)",
+            r"^/dev/(sd[a-z]|hd[a-z]|vd[a-z]|xvd[a-z]|nvme\d|mmcblk\d|md\d|md/|dm-\d|mapper/|disk/|mtd\d|mtdblock\d|loop\d|nbd\d|zd\d|rbd\d|bcache\d|sg\d|sr\d|root$|zvol/)",
         )
         .expect("static regex")
     });
+    // LVM's `/dev/VG/LV` (any two-level name outside the folders of character devices).
+    static TWO_LEVEL: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"^/dev/([A-Za-z][\w.+-]*)/[\w.+-]+$").expect("static regex"));
+    const CHAR_DIRS: &[&str] = &[
+        "pts",
+        "shm",
+        "fd",
+        "net",
+        "input",
+        "snd",
+        "dri",
+        "bus",
+        "char",
+        "cpu",
+        "hugepages",
+        "mqueue",
+        "usb",
+        "v4l",
+        "serial",
+        "gpiochip",
+        "vfio",
+        "dma_heap",
+        "bsg",
+        "block",
+        "tcp",
+        "udp",
+        "stdin",
+        "stdout",
+        "stderr",
+        "null",
+        "zero",
+        "random",
+        "urandom",
+        "tty",
+        "console",
+    ];
     let norm = fold_path(p)?;
-    BLOCK.is_match(&norm).then_some(norm)
+    let lvm = TWO_LEVEL.captures(&norm).is_some_and(|c| !CHAR_DIRS.contains(&&c[1]));
+    (BLOCK.is_match(&norm) || lvm).then_some(norm)
 }
 
 /// An absolute path with `/proc/<x>/root` (the same file system seen from
@@ -160,6 +222,11 @@ const READS_DEVICES: &[&str] = &[
     "xxd",
     "od",
     "hexdump",
+    "growpart",
+    "pvresize",
+    "resize2fs",
+    "udisksctl",
+    "partprobe",
     "strings",
     "file",
     "stat",
@@ -259,22 +326,77 @@ impl Classifier<'_> {
         let vals: Vec<&str> = args.iter().filter_map(|w| w.val()).collect();
         match name {
             "kill" => {
-                // `kill -9 -1`: every process the caller may signal; `kill 1`: init.
-                let targets = vals.iter().skip_while(|v| v.starts_with('-') && **v != "-1" && **v != "--").filter(|v| **v != "--");
-                if targets.clone().any(|t| *t == "-1" || *t == "1") {
+                // `kill -9 -1`: every process the caller may signal; `kill 1`: init (`-01`, `' 1'` too: pids are numbers).
+                // Signal 0 only tests that the process exists.
+                let probe = vals.windows(2).any(|p| matches!(p, ["-s" | "-n", "0"]))
+                    || vals.iter().any(|v| matches!(*v, "-0" | "-s0" | "--signal=0"));
+                let pid = |t: &str| t.trim().parse::<i64>().ok();
+                let mut ended = false;
+                let mut targets = Vec::new();
+                for v in &vals {
+                    if *v == "--" {
+                        ended = true;
+                    } else if ended || !v.starts_with('-') || pid(v) == Some(-1) {
+                        targets.push(*v);
+                    }
+                }
+                if !probe && targets.iter().any(|t| matches!(pid(t), Some(-1 | 1))) {
                     self.hit(Category::Destruction, "stop the system", words, "signals every process (`-1`) or init (`1`)");
                 }
             }
             "pkill" | "killall" => {
                 let o = opts(args, "sgGPtuUn", &["--signal", "--pgroup", "--group", "--parent", "--terminal", "--euid", "--uid", "--ns"]);
                 let pats = o.lits();
-                if pats.iter().any(|p| matches!(*p, "." | ".*" | "^" | "" | ".+"))
+                // A pattern that matches every process name, every process of root, the children of init.
+                let everything = |p: &str| {
+                    regex::Regex::new(p)
+                        .is_ok_and(|r| ["systemd", "init", "sshd", "bash", "x", "postgres", "kworker/0:1"].iter().all(|n| r.is_match(n)))
+                };
+                let root = o.values(&["-u", "--euid", "-U", "--uid", "--user"]).any(|u| matches!(u, "root" | "0"));
+                let init_children = o.values(&["-P", "--parent"]).any(|p| p.trim() == "1");
+                if pats.iter().any(|p| p.is_empty() || everything(p))
+                    || root
+                    || init_children
                     || (name == "killall" && o.has(&["-u", "--user"]) && pats.is_empty())
                 {
                     self.hit(Category::Destruction, "stop the system", words, "the pattern matches every process");
                 }
             }
+            "skill" | "snice" if vals.windows(2).any(|p| matches!(p, ["-u", "root" | "0"])) => {
+                self.hit(Category::Destruction, "stop the system", words, "signals every process of root")
+            }
+            "loginctl" if vals.iter().any(|v| matches!(*v, "poweroff" | "reboot" | "halt" | "kexec")) => {
+                self.hit(Category::Destruction, "stop the system", words, "stops the machine")
+            }
+            "kexec" if vals.iter().any(|v| matches!(*v, "-e" | "--exec" | "-f" | "--force")) => {
+                self.hit(Category::Destruction, "stop the system", words, "boots another kernel now")
+            }
+            "openrc-shutdown" => self.hit(Category::Destruction, "stop the system", words, "stops the machine"),
+            // The login manager over D-Bus (`PowerOff`, `Reboot`, `Halt`).
+            "busctl" | "dbus-send" | "gdbus" | "qdbus"
+                if vals.iter().any(|v| ["PowerOff", "Reboot", "Halt", "KExec"].iter().any(|m| v.ends_with(m))) =>
+            {
+                self.hit(Category::Destruction, "stop the system", words, "asks the login manager to stop the machine")
+            }
+            "emerge"
+                if vals.iter().any(|v| matches!(*v, "--unmerge" | "-C" | "--depclean" | "-c"))
+                    && vals.iter().any(|v| essential_package(v.rsplit('/').next().unwrap_or(v))) =>
+            {
+                self.hit(Category::Destruction, "remove an essential package", words, "removes a package the system cannot run without")
+            }
+            "xbps-remove" if vals.iter().any(|v| essential_package(v)) => {
+                self.hit(Category::Destruction, "remove an essential package", words, "removes a package the system cannot run without")
+            }
+            "mix" if vals.contains(&"hex.publish") && vals.contains(&"--revert") => {
+                self.hit(Category::Infrastructure, "unpublish", words, "reverts a published Hex package")
+            }
+            "fastboot" if vals.iter().any(|v| matches!(*v, "-w" | "erase") || v.starts_with("format")) => {
+                self.hit(Category::Destruction, "device operand", words, "erases or formats a phone's partition")
+            }
             "killall5" => self.hit(Category::Destruction, "stop the system", words, "signals every process"),
+            // `shutdown -c` cancels a planned one; `-k` only warns.
+            "shutdown"
+                if vals.iter().any(|v| matches!(*v, "-c" | "-k")) && !vals.iter().any(|v| matches!(*v, "-h" | "-r" | "-P" | "now")) => {}
             "shutdown" | "poweroff" | "reboot" | "halt" => {
                 self.hit(Category::Destruction, "stop the system", words, format!("`{name}` stops the machine"))
             }
@@ -284,8 +406,19 @@ impl Classifier<'_> {
             "telinit" | "init" => {}
             "systemctl" => {
                 let o = opts(args, "tpHMsn", &["--type", "--property", "--host", "--machine", "--signal", "--lines", "--root"]);
-                if let Some(verb) = o.lits().first()
-                    && matches!(*verb, "poweroff" | "reboot" | "halt" | "kexec" | "isolate" | "emergency" | "rescue" | "soft-reboot")
+                let lits = o.lits();
+                let stop_target = lits.iter().skip(1).any(|u| {
+                    u.ends_with(".target")
+                        && matches!(
+                            u.trim_end_matches(".target"),
+                            "poweroff" | "reboot" | "halt" | "kexec" | "rescue" | "emergency" | "soft-reboot"
+                        )
+                });
+                let every = lits.iter().skip(1).any(|u| u.contains('*')) || o.unknown.iter().any(|w| w.glob);
+                if let Some(verb) = lits.first()
+                    && (matches!(*verb, "poweroff" | "reboot" | "halt" | "kexec" | "isolate" | "emergency" | "rescue" | "soft-reboot")
+                        || (matches!(*verb, "start" | "restart") && stop_target)
+                        || (matches!(*verb, "stop" | "kill" | "mask") && every))
                 {
                     self.hit(
                         Category::Destruction,
@@ -326,13 +459,29 @@ impl Classifier<'_> {
                             | "-Rns"
                     ) || (name == "pacman" && v.starts_with("-R"))
                 });
-                let forced = vals.iter().any(|v| {
-                    matches!(
-                        *v,
-                        "--allow-remove-essential" | "--force-all" | "--force-remove-essential" | "--nodeps" | "--force-depends" | "-dd"
-                    )
+                let removes = removes
+                    || (name == "rpm" && vals.iter().any(|v| v.starts_with("-e") && !v.starts_with("--")))
+                    || (matches!(name, "dnf" | "yum" | "zypper") && vals.contains(&"rm"))
+                    || (matches!(name, "apt" | "apt-get" | "aptitude")
+                        && vals.iter().any(|v| v.len() > 1 && v.ends_with('-') && !v.starts_with('-')));
+                // dpkg's force lists are comma-separated (`--force-remove-essential,depends`).
+                let forced_list = vals.iter().any(|v| {
+                    v.starts_with("--force-")
+                        && v["--force-".len()..].split(',').any(|f| matches!(f, "all" | "remove-essential" | "depends"))
                 });
-                if removes && (forced || vals.iter().any(|v| essential_package(v))) {
+                let forced = forced_list
+                    || vals.iter().any(|v| {
+                        matches!(
+                            *v,
+                            "--allow-remove-essential"
+                                | "--force-all"
+                                | "--force-remove-essential"
+                                | "--nodeps"
+                                | "--force-depends"
+                                | "-dd"
+                        )
+                    });
+                if removes && (forced || vals.iter().any(|v| essential_package(v.trim_end_matches('-')))) {
                     self.hit(
                         Category::Destruction,
                         "remove an essential package",
@@ -342,12 +491,23 @@ impl Classifier<'_> {
                 }
             }
             "npm" | "pnpm" | "yarn" | "bun" => {
-                if vals.iter().take_while(|v| **v != "--").any(|v| *v == "unpublish") {
+                if vals.iter().take_while(|v| **v != "--").any(|v| *v == "unpublish")
+                    && !vals.iter().any(|v| matches!(*v, "--dry-run" | "--help"))
+                {
                     self.hit(Category::Infrastructure, "unpublish", words, "withdraws a published package from the registry");
                 }
             }
             "cargo" => {
-                if vals.first() == Some(&"yank") && !vals.contains(&"--undo") {
+                // `cargo run -p mend-cli -- approvals decide …`: Mend itself, built here.
+                if let Some(at) = vals.iter().position(|v| *v == "--")
+                    && vals.contains(&"run")
+                    && vals.iter().any(|v| matches!(*v, "mend-cli" | "mend" | "--bin=mend" | "-p=mend-cli"))
+                {
+                    let mut inner = vec![Word::literal("mend")];
+                    inner.extend(vals[at + 1..].iter().map(|v| Word::literal(v)));
+                    self.mend(&inner);
+                }
+                if vals.iter().take_while(|v| **v != "--").any(|v| *v == "yank") && !vals.contains(&"--undo") && !vals.contains(&"--help") {
                     self.hit(Category::Infrastructure, "unpublish", words, "yanks a published crate version");
                 }
                 // `--config 'target.X.runner="CMD"'`: cargo runs the runner, a wrapper or a linker.
@@ -364,7 +524,7 @@ impl Classifier<'_> {
                     }
                 }
             }
-            "gem" if vals.first() == Some(&"yank") => {
+            "gem" if vals.contains(&"yank") && !vals.contains(&"--help") => {
                 self.hit(Category::Infrastructure, "unpublish", words, "yanks a published gem version")
             }
             "gem" => {}
@@ -461,11 +621,11 @@ impl Classifier<'_> {
                 for a in o.values(&["-a", "--args"]) {
                     match module.rsplit('.').next().unwrap_or(module) {
                         "shell" | "command" | "raw" => self.nested_checked(a),
-                        "file" if a.contains("state=absent") => self.hit(
+                        _ if a.contains("state=absent") || a.contains("delete=yes") || a.contains("delete=true") => self.hit(
                             Category::BulkDeletion,
                             "rm -r",
                             words,
-                            "the `file` module with `state=absent` deletes the path on every host",
+                            "a module with `state=absent` (or `delete=yes`) deletes what it names on every host",
                         ),
                         _ => {}
                     }
@@ -507,6 +667,27 @@ impl Classifier<'_> {
                     }
                 }
             }
+            // btrfs and xfs_db commands that write the file system or the device.
+            "btrfs"
+                if vals.iter().any(|v| matches!(*v, "--repair" | "zero-log" | "super-recover" | "chunk-recover" | "replace"))
+                    || (vals.contains(&"device") && vals.iter().any(|v| matches!(*v, "add" | "remove" | "delete"))) =>
+            {
+                self.hit(Category::Destruction, "device operand", words, "rewrites a btrfs file system or the devices under it")
+            }
+            "xfs_db" if vals.contains(&"-x") => {
+                self.hit(Category::Destruction, "device operand", words, "`xfs_db -x` writes the file system directly")
+            }
+            "ubirmvol" | "ubiformat" | "ubidetach" => {
+                self.hit(Category::Destruction, "volume removal", words, "removes or formats a flash volume")
+            }
+            // Configuration management: a resource made absent is deleted on every host.
+            "puppet" | "salt" | "salt-call" | "salt-ssh" if vals.iter().any(|v| v.contains("absent") || v.contains("file.remove")) => self
+                .hit(
+                    Category::Infrastructure,
+                    "destructive subcommand",
+                    words,
+                    "makes a resource absent (deletes it) on every host it reaches",
+                ),
             "mend" => self.mend(words),
             _ => return false,
         }
@@ -518,13 +699,54 @@ impl Classifier<'_> {
     /// a person may (the promise "whoever proposed it").
     fn mend(&mut self, words: &[Word]) {
         let vals: Vec<&str> = words[1..].iter().filter_map(|w| w.val()).collect();
-        let cmd: Vec<&str> = vals.iter().filter(|v| !v.starts_with('-')).take(2).copied().collect();
+        // Options that take a value (global and per command): their values are not subcommands.
+        const VALUED: &[&str] = &[
+            "--data-dir",
+            "--config",
+            "--memory",
+            "--llm-base-url",
+            "--llm-model",
+            "--llm-provider",
+            "--llm-key-env",
+            "--llm-timeout",
+            "--approve",
+            "--agent",
+            "--format",
+            "--since",
+            "--until",
+            "--kind",
+            "--level",
+            "--job",
+            "--note",
+            "--remember",
+            "--who",
+            "--limit",
+            "--server",
+        ];
+        let mut cmd: Vec<&str> = Vec::new();
+        let mut skip = false;
+        for v in &vals {
+            if skip {
+                skip = false;
+            } else if v.starts_with('-') {
+                skip = VALUED.contains(v);
+            } else {
+                cmd.push(v);
+            }
+        }
+        let approve = vals
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| v.strip_prefix("--approve=").or_else(|| if *v == "--approve" { vals.get(i + 1).copied() } else { None }));
+        let other_config = vals.iter().any(|v| v.starts_with("--config") || v.starts_with("--data-dir") || v.starts_with("--memory"))
+            || ["MEND_CONFIG", "MEND_DATA_DIR", "MEND_MEMORY", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "HOME"].iter().any(|n| self.env_has(n));
         let why = match cmd.as_slice() {
             ["approvals", "decide", ..] => Some("answers a request that waits for a person"),
             ["mcp", "enable", ..] => Some("turns a server a person disabled back on"),
-            ["run" | "daemon", ..] if vals.iter().any(|v| v.starts_with("--config")) || self.env_has("MEND_CONFIG") => {
-                Some("runs a job under another config, with another gate")
+            ["run" | "daemon" | "demo", ..] if approve.is_some_and(|a| !matches!(a, "wait" | "abort")) => {
+                Some("runs a job whose requests are answered without a person (`--approve`)")
             }
+            ["run" | "daemon", ..] if other_config => Some("runs a job under another config or data folder, with another gate"),
             _ => None,
         };
         if let Some(why) = why {
@@ -558,9 +780,17 @@ impl Classifier<'_> {
                         | "get-feature"
                         | "show-regs"
                 ),
-                "cryptsetup" => vals
-                    .iter()
-                    .any(|v| matches!(*v, "luksDump" | "status" | "isLuks" | "open" | "luksOpen" | "close" | "luksClose" | "luksUUID")),
+                "cryptsetup" => vals.iter().any(|v| {
+                    matches!(
+                        *v,
+                        "luksDump" | "status" | "isLuks" | "open" | "luksOpen" | "close" | "luksClose" | "luksUUID" | "luksHeaderBackup"
+                    )
+                }),
+                // Checks that change nothing (`-n`), and benchmarks told to only read.
+                "e2fsck" | "fsck" | "fsck.ext4" | "fsck.ext3" | "fsck.ext2" | "xfs_repair" => {
+                    vals.iter().any(|v| matches!(*v, "-n" | "--no-modify"))
+                }
+                "fio" => vals.contains(&"--readonly"),
                 "mdadm" => vals
                     .iter()
                     .any(|v| matches!(*v, "--detail" | "-D" | "--examine" | "-E" | "--query" | "-Q" | "--assemble" | "-A" | "--monitor")),
@@ -568,6 +798,22 @@ impl Classifier<'_> {
                 _ => false,
             };
         if reads {
+            return;
+        }
+        // Copiers from a device into a file: only what they write counts (`qemu-img convert SRC DST`, `e2image SRC DST`,
+        // `partclone.* -s SRC -o DST`, `fsarchiver savefs ARCHIVE DEV…` reads the devices, `restfs … dest=DEV` writes).
+        let output: Option<Vec<&str>> = match name {
+            "qemu-img" if verb == "convert" => Some(vals.iter().filter(|v| !v.starts_with('-')).last().copied().into_iter().collect()),
+            "e2image" => Some(vals.iter().filter(|v| !v.starts_with('-')).last().copied().into_iter().collect()),
+            n if n.starts_with("partclone") => Some(vals.windows(2).filter(|p| matches!(p[0], "-o" | "--output")).map(|p| p[1]).collect()),
+            "fsarchiver" if verb == "savefs" || verb == "archinfo" => Some(Vec::new()),
+            "fsarchiver" => Some(vals.iter().filter_map(|v| v.split(',').find_map(|kv| kv.strip_prefix("dest="))).collect()),
+            _ => None,
+        };
+        if let Some(out) = output {
+            if let Some(dev) = out.iter().find_map(|p| block_device(p)) {
+                self.hit(Category::Destruction, "device operand", words, format!("`{name}` writes over the block device {dev}"));
+            }
             return;
         }
         for w in &words[1..] {
@@ -592,7 +838,12 @@ impl Classifier<'_> {
             return;
         }
         let Some(target) = words[1..].iter().filter_map(|w| w.val()).find(|v| !v.starts_with('-') || *v == "-") else { return };
-        if target == "-" || target.starts_with('~') || unknown_value(target) {
+        if target == "-" || unknown_value(target) {
+            return;
+        }
+        // `cd ~/x`: kept as written (what the home folder is is not known here; Mend's own folders are recognised by name).
+        if target.starts_with('~') {
+            self.cwd = Some(PathBuf::from(target));
             return;
         }
         if target.starts_with('/') {
@@ -639,11 +890,23 @@ impl Classifier<'_> {
                 (o, 1)
             }
             "chroot" => (opts(args, "", &["--userspec", "--groups"]), 1),
+            "doas" => {
+                let o = opts(args, "uC", &[]);
+                if !o.has(&["-s"]) {
+                    return false;
+                }
+                (o, 0)
+            }
+            "sg" | "unshare" | "script" => (opts(args, "", &[]), 1),
+            "machinectl" => (opts(args, "", &[]), 2),
+            "systemd-run" if args.iter().any(|w| matches!(w.val(), Some("--shell" | "-S"))) => (opts(args, "", &[]), 0),
             "nsenter" => (opts(args, "tSGw", &["--target", "--setuid", "--setgid", "--wd"]), 0),
             "newgrp" => (opts(args, "", &[]), 1),
             _ => return false,
         };
-        if o.operands.len() > max_operands || !o.unknown.is_empty() || matches!(c.stdin, Stdin::Inherited) {
+        // `su - USER`: the `-` is a login shell, not a command.
+        let operands = o.operands.iter().filter(|w| w.val() != Some("-")).count();
+        if operands > max_operands || !o.unknown.is_empty() || matches!(c.stdin, Stdin::Inherited) {
             return false;
         }
         self.stdin_script(c, name);
@@ -661,7 +924,10 @@ pub(super) fn empties_files(name: &str, args: &[Word]) -> bool {
                 v.starts_with("-i") || v.starts_with("--in-place") || (v.starts_with('-') && !v.starts_with("--") && v.contains('i'))
             });
             let scripts: Vec<&str> = vals.iter().filter(|v| !v.starts_with('-')).copied().collect();
-            in_place && scripts.first().is_some_and(|s| matches!(s.trim(), "d" | "1,$d" | "$d" | "/.*/d" | "/^/d"))
+            in_place
+                && scripts
+                    .first()
+                    .is_some_and(|s| matches!(s.trim(), "d" | "1,$d" | "$d" | "/.*/d" | "/^/d" | "s/.*//" | "s/.*//g" | "s/^.*$//"))
         }
         "cp" | "mv" => {
             vals.iter().find(|v| !v.starts_with('-')).is_some_and(|v| *v == "/dev/null")
@@ -693,6 +959,84 @@ impl Classifier<'_> {
     /// destructive subcommand ([`destructive_verb`]) or a block device
     /// operand ([`Classifier::device_operands`]).
     pub(super) fn catch_all(&mut self, name: &str, words: &[Word]) {
+        // Tools whose remove/prune/reset act on local dependencies, caches, toolchains or test selections.
+        const LOCAL_TOOLS: &[&str] = &[
+            "conda",
+            "mamba",
+            "micromamba",
+            "uv",
+            "poetry",
+            "pdm",
+            "pipx",
+            "opam",
+            "apk",
+            "snap",
+            "flatpak",
+            "rustup",
+            "flutter",
+            "dart",
+            "dotnet",
+            "composer",
+            "ansible-galaxy",
+            "mvn",
+            "gradle",
+            "swift",
+            "nx",
+            "turbo",
+            "ollama",
+            "huggingface-cli",
+            "xcrun",
+            "pytest",
+            "py.test",
+            "phpunit",
+            "ctest",
+            "vitest",
+            "jest",
+            "mocha",
+            "bats",
+            "sd",
+            "tput",
+            "asdf",
+            "mise",
+            "nvm",
+            "pyenv",
+            "rbenv",
+            "volta",
+            "bundle",
+            "cabal",
+            "stack",
+            "pub",
+            "vcpkg",
+            "conan",
+            "sdk",
+            "fnm",
+            "n",
+            "corepack",
+            "pre-commit",
+            "tox",
+            "nox",
+            "hatch",
+            "rye",
+            "direnv",
+            "zoxide",
+            "tmux",
+            "screen",
+            "code",
+            "pyright",
+            "mypy",
+            "ruff",
+            "eslint",
+            "prettier",
+            "black",
+        ];
+        if LOCAL_TOOLS.contains(&name) {
+            return self.device_operands(name, words);
+        }
+        // A program named for what it does (`cloud-nuke`, `aws-nuke`, `lxc-destroy`).
+        if verb_parts(name).iter().any(|p| matches!(p.as_str(), "nuke" | "destroy" | "wipe" | "obliterate")) {
+            self.hit(Category::Infrastructure, "destructive subcommand", words, format!("`{name}` destroys what it is pointed at"));
+            return;
+        }
         if let Some(verb) = destructive_verb(&words[1..]) {
             self.hit(
                 Category::Infrastructure,
@@ -734,4 +1078,145 @@ impl Classifier<'_> {
             }
         }
     }
+}
+
+/// Readers: a Mend file or a kernel control file among their arguments is
+/// only read.
+const READERS: &[&str] = &[
+    "cat",
+    "less",
+    "more",
+    "head",
+    "tail",
+    "grep",
+    "egrep",
+    "fgrep",
+    "rg",
+    "ls",
+    "stat",
+    "wc",
+    "diff",
+    "cmp",
+    "file",
+    "jq",
+    "yq",
+    "bat",
+    "sha256sum",
+    "md5sum",
+    "sha1sum",
+    "test",
+    "[",
+    "echo",
+    "printf",
+    "realpath",
+    "readlink",
+    "du",
+    "view",
+    "vimdiff",
+    "code",
+    "open",
+    "xdg-open",
+    "tree",
+];
+
+/// `--help` / `--version` make these print and exit, whatever else is
+/// given. (Shells, interpreters and programs that hand their arguments to
+/// another command are not here: `sh -c 'rm -rf d' --help` runs the script.)
+pub(super) fn help_only(name: &str, args: &[Word]) -> bool {
+    const PRINT_HELP: &[&str] = &[
+        "rm",
+        "rmdir",
+        "shred",
+        "dd",
+        "wipefs",
+        "sgdisk",
+        "sfdisk",
+        "parted",
+        "fdisk",
+        "chmod",
+        "chown",
+        "truncate",
+        "shutdown",
+        "reboot",
+        "poweroff",
+        "halt",
+        "systemctl",
+        "kill",
+        "pkill",
+        "killall",
+        "npm",
+        "pnpm",
+        "yarn",
+        "cargo",
+        "gem",
+        "terraform",
+        "tofu",
+        "pulumi",
+        "helm",
+        "kubectl",
+        "aws",
+        "gcloud",
+        "az",
+        "rsync",
+        "restic",
+        "borg",
+        "dropdb",
+        "mkfs",
+        "mke2fs",
+        "blkdiscard",
+        "crontab",
+        "userdel",
+        "loginctl",
+    ];
+    (PRINT_HELP.contains(&name) || name.starts_with("mkfs.")) && args.iter().any(|w| w.val() == Some("--help"))
+}
+
+impl Classifier<'_> {
+    /// Files no call may change unasked, whatever program it uses: Mend's
+    /// own (its config, data folder, journal — "whoever proposed it") and
+    /// the kernel's controls that stop the machine (`/proc/sysrq-trigger`,
+    /// `/sys/block/*/device/delete`). `cp`, `install`, `rsync` and `ln`
+    /// only write their last operand.
+    pub(super) fn protected_paths(&mut self, name: &str, words: &[Word]) {
+        if READERS.contains(&name) || name == "mend" || words.len() < 2 {
+            return;
+        }
+        let args = &words[1..];
+        let dest_only = matches!(name, "cp" | "install" | "rsync" | "ln" | "scp");
+        let considered: Vec<&Word> = if dest_only {
+            args.iter().filter(|w| w.val().is_none_or(|v| !v.starts_with('-'))).last().into_iter().collect()
+        } else {
+            args.iter().collect()
+        };
+        for w in considered {
+            // The word as written too: `$HOME/.config/mend/…` has no literal value.
+            let text = w.val().map(str::to_owned).unwrap_or_else(|| w.raw.clone());
+            for piece in text.split(['=', ' ']) {
+                let path = self
+                    .cwd
+                    .as_ref()
+                    .filter(|_| !piece.starts_with(['/', '~', '$']))
+                    .map_or(piece.to_owned(), |c| format!("{}/{piece}", c.display()));
+                if mend_own_file(&path) || mend_own_dir(&path) {
+                    self.hit(Category::Unknown, "Mend's own gate", words, format!("`{name}` changes Mend's own file {piece}"));
+                    return;
+                }
+                let k = fold_path(&path).unwrap_or(path.clone());
+                if k == "/proc/sysrq-trigger" || (k.starts_with("/sys/") && (k.ends_with("/delete") || k.ends_with("/remove"))) {
+                    self.hit(Category::Destruction, "stop the system", words, format!("`{name}` writes the kernel control {k}"));
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Mend's folders themselves, or the folders that hold them (`mv
+/// ~/.config ~/.config.old` takes Mend's config with it).
+fn mend_own_dir(p: &str) -> bool {
+    static DIR: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(^|/)(\.config|\.local/share)/mend/?$|^(~|\$HOME|\$\{HOME\})/(\.config|\.local|\.local/share)/?$")
+            .expect("static regex")
+    });
+    DIR.is_match(p)
 }
