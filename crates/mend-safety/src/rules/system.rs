@@ -803,8 +803,8 @@ impl Classifier<'_> {
         // Copiers from a device into a file: only what they write counts (`qemu-img convert SRC DST`, `e2image SRC DST`,
         // `partclone.* -s SRC -o DST`, `fsarchiver savefs ARCHIVE DEV…` reads the devices, `restfs … dest=DEV` writes).
         let output: Option<Vec<&str>> = match name {
-            "qemu-img" if verb == "convert" => Some(vals.iter().filter(|v| !v.starts_with('-')).last().copied().into_iter().collect()),
-            "e2image" => Some(vals.iter().filter(|v| !v.starts_with('-')).last().copied().into_iter().collect()),
+            "qemu-img" if verb == "convert" => Some(vals.iter().rfind(|v| !v.starts_with('-')).copied().into_iter().collect()),
+            "e2image" => Some(vals.iter().rfind(|v| !v.starts_with('-')).copied().into_iter().collect()),
             n if n.starts_with("partclone") => Some(vals.windows(2).filter(|p| matches!(p[0], "-o" | "--output")).map(|p| p[1]).collect()),
             "fsarchiver" if verb == "savefs" || verb == "archinfo" => Some(Vec::new()),
             "fsarchiver" => Some(vals.iter().filter_map(|v| v.split(',').find_map(|kv| kv.strip_prefix("dest="))).collect()),
@@ -1184,7 +1184,7 @@ impl Classifier<'_> {
         let args = &words[1..];
         let dest_only = matches!(name, "cp" | "install" | "rsync" | "ln" | "scp");
         let considered: Vec<&Word> = if dest_only {
-            args.iter().filter(|w| w.val().is_none_or(|v| !v.starts_with('-'))).last().into_iter().collect()
+            args.iter().rfind(|w| w.val().is_none_or(|v| !v.starts_with('-'))).into_iter().collect()
         } else {
             args.iter().collect()
         };
