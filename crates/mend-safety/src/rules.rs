@@ -1135,7 +1135,17 @@ impl<'a> Classifier<'a> {
             return;
         }
         self.chain += 1;
+        // `env -C DIR CMD`, `sudo -D DIR CMD`, `nsenter --wd=DIR CMD`, `systemd-run --working-directory=DIR CMD`: CMD runs there.
+        let chdir = system::wrapper_chdir(words);
+        let saved = chdir.as_ref().map(|d| {
+            let dir =
+                if d.starts_with('/') || d.starts_with('~') { PathBuf::from(d) } else { self.cwd.clone().unwrap_or_default().join(d) };
+            self.cwd.replace(dir)
+        });
         self.argv_one(words, c);
+        if let Some(saved) = saved {
+            self.cwd = saved;
+        }
         self.chain -= 1;
     }
 

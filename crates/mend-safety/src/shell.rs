@@ -397,6 +397,7 @@ fn read_here(text: &str, env: Env<'_>, inherited: &HashSet<String>, outer: Optio
     // anywhere (a loop may set one after its first use), the second reads
     // with those unknown.
     let mut known = script.assigned.clone();
+    let mut known_values: HashMap<String, String> = HashMap::new();
     loop {
         let mut r = Reader {
             text,
@@ -408,15 +409,19 @@ fn read_here(text: &str, env: Env<'_>, inherited: &HashSet<String>, outer: Optio
             depth,
             program_word: false,
             loops: 0,
+            values: HashMap::new(),
+            known_values: known_values.clone(),
         };
         for cc in &program.complete_commands {
             r.compound_list(cc);
         }
-        if r.sets.len() == known.len() {
+        let values: HashMap<String, String> = r.values.iter().filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v))).collect();
+        if r.sets.len() == known.len() && values == known_values {
             r.script.assigned = r.sets;
             return r.script;
         }
         known = r.sets;
+        known_values = values;
     }
 }
 
@@ -460,9 +465,23 @@ struct Reader<'a> {
     program_word: bool,
     /// How many loops the command being read is inside.
     loops: u32,
+    /// What each variable is set to, found while reading: `Some` only for
+    /// a name set once, by a plain `NAME=value` outside any loop, to a
+    /// value with no space, pattern or expansion in it; `None` otherwise.
+    values: HashMap<String, Option<String>>,
+    /// Those values from the pass before: what `$NAME` is in this one
+    /// (`d=/dev/sda; cat > $d` writes /dev/sda).
+    known_values: HashMap<String, String>,
 }
 
 impl Reader<'_> {
+    /// A variable set in a way whose value is not read (a loop variable,
+    /// `read`, `${X:=…}`).
+    fn set_unknown(&mut self, n: &str) {
+        self.sets.insert(n.to_owned());
+        self.values.insert(n.to_owned(), None);
+    }
+
     fn compound_list(&mut self, list: &ast::CompoundList) {
         for item in &list.0 {
             self.and_or(&item.0);
@@ -557,7 +576,7 @@ impl Reader<'_> {
             ast::CompoundCommand::BraceGroup(g) => self.compound_list(&g.list),
             ast::CompoundCommand::Subshell(s) => self.compound_list(&s.list),
             ast::CompoundCommand::ForClause(f) => {
-                self.sets.insert(f.variable_name.clone());
+                self.set_unknown(&f.variable_name);
                 if let Some(values) = &f.values {
                     let span = self.outer.clone().unwrap_or(0..self.text.len());
                     for w in values {
@@ -694,6 +713,8 @@ impl Reader<'_> {
                     // (read below, with `SETTERS`).
                     if words.is_empty() {
                         self.sets.insert(n.clone());
+                    } else {
+                        self.values.insert(n.clone(), None);
                     }
                     if !words.is_empty() {
                         let value = self.word(&w.value, &span);
@@ -703,6 +724,11 @@ impl Reader<'_> {
                             ast::AssignmentValue::Scalar(v) => {
                                 let value = self.word(&v.value, &span).into_iter().next();
                                 let value = value.unwrap_or(Word { raw: v.value.clone(), lit: Some(String::new()), glob: false });
+                                let plain = value.lit.clone().filter(|l| {
+                                    !value.glob && !l.is_empty() && !l.contains(char::is_whitespace) && !l.starts_with('\u{0}')
+                                });
+                                let once = self.loops == 0 && !self.values.contains_key(n);
+                                self.values.insert(n.clone(), plain.filter(|_| once));
                                 assigns.push((n.clone(), value));
                             }
                             ast::AssignmentValue::Array(items) => {
@@ -733,9 +759,15 @@ impl Reader<'_> {
                 if let Some(v) = w.val() {
                     let name = v.split(['=', '[']).next().unwrap_or(v);
                     if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                        self.sets.insert(name.to_owned());
+                        self.set_unknown(name);
                     }
                 }
+            }
+        }
+        if !words.is_empty() {
+            // `X=1 cmd`: the value is for `cmd` only, not the shell's `$X` after it.
+            for (n, _) in &assigns {
+                self.values.insert(n.clone(), None);
             }
         }
         if words.is_empty() && redirs.is_empty() && assigns.is_empty() {
@@ -959,11 +991,15 @@ impl Reader<'_> {
         }
         // `${X:=v}`, `${X=v}` assign X for the rest of the script.
         if let ParameterExpr::AssignDefaultValues { parameter: word::Parameter::Named(n), .. } = pe {
-            self.sets.insert(n.clone());
+            self.set_unknown(n);
         }
         match pe {
             // `$_` is the last argument of the previous command: never the environment's.
             ParameterExpr::Parameter { parameter: word::Parameter::Named(n), indirect: false } if n == "_" => None,
+            // Set once in this script to a plain value: that value.
+            ParameterExpr::Parameter { parameter: word::Parameter::Named(n), indirect: false } if self.known_values.contains_key(n) => {
+                self.known_values.get(n).cloned()
+            }
             ParameterExpr::Parameter { parameter: word::Parameter::Named(n), indirect: false } if !self.script.assigned.contains(n) => {
                 match (self.env)(n) {
                     Some(v) => Some(v),
@@ -1211,7 +1247,19 @@ mod tests {
         let env = |n: &str| (n == "D").then(|| "data".to_owned());
         let c = read("rm -r $D; X=rm; $X -r y", &env, &HashSet::new(), None, 0);
         assert_eq!(c.cmds[0].words[2].val(), Some("data"));
-        assert_eq!(c.cmds.last().map(|c| c.words[0].lit.clone()), Some(None), "an assigned variable is unknown");
+        assert_eq!(c.cmds.last().and_then(|c| c.words[0].lit.clone()), Some("rm".into()), "set once to a plain value: that value");
+        // Anything else a script sets is unknown: set twice, in a loop, by `read`, only for one command, or to a pattern.
+        for script in [
+            "X=rm; X=ls; $X -r y",
+            "for i in 1; do X=rm; done; $X -r y",
+            "read X; $X -r y",
+            "X=rm true; $X -r y",
+            "X='r*'; $X -r y",
+            "X=\"rm -rf\"; $X y",
+        ] {
+            let c = read(script, &env, &HashSet::new(), None, 0);
+            assert_eq!(c.cmds.last().map(|c| c.words[0].lit.clone()), Some(None), "{script}");
+        }
     }
 
     #[test]

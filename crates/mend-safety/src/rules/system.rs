@@ -1220,3 +1220,35 @@ fn mend_own_dir(p: &str) -> bool {
     });
     DIR.is_match(p)
 }
+
+/// The folder a wrapper runs its command in (`env -C DIR`, `env
+/// --chdir=DIR`, `sudo -D DIR`, `nsenter --wd=DIR`, `systemd-run
+/// --working-directory=DIR`), if it names one.
+pub(super) fn wrapper_chdir(words: &[Word]) -> Option<String> {
+    let name = normalise_program(words.first()?.val()?);
+    let (short, long): (&str, &[&str]) = match name.as_str() {
+        "env" => ("-C", &["--chdir"]),
+        "sudo" | "doas" => ("-D", &["--chdir"]),
+        "nsenter" => ("-w", &["--wd"]),
+        "systemd-run" => ("", &["--working-directory"]),
+        _ => return None,
+    };
+    let vals: Vec<&str> = words[1..].iter().map_while(|w| w.val()).collect();
+    for (i, v) in vals.iter().enumerate() {
+        if !v.starts_with('-') {
+            break;
+        }
+        if let Some((k, d)) = v.split_once('=')
+            && long.contains(&k)
+        {
+            return Some(d.to_owned());
+        }
+        if (!short.is_empty() && *v == short) || long.contains(v) {
+            return vals.get(i + 1).map(|d| (*d).to_owned());
+        }
+        if !short.is_empty() && v.len() > 2 && v.starts_with(short) && !v.starts_with("--") {
+            return Some(v[2..].to_owned());
+        }
+    }
+    None
+}
