@@ -411,6 +411,7 @@ fn read_here(text: &str, env: Env<'_>, inherited: &HashSet<String>, outer: Optio
             loops: 0,
             values: HashMap::new(),
             known_values: known_values.clone(),
+            nested: 0,
         };
         for cc in &program.complete_commands {
             r.compound_list(cc);
@@ -470,8 +471,14 @@ struct Reader<'a> {
     /// value with no space, pattern or expansion in it; `None` otherwise.
     values: HashMap<String, Option<String>>,
     /// Those values from the pass before: what `$NAME` is in this one
-    /// (`d=/dev/sda; cat > $d` writes /dev/sda).
+    /// (`d=/dev/sda; cat > $d` writes /dev/sda), once its assignment has
+    /// been read (before it, the variable is the environment's).
     known_values: HashMap<String, String>,
+    /// How deep in a part that may not run, or runs in a subshell, the
+    /// command being read is: a compound command, a function, a pipeline,
+    /// the commands after `&&` / `||`. An assignment there sets no value
+    /// the gate can count on.
+    nested: u32,
 }
 
 impl Reader<'_> {
@@ -490,15 +497,20 @@ impl Reader<'_> {
 
     fn and_or(&mut self, list: &ast::AndOrList) {
         self.pipeline(&list.first);
+        self.nested += 1;
         for next in &list.additional {
             match next {
                 ast::AndOr::And(p) | ast::AndOr::Or(p) => self.pipeline(p),
             }
         }
+        self.nested -= 1;
     }
 
     fn pipeline(&mut self, p: &ast::Pipeline) {
         let mut piped: Option<Stdin> = None;
+        // Each command of a pipeline runs in a subshell.
+        let piped_up = u32::from(p.seq.len() > 1);
+        self.nested += piped_up;
         for cmd in &p.seq {
             let before = self.script.cmds.len();
             self.command(cmd, piped.take());
@@ -514,6 +526,7 @@ impl Reader<'_> {
                 None => Stdin::Unknown(shown),
             });
         }
+        self.nested -= piped_up;
     }
 
     fn slice_of_command(&self, cmd: &ast::Command) -> String {
@@ -531,7 +544,9 @@ impl Reader<'_> {
             ast::Command::Simple(s) => self.simple(s, stdin.unwrap_or_default()),
             ast::Command::Compound(c, redirs) => {
                 let before = self.script.cmds.len();
+                self.nested += 1;
                 self.compound(c);
+                self.nested -= 1;
                 if let Some(rl) = redirs {
                     let span = self.outer.clone().unwrap_or(0..self.text.len());
                     let mut extra = Vec::new();
@@ -559,7 +574,9 @@ impl Reader<'_> {
             }
             ast::Command::Function(f) => {
                 // A function's body runs when it is called: read it as if it does.
+                self.nested += 1;
                 self.compound(&f.body.0);
+                self.nested -= 1;
             }
             ast::Command::ExtendedTest(t, _) => {
                 let s = format!("{t:?}");
@@ -727,7 +744,7 @@ impl Reader<'_> {
                                 let plain = value.lit.clone().filter(|l| {
                                     !value.glob && !l.is_empty() && !l.contains(char::is_whitespace) && !l.starts_with('\u{0}')
                                 });
-                                let once = self.loops == 0 && !self.values.contains_key(n);
+                                let once = self.loops == 0 && self.nested == 0 && !self.values.contains_key(n);
                                 self.values.insert(n.clone(), plain.filter(|_| once));
                                 assigns.push((n.clone(), value));
                             }
@@ -997,7 +1014,9 @@ impl Reader<'_> {
             // `$_` is the last argument of the previous command: never the environment's.
             ParameterExpr::Parameter { parameter: word::Parameter::Named(n), indirect: false } if n == "_" => None,
             // Set once in this script to a plain value: that value.
-            ParameterExpr::Parameter { parameter: word::Parameter::Named(n), indirect: false } if self.known_values.contains_key(n) => {
+            ParameterExpr::Parameter { parameter: word::Parameter::Named(n), indirect: false }
+                if self.known_values.contains_key(n) && matches!(self.values.get(n), Some(Some(_))) =>
+            {
                 self.known_values.get(n).cloned()
             }
             ParameterExpr::Parameter { parameter: word::Parameter::Named(n), indirect: false } if !self.script.assigned.contains(n) => {
@@ -1256,9 +1275,15 @@ mod tests {
             "X=rm true; $X -r y",
             "X='r*'; $X -r y",
             "X=\"rm -rf\"; $X y",
+            "$X -r y; X=ls",
+            "if true; then X=ls; fi; $X -r y",
+            "true && X=ls; $X -r y",
+            "f() { X=ls; }; $X -r y",
+            "X=ls | true; $X -r y",
         ] {
             let c = read(script, &env, &HashSet::new(), None, 0);
-            assert_eq!(c.cmds.last().map(|c| c.words[0].lit.clone()), Some(None), "{script}");
+            let run = c.cmds.iter().rev().find(|c| c.words.first().is_some_and(|w| w.raw.starts_with("$X"))).expect("the `$X …` command");
+            assert_eq!(run.words[0].lit, None, "{script}");
         }
     }
 
