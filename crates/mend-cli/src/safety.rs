@@ -84,12 +84,30 @@ pub fn safety(config: &Config, cmd: SafetyCmd) -> u8 {
             };
             let (intent, rendered) = if argv {
                 (
-                    Intent::Exec { argv: Some(command.clone()), script: None, stdin: None, cwd: None, env: vec![], clear_env: false },
+                    Intent::Exec {
+                        argv: Some(command.clone()),
+                        script: None,
+                        stdin: None,
+                        cwd: std::env::current_dir().ok(),
+                        env: vec![],
+                        clear_env: false,
+                    },
                     command.join(" "),
                 )
             } else {
                 let script = command.join(" ");
-                (Intent::Exec { argv: None, script: Some(script.clone()), stdin: None, cwd: None, env: vec![], clear_env: false }, script)
+                // Judged in the folder it is checked from, as a step runs in its `cwd` (`dd of=sda` in /dev).
+                (
+                    Intent::Exec {
+                        argv: None,
+                        script: Some(script.clone()),
+                        stdin: None,
+                        cwd: std::env::current_dir().ok(),
+                        env: vec![],
+                        clear_env: false,
+                    },
+                    script,
+                )
             };
             let env = |n: &str| std::env::var(n).ok();
             let v = gate.check(&intent, &rendered, false, &Context { env: &env, probe: None });

@@ -689,6 +689,9 @@ pub(crate) struct Classifier<'a> {
     /// (`alias r='rm -rf'`): name → expansion. (One-word aliases go to
     /// `aliases`.)
     shell_aliases: HashMap<String, String>,
+    /// Folders the script may be in besides `cwd`: where a `cd` that may
+    /// not run (in a branch, a subshell, after `&&`) would have taken it.
+    maybe_cwd: Vec<PathBuf>,
     /// Programs being classified inside one another (`nice nice … rm`),
     /// across nested scripts too: bounded by [`MAX_CHAIN`].
     chain: u32,
@@ -718,6 +721,7 @@ impl<'a> Classifier<'a> {
             device_links: HashMap::new(),
             git_aliases: HashMap::new(),
             shell_aliases: HashMap::new(),
+            maybe_cwd: Vec::new(),
             chain: 0,
         }
     }
@@ -768,6 +772,7 @@ impl<'a> Classifier<'a> {
             stdin: stdin.map(|t| Stdin::Text(t.to_owned())).unwrap_or_default(),
             span: 0..len,
             in_loop: false,
+            top: true,
         };
         self.cmd(&c);
     }
@@ -796,7 +801,7 @@ impl<'a> Classifier<'a> {
         }
         self.argv(&c.words, c);
         self.remember_writes(c);
-        self.follow_cd(&c.words);
+        self.follow_cd(&c.words, c.top);
         self.stdin = saved_stdin;
         self.span = saved;
     }
@@ -1002,6 +1007,19 @@ impl<'a> Classifier<'a> {
             }
             return;
         }
+        // A shell profile given `export MEND_CONFIG=…`: every later Mend of that user under another config.
+        if let Some(p) = r.target.val()
+            && PROFILES.iter().any(|f| p.ends_with(f))
+            && shell::output_of(c).is_some_and(|t| t.contains("MEND_") || t.contains("XDG_CONFIG_HOME") || t.contains("XDG_DATA_HOME"))
+        {
+            self.push(
+                Category::Unknown,
+                "Mend's own gate",
+                shown.clone(),
+                format!("sets Mend's config or data folder in {p}"),
+                self.span.clone(),
+            );
+        }
         if let Some(p) = r.target.val()
             && (mend_own_file(p) || self.path_key(p).is_some_and(|k| mend_own_file(&k)))
         {
@@ -1086,6 +1104,15 @@ impl<'a> Classifier<'a> {
     /// in `/dev` are all `/dev/sda`); `None` for anything else.
     fn device(&self, p: &str) -> Option<String> {
         let p = p.trim();
+        // A relative path in a folder a conditional `cd` may have taken the script to.
+        if !p.starts_with(['/', '~']) {
+            for dir in &self.maybe_cwd {
+                let k = fold_path(&format!("{}/{p}", dir.display())).unwrap_or_default();
+                if let Some(dev) = self.device_links.get(&k).cloned().or_else(|| is_device(&k).then_some(k)) {
+                    return Some(dev);
+                }
+            }
+        }
         let home = p.strip_prefix('~').and_then(|rest| (self.env)("HOME").map(|h| format!("{h}{rest}")));
         let norm = self.path_key(home.as_deref().unwrap_or(p))?;
         let norm = fold_path(&norm).unwrap_or(norm);
@@ -1218,7 +1245,8 @@ impl<'a> Classifier<'a> {
             "kubectl" | "oc" | "helm" | "terraform" | "tofu" | "aws" | "gcloud" | "az" | "pulumi" | "doctl" | "hcloud"
         ) && args
             .iter()
-            .filter_map(|w| w.val())
+            .map_while(|w| w.val())
+            .take_while(|v| *v != "--")
             .enumerate()
             .any(|(i, v)| matches!(v, "--help" | "-help" | "-h") || (v == "help" && i + 1 == args.len()))
         {
@@ -3563,6 +3591,8 @@ fn is_ruled(n: &str) -> bool {
         "stdbuf",
         "ionice",
         "tar",
+        // Copied or linked under another name, Mend is still Mend (its own gate).
+        "mend",
     ];
     RULED.contains(&n) || n.starts_with("mkfs") || SHELLS.contains(&n) || is_interpreter(n)
 }
@@ -3790,3 +3820,19 @@ fn aws_deletes(op: &str) -> bool {
     .iter()
     .any(|k| op.starts_with(k))
 }
+
+/// Files a login shell or session reads its environment from.
+const PROFILES: &[&str] = &[
+    ".profile",
+    ".bashrc",
+    ".bash_profile",
+    ".bash_login",
+    ".zshrc",
+    ".zshenv",
+    ".zprofile",
+    ".config/fish/config.fish",
+    "/etc/environment",
+    ".pam_environment",
+    "/etc/profile",
+    ".config/environment.d/mend.conf",
+];

@@ -301,6 +301,10 @@ pub(crate) struct Cmd {
     /// Inside a `for`/`while`/`until` loop: a word built from a variable may
     /// name a different file on each pass (a set known only at run time).
     pub in_loop: bool,
+    /// Runs for sure, in the script's own shell: not in a branch, a
+    /// function, a subshell, a pipeline, after `&&`/`||` or in the
+    /// background (a `cd` there may not move the script).
+    pub top: bool,
 }
 
 /// A part of the script that cannot be read before it runs.
@@ -412,11 +416,13 @@ fn read_here(text: &str, env: Env<'_>, inherited: &HashSet<String>, outer: Optio
             values: HashMap::new(),
             known_values: known_values.clone(),
             nested: 0,
+            no_values: false,
         };
         for cc in &program.complete_commands {
             r.compound_list(cc);
         }
-        let values: HashMap<String, String> = r.values.iter().filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v))).collect();
+        let values: HashMap<String, String> =
+            if r.no_values { HashMap::new() } else { r.values.iter().filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v))).collect() };
         if r.sets.len() == known.len() && values == known_values {
             r.script.assigned = r.sets;
             return r.script;
@@ -479,6 +485,8 @@ struct Reader<'a> {
     /// the commands after `&&` / `||`. An assignment there sets no value
     /// the gate can count on.
     nested: u32,
+    /// The script sets `IFS` or a `trap`: no variable's value is read.
+    no_values: bool,
 }
 
 impl Reader<'_> {
@@ -491,7 +499,11 @@ impl Reader<'_> {
 
     fn compound_list(&mut self, list: &ast::CompoundList) {
         for item in &list.0 {
+            // `X=ls &` runs in the background, in a subshell.
+            let background = matches!(item.1, ast::SeparatorOperator::Async);
+            self.nested += u32::from(background);
             self.and_or(&item.0);
+            self.nested -= u32::from(background);
         }
     }
 
@@ -749,6 +761,7 @@ impl Reader<'_> {
                                 assigns.push((n.clone(), value));
                             }
                             ast::AssignmentValue::Array(items) => {
+                                self.values.insert(n.clone(), None);
                                 for (k, v) in items {
                                     if let Some(k) = k {
                                         self.word(&k.value, &span);
@@ -769,10 +782,15 @@ impl Reader<'_> {
             }
         }
         let stdin = heredoc.unwrap_or(stdin);
-        if let Some(prog) = words.first().and_then(Word::val)
+        // `builtin read X`, `command printf -v X …`: the builtin after the wrapper.
+        let setter_at = match words.first().and_then(Word::val) {
+            Some("builtin" | "command") => 1,
+            _ => 0,
+        };
+        if let Some(prog) = words.get(setter_at).and_then(Word::val)
             && SETTERS.contains(&prog)
         {
-            for w in &words[1..] {
+            for w in &words[setter_at + 1..] {
                 if let Some(v) = w.val() {
                     let name = v.split(['=', '[']).next().unwrap_or(v);
                     if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
@@ -791,7 +809,12 @@ impl Reader<'_> {
             return;
         }
         let in_loop = self.loops > 0;
-        self.script.cmds.push(Cmd { words, assigns, redirs, stdin, span, in_loop });
+        let top = self.loops == 0 && self.nested == 0;
+        // `trap 'X=rm' DEBUG` and `IFS=…` change what a later `$X` is: no value is read then.
+        if words.first().and_then(Word::val).is_some_and(|p| p == "trap") || assigns.iter().any(|(n, _)| n == "IFS") {
+            self.no_values = true;
+        }
+        self.script.cmds.push(Cmd { words, assigns, redirs, stdin, span, in_loop, top });
     }
 
     fn redirect(&mut self, r: &ast::IoRedirect, span: &Range<usize>, redirs: &mut Vec<Redir>, heredoc: &mut Option<Stdin>) {

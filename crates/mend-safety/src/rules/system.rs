@@ -86,9 +86,13 @@ pub(super) fn verb_parts(w: &str) -> Vec<String> {
 /// prints help.
 pub(super) fn destructive_verb(args: &[Word]) -> Option<String> {
     let vals: Vec<&str> = args.iter().filter_map(|w| w.val()).collect();
-    if vals.iter().any(|v| matches!(*v, "--help" | "-help" | "--dry-run" | "--dryrun" | "--what-if"))
-        || vals.first().is_some_and(|v| *v == "help")
-    {
+    // `--help`, `--dry-run`, `--what-if` before any `--`, and not right after an option it could be the value of
+    // (`--keep-tag --dry-run`, `--profile --help`).
+    let exempt = vals.iter().take_while(|v| **v != "--").enumerate().any(|(i, v)| {
+        matches!(*v, "--help" | "-help" | "--dry-run" | "--dryrun" | "--what-if")
+            && (i == 0 || !vals[i - 1].starts_with('-') || vals[i - 1].contains('='))
+    });
+    if exempt || vals.first().is_some_and(|v| *v == "help") {
         return None;
     }
     let mut positional = 0;
@@ -415,6 +419,12 @@ impl Classifier<'_> {
                         )
                 });
                 let every = lits.iter().skip(1).any(|u| u.contains('*')) || o.unknown.iter().any(|w| w.glob);
+                // `systemctl --user set-environment MEND_CONFIG=…`: every later Mend of the session under another config.
+                if lits.first().is_some_and(|v| matches!(*v, "set-environment" | "import-environment"))
+                    && lits.iter().any(|v| v.starts_with("MEND_") || v.starts_with("XDG_CONFIG_HOME") || v.starts_with("XDG_DATA_HOME"))
+                {
+                    self.hit(Category::Unknown, "Mend's own gate", words, "sets Mend's config or data folder for every later run");
+                }
                 if let Some(verb) = lits.first()
                     && (matches!(*verb, "poweroff" | "reboot" | "halt" | "kexec" | "isolate" | "emergency" | "rescue" | "soft-reboot")
                         || (matches!(*verb, "start" | "restart") && stop_target)
@@ -500,8 +510,11 @@ impl Classifier<'_> {
             "cargo" => {
                 // `cargo run -p mend-cli -- approvals decide …`: Mend itself, built here.
                 if let Some(at) = vals.iter().position(|v| *v == "--")
-                    && vals.contains(&"run")
-                    && vals.iter().any(|v| matches!(*v, "mend-cli" | "mend" | "--bin=mend" | "-p=mend-cli"))
+                    && vals[..at].contains(&"run")
+                    && (vals[..at].iter().any(|v| v.contains("mend"))
+                        || vals
+                            .get(at + 1)
+                            .is_some_and(|s| matches!(*s, "approvals" | "mcp" | "run" | "daemon" | "demo" | "runs" | "hook")))
                 {
                     let mut inner = vec![Word::literal("mend")];
                     inner.extend(vals[at + 1..].iter().map(|v| Word::literal(v)));
@@ -688,6 +701,18 @@ impl Classifier<'_> {
                     words,
                     "makes a resource absent (deletes it) on every host it reaches",
                 ),
+            // `conda run -n ENV CMD…` (mamba, micromamba, pixi): CMD runs.
+            "conda" | "mamba" | "micromamba" | "pixi" if vals.first() == Some(&"run") => {
+                let c2 = c.clone();
+                self.after_positional_opts(
+                    &args[1..],
+                    &c2,
+                    "npe",
+                    &["--name", "--prefix", "--cwd", "--environment", "--manifest-path"],
+                    0,
+                    false,
+                );
+            }
             "mend" => self.mend(words),
             _ => return false,
         }
@@ -740,13 +765,27 @@ impl Classifier<'_> {
             .find_map(|(i, v)| v.strip_prefix("--approve=").or_else(|| if *v == "--approve" { vals.get(i + 1).copied() } else { None }));
         let other_config = vals.iter().any(|v| v.starts_with("--config") || v.starts_with("--data-dir") || v.starts_with("--memory"))
             || ["MEND_CONFIG", "MEND_DATA_DIR", "MEND_MEMORY", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "HOME"].iter().any(|n| self.env_has(n));
+        let unknown_word = words[1..].iter().any(|w| w.val().is_none());
+        let reads_only = matches!(
+            cmd.as_slice(),
+            ["logs" | "metrics" | "codes" | "safety" | "tools" | "check" | "help", ..]
+                | ["runs"]
+                | ["memory", "search" | "list" | "show" | "check", ..]
+                | ["mcp", "tools" | "status" | "doctor", ..]
+                | ["approvals", "list" | "show" | "pending", ..]
+                | ["approvals"]
+        );
         let why = match cmd.as_slice() {
+            _ if self.appends || (unknown_word && !reads_only) => Some("runs Mend with arguments only known at run time"),
             ["approvals", "decide", ..] => Some("answers a request that waits for a person"),
             ["mcp", "enable", ..] => Some("turns a server a person disabled back on"),
             ["run" | "daemon" | "demo", ..] if approve.is_some_and(|a| !matches!(a, "wait" | "abort")) => {
                 Some("runs a job whose requests are answered without a person (`--approve`)")
             }
-            ["run" | "daemon", ..] if other_config => Some("runs a job under another config or data folder, with another gate"),
+            _ if approve.is_some_and(|a| !matches!(a, "wait" | "abort")) && !reads_only => {
+                Some("goes on with runs whose requests are answered without a person (`--approve`)")
+            }
+            _ if other_config && !reads_only => Some("runs Mend under another config or data folder, with another gate"),
             _ => None,
         };
         if let Some(why) = why {
@@ -832,7 +871,7 @@ impl Classifier<'_> {
 impl Classifier<'_> {
     /// `cd DIR` / `pushd DIR`: later relative paths of the script resolve
     /// there (`cd /dev && dd of=sda` writes /dev/sda).
-    pub(super) fn follow_cd(&mut self, words: &[Word]) {
+    pub(super) fn follow_cd(&mut self, words: &[Word], top: bool) {
         let Some(prog) = words.first().and_then(|w| w.val()) else { return };
         if !matches!(prog, "cd" | "pushd" | "chdir") {
             return;
@@ -842,14 +881,19 @@ impl Classifier<'_> {
             return;
         }
         // `cd ~/x`: kept as written (what the home folder is is not known here; Mend's own folders are recognised by name).
-        if target.starts_with('~') {
-            self.cwd = Some(PathBuf::from(target));
-            return;
-        }
-        if target.starts_with('/') {
-            self.cwd = Some(PathBuf::from(target));
-        } else if let Some(cwd) = &self.cwd {
-            self.cwd = Some(cwd.join(target));
+        let dir = if target.starts_with('~') || target.starts_with('/') {
+            PathBuf::from(target)
+        } else {
+            match &self.cwd {
+                Some(cwd) => cwd.join(target),
+                None => return,
+            }
+        };
+        if top {
+            self.cwd = Some(dir);
+        } else {
+            // A `cd` that may not run, or runs in a subshell: the script may be here, or still where it was.
+            self.maybe_cwd.push(dir);
         }
     }
 
@@ -1168,7 +1212,9 @@ pub(super) fn help_only(name: &str, args: &[Word]) -> bool {
         "userdel",
         "loginctl",
     ];
-    (PRINT_HELP.contains(&name) || name.starts_with("mkfs.")) && args.iter().any(|w| w.val() == Some("--help"))
+    // Only among the leading options: after `--` or an operand (`rm -rf -- d --help`, POSIXLY_CORRECT) it is an operand.
+    (PRINT_HELP.contains(&name) || name.starts_with("mkfs."))
+        && args.iter().map_while(|w| w.val()).take_while(|v| v.starts_with('-') && *v != "--").any(|v| v == "--help")
 }
 
 impl Classifier<'_> {
@@ -1226,29 +1272,37 @@ fn mend_own_dir(p: &str) -> bool {
 /// --working-directory=DIR`), if it names one.
 pub(super) fn wrapper_chdir(words: &[Word]) -> Option<String> {
     let name = normalise_program(words.first()?.val()?);
-    let (short, long): (&str, &[&str]) = match name.as_str() {
-        "env" => ("-C", &["--chdir"]),
-        "sudo" | "doas" => ("-D", &["--chdir"]),
-        "nsenter" => ("-w", &["--wd"]),
-        "systemd-run" => ("", &["--working-directory"]),
+    let (short, long): (Option<char>, &[&str]) = match name.as_str() {
+        "env" => (Some('C'), &["--chdir"]),
+        "sudo" | "doas" => (Some('D'), &["--chdir"]),
+        "nsenter" => (Some('w'), &["--wd", "--wdns"]),
+        "unshare" => (Some('w'), &["--wd"]),
+        "systemd-run" => (None, &["--working-directory"]),
+        "bwrap" => (None, &["--chdir"]),
+        "start-stop-daemon" => (Some('d'), &["--chdir"]),
         _ => return None,
     };
-    let vals: Vec<&str> = words[1..].iter().map_while(|w| w.val()).collect();
+    let vals: Vec<&str> = words[1..].iter().filter_map(|w| w.val()).take_while(|v| *v != "--").collect();
+    let mut found = None;
     for (i, v) in vals.iter().enumerate() {
-        if !v.starts_with('-') {
-            break;
-        }
-        if let Some((k, d)) = v.split_once('=')
+        // systemd-run's `-p WorkingDirectory=DIR`, `--property=WorkingDirectory=DIR`.
+        if let Some((_, d)) = v.split_once("WorkingDirectory=") {
+            found = Some(d.to_owned());
+        } else if let Some((k, d)) = v.split_once('=')
             && long.contains(&k)
         {
-            return Some(d.to_owned());
-        }
-        if (!short.is_empty() && *v == short) || long.contains(v) {
-            return vals.get(i + 1).map(|d| (*d).to_owned());
-        }
-        if !short.is_empty() && v.len() > 2 && v.starts_with(short) && !v.starts_with("--") {
-            return Some(v[2..].to_owned());
+            found = Some(d.to_owned());
+        } else if long.contains(v) {
+            found = vals.get(i + 1).map(|d| (*d).to_owned());
+        } else if let Some(letter) = short
+            && v.starts_with('-')
+            && !v.starts_with("--")
+            && let Some(at) = v[1..].find(letter)
+        {
+            // A cluster (`-iC/dev`, `-w/dev`, `-iC /dev`): the letter takes the rest, or the next word.
+            let rest = &v[1 + at + 1..];
+            found = if rest.is_empty() { vals.get(i + 1).map(|d| (*d).to_owned()) } else { Some(rest.to_owned()) };
         }
     }
-    None
+    found
 }
