@@ -1235,44 +1235,13 @@ impl<'a> Classifier<'a> {
             return;
         }
         self.protected_paths(&name, words);
-        // `--help` / `--version` only print (programs that pass their arguments on are not in the list).
+        // `--help` only prints (programs that pass their arguments on are not in the list).
         if help_only(&name, args) {
-            return;
-        }
-        // `kubectl delete --help`, `terraform destroy -help`, `aws ec2 terminate-instances help`: help text only.
-        if matches!(
-            name.as_str(),
-            "kubectl" | "oc" | "helm" | "terraform" | "tofu" | "aws" | "gcloud" | "az" | "pulumi" | "doctl" | "hcloud"
-        ) && args
-            .iter()
-            .map_while(|w| w.val())
-            .take_while(|v| *v != "--")
-            .enumerate()
-            .any(|(i, v)| matches!(v, "--help" | "-help" | "-h") || (v == "help" && i + 1 == args.len()))
-        {
             return;
         }
         match name.as_str() {
             // Wrappers: check what they run.
-            "sudo" => self.wrapper(
-                args,
-                c,
-                "uCDghprtTUR",
-                &[
-                    "--user",
-                    "--group",
-                    "--chdir",
-                    "--host",
-                    "--prompt",
-                    "--role",
-                    "--type",
-                    "--command-timeout",
-                    "--other-user",
-                    "--close-from",
-                    "--chroot",
-                ],
-                true,
-            ),
+            "sudo" => self.wrapper(args, c, SUDO_SHORT_VALUES, SUDO_LONG_VALUES, true),
             "doas" => self.wrapper(args, c, "uC", &[], true),
             "pkexec" => self.wrapper(args, c, "", &["--user"], false),
             "env" => self.env_wrapper(args, c),
@@ -3835,4 +3804,22 @@ const PROFILES: &[&str] = &[
     ".pam_environment",
     "/etc/profile",
     ".config/environment.d/mend.conf",
+];
+
+/// sudo's short options that take a value.
+const SUDO_SHORT_VALUES: &str = "uCDghprtTUR";
+
+/// sudo's long options that take a value.
+const SUDO_LONG_VALUES: &[&str] = &[
+    "--user",
+    "--group",
+    "--chdir",
+    "--host",
+    "--prompt",
+    "--role",
+    "--type",
+    "--command-timeout",
+    "--other-user",
+    "--close-from",
+    "--chroot",
 ];

@@ -904,23 +904,7 @@ impl Classifier<'_> {
     pub(super) fn shell_on_stdin(&mut self, name: &str, args: &[Word], c: &Cmd) -> bool {
         let (o, max_operands) = match name {
             "sudo" => {
-                let o = opts(
-                    args,
-                    "uCDghprtTUR",
-                    &[
-                        "--user",
-                        "--group",
-                        "--chdir",
-                        "--host",
-                        "--prompt",
-                        "--role",
-                        "--type",
-                        "--command-timeout",
-                        "--other-user",
-                        "--close-from",
-                        "--chroot",
-                    ],
-                );
+                let o = opts(args, SUDO_SHORT_VALUES, SUDO_LONG_VALUES);
                 if !o.has(&["-s", "-i", "--shell", "--login"]) {
                     return false;
                 }
@@ -1163,10 +1147,24 @@ const READERS: &[&str] = &[
     "tree",
 ];
 
-/// `--help` / `--version` make these print and exit, whatever else is
-/// given. (Shells, interpreters and programs that hand their arguments to
-/// another command are not here: `sh -c 'rm -rf d' --help` runs the script.)
+/// Whether the command only prints help: `--help` among the leading
+/// options of these programs, and for the cloud and cluster CLIs also
+/// `-help`, `-h` or a trailing `help` anywhere before `--` (`kubectl
+/// delete --help`, `terraform destroy -help`, `aws ec2
+/// terminate-instances help`). Shells, interpreters and programs that
+/// hand their arguments to another command are not here: `sh -c 'rm -rf
+/// d' --help` runs the script.
 pub(super) fn help_only(name: &str, args: &[Word]) -> bool {
+    if matches!(name, "kubectl" | "oc" | "helm" | "terraform" | "tofu" | "aws" | "gcloud" | "az" | "pulumi" | "doctl" | "hcloud")
+        && args
+            .iter()
+            .map_while(|w| w.val())
+            .take_while(|v| *v != "--")
+            .enumerate()
+            .any(|(i, v)| matches!(v, "--help" | "-help" | "-h") || (v == "help" && i + 1 == args.len()))
+    {
+        return true;
+    }
     const PRINT_HELP: &[&str] = &[
         "rm",
         "rmdir",
